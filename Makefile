@@ -1,0 +1,43 @@
+# berth: `make run` opens the dashboard, `make test` runs every test. Both install what is
+# missing first (as root on Debian 12) and are safe to run again.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+SYSTEM_PACKAGES := python3-venv libseccomp2 iproute2 nftables busybox-static docker-registry \
+	skopeo umoci podman runc tmux zstd xz-utils util-linux e2fsprogs
+STAMP := $(VENV)/.installed
+
+.PHONY: run test system venv screenshots bench clean
+
+run: system $(STAMP)
+	$(BIN)/berth
+
+test: system $(STAMP)
+	$(BIN)/python -m pytest -n 2 --dist loadgroup -q -p no:cacheprovider
+
+system:
+	@missing=""; for p in $(SYSTEM_PACKAGES); do \
+		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	touch $(STAMP)
+
+screenshots: system $(STAMP)
+	$(BIN)/python -m tui.screenshots
+
+bench: system $(STAMP)
+	for b in bench/*/run; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) build *.egg-info

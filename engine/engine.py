@@ -1,0 +1,34 @@
+"""Engine: the one facade that the CLI, the dashboard, the API server and the tests call.
+
+It is assembled from one mixin per area, each in the module that owns the area; the mixins
+import their heavy machinery inside the methods, so ``import engine`` stays cheap and
+``berth ps`` never loads pyroute2, aiohttp or textual.
+"""
+
+from __future__ import annotations
+
+from .containers_api import ContainersAPI
+from .images.api import ImagesAPI
+from .network.api import NetworksAPI
+from .paths import Paths
+from .registry_api import RegistryAPI
+from .stats_api import StatsAPI
+from .store import Store
+from .volumes_api import VolumesAPI
+
+
+class Engine(ImagesAPI, RegistryAPI, ContainersAPI, NetworksAPI, VolumesAPI, StatsAPI):
+    """A berth root and every verb on it.
+
+    Local verbs are plain synchronous methods (fast to call from the CLI, run in worker threads
+    by the dashboard); those that stream or talk to the network (pull, push, stats, events) are
+    async.
+    """
+
+    def __init__(self, root: str | None = None, run: str | None = None):
+        self.paths = Paths.from_env(root, run)
+        self.store = Store(self.paths)
+
+    def emit(self, type: str, action: str, id: str = "", **attributes: str) -> None:
+        from .events import emit
+        emit(self.paths, type, action, id, {k: str(v) for k, v in attributes.items()})

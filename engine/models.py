@@ -1,0 +1,309 @@
+"""Plain data: what the engine returns and what it keeps on disk.
+
+Every model is a dataclass that round-trips through JSON with ``to_dict`` / ``from_dict``.
+The CLI and the dashboard read only these; Docker-shaped JSON (``inspect``) is produced from them
+by ``engine.inspect``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+
+class Model:
+    """JSON round-tripping for dataclasses, nested ones and lists and dicts of them included."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)  # type: ignore[arg-type]
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]):
+        hints = _hints(cls)
+        kwargs = {}
+        for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+            if f.name in data:
+                kwargs[f.name] = _convert(hints[f.name], data[f.name])
+        return cls(**kwargs)
+
+
+@lru_cache(maxsize=None)
+def _hints(cls) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def _convert(tp: Any, value: Any) -> Any:
+    if value is None:
+        return None
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+        for arg in typing.get_args(tp):
+            if arg is not type(None):
+                return _convert(arg, value)
+    if origin is list:
+        (arg,) = typing.get_args(tp)
+        return [_convert(arg, v) for v in value]
+    if origin is dict:
+        _, arg = typing.get_args(tp)
+        return {k: _convert(arg, v) for k, v in value.items()}
+    if isinstance(tp, type) and issubclass(tp, Model) and isinstance(value, dict):
+        return tp.from_dict(value)
+    return value
+
+
+# --- images ---------------------------------------------------------------------------
+
+@dataclass
+class Image(Model):
+    """An image in the store. ``id`` is the config digest ("sha256:…"), as Docker's."""
+
+    id: str
+    repo_tags: list[str] = field(default_factory=list)      # normalised references
+    repo_digests: list[str] = field(default_factory=list)   # name@sha256:manifest
+    created: str = ""                                        # RFC 3339 from the config
+    size: int = 0                                            # unpacked bytes of all layers
+    architecture: str = "amd64"
+    os: str = "linux"
+    config: dict[str, Any] = field(default_factory=dict)     # the OCI config's "config"
+    diff_ids: list[str] = field(default_factory=list)
+    chain_ids: list[str] = field(default_factory=list)       # one per layer, bottom first
+    layers: list[str] = field(default_factory=list)          # compressed blob digests
+    layer_media_types: list[str] = field(default_factory=list)
+    manifest_digest: str = ""
+    history: list[dict[str, Any]] = field(default_factory=list)
+    author: str = ""
+    comment: str = ""
+
+    @property
+    def short_id(self) -> str:
+        return self.id.partition(":")[2][:12]
+
+
+# --- containers -----------------------------------------------------------------------
+
+@dataclass
+class Port(Model):
+    """A published port: host_ip:host_port -> container_port/proto."""
+
+    container_port: int
+    proto: str = "tcp"
+    host_ip: str = ""
+    host_port: int = 0
+
+
+@dataclass
+class Mount(Model):
+    """Something mounted into a container: a bind, a volume or a tmpfs."""
+
+    type: str                  # bind | volume | tmpfs
+    target: str
+    source: str = ""           # host path for bind, volume name for volume
+    read_only: bool = False
+    options: list[str] = field(default_factory=list)
+    anonymous: bool = False    # a volume berth named itself (removed by rm -v and --rm)
+    nocopy: bool = False
+
+
+@dataclass
+class Ulimit(Model):
+    name: str
+    soft: int
+    hard: int
+
+
+@dataclass
+class RestartPolicy(Model):
+    name: str = "no"           # no | on-failure | always | unless-stopped
+    max_retries: int = 0
+
+
+@dataclass
+class Resources(Model):
+    """cgroup limits; 0 / "" / None mean 'not set'."""
+
+    memory: int = 0
+    memory_swap: int = 0
+    memory_reservation: int = 0
+    nano_cpus: int = 0
+    cpu_shares: int = 0
+    cpu_period: int = 0
+    cpu_quota: int = 0
+    cpuset_cpus: str = ""
+    cpuset_mems: str = ""
+    pids_limit: int = 0
+    blkio_weight: int = 0
+    oom_kill_disable: bool = False
+
+
+@dataclass
+class ContainerConfig(Model):
+    """Everything `create` decided: the image config merged with the flags."""
+
+    image: str                                   # the reference as given
+    image_id: str = ""
+    cmd: list[str] = field(default_factory=list)
+    entrypoint: list[str] = field(default_factory=list)
+    env: list[str] = field(default_factory=list)
+    workdir: str = ""
+    user: str = ""
+    hostname: str = ""
+    domainname: str = ""
+    labels: dict[str, str] = field(default_factory=dict)
+    tty: bool = False
+    open_stdin: bool = False
+    stop_signal: str = "SIGTERM"
+    stop_timeout: int | None = None
+    exposed_ports: list[str] = field(default_factory=list)   # "80/tcp"
+    image_volumes: list[str] = field(default_factory=list)   # the image's VOLUME entries
+    # host side
+    init: bool = False
+    auto_remove: bool = False
+    restart_policy: RestartPolicy = field(default_factory=RestartPolicy)
+    resources: Resources = field(default_factory=Resources)
+    ulimits: list[Ulimit] = field(default_factory=list)
+    network_mode: str = "bridge"                  # bridge | none | host | container:<id> | <net>
+    networks: list[str] = field(default_factory=list)
+    ports: list[Port] = field(default_factory=list)
+    publish_all: bool = False
+    mounts: list[Mount] = field(default_factory=list)
+    volumes_from: list[str] = field(default_factory=list)
+    read_only: bool = False
+    shm_size: int = 64 * 1024 * 1024
+    cap_add: list[str] = field(default_factory=list)
+    cap_drop: list[str] = field(default_factory=list)
+    privileged: bool = False
+    security_opt: list[str] = field(default_factory=list)
+    devices: list[str] = field(default_factory=list)
+    sysctls: dict[str, str] = field(default_factory=dict)
+    group_add: list[str] = field(default_factory=list)
+    userns: str = ""
+    dns: list[str] = field(default_factory=list)
+    dns_search: list[str] = field(default_factory=list)
+    dns_options: list[str] = field(default_factory=list)
+    extra_hosts: list[str] = field(default_factory=list)
+    mac_address: str = ""
+    ip_address: str = ""
+    aliases: list[str] = field(default_factory=list)
+    log_opts: dict[str, str] = field(default_factory=dict)
+    detach_keys: str = ""
+
+
+@dataclass
+class ContainerState(Model):
+    """What the monitor and the verbs record about a container's life."""
+
+    status: str = "created"     # created | running | paused | restarting | exited | dead | removing
+    pid: int = 0                # host pid of the container's first process
+    monitor_pid: int = 0
+    monitor_start: int = 0      # /proc/<pid>/stat start time, to tell a reused pid
+    exit_code: int = 0
+    oom_killed: bool = False
+    error: str = ""
+    started_at: str = ""
+    finished_at: str = ""
+    restart_count: int = 0
+    stopped_by_user: bool = False   # for unless-stopped and on-failure
+    networks: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> endpoint
+    ports: list[Port] = field(default_factory=list)   # as actually bound (after -P)
+
+
+@dataclass
+class Container(Model):
+    id: str
+    name: str
+    created: str
+    config: ContainerConfig
+    state: ContainerState = field(default_factory=ContainerState)
+
+    @property
+    def short_id(self) -> str:
+        return self.id[:12]
+
+    @property
+    def running(self) -> bool:
+        return self.state.status in ("running", "paused", "restarting")
+
+    # Lifecycle rules live on the state, so the CLI and the dashboard can never disagree.
+    def can_start(self) -> bool:
+        return self.state.status in ("created", "exited", "dead")
+
+    def can_stop(self) -> bool:
+        return self.state.status in ("running", "paused", "restarting")
+
+    def can_pause(self) -> bool:
+        return self.state.status == "running"
+
+    def can_unpause(self) -> bool:
+        return self.state.status == "paused"
+
+    def can_remove(self, force: bool = False) -> bool:
+        return force or not self.running
+
+
+# --- networks and volumes -------------------------------------------------------------
+
+@dataclass
+class Network(Model):
+    name: str
+    id: str
+    driver: str = "bridge"       # bridge | host | null
+    bridge: str = ""
+    subnet: str = ""
+    gateway: str = ""
+    ip_range: str = ""
+    internal: bool = False
+    labels: dict[str, str] = field(default_factory=dict)
+    created: str = ""
+    mtu: int = 1500
+    allocations: dict[str, str] = field(default_factory=dict)   # ip -> container id
+
+
+@dataclass
+class Volume(Model):
+    name: str
+    driver: str = "local"
+    mountpoint: str = ""
+    created: str = ""
+    labels: dict[str, str] = field(default_factory=dict)
+    options: dict[str, str] = field(default_factory=dict)
+    anonymous: bool = False
+
+
+# --- stats and events -----------------------------------------------------------------
+
+@dataclass
+class StatsSample(Model):
+    """One reading of a container's resource use; rates are filled in by the stream."""
+
+    id: str
+    name: str
+    time: float                      # monotonic seconds of the reading
+    cpu_total_ns: int = 0            # container CPU time
+    system_ns: int = 0               # host CPU time (for docker's CPU % formula)
+    online_cpus: int = 1
+    cpu_percent: float = 0.0
+    memory_usage: int = 0            # without inactive file cache
+    memory_limit: int = 0            # the host's memory when unlimited
+    memory_percent: float = 0.0
+    net_rx: int = 0
+    net_tx: int = 0
+    net_rx_packets: int = 0
+    net_tx_packets: int = 0
+    block_read: int = 0
+    block_write: int = 0
+    pids: int = 0
+    pids_limit: int = 0
+
+
+@dataclass
+class Event(Model):
+    """One line of events.jsonl."""
+
+    time: float                      # seconds since the epoch, with fraction
+    type: str                        # container | image | network | volume
+    action: str                      # create, start, die, oom, ...
+    id: str = ""
+    attributes: dict[str, str] = field(default_factory=dict)

@@ -1,0 +1,1 @@
+"""The container networks: IPAM, bridges and veths, NAT and published ports, hosts files."""

@@ -1,0 +1,136 @@
+"""State on disk: one JSON record per object, written atomically, changed under file locks.
+
+A record is written to a temporary file beside it, fsynced and renamed over the old one, so a
+reader sees either the old record or the new one, never half of either. Changes that touch
+several records (reserving a name, allocating an address, removing an image and its layers)
+hold an exclusive ``fcntl`` lock on a lock file in the root for their duration. Several berth
+processes may run at once; locks are per open file description, so one process may also nest
+``lock()`` calls through the same Store without deadlocking itself.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import json
+import os
+import shutil
+from contextlib import contextmanager
+from typing import Any, Iterator
+
+from .errors import HostError
+from .paths import Paths
+
+
+def write_atomic(path: str, data: bytes, mode: int = 0o644, fsync: bool = True) -> None:
+    """Write ``data`` to ``path`` so that readers see the old content or the new, never a mix."""
+    tmp = f"{path}.tmp.{os.getpid()}"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        if fsync:
+            os.fsync(fd)
+    finally:
+        os.close(fd)
+    try:
+        os.rename(tmp, path)
+    except BaseException:
+        _unlink_quiet(tmp)
+        raise
+
+
+def _unlink_quiet(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+def read_json(path: str) -> Any | None:
+    """The parsed record at ``path``, or None when there is none."""
+    try:
+        with open(path, "rb") as f:
+            return json.loads(f.read())
+    except FileNotFoundError:
+        return None
+
+
+def write_json(path: str, obj: Any, mode: int = 0o644, fsync: bool = True) -> None:
+    write_atomic(path, json.dumps(obj, indent=1, sort_keys=True).encode() + b"\n", mode, fsync)
+
+
+class Store:
+    """One berth root: its directories, its records and its locks."""
+
+    def __init__(self, paths: Paths | None = None):
+        self.paths = paths or Paths.from_env()
+        self.root = self.paths.root
+        self._lock_fd: int | None = None
+        self._lock_depth = 0
+        self._ensure_layout()
+
+    def _ensure_layout(self) -> None:
+        try:
+            for sub in ("blobs/sha256", "layers", "images", "containers", "volumes",
+                        "networks", "tmp"):
+                os.makedirs(os.path.join(self.root, sub), exist_ok=True)
+            os.makedirs(self.paths.run, exist_ok=True)
+        except PermissionError as e:
+            raise HostError(f"cannot create berth's state under {self.root}: {e.strerror}; "
+                            "run berth as root or set BERTH_ROOT to a directory you own") from e
+
+    # --- paths ------------------------------------------------------------------------
+    def path(self, *parts: str) -> str:
+        return os.path.join(self.root, *parts)
+
+    def tmpdir(self, prefix: str) -> str:
+        """A fresh directory under the root's tmp/ (same filesystem, so renames are atomic)."""
+        import tempfile
+        return tempfile.mkdtemp(prefix=prefix, dir=self.path("tmp"))
+
+    # --- records ----------------------------------------------------------------------
+    def read(self, *parts: str) -> Any | None:
+        return read_json(self.path(*parts))
+
+    def write(self, obj: Any, *parts: str, fsync: bool = True) -> None:
+        path = self.path(*parts)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        write_json(path, obj, fsync=fsync)
+
+    def delete(self, *parts: str) -> None:
+        _unlink_quiet(self.path(*parts))
+
+    def remove_tree(self, *parts: str) -> None:
+        shutil.rmtree(self.path(*parts), ignore_errors=True)
+
+    def list_dir(self, *parts: str) -> list[str]:
+        try:
+            return sorted(n for n in os.listdir(self.path(*parts)) if ".tmp." not in n)
+        except FileNotFoundError:
+            return []
+
+    # --- locking ----------------------------------------------------------------------
+    @contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold the root's exclusive lock; re-entrant within one Store."""
+        if self._lock_depth == 0:
+            fd = os.open(self.path(".lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX)
+                    break
+                except OSError as e:  # pragma: no cover - EINTR on old kernels
+                    if e.errno != errno.EINTR:
+                        os.close(fd)
+                        raise
+            self._lock_fd = fd
+        self._lock_depth += 1
+        try:
+            yield
+        finally:
+            self._lock_depth -= 1
+            if self._lock_depth == 0 and self._lock_fd is not None:
+                os.close(self._lock_fd)  # closing releases the flock
+                self._lock_fd = None

@@ -1,0 +1,131 @@
+"""Test support that does not trust the code under test: finding the shared images, running the
+CLI as a user would, and removing everything a test root made on the host even when berth's own
+cleanup is broken."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_IMAGES = REPO.parent / "shared" / "images"
+BUSYBOX_MUSL = SHARED_IMAGES / "busybox-1.38.0-musl-amd64.oci.tar"
+BUSYBOX_GLIBC = SHARED_IMAGES / "busybox-1.38.0-glibc-amd64.oci.tar"
+ALPINE_ROOTFS = SHARED_IMAGES / "alpine-minirootfs-3.20.3-x86_64.tar.gz"
+BERTH = [sys.executable, "-m", "tui.cli"]
+
+
+def berth(root: str, *args: str, input: bytes | str | None = None, check: bool = True,
+          timeout: float = 60, env: dict | None = None) -> subprocess.CompletedProcess:
+    """Run the berth CLI against ``root`` as a user would; text output."""
+    full_env = {**os.environ, "BERTH_ROOT": root, **(env or {})}
+    full_env.pop("BERTH_RUN", None)
+    p = subprocess.run([*BERTH, *args], input=input, capture_output=True, text=True,
+                       timeout=timeout, env=full_env, cwd=REPO)
+    if check and p.returncode != 0:
+        raise AssertionError(f"berth {' '.join(args)} exited {p.returncode}\n"
+                             f"stdout: {p.stdout}\nstderr: {p.stderr}")
+    return p
+
+
+def _pids_in_cgroups(dirs: list[str]) -> set[int]:
+    pids: set[int] = set()
+    for d in dirs:
+        for dirpath, _, files in os.walk(d):
+            if "cgroup.procs" in files:
+                try:
+                    with open(os.path.join(dirpath, "cgroup.procs")) as f:
+                        pids.update(int(x) for x in f.read().split())
+                except OSError:
+                    pass
+    return pids
+
+
+def _cgroup_dirs(parent: str) -> list[str]:
+    base = "/sys/fs/cgroup"
+    out = []
+    for ctrl in os.listdir(base):
+        d = os.path.join(base, ctrl, parent)
+        if os.path.isdir(d):
+            out.append(d)
+    return out
+
+
+def _monitor_pids(root: str) -> set[int]:
+    pids = set()
+    for p in os.listdir("/proc"):
+        if not p.isdigit():
+            continue
+        try:
+            with open(f"/proc/{p}/environ", "rb") as f:
+                env = f.read().split(b"\0")
+        except OSError:
+            continue
+        if f"BERTH_ROOT={root}".encode() in env and int(p) != os.getpid():
+            pids.add(int(p))
+    return pids
+
+
+def cleanup_root(root: str) -> list[str]:
+    """Remove everything the berth root ``root`` made on the host. Returns what it had to remove
+    (so a test can assert berth's own cleanup left nothing)."""
+    from engine.paths import Paths
+    paths = Paths.from_env(root)
+    found: list[str] = []
+    # 1. processes: monitors started with this root, and everything in its cgroups
+    for _ in range(50):
+        victims = (_monitor_pids(root) | _pids_in_cgroups(_cgroup_dirs(paths.cgroup_parent))) - {os.getpid()}
+        if not victims:
+            break
+        for d in _cgroup_dirs(paths.cgroup_parent):
+            if os.path.basename(os.path.dirname(d)) == "freezer":
+                for dirpath, _, files in os.walk(d):
+                    if "freezer.state" in files:
+                        try:
+                            with open(os.path.join(dirpath, "freezer.state"), "w") as f:
+                                f.write("THAWED")
+                        except OSError:
+                            pass
+        for pid in victims:
+            found.append(f"process {pid}")
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        time.sleep(0.05)
+    # 2. mounts under the root or its run dir, deepest first
+    with open("/proc/self/mountinfo") as f:
+        mounts = [line.split()[4] for line in f]
+    for m in sorted((m for m in mounts if m.startswith((paths.root + "/", paths.run + "/"))
+                     or m in (paths.root, paths.run)), key=len, reverse=True):
+        found.append(f"mount {m}")
+        subprocess.run(["umount", "-l", m], capture_output=True)
+    # 3. cgroups, deepest first
+    for d in _cgroup_dirs(paths.cgroup_parent):
+        for dirpath, _, _ in sorted(os.walk(d), key=lambda t: len(t[0]), reverse=True):
+            found.append(f"cgroup {dirpath}")
+            try:
+                os.rmdir(dirpath)
+            except OSError:
+                pass
+    # 4. links (bridges and veths named for this root) and the nftables table
+    if paths.suffix:
+        links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
+        for line in links.splitlines():
+            name = line.split(":")[1].strip().split("@")[0]
+            if name.startswith((f"berth{paths.suffix}", f"vb{paths.suffix}")):
+                found.append(f"link {name}")
+                subprocess.run(["ip", "link", "del", name], capture_output=True)
+        if shutil.which("nft"):
+            for family in ("inet", "ip", "ip6"):
+                r = subprocess.run(["nft", "delete", "table", family, paths.nft_table],
+                                   capture_output=True)
+                if r.returncode == 0:
+                    found.append(f"nft table {family} {paths.nft_table}")
+    shutil.rmtree(paths.run, ignore_errors=True)
+    return found

@@ -1,0 +1,104 @@
+"""The berth command line: Docker-style subcommands over the same Engine as the dashboard.
+
+Only the module that owns the subcommand being run is imported (``berth ps`` loads neither
+textual nor rich nor pyroute2); ``berth --help`` loads them all. Each module in
+``tui/commands`` has ``register(subparsers)`` that adds its subcommands with
+``set_defaults(func=handler)``; a handler takes the parsed args and returns an exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+
+# subcommand -> module in tui.commands that registers it
+COMMANDS: dict[str, str] = {
+    # images (engine foundation)
+    "images": "images", "image": "images", "load": "images", "save": "images",
+    "import": "images", "tag": "images", "rmi": "images", "history": "images",
+    # registry
+    "pull": "registry", "push": "registry", "login": "registry", "logout": "registry",
+    "search": "registry",
+    # containers
+    "create": "containers", "run": "containers", "start": "containers", "stop": "containers",
+    "kill": "containers", "restart": "containers", "rm": "containers", "ps": "containers",
+    "logs": "containers", "wait": "containers", "inspect": "containers", "rename": "containers",
+    "pause": "containers", "unpause": "containers", "container": "containers",
+    "attach": "containers", "exec": "containers", "top": "containers", "cp": "containers",
+    "diff": "containers", "commit": "containers", "export": "containers", "port": "containers",
+    "update": "containers",
+    # networks, volumes, stats and events, system
+    "network": "networks", "volume": "volumes", "stats": "stats", "events": "stats",
+    "system": "system", "tui": "dashboard",
+}
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="berth",
+        description="Containers without a daemon. With no command, opens the dashboard.")
+    parser.add_argument("--root", help="state directory (default $BERTH_ROOT or /var/lib/berth)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    modules = [only] if only else sorted(set(COMMANDS.values()))
+    for name in modules:
+        try:
+            module = importlib.import_module(f"tui.commands.{name}")
+        except ModuleNotFoundError as e:
+            if e.name != f"tui.commands.{name}":
+                raise
+            continue
+        module.register(sub)
+    return parser
+
+
+def _command_of(argv: list[str]) -> str | None:
+    """The subcommand word in argv, skipping the global options."""
+    it = iter(argv)
+    for word in it:
+        if word == "--root":
+            next(it, None)
+        elif word.startswith("--root="):
+            continue
+        elif not word.startswith("-"):
+            return word
+        else:
+            return None
+    return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    command = _command_of(argv)
+    if command is None and not any(a in ("-h", "--help") for a in argv):
+        argv = [*argv, "tui"]
+        command = "tui"
+    parser = build_parser(COMMANDS.get(command) if command else None)
+    args = parser.parse_args(argv)
+    if args.root:
+        os.environ["BERTH_ROOT"] = args.root
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 0
+    from engine.errors import BerthError
+    try:
+        code = args.func(args)
+    except BerthError as e:
+        print(f"berth: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        # the reader went away (berth ps | head); not an error of berth's
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    return code or 0
+
+
+def run() -> None:
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    run()

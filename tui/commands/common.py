@@ -1,0 +1,105 @@
+"""What every subcommand shares: the engine, plain tables as Docker prints them, sizes, times.
+
+Plain text on purpose: ``berth ps`` and friends stay fast because they never import rich.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from datetime import datetime, timezone
+from typing import Any, Iterable, Sequence
+
+
+def get_engine():
+    from engine import Engine
+    return Engine()
+
+
+def print_table(headers: Sequence[str], rows: Iterable[Sequence[Any]], out=None) -> None:
+    """Columns separated by three spaces, as the docker CLI prints them."""
+    out = out or sys.stdout
+    rows = [[str(c) for c in r] for r in rows]
+    widths = [len(h) for h in headers]
+    for r in rows:
+        for i, c in enumerate(r):
+            widths[i] = max(widths[i], len(c))
+    lines = []
+    for r in [list(headers), *rows]:
+        lines.append("   ".join(c.ljust(widths[i]) for i, c in enumerate(r)).rstrip())
+    out.write("\n".join(lines) + "\n")
+
+
+def print_json(obj: Any, out=None) -> None:
+    (out or sys.stdout).write(json.dumps(obj, indent=4) + "\n")
+
+
+def print_json_lines(objs: Iterable[Any], out=None) -> None:
+    out = out or sys.stdout
+    for o in objs:
+        out.write(json.dumps(o, separators=(",", ":")) + "\n")
+
+
+def human_size(n: float) -> str:
+    """Docker's sizes: decimal units, 3 significant digits (``7.8MB``, ``1.24GB``)."""
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if abs(n) < 1000 or unit == "TB":
+            if unit == "B":
+                return f"{int(n)}B"
+            return f"{n:.3g}{unit}"
+        n /= 1000
+    return f"{n}PB"  # pragma: no cover
+
+
+def human_bytes_binary(n: float) -> str:
+    """Binary units as docker stats prints memory (``1.5MiB``)."""
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(n) < 1024 or unit == "TiB":
+            return f"{n:.4g}{unit}" if unit != "B" else f"{int(n)}B"
+        n /= 1024
+    return f"{n}PiB"  # pragma: no cover
+
+
+def parse_time(value: str) -> float:
+    """RFC 3339 (as berth stores times) to seconds since the epoch."""
+    if not value:
+        return 0.0
+    v = value.rstrip("Z")
+    if "." in v:
+        head, frac = v.split(".", 1)
+        v = f"{head}.{frac[:6]}"
+    return datetime.fromisoformat(v).replace(tzinfo=timezone.utc).timestamp()
+
+
+def human_duration(seconds: float) -> str:
+    """Docker's HumanDuration: 'Less than a second', '5 seconds', 'About a minute', '3 hours'."""
+    s = int(seconds)
+    if s < 1:
+        return "Less than a second"
+    if s == 1:
+        return "1 second"
+    if s < 60:
+        return f"{s} seconds"
+    m = s // 60
+    if m == 1:
+        return "About a minute"
+    if m < 60:
+        return f"{m} minutes"
+    h = round(s / 3600)
+    if h == 1:
+        return "About an hour"
+    if h < 48:
+        return f"{h} hours"
+    if h < 24 * 7 * 2:
+        return f"{h // 24} days"
+    if h < 24 * 30 * 2:
+        return f"{h // 24 // 7} weeks"
+    if h < 24 * 365 * 2:
+        return f"{h // 24 // 30} months"
+    return f"{h // 24 // 365} years"
+
+
+def ago(rfc3339: str) -> str:
+    """'5 minutes ago' for a stored time."""
+    return human_duration(time.time() - parse_time(rfc3339)) + " ago"
