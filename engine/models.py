@@ -307,3 +307,12 @@ class Event(Model):
     action: str                      # create, start, die, oom, ...
     id: str = ""
     attributes: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class LogLine(Model):
+    """One line of a container's log as ``berth logs`` reads it back."""
+
+    time: str          # RFC 3339, as written by the monitor
+    stream: str        # stdout | stderr
+    text: str          # the line, with its newline
