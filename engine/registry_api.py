@@ -2,6 +2,63 @@
 
 from __future__ import annotations
 
+from typing import Any, Callable
+
 
 class RegistryAPI:
-    """Registry verbs: pull, push, login, logout, search (engine/images/registry.py)."""
+    """Registry verbs: pull, push, login, logout, search (engine/images/registry.py).
+
+    ``tls_verify=False`` is ``--tls-verify=false``: the registry may be plain http and its
+    certificate is not checked. Credentials come from the file ``berth login`` writes
+    (engine/images/auth.py).
+    """
+
+    async def pull(self, ref: str, platform: str | None = None,
+                   progress: Callable[[dict], Any] | None = None, all_tags: bool = False,
+                   tls_verify: bool = True):
+        """Pull ``ref`` (tag or digest) for ``platform`` (default the host's); returns the Image.
+        ``progress`` gets Docker's JSON progress messages."""
+        from .images.registry import pull_image
+        image = await pull_image(self.store, ref, platform=platform, progress=progress,
+                                 all_tags=all_tags, insecure=not tls_verify)
+        self.emit("image", "pull", image.id, name=ref)
+        return image
+
+    async def push(self, ref: str, progress: Callable[[dict], Any] | None = None,
+                   tls_verify: bool = True, chunk_size: int | None = None) -> str:
+        """Push the local image ``ref`` to its registry; returns the manifest digest."""
+        from .images.registry import push_image
+        digest = await push_image(self.store, ref, progress=progress, insecure=not tls_verify,
+                                  chunk_size=chunk_size)
+        self.emit("image", "push", digest, name=ref)
+        return digest
+
+    def login(self, registry: str, username: str, password: str,
+              tls_verify: bool = True) -> None:
+        """Check the credentials against ``registry`` and save them (AuthError when wrong).
+        Synchronous: it runs its own event loop, so call it from a worker thread in an
+        asyncio program."""
+        import asyncio
+
+        from .errors import InvalidArgument
+        from .images.auth import registry_key, save_credentials
+        from .images.registry import check_login
+        if not username or not password:
+            raise InvalidArgument("login needs a username and a password")
+        key = registry_key(registry)
+        asyncio.run(check_login(key, username, password, insecure=not tls_verify))
+        save_credentials(key, username, password)
+
+    def logout(self, registry: str) -> None:
+        """Forget the saved credentials of ``registry`` (NotFound when there were none)."""
+        from .errors import NotFound
+        from .images.auth import registry_key, remove_credentials
+        if not remove_credentials(registry):
+            raise NotFound(f"not logged in to {registry_key(registry)}")
+
+    async def search(self, term: str, registry: str | None = None, limit: int = 25,
+                     tls_verify: bool = True) -> list[dict]:
+        """Repositories matching ``term`` from a registry's catalog (Docker Hub's search for
+        docker.io), as dicts with name, description, star_count, is_official, is_automated."""
+        from .images.registry import search
+        return await search(term, registry, limit, insecure=not tls_verify)
