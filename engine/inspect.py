@@ -1,0 +1,102 @@
+"""Docker-shaped ``inspect`` for containers, built from the models (nothing here touches the kernel)."""
+
+from __future__ import annotations
+
+from .models import Container
+
+
+def _state(c: Container) -> dict:
+    s = c.state
+    return {"Status": s.status, "Running": s.status in ("running", "paused"),
+            "Paused": s.status == "paused", "Restarting": s.status == "restarting",
+            "OOMKilled": s.oom_killed, "Dead": s.status == "dead", "Pid": s.pid,
+            "ExitCode": s.exit_code, "Error": s.error,
+            "StartedAt": s.started_at or "0001-01-01T00:00:00Z",
+            "FinishedAt": s.finished_at or "0001-01-01T00:00:00Z"}
+
+
+def _config(c: Container) -> dict:
+    k = c.config
+    return {"Hostname": k.hostname or c.id[:12], "Domainname": k.domainname, "User": k.user,
+            "AttachStdin": k.open_stdin, "AttachStdout": True, "AttachStderr": True,
+            "ExposedPorts": {p: {} for p in k.exposed_ports} or None, "Tty": k.tty,
+            "OpenStdin": k.open_stdin, "StdinOnce": False, "Env": k.env, "Cmd": k.cmd or None,
+            "Image": k.image, "Volumes": {v: {} for v in k.image_volumes} or None,
+            "WorkingDir": k.workdir, "Entrypoint": k.entrypoint or None, "OnBuild": None,
+            "Labels": k.labels, "StopSignal": k.stop_signal,
+            **({"StopTimeout": k.stop_timeout} if k.stop_timeout is not None else {})}
+
+
+def _host_config(c: Container) -> dict:
+    k, r = c.config, c.config.resources
+    return {
+        "NetworkMode": k.network_mode, "AutoRemove": k.auto_remove,
+        "RestartPolicy": {"Name": k.restart_policy.name,
+                          "MaximumRetryCount": k.restart_policy.max_retries},
+        "PortBindings": _port_bindings(k.ports), "PublishAllPorts": k.publish_all,
+        "Binds": [f"{m.source}:{m.target}{':ro' if m.read_only else ''}"
+                  for m in k.mounts if m.type == "bind"] or None,
+        "VolumesFrom": k.volumes_from or None, "ReadonlyRootfs": k.read_only,
+        "ShmSize": k.shm_size, "CapAdd": k.cap_add or None, "CapDrop": k.cap_drop or None,
+        "Privileged": k.privileged, "SecurityOpt": k.security_opt or None,
+        "Devices": k.devices, "Sysctls": k.sysctls or None, "GroupAdd": k.group_add or None,
+        "UsernsMode": k.userns, "Dns": k.dns, "DnsSearch": k.dns_search,
+        "DnsOptions": k.dns_options, "ExtraHosts": k.extra_hosts or None, "Init": k.init,
+        "LogConfig": {"Type": "json-file", "Config": k.log_opts},
+        "Memory": r.memory, "MemorySwap": r.memory_swap, "MemoryReservation": r.memory_reservation,
+        "NanoCpus": r.nano_cpus, "CpuShares": r.cpu_shares, "CpuPeriod": r.cpu_period,
+        "CpuQuota": r.cpu_quota, "CpusetCpus": r.cpuset_cpus, "CpusetMems": r.cpuset_mems,
+        "PidsLimit": r.pids_limit or None, "BlkioWeight": r.blkio_weight,
+        "OomKillDisable": r.oom_kill_disable,
+        "Ulimits": [{"Name": u.name, "Soft": u.soft, "Hard": u.hard} for u in k.ulimits] or None,
+        "Tmpfs": {m.target: ",".join(m.options) for m in k.mounts if m.type == "tmpfs"} or None,
+    }
+
+
+def _port_bindings(ports) -> dict:
+    out: dict = {}
+    for p in ports:
+        out.setdefault(f"{p.container_port}/{p.proto}", []).append(
+            {"HostIp": p.host_ip, "HostPort": str(p.host_port) if p.host_port else ""})
+    return out
+
+
+def _mounts(c: Container) -> list[dict]:
+    out = []
+    for m in c.config.mounts:
+        out.append({"Type": m.type, "Name": m.source if m.type == "volume" else "",
+                    "Source": m.source, "Destination": m.target, "Driver":
+                    "local" if m.type == "volume" else "", "Mode": "", "RW": not m.read_only,
+                    "Propagation": ""})
+    return out
+
+
+def _network_settings(c: Container) -> dict:
+    mode = c.config.network_mode
+    if mode not in ("none", "host"):
+        try:
+            from .network import network_settings
+            return network_settings(c)
+        except (ImportError, AttributeError):
+            pass
+    name = "host" if mode == "host" else "none"
+    return {"Bridge": "", "SandboxID": "", "Ports": {}, "IPAddress": "", "Gateway": "",
+            "MacAddress": "", "Networks": {name: {"NetworkID": "", "EndpointID": "",
+                                                  "Gateway": "", "IPAddress": "",
+                                                  "IPPrefixLen": 0, "MacAddress": ""}}}
+
+
+def container_inspect(engine, c: Container) -> dict:
+    d = engine.paths.container_dir(c.id)
+    return {
+        "Id": c.id, "Created": c.created, "Path": ([*c.config.entrypoint, *c.config.cmd] or [""])[0],
+        "Args": [*c.config.entrypoint, *c.config.cmd][1:], "State": _state(c),
+        "Image": c.config.image_id, "ResolvConfPath": f"{d}/resolv.conf",
+        "HostnamePath": f"{d}/hostname", "HostsPath": f"{d}/hosts", "LogPath": f"{d}/ctr.log",
+        "Name": "/" + c.name, "RestartCount": c.state.restart_count, "Driver": "overlay2",
+        "Platform": "linux", "HostConfig": _host_config(c),
+        "GraphDriver": {"Name": "overlay2", "Data": {"UpperDir": f"{d}/upper",
+                                                     "WorkDir": f"{d}/work",
+                                                     "MergedDir": f"{d}/rootfs"}},
+        "Mounts": _mounts(c), "Config": _config(c), "NetworkSettings": _network_settings(c),
+    }

@@ -1,0 +1,350 @@
+"""The container's first process, from fork to execve: one small named step after another.
+
+Runs as pid 1 of the new pid namespace, already in the container's mount, uts, ipc, net and cgroup
+namespaces (the monitor's intermediate process unshared them). Everything it uses is imported
+before the fork: after ``pivot_root`` the host's files are gone. A failure is reported to the
+monitor as one JSON line on a close-on-exec pipe (``{"code", "error"}``), so ``start`` can print
+Docker's message and exit 125, 126 or 127; a successful execve closes the pipe silently.
+"""
+
+from __future__ import annotations
+
+import _signal as signal  # signal.py would import enum, 2 ms of the monitor's start
+import errno
+import fcntl
+import os
+import resource
+import select  # imported here: nothing can be imported after pivot_root
+import stat
+import struct
+
+from . import fastjson, linux
+from .users import UserError, resolve as resolve_user
+
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+ERR_FD, GO_FD = 3, 4
+
+DEVICES = (("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8), ("urandom", 1, 9),
+           ("tty", 5, 0))
+DEV_LINKS = (("ptmx", "pts/ptmx"), ("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"),
+             ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2"), ("core", "/proc/kcore"))
+
+
+class StartError(Exception):
+    """The container can't be started; ``code`` is the exit code Docker gives for it."""
+
+    def __init__(self, message: str, code: int = 125):
+        super().__init__(message)
+        self.code = code
+
+
+# --- entry ------------------------------------------------------------------------------------
+
+def container_main(spec: dict, stdio: tuple[int, int, int], err_fd: int, go_fd: int,
+                   security=None, volumes=None) -> None:
+    """Set the container up and exec its command; never returns."""
+    try:
+        _arrange_fds(stdio, err_fd, go_fd)
+        rootfs = prepare_root(spec, security, volumes)
+        pivot_into(rootfs)
+        configure_kernel(spec, security)
+        set_rlimits(spec.get("ulimits") or [])
+        uid, gid, groups, env = resolve_identity(spec)
+        workdir = enter_workdir(spec["workdir"] or "/")
+        path = find_executable(spec["argv"], env)
+        wait_for_monitor()
+        os.close(GO_FD)
+        linux.close_range(ERR_FD + 1)
+        if spec.get("init"):
+            run_as_init(spec, path, env, uid, gid, groups, workdir, security)
+        drop_privileges(spec, uid, gid, groups, security)
+        exec_command(path, spec["argv"], env, workdir)
+    except StartError as e:
+        _report(e.code, str(e))
+    except UserError as e:
+        _report(126, str(e))
+    except OSError as e:
+        _report(125, f"{e.strerror or e}" + (f": {e.filename}" if e.filename else ""))
+    except BaseException as e:  # noqa: BLE001 - the child must never return into the monitor
+        _report(125, f"{type(e).__name__}: {e}")
+
+
+def _report(code: int, message: str) -> None:
+    try:
+        os.write(ERR_FD, fastjson.dumps({"code": code, "error": message}).encode())
+    finally:
+        os._exit(code)
+
+
+def _arrange_fds(stdio: tuple[int, int, int], err_fd: int, go_fd: int) -> None:
+    # lift every descriptor above the targets first, so no dup2 overwrites one still needed
+    high = [fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 100) for fd in (*stdio, err_fd, go_fd)]
+    for target, fd in enumerate(high[:3]):
+        os.dup2(fd, target)              # inheritable: the command's stdio
+    os.dup2(high[3], ERR_FD, inheritable=False)
+    os.dup2(high[4], GO_FD, inheritable=False)
+    linux.close_range(GO_FD + 1)
+
+
+# --- the root filesystem (still seeing the host's files) ------------------------------------
+
+def prepare_root(spec: dict, security, volumes) -> str:
+    make_mounts_private()
+    # [containment] --userns auto: userns.enter (in the intermediate) mounted the overlay and the
+    # /etc files and left our cwd in the root; the host directories above it are closed to us now
+    in_userns = ((spec.get("security") or {}).get("userns") or {}).get("mode") == "auto"
+    if in_userns:
+        from . import userns
+        userns.own_root()
+    rootfs = "." if in_userns else mount_overlay(spec)
+    if spec.get("mounts") and volumes is not None:
+        volumes.mount_all(rootfs, spec["mounts"])
+    mount_proc(rootfs)
+    mount_dev(rootfs, spec["shm_size"], bind_nodes=in_userns)
+    mount_sys(rootfs)
+    if not in_userns:
+        bind_etc_files(rootfs, spec["cdir"])
+    if security is not None and spec.get("security"):
+        security.create_devices(spec["security"], rootfs)
+    return rootfs
+
+
+def make_mounts_private() -> None:
+    # nothing mounted in here may propagate back to the host
+    linux.mount(None, "/", None, linux.MS_REC | linux.MS_PRIVATE)
+
+
+def mount_overlay(spec: dict) -> str:
+    rootfs = spec["rootfs"]
+    lower = ":".join(spec["lower"])
+    opts = f"lowerdir={lower},upperdir={spec['upper']},workdir={spec['work']}"
+    try:
+        linux.mount("overlay", rootfs, "overlay", 0, opts)
+    except OSError as e:
+        raise StartError(f"mount the container's root filesystem (overlay): {e.strerror}") from None
+    return rootfs
+
+
+def _mount_point(rootfs: str, name: str, kind: str = "dir") -> str:
+    """``rootfs/name`` made safe to mount on: an image's symlink there is replaced (it would
+    resolve against the host's root) and a missing one is created."""
+    path = os.path.join(rootfs, name)
+    parent = os.path.dirname(path)
+    if os.path.realpath(parent) != os.path.abspath(parent):   # [containment] abspath: rootfs may be "."
+        raise StartError(f"{os.path.dirname(name) or '/'} in the image is a symlink; refusing to "
+                         f"mount on {name}")
+    if os.path.islink(path):
+        os.unlink(path)
+    if not os.path.lexists(path):
+        if kind == "dir":
+            os.mkdir(path, 0o755)
+        else:
+            os.close(os.open(path, os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o644))
+    return path
+
+
+def mount_proc(rootfs: str) -> None:
+    linux.mount("proc", _mount_point(rootfs, "proc"), "proc",
+                linux.MS_NOSUID | linux.MS_NODEV | linux.MS_NOEXEC)
+
+
+def mount_dev(rootfs: str, shm_size: int, bind_nodes: bool = False) -> None:
+    dev = _mount_point(rootfs, "dev")
+    linux.mount("tmpfs", dev, "tmpfs", linux.MS_NOSUID | linux.MS_STRICTATIME,
+                "mode=755,size=65536k")
+    for name, major, minor in DEVICES:
+        path = f"{dev}/{name}"
+        if bind_nodes:
+            # [containment] in a user namespace mknod is refused: bind the host's node (as runc)
+            open(path, "a").close()
+            linux.mount(f"/dev/{name}", path, None, linux.MS_BIND)
+            continue
+        os.mknod(path, stat.S_IFCHR | 0o666, os.makedev(major, minor))
+        os.chmod(path, 0o666)  # mknod's mode is filtered by the umask
+    for name, target in DEV_LINKS:
+        os.symlink(target, f"{dev}/{name}")
+    for sub in ("pts", "shm", "mqueue"):
+        os.mkdir(f"{dev}/{sub}", 0o755)
+    linux.mount("devpts", f"{dev}/pts", "devpts", linux.MS_NOSUID | linux.MS_NOEXEC,
+                "newinstance,ptmxmode=0666,mode=0620,gid=5")
+    linux.mount("shm", f"{dev}/shm", "tmpfs",
+                linux.MS_NOSUID | linux.MS_NODEV | linux.MS_NOEXEC, f"mode=1777,size={shm_size}")
+    linux.mount("mqueue", f"{dev}/mqueue", "mqueue",
+                linux.MS_NOSUID | linux.MS_NODEV | linux.MS_NOEXEC)
+
+
+def mount_sys(rootfs: str) -> None:
+    linux.mount("sysfs", _mount_point(rootfs, "sys"), "sysfs",
+                linux.MS_RDONLY | linux.MS_NOSUID | linux.MS_NODEV | linux.MS_NOEXEC)
+
+
+def bind_etc_files(rootfs: str, cdir: str) -> None:
+    _mount_point(rootfs, "etc")
+    for name in ("hosts", "resolv.conf", "hostname"):
+        src = os.path.join(cdir, name)
+        if os.path.exists(src):
+            linux.mount(src, _mount_point(rootfs, f"etc/{name}", "file"), None, linux.MS_BIND)
+
+
+def pivot_into(rootfs: str) -> None:
+    # pivot_root(".", ".") stacks the old root on top of the new one; detaching it leaves only
+    # the container's files visible (runc does the same)
+    os.chdir(rootfs)
+    linux.pivot_root(".", ".")
+    linux.umount2(".", linux.MNT_DETACH)
+    os.chdir("/")
+
+
+# --- the process (inside the new root) -------------------------------------------------------
+
+def configure_kernel(spec: dict, security) -> None:
+    if spec.get("hostname"):
+        linux.sethostname(spec["hostname"])
+    if spec.get("domainname"):
+        linux.setdomainname(spec["domainname"])
+    if security is not None and spec.get("security"):
+        security.apply_sysctls(spec["security"])
+        security.apply_paths(spec["security"])
+    if spec["network_mode"] not in ("host",) and not spec["network_mode"].startswith("container:"):
+        bring_up_loopback()
+
+
+def bring_up_loopback() -> None:
+    SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 0x1
+    fd = linux.socket(2, 2)  # AF_INET, SOCK_DGRAM: any socket will carry the interface ioctls
+    try:
+        req = struct.pack("16sH22x", b"lo", 0)
+        flags = struct.unpack("16sH22x", fcntl.ioctl(fd, SIOCGIFFLAGS, req))[1]
+        fcntl.ioctl(fd, SIOCSIFFLAGS, struct.pack("16sH22x", b"lo", flags | IFF_UP))
+    finally:
+        os.close(fd)
+
+
+def set_rlimits(ulimits: list) -> None:
+    """--ulimit values, each clamped to the current hard limit: raising one needs
+    CAP_SYS_RESOURCE, which a host may not grant (this one doesn't), and Docker's own defaults
+    would make such a host refuse every container."""
+    for u in ulimits:
+        res = getattr(resource, "RLIMIT_" + u["name"].upper())
+        _, cur_hard = resource.getrlimit(res)
+        hard = u["hard"] if cur_hard == resource.RLIM_INFINITY else min(u["hard"], cur_hard)
+        resource.setrlimit(res, (min(u["soft"], hard), hard))
+
+
+def resolve_identity(spec: dict) -> tuple[int, int, list[int], dict[str, str]]:
+    uid, gid, groups, home = resolve_user(spec.get("user") or "0")
+    env: dict[str, str] = {}
+    for item in spec["env"]:
+        key, _, value = item.partition("=")
+        env[key] = value
+    env.setdefault("PATH", DEFAULT_PATH)
+    env.setdefault("HOSTNAME", spec.get("hostname") or "")
+    env.setdefault("HOME", home)
+    return uid, gid, groups, env
+
+
+def enter_workdir(workdir: str) -> str:
+    # Docker creates a missing working directory
+    os.makedirs(workdir, 0o755, exist_ok=True)
+    os.chdir(workdir)
+    return workdir
+
+
+def find_executable(argv: list[str], env: dict[str, str]) -> str:
+    """The command's path as execve needs it, or Docker's message with 127 or 126."""
+    if not argv:
+        raise StartError("no command specified", 125)
+    name = argv[0]
+    if "/" in name:
+        try:
+            st = os.stat(name)
+        except OSError as e:
+            raise StartError(f'exec: "{name}": stat {name}: {e.strerror.lower()}', 127) from None
+        if stat.S_ISDIR(st.st_mode) or not os.access(name, os.X_OK):
+            raise StartError(f'exec: "{name}": permission denied', 126)
+        return name
+    denied = None
+    for d in env.get("PATH", DEFAULT_PATH).split(":"):
+        candidate = os.path.join(d or ".", name)
+        try:
+            st = os.stat(candidate)
+        except OSError:
+            continue
+        if stat.S_ISDIR(st.st_mode):
+            continue
+        if os.access(candidate, os.X_OK):
+            return candidate
+        denied = denied or candidate
+    if denied:
+        raise StartError(f'exec: "{name}": permission denied', 126)
+    raise StartError(f'exec: "{name}": executable file not found in $PATH', 127)
+
+
+def wait_for_monitor() -> None:
+    """Block until the monitor (our parent now that the intermediate exited) says go, then ask
+    to die with it: SIGKILL of the monitor takes the whole container down."""
+    if os.read(GO_FD, 1) != b"g":
+        os._exit(1)
+    linux.prctl(linux.PR_SET_PDEATHSIG, signal.SIGKILL)
+    # the monitor may have died between "go" and prctl: its end of the pipe tells
+    r, _, _ = select.select([GO_FD], [], [], 0)
+    if r and os.read(GO_FD, 1) == b"":
+        os._exit(1)
+
+
+def drop_privileges(spec: dict, uid: int, gid: int, groups: list[int], security) -> None:
+    if security is not None and spec.get("security"):
+        security.finalize(spec["security"], uid, gid, groups)
+    else:
+        os.setgroups(groups)
+        os.setresgid(gid, gid, gid)
+        os.setresuid(uid, uid, uid)
+
+
+def exec_command(path: str, argv: list[str], env: dict[str, str], workdir: str) -> None:
+    try:
+        os.chdir(workdir)
+    except OSError:
+        pass
+    try:
+        os.execve(path, argv, env)
+    except OSError as e:
+        code = 127 if e.errno == errno.ENOENT else 126
+        raise StartError(f'exec: "{argv[0]}": {e.strerror.lower()}', code) from None
+
+
+# --- --init: a reaper as pid 1 ----------------------------------------------------------------
+
+def run_as_init(spec, path, env, uid, gid, groups, workdir, security) -> None:
+    """Fork the command and stay as pid 1: reap every orphan, forward signals to the command,
+    exit with its status. The reaper is this Python process (there is no static init binary to
+    rely on); PR_SET_DUMPABLE 0 keeps /proc/1/exe (the host's interpreter) out of reach."""
+    forwarded = [s for s in range(1, 32) if s not in (signal.SIGKILL, signal.SIGSTOP,
+                                                      signal.SIGCHLD)]
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, forwarded + [signal.SIGCHLD])
+    child = os.fork()
+    if child == 0:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+        drop_privileges(spec, uid, gid, groups, security)
+        exec_command(path, spec["argv"], env, workdir)
+    os.close(ERR_FD)
+    linux.set_name("berth-init")
+    drop_privileges(spec, uid, gid, groups, security)
+    while True:
+        sig = signal.sigwait(forwarded + [signal.SIGCHLD])
+        if sig != signal.SIGCHLD:
+            try:
+                os.kill(child, sig)
+            except ProcessLookupError:
+                pass
+            continue
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                os._exit(0)
+            if pid == 0:
+                break
+            if pid == child:
+                os._exit(os.waitstatus_to_exitcode(status) if os.WIFEXITED(status)
+                         else 128 + os.WTERMSIG(status))

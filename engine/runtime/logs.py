@@ -1,0 +1,172 @@
+"""Container logs in Docker's json-file format: the monitor's writer (with --log-opt max-size and
+max-file rotation) and the reader behind ``berth logs``.
+
+Each line is ``{"log": "<text with its newline>", "stream": "stdout|stderr", "time": RFC 3339}``.
+Output without a newline is held until one comes, the stream ends or 16 KiB pile up, as Docker's
+json-file driver does.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from ..clock import now_rfc3339
+from . import fastjson
+
+PARTIAL_MAX = 16 * 1024
+LOG = "ctr.log"
+
+_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
+
+
+def _size(value: str) -> int:
+    v = value.strip().lower().rstrip("b").rstrip("i")
+    unit = v[-1] if v and v[-1] in _UNITS else ""
+    return int(float(v[: len(v) - len(unit)]) * _UNITS[unit])
+
+
+class JsonFileWriter:
+    """Appends json-file lines to ``<dir>/ctr.log`` and rotates to ctr.log.1 … ctr.log.<N-1>."""
+
+    def __init__(self, directory: str, opts: dict | None = None):
+        opts = opts or {}
+        self.path = os.path.join(directory, LOG)
+        self.max_size = _size(opts["max-size"]) if opts.get("max-size") else 0
+        self.max_file = int(opts.get("max-file") or 1)
+        self.partial = {"stdout": b"", "stderr": b""}
+        self._open()
+
+    def _open(self) -> None:
+        self.fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o640)
+        self.size = os.fstat(self.fd).st_size
+
+    def write(self, stream: str, data: bytes) -> None:
+        buf = self.partial[stream] + data
+        lines = buf.split(b"\n")
+        rest = lines.pop()
+        out = [self._line(stream, ln + b"\n") for ln in lines]
+        while len(rest) >= PARTIAL_MAX:
+            out.append(self._line(stream, rest[:PARTIAL_MAX]))
+            rest = rest[PARTIAL_MAX:]
+        self.partial[stream] = rest
+        if out:
+            self._append(b"".join(out))
+
+    def flush(self) -> None:
+        """Write out held partial lines (the stream ended)."""
+        out = [self._line(s, b) for s, b in self.partial.items() if b]
+        self.partial = {"stdout": b"", "stderr": b""}
+        if out:
+            self._append(b"".join(out))
+
+    @staticmethod
+    def _line(stream: str, raw: bytes) -> bytes:
+        return fastjson.dumps({"log": raw.decode("utf-8", "replace"), "stream": stream,
+                               "time": now_rfc3339()}, compact=True).encode() + b"\n"
+
+    def _append(self, data: bytes) -> None:
+        if self.max_size and self.size and self.size + len(data) > self.max_size:
+            self._rotate()
+        os.write(self.fd, data)
+        self.size += len(data)
+
+    def _rotate(self) -> None:
+        os.close(self.fd)
+        if self.max_file <= 1:
+            os.truncate(self.path, 0)
+        else:
+            for n in range(self.max_file - 1, 0, -1):
+                src = self.path if n == 1 else f"{self.path}.{n - 1}"
+                if os.path.exists(src):
+                    os.replace(src, f"{self.path}.{n}")
+        self._open()
+
+    def close(self) -> None:
+        self.flush()
+        os.close(self.fd)
+
+
+def log_files(directory: str) -> list[str]:
+    """The log and its rotations, oldest first."""
+    base = os.path.join(directory, LOG)
+    rotated = []
+    n = 1
+    while os.path.exists(f"{base}.{n}"):
+        rotated.append(f"{base}.{n}")
+        n += 1
+    return [*reversed(rotated), base]
+
+
+def _parse(raw: bytes):
+    try:
+        rec = fastjson.loads(raw)
+        return rec["time"], rec["stream"], rec["log"]
+    except (ValueError, KeyError):
+        return None
+
+
+def read_lines(directory: str, tail: int | None = None):
+    """Every (time, stream, text) in the log now, oldest first; the last ``tail`` when given."""
+    out = []
+    for path in log_files(directory):
+        try:
+            with open(path, "rb") as f:
+                for raw in f:
+                    rec = _parse(raw)
+                    if rec:
+                        out.append(rec)
+        except FileNotFoundError:
+            continue
+    if tail is not None:
+        out = out[-tail:] if tail > 0 else []
+    return out
+
+
+def follow(directory: str, still_running, poll: float = 0.05):
+    """Yield (time, stream, text) appended to ctr.log from its current end until
+    ``still_running()`` says the container ended and everything written was read. Survives a
+    rotation (the file is replaced: read the new one from its start)."""
+    path = os.path.join(directory, LOG)
+    f = open(path, "rb") if os.path.exists(path) else None
+    if f:
+        f.seek(0, os.SEEK_END)
+    pending = b""
+    try:
+        while True:
+            if f is None and os.path.exists(path):
+                f = open(path, "rb")
+            got = False
+            if f is not None:
+                chunk = f.read()
+                if chunk:
+                    got = True
+                    pending += chunk
+                    *lines, pending = pending.split(b"\n")
+                    for raw in lines:
+                        rec = _parse(raw)
+                        if rec:
+                            yield rec
+                else:
+                    try:
+                        if os.stat(path).st_ino != os.fstat(f.fileno()).st_ino:
+                            f.close()
+                            f = open(path, "rb")
+                            pending = b""
+                            continue
+                    except FileNotFoundError:
+                        pass
+            if not got:
+                if not still_running():
+                    # one last read: the monitor writes everything before it records the exit
+                    if f is not None:
+                        rest = pending + f.read()
+                        for raw in rest.split(b"\n"):
+                            rec = _parse(raw)
+                            if rec:
+                                yield rec
+                    return
+                time.sleep(poll)
+    finally:
+        if f is not None:
+            f.close()

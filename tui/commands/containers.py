@@ -1,0 +1,513 @@
+"""Container subcommands: create, run, start, stop, kill, restart, rm, ps, logs, wait, inspect,
+rename, pause, unpause and ``container <verb>``. Each parses, calls Engine, prints as Docker does.
+
+attach, exec, top, cp, diff, commit, export, port and update are added by later work as more
+``register`` entries here (or in their own module listed in tui.cli.COMMANDS).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from .common import get_engine
+
+VERBS = ("create", "run", "start", "stop", "kill", "restart", "rm", "ps", "logs", "wait",
+         "inspect", "rename", "pause", "unpause")
+
+
+def register(sub) -> None:
+    wanted = _invoked()
+    for verb in VERBS:
+        _add(sub, verb, full=wanted in (None, verb))
+    container = sub.add_parser("container", help="manage containers")
+    csub = container.add_subparsers(dest="container_command", metavar="COMMAND")
+    for verb in VERBS:
+        _add(csub, verb, full=wanted in (None, "container"))
+    for alias in ("ls", "list"):
+        _add(csub, "ps", name=alias, full=wanted in (None, "container"))
+    prune = csub.add_parser("prune", help="remove all stopped containers")
+    prune.add_argument("-f", "--force", action="store_true", help="do not prompt for confirmation")
+    prune.set_defaults(func=cmd_prune)
+
+
+def _invoked() -> str | None:
+    """The verb of this command line when it is one of ours, so only its arguments are built
+    (the run flags alone take milliseconds); None builds them all."""
+    from tui.cli import _command_of
+    verb = _command_of(sys.argv[1:])
+    return verb if verb in (*VERBS, "container") else None
+
+
+def _add(sub, verb: str, name: str | None = None, full: bool = True) -> None:
+    # no -h for help: run and create use -h for --hostname, as Docker does
+    p = sub.add_parser(name or verb, help=HELP[verb], add_help=False)
+    p.add_argument("--help", action="help", help="show this help")
+    if full:
+        ARGS[verb](p)
+    p.set_defaults(func=globals()[f"cmd_{verb}"])
+
+
+# --- create and run -----------------------------------------------------------------------------
+
+def _run_args(p, run: bool = True) -> None:
+    a = p.add_argument
+    if run:
+        a("-d", "--detach", action="store_true", help="run in the background and print the id")
+        a("--sig-proxy", default="true", help="proxy signals to the container (default true)")
+    a("--rm", action="store_true", help="remove the container when it exits")
+    a("--name", help="container name")
+    a("-e", "--env", action="append", default=[], help="set an environment variable")
+    a("--env-file", action="append", default=[], help="read variables from a file")
+    a("-w", "--workdir", default="", help="working directory inside the container")
+    a("-u", "--user", default="", help="user[:group], names or numbers")
+    a("-h", "--hostname", default="", help="container host name")
+    a("--domainname", default="")
+    a("-l", "--label", action="append", default=[])
+    a("--label-file", action="append", default=[])
+    a("--entrypoint", default=None, help="override the image's entrypoint")
+    a("--init", action="store_true", help="run a reaper as PID 1 that forwards signals")
+    a("--restart", default="no", help="no, on-failure[:N], always, unless-stopped")
+    a("-m", "--memory", default=None)
+    a("--memory-swap", default=None)
+    a("--memory-reservation", default=None)
+    a("--oom-kill-disable", action="store_true")
+    a("--cpus", default=None)
+    a("-c", "--cpu-shares", type=int, default=0)
+    a("--cpu-period", type=int, default=0)
+    a("--cpu-quota", type=int, default=0)
+    a("--cpuset-cpus", default="")
+    a("--cpuset-mems", default="")
+    a("--pids-limit", default=None)
+    a("--blkio-weight", type=int, default=0)
+    a("--ulimit", action="append", default=[])
+    a("--network", "--net", default="bridge")
+    a("--network-alias", action="append", default=[])
+    a("--ip", default="")
+    a("--mac-address", default="")
+    a("-p", "--publish", action="append", default=[])
+    a("-P", "--publish-all", action="store_true")
+    a("--expose", action="append", default=[])
+    a("-v", "--volume", action="append", default=[])
+    a("--mount", action="append", default=[])
+    a("--tmpfs", action="append", default=[])
+    a("--volumes-from", action="append", default=[])
+    a("--read-only", action="store_true")
+    a("--shm-size", default=None)
+    a("--cap-add", action="append", default=[])
+    a("--cap-drop", action="append", default=[])
+    a("--privileged", action="store_true")
+    a("--security-opt", action="append", default=[])
+    a("--device", action="append", default=[])
+    a("--sysctl", action="append", default=[])
+    a("--group-add", action="append", default=[])
+    a("--userns", default="")
+    a("--dns", action="append", default=[])
+    a("--dns-search", action="append", default=[])
+    a("--dns-option", action="append", default=[])
+    a("--add-host", action="append", default=[])
+    a("--log-driver", default="json-file")
+    a("--log-opt", action="append", default=[])
+    a("--stop-signal", default="")
+    a("--stop-timeout", type=int, default=None)
+    a("-t", "--tty", action="store_true")
+    a("-i", "--interactive", action="store_true")
+    a("-a", "--attach", action="append", default=[])
+    a("--detach-keys", default="")
+    a("--platform", default="")
+    a("--pull", default="missing")
+    a("-q", "--quiet", action="store_true")
+    a("image")
+    a("command", nargs=argparse.REMAINDER)
+
+
+def build_config(args):
+    """The ContainerConfig the flags describe (shared with the dashboard's run dialog)."""
+    from engine import options
+    from engine.errors import InvalidArgument
+    from engine.models import ContainerConfig, Resources
+    if args.log_driver not in ("json-file", "none"):
+        raise InvalidArgument(f"log driver {args.log_driver!r} is not supported: use json-file")
+    mem, swap, reservation = options.parse_memory(args.memory, args.memory_swap,
+                                                  args.memory_reservation)
+    res = Resources(memory=mem, memory_swap=swap, memory_reservation=reservation,
+                    nano_cpus=options.parse_cpus(args.cpus) if args.cpus else 0,
+                    cpu_shares=args.cpu_shares, cpu_period=args.cpu_period,
+                    cpu_quota=args.cpu_quota, cpuset_cpus=args.cpuset_cpus,
+                    cpuset_mems=args.cpuset_mems,
+                    pids_limit=options.parse_pids_limit(args.pids_limit) if args.pids_limit else 0,
+                    blkio_weight=args.blkio_weight, oom_kill_disable=args.oom_kill_disable)
+    network = args.network
+    entrypoint = None
+    if args.entrypoint is not None:
+        entrypoint = [args.entrypoint] if args.entrypoint else [""]
+    config = ContainerConfig(
+        image=args.image, cmd=list(args.command), entrypoint=entrypoint or [],
+        env=options.parse_env(args.env, args.env_file), workdir=args.workdir, user=args.user,
+        hostname=args.hostname, domainname=args.domainname,
+        labels=options.parse_labels(args.label, args.label_file), tty=args.tty,
+        open_stdin=args.interactive,
+        stop_signal=options.parse_stop_signal(args.stop_signal) if args.stop_signal else "SIGTERM",
+        stop_timeout=args.stop_timeout, exposed_ports=[_expose(e) for e in args.expose],
+        init=args.init, auto_remove=args.rm, restart_policy=options.parse_restart(args.restart),
+        resources=res, ulimits=[options.parse_ulimit(u) for u in args.ulimit],
+        network_mode=network, publish_all=args.publish_all, read_only=args.read_only,
+        cap_add=args.cap_add, cap_drop=args.cap_drop, privileged=args.privileged,
+        security_opt=args.security_opt, devices=args.device,
+        sysctls=dict(s.partition("=")[::2] for s in args.sysctl), group_add=args.group_add,
+        userns=args.userns, dns=args.dns, dns_search=args.dns_search,
+        dns_options=args.dns_option, extra_hosts=args.add_host, mac_address=args.mac_address,
+        ip_address=args.ip, aliases=args.network_alias,
+        log_opts=options.parse_log_opts(args.log_opt), detach_keys=args.detach_keys)
+    if args.shm_size:
+        config.shm_size = options.parse_shm_size(args.shm_size)
+    if config.restart_policy.name != "no" and config.auto_remove:
+        raise InvalidArgument("Conflicting options: --restart and --rm")
+    if network not in ("bridge", "none", "host") and not network.startswith("container:"):
+        config.networks = [network]
+    if args.publish:
+        from engine.network.ports import parse_publish
+        config.ports = [p for spec in args.publish for p in parse_publish(spec)]
+    if args.volume or args.mount or args.tmpfs:
+        from engine.volumes import parse_mount, parse_tmpfs, parse_volume
+        config.mounts = ([parse_volume(v) for v in args.volume]
+                         + [parse_mount(m) for m in args.mount]
+                         + [parse_tmpfs(t) for t in args.tmpfs])
+    config.volumes_from = args.volumes_from
+    return config, args.entrypoint is not None
+
+
+def _expose(spec: str) -> str:
+    return spec if "/" in spec else f"{spec}/tcp"
+
+
+def cmd_create(args) -> int:
+    engine = get_engine()
+    config, ep = build_config(args)
+    c = engine.create(config, args.name, entrypoint_set=ep)
+    print(c.id)
+    return 0
+
+
+def cmd_run(args) -> int:
+    from engine.errors import BerthError
+    engine = get_engine()
+    config, ep = build_config(args)
+    if args.tty or args.interactive:
+        from engine.errors import InvalidArgument
+        raise InvalidArgument("-i and -t are not supported yet: run without them, or with -d")
+    if args.detach:
+        print(engine.run(config, args.name, entrypoint_set=ep).id)
+        return 0
+    try:
+        code = _start_attached(engine, None, sig_proxy=args.sig_proxy != "false",
+                               create=(config, args.name, ep))
+    except BerthError as e:
+        print(f"berth: {e}", file=sys.stderr)
+        code = e.exit_code
+    # the container has exited and (with --rm) is gone: skip the interpreter's teardown of
+    # everything loaded, which is most of what remains of a short run's time
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+def _start_attached(engine, cid: str | None, sig_proxy: bool = True, create=None) -> int:
+    """Start (or, given ``create`` = (config, name, entrypoint_set), create and start) with the
+    output streamed from the monitor's first byte; the container's exit code."""
+    import _socket  # socket.py costs 3 ms here and adds nothing a socketpair needs
+    import signal
+    from engine.runtime import frames
+    mine, theirs = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_STREAM)  # close-on-exec
+
+    def forward(signum, _frame):
+        try:
+            mine.sendall(frames.encode(frames.SIGNAL, str(signum).encode()))
+        except OSError:
+            pass
+
+    if sig_proxy:
+        for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1,
+                  signal.SIGUSR2):
+            signal.signal(s, forward)
+    try:
+        if create is not None:
+            config, name, ep = create
+            engine.run(config, name, entrypoint_set=ep, attach_fd=theirs.fileno())
+        else:
+            engine.start(cid, attach_fd=theirs.fileno())
+    except BaseException:
+        theirs.close()
+        _drain(mine.fileno())  # with --rm the monitor removes the container before it closes
+        raise
+    theirs.close()
+    return _stream(mine.fileno())
+
+
+def _drain(fd: int) -> int | None:
+    from engine.runtime import frames
+    code = None
+    for kind, payload in frames.read_frames(fd):
+        if kind == frames.EXIT:
+            code = int(payload)
+    return code
+
+
+def _stream(fd: int) -> int:
+    from engine.runtime import frames
+    out, err = sys.stdout.buffer, sys.stderr.buffer
+    sys.stdout.flush()
+    for kind, payload in frames.read_frames(fd):
+        if kind == frames.STDOUT:
+            out.write(payload)
+            out.flush()
+        elif kind == frames.STDERR:
+            err.write(payload)
+            err.flush()
+        elif kind == frames.EXIT:
+            return int(payload)
+    return 125
+
+
+# --- start, stop, kill, restart, pause, rm ------------------------------------------------------
+
+def _refs(p, many: bool = True) -> None:
+    p.add_argument("containers", nargs="+" if many else None, metavar="CONTAINER")
+
+
+def _each(args, fn, quiet: bool = False) -> int:
+    from engine.errors import BerthError
+    code = 0
+    for ref in args.containers:
+        try:
+            fn(ref)
+            if not quiet:
+                print(ref)
+        except BerthError as e:
+            print(f"berth: {e}", file=sys.stderr)
+            code = e.exit_code if code == 0 else code
+    return code
+
+
+def cmd_start(args) -> int:
+    engine = get_engine()
+    if args.attach:
+        if len(args.containers) != 1:
+            from engine.errors import InvalidArgument
+            raise InvalidArgument("you cannot start and attach multiple containers at once")
+        c = engine.container(args.containers[0])
+        if c.running:
+            from engine.errors import Conflict
+            raise Conflict(f"container {c.name} is already running; attach comes with issue 4")
+        return _start_attached(engine, c.id)
+    return _each(args, engine.start)
+
+
+def cmd_stop(args) -> int:
+    engine = get_engine()
+    return _each(args, lambda r: engine.stop(r, args.time))
+
+
+def cmd_restart(args) -> int:
+    engine = get_engine()
+    return _each(args, lambda r: engine.restart(r, args.time))
+
+
+def cmd_kill(args) -> int:
+    engine = get_engine()
+    return _each(args, lambda r: engine.kill(r, args.signal))
+
+
+def cmd_pause(args) -> int:
+    return _each(args, get_engine().pause)
+
+
+def cmd_unpause(args) -> int:
+    return _each(args, get_engine().unpause)
+
+
+def cmd_rm(args) -> int:
+    engine = get_engine()
+    return _each(args, lambda r: engine.remove(r, force=args.force, volumes=args.volumes))
+
+
+def cmd_wait(args) -> int:
+    engine = get_engine()
+    from engine.errors import BerthError
+    code = 0
+    for ref in args.containers:
+        try:
+            print(engine.wait(ref, args.condition), flush=True)
+        except BerthError as e:
+            print(f"berth: {e}", file=sys.stderr)
+            code = e.exit_code
+    return code
+
+
+def cmd_rename(args) -> int:
+    get_engine().rename(args.container, args.new_name)
+    return 0
+
+
+def cmd_prune(args) -> int:
+    from .common import human_size
+    if not args.force:
+        try:
+            answer = input("WARNING! This will remove all stopped containers.\n"
+                           "Are you sure you want to continue? [y/N] ")
+        except EOFError:
+            answer = ""
+        if answer.strip().lower() not in ("y", "yes"):
+            return 0
+    ids, size = get_engine().prune_containers()
+    if ids:
+        print("Deleted Containers:")
+        for i in ids:
+            print(i)
+        print()
+    print(f"Total reclaimed space: {human_size(size)}")
+    return 0
+
+
+# --- ps, logs, inspect ----------------------------------------------------------------------------
+
+def cmd_ps(args) -> int:
+    from engine.runtime.filters import parse_filters
+    from .containers_view import ps_rows, render_ps
+    engine = get_engine()
+    filters = parse_filters(args.filter)
+    containers = engine.containers(all=args.all or args.last is not None or args.latest,
+                                   filters=filters or None)
+    if args.latest:
+        containers = containers[:1]
+    elif args.last is not None:
+        containers = containers[:args.last]
+    if args.quiet:
+        for c in containers:
+            print(c.id if args.no_trunc else c.short_id)
+        return 0
+    render_ps(ps_rows(containers, args.no_trunc), args.format)
+    return 0
+
+
+def cmd_logs(args) -> int:
+    from engine.runtime.filters import parse_since
+    engine = get_engine()
+    tail = None if args.tail in ("all", "", None) else int(args.tail)
+    since = parse_since(args.since) if args.since else None
+    until = parse_since(args.until) if args.until else None
+    out, err = sys.stdout, sys.stderr
+    for line in engine.logs(args.container, follow=args.follow, tail=tail, since=since,
+                            until=until):
+        stream = out if line.stream == "stdout" else err
+        stream.write(f"{line.time} {line.text}" if args.timestamps else line.text)
+        stream.flush()
+    return 0
+
+
+def cmd_inspect(args) -> int:
+    from engine.errors import NotFound
+    from .common import print_json
+    from .containers_view import apply_format
+    engine = get_engine()
+    results, code = [], 0
+    for ref in args.containers:
+        try:
+            if args.type in (None, "container"):
+                results.append(engine.container_inspect(ref))
+                continue
+        except NotFound:
+            if args.type == "container":
+                print(f"berth: No such container: {ref}", file=sys.stderr)
+                code = 1
+                continue
+        try:
+            results.append(engine.image_inspect(ref))
+        except (NotFound, AttributeError):
+            print(f"berth: No such object: {ref}", file=sys.stderr)
+            code = 1
+    if args.format:
+        for r in results:
+            print(apply_format(args.format, r))
+    else:
+        print_json(results)
+    return code
+
+
+# --- arguments ----------------------------------------------------------------------------------
+
+def _ps_args(p):
+    p.add_argument("-a", "--all", action="store_true", help="show all containers")
+    p.add_argument("-q", "--quiet", action="store_true", help="only ids")
+    p.add_argument("-n", "--last", type=int, default=None, help="the n last created")
+    p.add_argument("-l", "--latest", action="store_true", help="the last created")
+    p.add_argument("-f", "--filter", action="append", default=[], help="key=value")
+    p.add_argument("--format", default="", help="table, json or a Go-style template")
+    p.add_argument("--no-trunc", action="store_true")
+    p.add_argument("-s", "--size", action="store_true")
+
+
+def _logs_args(p):
+    p.add_argument("-f", "--follow", action="store_true")
+    p.add_argument("-n", "--tail", default="all")
+    p.add_argument("--since", default="")
+    p.add_argument("--until", default="")
+    p.add_argument("-t", "--timestamps", action="store_true")
+    p.add_argument("--details", action="store_true")
+    p.add_argument("container")
+
+
+def _stop_args(p):
+    p.add_argument("-t", "--time", "--timeout", type=int, default=None,
+                   help="seconds to wait before killing")
+    p.add_argument("-s", "--signal", default=None, help=argparse.SUPPRESS)
+    _refs(p)
+
+
+def _kill_args(p):
+    p.add_argument("-s", "--signal", default="SIGKILL")
+    _refs(p)
+
+
+def _rm_args(p):
+    p.add_argument("-f", "--force", action="store_true", help="kill a running container first")
+    p.add_argument("-v", "--volumes", action="store_true", help="remove its anonymous volumes")
+    p.add_argument("-l", "--link", action="store_true", help=argparse.SUPPRESS)
+    _refs(p)
+
+
+def _start_args(p):
+    p.add_argument("-a", "--attach", action="store_true", help="stream the output")
+    p.add_argument("-i", "--interactive", action="store_true")
+    p.add_argument("--detach-keys", default="")
+    _refs(p)
+
+
+def _wait_args(p):
+    p.add_argument("--condition", default="not-running", help=argparse.SUPPRESS)
+    _refs(p)
+
+
+def _rename_args(p):
+    p.add_argument("container")
+    p.add_argument("new_name")
+
+
+def _inspect_args(p):
+    p.add_argument("-f", "--format", default="")
+    p.add_argument("--type", default=None)
+    p.add_argument("-s", "--size", action="store_true")
+    _refs(p)
+
+
+ARGS = {"create": lambda p: _run_args(p, run=False), "run": _run_args, "start": _start_args,
+        "stop": _stop_args, "kill": _kill_args, "restart": _stop_args, "rm": _rm_args,
+        "ps": _ps_args, "logs": _logs_args, "wait": _wait_args, "inspect": _inspect_args,
+        "rename": _rename_args, "pause": _refs, "unpause": _refs}
+HELP = {"create": "create a container", "run": "create and start a container",
+        "start": "start containers", "stop": "stop containers", "kill": "kill containers",
+        "restart": "restart containers", "rm": "remove containers", "ps": "list containers",
+        "logs": "show a container's logs", "wait": "wait for containers to stop; print codes",
+        "inspect": "low-level information", "rename": "rename a container",
+        "pause": "freeze containers", "unpause": "thaw containers"}
