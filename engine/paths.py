@@ -8,10 +8,8 @@ and a root's cleanup removes exactly what it made. The default root gets the pla
 
 from __future__ import annotations
 
-import hashlib
 import os
-from dataclasses import dataclass
-from functools import cached_property
+import zlib
 
 DEFAULT_ROOT = "/var/lib/berth"
 DEFAULT_RUN = "/run/berth"
@@ -20,15 +18,30 @@ DEFAULT_RUN = "/run/berth"
 def _suffix(root: str) -> str:
     if root == DEFAULT_ROOT:
         return ""
-    return hashlib.sha256(root.encode()).hexdigest()[:4]
+    # crc32 rather than a cryptographic hash: it only has to tell roots apart, and hashlib
+    # costs every berth command 2 ms to import.
+    return f"{zlib.crc32(root.encode()) & 0xFFFF:04x}"
 
 
-@dataclass(frozen=True)
 class Paths:
     """The directories of one berth root and the host-side names derived from it."""
 
-    root: str
-    run: str
+    __slots__ = ("root", "run", "suffix")
+
+    def __init__(self, root: str, run: str):
+        self.root = root
+        self.run = run
+        self.suffix = _suffix(root)
+        """'' for the default root, otherwise 4 hex digits that identify this root."""
+
+    def __repr__(self) -> str:
+        return f"Paths(root={self.root!r}, run={self.run!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Paths) and (self.root, self.run) == (other.root, other.run)
+
+    def __hash__(self) -> int:
+        return hash((self.root, self.run))
 
     @classmethod
     def from_env(cls, root: str | None = None, run: str | None = None) -> "Paths":
@@ -40,11 +53,6 @@ class Paths:
                 # on the host; kept short because unix socket paths live under it.
                 run = DEFAULT_RUN if root == DEFAULT_ROOT else f"{DEFAULT_RUN}-{_suffix(root)}"
         return cls(root, os.path.abspath(run))
-
-    @cached_property
-    def suffix(self) -> str:
-        """'' for the default root, otherwise 4 hex digits that identify this root."""
-        return _suffix(self.root)
 
     # --- on-disk layout ---------------------------------------------------------------
     def blob(self, digest: str) -> str:
