@@ -38,3 +38,86 @@ def cli(root):
     def run(*args, **kw):
         return berth(root, *args, **kw)
     return run
+
+
+# --- images (owned by the images area) ------------------------------------------------------------
+
+class ImageRef(str):
+    """An image's reference as a test would type it ("busybox:1.38.0-musl"), carrying the
+    Image as ``.image`` and its id as ``.id``."""
+
+    image = None
+    id = ""
+
+
+def _image_template(kind: str) -> tuple[str, str]:
+    """A root holding only the one image (built once per test process): (root, id)."""
+    cache = _image_template.cache  # type: ignore[attr-defined]
+    if kind not in cache:
+        from engine import Engine
+        d = tempfile.mkdtemp(prefix=f"berth-tmpl-{kind}-", dir="/var/tmp")
+        e = Engine(d)
+        if kind == "busybox":
+            img = e.load(str(BUSYBOX_MUSL))[0]
+        else:
+            img = e.import_image(str(ALPINE_ROOTFS), "alpine:3.20")
+            e.tag("alpine:3.20", "alpine:latest")
+        cache[kind] = (d, img.id)
+    return cache[kind]
+
+
+_image_template.cache = {}  # type: ignore[attr-defined]
+
+
+@pytest.fixture(scope="session", autouse=False)
+def _image_templates():
+    yield
+    for d, _ in _image_template.cache.values():  # type: ignore[attr-defined]
+        cleanup_root(d)
+        shutil.rmtree(d, ignore_errors=True)
+    _image_template.cache.clear()  # type: ignore[attr-defined]
+
+
+def _seed_image(root: str, kind: str, name: str) -> ImageRef:
+    """Put the template's image into ``root`` with hardlinked blobs and layer files (layers are
+    never written through overlay), merging the names into the root's refs.json."""
+    import json
+    import subprocess
+    from engine import Engine
+    tmpl, image_id = _image_template(kind)
+    for sub in ("blobs", "layers", "images"):
+        os.makedirs(os.path.join(root, sub), exist_ok=True)
+        src = os.path.join(tmpl, sub)
+        names = [n for n in os.listdir(src) if n != "refs.json"]
+        if names:
+            subprocess.run(["cp", "-al", "--no-clobber", *[os.path.join(src, n) for n in names],
+                            os.path.join(root, sub)], check=True)
+    refs_path = os.path.join(root, "images", "refs.json")
+    mine = json.load(open(os.path.join(tmpl, "images", "refs.json")))
+    try:
+        refs = json.load(open(refs_path))
+    except FileNotFoundError:
+        refs = {}
+    for key in ("tags", "digests"):
+        refs.setdefault(key, {}).update(mine.get(key, {}))
+    with open(refs_path + ".tmp", "w") as f:
+        json.dump(refs, f)
+    os.rename(refs_path + ".tmp", refs_path)
+    ref = ImageRef(name)
+    ref.image = Engine(root).image(image_id)
+    ref.id = image_id
+    return ref
+
+
+@pytest.fixture
+def busybox(root, _image_templates):
+    """busybox:1.38.0-musl (the shared OCI tar) loaded into this test's root; a str reference
+    with ``.id`` and ``.image``."""
+    return _seed_image(root, "busybox", "busybox:1.38.0-musl")
+
+
+@pytest.fixture
+def alpine(root, _image_templates):
+    """The Alpine 3.20.3 minirootfs imported as alpine:3.20 and tagged alpine:latest in this
+    test's root; a str reference ("alpine:3.20") with ``.id`` and ``.image``."""
+    return _seed_image(root, "alpine", "alpine:3.20")

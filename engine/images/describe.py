@@ -1,0 +1,80 @@
+"""Docker-shaped views of an image: ``image inspect`` JSON and ``history`` rows."""
+
+from __future__ import annotations
+
+import os
+
+from . import reference
+
+_CONFIG_DEFAULTS = {
+    "Hostname": "", "Domainname": "", "User": "", "AttachStdin": False, "AttachStdout": False,
+    "AttachStderr": False, "Tty": False, "OpenStdin": False, "StdinOnce": False, "Env": None,
+    "Cmd": None, "Image": "", "Volumes": None, "WorkingDir": "", "Entrypoint": None,
+    "OnBuild": None, "Labels": None,
+}
+
+
+def inspect(store, img) -> dict:
+    """The JSON ``docker image inspect`` prints for ``img``."""
+    dirs = store.layer_dirs(img)
+    config = {**_CONFIG_DEFAULTS, **(img.config or {})}
+    graph = {"Name": "overlay2", "Data": {}}
+    if dirs:
+        graph["Data"] = {"MergedDir": "", "UpperDir": dirs[-1], "WorkDir": ""}
+        if len(dirs) > 1:
+            graph["Data"]["LowerDir"] = ":".join(reversed(dirs[:-1]))
+    return {
+        "Id": img.id,
+        "RepoTags": [reference.familiar(t) for t in img.repo_tags],
+        "RepoDigests": [reference.familiar(d) for d in img.repo_digests],
+        "Parent": "",
+        "Comment": img.comment,
+        "Created": img.created,
+        "DockerVersion": "",
+        "Author": img.author,
+        "Config": config,
+        "Architecture": img.architecture,
+        "Os": img.os,
+        "Size": img.size,
+        "GraphDriver": graph,
+        "RootFS": {"Type": "layers", "Layers": list(img.diff_ids)},
+        "History": list(img.history),
+        "Metadata": {"LastTagTime": ""},
+        "Descriptor": {"digest": img.manifest_digest} if img.manifest_digest else None,
+    }
+
+
+def history(store, img) -> list[dict]:
+    """``docker history`` rows, newest first: Id, Created, CreatedBy, Tags, Size, Comment."""
+    entries = list(img.history) or [{"created": img.created} for _ in img.diff_ids]
+    sizes = [store.layer_size(c) for c in img.chain_ids]
+    rows = []
+    layer = 0
+    for h in entries:
+        empty = bool(h.get("empty_layer"))
+        size = 0
+        if not empty and layer < len(sizes):
+            size = sizes[layer]
+            layer += 1
+        rows.append({"Id": "<missing>", "Created": h.get("created", ""),
+                     "CreatedBy": h.get("created_by", ""), "Tags": None, "Size": size,
+                     "Comment": h.get("comment", "")})
+    rows.reverse()
+    if rows:
+        rows[0]["Id"] = img.id
+        rows[0]["Tags"] = [reference.familiar(t) for t in img.repo_tags] or None
+    return rows
+
+
+def disk_size(path: str) -> int:
+    """Bytes of file content under ``path`` (hardlinks once)."""
+    seen = set()
+    total = 0
+    for dirpath, _, files in os.walk(path):
+        for f in files:
+            st = os.lstat(os.path.join(dirpath, f))
+            if (st.st_ino, st.st_dev) in seen:
+                continue
+            seen.add((st.st_ino, st.st_dev))
+            total += st.st_size
+    return total
