@@ -1,7 +1,260 @@
-"""Network verbs: network create, ls, inspect, rm, prune, connect, disconnect (engine/network)."""
+"""Network verbs: network create, ls, inspect, rm, prune, connect, disconnect, and port."""
 
 from __future__ import annotations
+
+import os
+from typing import Any
+
+from ..errors import Conflict, InvalidArgument, NotFound
+from ..models import Network, Port
+
+PREDEFINED = ("berth", "bridge", "default", "host", "none")
 
 
 class NetworksAPI:
     """Network verbs: network create, ls, inspect, rm, prune, connect, disconnect (engine/network)."""
+
+    # --- reading --------------------------------------------------------------------------
+    def networks(self) -> list[Network]:
+        """Every network: the default one (its record made on first sight), host, none, and
+        the user's, by name."""
+        from . import ipam, lifecycle
+        with self.store.lock():
+            lifecycle.default_record(self.store)
+            recs = ipam.load_all(self.store)
+        out = [r.network.to_model() for r in recs if r.network.name == ipam.DEFAULT_NETWORK]
+        out += [_pseudo(n) for n in ("host", "none")]
+        out += sorted((r.network.to_model() for r in recs
+                       if r.network.name != ipam.DEFAULT_NETWORK), key=lambda n: n.name)
+        return out
+
+    def network(self, ref: str) -> Network:
+        net = self._network_record(ref).network
+        return net if isinstance(net, Network) else net.to_model()
+
+    def _network_record(self, ref: str):
+        from . import ipam, lifecycle
+        if ref in ("host", "none"):
+            return ipam.NetRecord(_pseudo(ref))
+        if ref in ("bridge", "default", ipam.DEFAULT_NETWORK):
+            with self.store.lock():
+                return lifecycle.default_record(self.store)
+        return ipam.find(self.store, ref)
+
+    def network_inspect(self, ref: str) -> dict[str, Any]:
+        from .inspect import network_inspect
+        return network_inspect(self._network_record(ref))
+
+    # --- creating and removing -------------------------------------------------------------
+    def create_network(self, name: str, subnet: str | None = None, gateway: str | None = None,
+                       ip_range: str | None = None, internal: bool = False,
+                       labels: dict[str, str] | None = None) -> Network:
+        """A bridge network with its own bridge and subnet (the next free /16 of the pool
+        unless ``subnet`` is given); its bridge and rules exist from now until it is removed."""
+        from . import bridge, ipam, lifecycle
+        ipam.check_name(name)
+        if name in PREDEFINED:
+            raise Conflict(f"network with name {name} already exists: it is predefined; "
+                           "choose another name")
+        if (gateway or ip_range) and not subnet:
+            raise InvalidArgument("--gateway and --ip-range need --subnet; give the subnet too")
+        net = ipam.parse_subnet(subnet) if subnet else None
+        store = self.store
+        with store.lock():
+            if ipam.load(store, name):
+                raise Conflict(f"network with name {name} already exists; choose another name "
+                               "or remove it first")
+            with ipam.host_lock():
+                if net is None:
+                    net = ipam.pick_subnet(store)
+                else:
+                    clash = ipam.conflict(store, net)
+                    if clash:
+                        raise Conflict(f"subnet {net} overlaps {clash}; choose another with --subnet")
+                rec = ipam.new_record(name, net, gateway, ip_range, internal, labels,
+                                      ipam.bridge_for(store, store.paths))
+                ipam.save(store, rec)
+                try:
+                    bridge.create(rec.network)
+                except BaseException:
+                    ipam.delete(store, name)
+                    raise
+            try:
+                lifecycle.sync_rules(store)
+            except BaseException:
+                bridge.remove(rec.network.bridge)
+                ipam.delete(store, name)
+                lifecycle.sync_rules(store)
+                raise
+        _event(self, "create", rec.network.id, name=name, type="bridge")
+        return rec.network.to_model()
+
+    def remove_network(self, ref: str) -> None:
+        """Remove a user network: its bridge, its rules, its record. Refused while containers
+        are attached (named in the message)."""
+        from . import bridge, ipam, lifecycle
+        if ref in PREDEFINED:
+            raise Conflict(f"{ref} is a pre-defined network and cannot be removed")
+        store = self.store
+        with store.lock():
+            rec = ipam.find(store, ref)
+            self._drop_stale(rec)
+            if rec.endpoints:
+                names = ", ".join(sorted(ep.get("name") or cid[:12] for cid, ep in rec.endpoints.items()))
+                raise Conflict(f"network {rec.network.name} is in use by container(s) {names}; "
+                               "stop them or disconnect them first")
+            bridge.remove(rec.network.bridge)
+            ipam.delete(store, rec.network.name)
+            lifecycle.sync_rules(store)
+        _event(self, "destroy", rec.network.id, name=rec.network.name, type="bridge")
+
+    def prune_networks(self) -> list[str]:
+        """Remove every user network no container is attached to; their names."""
+        from . import ipam, lifecycle
+        lifecycle.reap(self.store)   # the default network's bridge, if no container uses it
+        removed = []
+        for rec in ipam.load_all(self.store):
+            if rec.network.name in PREDEFINED:
+                continue
+            try:
+                self.remove_network(rec.network.name)
+                removed.append(rec.network.name)
+            except (Conflict, NotFound):
+                pass
+        return removed
+
+    def _drop_stale(self, rec) -> None:
+        """Release the endpoints of containers that are gone (removed, or whose process and
+        monitor were killed without a detach), so they do not hold a network forever."""
+        from . import endpoints, ipam
+        for cid, ep in list(rec.endpoints.items()):
+            if not _alive(self.store, cid, ep):
+                endpoints._detach_locked(self.store, cid, only=rec.network.name)
+        fresh = ipam.load(self.store, rec.network.name)
+        rec.endpoints, rec.network = fresh.endpoints, fresh.network
+
+    # --- containers on networks -------------------------------------------------------------
+    def _container_for_network(self, ref: str):
+        return self.container(ref)
+
+    def connect(self, network: str, container: str, ip: str | None = None,
+                aliases=()) -> None:
+        """Connect a container to a network: now if it runs, at its next start if not."""
+        from . import endpoints, ipam
+        c = self._container_for_network(container)
+        mode = c.config.network_mode or "bridge"
+        if mode in ("host", "none") or mode.startswith("container:"):
+            raise Conflict(f"container {c.name} uses network mode {mode} and cannot be "
+                           "connected to other networks")
+        store = self.store
+        with store.lock():
+            rec = self._network_record(network)
+            if rec.network.driver != "bridge":
+                raise Conflict(f"containers cannot be connected to the {rec.network.name} network; "
+                               "run them with --network host or none instead")
+            name = rec.network.name
+            joined = {n for n, _, _ in endpoints.wanted_networks(store, c)}
+            if name in joined and (not c.running or c.id in rec.endpoints):
+                raise Conflict(f"container {c.name} is already connected to network {name}")
+            if ip:
+                import copy
+                ipam.allocate(copy.deepcopy(rec), c.id, ip)  # refuse a bad --ip before any change
+            if c.running and c.state.pid:
+                used = {int(ep["ifname"][3:]) for ep in endpoints._own(store, c.id)}
+                n = next(i for i in range(len(used) + 1) if i not in used)
+                try:
+                    ep = endpoints._join(store, rec, c, c.state.pid, n, list(aliases), ip or "",
+                                         default_route=not any(e.get("default_route")
+                                                               for e in endpoints._own(store, c.id)))
+                except BaseException:
+                    endpoints._detach_locked(store, c.id, only=name)
+                    raise
+                _set_state_network(store, c.id, name,
+                                   endpoints.docker_endpoint(rec, ep, requested_ip=ip or "", cid=c.id))
+                endpoints._refresh_hosts(store, {name, *(r.network.name for r in ipam.load_all(store)
+                                                         if c.id in r.endpoints)})
+            rec = ipam.load(store, name) or rec
+            rec.members[c.id] = {"aliases": list(aliases), "ip": ip or ""}
+            ipam.save(store, rec)
+        _event(self, "connect", rec.network.id, name=name, type="bridge", container=c.id)
+
+    def disconnect(self, network: str, container: str, force: bool = False) -> None:
+        """Take a container off a network (its address, veth and names there go at once)."""
+        from . import endpoints, ipam
+        store = self.store
+        try:
+            c = self._container_for_network(container)
+            cid, cname = c.id, c.name
+        except NotFound:
+            if not force:
+                raise
+            cid, cname = container, container
+        with store.lock():
+            rec = self._network_record(network)
+            name = rec.network.name
+            if cid not in rec.endpoints and cid not in rec.members:
+                raise Conflict(f"container {cname} is not connected to network {name}")
+            changed = endpoints._detach_locked(store, cid, only=name)
+            rec = ipam.load(store, name) or rec
+            if rec.members.pop(cid, None) is not None:
+                ipam.save(store, rec)
+            _set_state_network(store, cid, name, None)
+            # the container's own hosts file too, through the networks it is still on
+            endpoints._refresh_hosts(store, changed | {r.network.name for r in ipam.load_all(store)
+                                                       if cid in r.endpoints})
+        _event(self, "disconnect", rec.network.id, name=name, type="bridge", container=cid)
+
+    def port(self, ref: str) -> list[Port]:
+        """The container's published ports as bound (``berth port``)."""
+        from . import ipam
+        c = self._container_for_network(ref)
+        out = []
+        for rec in ipam.load_all(self.store):
+            ep = rec.endpoints.get(c.id)
+            if ep:
+                out += [Port.from_dict(p) for p in ep.get("ports") or []]
+        return out or ([] if not c.running else list(c.state.ports))
+
+
+def _event(engine, action: str, nid: str, **attributes: str) -> None:
+    # Docker's network events carry a "type" attribute, which Engine.emit's signature can't take.
+    from ..events import emit
+    emit(engine.paths, "network", action, nid, attributes)
+
+
+def _pseudo(name: str) -> Network:
+    from .ipam import PSEUDO
+    # Stable ids, so scripts that saved them keep working.
+    import hashlib
+    return Network(name=name, id=hashlib.sha256(f"berth-{name}".encode()).hexdigest(),
+                   driver=PSEUDO[name])
+
+
+def _alive(store, cid: str, ep: dict) -> bool:
+    if not os.path.isdir(store.paths.container_dir(cid)):
+        return False
+    pid = ep.get("pid") or 0
+    ino = ep.get("netns_ino")
+    try:
+        st = os.stat(f"/proc/{pid}/ns/net")
+    except OSError:
+        return False
+    return ino is None or st.st_ino == ino
+
+
+def _set_state_network(store, cid: str, name: str, endpoint: dict | None) -> None:
+    """Record (or drop) one network in the container's state.json, under the runtime's lock on
+    that record so that the monitor's own changes are not lost."""
+    from ..runtime import process
+    cdir = store.paths.container_dir(cid)
+    if not os.path.exists(os.path.join(cdir, process.STATE)):
+        return
+    with process.container_lock(cdir):
+        state = process.read_state(cdir)
+        nets = dict(state.get("networks") or {})
+        if endpoint is None:
+            nets.pop(name, None)
+        else:
+            nets[name] = endpoint
+        state["networks"] = nets
+        process.write_json(os.path.join(cdir, process.STATE), state)

@@ -5,28 +5,85 @@ from __future__ import annotations
 
 import os
 
-from ..models import Container
-from ..store import write_atomic
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from ..models import Container
 
 HOST_RESOLV = "/etc/resolv.conf"
 FALLBACK_DNS = ["8.8.8.8", "8.8.4.4"]  # what Docker uses when the host has only loopback resolvers
 
 
+LOCALHOST_LINES = ["127.0.0.1\tlocalhost", "::1\tlocalhost ip6-localhost ip6-loopback",
+                   "fe00::0\tip6-localnet", "ff00::0\tip6-mcastprefix", "ff02::1\tip6-allnodes",
+                   "ff02::2\tip6-allrouters"]
+
+
+def hosts_lines(hostname: str, own_ips: list[str], peers: list[tuple[str, list[str]]] = (),
+                extra_hosts: list[str] = (), gateway: str = "") -> str:
+    """/etc/hosts: loopback, the container's own addresses under its hostname, the other
+    containers on its networks (``peers``: address, names), then --add-host entries
+    (``name:ip``; ``host-gateway`` means the gateway of the container's first network)."""
+    lines = list(LOCALHOST_LINES)
+    for ip in own_ips:
+        lines.append(f"{ip}\t{hostname}")
+    for ip, names in peers:
+        lines.append(f"{ip}\t{' '.join(names)}")
+    for spec in extra_hosts:
+        host, ip = _split_add_host(spec)
+        if ip == "host-gateway":
+            if not gateway:
+                continue
+            ip = gateway
+        lines.append(f"{ip}\t{host}")
+    return "\n".join(lines) + "\n"
+
+
+def _split_add_host(spec: str) -> tuple[str, str]:
+    # Docker accepts name:ip and name=ip; the address may be IPv6, so split at the first mark.
+    if "=" in spec:
+        host, _, ip = spec.partition("=")
+    else:
+        host, _, ip = spec.partition(":")
+    return host, ip.strip("[]")
+
+
+def check_add_host(spec: str) -> None:
+    """Refuse a --add-host that is not NAME:IP (InvalidArgument, with Docker's wording)."""
+    import ipaddress
+    from ..errors import InvalidArgument
+    host, ip = _split_add_host(spec)
+    if not host or not ip:
+        raise InvalidArgument(f"bad format for add-host: {spec!r}")
+    if ip != "host-gateway":
+        try:
+            ipaddress.ip_address(ip)
+        except ValueError:
+            raise InvalidArgument(f"invalid IP address in add-host: {ip!r}") from None
+
+
 def hosts_text(container: Container, entries: list[tuple[str, list[str]]] = ()) -> str:
     """/etc/hosts: loopback, the container's own addresses, then peers and --add-host entries."""
     name = container.config.hostname or container.id[:12]
-    lines = ["127.0.0.1\tlocalhost", "::1\tlocalhost ip6-localhost ip6-loopback",
-             "fe00::0\tip6-localnet", "ff00::0\tip6-mcastprefix", "ff02::1\tip6-allnodes",
-             "ff02::2\tip6-allrouters"]
     own = [ep.get("IPAddress") for ep in container.state.networks.values() if ep.get("IPAddress")]
-    for ip in own:
-        lines.append(f"{ip}\t{name}")
-    for ip, names in entries:
-        lines.append(f"{ip}\t{' '.join(names)}")
-    for spec in container.config.extra_hosts:
-        host, _, ip = spec.partition(":")
-        lines.append(f"{ip}\t{host}")
-    return "\n".join(lines) + "\n"
+    gateway = next((ep.get("Gateway") for ep in container.state.networks.values()
+                    if ep.get("Gateway")), "")
+    return hosts_lines(name, own, entries, container.config.extra_hosts, gateway)
+
+
+def write_in_place(path: str, data: bytes) -> None:
+    """Replace the content of ``path`` keeping its inode: a bind mount of the file (a running
+    container's /etc/hosts) follows the inode, so a rename would leave it on the old content.
+    A reader racing the write may see a mix for an instant; hosts files are read whole and
+    rarely, and the next rewrite repairs it."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        view = memoryview(data)
+        off = 0
+        while off < len(data):
+            off += os.pwrite(fd, view[off:], off)
+        os.ftruncate(fd, len(data))
+    finally:
+        os.close(fd)
 
 
 def resolv_text(container: Container, host_resolv: str = HOST_RESOLV) -> str:
@@ -69,13 +126,19 @@ def resolv_text(container: Container, host_resolv: str = HOST_RESOLV) -> str:
 
 def write_container_files(container_dir: str, container: Container,
                           peers: list[tuple[str, list[str]]] = ()) -> None:
-    """Write hosts, resolv.conf and hostname into ``container_dir`` (atomically; a running
-    container's bind mount sees the new content only when written in place, see rewrite_hosts)."""
+    """Write hosts, resolv.conf and hostname into ``container_dir``, before the container's
+    mounts are made (they are replaced by rename; once bind-mounted, only ``write_in_place``
+    reaches the container). ``attach`` later rewrites hosts in place with the container's
+    addresses and its peers."""
+    from ..store import write_atomic
     name = container.config.hostname or container.id[:12]
     if container.config.network_mode == "host":
         try:
             with open("/etc/hosts", "rb") as f:
                 hosts = f.read()
+            if container.config.extra_hosts:
+                extra = hosts_lines(name, [], [], container.config.extra_hosts)
+                hosts = hosts.rstrip(b"\n") + b"\n" + extra.split("\n", len(LOCALHOST_LINES))[-1].encode()
         except OSError:
             hosts = hosts_text(container, peers).encode()
     else:

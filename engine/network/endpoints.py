@@ -1,0 +1,491 @@
+"""Containers on networks: attach at start, detach at exit and rm, connect and disconnect.
+
+Names resolve through hosts files, not a DNS server. Each container's ``hosts`` (in its
+directory, bind-mounted on /etc/hosts) lists every other container on its networks by name,
+aliases and short id, and is rewritten in place whenever a container joins or leaves one of
+them. Why: berth has no daemon, and an embedded resolver would need a process living as long as
+the network (or one per container inside its namespace); a hosts file needs nothing running,
+works with musl, glibc and busybox alike, and costs one small write per peer. What it gives up:
+``nslookup``/``dig`` (which ask DNS servers only) don't see container names.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from contextlib import nullcontext
+
+from ..errors import Conflict, HostError, InvalidArgument, NotFound
+from . import bridge, ipam, nat
+from .files import hosts_lines, write_in_place
+from .ipam import DEFAULT_NETWORK, NetRecord
+from .lifecycle import default_record, ensure_up, linger, live_networks
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: the monitor imports this, and typing costs it ~3 ms
+    from typing import Any
+
+    from ..models import Container, Port
+
+NO_NETNS_MODES = ("host",)
+
+
+# --- which networks -----------------------------------------------------------------------
+
+def primary_network(config) -> str | None:
+    """The network named by --network, "berth" for the default bridge; None for host, none and
+    container:NAME, which get no endpoint of their own."""
+    mode = config.network_mode or "bridge"
+    if mode in ("host", "none") or mode.startswith("container:"):
+        return None
+    return DEFAULT_NETWORK if mode in ("bridge", "default") else mode
+
+
+def wanted_networks(store, container: Container) -> list[tuple[str, list[str], str]]:
+    """(network, aliases, requested address) for each network the container joins, first one
+    first: --network, then further networks from the config, then `network connect` of it while
+    it was stopped."""
+    cfg = container.config
+    first = primary_network(cfg)
+    if first is None:
+        return []
+    out = [(first, list(cfg.aliases), cfg.ip_address)]
+    names = {first}
+    for name in cfg.networks:
+        name = DEFAULT_NETWORK if name in ("bridge", "default") else name
+        if name not in names:
+            out.append((name, list(cfg.aliases), ""))
+            names.add(name)
+    for rec in ipam.load_all(store):
+        m = rec.members.get(container.id)
+        if m is not None and rec.network.name not in names:
+            out.append((rec.network.name, list(m.get("aliases") or []), m.get("ip") or ""))
+            names.add(rec.network.name)
+    return out
+
+
+def validate(store, config) -> None:
+    """Refuse, at create, network flags that can't work, with Docker's wording."""
+    from .files import check_add_host
+    mode = config.network_mode or "bridge"
+    shared = mode.startswith("container:")
+    if shared and not mode.partition(":")[2]:
+        raise InvalidArgument("--network container: needs a container name or id")
+    if (shared or mode == "host") and config.mac_address:
+        raise InvalidArgument("conflicting options: mac-address and the network mode")
+    if shared:
+        if config.ports or config.publish_all:
+            raise InvalidArgument("conflicting options: port publishing and the container type "
+                                  "network mode")
+        if config.dns or config.dns_search or config.dns_options:
+            raise InvalidArgument("conflicting options: dns and the network mode")
+        if config.extra_hosts:
+            raise InvalidArgument("conflicting options: custom host-to-IP mapping and the "
+                                  "network mode")
+        if config.hostname:
+            raise InvalidArgument("conflicting options: hostname and the network mode")
+    for spec in config.extra_hosts:
+        check_add_host(spec)
+    for p in config.ports:
+        if p.proto not in ("tcp", "udp"):
+            raise InvalidArgument(f"cannot publish {p.container_port}/{p.proto}: berth publishes "
+                                  "tcp and udp ports only")
+        if p.host_ip and ipaddress.ip_address(p.host_ip).version != 4:
+            raise InvalidArgument(f"cannot publish on {p.host_ip}: berth publishes on IPv4 "
+                                  "addresses only")
+    first = primary_network(config)
+    if first is None:
+        if config.ip_address or config.aliases or config.networks:
+            raise InvalidArgument(f"--ip, --network-alias and more networks need a bridge "
+                                  f"network, not --network {mode}")
+        return
+    if first == DEFAULT_NETWORK:
+        if config.ip_address:
+            raise InvalidArgument("user specified IP address is supported on user defined "
+                                  "networks only")
+        if config.aliases:
+            raise InvalidArgument("network-scoped alias is supported only for containers in "
+                                  "user defined networks")
+    for name in [first, *config.networks]:
+        name = DEFAULT_NETWORK if name in ("bridge", "default") else name
+        if name != DEFAULT_NETWORK and ipam.load(store, name) is None:
+            raise NotFound(f"network {name} not found")
+    if config.ip_address:
+        rec = ipam.load(store, first)
+        if rec is not None:
+            import copy
+            ipam.allocate(copy.deepcopy(rec), "-", config.ip_address)   # in the subnet, free
+
+
+# --- attach and detach ----------------------------------------------------------------------
+
+def attach(store, container: Container, pid: int) -> dict[str, dict[str, Any]]:
+    """See engine.network.attach."""
+    from .netlink import open_netns
+    cfg = container.config
+    if cfg.network_mode in NO_NETNS_MODES or (cfg.network_mode or "").startswith("container:"):
+        container.state.ports = []
+        return {}
+    try:
+        ns = open_netns(pid)
+    except OSError as e:
+        raise HostError(f"entering the network namespace of container {container.id[:12]}: "
+                        f"{e.strerror}") from None
+    try:
+        try:
+            ns.set_up(ns.link_index("lo"))
+        except OSError as e:
+            raise HostError(f"bringing up lo in container {container.id[:12]}: {e.strerror}") from None
+        return _attach(store, container, pid, ns)
+    finally:
+        ns.close()
+
+
+def _attach(store, container: Container, pid: int, ns) -> dict[str, dict[str, Any]]:
+    cfg = container.config
+    endpoints: dict[str, dict[str, Any]] = {}
+    with store.lock():
+        # Endpoints left from this container's previous life (a restart by its monitor, or a
+        # monitor killed before it could detach) hold addresses and ports it needs again.
+        _detach_locked(store, container.id, idle_ok=False)
+        try:
+            wanted = wanted_networks(store, container)
+            for n, (name, aliases, ip) in enumerate(wanted):
+                rec = default_record(store) if name == DEFAULT_NETWORK else ipam.load(store, name)
+                if rec is None:
+                    raise NotFound(f"network {name} not found")
+                ep = _join(store, rec, container, pid, n, aliases, ip,
+                           mac=cfg.mac_address if n == 0 else "",
+                           default_route=not any(e.get("default_route") for e in _own(store, container.id)),
+                           ns=ns)
+                endpoints[name] = docker_endpoint(rec, ep, requested_ip=ip, cid=container.id)
+            bound = _publish(store, container, wanted[0][0] if wanted else None)
+        except BaseException:
+            _detach_locked(store, container.id)
+            raise
+        container.state.ports = bound
+        _refresh_hosts(store, {name for name, _, _ in wanted})
+    for name, ep in endpoints.items():
+        _event(store, "connect", ep["NetworkID"], name, container.id)
+    return endpoints
+
+
+def _event(store, action: str, network_id: str, name: str, cid: str) -> None:
+    from .netstore import emit   # engine.events would import json into the monitor
+    emit(store.paths, "network", action, network_id,
+         {"name": name, "type": "bridge", "container": cid})
+
+
+def _own(store, cid: str) -> list[dict[str, Any]]:
+    return [r.endpoints[cid] for r in ipam.load_all(store) if cid in r.endpoints]
+
+
+def _join(store, rec: NetRecord, container: Container, pid: int, n: int, aliases: list[str],
+          wanted_ip: str, mac: str = "", default_route: bool = True, ns=None) -> dict[str, Any]:
+    """Give the container an address on ``rec`` and a veth into it, as interface eth<n>
+    (``ns``: a Netlink socket already in its namespace, if the caller has one)."""
+    import _socket
+    from .netlink import Netlink, netns_of
+    cid = container.id
+    if cid in rec.endpoints:
+        raise Conflict(f"container {container.name} is already attached to network "
+                       f"'{rec.network.name}'")
+    ensure_up(store, rec)
+    rec.idle = 0.0   # a reaper that wakes up now finds the network in use again
+    ip = ipam.allocate(rec, cid, wanted_ip)
+    mac = mac or ipam.mac_for(ip)
+    ifname = f"eth{n}"
+    veth = store.paths.veth_name(cid, n)
+    route = default_route and not rec.network.internal
+    ep = {"name": container.name, "aliases": aliases, "ip": ip, "mac": mac, "veth": veth,
+          "ifname": ifname, "pid": pid, "ports": [], "default_route": route,
+          "hostname": container.config.hostname or cid[:12],
+          "extra_hosts": list(container.config.extra_hosts),
+          "endpoint_id": os.urandom(32).hex(), "netns_ino": _netns_ino(pid)}
+    # Recorded before the veth exists, so that a crash from here on leaves detach everything
+    # it needs to find and remove.
+    rec.endpoints[cid] = ep
+    ipam.save(store, rec)
+    prefix = rec.net.prefixlen
+    try:
+        with Netlink() as nl:
+            if os.path.exists(f"/sys/class/net/{veth}"):
+                nl.delete_link(veth)  # left by a crashed attach under the same name
+            nl.create_veth(veth, ifname, pid, _socket.if_nametoindex(rec.network.bridge),
+                           rec.network.mtu, mac)
+        with (nullcontext(ns) if ns is not None else netns_of(pid)) as inside:
+            idx = inside.link_index(ifname)
+            inside.add_address(idx, ip, prefix)
+            inside.set_up(idx)
+            if route:
+                inside.add_default_route(rec.network.gateway, idx)
+    except OSError as e:
+        raise HostError(f"connecting container {container.name} to network "
+                        f"'{rec.network.name}': {e.strerror}") from None
+    return ep
+
+
+def _netns_ino(pid: int) -> int | None:
+    try:
+        return os.stat(f"/proc/{pid}/ns/net").st_ino
+    except OSError:
+        return None
+
+
+def _publish(store, container: Container, network: str | None) -> list[Port]:
+    """Bind the container's -p and -P ports to its first network's address."""
+    cfg = container.config
+    if not (cfg.ports or cfg.publish_all) or network is None:
+        return []
+    from .ports import PortSpec, assign_host_ports, parse_exposed
+    if isinstance(container, RecordView):
+        Port = PortSpec
+    else:
+        from ..models import Port
+    wanted = list(cfg.ports)
+    if cfg.publish_all:
+        have = {(p.container_port, p.proto) for p in wanted}
+        for spec in cfg.exposed_ports:
+            port, proto = parse_exposed(spec)
+            if (port, proto) not in have:
+                wanted.append(Port(container_port=port, proto=proto))
+                have.add((port, proto))
+    if not wanted or network is None:
+        return []
+    rec = ipam.load(store, network)
+    if rec is None or rec.network.internal:
+        return []  # an internal network has no way in from outside, as Docker's
+    for p in wanted:
+        if p.proto not in ("tcp", "udp"):
+            raise InvalidArgument(f"cannot publish {p.container_port}/{p.proto}: berth publishes "
+                                  "tcp and udp ports only")
+        if p.host_ip and ipaddress.ip_address(p.host_ip).version != 4:
+            raise InvalidArgument(f"cannot publish on {p.host_ip}: berth publishes on IPv4 "
+                                  "addresses only")
+    taken = {(q["host_ip"], q["host_port"], q["proto"])
+             for r in ipam.load_all(store) for ep in r.endpoints.values() for q in ep["ports"]}
+    bound = assign_host_ports(wanted, taken)
+    ep = rec.endpoints[container.id]
+    ep["ports"] = [p.to_dict() for p in bound]
+    ipam.save(store, rec)
+    nat.publish(store.paths, _rules(ep))
+    return bound
+
+
+def _rules(ep: dict[str, Any]) -> list[tuple[str, str, int, str, int]]:
+    return [(p["proto"], p["host_ip"], p["host_port"], ep["ip"], p["container_port"])
+            for p in ep.get("ports") or []]
+
+
+def detach(store, container: Container | str) -> None:
+    """See engine.network.detach. Accepts a Container or a container id."""
+    cid = container if isinstance(container, str) else container.id
+    with store.lock():
+        changed = _detach_locked(store, cid, background=True)
+        _refresh_hosts(store, changed)
+
+
+def _detach_locked(store, cid: str, only: str | None = None, background: bool = False,
+                   idle_ok: bool = True) -> set[str]:
+    """Undo what attach (or connect) made for ``cid``; on network ``only`` if given. Returns
+    the names of the networks that changed.
+
+    With ``background`` (a container that has exited), the veths are deleted by a thread while
+    the caller goes on: deleting a link waits ~15 ms for the kernel's RCU grace periods, and
+    the container's end is in a namespace that is dying anyway, so nothing can use the address
+    in the meantime. The thread is not a daemon, so the process does not exit before it is done.
+    """
+    from .netlink import Netlink
+    import time
+    changed: set[str] = set()
+    doomed: list[str] = []
+    idle_default: NetRecord | None = None
+    errors: list[str] = []
+    for rec in ipam.load_all(store):
+        if only and rec.network.name != only:
+            continue
+        ep = rec.endpoints.pop(cid, None)
+        freed = ipam.release(rec, cid)
+        # Members are forgotten lazily: a container being removed still has its directory.
+        gone = [m for m in rec.members if not os.path.isdir(store.paths.container_dir(m))]
+        for m in gone:
+            del rec.members[m]
+        if ep is None and not freed:
+            if gone:
+                ipam.save(store, rec)
+            continue
+        changed.add(rec.network.name)
+        _event(store, "disconnect", rec.network.id, rec.network.name, cid)
+        if ep:
+            if background:
+                doomed.append(ep["veth"])
+            else:
+                try:
+                    with Netlink() as nl:
+                        # Deleting the host end takes the container's end with it; both are
+                        # gone already when the container's namespace died first.
+                        nl.delete_link(ep["veth"])
+                except OSError as e:
+                    errors.append(f"removing {ep['veth']}: {e.strerror}")
+            try:
+                _unpublish(store, rec, cid, ep)
+            except HostError as e:
+                errors.append(str(e))
+        if rec.network.name == DEFAULT_NETWORK and not rec.endpoints and idle_ok:
+            rec.idle = time.time()
+            idle_default = rec
+        ipam.save(store, rec)
+    if doomed:
+        import threading
+        threading.Thread(target=_delete_links, args=(doomed,), name="berth-veth-delete").start()
+    if idle_default is not None:
+        linger(store, idle_default)
+    if errors:
+        raise HostError(f"releasing the network of container {cid[:12]}: " + "; ".join(errors))
+    return changed
+
+
+def _delete_links(names: list[str]) -> None:
+    from .netlink import Netlink
+    try:
+        with Netlink() as nl:
+            for name in names:
+                nl.delete_link(name)
+    except OSError:
+        pass  # nobody to tell; a veth left behind goes with its namespace or at the next attach
+
+
+def _unpublish(store, rec: NetRecord, cid: str, ep: dict[str, Any]) -> None:
+    rules = _rules(ep)
+    if not rules:
+        return
+    # A host port another container took since (possible only when state was lost) is theirs now.
+    held = {(q["host_ip"], q["host_port"], q["proto"])
+            for r in ipam.load_all(store) for other_cid, other in r.endpoints.items()
+            if other_cid != cid for q in other.get("ports") or []}
+    rules = [r for r in rules if (r[1], r[2], r[0]) not in held]
+    if bridge.bridge_exists(rec.network.bridge) or live_networks(store):
+        nat.unpublish(store.paths, rules)
+
+
+# --- the monitor's way in: the container's record as JSON, no models -----------------------
+
+class RecordView:
+    """A container as attach reads it, straight from the record on disk (``config.json``: the
+    ContainerConfig's fields with ``id``, ``name`` at the top level), with ContainerConfig's
+    defaults for what is missing."""
+
+    class _Config:
+        DEFAULTS = {"network_mode": "bridge", "networks": [], "aliases": [], "ip_address": "",
+                    "mac_address": "", "hostname": "", "extra_hosts": [], "ports": [],
+                    "publish_all": False, "exposed_ports": []}
+
+        def __init__(self, record: dict):
+            from .ports import PortSpec
+            for key, default in self.DEFAULTS.items():
+                setattr(self, key, record.get(key, default) or default)
+            self.ports = [PortSpec(**p) for p in self.ports]
+
+    class _State:
+        def __init__(self):
+            self.ports: list = []
+
+    def __init__(self, record: dict):
+        self.id = record["id"]
+        self.name = (record.get("name") or "").lstrip("/")
+        self.config = self._Config(record)
+        self.state = self._State()
+
+
+def attach_record(root: str, run: str, record: dict, pid: int) -> tuple[dict, list[dict]]:
+    """attach for the monitor: the container's ``config.json`` as read, no models, no Store.
+    Returns (endpoints for ContainerState.networks, ports as bound for ContainerState.ports)."""
+    from .netstore import NetStore
+    view = RecordView(record)
+    endpoints = attach(NetStore(root, run), view, pid)
+    return endpoints, [p.to_dict() for p in view.state.ports]
+
+
+def detach_record(root: str, run: str, cid: str) -> None:
+    """detach for the monitor: by container id, no models, no Store."""
+    from .netstore import NetStore
+    detach(NetStore(root, run), cid)
+
+
+# --- names -------------------------------------------------------------------------------
+
+def dns_names(cid: str, ep: dict[str, Any]) -> list[str]:
+    """The names a container answers to on a network: name, aliases, short id."""
+    out: list[str] = []
+    for n in [ep.get("name", ""), *(ep.get("aliases") or []), cid[:12]]:
+        n = n.lstrip("/")
+        if n and n not in out:
+            out.append(n)
+    return out
+
+
+def _refresh_hosts(store, networks: set[str]) -> None:
+    """Rewrite, in place, the hosts file of every container on ``networks``."""
+    if not networks:
+        return
+    recs = ipam.load_all(store)
+    affected = {cid for r in recs if r.network.name in networks for cid in r.endpoints}
+    for cid in affected:
+        mine = [r for r in recs if cid in r.endpoints]
+        first = mine[0].endpoints[cid]
+        own = [r.endpoints[cid]["ip"] for r in mine]
+        peers: list[tuple[str, list[str]]] = []
+        for r in mine:
+            for other, ep in r.endpoints.items():
+                if other != cid:
+                    peers.append((ep["ip"], dns_names(other, ep)))
+        gateway = next((r.network.gateway for r in mine if r.endpoints[cid].get("default_route")),
+                       mine[0].network.gateway)
+        text = hosts_lines(first.get("hostname") or cid[:12], own, peers,
+                           first.get("extra_hosts") or [], gateway)
+        path = os.path.join(store.paths.container_dir(cid), "hosts")
+        if os.path.isdir(os.path.dirname(path)):
+            try:
+                write_in_place(path, text.encode())
+            except OSError:
+                pass  # a container being removed as we write; its peers still get theirs
+
+
+# --- Docker's shapes ------------------------------------------------------------------------
+
+def docker_endpoint(rec: NetRecord, ep: dict[str, Any], requested_ip: str = "",
+                    cid: str = "") -> dict[str, Any]:
+    """One entry of NetworkSettings.Networks, as Docker shows it."""
+    return {
+        "IPAMConfig": {"IPv4Address": requested_ip} if requested_ip else None,
+        "Links": None,
+        "Aliases": list(ep.get("aliases") or []) or None,
+        "MacAddress": ep["mac"],
+        "DriverOpts": None,
+        "NetworkID": rec.network.id,
+        "EndpointID": ep.get("endpoint_id", ""),
+        "Gateway": rec.network.gateway if not rec.network.internal or ep.get("default_route") else "",
+        "IPAddress": ep["ip"],
+        "IPPrefixLen": rec.net.prefixlen,
+        "IPv6Gateway": "",
+        "GlobalIPv6Address": "",
+        "GlobalIPv6PrefixLen": 0,
+        "DNSNames": dns_names(cid, ep) if cid else [n for n in [ep.get("name"), *(ep.get("aliases") or [])] if n],
+    }
+
+
+# --- container:NAME ------------------------------------------------------------------------
+
+def netns_pid(store, ref: str) -> int:
+    """See engine.network.netns_pid."""
+    from ..runtime import records
+    c = records.find(store, ref)
+    if c.state.status not in ("running", "paused") or not c.state.pid:
+        raise Conflict(f"cannot join the network of container {ref}: it is not running; "
+                       f"start it first")
+    if c.config.network_mode.startswith("container:"):
+        # Join where that one joined, so chains of container:NAME share one namespace.
+        return netns_pid(store, c.config.network_mode.partition(":")[2])
+    if not os.path.exists(f"/proc/{c.state.pid}/ns/net"):
+        raise Conflict(f"cannot join the network of container {ref}: its process is gone")
+    return c.state.pid

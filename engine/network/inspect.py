@@ -1,0 +1,97 @@
+"""Docker's JSON shapes for networks: a container's NetworkSettings and ``network inspect``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .ports import port_key
+
+_BLANK_IP = {"IPAddress": "", "IPPrefixLen": 0, "Gateway": "", "MacAddress": "",
+             "EndpointID": "", "IPv6Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0}
+
+
+def network_settings(container) -> dict[str, Any]:
+    """NetworkSettings for ``container``'s inspect, from its state: the addresses while it runs,
+    the networks it belongs to (without addresses) when it does not."""
+    state = container.state
+    running = state.status in ("running", "paused", "restarting") and state.pid
+    networks: dict[str, Any] = {}
+    for name, ep in (state.networks or {}).items():
+        ep = dict(ep)
+        if not running:
+            ep.update(_BLANK_IP)
+        networks[name] = ep
+    mode = container.config.network_mode or "bridge"
+    if not networks and mode in ("host", "none"):
+        networks[mode] = {"IPAMConfig": None, "Links": None, "Aliases": None, "NetworkID": "",
+                          "DriverOpts": None, "DNSNames": None, **_BLANK_IP}
+    ports: dict[str, Any] = {}
+    if running:
+        for spec in container.config.exposed_ports:
+            key = spec if "/" in spec else f"{spec}/tcp"
+            ports.setdefault(key, None)
+        for p in state.ports:
+            ports.setdefault(port_key(p), None)
+            if ports[port_key(p)] is None:
+                ports[port_key(p)] = []
+            ports[port_key(p)].append({"HostIp": p.host_ip or "0.0.0.0", "HostPort": str(p.host_port)})
+    # Docker fills the top-level fields from the default bridge network only.
+    top = networks.get("berth") or {}
+    return {
+        "Bridge": "",
+        "SandboxID": container.id if running else "",
+        "SandboxKey": f"/proc/{state.pid}/ns/net" if running else "",
+        "HairpinMode": False,
+        "LinkLocalIPv6Address": "",
+        "LinkLocalIPv6PrefixLen": 0,
+        "Ports": ports,
+        "SecondaryIPAddresses": None,
+        "SecondaryIPv6Addresses": None,
+        "EndpointID": top.get("EndpointID", ""),
+        "Gateway": top.get("Gateway", ""),
+        "GlobalIPv6Address": "",
+        "GlobalIPv6PrefixLen": 0,
+        "IPAddress": top.get("IPAddress", ""),
+        "IPPrefixLen": top.get("IPPrefixLen", 0),
+        "IPv6Gateway": "",
+        "MacAddress": top.get("MacAddress", ""),
+        "Networks": networks,
+    }
+
+
+def network_inspect(rec) -> dict[str, Any]:
+    """``docker network inspect``'s object for one network record."""
+    n = rec.network
+    if n.driver != "bridge":
+        return {"Name": n.name, "Id": n.id, "Created": n.created, "Scope": "local",
+                "Driver": n.driver, "EnableIPv6": False,
+                "IPAM": {"Driver": "default", "Options": None, "Config": []},
+                "Internal": False, "Attachable": False, "Ingress": False,
+                "ConfigFrom": {"Network": ""}, "ConfigOnly": False, "Containers": {},
+                "Options": {}, "Labels": {}}
+    config = {"Subnet": n.subnet, "Gateway": n.gateway}
+    if n.ip_range:
+        config["IPRange"] = n.ip_range
+    prefix = rec.net.prefixlen if n.subnet else 0
+    containers = {cid: {"Name": ep.get("name", ""), "EndpointID": ep.get("endpoint_id", ""),
+                        "MacAddress": ep.get("mac", ""), "IPv4Address": f"{ep['ip']}/{prefix}",
+                        "IPv6Address": ""}
+                  for cid, ep in rec.endpoints.items()}
+    return {
+        "Name": n.name,
+        "Id": n.id,
+        "Created": n.created,
+        "Scope": "local",
+        "Driver": "bridge",
+        "EnableIPv6": False,
+        "IPAM": {"Driver": "default", "Options": {}, "Config": [config] if n.subnet else []},
+        "Internal": n.internal,
+        "Attachable": False,
+        "Ingress": False,
+        "ConfigFrom": {"Network": ""},
+        "ConfigOnly": False,
+        "Containers": containers,
+        "Options": {"com.docker.network.bridge.name": n.bridge,
+                    "com.docker.network.driver.mtu": str(n.mtu)},
+        "Labels": dict(n.labels),
+    }
