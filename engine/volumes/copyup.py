@@ -1,0 +1,120 @@
+"""Filling a new volume with what the image has at its mount point, as Docker does.
+
+Runs in the container's first process, after the overlay root is mounted and before the volume
+is mounted over the directory, so the merged view already has every layer, whiteout and opaque
+directory applied. The source is walked through descriptors without following symlinks
+(``os.fwalk``), so a hostile image can only copy its own files. Owners, modes, times, xattrs,
+hardlinks, symlinks, devices and fifos are kept.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+
+
+def _xattrs(src: str, dst: str, follow: bool = False) -> None:
+    try:
+        names = os.listxattr(src, follow_symlinks=follow)
+    except OSError:
+        return
+    for name in names:
+        try:
+            os.setxattr(dst, name, os.getxattr(src, name, follow_symlinks=follow),
+                        follow_symlinks=follow)
+        except OSError:
+            pass  # a filesystem without that namespace (user.* on a symlink): as cp -a does
+
+
+def _copy_xattrs_followed(src: str, dst: str) -> None:
+    try:
+        names = os.listxattr(src)
+    except OSError:
+        return
+    for name in names:
+        try:
+            os.setxattr(dst, name, os.getxattr(src, name))
+        except OSError:
+            pass
+
+
+def _shifted(ident: int, shift: int) -> int:
+    # ids outside the container's range (the overflow id) are kept as they are
+    return ident + shift if 0 <= ident + shift < 65536 or not shift else ident
+
+
+def _meta(path: str, st: os.stat_result, src: str, is_link: bool = False,
+          src_is_magic_link: bool = False, shift: int = 0) -> None:
+    os.chown(path, _shifted(st.st_uid, shift), _shifted(st.st_gid, shift),
+             follow_symlinks=False)
+    if not is_link:
+        # after chown, which clears set-id bits
+        os.chmod(path, stat.S_IMODE(st.st_mode))
+    if src_is_magic_link:
+        # /proc/self/fd/N itself is a symlink: read the xattrs of what it points at
+        _copy_xattrs_followed(src, path)
+    else:
+        _xattrs(src, path)
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns), follow_symlinks=False)
+
+
+def copy_tree(src_fd: int, dest: str, id_shift: int = 0) -> None:
+    """Copy the directory open as ``src_fd`` (an O_PATH descriptor is fine) into the existing,
+    empty directory ``dest``, giving ``dest`` the source directory's owner and mode. Owners are
+    moved by ``id_shift`` (reading an idmapped root as host root, the disk keeps unshifted ids)."""
+    top = os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=src_fd)
+    try:
+        links: dict[tuple[int, int], str] = {}
+        dirs: list[tuple[str, os.stat_result, str]] = []
+        for dirpath, dirnames, filenames, dfd in os.fwalk(".", dir_fd=top, follow_symlinks=False):
+            ddir = os.path.normpath(os.path.join(dest, dirpath))
+            for name in dirnames + filenames:
+                st = os.stat(name, dir_fd=dfd, follow_symlinks=False)
+                src = f"/proc/self/fd/{dfd}/{name}"
+                out = os.path.join(ddir, name)
+                mode = st.st_mode
+                if stat.S_ISDIR(mode):
+                    os.mkdir(out, 0o700)
+                    dirs.append((out, st, src))
+                    continue
+                key = (st.st_dev, st.st_ino)
+                if st.st_nlink > 1 and key in links:
+                    os.link(links[key], out, follow_symlinks=False)
+                    continue
+                if stat.S_ISREG(mode):
+                    _copy_file(dfd, name, out)
+                    _meta(out, st, src, shift=id_shift)
+                elif stat.S_ISLNK(mode):
+                    os.symlink(os.readlink(name, dir_fd=dfd), out)
+                    _meta(out, st, src, is_link=True, shift=id_shift)
+                else:  # devices, fifos, sockets
+                    os.mknod(out, mode, st.st_rdev)
+                    _meta(out, st, src, shift=id_shift)
+                if st.st_nlink > 1:
+                    links[key] = out
+        # directories last, deepest first, so copying their content does not change their times
+        for out, st, src in reversed(dirs):
+            _meta(out, st, src, shift=id_shift)
+        st = os.fstat(top)
+        _meta(dest, st, f"/proc/self/fd/{top}", src_is_magic_link=True, shift=id_shift)
+    finally:
+        os.close(top)
+
+
+def _copy_file(dir_fd: int, name: str, out: str) -> None:
+    sfd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd)
+    try:
+        dfd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+                      0o600)
+        try:
+            size = os.fstat(sfd).st_size
+            offset = 0
+            while offset < size:
+                n = os.sendfile(dfd, sfd, offset, size - offset)
+                if n == 0:
+                    break
+                offset += n
+        finally:
+            os.close(dfd)
+    finally:
+        os.close(sfd)
