@@ -48,11 +48,12 @@ class ContainersAPI:
     def create(self, config: ContainerConfig, name: str | None = None,
                entrypoint_set: bool = False) -> Container:
         from .clock import now_rfc3339
-        from .options import validate_name
+        from .options import validate_name, validate_resources
         from .runtime import process, records
         from .runtime.spec import merge_image
         if name:
             name = validate_name(name)
+        validate_resources(config.resources, config.oom_score_adj)
         _validate_network(self.store, config)
         try:
             from .runtime import security
@@ -82,6 +83,16 @@ class ContainersAPI:
             write_container_files(d, container)
             process.write_json(os.path.join(d, process.STATE), container.state.to_dict())
             records.write_config(self.store, container, layer_dirs)   # the commit point
+        if config.mounts or config.image_volumes or config.volumes_from:
+            # name and create the volumes now, so they show in `volume ls` and inspect at once
+            # and a clash between mount points is refused by create rather than start
+            from .volumes import resolve_mounts
+            try:
+                resolve_mounts(self.store, container)
+            except BaseException:
+                import shutil
+                shutil.rmtree(d, ignore_errors=True)
+                raise
         self.emit("container", "create", cid, name=container.name, image=config.image)
         return container
 
@@ -117,7 +128,8 @@ class ContainersAPI:
     # --- start ----------------------------------------------------------------------------------
 
     def run(self, config: ContainerConfig, name: str | None = None,
-            entrypoint_set: bool = False, attach_fd: int | None = None) -> Container:
+            entrypoint_set: bool = False, attach_fd: int | None = None,
+            console_size: tuple[int, int] | None = None) -> Container:
         """create + start, with the monitor's interpreter starting while the record is
         written (what ``berth run`` calls)."""
         launch = self._launch(attach_fd)
@@ -126,15 +138,17 @@ class ContainersAPI:
         except BaseException:
             launch.close()
             raise
-        return self.start(c.id, attach_fd, _launch=launch)
+        return self.start(c.id, attach_fd, _launch=launch, console_size=console_size)
 
     def _launch(self, attach_fd: int | None):
         from .runtime.process import MonitorLaunch
         return MonitorLaunch(self.paths.root, self.paths.run, self.paths.cgroup_parent, attach_fd)
 
-    def start(self, ref: str, attach_fd: int | None = None, _launch=None) -> Container:
+    def start(self, ref: str, attach_fd: int | None = None, _launch=None,
+              console_size: tuple[int, int] | None = None) -> Container:
         """Start the container's monitor and return once the command runs. ``attach_fd`` (a
-        socket) receives the output stream as ``runtime.frames`` from the first byte."""
+        socket) receives the output stream as ``runtime.frames`` from the first byte;
+        ``console_size`` (rows, cols) is the terminal's size from its first instant (-t)."""
         import fcntl
         from .runtime import process, records, spec as specs
         launch = _launch or self._launch(attach_fd)   # it boots while we prepare
@@ -152,6 +166,8 @@ class ContainersAPI:
                     return c
                 raw = records.read_raw(self.store, c.id)
                 spec = specs.build(self.store, c, raw.get("layer_dirs") or [])
+                if console_size:
+                    spec["console_size"] = list(console_size)
                 process.write_json(os.path.join(d, "spec.json"), spec)
                 if c.state.stopped_by_user or c.state.error:
                     process.update_state(d, stopped_by_user=False, error="")
@@ -285,6 +301,31 @@ class ContainersAPI:
         from .runtime import cgroups
         return cgroups.detect(self.paths)
 
+    # --- update ---------------------------------------------------------------------------------
+
+    def update(self, ref: str, resources=None, restart_policy=None) -> Container:
+        """Change the limits and restart policy of a running or stopped container: written to
+        its cgroup at once and kept in its record for every later start (Docker's rules;
+        engine/runtime/update.py). ``resources``: a dict of Resources fields to change, or a
+        Resources whose unset (zero) fields stay as they are; ``restart_policy``: a
+        RestartPolicy or Docker's string (``on-failure:3``)."""
+        from .runtime.update import UPDATABLE, update
+        if resources is None:
+            changes = {}
+        elif isinstance(resources, dict):
+            changes = dict(resources)
+        else:
+            changes = {k: v for k, v in resources.to_dict().items() if k in UPDATABLE and v}
+        if isinstance(restart_policy, str):
+            from .options import parse_restart
+            restart_policy = parse_restart(restart_policy)
+        return update(self, ref, changes, restart_policy)
+
+    def resource_warnings(self, resources) -> list[str]:
+        """Docker's warnings for the limits in ``resources`` this host can't apply (the cgroup
+        skips them), and berth's note when a block I/O weight can't act."""
+        return self._cgroups().warnings(resources)
+
     # --- remove ---------------------------------------------------------------------------------
 
     def remove(self, ref: str, force: bool = False, volumes: bool = False) -> None:
@@ -345,6 +386,35 @@ class ContainersAPI:
                 continue
             removed.append(c.id)
         return removed, reclaimed
+
+    # --- attach, exec ---------------------------------------------------------------------------
+
+    def attach(self, ref: str) -> int:
+        """A socket connected to the running container's monitor, speaking ``runtime.frames``
+        (output and EXIT from it; STDIN, STDIN_EOF, RESIZE, SIGNAL, DETACH to it)."""
+        from .runtime import attach as _attach
+        c = self.container(ref)
+        if not c.running:
+            raise Conflict("You cannot attach to a stopped container, start it first")
+        if c.state.status == "paused":
+            raise Conflict("You cannot attach to a paused container, unpause it first")
+        try:
+            return _attach.connect(_attach.socket_path(self.paths.run, c.id))
+        except OSError as e:
+            raise Conflict(f"cannot attach to {c.short_id}: its monitor does not answer "
+                           f"({e.strerror}); was it started by an older berth?") from None
+
+    def exec(self, ref: str, cmd: list[str], *, env: list[str] = (), workdir: str = "",
+             user: str = "", tty: bool = False, detach: bool = False, privileged: bool = False,
+             console_size: tuple[int, int] | None = None,
+             stdio: tuple[int, int, int] | None = None):
+        """Run ``cmd`` in the running container with its namespaces, cgroup and security
+        settings; an ``runtime.exec.ExecProcess`` (``.master`` with -t, ``.wait()`` the exit
+        code). Forks: call it from a process without threads (the CLI), not the dashboard."""
+        from .runtime.exec import exec_in
+        return exec_in(self.store, self.container(ref), list(cmd), env=list(env),
+                       workdir=workdir, user=user, tty=tty, detach=detach,
+                       privileged=privileged, console_size=console_size, stdio=stdio)
 
     # --- wait, rename, logs ---------------------------------------------------------------------
 

@@ -43,11 +43,20 @@ def _host_config(c: Container) -> dict:
         "UsernsMode": k.userns, "Dns": k.dns, "DnsSearch": k.dns_search,
         "DnsOptions": k.dns_options, "ExtraHosts": k.extra_hosts or None, "Init": k.init,
         "LogConfig": {"Type": "json-file", "Config": k.log_opts},
-        "Memory": r.memory, "MemorySwap": r.memory_swap, "MemoryReservation": r.memory_reservation,
+        # MemorySwap as Docker reports it: twice Memory when only Memory was given
+        "Memory": r.memory, "MemorySwap": r.memory_swap or r.memory * 2,
+        "MemoryReservation": r.memory_reservation, "KernelMemory": 0,
         "NanoCpus": r.nano_cpus, "CpuShares": r.cpu_shares, "CpuPeriod": r.cpu_period,
         "CpuQuota": r.cpu_quota, "CpusetCpus": r.cpuset_cpus, "CpusetMems": r.cpuset_mems,
         "PidsLimit": r.pids_limit or None, "BlkioWeight": r.blkio_weight,
-        "OomKillDisable": r.oom_kill_disable,
+        "BlkioWeightDevice": [{"Path": d.path, "Weight": d.weight}
+                              for d in r.blkio_weight_device],
+        **{name: [{"Path": d.path, "Rate": d.rate} for d in getattr(r, key)]
+           for name, key in (("BlkioDeviceReadBps", "device_read_bps"),
+                             ("BlkioDeviceWriteBps", "device_write_bps"),
+                             ("BlkioDeviceReadIOps", "device_read_iops"),
+                             ("BlkioDeviceWriteIOps", "device_write_iops"))},
+        "OomKillDisable": r.oom_kill_disable, "OomScoreAdj": k.oom_score_adj,
         "Ulimits": [{"Name": u.name, "Soft": u.soft, "Hard": u.hard} for u in k.ulimits] or None,
         "Tmpfs": {m.target: ",".join(m.options) for m in k.mounts if m.type == "tmpfs"} or None,
     }
@@ -61,14 +70,9 @@ def _port_bindings(ports) -> dict:
     return out
 
 
-def _mounts(c: Container) -> list[dict]:
-    out = []
-    for m in c.config.mounts:
-        out.append({"Type": m.type, "Name": m.source if m.type == "volume" else "",
-                    "Source": m.source, "Destination": m.target, "Driver":
-                    "local" if m.type == "volume" else "", "Mode": "", "RW": not m.read_only,
-                    "Propagation": ""})
-    return out
+def _mounts(engine, c: Container) -> list[dict]:
+    from .volumes import inspect_mounts
+    return inspect_mounts(engine.store, c)
 
 
 def _network_settings(c: Container) -> dict:
@@ -98,5 +102,5 @@ def container_inspect(engine, c: Container) -> dict:
         "GraphDriver": {"Name": "overlay2", "Data": {"UpperDir": f"{d}/upper",
                                                      "WorkDir": f"{d}/work",
                                                      "MergedDir": f"{d}/rootfs"}},
-        "Mounts": _mounts(c), "Config": _config(c), "NetworkSettings": _network_settings(c),
+        "Mounts": _mounts(engine, c), "Config": _config(c), "NetworkSettings": _network_settings(c),
     }

@@ -22,7 +22,7 @@ from . import fastjson, linux
 from .users import UserError, resolve as resolve_user
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-ERR_FD, GO_FD = 3, 4
+ERR_FD, GO_FD, CONSOLE_FD = 3, 4, 5
 
 DEVICES = (("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8), ("urandom", 1, 9),
            ("tty", 5, 0))
@@ -41,17 +41,23 @@ class StartError(Exception):
 # --- entry ------------------------------------------------------------------------------------
 
 def container_main(spec: dict, stdio: tuple[int, int, int], err_fd: int, go_fd: int,
-                   security=None, volumes=None) -> None:
-    """Set the container up and exec its command; never returns."""
+                   security=None, volumes=None, console_fd: int | None = None) -> None:
+    """Set the container up and exec its command; never returns. ``console_fd`` (with -t) is
+    the socket on which the monitor waits for the terminal's master."""
     try:
-        _arrange_fds(stdio, err_fd, go_fd)
+        _arrange_fds(stdio, err_fd, go_fd, console_fd)
         rootfs = prepare_root(spec, security, volumes)
         pivot_into(rootfs)
         configure_kernel(spec, security)
         set_rlimits(spec.get("ulimits") or [])
+        set_oom_score_adj(spec.get("oom_score_adj") or 0)
         uid, gid, groups, env = resolve_identity(spec)
+        if console_fd is not None:
+            env.setdefault("TERM", "xterm")   # as Docker does for -t
         workdir = enter_workdir(spec["workdir"] or "/")
         path = find_executable(spec["argv"], env)
+        if console_fd is not None:
+            take_terminal(spec, uid)
         wait_for_monitor()
         os.close(GO_FD)
         linux.close_range(ERR_FD + 1)
@@ -76,14 +82,32 @@ def _report(code: int, message: str) -> None:
         os._exit(code)
 
 
-def _arrange_fds(stdio: tuple[int, int, int], err_fd: int, go_fd: int) -> None:
+def _arrange_fds(stdio: tuple[int, int, int], err_fd: int, go_fd: int,
+                 console_fd: int | None = None) -> None:
     # lift every descriptor above the targets first, so no dup2 overwrites one still needed
-    high = [fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 100) for fd in (*stdio, err_fd, go_fd)]
+    extra = () if console_fd is None else (console_fd,)
+    high = [fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 100) for fd in (*stdio, err_fd, go_fd, *extra)]
     for target, fd in enumerate(high[:3]):
         os.dup2(fd, target)              # inheritable: the command's stdio
     os.dup2(high[3], ERR_FD, inheritable=False)
     os.dup2(high[4], GO_FD, inheritable=False)
-    linux.close_range(GO_FD + 1)
+    if console_fd is not None:
+        os.dup2(high[5], CONSOLE_FD, inheritable=False)
+    linux.close_range((GO_FD if console_fd is None else CONSOLE_FD) + 1)
+
+
+def take_terminal(spec: dict, uid: int) -> None:
+    """-t: open a terminal in the container's devpts, make it our stdio and controlling
+    terminal, and send its master to the monitor (which serves it to attachers)."""
+    from . import pty   # loaded by the monitor before the fork (nothing loads after pivot_root)
+    master, slave = pty.open_pty(uid)
+    size = spec.get("console_size")
+    if size:
+        pty.set_size(slave, size[0], size[1])
+    pty.send_fd(CONSOLE_FD, master)
+    os.close(master)
+    os.close(CONSOLE_FD)
+    pty.become_session_leader(slave)
 
 
 # --- the root filesystem (still seeing the host's files) ------------------------------------
@@ -97,13 +121,18 @@ def prepare_root(spec: dict, security, volumes) -> str:
         from . import userns
         userns.own_root()
     rootfs = "." if in_userns else mount_overlay(spec)
-    if spec.get("mounts") and volumes is not None:
-        volumes.mount_all(rootfs, spec["mounts"])
+    user_mounts = spec.get("mounts") if volumes is not None and not in_userns else None
+    if user_mounts:
+        volumes.mount_all(rootfs, user_mounts, "early")
     mount_proc(rootfs)
     mount_dev(rootfs, spec["shm_size"], bind_nodes=in_userns)
     mount_sys(rootfs)
     if not in_userns:
         bind_etc_files(rootfs, spec["cdir"])
+    if user_mounts:
+        # after berth's own /proc, /dev, /sys and /etc files, so a user's mount on one of those
+        # paths (--tmpfs /dev/shm, -v ./hosts:/etc/hosts) wins, as with Docker
+        volumes.mount_all(rootfs, user_mounts, "late")
     if security is not None and spec.get("security"):
         security.create_devices(spec["security"], rootfs)
     return rootfs
@@ -229,6 +258,19 @@ def set_rlimits(ulimits: list) -> None:
         _, cur_hard = resource.getrlimit(res)
         hard = u["hard"] if cur_hard == resource.RLIM_INFINITY else min(u["hard"], cur_hard)
         resource.setrlimit(res, (min(u["soft"], hard), hard))
+
+
+def set_oom_score_adj(value: int) -> None:
+    """--oom-score-adj for pid 1, inherited by everything it starts. Written while still root
+    and before exec; lowering it below the monitor's needs CAP_SYS_RESOURCE."""
+    if not value:
+        return
+    try:
+        with open("/proc/self/oom_score_adj", "w") as f:
+            f.write(str(value))
+    except PermissionError:
+        raise StartError(f"set oom_score_adj to {value}: permission denied (a negative value "
+                         "needs CAP_SYS_RESOURCE, which this host does not give berth)") from None
 
 
 def resolve_identity(spec: dict) -> tuple[int, int, list[int], dict[str, str]]:
