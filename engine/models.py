@@ -202,6 +202,22 @@ class RestartPolicy(Model):
 
 
 @dataclass
+class WeightDevice(Model):
+    """--blkio-weight-device PATH:WEIGHT (Docker's BlkioWeightDevice entry)."""
+
+    path: str
+    weight: int
+
+
+@dataclass
+class ThrottleDevice(Model):
+    """--device-{read,write}-{bps,iops} PATH:RATE (bytes or operations per second)."""
+
+    path: str
+    rate: int
+
+
+@dataclass
 class Resources(Model):
     """cgroup limits; 0 / "" / None mean 'not set'."""
 
@@ -217,6 +233,11 @@ class Resources(Model):
     pids_limit: int = 0
     blkio_weight: int = 0
     oom_kill_disable: bool = False
+    blkio_weight_device: list[WeightDevice] = field(default_factory=list)
+    device_read_bps: list[ThrottleDevice] = field(default_factory=list)
+    device_write_bps: list[ThrottleDevice] = field(default_factory=list)
+    device_read_iops: list[ThrottleDevice] = field(default_factory=list)
+    device_write_iops: list[ThrottleDevice] = field(default_factory=list)
 
 
 @dataclass
@@ -270,6 +291,7 @@ class ContainerConfig(Model):
     aliases: list[str] = field(default_factory=list)
     log_opts: dict[str, str] = field(default_factory=dict)
     detach_keys: str = ""
+    oom_score_adj: int = 0                        # written for pid 1 before exec (-1000..1000)
 
 
 @dataclass

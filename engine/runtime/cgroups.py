@@ -68,6 +68,98 @@ def shares_to_weight(shares: int) -> int:
     return 1 + ((shares - 2) * 9999) // 262142
 
 
+def blkio_to_io_weight(weight: int) -> int:
+    """--blkio-weight (10..1000) to v2 io.weight (1..10000), as runc converts it."""
+    return 1 + ((weight - 10) * 9999) // 990
+
+
+def device_numbers(path: str) -> str:
+    """``MAJ:MIN`` of a device node, as the blkio and io files name devices. Read at every
+    start (not at create): a loop device may be re-made with other numbers meanwhile."""
+    rdev = os.stat(path).st_rdev
+    return f"{os.major(rdev)}:{os.minor(rdev)}"
+
+
+# Resources key -> (v1 blkio file, v2 io.max key)
+THROTTLES = {"device_read_bps": ("blkio.throttle.read_bps_device", "rbps"),
+             "device_write_bps": ("blkio.throttle.write_bps_device", "wbps"),
+             "device_read_iops": ("blkio.throttle.read_iops_device", "riops"),
+             "device_write_iops": ("blkio.throttle.write_iops_device", "wiops")}
+
+# Docker's warnings for a limit the host can't apply (the limit is then discarded)
+NO_RESERVATION = ("Your kernel does not support memory soft limit capabilities or the cgroup is "
+                  "not mounted. Limitation discarded.")
+NO_OOM_KILL_DISABLE = "Your kernel does not support OomKillDisable. OomKillDisable discarded."
+OOM_WITHOUT_MEMORY = ("OOM killer is disabled for the container, but no memory limit is set, "
+                      "this can result in the system running out of resources.")
+NO_BLKIO_WEIGHT = ("Your kernel does not support Block I/O weight or the cgroup is not mounted. "
+                   "Weight discarded.")
+NO_BLKIO_WEIGHT_DEVICE = ("Your kernel does not support Block I/O weight_device or the cgroup is "
+                          "not mounted. Weight-device discarded.")
+NO_THROTTLE = {
+    "device_read_bps": "Your kernel does not support BPS Block I/O read limit or the cgroup is "
+                       "not mounted. Block I/O BPS read limit discarded.",
+    "device_write_bps": "Your kernel does not support BPS Block I/O write limit or the cgroup is "
+                        "not mounted. Block I/O BPS write limit discarded.",
+    "device_read_iops": "Your kernel does not support IOPS Block read limit or the cgroup is not "
+                        "mounted. Block I/O IOPS read limit discarded.",
+    "device_write_iops": "Your kernel does not support IOPS Block write limit or the cgroup is "
+                         "not mounted. Block I/O IOPS write limit discarded.",
+}
+
+
+def _scheduler(majmin: str, sys_dev: str = "/sys/dev/block") -> str:
+    """The I/O scheduler a block device uses ("none", "mq-deadline", "bfq"), "" when unknown.
+    A partition has no queue of its own: its disk's is one directory up."""
+    for q in (f"{sys_dev}/{majmin}/queue/scheduler", f"{sys_dev}/{majmin}/../queue/scheduler"):
+        try:
+            text = _read(q)
+        except OSError:
+            continue
+        return text.partition("[")[2].partition("]")[0]
+    return ""
+
+
+def _weight_warnings(res: dict, sys_block: str = "/sys/block") -> list[str]:
+    """berth's note (Docker has none): a proportional weight acts only under BFQ."""
+    out = []
+    if res.get("blkio_weight"):
+        try:
+            disks = os.listdir(sys_block)
+        except OSError:
+            disks = []
+        if not any("[bfq]" in _read_quiet(f"{sys_block}/{d}/queue/scheduler") for d in disks):
+            out.append("Block I/O weight acts only on devices that use the BFQ I/O scheduler "
+                       "and none here does (/sys/block/*/queue/scheduler): the weight is set "
+                       "but has no effect until one does")
+    for wd in res.get("blkio_weight_device") or ():
+        try:
+            sched = _scheduler(device_numbers(wd["path"]))
+        except OSError:
+            continue
+        if sched and sched != "bfq":
+            out.append(f"{wd['path']} uses the {sched} I/O scheduler: its weight has no effect "
+                       "until it uses bfq (echo bfq > /sys/block/DEV/queue/scheduler)")
+    return out
+
+
+def _write_weight_device(path: str, line: str) -> None:
+    # BFQ refuses a rule (EOPNOTSUPP) for a device whose scheduler isn't bfq; the limit is
+    # kept in the record and ``warnings`` tells the user, rather than failing the start
+    try:
+        _write(path, line)
+    except OSError as e:
+        if e.errno != 95:   # EOPNOTSUPP
+            raise
+
+
+def _read_quiet(path: str) -> str:
+    try:
+        return _read(path)
+    except OSError:
+        return ""
+
+
 class V1:
     """cgroup v1: one hierarchy per controller (cpu and cpuacct may be separate mounts)."""
 
@@ -120,13 +212,14 @@ class V1:
                 _write(os.path.join(d, f), _read(os.path.join(up, f)).strip())
 
     def set_resources(self, cid: str, resources=None) -> None:
+        """Write every limit ``resources`` sets (at create, and again for each ``update``:
+        the writes are idempotent). A limit the host can't apply is skipped; ``warnings``
+        says which, in Docker's words."""
         res = _res(resources)
         mem = self.path(cid, "memory") if "memory" in self.mounts else None
         if mem and res.get("memory"):
-            _write(f"{mem}/memory.limit_in_bytes", res["memory"])
-            swap = memory_swap_limit(res["memory"], res.get("memory_swap", 0))
-            if swap and os.path.exists(f"{mem}/memory.memsw.limit_in_bytes"):
-                _write(f"{mem}/memory.memsw.limit_in_bytes", swap)
+            self._set_memory(mem, res["memory"], memory_swap_limit(res["memory"],
+                                                                   res.get("memory_swap", 0)))
         if mem and res.get("memory_reservation"):
             _write(f"{mem}/memory.soft_limit_in_bytes", res["memory_reservation"])
         if mem and res.get("oom_kill_disable"):
@@ -134,9 +227,10 @@ class V1:
         if "cpu" in self.mounts:
             cpu = self.path(cid, "cpu")
             quota, period = cpu_quota(res)
-            if quota:
+            if quota or res.get("cpu_period"):
                 _write(f"{cpu}/cpu.cfs_period_us", period)
-                _write(f"{cpu}/cpu.cfs_quota_us", quota)
+            if quota:
+                _write(f"{cpu}/cpu.cfs_quota_us", -1 if quota < 0 else quota)
             if res.get("cpu_shares"):
                 _write(f"{cpu}/cpu.shares", res["cpu_shares"])
         if "cpuset" in self.mounts:
@@ -146,10 +240,74 @@ class V1:
         if "pids" in self.mounts and res.get("pids_limit"):
             limit = res["pids_limit"]
             _write(f"{self.path(cid, 'pids')}/pids.max", "max" if limit < 0 else limit)
-        if "blkio" in self.mounts and res.get("blkio_weight"):
-            weight = f"{self.path(cid, 'blkio')}/blkio.weight"
-            if os.path.exists(weight):
-                _write(weight, res["blkio_weight"])
+        if "blkio" in self.mounts:
+            self._set_blkio(self.path(cid, "blkio"), res)
+
+    @staticmethod
+    def _set_memory(d: str, memory: int, memsw: int) -> None:
+        """memory.limit_in_bytes and memory.memsw.limit_in_bytes in the order the kernel
+        accepts: it refuses any write that would leave memory above memory+swap, so a limit
+        that grows past the current memsw goes after memsw, one that fits goes first.
+        Lowering below what the container uses makes the kernel reclaim, or fail with EBUSY."""
+        limit, sw = f"{d}/memory.limit_in_bytes", f"{d}/memory.memsw.limit_in_bytes"
+        if not memsw or not os.path.exists(sw):   # no swap accounting: memory alone
+            _write(limit, memory)
+            return
+        if memory <= int(_read(sw)):
+            _write(limit, memory)
+            _write(sw, -1 if memsw < 0 else memsw)
+        else:
+            _write(sw, -1 if memsw < 0 else memsw)
+            _write(limit, memory)
+
+    def _blkio_weight_file(self) -> str | None:
+        """The proportional-weight file this kernel has: CFQ's blkio.weight (gone since 5.0),
+        BFQ's blkio.bfq.weight (only below the root, hence the probe of a sibling file), or
+        None."""
+        root = self.mounts.get("blkio")
+        if root is None:
+            return None
+        if os.path.exists(f"{root}/blkio.weight"):
+            return "blkio.weight"
+        if os.path.exists(f"{root}/blkio.bfq.io_service_bytes"):
+            return "blkio.bfq.weight"
+        return None
+
+    def _set_blkio(self, d: str, res: dict) -> None:
+        weight = self._blkio_weight_file()
+        if weight and res.get("blkio_weight"):
+            _write(f"{d}/{weight}", res["blkio_weight"])
+        if weight:
+            for wd in res.get("blkio_weight_device") or ():
+                _write_weight_device(f"{d}/{weight}_device",
+                                     f"{device_numbers(wd['path'])} {wd['weight']}")
+        for key, (name, _) in THROTTLES.items():
+            for td in res.get(key) or ():
+                _write(f"{d}/{name}", f"{device_numbers(td['path'])} {td['rate']}")
+
+    def warnings(self, resources) -> list[str]:
+        """Docker's warning for each limit in ``resources`` this host can't apply (and that
+        set_resources therefore skips), plus berth's note when a weight can't act."""
+        res, out = _res(resources), []
+        if "memory" not in self.mounts:
+            if res.get("memory_reservation"):
+                out.append(NO_RESERVATION)
+            if res.get("oom_kill_disable"):
+                out.append(NO_OOM_KILL_DISABLE)
+        elif res.get("oom_kill_disable") and not res.get("memory"):
+            out.append(OOM_WITHOUT_MEMORY)
+        weight = self._blkio_weight_file()
+        if res.get("blkio_weight") and not weight:
+            out.append(NO_BLKIO_WEIGHT)
+        if res.get("blkio_weight_device") and not weight:
+            out.append(NO_BLKIO_WEIGHT_DEVICE)
+        if weight:
+            out += _weight_warnings(res)
+        root = self.mounts.get("blkio")
+        for key, (name, _) in THROTTLES.items():
+            if res.get(key) and not (root and os.path.exists(f"{root}/{name}")):
+                out.append(NO_THROTTLE[key])
+        return out
 
     def set_devices(self, cid: str, rules: list[str]) -> None:
         d = self.path(cid, "devices")
@@ -269,6 +427,8 @@ class V2:
                 pass  # a controller the parent can't delegate; the limits it backs will fail loudly
 
     def set_resources(self, cid: str, resources=None) -> None:
+        """Write every limit ``resources`` sets, in v2's files and units (idempotent: also what
+        ``update`` calls). v2 has no OOM-killer switch; ``warnings`` says so."""
         res = _res(resources)
         d = self.path(cid)
         if res.get("memory"):
@@ -281,7 +441,7 @@ class V2:
             _write(f"{d}/memory.low", res["memory_reservation"])
         quota, period = cpu_quota(res)
         if quota:
-            _write(f"{d}/cpu.max", f"{quota} {period}")
+            _write(f"{d}/cpu.max", f"{'max' if quota < 0 else quota} {period}")
         if res.get("cpu_shares"):
             _write(f"{d}/cpu.weight", shares_to_weight(res["cpu_shares"]))
         for key in ("cpuset_cpus", "cpuset_mems"):
@@ -289,8 +449,47 @@ class V2:
                 _write(f"{d}/{key.replace('_', '.')}", res[key])
         if res.get("pids_limit"):
             _write(f"{d}/pids.max", "max" if res["pids_limit"] < 0 else res["pids_limit"])
+        self._set_io(d, res)
+
+    @staticmethod
+    def _set_io(d: str, res: dict) -> None:
+        # BFQ's own file takes the v1 range as it is; io.weight (iocost) needs runc's conversion
+        bfq = f"{d}/io.bfq.weight"
+        has_bfq = os.path.exists(bfq)
         if res.get("blkio_weight"):
-            _write(f"{d}/io.weight", f"default {res['blkio_weight']}")
+            if has_bfq:
+                _write(bfq, res["blkio_weight"])
+            else:
+                _write(f"{d}/io.weight", f"default {blkio_to_io_weight(res['blkio_weight'])}")
+        for wd in res.get("blkio_weight_device") or ():
+            dev = device_numbers(wd["path"])
+            if has_bfq:
+                _write_weight_device(bfq, f"{dev} {wd['weight']}")
+            else:
+                _write(f"{d}/io.weight", f"{dev} {blkio_to_io_weight(wd['weight'])}")
+        limits: dict[str, list[str]] = {}
+        for key, (_, name) in THROTTLES.items():
+            for td in res.get(key) or ():
+                limits.setdefault(device_numbers(td["path"]), []).append(
+                    f"{name}={td['rate'] or 'max'}")
+        for dev, keys in limits.items():   # one line per device: "MAJ:MIN rbps=… wbps=…"
+            _write(f"{d}/io.max", f"{dev} {' '.join(keys)}")
+
+    def warnings(self, resources) -> list[str]:
+        """Docker's warning for each limit in ``resources`` that v2 can't apply."""
+        res, out = _res(resources), []
+        if res.get("oom_kill_disable"):
+            out.append(NO_OOM_KILL_DISABLE)
+        controllers = _read_quiet(os.path.join(self.mount, "cgroup.controllers")).split()
+        if "io" not in controllers:
+            if res.get("blkio_weight"):
+                out.append(NO_BLKIO_WEIGHT)
+            if res.get("blkio_weight_device"):
+                out.append(NO_BLKIO_WEIGHT_DEVICE)
+            out += [NO_THROTTLE[k] for k in THROTTLES if res.get(k)]
+        if "memory" not in controllers and res.get("memory_reservation"):
+            out.append(NO_RESERVATION)
+        return out
 
     def add(self, cid: str, pid: int) -> None:
         _write(f"{self.path(cid)}/cgroup.procs", pid)

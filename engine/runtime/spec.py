@@ -86,5 +86,5 @@ def build(store, container: Container, layer_dirs: list[str]) -> dict:
         "resources": c.resources.to_dict(), "restart": c.restart_policy.to_dict(),
         "auto_remove": c.auto_remove, "log_opts": c.log_opts, "tty": c.tty,
         "open_stdin": c.open_stdin, "security": security, "device_rules": device_rules,
-        "mounts": mounts,
+        "mounts": mounts, "oom_score_adj": c.oom_score_adj,
     }

@@ -1,8 +1,9 @@
 """Container subcommands: create, run, start, stop, kill, restart, rm, ps, logs, wait, inspect,
 rename, pause, unpause and ``container <verb>``. Each parses, calls Engine, prints as Docker does.
 
-attach, exec, top, cp, diff, commit, export, port and update are added by later work as more
-``register`` entries here (or in their own module listed in tui.cli.COMMANDS).
+attach, exec, top, cp, diff, commit and export are in interactive.py, which also serves the
+terminal of ``run -it`` and ``start -ai``; update (limits, restart policy) is here too; port is
+added by later work.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import sys
 from .common import get_engine
 
 VERBS = ("create", "run", "start", "stop", "kill", "restart", "rm", "ps", "logs", "wait",
-         "inspect", "rename", "pause", "unpause")
+         "inspect", "rename", "pause", "unpause", "update")
 
 
 def register(sub) -> None:
@@ -81,6 +82,13 @@ def _run_args(p, run: bool = True) -> None:
     a("--cpuset-mems", default="")
     a("--pids-limit", default=None)
     a("--blkio-weight", type=int, default=0)
+    a("--blkio-weight-device", action="append", default=[], help="PATH:WEIGHT (10-1000)")
+    a("--device-read-bps", action="append", default=[], help="PATH:RATE, e.g. /dev/sda:1mb")
+    a("--device-write-bps", action="append", default=[], help="PATH:RATE, e.g. /dev/sda:1mb")
+    a("--device-read-iops", action="append", default=[], help="PATH:OPS per second")
+    a("--device-write-iops", action="append", default=[], help="PATH:OPS per second")
+    a("--kernel-memory", default=None, help=argparse.SUPPRESS)   # refused: deprecated
+    a("--oom-score-adj", default=None, help="-1000..1000 for the container's processes")
     a("--ulimit", action="append", default=[])
     a("--network", "--net", default="bridge")
     a("--network-alias", action="append", default=[])
@@ -138,6 +146,7 @@ def build_config(args):
                     cpuset_mems=args.cpuset_mems,
                     pids_limit=options.parse_pids_limit(args.pids_limit) if args.pids_limit else 0,
                     blkio_weight=args.blkio_weight, oom_kill_disable=args.oom_kill_disable)
+    _device_limits(args, res)
     network = args.network
     entrypoint = None
     if args.entrypoint is not None:
@@ -160,6 +169,8 @@ def build_config(args):
         dns_options=args.dns_option, extra_hosts=args.add_host, mac_address=args.mac_address,
         ip_address=args.ip, aliases=args.network_alias,
         log_opts=options.parse_log_opts(args.log_opt), detach_keys=args.detach_keys)
+    if getattr(args, "oom_score_adj", None) is not None:
+        config.oom_score_adj = options.parse_oom_score_adj(args.oom_score_adj)
     if args.shm_size:
         config.shm_size = options.parse_shm_size(args.shm_size)
     if config.restart_policy.name != "no" and config.auto_remove:
@@ -178,6 +189,32 @@ def build_config(args):
     return config, args.entrypoint is not None
 
 
+def _device_limits(args, res) -> None:
+    """--blkio-weight-device and --device-{read,write}-{bps,iops} into ``res``; --kernel-memory
+    refused as Docker deprecated it."""
+    from engine import options
+    from engine.errors import InvalidArgument
+    if getattr(args, "kernel_memory", None):
+        raise InvalidArgument(options.KERNEL_MEMORY_REFUSED)
+    res.blkio_weight_device = [options.parse_weight_device(v)
+                               for v in getattr(args, "blkio_weight_device", ())]
+    for key in ("device_read_bps", "device_write_bps", "device_read_iops", "device_write_iops"):
+        parse = options.parse_throttle_bps if key.endswith("bps") else options.parse_throttle_iops
+        flag = "--" + key.replace("_", "-")
+        setattr(res, key, [parse(v, flag) for v in getattr(args, key, ())])
+
+
+def _warn_resources(engine, res) -> None:
+    """Docker's "WARNING: …" lines for limits this host can't apply (checked only when a
+    limit that may be unsupported is set: it costs a look at the cgroup mounts)."""
+    if not (res.memory_reservation or res.oom_kill_disable or res.blkio_weight
+            or res.blkio_weight_device or res.device_read_bps or res.device_write_bps
+            or res.device_read_iops or res.device_write_iops):
+        return
+    for w in engine.resource_warnings(res):
+        print(f"WARNING: {w}", file=sys.stderr)
+
+
 def _expose(spec: str) -> str:
     return spec if "/" in spec else f"{spec}/tcp"
 
@@ -185,6 +222,7 @@ def _expose(spec: str) -> str:
 def cmd_create(args) -> int:
     engine = get_engine()
     config, ep = build_config(args)
+    _warn_resources(engine, config.resources)
     c = engine.create(config, args.name, entrypoint_set=ep)
     print(c.id)
     return 0
@@ -194,15 +232,18 @@ def cmd_run(args) -> int:
     from engine.errors import BerthError
     engine = get_engine()
     config, ep = build_config(args)
-    if args.tty or args.interactive:
-        from engine.errors import InvalidArgument
-        raise InvalidArgument("-i and -t are not supported yet: run without them, or with -d")
+    _warn_resources(engine, config.resources)
     if args.detach:
         print(engine.run(config, args.name, entrypoint_set=ep).id)
         return 0
+    if args.tty or args.interactive:
+        from .interactive import check_tty, _detach_keys
+        check_tty(args.tty, args.interactive)
+        _detach_keys(args.detach_keys)
     try:
-        code = _start_attached(engine, None, sig_proxy=args.sig_proxy != "false",
-                               create=(config, args.name, ep))
+        code = _start_attached(engine, None, sig_proxy=args.sig_proxy != "false" and not args.tty,
+                               create=(config, args.name, ep), tty=args.tty,
+                               stdin=args.interactive, detach_keys=args.detach_keys)
     except BerthError as e:
         print(f"berth: {e}", file=sys.stderr)
         code = e.exit_code
@@ -213,9 +254,11 @@ def cmd_run(args) -> int:
     os._exit(code)
 
 
-def _start_attached(engine, cid: str | None, sig_proxy: bool = True, create=None) -> int:
+def _start_attached(engine, cid: str | None, sig_proxy: bool = True, create=None,
+                    tty: bool = False, stdin: bool = False, detach_keys: str = "") -> int:
     """Start (or, given ``create`` = (config, name, entrypoint_set), create and start) with the
-    output streamed from the monitor's first byte; the container's exit code."""
+    output streamed from the monitor's first byte; the container's exit code (0 when the user
+    detached). ``tty``/``stdin``: serve the user's terminal (interactive.stream)."""
     import _socket  # socket.py costs 3 ms here and adds nothing a socketpair needs
     import signal
     from engine.runtime import frames
@@ -231,17 +274,25 @@ def _start_attached(engine, cid: str | None, sig_proxy: bool = True, create=None
         for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1,
                   signal.SIGUSR2):
             signal.signal(s, forward)
+    size = None
+    if tty:
+        from .interactive import console_size
+        size = console_size()
     try:
         if create is not None:
             config, name, ep = create
-            engine.run(config, name, entrypoint_set=ep, attach_fd=theirs.fileno())
+            engine.run(config, name, entrypoint_set=ep, attach_fd=theirs.fileno(),
+                       console_size=size)
         else:
-            engine.start(cid, attach_fd=theirs.fileno())
+            engine.start(cid, attach_fd=theirs.fileno(), console_size=size)
     except BaseException:
         theirs.close()
         _drain(mine.fileno())  # with --rm the monitor removes the container before it closes
         raise
     theirs.close()
+    if tty or stdin:
+        from .interactive import stream
+        return stream(mine.fileno(), tty, stdin, detach_keys)
     return _stream(mine.fileno())
 
 
@@ -297,10 +348,16 @@ def cmd_start(args) -> int:
             from engine.errors import InvalidArgument
             raise InvalidArgument("you cannot start and attach multiple containers at once")
         c = engine.container(args.containers[0])
+        stdin = args.interactive and c.config.open_stdin
         if c.running:
-            from engine.errors import Conflict
-            raise Conflict(f"container {c.name} is already running; attach comes with issue 4")
-        return _start_attached(engine, c.id)
+            from .interactive import cmd_attach
+            args.container, args.no_stdin, args.sig_proxy = c.id, not stdin, "true"
+            return cmd_attach(args)
+        if stdin or c.config.tty:
+            from .interactive import check_tty
+            check_tty(c.config.tty, stdin)
+        return _start_attached(engine, c.id, sig_proxy=not c.config.tty, tty=c.config.tty,
+                               stdin=stdin, detach_keys=args.detach_keys or c.config.detach_keys)
     return _each(args, engine.start)
 
 
@@ -501,13 +558,67 @@ def _inspect_args(p):
     _refs(p)
 
 
+# --- update ---------------------------------------------------------------------------------------
+
+def _update_args(p):
+    a = p.add_argument
+    a("-m", "--memory", default=None, help="memory limit")
+    a("--memory-reservation", default=None, help="memory soft limit")
+    a("--memory-swap", default=None, help="memory plus swap; -1 for unlimited swap")
+    a("--kernel-memory", default=None, help=argparse.SUPPRESS)   # refused: deprecated
+    a("--cpus", default=None, help="number of CPUs")
+    a("-c", "--cpu-shares", type=int, default=0, help="CPU shares (relative weight)")
+    a("--cpu-period", type=int, default=0, help="CFS period (microseconds)")
+    a("--cpu-quota", type=int, default=0, help="CFS quota (microseconds)")
+    a("--cpuset-cpus", default="", help="CPUs to run on (0-3, 0,1)")
+    a("--cpuset-mems", default="", help="memory nodes to use (0-3, 0,1)")
+    a("--pids-limit", default=None, help="process limit; -1 for unlimited")
+    a("--blkio-weight", type=int, default=0, help="block I/O weight (10-1000)")
+    a("--restart", default=None, help="no, on-failure[:N], always, unless-stopped")
+    _refs(p)
+
+
+def cmd_update(args) -> int:
+    """``berth update``: new limits for running and stopped containers, as docker update."""
+    from engine import options
+    from engine.errors import InvalidArgument
+    if args.kernel_memory:
+        raise InvalidArgument(options.KERNEL_MEMORY_REFUSED)
+    changes = {
+        "memory": options.parse_size(args.memory, "--memory") if args.memory else 0,
+        "memory_reservation": (options.parse_size(args.memory_reservation,
+                                                  "--memory-reservation")
+                               if args.memory_reservation else 0),
+        "memory_swap": (-1 if str(args.memory_swap).strip() == "-1"
+                        else options.parse_size(args.memory_swap, "--memory-swap"))
+        if args.memory_swap else 0,
+        "nano_cpus": options.parse_cpus(args.cpus) if args.cpus else 0,
+        "cpu_shares": args.cpu_shares, "cpu_period": args.cpu_period,
+        "cpu_quota": args.cpu_quota, "cpuset_cpus": args.cpuset_cpus,
+        "cpuset_mems": args.cpuset_mems,
+        "pids_limit": options.parse_pids_limit(args.pids_limit) if args.pids_limit else 0,
+        "blkio_weight": args.blkio_weight,
+    }
+    changes = {k: v for k, v in changes.items() if v}
+    restart = options.parse_restart(args.restart) if args.restart else None
+    if not changes and restart is None:
+        raise InvalidArgument("you must provide one or more flags when using this command")
+    engine = get_engine()
+    code = _each(args, lambda r: engine.update(r, changes, restart))
+    if code == 0 and (changes.get("blkio_weight") or changes.get("memory_reservation")):
+        for w in engine.resource_warnings(changes):
+            print(f"WARNING: {w}", file=sys.stderr)
+    return code
+
+
 ARGS = {"create": lambda p: _run_args(p, run=False), "run": _run_args, "start": _start_args,
         "stop": _stop_args, "kill": _kill_args, "restart": _stop_args, "rm": _rm_args,
         "ps": _ps_args, "logs": _logs_args, "wait": _wait_args, "inspect": _inspect_args,
-        "rename": _rename_args, "pause": _refs, "unpause": _refs}
+        "rename": _rename_args, "pause": _refs, "unpause": _refs, "update": _update_args}
 HELP = {"create": "create a container", "run": "create and start a container",
         "start": "start containers", "stop": "stop containers", "kill": "kill containers",
         "restart": "restart containers", "rm": "remove containers", "ps": "list containers",
         "logs": "show a container's logs", "wait": "wait for containers to stop; print codes",
         "inspect": "low-level information", "rename": "rename a container",
-        "pause": "freeze containers", "unpause": "thaw containers"}
+        "pause": "freeze containers", "unpause": "thaw containers",
+        "update": "change the resource limits of containers"}
