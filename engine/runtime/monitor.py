@@ -10,19 +10,26 @@ path needs (no json, signal.py or selectors: see fastjson), so it stays small (b
 Inputs: ``containers/<id>/spec.json`` (written by ``start``: everything already decided, as
 plain JSON), fd 3 (``start`` waits on it for one JSON line: ``{"pid"}`` or ``{"code", "error"}``)
 and, for a foreground ``run``/``start -a``, fd 4 (a socket speaking ``frames``).
+
+The monitor also listens on ``<run>/c/<id>/attach.sock`` (engine/runtime/attach.py) for any
+number of ``berth attach`` clients. With ``-t`` the container's pid 1 opens a terminal in its own
+devpts and sends the master here (engine/runtime/pty.py); the monitor reads the output from it,
+writes what attachers type to it, and resizes it on RESIZE frames. With ``-i`` and no ``-t`` the
+container's stdin is a pipe that STDIN frames feed and STDIN_EOF closes.
 """
 
 from __future__ import annotations
 
 import _signal as signal  # not signal.py: it imports enum (the monitor's start counts)
 import os
+import select
 import sys
 import time
 
 from ..clock import now_rfc3339
-from . import cgroups, fastjson, frames, init, linux, process
+from . import attach, cgroups, fastjson, frames, init, linux, process
 from .logs import JsonFileWriter
-from .streams import MAX_PENDING, Attacher, Poller, emit
+from .streams import MAX_PENDING, Attacher, Poller, StdinWriter, emit
 
 READY_FD, ATTACH_FD, CGROUP_FD = 3, 4, 5
 def _userns_auto(spec: dict) -> bool:
@@ -51,7 +58,13 @@ class Monitor:
         self.pid = 0
         self.status: int | None = None
         self.log: JsonFileWriter | None = None
-        self.security = self.volumes = None
+        self.security = self.volumes = self.pty = None
+        self.tty = bool(self.spec.get("tty"))
+        self.open_stdin = bool(self.spec.get("open_stdin"))
+        self.master = -1                      # the pty master, with -t
+        self.stdin: StdinWriter | None = None
+        self.listener = None
+        self.listen_path = ""
 
     # --- the life -----------------------------------------------------------------------------
 
@@ -65,6 +78,7 @@ class Monitor:
         code = 125
         try:
             self._load_seams()
+            self._listen()
             self.cg_ready = False
             self.log = JsonFileWriter(self.cdir, self.spec.get("log_opts"))
             restarts = process.read_state(self.cdir).get("restart_count", 0)
@@ -93,6 +107,9 @@ class Monitor:
 
     def _load_seams(self) -> None:
         # imported before the fork: after pivot_root the child can import nothing
+        if self.tty:
+            from . import pty
+            self.pty = pty
         if self.spec.get("security") is not None:
             from . import security
             from . import seccomp  # noqa: F401 - finalize imports it inside the container
@@ -110,21 +127,29 @@ class Monitor:
         fail_r, fail_w = os.pipe()
         go_r, go_w = os.pipe()
         pid_r, pid_w = os.pipe()
-        stdin = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+        stdin_w = console = console_child = -1
+        if self.open_stdin and not self.tty:
+            stdin, stdin_w = os.pipe()
+        else:
+            stdin = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+        if self.tty:
+            import _socket
+            a, b = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_STREAM)
+            console, console_child = a.detach(), b.detach()
         if not self.cg_ready:
             self._ensure_cgroup()
         self.oom_before = self.cg.oom_kill_count(self.cid)
         inter = os.fork()
         if inter == 0:
-            self._intermediate((stdin, out_w, err_w), fail_w, go_r, pid_w)
-        for fd in (out_w, err_w, fail_w, go_r, pid_w, stdin):
-            os.close(fd)
+            self._intermediate((stdin, out_w, err_w), fail_w, go_r, pid_w, console_child)
+        for fd in (out_w, err_w, fail_w, go_r, pid_w, stdin, console_child):
+            if fd >= 0:
+                os.close(fd)
         try:
             os.waitpid(inter, 0)
             raw = os.read(pid_r, 32)
             if not raw:
-                os.close(out_r)
-                os.close(err_r)
+                _close(out_r, err_r, stdin_w)
                 return self._failure(fail_r, "the container's namespaces could not be created")
             self.pid = int(raw)
             self.status = None
@@ -132,8 +157,7 @@ class Monitor:
             if error:
                 os.kill(self.pid, signal.SIGKILL)
                 self._reap_blocking()
-                os.close(out_r)
-                os.close(err_r)
+                _close(out_r, err_r, stdin_w)
                 return 125, error
             try:
                 os.write(go_w, b"g")
@@ -142,19 +166,29 @@ class Monitor:
             failure = self._failure(fail_r, None)
             if failure:
                 self._reap_blocking()
-                os.close(out_r)
-                os.close(err_r)
+                _close(out_r, err_r, stdin_w)
                 return failure
+            if self.tty:
+                # sent by pid 1 before it exec'd, so it is waiting in the socket already
+                self.master = self.pty.recv_fd(console)
         except BaseException:
             if self.pid:
                 os.kill(self.pid, signal.SIGKILL)
                 self._reap_blocking()
+            _close(stdin_w)
             raise
         finally:
-            os.close(pid_r)
-            os.close(fail_r)
-            os.close(go_w)
+            _close(pid_r, fail_r, go_w, console)
         self.out = {out_r: "stdout", err_r: "stderr"}
+        if self.tty:
+            # the terminal carries both streams (as Docker, everything is logged as stdout);
+            # the pipes were only the child's stdio until it took the terminal
+            _close(out_r, err_r)
+            self.out = {self.master: "stdout"}
+            if self.open_stdin:
+                stdin_w = os.dup(self.master)
+        if stdin_w >= 0:
+            self.stdin = StdinWriter(stdin_w, close_on_eof=not self.tty)
         for fd in self.out:
             self.sel.register(fd, "out")
         now = now_rfc3339()
@@ -178,7 +212,7 @@ class Monitor:
             self.cg.create(self.cid, self.spec["resources"], self.spec.get("device_rules"))
         self.cg_ready = True
 
-    def _intermediate(self, stdio, fail_w: int, go_r: int, pid_w: int) -> None:
+    def _intermediate(self, stdio, fail_w: int, go_r: int, pid_w: int, console: int) -> None:
         """In the forked intermediate: join the cgroup (so pid 1 is born in it), unshare, fork
         pid 1, report its pid, exit."""
         try:
@@ -201,7 +235,8 @@ class Monitor:
             child = os.fork()
             if child == 0:
                 _reset_signals()
-                init.container_main(self.spec, stdio, fail_w, go_r, self.security, self.volumes)
+                init.container_main(self.spec, stdio, fail_w, go_r, self.security, self.volumes,
+                                    console if console >= 0 else None)
             os.write(pid_w, str(child).encode())
             os._exit(0)
         except BaseException as e:  # noqa: BLE001
@@ -251,9 +286,51 @@ class Monitor:
                     self._wakeup()
                 elif what == "attacher":
                     self._from_attacher(fd)
+                elif what == "listen":
+                    self._accept()
+                elif what == "stdin":
+                    self._stdin_flush()
             self._flush_attachers()
         self.log.flush()
+        self._close_stdio()
         return self._record_exit()
+
+    def _close_stdio(self) -> None:
+        if self.stdin is not None:
+            self.sel.unregister(self.stdin.fd)
+            self.stdin.close()
+            self.stdin = None
+        self.master = -1   # closed by _pump with the rest of the output
+
+    def _listen(self) -> None:
+        """Serve ``berth attach`` on the container's attach socket (a failure to make it only
+        costs attach, never the container)."""
+        if not self.run_dir:
+            return
+        self.listen_path = attach.socket_path(self.run_dir, self.cid)
+        try:
+            self.listener = attach.listen(self.listen_path)
+        except OSError:
+            self._log_crash()
+            self.listen_path = ""
+
+    def _accept(self) -> None:
+        try:
+            fd, _ = self.listener._accept()
+        except OSError:
+            return
+        a = Attacher(fd)
+        self.attachers.append(a)
+        self.sel.register(fd, "attacher")
+
+    def _stdin_flush(self) -> None:
+        w = self.stdin
+        if w is None or w.fd < 0:
+            return
+        fd = w.fd
+        self.sel.unregister(fd)   # before flush, which may close it
+        if w.flush():
+            self.sel.register(fd, "stdin", select.EPOLLOUT)
 
     def _pump(self, fd: int) -> None:
         try:
@@ -296,15 +373,38 @@ class Monitor:
         if not data:
             self._drop(a)
             return
-        for kind, payload in a.decoder.feed(data):
-            if kind == frames.SIGNAL and self.pid and self.status is None:
+        try:
+            got = a.decoder.feed(data)
+        except ValueError:   # not speaking frames: hang up on it
+            self._drop(a)
+            return
+        for kind, payload in got:
+            if kind == frames.STDIN:
+                if self.stdin is not None:
+                    self.stdin.write(payload)
+            elif kind == frames.RESIZE:
+                self._resize(payload)
+            elif kind == frames.STDIN_EOF:
+                if self.stdin is not None:
+                    self.stdin.eof = True
+            elif kind == frames.SIGNAL and self.pid and self.status is None:
                 try:
                     os.kill(self.pid, int(payload))
                 except (ProcessLookupError, ValueError):
                     pass
             elif kind == frames.DETACH:
                 self._drop(a)
-                return
+                break
+        self._stdin_flush()
+
+    def _resize(self, payload: bytes) -> None:
+        if self.master < 0:
+            return
+        try:
+            rows, cols = (int(x) for x in payload.split())
+            self.pty.set_size(self.master, rows, cols)
+        except (ValueError, OSError):
+            pass
 
     def _wakeup(self) -> None:
         try:
@@ -351,7 +451,9 @@ class Monitor:
     # --- restart policy --------------------------------------------------------------------------
 
     def should_restart(self, code: int, restarts: int) -> bool:
-        policy = self.spec.get("restart") or {}
+        # `berth update --restart` rewrites spec.json's policy while we run: read it afresh
+        fresh = process.read_json(os.path.join(self.cdir, "spec.json")) or {}
+        policy = fresh.get("restart") or self.spec.get("restart") or {}
         name = policy.get("name", "no")
         if name == "no" or process.read_state(self.cdir).get("stopped_by_user"):
             return False
@@ -378,6 +480,8 @@ class Monitor:
                     self._wakeup()
                 elif what == "attacher":
                     self._from_attacher(fd)
+                elif what == "listen":
+                    self._accept()
 
     # --- the end ---------------------------------------------------------------------------------
 
@@ -397,6 +501,12 @@ class Monitor:
                 self._log_crash()
         if self.spec.get("auto_remove"):
             self._remove()
+        if self.listener is not None:
+            self.listener.close()
+            try:
+                os.unlink(self.listen_path)
+            except OSError:
+                pass
         for a in list(self.attachers):
             a.queue(frames.EXIT, str(code).encode())
             a.drain()
@@ -464,6 +574,8 @@ class Monitor:
         for a in self.attachers:
             if a.fd not in self.sel.data:
                 self.sel.register(a.fd, "attacher")
+        if self.listener is not None and self.listener.fileno() not in self.sel.data:
+            self.sel.register(self.listener.fileno(), "listen")
 
     def _emit(self, action: str, **attrs: str) -> None:
         emit(self.events, "container", action, self.cid,
@@ -476,6 +588,12 @@ class Monitor:
                 f.write(f"{now_rfc3339()} {traceback.format_exc()}\n")
         except OSError:
             pass
+
+
+def _close(*fds: int) -> None:
+    for fd in fds:
+        if fd >= 0:
+            os.close(fd)
 
 
 def _container_record(cdir: str) -> dict:
