@@ -19,16 +19,8 @@ CONFIG = "config.json"
 
 def write_json(path: str, obj, fsync: bool = False) -> None:
     """Atomic write (temp file + rename); fsync only where a crash must not lose the record."""
-    tmp = f"{path}.tmp.{os.getpid()}"
-    data = fastjson.dumps(obj).encode() + b"\n"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
-    try:
-        os.write(fd, data)
-        if fsync:
-            os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.rename(tmp, path)
+    from ..store import write_atomic
+    write_atomic(path, fastjson.dumps(obj).encode() + b"\n", fsync=fsync)
 
 
 def read_json(path: str):

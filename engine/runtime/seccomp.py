@@ -192,10 +192,8 @@ def cached_bpf(profile: bytes, caps: list[str], cache_dir: str) -> bytes:
         pass
     prog = compile_bpf(resolve(parse_profile(profile), caps))
     os.makedirs(cache_dir, exist_ok=True)
-    tmp = f"{path}.{os.getpid()}.tmp"
-    with open(tmp, "wb") as f:
-        f.write(prog)
-    os.rename(tmp, path)
+    from ..store import write_atomic  # several starts may compile the same profile at once
+    write_atomic(path, prog, fsync=False)
     return prog
 
 
