@@ -5,7 +5,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 SYSTEM_PACKAGES := python3-venv libseccomp2 iproute2 nftables busybox-static docker-registry \
-	skopeo umoci podman runc tmux zstd xz-utils util-linux e2fsprogs
+	skopeo umoci podman runc tmux zstd xz-utils util-linux e2fsprogs docker-compose openssl gcc \
+	libc6-dev librsvg2-bin
 STAMP := $(VENV)/.installed
 
 .PHONY: run test system venv screenshots bench clean
@@ -20,6 +21,7 @@ system:
 	@missing=""; for p in $(SYSTEM_PACKAGES); do \
 		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
 	done; \
+	command -v docker >/dev/null || missing="$$missing docker.io"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
