@@ -453,7 +453,11 @@ class ContainersAPI:
         """``cp CONTAINER:PATH HOSTPATH``."""
         from . import containerfs as fs
         c = self.container(ref)
-        fs.copy_out_to_host(lambda tmp: self.copy_from(c.id, path, tmp, follow_link), path, dst)
+        try:
+            fs.copy_out_to_host(lambda tmp: self.copy_from(c.id, path, tmp, follow_link), path,
+                                dst)
+        except OSError as e:
+            raise HostError(f"write {e.filename or dst}: {e.strerror or e}") from None
 
     def diff(self, ref: str) -> list[tuple[str, str]]:
         """The container's changes to its image: ("A"|"C"|"D", path), sorted by path."""

@@ -26,9 +26,9 @@ COMMANDS: dict[str, str] = {
     "kill": "containers", "restart": "containers", "rm": "containers", "ps": "containers",
     "logs": "containers", "wait": "containers", "inspect": "containers", "rename": "containers",
     "pause": "containers", "unpause": "containers", "container": "containers",
-    "attach": "containers", "exec": "containers", "top": "containers", "cp": "containers",
-    "diff": "containers", "commit": "containers", "export": "containers", "port": "containers",
-    "update": "containers",
+    "attach": "interactive", "exec": "interactive", "top": "interactive", "cp": "interactive",
+    "diff": "interactive", "commit": "interactive", "export": "interactive",
+    "port": "containers", "update": "containers",
     # networks, volumes, stats and events, system
     "network": "networks", "volume": "volumes", "stats": "stats", "events": "stats",
     "system": "system", "tui": "dashboard",

@@ -63,6 +63,7 @@ class Monitor:
         self.open_stdin = bool(self.spec.get("open_stdin"))
         self.master = -1                      # the pty master, with -t
         self.stdin: StdinWriter | None = None
+        self.held: list[Attacher] = []        # not read until the container takes its stdin
         self.listener = None
         self.listen_path = ""
 
@@ -300,6 +301,7 @@ class Monitor:
             self.sel.unregister(self.stdin.fd)
             self.stdin.close()
             self.stdin = None
+        self._release_held()
         self.master = -1   # closed by _pump with the rest of the output
 
     def _listen(self) -> None:
@@ -331,6 +333,14 @@ class Monitor:
         self.sel.unregister(fd)   # before flush, which may close it
         if w.flush():
             self.sel.register(fd, "stdin", select.EPOLLOUT)
+        if self.held and len(w.pending) <= MAX_PENDING // 2:
+            self._release_held()
+
+    def _release_held(self) -> None:
+        for a in self.held:
+            if a in self.attachers and a.fd not in self.sel.data:
+                self.sel.register(a.fd, "attacher")
+        self.held.clear()
 
     def _pump(self, fd: int) -> None:
         try:
@@ -394,8 +404,13 @@ class Monitor:
                     pass
             elif kind == frames.DETACH:
                 self._drop(a)
-                break
+                return
         self._stdin_flush()
+        if self.stdin is not None and len(self.stdin.pending) > MAX_PENDING:
+            # the container reads its stdin slower than the client sends: stop reading the
+            # client (its socket fills and it waits) rather than queue without bound
+            self.sel.unregister(a.fd)
+            self.held.append(a)
 
     def _resize(self, payload: bytes) -> None:
         if self.master < 0:

@@ -27,7 +27,8 @@ def emit(events_file: str, type: str, action: str, id: str, attributes: dict) ->
 
 
 class Attacher:
-    """One client streaming from the monitor over ``frames`` (a foreground run, later attach)."""
+    """One client streaming from the monitor over ``frames``: a foreground run (the socket it
+    handed the monitor at spawn) or ``berth attach`` (a connection to the attach socket)."""
 
     def __init__(self, fd: int):
         self.fd = fd
@@ -66,8 +67,8 @@ class Poller:
         self.ep = select.epoll()
         self.data: dict[int, str] = {}
 
-    def register(self, fd: int, data: str) -> None:
-        self.ep.register(fd, select.EPOLLIN)
+    def register(self, fd: int, data: str, events: int = select.EPOLLIN) -> None:
+        self.ep.register(fd, events)
         self.data[fd] = data
 
     def unregister(self, fd: int) -> None:
@@ -80,3 +81,39 @@ class Poller:
         except InterruptedError:  # pragma: no cover - PEP 475 retries
             return []
         return [(fd, self.data[fd]) for fd, _ in events if fd in self.data]
+
+
+class StdinWriter:
+    """What attachers type, on its way to the container's stdin (a pipe, or the pty master):
+    queued and written as the container takes it, so a container that does not read never
+    blocks its monitor."""
+
+    def __init__(self, fd: int, close_on_eof: bool):
+        self.fd = fd
+        os.set_blocking(fd, False)
+        self.pending = bytearray()
+        self.close_on_eof = close_on_eof   # a pipe closes at STDIN_EOF; a terminal stays
+        self.eof = False
+
+    def write(self, data: bytes) -> None:
+        if self.fd >= 0 and not self.eof:
+            self.pending += data
+
+    def flush(self) -> bool:
+        """Write what the container takes now; True while bytes remain queued."""
+        try:
+            while self.pending:
+                n = os.write(self.fd, self.pending)
+                del self.pending[:n]
+        except BlockingIOError:
+            return True
+        except OSError:
+            self.pending.clear()   # the container closed its stdin: what is left is lost
+        if self.eof and self.close_on_eof:
+            self.close()
+        return False
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1

@@ -292,7 +292,7 @@ def _start_attached(engine, cid: str | None, sig_proxy: bool = True, create=None
     theirs.close()
     if tty or stdin:
         from .interactive import stream
-        return stream(mine.fileno(), tty, stdin, detach_keys)
+        return stream(mine.fileno(), tty, stdin, detach_keys, sig_proxy=sig_proxy)
     return _stream(mine.fileno())
 
 
