@@ -1,0 +1,211 @@
+"""Containers through the dashboard's keys, against real containers on a test root."""
+
+from __future__ import annotations
+
+import pytest
+
+from dashboard_support import dashboard, make_app, running, screen_text, settle, table_names
+
+LOOP = ("trap 'exit 0' TERM; i=0; while :; do i=$((i+1)); echo line $i; "
+        "echo oops $i >&2; sleep 0.2; done")
+
+
+def create(engine, image, name, script=LOOP):
+    from engine.models import ContainerConfig
+    config = ContainerConfig(image=str(image), cmd=["sh", "-c", script], network_mode="none")
+    return engine.create(config, name=name)
+
+
+def status(engine, name) -> str:
+    return engine.container(name).state.status
+
+
+def row_state(app, name) -> str:
+    for row in dashboard(app).table("containers").rows_in_order():
+        if row.model.name == name:
+            return row.cells[2].plain
+    return ""
+
+
+async def select(pilot, app, name):
+    table = dashboard(app).table("containers")
+    await settle(pilot, lambda: name in table.rows_by_key.keys() or
+                 any(r.model.name == name for r in table.rows_in_order()))
+    for i, row in enumerate(table.rows_in_order()):
+        if row.model.name == name:
+            table.move_cursor(row=i)
+            await pilot.pause()
+            return
+    raise AssertionError(f"{name} is not in the containers pane:\n{screen_text(app)}")
+
+
+async def test_start_pause_stop_remove_through_keys(engine, busybox):
+    from engine.errors import NotFound
+    from tui.screens.confirm import ConfirmScreen
+    create(engine, busybox, "web")
+    app = make_app(engine)
+    async with running(app) as pilot:
+        await select(pilot, app, "web")
+        assert row_state(app, "web") == "created"
+        await pilot.press("s")
+        await settle(pilot, lambda: row_state(app, "web") == "running")
+        assert status(engine, "web") == "running"
+        assert "Up " in screen_text(app)
+
+        await pilot.press("p")
+        await settle(pilot, lambda: row_state(app, "web") == "paused")
+        assert status(engine, "web") == "paused"
+        await pilot.press("p")
+        await settle(pilot, lambda: row_state(app, "web") == "running")
+        assert status(engine, "web") == "running"
+
+        await pilot.press("x")
+        await settle(pilot, lambda: row_state(app, "web") == "exited", rounds=1000)
+        assert status(engine, "web") == "exited"
+        assert "Exited (0)" in screen_text(app)
+
+        await pilot.press("d")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("y")
+        await settle(pilot, lambda: "web" not in table_names(app, "containers"))
+        with pytest.raises(NotFound):
+            engine.container("web")
+
+
+async def test_removing_a_running_container_offers_force(engine, busybox):
+    from engine.errors import NotFound
+    from tui.screens.confirm import ConfirmScreen
+    create(engine, busybox, "busy")
+    engine.start("busy")
+    app = make_app(engine)
+    async with running(app) as pilot:
+        await select(pilot, app, "busy")
+        await pilot.press("d")
+        assert isinstance(app.screen, ConfirmScreen)
+        assert "force" in screen_text(app)
+        await pilot.press("y")
+        await settle(pilot, lambda: "busy" not in table_names(app, "containers"))
+        with pytest.raises(NotFound):
+            engine.container("busy")
+
+
+async def test_keys_that_do_not_apply_are_greyed_out(engine, busybox):
+    create(engine, busybox, "fresh")
+    app = make_app(engine)
+    async with running(app) as pilot:
+        await select(pilot, app, "fresh")
+        screen = dashboard(app)
+        assert screen.check_action("start", ()) is True
+        assert screen.check_action("stop", ()) is None      # shown, disabled
+        assert screen.check_action("pause", ()) is None
+        assert screen.check_action("shell", ()) is None
+        await pilot.press("3")
+        assert screen.check_action("start", ()) is False    # not a container pane: hidden
+
+
+async def test_kill_asks_first(engine, busybox):
+    from tui.screens.confirm import ConfirmScreen
+    create(engine, busybox, "victim")
+    engine.start("victim")
+    app = make_app(engine)
+    async with running(app) as pilot:
+        await select(pilot, app, "victim")
+        await pilot.press("K")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("escape")
+        assert status(engine, "victim") == "running"
+        await pilot.press("K", "y")
+        await settle(pilot, lambda: row_state(app, "victim") == "exited", rounds=1000)
+        assert engine.container("victim").state.exit_code == 137
+
+
+async def test_hide_stopped_containers(engine, busybox):
+    create(engine, busybox, "up")
+    create(engine, busybox, "down")
+    engine.start("up")
+    app = make_app(engine)
+    async with running(app) as pilot:
+        await settle(pilot, lambda: len(table_names(app, "containers")) == 2)
+        await pilot.press("a")
+        await settle(pilot)
+        assert table_names(app, "containers") == ["up"]
+        await pilot.press("a")
+        await settle(pilot)
+        assert sorted(table_names(app, "containers")) == ["down", "up"]
+
+
+async def test_logs_follow_live_and_tell_stderr_apart(engine, busybox):
+    from tui.screens.logs import LogsScreen
+    from tui.widgets.log_view import LogView
+    create(engine, busybox, "chatty")
+    engine.start("chatty")
+    app = make_app(engine)
+    async with running(app) as pilot:
+        await select(pilot, app, "chatty")
+        await pilot.press("l")
+        assert isinstance(app.screen, LogsScreen)
+        view = app.screen.query_one(LogView)
+        await settle(pilot, lambda: any(e.text.startswith("line 3") for e in view.entries),
+                     rounds=1000)
+        streams = {e.text.split()[0]: e.stream for e in view.entries}
+        assert streams["line"] == "stdout" and streams["oops"] == "stderr"
+        assert "line 3" in screen_text(app)
+        # a line that arrives later shows up too: the console follows
+        seen = len(view.entries)
+        await settle(pilot, lambda: len(view.entries) > seen + 2, rounds=1000)
+        await pilot.press("ampersand", *"oops", "enter")
+        await settle(pilot)
+        assert view.rows and all(e.text.startswith("oops") for e, _, _ in view.rows)
+        await pilot.press("escape")
+        assert dashboard(app) is app.screen
+
+
+async def test_merged_logs_of_marked_containers_are_labelled(engine, busybox):
+    from tui.widgets.log_view import LogView
+    create(engine, busybox, "one")
+    create(engine, busybox, "two")
+    engine.start("one")
+    engine.start("two")
+    app = make_app(engine)
+    async with running(app) as pilot:
+        await settle(pilot, lambda: len(table_names(app, "containers")) == 2)
+        table = dashboard(app).table("containers")
+        table.move_cursor(row=0)
+        await pilot.press("space", "space", "l")
+        view = app.screen.query_one(LogView)
+        await settle(pilot, lambda: {e.label for e in view.entries} == {"one", "two"},
+                     rounds=1000)
+        assert view.labels
+        assert "one │" in screen_text(app) and "two │" in screen_text(app)
+
+
+async def test_inspect_a_container_summarises_env(engine, busybox):
+    from tui.screens.inspect import InspectScreen
+    create(engine, busybox, "env-demo")
+    app = make_app(engine)
+    async with running(app) as pilot:
+        await select(pilot, app, "env-demo")
+        await pilot.press("enter")
+        await settle(pilot, lambda: isinstance(app.screen, InspectScreen))
+        text = screen_text(app)
+        assert "Env" in text and "PATH=" in text
+        assert "Mounts" in text and "Networks" in text
+
+
+async def test_prune_stopped_containers_asks_then_removes(engine, busybox):
+    from engine.errors import NotFound
+    from tui.screens.confirm import ConfirmScreen
+    create(engine, busybox, "stale")
+    create(engine, busybox, "alive")
+    engine.start("alive")
+    app = make_app(engine)
+    async with running(app) as pilot:
+        app.prune("containers")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("y")
+        await settle(pilot, lambda: table_names(app, "containers") == ["alive"], rounds=500)
+        with pytest.raises(NotFound):
+            engine.container("stale")
+        assert status(engine, "alive") == "running"
+        assert any("removed 1" in n.message for n in app._notifications)

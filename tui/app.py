@@ -1,0 +1,136 @@
+"""BerthApp: the Textual app of the dashboard: themes, the keymap, screens and error reporting.
+
+Every failure of a worker (an engine verb refusing, a verb this build lacks) lands in one
+Worker.StateChanged handler that shows the engine's one-line message as a notification; the
+screen never shows a traceback.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Callable
+
+from textual import work
+from textual.app import App
+from textual.binding import Binding
+from textual.worker import Worker, WorkerState
+
+from themes import DEFAULT, THEMES, register_all
+
+from .config import Config
+from .screens.palette import PRUNES, BerthCommands
+
+
+class BerthApp(App):
+    """The dashboard over one Engine."""
+
+    CSS_PATH = "berth.tcss"
+    TITLE = "berth"
+    COMMANDS = App.COMMANDS | {BerthCommands}
+    COMMAND_PALETTE_BINDING = "ctrl+p"
+    ENABLE_COMMAND_PALETTE = True
+    BINDINGS = [
+        Binding("q", "quit", "Quit", id="quit"),
+        Binding("question_mark", "help", "Help", id="help"),
+        Binding("colon", "command_palette", "Commands", id="palette"),
+        Binding("ctrl+p", "command_palette", "Commands", id="palette2", show=False),
+    ]
+    """Keys that work on every screen."""
+
+    def __init__(self, engine, theme: str | None = None, config: Config | None = None,
+                 clock: Callable[[], float] = time.time, live: bool = True):
+        super().__init__()
+        self.engine = engine
+        self.config = config or Config()
+        self.clock = clock
+        """Where "now" comes from for uptimes and ages (tests freeze it)."""
+        self.live = live
+        """Sample stats and host totals (snapshot tests turn it off)."""
+        self.user_keymap = dict(self.config.keys)
+        """The user's key remapping: binding id -> keys."""
+        register_all(self)
+        self._problems = list(self.config.problems)
+        name = theme or self.config.theme or DEFAULT
+        if name not in THEMES and name not in self.available_themes:
+            self._problems.append(f"no theme named {name!r}; themes: {', '.join(THEMES)}")
+            name = DEFAULT
+        self.theme = name
+
+    def on_mount(self) -> None:
+        from .screens.dashboard import DashboardScreen
+        if self.user_keymap:
+            self.set_keymap(self.user_keymap)
+        self.push_screen(DashboardScreen(self.engine, hide_stopped=self.config.hide_stopped,
+                                         live=self.live))
+        for problem in self._problems:
+            self.notify(problem, severity="warning", timeout=10)
+
+    @property
+    def dashboard(self):
+        from .screens.dashboard import DashboardScreen
+        for screen in self.screen_stack:
+            if isinstance(screen, DashboardScreen):
+                return screen
+        return None
+
+    # --- errors ---------------------------------------------------------------------------------
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """The one place a failed worker becomes a notification (screens forward theirs:
+        Worker.StateChanged does not bubble)."""
+        if event.state != WorkerState.ERROR:
+            return
+        error = event.worker.error
+        message = str(error) if error is not None else "failed"
+        from engine.errors import BerthError
+        if not isinstance(error, BerthError) and type(error).__name__ not in (
+                "ActionFailed", "Unavailable"):
+            message = f"{type(error).__name__}: {message}"
+        self.notify(message, title=event.worker.group or event.worker.name, severity="error",
+                    timeout=8)
+
+    # --- actions on every screen ----------------------------------------------------------------
+
+    def action_help(self) -> None:
+        from .screens.help import HelpScreen
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    def action_show_pane(self, kind: str) -> None:
+        dash = self.dashboard
+        if dash is not None:
+            while self.screen is not dash:
+                self.pop_screen()
+            dash.action_pane(kind)
+
+    def action_toggle_stopped(self) -> None:
+        if self.dashboard is not None:
+            self.dashboard.action_toggle_stopped()
+
+    def prune(self, key: str) -> None:
+        """Ask, then run one of the prune actions."""
+        from .screens.confirm import ConfirmScreen
+        _, title, _ = PRUNES[key]
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.run_prune(key)
+        self.push_screen(ConfirmScreen(title.replace("Prune: r", "R") + "?",
+                                       "This can't be undone."), answered)
+
+    @work(thread=True, group="prune", exit_on_error=False)
+    def run_prune(self, key: str) -> None:
+        """Call the engine's prune verb (thread) and report what it removed."""
+        from .screens.fetch import verb
+        from .widgets.rows import human_size
+        name, title, kwargs = PRUNES[key]
+        result = verb(self.engine, name, title.split(": ", 1)[1])(**kwargs)
+        if isinstance(result, tuple):
+            removed, reclaimed = result
+            text = f"removed {len(removed)}, reclaimed {human_size(reclaimed)}"
+        else:
+            text = f"removed {len(result or [])}"
+        self.call_from_thread(self.notify, text, title=title.split(": ", 1)[1])
+        dash = self.dashboard
+        if dash is not None:
+            dash.post_message(dash.Changed())

@@ -1,0 +1,177 @@
+"""InspectScreen: the Docker-shaped inspect JSON as a foldable tree, beside a summary of what
+people look for first (env, mounts, ports, networks for a container)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Static, Tree
+from textual.widgets.tree import TreeNode
+
+
+PALETTE = {"string": "green", "bool": "magenta", "number": "cyan"}
+
+
+def palette_for(theme_variables: dict[str, str]) -> dict[str, str]:
+    """Leaf colours from the theme, so the tree follows the theme like everything else."""
+    return {"string": theme_variables.get("success", "green"),
+            "bool": theme_variables.get("secondary", "magenta"),
+            "number": theme_variables.get("accent", "cyan")}
+
+
+def _leaf_label(key: str, value: Any, palette: dict[str, str] = PALETTE) -> Text:
+    t = Text()
+    t.append(f"{key}: ", style="bold")
+    if isinstance(value, str):
+        t.append(json.dumps(value), style=palette["string"])
+    elif value is None:
+        t.append("null", style="dim")
+    elif isinstance(value, bool):
+        t.append(str(value).lower(), style=palette["bool"])
+    else:
+        t.append(str(value), style=palette["number"])
+    return t
+
+
+def fill(node: TreeNode, value: Any, depth: int = 0, palette: dict[str, str] = PALETTE) -> None:
+    """Add ``value`` under ``node``: dicts and lists as branches, the rest as leaves."""
+    items = value.items() if isinstance(value, dict) else enumerate(value)
+    for key, child in items:
+        key = str(key)
+        if isinstance(child, (dict, list)) and child:
+            n = len(child)
+            label = Text.assemble((key, "bold"), (f"  {'{…}' if isinstance(child, dict) else '[…]'} {n}", "dim"))
+            branch = node.add(label, expand=depth < 1)
+            fill(branch, child, depth + 1, palette)
+        else:
+            if isinstance(child, (dict, list)):
+                child = "{}" if isinstance(child, dict) else "[]"
+                node.add_leaf(Text.assemble((f"{key}: ", "bold"), (child, "dim")))
+            else:
+                node.add_leaf(_leaf_label(key, child, palette))
+
+
+def _section(title: str, rows: list[tuple[str, str]] | list[str]) -> Table:
+    t = Table(title=Text(title, style="bold"), title_justify="left", box=None,
+              show_header=False, padding=(0, 1), expand=True)
+    if rows and isinstance(rows[0], tuple):
+        t.add_column(style="bold", no_wrap=True)
+        t.add_column(overflow="fold")
+        for k, v in rows:
+            t.add_row(k, v)
+    else:
+        t.add_column(overflow="fold")
+        for v in rows or ["(none)"]:
+            t.add_row(Text(str(v), style="dim" if v == "(none)" else ""))
+    return t
+
+
+def summary(kind: str, data: dict) -> list[Table]:
+    """The summary sections for one object's inspect JSON."""
+    out = []
+    if kind == "containers":
+        cfg, host, state = data.get("Config") or {}, data.get("HostConfig") or {}, data.get("State") or {}
+        out.append(_section("Container", [
+            ("name", str(data.get("Name", "")).lstrip("/")), ("id", str(data.get("Id", ""))[:12]),
+            ("image", str(cfg.get("Image", ""))), ("state", str(state.get("Status", ""))),
+            ("pid", str(state.get("Pid", ""))), ("exit code", str(state.get("ExitCode", ""))),
+            ("started", str(state.get("StartedAt", ""))),
+            ("command", " ".join((cfg.get("Entrypoint") or []) + (cfg.get("Cmd") or []))),
+            ("restart", str((host.get("RestartPolicy") or {}).get("Name", ""))),
+        ]))
+        out.append(_section("Env", list(cfg.get("Env") or [])))
+        mounts = [f"{m.get('Type', '')}  {m.get('Source') or m.get('Name', '')} → "
+                  f"{m.get('Destination', '')}{'' if m.get('RW', True) else '  (ro)'}"
+                  for m in data.get("Mounts") or []]
+        out.append(_section("Mounts", mounts))
+        ports = []
+        for cport, binds in ((data.get("NetworkSettings") or {}).get("Ports") or {}).items():
+            for b in binds or [None]:
+                ports.append(f"{b.get('HostIp') or '0.0.0.0'}:{b.get('HostPort')} → {cport}"
+                             if b else f"{cport} (not published)")
+        out.append(_section("Ports", ports))
+        nets = [f"{name}  {ep.get('IPAddress') or '-'}  gw {ep.get('Gateway') or '-'}  "
+                f"mac {ep.get('MacAddress') or '-'}"
+                for name, ep in ((data.get("NetworkSettings") or {}).get("Networks") or {}).items()]
+        out.append(_section("Networks", nets or [f"mode: {host.get('NetworkMode', '-')}"]))
+    elif kind == "images":
+        cfg = data.get("Config") or {}
+        out.append(_section("Image", [
+            ("id", str(data.get("Id", ""))[7:19]), ("tags", ", ".join(data.get("RepoTags") or [])),
+            ("size", str(data.get("Size", ""))), ("created", str(data.get("Created", ""))),
+            ("platform", f"{data.get('Os', '')}/{data.get('Architecture', '')}"),
+            ("command", " ".join((cfg.get("Entrypoint") or []) + (cfg.get("Cmd") or []))),
+            ("workdir", str(cfg.get("WorkingDir") or "")),
+            ("layers", str(len((data.get("RootFS") or {}).get("Layers") or []))),
+        ]))
+        out.append(_section("Env", list(cfg.get("Env") or [])))
+        out.append(_section("Exposed ports", list((cfg.get("ExposedPorts") or {}).keys())))
+        out.append(_section("Volumes", list((cfg.get("Volumes") or {}).keys())))
+    else:
+        flat = [(k, json.dumps(v) if not isinstance(v, str) else v)
+                for k, v in data.items() if not isinstance(v, (dict, list))]
+        out.append(_section(kind[:-1].capitalize(), flat))
+        for k, v in data.items():
+            if isinstance(v, dict) and v:
+                out.append(_section(k, [(str(a), json.dumps(b) if not isinstance(b, str) else b)
+                                        for a, b in v.items()]))
+    return out
+
+
+class InspectScreen(Screen):
+    """One object's inspect: summary on the left, the whole JSON as a tree on the right."""
+
+    BINDINGS = [
+        Binding("escape,q", "close", "Back", id="inspect.back"),
+        Binding("tab", "switch", "Summary/Tree", id="inspect.switch"),
+        Binding("E", "expand_all", "Expand all", id="inspect.expand"),
+        Binding("C", "collapse_all", "Collapse all", id="inspect.collapse"),
+    ]
+    """Keys of the inspect view (space or enter folds a node)."""
+
+    def __init__(self, kind: str, title: str, data: Any, focus: str = "json"):
+        super().__init__()
+        self.kind = kind
+        self.title_text = title
+        self.data = data[0] if isinstance(data, list) and len(data) == 1 else data
+        self.initial_focus = focus
+
+    def compose(self) -> ComposeResult:
+        yield Static(Text.assemble((f" {self.kind[:-1]} ", "reverse bold"),
+                                   (f"  {self.title_text}", "bold")), id="inspect-title")
+        with Horizontal(id="inspect-body"):
+            with VerticalScroll(id="inspect-summary"):
+                for section in summary(self.kind, self.data if isinstance(self.data, dict) else {}):
+                    yield Static(section, classes="summary-section")
+            tree: Tree = Tree(Text(self.title_text, style="bold"), id="inspect-tree")
+            tree.root.expand()
+            fill(tree.root, self.data if isinstance(self.data, (dict, list)) else {"value": self.data},
+                 palette=palette_for(self.app.theme_variables))
+            yield tree
+        yield Footer(show_command_palette=False)
+
+    def on_mount(self) -> None:
+        target = "#inspect-summary" if self.initial_focus == "summary" else "#inspect-tree"
+        self.query_one(target).focus()
+
+    def action_close(self) -> None:
+        self.app.pop_screen()
+
+    def action_switch(self) -> None:
+        tree = self.query_one("#inspect-tree")
+        (self.query_one("#inspect-summary") if tree.has_focus else tree).focus()
+
+    def action_expand_all(self) -> None:
+        self.query_one(Tree).root.expand_all()
+
+    def action_collapse_all(self) -> None:
+        root = self.query_one(Tree).root
+        for child in root.children:
+            child.collapse_all()

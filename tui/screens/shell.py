@@ -1,0 +1,64 @@
+"""A shell in a container in the full terminal: the dashboard suspends, `berth exec -it` runs,
+the dashboard comes back and shows the engine's error if there was one."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+
+SHELL = "sh"
+
+
+def _tee(fd: int, tail: list[bytes]) -> None:
+    """Copy the CLI's stderr to the terminal as it comes, keeping the last bytes to show."""
+    kept = 0
+    while True:
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        try:
+            os.write(2, chunk)
+        except OSError:
+            pass
+        tail.append(chunk)
+        kept += len(chunk)
+        while kept > 4096 and len(tail) > 1:
+            kept -= len(tail.pop(0))
+
+
+def exec_command(cid: str) -> list[str]:
+    return [sys.executable, "-m", "tui.cli", "exec", "-it", cid, SHELL]
+
+
+def run_shell(app, engine, container) -> None:
+    """Suspend ``app`` and run a shell in ``container``; notify the engine's error after."""
+    from textual.app import SuspendNotSupported
+    env = {**os.environ, "BERTH_ROOT": engine.paths.root}
+    tail: list[bytes] = []
+    try:
+        with app.suspend():
+            print(f"berth: shell in {container.name} ({container.short_id}); exit to return "
+                  "to the dashboard", flush=True)
+            # stderr goes through us: with -t the shell's own output comes on the pty, so
+            # what arrives here is berth's error, which the dashboard shows after it resumes
+            proc = subprocess.Popen(exec_command(container.id), env=env, stderr=subprocess.PIPE)
+            reader = threading.Thread(target=_tee, args=(proc.stderr.fileno(), tail), daemon=True)
+            reader.start()
+            code = proc.wait()
+            reader.join(timeout=1)
+    except SuspendNotSupported:
+        app.notify("this terminal can't hand over to a shell", severity="error")
+        return
+    message = b"".join(tail).decode(errors="replace").strip()
+    if message:
+        last = message.splitlines()[-1]
+        app.notify(last.removeprefix("berth: "), title=f"shell in {container.name}",
+                   severity="error" if code else "information", timeout=8)
+    elif code >= 125:
+        app.notify(f"berth exec exited with {code}", title=f"shell in {container.name}",
+                   severity="error")

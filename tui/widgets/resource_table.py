@@ -1,0 +1,221 @@
+"""ResourceTable: a DataTable that is diffed, never cleared.
+
+Rows are keyed by the object's id. ``apply(rows)`` removes the rows that went away, adds the new
+ones and calls ``update_cell`` only for cells whose value changed, all in one batch; it re-sorts
+only when the order can have changed, and puts the cursor back on the row it was on (by key),
+without scrolling, so selection and scroll survive every update. Rows can be marked (``space``)
+to act on several at once.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from rich.text import Text
+from textual.message import Message
+from textual.widgets import DataTable
+
+from .rows import MARK, Column, Row
+
+
+def _cell_key(cell: Any) -> Any:
+    """What decides whether a cell changed (rich Text compares equal across styles)."""
+    if isinstance(cell, Text):
+        return (cell.plain, str(cell.style), tuple(cell.spans), cell.justify)
+    return cell
+
+
+class ResourceTable(DataTable):
+    """One pane's table of containers, images, volumes or networks."""
+
+    class SortChanged(Message):
+        """The sort column or direction changed (the screen redraws the header arrow)."""
+
+    def __init__(self, kind: str, columns: Sequence[Column], **kwargs):
+        super().__init__(cursor_type="row", zebra_stripes=False, **kwargs)
+        self.kind = kind
+        self.columns_spec = tuple(columns)
+        self.rows_by_key: dict[str, Row] = {}
+        """The rows on screen, by key."""
+        self.marked: set[str] = set()
+        """Keys of the rows marked with space."""
+        self.sort_index = 0
+        """Which column (of ``columns_spec``) the rows are sorted by."""
+        self.sort_reverse = False
+        """Whether the sort is descending."""
+        self._cell_keys: dict[str, tuple] = {}
+
+    def on_mount(self) -> None:
+        self.add_column(" ", width=1, key="_mark")
+        for col in self.columns_spec:
+            self.add_column(self._header(col), width=col.width, key=col.key)
+
+    def _header(self, col: Column) -> Text:
+        label = col.label
+        if self.columns_spec[self.sort_index].key == col.key:
+            label += " ▼" if self.sort_reverse else " ▲"
+        return Text(label, justify="right" if col.right else "left")
+
+    def _refresh_headers(self) -> None:
+        for col in self.columns_spec:
+            column = self.columns.get(col.key)  # type: ignore[call-overload]
+            if column is not None:
+                column.label = self._header(col)
+                if col.width is None:
+                    column.content_width = max(column.content_width, column.label.cell_len)
+        self._require_update_dimensions = True
+        self.refresh()
+
+    # --- what is selected -----------------------------------------------------------------------
+
+    def cursor_key(self) -> str | None:
+        if not self.row_count or self.cursor_row < 0:
+            return None
+        try:
+            key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key
+        except Exception:  # an empty or shrinking table: nothing is selected
+            return None
+        return key.value
+
+    def selected(self) -> Row | None:
+        key = self.cursor_key()
+        return self.rows_by_key.get(key) if key else None
+
+    def targets(self) -> list[Row]:
+        """The marked rows in table order, or the selected row when none is marked."""
+        marked = [r for r in self.rows_in_order() if r.key in self.marked]
+        if marked:
+            return marked
+        row = self.selected()
+        return [row] if row else []
+
+    def rows_in_order(self) -> list[Row]:
+        out = []
+        for i in range(self.row_count):
+            key = self._row_locations.get_key(i)
+            if key is not None and key.value in self.rows_by_key:
+                out.append(self.rows_by_key[key.value])
+        return out
+
+    def toggle_mark(self) -> None:
+        key = self.cursor_key()
+        if key is None:
+            return
+        if key in self.marked:
+            self.marked.discard(key)
+        else:
+            self.marked.add(key)
+        self.update_cell(key, "_mark", Text(MARK if key in self.marked else "",
+                                            style="bold"))
+        if self.cursor_row < self.row_count - 1:
+            self.move_cursor(row=self.cursor_row + 1)
+
+    def clear_marks(self) -> None:
+        for key in list(self.marked):
+            if key in self.rows_by_key:
+                self.update_cell(key, "_mark", "")
+        self.marked.clear()
+
+    # --- updates --------------------------------------------------------------------------------
+
+    def apply(self, rows: Sequence[Row]) -> None:
+        """Make the table show exactly ``rows``, touching only what changed."""
+        new = {r.key: r for r in rows}
+        cursor_key = self.cursor_key()
+        cursor_index = self.cursor_row
+        reorder = False
+        auto = [c.key for c in self.columns_spec if c.width is None]
+        with self.app.batch_update():
+            for key in [k for k in self.rows_by_key if k not in new]:
+                self.remove_row(key)
+                del self.rows_by_key[key]
+                self._cell_keys.pop(key, None)
+                self.marked.discard(key)
+                reorder = True
+            for row in rows:
+                keys = tuple(_cell_key(c) for c in row.cells)
+                old = self.rows_by_key.get(row.key)
+                if old is None:
+                    mark = Text(MARK if row.key in self.marked else "", style="bold")
+                    self.add_row(mark, *row.cells, key=row.key)
+                    reorder = True
+                else:
+                    old_keys = self._cell_keys[row.key]
+                    for col, a, b, cell in zip(self.columns_spec, old_keys, keys, row.cells):
+                        if a != b:
+                            self.update_cell(row.key, col.key, cell, update_width=col.key in auto)
+                    if old.sort[self.sort_index] != row.sort[self.sort_index]:
+                        reorder = True
+                self.rows_by_key[row.key] = row
+                self._cell_keys[row.key] = keys
+            if reorder:
+                self._order()
+            self._restore_cursor(cursor_key, cursor_index)
+
+    def update_rows(self, rows: Sequence[Row]) -> None:
+        """Update rows already on screen (a stats tick): no rows come or go."""
+        reorder = False
+        auto = [c.key for c in self.columns_spec if c.width is None]
+        cursor_key = self.cursor_key()
+        for row in rows:
+            old = self.rows_by_key.get(row.key)
+            if old is None:
+                continue
+            keys = tuple(_cell_key(c) for c in row.cells)
+            for col, a, b, cell in zip(self.columns_spec, self._cell_keys[row.key], keys, row.cells):
+                if a != b:
+                    self.update_cell(row.key, col.key, cell, update_width=col.key in auto)
+            if old.sort[self.sort_index] != row.sort[self.sort_index]:
+                reorder = True
+            self.rows_by_key[row.key] = row
+            self._cell_keys[row.key] = keys
+        if reorder:
+            self._order()
+            self._restore_cursor(cursor_key, self.cursor_row)
+
+    def _order(self) -> None:
+        i = self.sort_index
+
+        def value(key) -> tuple:
+            row = self.rows_by_key[key.value]
+            v = row.sort[i]
+            # None sorts first; the row key breaks ties so equal rows keep a stable order
+            return (v is not None, v if v is not None else 0, row.sort[0], row.key)
+
+        try:
+            from textual._two_way_dict import TwoWayDict
+            ordered = sorted(self._data.keys(), key=value, reverse=self.sort_reverse)
+            self._row_locations = TwoWayDict({k: n for n, k in enumerate(ordered)})
+            self._update_count += 1
+            self.refresh()
+        except (ImportError, AttributeError, TypeError):  # pragma: no cover - textual changed
+            self.sort(self.columns_spec[i].key, reverse=self.sort_reverse)
+
+    def _restore_cursor(self, key: str | None, index: int) -> None:
+        if not self.row_count:
+            return
+        if key is not None and key in self.rows_by_key:
+            target = self.get_row_index(key)
+        else:
+            target = min(max(index, 0), self.row_count - 1)
+        if target != self.cursor_row:
+            self.move_cursor(row=target, scroll=False)
+
+    # --- sorting --------------------------------------------------------------------------------
+
+    def sort_by(self, index: int, reverse: bool | None = None) -> None:
+        """Sort by column ``index``; the same column again flips the direction."""
+        if reverse is None:
+            reverse = not self.sort_reverse if index == self.sort_index else False
+        self.sort_index, self.sort_reverse = index, reverse
+        key = self.cursor_key()
+        self._order()
+        self._refresh_headers()
+        self._restore_cursor(key, self.cursor_row)
+        self.post_message(self.SortChanged())
+
+    def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
+        event.stop()
+        keys = [c.key for c in self.columns_spec]
+        if event.column_key.value in keys:
+            self.sort_by(keys.index(event.column_key.value))
