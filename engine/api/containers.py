@@ -1,0 +1,394 @@
+"""Container endpoints: list, create, the lifecycle verbs, wait, inspect, logs, attach, rename,
+prune. Stats are in ``stats``; top, changes, archive, export, commit, update and resize in
+``runtime_verbs``."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import time
+
+from aiohttp import web
+
+from ..errors import Conflict, InvalidArgument, NotFound
+from . import runtime_verbs, stats, streams, translate
+from .server import call, engine_of
+
+PENDING = web.AppKey("pending_attach", dict)   # container id -> sockets waiting for its start
+
+
+def register(routes) -> None:
+    add = routes.add
+    add("GET", "/containers/json", list_containers)
+    add("POST", "/containers/create", create)
+    add("POST", "/containers/prune", prune)
+    add("GET", "/containers/{id}/json", inspect)
+    add("POST", "/containers/{id}/start", start)
+    add("POST", "/containers/{id}/stop", stop)
+    add("POST", "/containers/{id}/restart", restart)
+    add("POST", "/containers/{id}/kill", kill)
+    add("POST", "/containers/{id}/pause", pause)
+    add("POST", "/containers/{id}/unpause", unpause)
+    add("POST", "/containers/{id}/wait", wait)
+    add("DELETE", "/containers/{id}", remove)
+    add("POST", "/containers/{id}/rename", rename)
+    add("GET", "/containers/{id}/logs", logs)
+    add("POST", "/containers/{id}/attach", attach)
+    add("GET", "/containers/{id}/stats", stats.stats)
+    for method, path, verb in (
+            ("GET", "/containers/{id}/top", "top"), ("GET", "/containers/{id}/changes", "diff"),
+            ("GET", "/containers/{id}/export", "export"),
+            ("POST", "/containers/{id}/update", "update"),
+            ("POST", "/containers/{id}/resize", "resize"),
+            ("GET", "/containers/{id}/archive", "archive"),
+            ("HEAD", "/containers/{id}/archive", "archive"),
+            ("PUT", "/containers/{id}/archive", "archive"), ("POST", "/commit", "commit")):
+        add(method, path, getattr(runtime_verbs, verb))
+    routes.app[PENDING] = {}
+
+
+async def _body(request: web.Request) -> dict:
+    if not request.can_read_body:
+        return {}
+    text = await request.text()
+    if not text.strip():
+        return {}
+    try:
+        body = json.loads(text)
+    except ValueError as e:
+        raise InvalidArgument(f"invalid JSON body: {e}") from None
+    return body if isinstance(body, dict) else {}
+
+
+# --- listing and inspecting ---------------------------------------------------------------------
+
+async def list_containers(request: web.Request) -> web.Response:
+    engine = engine_of(request)
+    q = request.query
+    filters = translate.parse_filters(q.get("filters"))
+    everything = translate.boolean(q.get("all"))
+    found = await call(engine.containers, everything, filters or None)
+    limit = int(q.get("limit") or -1)
+    if limit > 0:
+        found = found[:limit]
+    out = await call(lambda: [translate.container_summary(c) for c in found])
+    return web.json_response(out)
+
+
+async def inspect(request: web.Request) -> web.Response:
+    engine = engine_of(request)
+    try:
+        data = await call(engine.container_inspect, request.match_info["id"])
+        c = await call(engine.container, data["Id"])
+    except NotFound:
+        raise NotFound(f"No such container: {request.match_info['id']}") from None
+    _network_entries(data, c)
+    return web.json_response(data)
+
+
+def _network_entries(data: dict, c) -> None:
+    """Docker lists a container's networks from its creation on, each with the container's
+    short id among the aliases (compose reads both to decide whether to connect)."""
+    nets = data.setdefault("NetworkSettings", {}).setdefault("Networks", {}) or {}
+    data["NetworkSettings"]["Networks"] = nets
+    mode = c.config.network_mode
+    names = list(c.config.networks)
+    if mode == "bridge" and not names:
+        names = ["berth"]
+    for name in names:
+        if name not in nets:
+            nets[name] = {"IPAMConfig": None, "Links": None, "Aliases": None, "NetworkID": "",
+                          "EndpointID": "", "Gateway": "", "IPAddress": "", "IPPrefixLen": 0,
+                          "IPv6Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0,
+                          "MacAddress": "", "DriverOpts": None, "DNSNames": None}
+        if name != "berth":
+            aliases = list(nets[name].get("Aliases") or [])
+            for alias in (*c.config.aliases, c.id[:12]):
+                if alias not in aliases:
+                    aliases.append(alias)
+            nets[name]["Aliases"] = aliases
+
+
+# --- create and the lifecycle -------------------------------------------------------------------
+
+async def create(request: web.Request) -> web.Response:
+    engine = engine_of(request)
+    body = await _body(request)
+    config, entrypoint_set = translate.container_config(body)
+    name = request.query.get("name") or None
+    try:
+        c = await call(engine.create, config, name, entrypoint_set)
+    except NotFound as e:
+        if "image" in str(e).lower():
+            raise NotFound(f"No such image: {config.image}") from None
+        raise
+    return web.json_response({"Id": c.id, "Warnings": []}, status=201)
+
+
+async def _container_id(engine, ref: str) -> str:
+    try:
+        return (await call(engine.container, ref)).id
+    except NotFound:
+        raise NotFound(f"No such container: {ref}") from None
+
+
+async def start(request: web.Request) -> web.Response:
+    engine = engine_of(request)
+    cid = await _container_id(engine, request.match_info["id"])
+    c = await call(engine.container, cid)
+    if c.running:
+        return web.Response(status=304)
+    pending = request.app[PENDING].pop(cid, [])
+    # an attach made before the start (docker run) gets the output from the first byte
+    fd = pending[0].fileno() if pending else None
+    try:
+        await call(engine.start, cid, fd)
+    finally:
+        for s in pending:
+            s.close()
+    return web.Response(status=204)
+
+
+def _timeout(request: web.Request) -> int | None:
+    t = request.query.get("t") or request.query.get("timeout")
+    return int(t) if t not in (None, "") else None
+
+
+async def stop(request: web.Request) -> web.Response:
+    engine = engine_of(request)
+    cid = await _container_id(engine, request.match_info["id"])
+    if not (await call(engine.container, cid)).running:
+        return web.Response(status=304)
+    await call(engine.stop, cid, _timeout(request))
+    return web.Response(status=204)
+
+
+async def restart(request: web.Request) -> web.Response:
+    engine = engine_of(request)
+    cid = await _container_id(engine, request.match_info["id"])
+    await call(engine.restart, cid, _timeout(request))
+    return web.Response(status=204)
+
+
+async def kill(request: web.Request) -> web.Response:
+    engine = engine_of(request)
+    cid = await _container_id(engine, request.match_info["id"])
+    await call(engine.kill, cid, request.query.get("signal") or "SIGKILL")
+    return web.Response(status=204)
+
+
+async def pause(request: web.Request) -> web.Response:
+    engine = engine_of(request)
+    await call(engine.pause, await _container_id(engine, request.match_info["id"]))
+    return web.Response(status=204)
+
+
+async def unpause(request: web.Request) -> web.Response:
+    engine = engine_of(request)
+    await call(engine.unpause, await _container_id(engine, request.match_info["id"]))
+    return web.Response(status=204)
+
+
+async def remove(request: web.Request) -> web.Response:
+    engine = engine_of(request)
+    ref = request.match_info["id"]
+    cid = await _container_id(engine, ref)
+    q = request.query
+    if translate.boolean(q.get("link")):
+        raise InvalidArgument("links are not supported by berth")
+    c = await call(engine.container, cid)
+    if c.running and not translate.boolean(q.get("force")):
+        raise Conflict(f"cannot remove container \"/{c.name}\": container is running: stop the "
+                       "container before removing or force remove")
+    await call(engine.remove, cid, translate.boolean(q.get("force")),
+               translate.boolean(q.get("v")))
+    return web.Response(status=204)
+
+
+async def rename(request: web.Request) -> web.Response:
+    engine = engine_of(request)
+    cid = await _container_id(engine, request.match_info["id"])
+    name = request.query.get("name")
+    if not name:
+        raise InvalidArgument("rename needs a name")
+    await call(engine.rename, cid, name)
+    return web.Response(status=204)
+
+
+async def prune(request: web.Request) -> web.Response:
+    engine = engine_of(request)
+    filters = translate.parse_filters(request.query.get("filters"))
+    if filters:
+        raise InvalidArgument("container prune filters are not supported by berth")
+    removed, size = await call(engine.prune_containers)
+    return web.json_response({"ContainersDeleted": removed or None, "SpaceReclaimed": size})
+
+
+# --- wait ---------------------------------------------------------------------------------------
+
+async def wait(request: web.Request) -> web.StreamResponse:
+    """Docker's wait: the headers go out as soon as the wait is registered (``docker run``
+    starts the container only then), the exit code when the condition is met. The condition is
+    watched through the event log, so a container that starts and exits between two looks at
+    its state is never missed."""
+    engine = engine_of(request)
+    condition = request.query.get("condition") or "not-running"
+    if condition not in ("not-running", "next-exit", "removed"):
+        raise InvalidArgument(f"invalid condition: {condition!r}; use not-running, next-exit "
+                              "or removed")
+    cid = await _container_id(engine, request.match_info["id"])
+    since = time.time()
+    c = await call(engine.container, cid)
+    events = engine.follow_events(since=since, filters={"container": [cid]})
+    response = web.StreamResponse(headers={"Content-Type": "application/json"})
+    await response.prepare(request)
+    code = c.state.exit_code
+    try:
+        if not (condition == "not-running" and not c.running):
+            async for ev in events:
+                if ev.action == "die":
+                    code = int(ev.attributes.get("exitCode", "0") or 0)
+                    if condition != "removed":
+                        break
+                elif ev.action == "destroy":
+                    break
+    finally:
+        await events.aclose()
+    await response.write(json.dumps({"StatusCode": code, "Error": None}).encode() + b"\n")
+    await response.write_eof()
+    return response
+
+
+# --- logs ---------------------------------------------------------------------------------------
+
+def _seconds(value: str | None) -> float | None:
+    if value in (None, "", "0"):
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        from ..events import parse_timestamp
+        return parse_timestamp(value)
+
+
+async def logs(request: web.Request) -> web.StreamResponse:
+    engine = engine_of(request)
+    cid = await _container_id(engine, request.match_info["id"])
+    c = await call(engine.container, cid)
+    q = request.query
+    want_out, want_err = translate.boolean(q.get("stdout")), translate.boolean(q.get("stderr"))
+    if not want_out and not want_err:
+        raise InvalidArgument("Bad parameters: you must choose at least one stream")
+    follow, stamps = translate.boolean(q.get("follow")), translate.boolean(q.get("timestamps"))
+    tail = q.get("tail") or "all"
+    tail_n = None if tail == "all" else int(tail)
+    since, until = _seconds(q.get("since")), _seconds(q.get("until"))
+    tty = c.config.tty
+    response = web.StreamResponse(headers={
+        "Content-Type": streams.RAW if tty else streams.MULTIPLEXED})
+    await response.prepare(request)
+    lines = streams.iterate_in_thread(
+        lambda: engine.logs(cid, follow=follow, tail=tail_n, since=since, until=until))
+    try:
+        async for line in lines:
+            if (line.stream == "stderr" and not want_err) or \
+                    (line.stream != "stderr" and not want_out):
+                continue
+            data = line.text.encode()
+            if stamps:
+                data = line.time.encode() + b" " + data
+            await response.write(data if tty else streams.frame(
+                streams.stream_number(line.stream), data))
+    except (ConnectionResetError, asyncio.CancelledError):
+        await lines.aclose()
+        raise
+    await response.write_eof()
+    return response
+
+
+# --- attach -------------------------------------------------------------------------------------
+
+async def attach(request: web.Request) -> web.StreamResponse:
+    """Hijack the connection and stream the container's output (multiplexed without a tty).
+    An attach before the start (what ``docker run`` does) is handed to ``start`` and gets every
+    byte; a running container is attached through the runtime's attach when it has one."""
+    from ..runtime import frames
+    engine = engine_of(request)
+    cid = await _container_id(engine, request.match_info["id"])
+    c = await call(engine.container, cid)
+    q = request.query
+    if not translate.boolean(q.get("stream")) and translate.boolean(q.get("logs")):
+        return await logs(request)
+    live = getattr(engine, "attach", None)
+    theirs = None
+    if c.running:
+        if live is None:
+            raise NotImplementedError("attaching to a running container is not available in "
+                                      "this berth yet: use logs -f")
+        sock = socket.socket(fileno=await call(live, cid))
+    else:
+        sock, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        request.app[PENDING].setdefault(cid, []).append(theirs)
+    tty = c.config.tty
+    scanner = streams.DetachScanner(streams.detach_keys(q.get("detachKeys")
+                                                        or c.config.detach_keys or None))
+    proto, token = await streams.hijack(
+        request, streams.RAW if tty else streams.MULTIPLEXED)
+    loop = asyncio.get_running_loop()
+    sock.setblocking(False)
+    want = {frames.STDOUT: translate.boolean(q.get("stdout"), True),
+            frames.STDERR: translate.boolean(q.get("stderr"), True)}
+
+    async def pump_out() -> None:
+        dec = frames.Decoder()
+        while True:
+            data = await loop.sock_recv(sock, 65536)
+            if not data:
+                return
+            for kind, payload in dec.feed(data):
+                if kind == frames.EXIT:
+                    return
+                if kind in want and want[kind]:
+                    ok = await proto.write(payload if tty else streams.frame(kind, payload))
+                    if not ok:
+                        return
+
+    async def pump_in() -> None:
+        while True:
+            data = await proto.incoming.get()
+            if data is None:
+                return
+            try:
+                if data == b"":
+                    if tty:
+                        # a terminal has no end of input: the client is gone (the docker CLI
+                        # detaches on ctrl-p ctrl-q by closing): leave, the container runs on
+                        await loop.sock_sendall(sock, frames.encode(frames.DETACH))
+                        return
+                    await loop.sock_sendall(sock, frames.encode(frames.STDIN_EOF))
+                    continue
+                data, detached = scanner.feed(data)
+                if data:
+                    await loop.sock_sendall(sock, frames.encode(frames.STDIN, data))
+                if detached:   # the container keeps running; this client leaves
+                    await loop.sock_sendall(sock, frames.encode(frames.DETACH))
+                    return
+            except OSError:
+                return
+
+    out = asyncio.ensure_future(pump_out())
+    inp = asyncio.ensure_future(pump_in())
+    gone = asyncio.ensure_future(proto.closed.wait())
+    try:
+        await asyncio.wait([out, inp, gone], return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (out, inp, gone):
+            task.cancel()
+        pending = request.app[PENDING].get(cid, [])
+        if theirs is not None and theirs in pending:
+            # the client left before the start: that start must not write to nobody
+            pending.remove(theirs)
+            theirs.close()
+        sock.close()
+    return streams.release(request, token)

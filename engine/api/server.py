@@ -1,0 +1,240 @@
+"""The aiohttp application that speaks the Docker Engine API over a unix socket.
+
+Routes are registered with and without the ``/vX.Y`` prefix (1.41 to 1.45). Engine errors become
+Docker's status codes and ``{"message": …}`` bodies in one place (``STATUS``). The engine's local
+verbs are synchronous: handlers run them in worker threads (``call``), never on the event loop.
+The service exits after ``timeout`` seconds without a request in flight (0 = never).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import grp
+import json
+import os
+import time
+
+from aiohttp import web
+
+from ..errors import (AuthError, BerthError, Conflict, ExecError, HostError, IntegrityError,
+                      InvalidArgument, NotFound, RegistryError)
+
+MIN_VERSION, MAX_VERSION = (1, 41), (1, 45)
+API_VERSION = "1.45"
+ENGINE_KEY = web.AppKey("engine", object)
+STATE_KEY = web.AppKey("state", object)
+
+# engine.errors -> Docker's status codes: the one place they are mapped (order matters:
+# subclasses first)
+STATUS: tuple[tuple[type, int], ...] = (
+    (NotFound, 404), (Conflict, 409), (InvalidArgument, 400), (AuthError, 401),
+    (ExecError, 400), (IntegrityError, 400), (RegistryError, 500), (HostError, 500),
+    (BerthError, 500), (NotImplementedError, 501),
+)
+
+
+def status_of(error: BaseException) -> int:
+    for kind, status in STATUS:
+        if isinstance(error, kind):
+            return status
+    return 500
+
+
+def error_response(status: int, message: str) -> web.Response:
+    # exactly "application/json" (no charset): the docker CLI reads the message only then
+    return web.Response(body=json.dumps({"message": message}).encode(), status=status,
+                        content_type="application/json")
+
+
+class ServiceState:
+    """What the idle timer needs: requests in flight and when the last one ended."""
+
+    def __init__(self):
+        self.active = 0
+        self.last = time.monotonic()
+
+
+def _parse_version(text: str) -> tuple[int, int] | None:
+    major, _, minor = text.partition(".")
+    try:
+        return int(major), int(minor)
+    except ValueError:
+        return None
+
+
+@web.middleware
+async def _middleware(request: web.Request, handler):
+    state: ServiceState = request.app[STATE_KEY]
+    state.active += 1
+    try:
+        version = request.match_info.get("version")
+        if version is not None:
+            v = _parse_version(version)
+            if v is None or v < MIN_VERSION:
+                return error_response(400, f"client version {version} is too old. Minimum "
+                                      f"supported API version is {'%d.%d' % MIN_VERSION}, "
+                                      "please upgrade your client to a newer version")
+            if v > MAX_VERSION:
+                return error_response(400, f"client version {version} is too new. Maximum "
+                                      f"supported API version is {API_VERSION}")
+        try:
+            response = await handler(request)
+        except web.HTTPException:
+            raise
+        except (BerthError, NotImplementedError) as e:
+            return error_response(status_of(e), str(e) or "not implemented")
+        except asyncio.CancelledError:
+            raise
+        except ConnectionError:
+            # the client went away mid-stream (docker cp has what it wanted, a piped export
+            # was cut short): nothing to answer, nothing to report
+            return web.Response(status=499)
+        except Exception as e:  # noqa: BLE001 - a bug must answer 500, not drop the connection
+            import traceback
+            traceback.print_exc()
+            return error_response(500, f"{type(e).__name__}: {e}")
+        if isinstance(response, web.StreamResponse) and not response.prepared:
+            response.headers.setdefault("Api-Version", API_VERSION)
+            response.headers.setdefault("Server", "berth")
+        return response
+    finally:
+        state.active -= 1
+        state.last = time.monotonic()
+
+
+async def _not_found(request: web.Request) -> web.Response:
+    return error_response(404, f"page not found: {request.method} {request.path}")
+
+
+class Routes:
+    """Adds each route twice: bare and under ``/v{version}``."""
+
+    def __init__(self, app: web.Application):
+        self.app = app
+
+    def add(self, method: str, path: str, handler) -> None:
+        self.app.router.add_route(method, path, handler)
+        self.app.router.add_route(method, r"/v{version:\d+\.\d+}" + path, handler)
+
+
+def make_app(engine) -> web.Application:
+    from . import containers, exec as exec_, images, networks, system, volumes
+    app = web.Application(middlewares=[_middleware], client_max_size=0)
+    app[ENGINE_KEY] = engine
+    app[STATE_KEY] = ServiceState()
+    routes = Routes(app)
+    for module in (system, containers, exec_, images, networks, volumes):
+        module.register(routes)
+    app.router.add_route("*", "/{tail:.*}", _not_found)
+    return app
+
+
+def engine_of(request: web.Request):
+    return request.app[ENGINE_KEY]
+
+
+_POOL: concurrent.futures.ThreadPoolExecutor | None = None
+
+
+async def call(fn, *args, **kwargs):
+    """Run a synchronous engine verb in a worker thread (of the service's own pool: waits and
+    followers hold threads for long, and a stopped service must not wait for them)."""
+    if _POOL is None:
+        return await asyncio.to_thread(fn, *args, **kwargs)
+    import functools
+    return await asyncio.get_running_loop().run_in_executor(
+        _POOL, functools.partial(fn, *args, **kwargs))
+
+
+def default_socket(paths) -> str:
+    """``docker.sock`` in the root's run directory (/run/berth/docker.sock for the default root)."""
+    return os.path.join(paths.run, "docker.sock")
+
+
+def _listening(path: str) -> bool:
+    import socket
+    with socket.socket(socket.AF_UNIX) as s:
+        try:
+            s.connect(path)
+            return True
+        except OSError:
+            return False
+
+
+def _secure(path: str) -> None:
+    """The socket is a door to root: owner root, group ``berth`` when it exists, mode 0660."""
+    try:
+        gid = grp.getgrnam("berth").gr_gid
+    except KeyError:
+        gid = 0
+    os.chown(path, 0, gid)
+    os.chmod(path, 0o660)
+
+
+async def serve(engine, socket_path: str, timeout: float = 0, ready=None) -> None:
+    """Serve until SIGINT/SIGTERM, or until ``timeout`` seconds pass with no request in flight."""
+    import signal
+    loop = asyncio.get_running_loop()
+    # streams (logs -f, waits, attaches) hold worker threads for long: a pool of its own size
+    global _POOL
+    pool = _POOL = concurrent.futures.ThreadPoolExecutor(max_workers=64, thread_name_prefix="api")
+    app = make_app(engine)
+    # a stopped service does not wait for streams (logs -f, events, attach) to end
+    runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=1.0)
+    await runner.setup()
+    os.makedirs(os.path.dirname(socket_path) or ".", exist_ok=True)
+    if os.path.exists(socket_path):
+        if _listening(socket_path):
+            from ..errors import Conflict
+            raise Conflict(f"a service already listens on {socket_path}: stop it first, or "
+                           "give another --socket")
+        os.unlink(socket_path)   # left by a service that was killed
+    old = os.umask(0o117)  # no moment when the socket is open to everyone
+    try:
+        site = web.UnixSite(runner, socket_path)
+        await site.start()
+    finally:
+        os.umask(old)
+    _secure(socket_path)
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    if ready is not None:
+        ready()
+    state: ServiceState = app[STATE_KEY]
+    try:
+        while not stop.is_set():
+            wait = 1.0
+            if timeout > 0:
+                idle = time.monotonic() - state.last
+                if state.active == 0 and idle >= timeout:
+                    break
+                wait = max(0.05, min(wait, timeout - idle if state.active == 0 else wait))
+            try:
+                await asyncio.wait_for(stop.wait(), wait)
+            except (asyncio.TimeoutError, TimeoutError):
+                pass
+    finally:
+        try:
+            os.unlink(socket_path)
+        except FileNotFoundError:
+            pass
+        await runner.cleanup()
+        # a worker blocked in a verb must not keep the process alive after it was told to stop
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+def run_service(socket_path: str | None = None, timeout: float = 0) -> int:
+    """``berth system service``: serve the Docker API on ``socket_path`` until stopped."""
+    import sys
+    from .. import Engine
+    engine = Engine()
+    path = socket_path or default_socket(engine.paths)
+    asyncio.run(serve(engine, path, timeout, ready=lambda: print(
+        f"berth: serving the Docker API on unix://{path}", file=sys.stderr, flush=True)))
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # a worker thread still blocked in a verb would hold up the interpreter's exit (the pool's
+    # threads are joined at exit); everything the service owned is already closed
+    os._exit(0)

@@ -1,0 +1,307 @@
+"""Docker's JSON <-> berth's models: container create bodies into ContainerConfig, containers
+and images into the list entries Docker returns, and Docker's filter encodings.
+
+Flag values go through engine.options (and the volumes and network parsers), so a bad memory
+size or port reads as it does on berth's command line. Fields berth does not know are ignored,
+as Docker ignores them; fields it knows but cannot honour are refused with a sentence.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+from ..errors import InvalidArgument
+from ..models import ContainerConfig, Mount, Resources, Ulimit
+
+# HostConfig fields berth cannot honour, with the value(s) that mean "not used"
+_UNSUPPORTED = {
+    "CgroupParent": ("",), "PidMode": ("", "private"), "IpcMode": ("", "private", "shareable"),
+    "UTSMode": ("",), "Runtime": ("", "runc"), "Isolation": ("", "default"),
+    "VolumeDriver": ("", "local"), "Links": ((),), "DeviceRequests": ((),),
+    "BlkioDeviceReadBps": ((),), "BlkioDeviceWriteBps": ((),), "BlkioDeviceReadIOps": ((),),
+    "BlkioDeviceWriteIOps": ((),), "BlkioWeightDevice": ((),), "KernelMemory": (0,),
+    "CpuRealtimePeriod": (0,), "CpuRealtimeRuntime": (0,), "StorageOpt": ({},),
+}
+
+
+def parse_filters(text: str | None) -> dict[str, list[str]]:
+    """Docker's ``filters`` query: ``{"k": ["v"]}`` or the older ``{"k": {"v": true}}``."""
+    if not text:
+        return {}
+    try:
+        raw = json.loads(text)
+    except ValueError:
+        raise InvalidArgument(f"invalid filter: {text}") from None
+    if not isinstance(raw, dict):
+        raise InvalidArgument(f"invalid filter: {text}")
+    out: dict[str, list[str]] = {}
+    for key, values in raw.items():
+        if isinstance(values, dict):
+            values = [v for v, on in values.items() if on]
+        elif isinstance(values, str):
+            values = [values]
+        out[key] = [str(v) for v in values or []]
+    return out
+
+
+def boolean(value: str | None, default: bool = False) -> bool:
+    """A query flag as Docker reads it: 1/true/True are true, 0/false/"" false."""
+    if value is None:
+        return default
+    return value.lower() not in ("", "0", "false", "no")
+
+
+def _strslice(value) -> list[str]:
+    if value is None:
+        return []
+    return [value] if isinstance(value, str) else [str(v) for v in value]
+
+
+def _refuse_unsupported(host: dict) -> None:
+    for key, unused in _UNSUPPORTED.items():
+        value = host.get(key)
+        if value is None:
+            continue
+        if isinstance(value, (list, tuple)) and () in unused and not value:
+            continue
+        if value in unused or (value == {} and {} in unused):
+            continue
+        raise InvalidArgument(f"HostConfig.{key} is not supported by berth (got {value!r})")
+    log = host.get("LogConfig") or {}
+    if log.get("Type") not in (None, "", "json-file", "none"):
+        raise InvalidArgument(f"log driver {log.get('Type')!r} is not supported: use json-file")
+
+
+def _resources(host: dict) -> Resources:
+    from .. import options
+    mem, swap, reservation = options.parse_memory(host.get("Memory") or None,
+                                                  host.get("MemorySwap") or None,
+                                                  host.get("MemoryReservation") or None)
+    nano = int(host.get("NanoCpus") or 0)
+    if nano:
+        options.parse_cpus(str(nano / 1e9))   # Docker's range check and message
+    pids = host.get("PidsLimit")
+    return Resources(memory=mem, memory_swap=swap, memory_reservation=reservation,
+                     nano_cpus=nano, cpu_shares=int(host.get("CpuShares") or 0),
+                     cpu_period=int(host.get("CpuPeriod") or 0),
+                     cpu_quota=int(host.get("CpuQuota") or 0),
+                     cpuset_cpus=host.get("CpusetCpus") or "",
+                     cpuset_mems=host.get("CpusetMems") or "",
+                     pids_limit=options.parse_pids_limit(pids) if pids else 0,
+                     blkio_weight=int(host.get("BlkioWeight") or 0),
+                     oom_kill_disable=bool(host.get("OomKillDisable")))
+
+
+def _mount(m: dict) -> Mount:
+    """One HostConfig.Mounts entry, through the --mount parser (same checks, same messages)."""
+    from ..volumes import parse_mount
+    kind = (m.get("Type") or "volume").lower()
+    parts = [f"type={kind}"]
+    if m.get("Source"):
+        parts.append(f"source={m['Source']}")
+    parts.append(f"target={m.get('Target', '')}")
+    if m.get("ReadOnly"):
+        parts.append("readonly")
+    bind = m.get("BindOptions") or {}
+    if bind.get("Propagation"):
+        parts.append(f"bind-propagation={bind['Propagation']}")
+    vol = m.get("VolumeOptions") or {}
+    if vol.get("NoCopy"):
+        parts.append("volume-nocopy")
+    tmpfs = m.get("TmpfsOptions") or {}
+    if tmpfs.get("SizeBytes"):
+        parts.append(f"tmpfs-size={tmpfs['SizeBytes']}")
+    if tmpfs.get("Mode"):
+        parts.append(f"tmpfs-mode={tmpfs['Mode']:o}")
+    return parse_mount(",".join(parts))
+
+
+def _ports(bindings: dict) -> list:
+    from ..network.ports import parse_publish
+    out = []
+    for key, binds in (bindings or {}).items():
+        port = key if "/" in key else f"{key}/tcp"
+        for b in binds or [{}]:
+            ip, host = (b or {}).get("HostIp") or "", (b or {}).get("HostPort") or ""
+            ip = f"[{ip}]" if ":" in ip else ip
+            spec = f"{ip}:{host}:{port}" if ip else (f"{host}:{port}" if host else port)
+            out += parse_publish(spec)
+    return out
+
+
+def container_config(body: dict) -> tuple[ContainerConfig, bool]:
+    """(ContainerConfig, entrypoint_set) from a ``POST /containers/create`` body."""
+    from .. import options
+    host = body.get("HostConfig") or {}
+    _refuse_unsupported(host)
+    health = body.get("Healthcheck") or {}
+    if health.get("Test") and health["Test"][0] != "NONE":
+        raise InvalidArgument("healthchecks are not supported by berth")
+    if not body.get("Image"):
+        raise InvalidArgument("Config.Image is required")
+    entrypoint = body.get("Entrypoint")
+    restart = host.get("RestartPolicy") or {}
+    policy = restart.get("Name") or "no"
+    if restart.get("MaximumRetryCount"):
+        policy += f":{restart['MaximumRetryCount']}"
+    network = host.get("NetworkMode") or "bridge"
+    if network == "default":
+        network = "bridge"
+    if body.get("NetworkDisabled"):
+        network = "none"
+    stop_signal = body.get("StopSignal")
+    log = host.get("LogConfig") or {}
+    config = ContainerConfig(
+        image=body["Image"], cmd=_strslice(body.get("Cmd")),
+        entrypoint=_strslice(entrypoint) if entrypoint is not None else [],
+        env=[e for e in body.get("Env") or [] if "=" in e], workdir=body.get("WorkingDir") or "",
+        user=body.get("User") or "", hostname=body.get("Hostname") or "",
+        domainname=body.get("Domainname") or "", labels=dict(body.get("Labels") or {}),
+        tty=bool(body.get("Tty")), open_stdin=bool(body.get("OpenStdin")),
+        stop_signal=options.parse_stop_signal(stop_signal) if stop_signal else "SIGTERM",
+        stop_timeout=body.get("StopTimeout"),
+        exposed_ports=[p if "/" in p else f"{p}/tcp" for p in body.get("ExposedPorts") or {}],
+        init=bool(host.get("Init")), auto_remove=bool(host.get("AutoRemove")),
+        restart_policy=options.parse_restart(policy), resources=_resources(host),
+        ulimits=[Ulimit(u["Name"], int(u["Soft"]), int(u["Hard"]))
+                 for u in host.get("Ulimits") or []],
+        network_mode=network, publish_all=bool(host.get("PublishAllPorts")),
+        read_only=bool(host.get("ReadonlyRootfs")), cap_add=list(host.get("CapAdd") or []),
+        cap_drop=list(host.get("CapDrop") or []), privileged=bool(host.get("Privileged")),
+        security_opt=list(host.get("SecurityOpt") or []),
+        devices=[":".join(x for x in (d.get("PathOnHost", ""), d.get("PathInContainer", ""),
+                                       d.get("CgroupPermissions", "")) if x)
+                 for d in host.get("Devices") or []],
+        sysctls=dict(host.get("Sysctls") or {}), group_add=list(host.get("GroupAdd") or []),
+        userns=host.get("UsernsMode") or "", dns=list(host.get("Dns") or []),
+        dns_search=list(host.get("DnsSearch") or []),
+        dns_options=list(host.get("DnsOptions") or []),
+        extra_hosts=list(host.get("ExtraHosts") or []), mac_address=body.get("MacAddress") or "",
+        log_opts=options.parse_log_opts([f"{k}={v}" for k, v in
+                                         (log.get("Config") or {}).items()]),
+        volumes_from=list(host.get("VolumesFrom") or []))
+    for u in config.ulimits:
+        options.parse_ulimit(f"{u.name}={u.soft}:{u.hard}")
+    if host.get("ShmSize"):
+        config.shm_size = int(host["ShmSize"])
+    if config.restart_policy.name != "no" and config.auto_remove:
+        raise InvalidArgument("Conflicting options: RestartPolicy and AutoRemove")
+    if network not in ("bridge", "none", "host") and not network.startswith("container:"):
+        config.networks = [network]
+    endpoints = (body.get("NetworkingConfig") or {}).get("EndpointsConfig") or {}
+    for name, ep in endpoints.items():
+        ep = ep or {}
+        if name not in config.networks and name not in ("bridge", "default", network):
+            config.networks.append(name)
+        config.aliases += [a for a in ep.get("Aliases") or [] if a not in config.aliases]
+        ipam = ep.get("IPAMConfig") or {}
+        if ipam.get("IPv4Address"):
+            config.ip_address = ipam["IPv4Address"]
+    config.ports = _ports(host.get("PortBindings"))
+    config.mounts = _mounts(body, host)
+    return config, entrypoint is not None
+
+
+def _mounts(body: dict, host: dict) -> list[Mount]:
+    from ..volumes import parse_tmpfs, parse_volume
+    mounts = [parse_volume(b) for b in host.get("Binds") or []]
+    mounts += [_mount(m) for m in host.get("Mounts") or []]
+    mounts += [parse_tmpfs(f"{t}:{o}" if o else t) for t, o in (host.get("Tmpfs") or {}).items()]
+    targets = {m.target for m in mounts}
+    # Config.Volumes not covered by a bind or mount are anonymous volumes (compose sends both)
+    mounts += [parse_volume(v) for v in body.get("Volumes") or {} if v not in targets]
+    return mounts
+
+
+# --- models -> Docker's list entries ------------------------------------------------------------
+
+def epoch(rfc3339: str) -> int:
+    if not rfc3339:
+        return 0
+    from ..runtime.filters import rfc3339_seconds
+    try:
+        return int(rfc3339_seconds(rfc3339))
+    except (ValueError, TypeError):
+        return 0
+
+
+def _duration(seconds: float) -> str:
+    """Docker's units.HumanDuration."""
+    s = int(seconds)
+    if s < 1:
+        return "Less than a second"
+    if s == 1:
+        return "1 second"
+    if s < 60:
+        return f"{s} seconds"
+    m = s // 60
+    if m == 1:
+        return "About a minute"
+    if m < 60:
+        return f"{m} minutes"
+    h = round(s / 3600)
+    if h == 1:
+        return "About an hour"
+    if h < 48:
+        return f"{h} hours"
+    if h < 24 * 14:
+        return f"{h // 24} days"
+    return f"{h // (24 * 7)} weeks"
+
+
+def status_text(c) -> str:
+    s = c.state
+    now = time.time()
+    if s.status in ("running", "paused"):
+        text = "Up " + _duration(now - epoch(s.started_at))
+        return text + " (Paused)" if s.status == "paused" else text
+    if s.status == "restarting":
+        return f"Restarting ({s.exit_code}) {_duration(now - epoch(s.finished_at))} ago"
+    if s.status == "exited":
+        if s.finished_at:
+            return f"Exited ({s.exit_code}) {_duration(now - epoch(s.finished_at))} ago"
+        return f"Exited ({s.exit_code})"
+    if s.status == "removing":
+        return "Removal In Progress"
+    return "Dead" if s.status == "dead" else "Created"
+
+
+def container_summary(c, networks: dict | None = None) -> dict:
+    """One entry of ``GET /containers/json``."""
+    ports = []
+    for p in (c.state.ports if c.running else []):
+        ports.append({"IP": p.host_ip or "0.0.0.0", "PrivatePort": p.container_port,
+                      "PublicPort": p.host_port, "Type": p.proto})
+    if c.running:
+        bound = {(p["PrivatePort"], p["Type"]) for p in ports}
+        for e in c.config.exposed_ports:
+            num, _, proto = e.partition("/")
+            if (int(num), proto or "tcp") not in bound:
+                ports.append({"PrivatePort": int(num), "Type": proto or "tcp"})
+    mounts = [{"Type": m.type, "Name": m.source if m.type == "volume" else "",
+               "Source": m.source, "Destination": m.target, "Driver":
+               "local" if m.type == "volume" else "", "Mode": "", "RW": not m.read_only,
+               "Propagation": ""} for m in c.config.mounts]
+    from ..inspect import _network_settings
+    nets = _network_settings(c).get("Networks") or {}
+    command = " ".join([*c.config.entrypoint, *c.config.cmd])
+    return {"Id": c.id, "Names": ["/" + c.name], "Image": c.config.image,
+            "ImageID": c.config.image_id, "Command": command, "Created": epoch(c.created),
+            "Ports": ports, "Labels": c.config.labels, "State": c.state.status,
+            "Status": status_text(c), "HostConfig": {"NetworkMode": c.config.network_mode},
+            "NetworkSettings": {"Networks": nets}, "Mounts": mounts}
+
+
+def familiar(ref: str) -> str:
+    """Docker's short form of a normalised reference (docker.io/library/busybox:1 -> busybox:1)."""
+    from ..images.reference import familiar as short
+    return short(ref)
+
+
+def image_summary(img, containers: int = -1) -> dict:
+    """One entry of ``GET /images/json``."""
+    return {"Id": img.id, "ParentId": "", "RepoTags": [familiar(t) for t in img.repo_tags],
+            "RepoDigests": [familiar(d) for d in img.repo_digests], "Created": epoch(img.created), "Size": img.size,
+            "SharedSize": -1, "VirtualSize": img.size,
+            "Labels": (img.config or {}).get("Labels") or None, "Containers": containers}
