@@ -13,6 +13,7 @@ Imported by the monitor, so only ``os`` at module level.
 from __future__ import annotations
 
 import os
+import time
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 # what the kernel reports as a v1 memory limit, or a v2 one written as "max", when none is set
@@ -463,9 +464,15 @@ class OOMWatch:
                 pass
         except OSError:  # EAGAIN: drained
             pass
-        count = self._count()
-        if count is None:
-            return 0
+        # v1 signals when the cgroup goes under OOM, which can be a moment before the killer
+        # counts its kill: look again briefly rather than miss the event for good
+        for _ in range(20):
+            count = self._count()
+            if count is None:
+                return 0
+            if count > self.kills:
+                break
+            time.sleep(0.005)
         new = max(count - self.kills, 0)
         self.kills = count
         return new

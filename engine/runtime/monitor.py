@@ -66,6 +66,8 @@ class Monitor:
         self.held: list[Attacher] = []        # not read until the container takes its stdin
         self.listener = None
         self.listen_path = ""
+        self.oom = None                       # stats.OOMWatch on the container's cgroup
+        self.oom_live = False                 # an oom event was emitted while it ran
 
     # --- the life -----------------------------------------------------------------------------
 
@@ -140,6 +142,8 @@ class Monitor:
         if not self.cg_ready:
             self._ensure_cgroup()
         self.oom_before = self.cg.oom_kill_count(self.cid)
+        if self.oom is None:
+            self._watch_oom()
         inter = os.fork()
         if inter == 0:
             self._intermediate((stdin, out_w, err_w), fail_w, go_r, pid_w, console_child)
@@ -159,7 +163,9 @@ class Monitor:
                 os.kill(self.pid, signal.SIGKILL)
                 self._reap_blocking()
                 _close(out_r, err_r, stdin_w)
-                return 125, error
+                # pid 1 may have failed first (a command not found, 127) and taken its network
+                # namespace with it: its own report is the real reason
+                return self._failure(fail_r, None) or (125, error)
             try:
                 os.write(go_w, b"g")
             except BrokenPipeError:
@@ -199,6 +205,20 @@ class Monitor:
         self._emit("start")
         self._ready({"pid": self.pid})
         return None
+
+    def _watch_oom(self) -> None:
+        """Emit ``oom`` as the kernel kills, even when pid 1 survives (a child was the victim)."""
+        from .. import stats
+        try:
+            self.oom = stats.oom_watch(self.cg, self.cid)
+        except Exception:  # noqa: BLE001 - no memory controller: the exit-time count still works
+            return
+        self.sel.register(self.oom.fileno(), "oom")
+
+    def _oom_event(self) -> None:
+        if self.oom is not None and self.oom.check():
+            self._emit("oom")
+            self.oom_live = True
 
     def _ensure_cgroup(self) -> None:
         """The container's cgroup: made by ``start`` meanwhile (it says so on fd 5) or here."""
@@ -291,6 +311,8 @@ class Monitor:
                     self._accept()
                 elif what == "stdin":
                     self._stdin_flush()
+                elif what == "oom":
+                    self._oom_event()
             self._flush_attachers()
         self.log.flush()
         self._close_stdio()
@@ -449,9 +471,10 @@ class Monitor:
     def _record_exit(self) -> int:
         status = self.status or 0
         code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status)
-        oom = self.cg.oom_kill_count(self.cid) > self.oom_before
-        if oom:
+        oom = self.oom_live or self.cg.oom_kill_count(self.cid) > self.oom_before
+        if oom and not self.oom_live:
             self._emit("oom")
+        self.oom_live = False
         process.update_state(self.cdir, status="exited", pid=0, exit_code=code, oom_killed=oom,
                              finished_at=now_rfc3339())
         self._emit("die", exitCode=str(code))
@@ -491,7 +514,9 @@ class Monitor:
             if left <= 0:
                 return True
             for fd, what in self.sel.select(left):
-                if what == "wake":
+                if what == "oom":
+                    self._oom_event()
+                elif what == "wake":
                     self._wakeup()
                 elif what == "attacher":
                     self._from_attacher(fd)
@@ -503,6 +528,11 @@ class Monitor:
     def teardown(self, code: int) -> None:
         if self.log is not None:
             self.log.close()
+        if self.oom is not None:
+            # before the cgroup goes: on v1 its removal also signals the eventfd
+            self.sel.unregister(self.oom.fileno())
+            self.oom.close()
+            self.oom = None
         try:
             if self.cg.pids(self.cid):
                 self.cg.kill_all(self.cid)
