@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import hashlib
+import _thread
 import os
 import re
-import shutil
-import threading
 
 from ..errors import IntegrityError, InvalidArgument
 
@@ -21,10 +19,12 @@ def check_digest(digest: str) -> str:
 
 
 def sha256_bytes(data: bytes) -> str:
+    import hashlib  # 2 ms: only where something is hashed
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
 def sha256_file(path: str) -> str:
+    import hashlib
     h = hashlib.sha256()
     with open(path, "rb") as f:
         while chunk := f.read(1 << 20):
@@ -70,7 +70,8 @@ class Blobs:
             try:
                 os.rename(src, dest)
             except OSError:  # another filesystem: copy, then rename
-                tmp = f"{dest}.tmp.{os.getpid()}.{threading.get_ident()}"
+                tmp = f"{dest}.tmp.{os.getpid()}.{_thread.get_ident()}"
+                import shutil
                 shutil.copyfile(src, tmp)
                 os.chmod(tmp, 0o444)
                 os.rename(tmp, dest)
@@ -91,7 +92,7 @@ class Blobs:
         if os.path.exists(dest):
             return digest, False
         # unique per thread too: two threads of one process may store the same blob at once
-        tmp = f"{dest}.tmp.{os.getpid()}.{threading.get_ident()}"
+        tmp = f"{dest}.tmp.{os.getpid()}.{_thread.get_ident()}"
         with open(tmp, "wb") as f:
             f.write(data)
         os.chmod(tmp, 0o444)

@@ -10,14 +10,14 @@ the call added. Removing the last image that uses a layer or blob removes it too
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
-from dataclasses import dataclass
-from typing import BinaryIO
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import BinaryIO
 
 from ..errors import Conflict, IntegrityError, InvalidArgument, NotFound
-from ..models import Image
+from ..models import Image, Model
 from . import reference
 from .blobs import Blobs, check_digest, chain_ids, sha256_bytes
 
@@ -26,11 +26,22 @@ OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
 OCI_LAYER_TAR = "application/vnd.oci.image.layer.v1.tar"
 DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
+
+
+def _json():
+    import json  # only where images are added: resolving a name (every run) needs none of it
+    return json
+
+
+def _rmtree(path: str, ignore_errors: bool = True) -> None:
+    import shutil
+    shutil.rmtree(path, ignore_errors=ignore_errors)
+
+
 TMP_PREFIX = "img-"  # + pid: the image area's scratch in tmp/, swept once that process is gone
 
 
-@dataclass
-class Layer:
+class Layer(Model):
     """A layer of an image: its blob, what the blob unpacks to, and where it is unpacked."""
 
     diff_id: str
@@ -81,7 +92,7 @@ class ImageStore:
                 continue
             path = self.store.path("tmp", name)
             if os.path.isdir(path) and not os.path.islink(path):
-                shutil.rmtree(path, ignore_errors=True)
+                _rmtree(path, ignore_errors=True)
             else:
                 try:
                     os.unlink(path)
@@ -248,18 +259,18 @@ class ImageStore:
             chain_id = chain_id or got
             meta = {"chain_id": chain_id, "diff_id": got, "parent": parent, "size": size}
             with open(os.path.join(tmp, "meta.json"), "w") as f:
-                json.dump(meta, f)
+                _json().dump(meta, f)
             dest = self.paths.layer_dir(chain_id)
             try:
                 os.rename(tmp, dest)
             except OSError:
                 if self.has_layer(chain_id):  # another berth unpacked it meanwhile
-                    shutil.rmtree(tmp, ignore_errors=True)
+                    _rmtree(tmp, ignore_errors=True)
                     return self.layer_size(chain_id), False
                 raise
             return size, True
         except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
+            _rmtree(tmp, ignore_errors=True)
             raise
 
     def add_layer(self, stream: BinaryIO, parent_chain_id: str = "",
@@ -284,7 +295,7 @@ class ImageStore:
                 blob, new_blob = self.blobs.ingest(tmp_blob, diff_id)
                 try:
                     with open(os.path.join(stage, "meta.json"), "w") as f:
-                        json.dump({"chain_id": chain, "diff_id": diff_id,
+                        _json().dump({"chain_id": chain, "diff_id": diff_id,
                                    "parent": parent_chain_id, "size": size}, f)
                     if not self.has_layer(chain):
                         try:
@@ -298,7 +309,7 @@ class ImageStore:
                     raise
                 return Layer(diff_id, chain, blob, OCI_LAYER_TAR, size)
             finally:
-                shutil.rmtree(stage, ignore_errors=True)
+                _rmtree(stage, ignore_errors=True)
         finally:
             out.close()
             try:
@@ -315,8 +326,8 @@ class ImageStore:
         new_layers: list[str] = []
         try:
             try:
-                manifest = json.loads(manifest_bytes)
-                config = json.loads(config_bytes)
+                manifest = _json().loads(manifest_bytes)
+                config = _json().loads(config_bytes)
                 cdesc = manifest["config"]
                 descs = list(manifest.get("layers") or [])
                 diff_ids = list((config.get("rootfs") or {}).get("diff_ids") or [])
@@ -415,7 +426,7 @@ class ImageStore:
         store (from ``add_layer`` or another image), as import and commit make them."""
         config = dict(config)
         config["rootfs"] = {"type": "layers", "diff_ids": [l.diff_id for l in layers]}
-        config_bytes = json.dumps(config, separators=(",", ":")).encode()
+        config_bytes = _json().dumps(config, separators=(",", ":")).encode()
         manifest = {
             "schemaVersion": 2, "mediaType": OCI_MANIFEST,
             "config": {"mediaType": OCI_CONFIG, "digest": sha256_bytes(config_bytes),
@@ -424,7 +435,7 @@ class ImageStore:
                         "size": os.path.getsize(self.blob_path(l.blob))} for l in layers],
         }
         try:
-            return self.add_image(json.dumps(manifest, separators=(",", ":")).encode(),
+            return self.add_image(_json().dumps(manifest, separators=(",", ":")).encode(),
                                   config_bytes, list(tags))
         except BaseException:
             self.discard_unused([l.blob for l in layers], [l.chain_id for l in layers])
@@ -469,7 +480,7 @@ class ImageStore:
             os.rename(path, doomed)
         except FileNotFoundError:
             return
-        shutil.rmtree(doomed, ignore_errors=True)
+        _rmtree(doomed, ignore_errors=True)
 
     def delete(self, image: Image) -> None:
         """Remove the image, its names, and its layers and blobs that no other image uses."""
