@@ -56,6 +56,18 @@ class BerthApp(App):
             name = DEFAULT
         self.theme = name
 
+    keys_stale_before: float = 0.0
+    """Key events made before this (textual's clock) are dropped: set when the dashboard comes
+    back from a shell, so keys typed ahead for the shell never act on the dashboard."""
+
+    async def on_event(self, event) -> None:
+        from textual import events
+        if isinstance(event, events.Key) and event.time < self.keys_stale_before:
+            event.stop()
+            event.prevent_default()
+            return
+        await super().on_event(event)
+
     def on_mount(self) -> None:
         from .screens.dashboard import DashboardScreen
         if self.user_keymap:

@@ -31,6 +31,15 @@ def _tee(fd: int, tail: list[bytes]) -> None:
             kept -= len(tail.pop(0))
 
 
+def _drop_typed_ahead() -> None:
+    """Discard what was typed but not read when the shell ended: it was meant for the shell."""
+    import termios
+    try:
+        termios.tcflush(sys.stdin.fileno(), termios.TCIFLUSH)
+    except (OSError, termios.error, ValueError):
+        pass
+
+
 def exec_command(cid: str) -> list[str]:
     return [sys.executable, "-m", "tui.cli", "exec", "-it", cid, SHELL]
 
@@ -51,9 +60,12 @@ def run_shell(app, engine, container) -> None:
             reader.start()
             code = proc.wait()
             reader.join(timeout=1)
+            _drop_typed_ahead()
     except SuspendNotSupported:
         app.notify("this terminal can't hand over to a shell", severity="error")
         return
+    from textual._time import get_time
+    app.keys_stale_before = get_time()   # keys queued while the shell ran were meant for it
     message = b"".join(tail).decode(errors="replace").strip()
     if message:
         last = message.splitlines()[-1]
