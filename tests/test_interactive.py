@@ -175,11 +175,26 @@ def test_attach_proxies_signals_to_a_container_without_terminal(cli, root, busyb
     env = {**os.environ, "BERTH_ROOT": root}
     env.pop("BERTH_RUN", None)
     p = subprocess.Popen([*BERTH, "attach", "trap"], stdout=subprocess.PIPE, env=env, cwd=REPO)
+    import queue
+    import threading
+    lines: queue.Queue = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(x) for x in iter(p.stdout.readline, b"")],
+                     daemon=True).start()
     try:
-        cli("exec", "trap", "sh", "-c", "echo attached-now > /proc/1/fd/1")
-        assert p.stdout.readline() == b"attached-now\n"   # the client is attached
+        # attach replays nothing: say something until the client shows it is attached
+        for _ in range(50):
+            cli("exec", "trap", "sh", "-c", "echo attached-now > /proc/1/fd/1")
+            try:
+                if lines.get(timeout=0.3) == b"attached-now\n":
+                    break
+            except queue.Empty:
+                pass
+        else:
+            raise AssertionError("berth attach never showed the container's output")
         p.send_signal(signal.SIGINT)
-        assert p.stdout.readline() == b"got-int\n"
+        while (line := lines.get(timeout=20)) == b"attached-now\n":
+            pass
+        assert line == b"got-int\n"
         assert p.wait(timeout=20) == 9
     finally:
         p.kill()
