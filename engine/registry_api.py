@@ -1,4 +1,5 @@
-"""Registry verbs: pull, push, login, logout, search (engine/images/registry.py)."""
+"""Registry verbs: pull, push, login, logout, search (engine/images/pull.py, push.py, search.py,
+distribution.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ from typing import Any, Callable
 
 
 class RegistryAPI:
-    """Registry verbs: pull, push, login, logout, search (engine/images/registry.py).
+    """Registry verbs: pull, push, login, logout, search (engine/images/pull.py, push.py,
+    search.py, distribution.py).
 
     ``tls_verify=False`` is ``--tls-verify=false``: the registry may be plain http and its
     certificate is not checked. Credentials come from the file ``berth login`` writes
@@ -18,7 +20,7 @@ class RegistryAPI:
                    tls_verify: bool = True):
         """Pull ``ref`` (tag or digest) for ``platform`` (default the host's); returns the Image.
         ``progress`` gets Docker's JSON progress messages."""
-        from .images.registry import pull_image
+        from .images.pull import pull_image
         image = await pull_image(self.store, ref, platform=platform, progress=progress,
                                  all_tags=all_tags, insecure=not tls_verify)
         self.emit("image", "pull", image.id, name=ref)
@@ -27,7 +29,7 @@ class RegistryAPI:
     async def push(self, ref: str, progress: Callable[[dict], Any] | None = None,
                    tls_verify: bool = True, chunk_size: int | None = None) -> str:
         """Push the local image ``ref`` to its registry; returns the manifest digest."""
-        from .images.registry import push_image
+        from .images.push import push_image
         digest = await push_image(self.store, ref, progress=progress, insecure=not tls_verify,
                                   chunk_size=chunk_size)
         self.emit("image", "push", digest, name=ref)
@@ -42,7 +44,7 @@ class RegistryAPI:
 
         from .errors import InvalidArgument
         from .images.auth import registry_key, save_credentials
-        from .images.registry import check_login
+        from .images.distribution import check_login
         if not username or not password:
             raise InvalidArgument("login needs a username and a password")
         key = registry_key(registry)
@@ -60,5 +62,5 @@ class RegistryAPI:
                      tls_verify: bool = True) -> list[dict]:
         """Repositories matching ``term`` from a registry's catalog (Docker Hub's search for
         docker.io), as dicts with name, description, star_count, is_official, is_automated."""
-        from .images.registry import search
+        from .images.search import search
         return await search(term, registry, limit, insecure=not tls_verify)

@@ -339,7 +339,7 @@ async def test_wrong_diff_id_is_refused(root, engine):
     import tarfile
 
     from engine.errors import IntegrityError
-    from engine.images.registry import RegistryClient
+    from engine.images.registry_client import RegistryClient
     _, body = oci_archive_manifest(BUSYBOX_MUSL)
     manifest = json.loads(body)
     with tarfile.open(BUSYBOX_MUSL) as tf:
@@ -372,7 +372,7 @@ async def test_layers_unpack_from_the_store_when_streaming_is_off_or_falls_behin
         reg, root, engine, monkeypatch, buffer):
     """0 turns unpacking-while-downloading off; a tiny buffer makes the feed give up at the
     first chunk. Either way the layer is unpacked from the verified blob."""
-    from engine.images import registry as client
+    from engine.images import pull as client
     monkeypatch.setattr(client, "STREAM_BUFFER", buffer)
     image = await engine.pull(f"{reg.host}/library/alpine:3.20")
     dirs = engine.image_layer_dirs(image)
@@ -402,7 +402,8 @@ def test_two_pulls_of_the_same_image_at_once(reg, root, engine):
 
 
 async def test_pull_docker_schema2_and_a_docker_manifest_list(root, engine):
-    from engine.images.registry import DOCKER_LIST, DOCKER_MANIFEST, RegistryClient
+    from engine.images.manifests import DOCKER_LIST, DOCKER_MANIFEST
+    from engine.images.registry_client import RegistryClient
     with registry() as r:
         r.skopeo_copy_in(f"oci-archive:{BUSYBOX_MUSL}", "test/docker:musl", "--format", "v2s2")
         r.skopeo_copy_in(f"oci-archive:{BUSYBOX_GLIBC}", "test/docker:glibc", "--format", "v2s2")
@@ -445,7 +446,7 @@ async def test_pull_uncompressed_layers(root, engine):
     import hashlib
     import tarfile
 
-    from engine.images.registry import RegistryClient
+    from engine.images.registry_client import RegistryClient
     _, body = oci_archive_manifest(BUSYBOX_MUSL)
     manifest = json.loads(body)
     with tarfile.open(BUSYBOX_MUSL) as tf:

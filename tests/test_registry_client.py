@@ -16,8 +16,8 @@ from helpers import BUSYBOX_GLIBC, BUSYBOX_MUSL
 from registry_server import FaultProxy, oci_archive_manifest, push_multiplatform, registry
 
 from engine.errors import AuthError, IntegrityError, NotFound, RegistryError
-from engine.images.registry import (RegistryClient, choose_manifest, parse_platform,
-                                    OCI_INDEX)
+from engine.images.manifests import OCI_INDEX, choose_manifest, parse_platform
+from engine.images.registry_client import RegistryClient
 
 USER, PASSWORD = "alice", "wonderland"
 

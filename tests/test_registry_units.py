@@ -13,8 +13,9 @@ import pytest
 
 from engine.errors import InvalidArgument, NotFound, RegistryError
 from engine.images import auth
-from engine.images.registry import (Platform, RegistryClient, choose_manifest, is_loopback,
-                                    parse_challenge, parse_platform)
+from engine.images.distribution import is_loopback, parse_challenge
+from engine.images.manifests import Platform, choose_manifest, parse_platform
+from engine.images.registry_client import RegistryClient
 from tui.commands.registry import ProgressView, human_size, progress_line
 
 
@@ -138,7 +139,9 @@ def test_registry_modules_load_aiohttp_only_when_used():
     import sys
 
     from helpers import REPO
-    code = ("import sys, engine.images.registry, engine.images.auth, engine.registry_api, "
+    code = ("import sys, engine.images.distribution, engine.images.manifests, "
+            "engine.images.registry_client, engine.images.transfer, engine.images.pull, "
+            "engine.images.push, engine.images.search, engine.images.auth, engine.registry_api, "
             "tui.commands.registry; print('aiohttp' in sys.modules, 'rich' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          cwd=REPO, check=True).stdout.split()

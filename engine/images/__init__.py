@@ -10,7 +10,11 @@
     remove.py      rmi and image prune, with Docker's rules
     describe.py    Docker-shaped inspect and history
     api.py         ImagesAPI, the Engine mixin over all of the above
-    registry.py    pull, push, search (with auth.py for credentials)
+    distribution.py  one registry connection: ping, TLS and certs.d, bearer and basic auth, retries
+    registry_client.py  manifests, tags, catalog, blob fetch (Range resume) and upload, mounts
+    manifests.py   media types, platform choice in indexes and manifest lists
+    pull.py, push.py, search.py, transfer.py   the verbs and what pull and push share
+    auth.py        credentials kept like Docker's config.json
 
 Nothing is imported here: ``import engine`` stays light.
 """

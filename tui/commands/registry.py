@@ -128,7 +128,7 @@ def _run(coro):
 # --- commands ---------------------------------------------------------------------------
 
 def cmd_pull(args) -> int:
-    from engine.images.registry import parse_repo_ref
+    from engine.images.distribution import parse_repo_ref
     given = parse_repo_ref(args.ref, default_tag=False)
     if not (given.tag or given.digest or args.all_tags or args.quiet):
         print("Using default tag: latest", flush=True)

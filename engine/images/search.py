@@ -1,0 +1,49 @@
+"""berth search: a registry's /v2/_catalog filtered by the term, or Docker Hub's v1 search."""
+
+from __future__ import annotations
+
+import asyncio
+
+from ..errors import InvalidArgument, RegistryError
+from .distribution import DOCKER_HUB, at_the_edge
+from .registry_client import RegistryClient
+
+@at_the_edge
+async def search(term: str, registry: str | None = None, limit: int = 25,
+                 insecure: bool = False) -> list[dict]:
+    """Repositories of ``registry`` whose name contains ``term``, from its /v2/_catalog;
+    the registry may also be given as a prefix of the term (``127.0.0.1:5000/busy``)."""
+    from .auth import get_credentials
+    first, _, rest = term.partition("/")
+    if registry is None and rest and ("." in first or ":" in first or first == "localhost"):
+        registry, term = first, rest
+    if registry is None:
+        registry = DOCKER_HUB
+    if limit < 1:
+        raise InvalidArgument("--limit must be at least 1")
+    if registry == DOCKER_HUB:
+        return await _hub_search(term, limit)
+    async with RegistryClient(registry, get_credentials(registry), insecure) as client:
+        names = await client.catalog()
+    hits = [n for n in names if term.lower() in n.lower()]
+    return [{"name": f"{registry}/{n}", "description": "", "star_count": 0,
+             "is_official": False, "is_automated": False} for n in hits[:limit]]
+
+
+async def _hub_search(term: str, limit: int) -> list[dict]:
+    """Docker Hub has no catalog; it has the v1 search endpoint that ``docker search`` uses."""
+    import aiohttp
+    try:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as s:
+            async with s.get("https://index.docker.io/v1/search",
+                             params={"q": term, "n": str(limit)}) as resp:
+                if resp.status != 200:
+                    raise RegistryError(f"Docker Hub search answered HTTP {resp.status}")
+                data = await resp.json(content_type=None)
+    except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as e:
+        raise RegistryError(f"cannot reach Docker Hub's search: {e}") from e
+    return [{"name": x.get("name", ""), "description": x.get("description", ""),
+             "star_count": x.get("star_count", 0), "is_official": x.get("is_official", False),
+             "is_automated": x.get("is_automated", False)}
+            for x in (data.get("results") or [])[:limit]]
+
