@@ -15,6 +15,9 @@ from dashboard_support import make_app, settle
 
 SIZE = (160, 48)
 
+# one fixed root path (snapshots show it), so these run one after another on one worker
+pytestmark = pytest.mark.xdist_group("dashboard-snapshots")
+
 
 @pytest.fixture
 def snap_engine():
