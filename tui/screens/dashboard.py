@@ -82,6 +82,15 @@ class DashboardScreen(Screen):
         Binding("j,down", "cursor_down", "Down", id="down", show=False),
         Binding("k,up", "cursor_up", "Up", id="up", show=False),
         Binding("escape", "clear", "Clear marks and filter", id="clear", show=False),
+        Binding("c", "console", "Console", id="console", show=False,
+                tooltip="Exec console (a terminal tab)"),
+        Binding("g", "graphs", "Graphs", id="graphs", show=False,
+                tooltip="Resource graphs"),
+        Binding("R", "run_dialog", "Run", id="run_dialog", show=False,
+                tooltip="Run a container"),
+        Binding("P", "pull_dialog", "Pull", id="pull_dialog", show=False,
+                tooltip="Pull an image"),
+        Binding("E", "events", "Events", id="events", show=False, tooltip="Events, live"),
     ]
     """lazydocker / k9s keys; every one can be remapped by its id in the config file."""
 
@@ -743,6 +752,28 @@ class DashboardScreen(Screen):
 
     def action_details(self) -> None:
         self._open_inspect("summary")
+
+    # --- console, graphs, run and pull dialogs, events (screens/launch.py) ----------------------
+
+    async def action_console(self) -> None:
+        from . import launch
+        await launch.console(self)
+
+    async def action_graphs(self) -> None:
+        from . import launch
+        await launch.graphs(self)
+
+    def action_run_dialog(self) -> None:
+        from . import launch
+        launch.run(self)
+
+    def action_pull_dialog(self) -> None:
+        from . import launch
+        launch.pull(self)
+
+    def action_events(self) -> None:
+        from . import launch
+        launch.events(self)
 
     def _open_inspect(self, focus: str) -> None:
         row = self.table().selected()

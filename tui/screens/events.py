@@ -1,0 +1,152 @@
+"""EventsScreen: `berth events` live (the last hour, then as they are logged), filterable.
+
+An async worker follows ``Engine.follow_events`` and posts each event; the handler keeps the
+newest ``MAX_EVENTS`` in a ring and appends the lines that pass the filter to a bounded Log. The
+filter is a substring, or a regular expression after ``~`` (as the dashboard's ``/``), matched
+against the line as ``berth events`` prints it.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections import deque
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Footer, Input, Log, Static
+
+MAX_EVENTS = 5000
+BACKLOG = 3600.0     # seconds of history shown on opening
+
+
+def event_line(ev) -> str:
+    from tui.commands.stats import event_line as plain
+    return plain(ev)
+
+
+def compile_filter(text: str):
+    """A predicate over a line: substring (case-insensitive), or a regex after '~'; None for
+    no filter. Raises re.error for a bad regex."""
+    text = text.strip()
+    if not text:
+        return None
+    if text.startswith("~"):
+        rx = re.compile(text[1:], re.IGNORECASE)
+        return lambda s: rx.search(s) is not None
+    needle = text.lower()
+    return lambda s: needle in s.lower()
+
+
+class EventsScreen(Screen):
+    """The engine's events, following."""
+
+    DEFAULT_CSS = """
+    EventsScreen #events-title { height: 1; background: $panel; color: $primary; }
+    EventsScreen #events-log { height: 1fr; border: round $primary 60%; background: $background; }
+    EventsScreen #events-filter { dock: bottom; height: 3; margin-bottom: 1; border: tall $accent;
+                                  background: $surface; }
+    EventsScreen #events-filter.-invalid { border: tall $error; }
+    """
+
+    BINDINGS = [
+        Binding("escape", "leave", "Dashboard", id="events_leave"),
+        Binding("slash", "filter", "Filter", id="events_filter"),
+        Binding("c", "clear", "Clear", id="events_clear"),
+    ]
+
+    class Arrived(Message):
+        def __init__(self, event) -> None:
+            super().__init__()
+            self.event = event
+
+    def __init__(self, engine) -> None:
+        super().__init__()
+        self.engine = engine
+        self.events: deque[str] = deque(maxlen=MAX_EVENTS)
+        self.keep = None
+        self.filter_text = ""
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="events-title", markup=False)
+        yield Log(max_lines=MAX_EVENTS, id="events-log", auto_scroll=True)
+        yield Input(placeholder="filter: text, or ~regex   (enter keeps it, esc clears)",
+                    id="events-filter")
+        yield Footer(show_command_palette=False)
+
+    def on_mount(self) -> None:
+        self.query_one("#events-filter").display = False
+        self._title()
+        self.follow(time.time() - BACKLOG)
+
+    @work(group="events-pane", exclusive=True, exit_on_error=False)
+    async def follow(self, since: float) -> None:
+        async for ev in self.engine.follow_events(since=since):
+            self.post_message(self.Arrived(ev))
+
+    def on_worker_state_changed(self, event) -> None:
+        self.app.on_worker_state_changed(event)
+
+    def on_events_screen_arrived(self, message: Arrived) -> None:
+        line = event_line(message.event)
+        self.events.append(line)
+        if self.keep is None or self.keep(line):
+            self.query_one(Log).write_line(line)
+        self._title()
+
+    def shown(self) -> list[str]:
+        """The lines on show (tests read it)."""
+        return list(self.query_one(Log).lines)
+
+    def _title(self) -> None:
+        f = f"   filter: {self.filter_text}" if self.filter_text else ""
+        self.query_one("#events-title", Static).update(
+            f" events: {len(self.events)} (the last hour, then live){f}   / filter   "
+            "c clear   esc dashboard")
+
+    def _rebuild(self) -> None:
+        log = self.query_one(Log)
+        log.clear()
+        lines = [line for line in self.events if self.keep is None or self.keep(line)]
+        if lines:
+            log.write_lines(lines)
+        self._title()
+
+    def action_filter(self) -> None:
+        box = self.query_one("#events-filter", Input)
+        box.display = True
+        box.focus()
+
+    @on(Input.Changed, "#events-filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        try:
+            keep = compile_filter(event.value)
+        except re.error:
+            event.input.add_class("-invalid")
+            return
+        event.input.remove_class("-invalid")
+        self.keep, self.filter_text = keep, event.value.strip()
+        self._rebuild()
+
+    @on(Input.Submitted, "#events-filter")
+    def _filter_done(self, event: Input.Submitted) -> None:
+        event.input.display = bool(event.value)
+        self.query_one(Log).focus()
+
+    def on_key(self, event) -> None:
+        box = self.query_one("#events-filter", Input)
+        if event.key == "escape" and box.has_focus:
+            event.stop()
+            box.value = ""
+            box.display = False
+            self.query_one(Log).focus()
+
+    def action_clear(self) -> None:
+        self.events.clear()
+        self._rebuild()
+
+    def action_leave(self) -> None:
+        self.app.pop_screen()

@@ -1,0 +1,169 @@
+"""Small block-character graphs of a container's history, for the graphs screen.
+
+``bars`` turns a list of values into rows of eighth-block characters (pure, tested);
+``ContainerGraphs`` draws one container's CPU, memory (with its limit as a line), network rx/tx
+and block read/write from a ContainerHistory. Drawing reads the history only; the stats stream
+that fills it lives on the screen.
+"""
+
+from __future__ import annotations
+
+import os
+
+from rich.segment import Segment
+from rich.style import Style
+from textual.strip import Strip
+from textual.widget import Widget
+
+from .history import ContainerHistory
+from .rows import binary_size as human_size
+
+__all__ = ["bars", "ContainerGraphs", "GRAPH_ROWS"]
+
+BLOCKS = " ▁▂▃▄▅▆▇█"
+
+
+def _host_memory() -> int:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError):
+        return 0
+
+
+HOST_MEMORY = _host_memory()
+"""The engine reports the host's memory as the limit of an unlimited container."""
+GRAPH_ROWS = 2
+
+
+def bars(values: list[float], width: int, height: int, top: float) -> list[str]:
+    """``height`` strings of ``width`` cells drawing the newest ``width`` values as columns
+    scaled so that ``top`` fills the height (values above it are clipped); right-aligned."""
+    values = values[-width:] if width > 0 else []
+    pad = width - len(values)
+    levels = [0] * pad + [
+        max(0, min(height * 8, round(v / top * height * 8))) if top > 0 else 0 for v in values]
+    rows = []
+    for r in range(height):
+        floor = (height - 1 - r) * 8   # eighths below this row
+        rows.append("".join(BLOCKS[max(0, min(8, lv - floor))] for lv in levels))
+    return rows
+
+
+def _rate(n: float) -> str:
+    return f"{human_size(n)}/s"
+
+
+class ContainerGraphs(Widget):
+    """One container's graphs: CPU and memory full width; net and block I/O side by side."""
+
+    DEFAULT_CSS = """
+    ContainerGraphs {
+        height: 14;
+        border: round $primary 60%;
+        border-title-color: $primary;
+        padding: 0 1;
+    }
+    """
+
+    def __init__(self, cid: str, history: ContainerHistory, coarse: bool = False) -> None:
+        super().__init__(id=f"graphs-{cid[:12]}")
+        self.cid = cid
+        self.history = history
+        self.coarse = coarse
+        self.border_title = f" {history.name} "
+        self._cache: tuple[int, list] | None = None
+
+    def update_graphs(self) -> None:
+        """New samples arrived (or the theme changed): draw again."""
+        self._cache = None
+        self.border_title = f" {self.history.name} "
+        self.refresh()
+
+    def on_resize(self) -> None:
+        self._cache = None
+
+    def _layout(self, width: int) -> list[tuple[str, list[tuple[str, str, list[float], float, float | None]]]]:
+        h = self.history
+        half = max(1, (width - 1) // 2)
+
+        def pts(metric: str, w: int) -> list[float]:
+            return h[metric].points(self.coarse, w)
+
+        cpu = pts("cpu", width)
+        cpu_top = max(100.0, max(cpu, default=0.0))
+        mem = pts("mem", width)
+        limit = h.memory_limit or 0
+        if HOST_MEMORY and limit >= HOST_MEMORY:
+            limit = 0
+        # no limit: scale to the peak with headroom, so a flat line does not read as "full"
+        mem_top = max(limit, max(mem, default=0.0) * (1.0 if limit else 1.5), 1.0)
+        net_top = max(pts("net_rx", half) + pts("net_tx", half) + [1024.0])
+        blk_top = max(pts("blk_read", half) + pts("blk_write", half) + [1024.0])
+        mem_label = f"mem {human_size(h['mem'].last)} / {human_size(limit)}" if limit else \
+            f"mem {human_size(h['mem'].last)}"
+        return [
+            ("cpu", [(f"cpu {h['cpu'].last:5.1f}%", "$success", cpu, cpu_top, None)]),
+            ("mem", [(mem_label, "$accent", mem, mem_top, float(limit) if limit else None)]),
+            ("net", [(f"net rx {_rate(h['net_rx'].last)}", "$primary", pts("net_rx", half),
+                      net_top, None),
+                     (f"tx {_rate(h['net_tx'].last)}", "$secondary", pts("net_tx", half),
+                      net_top, None)]),
+            ("blk", [(f"blk r {_rate(h['blk_read'].last)}", "$primary", pts("blk_read", half),
+                      blk_top, None),
+                     (f"w {_rate(h['blk_write'].last)}", "$secondary", pts("blk_write", half),
+                      blk_top, None)]),
+        ]
+
+    def _color(self, var: str) -> Style:
+        value = self.app.theme_variables.get(var[1:], "")
+        try:
+            return Style(color=value or None)
+        except Exception:
+            return Style()
+
+    def render_lines_text(self) -> list[list[tuple[str, Style]]]:
+        """The card as lines of (text, style) pieces."""
+        width = max(2, self.size.width)
+        half = max(1, (width - 1) // 2)
+        base = self.rich_style
+        muted = base + Style(dim=True)
+        lines: list[list[tuple[str, Style]]] = []
+        for _, graphs in self._layout(width):
+            w = width if len(graphs) == 1 else half
+            labels, rowsets = [], []
+            for label, var, values, top, limit in graphs:
+                style = base + self._color(var)
+                labels.append((label[:w].ljust(w), style))
+                rows = bars(values, w, GRAPH_ROWS, top)
+                if limit is not None and top > 0:
+                    # the limit as a dotted line across the empty cells of its row
+                    level = limit / top * GRAPH_ROWS
+                    r = max(0, min(GRAPH_ROWS - 1, GRAPH_ROWS - int(level + 0.999)))
+                    rows[r] = "".join("┄" if c == " " else c for c in rows[r])
+                rowsets.append([(row, style) for row in rows])
+            lines.append(_join(labels, muted))
+            for r in range(GRAPH_ROWS):
+                lines.append(_join([rs[r] for rs in rowsets], muted))
+        return lines
+
+    def render_line(self, y: int) -> Strip:
+        width = self.size.width
+        if self._cache is None or self._cache[0] != width:
+            self._cache = (width, self.render_lines_text())
+        lines = self._cache[1]
+        if y >= len(lines):
+            return Strip.blank(width, self.rich_style)
+        return Strip([Segment(t, s) for t, s in lines[y]]).adjust_cell_length(width,
+                                                                            self.rich_style)
+
+    def text(self) -> str:
+        return "\n".join("".join(t for t, _ in line) for line in self.render_lines_text())
+
+
+def _join(pieces: list[tuple[str, Style]], gap_style: Style) -> list[tuple[str, Style]]:
+    out: list[tuple[str, Style]] = []
+    for i, piece in enumerate(pieces):
+        if i:
+            out.append((" ", gap_style))
+        out.append(piece)
+    return out

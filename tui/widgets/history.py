@@ -1,0 +1,111 @@
+"""Bounded time series of container resource use, for the graphs.
+
+``Series`` keeps the last ``FINE_POINTS`` readings at the sampling resolution (10 minutes at 1 s)
+and folds every ``FOLD`` readings into one coarse point (the mean), of which it keeps
+``COARSE_POINTS`` (an hour at 10 s). ``ContainerHistory`` turns StatsSamples (cumulative
+byte counters) into per-second rates; ``HistoryBook`` holds one per container, forgetting those
+that stopped being sampled. Nothing here grows without bound.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+__all__ = ["FINE_POINTS", "COARSE_POINTS", "FOLD", "Series", "ContainerHistory", "HistoryBook",
+           "METRICS"]
+
+FINE_POINTS = 600     # 10 minutes at 1 s
+FOLD = 10             # fine points per coarse point
+COARSE_POINTS = 360   # 1 hour at 10 s
+MAX_CONTAINERS = 200  # ~1,000 floats per metric each: a few MB at most
+
+METRICS = ("cpu", "mem", "net_rx", "net_tx", "blk_read", "blk_write")
+
+
+class Series:
+    """One metric over time: fine points plus coarser folded ones, both bounded."""
+
+    def __init__(self, fine: int = FINE_POINTS, fold: int = FOLD, coarse: int = COARSE_POINTS):
+        self.fine: deque[float] = deque(maxlen=fine)
+        self.coarse: deque[float] = deque(maxlen=coarse)
+        self.fold = fold
+        self._pending: list[float] = []
+
+    def add(self, value: float) -> None:
+        self.fine.append(value)
+        self._pending.append(value)
+        if len(self._pending) >= self.fold:
+            self.coarse.append(sum(self._pending) / len(self._pending))
+            self._pending = []
+
+    @property
+    def last(self) -> float:
+        return self.fine[-1] if self.fine else 0.0
+
+    def points(self, coarse: bool = False, n: int | None = None) -> list[float]:
+        """The newest ``n`` points (all when None), oldest first."""
+        data = self.coarse if coarse else self.fine
+        if n is None or n >= len(data):
+            return list(data)
+        return list(data)[len(data) - n:]
+
+    def __len__(self) -> int:
+        return len(self.fine)
+
+
+class ContainerHistory:
+    """Every metric of one container; byte counters become rates (bytes per second)."""
+
+    def __init__(self, name: str = "", **series_kw) -> None:
+        self.name = name
+        self.series = {m: Series(**series_kw) for m in METRICS}
+        self.memory_limit = 0
+        self._prev: tuple | None = None
+
+    def add(self, sample) -> None:
+        self.name = sample.name or self.name
+        self.memory_limit = sample.memory_limit
+        self.series["cpu"].add(float(sample.cpu_percent))
+        self.series["mem"].add(float(sample.memory_usage))
+        counters = (sample.time, sample.net_rx, sample.net_tx, sample.block_read,
+                    sample.block_write)
+        prev, self._prev = self._prev, counters
+        rates = [0.0] * 4
+        if prev is not None and counters[0] > prev[0]:
+            dt = counters[0] - prev[0]
+            rates = [max(0.0, (c - p) / dt) for c, p in zip(counters[1:], prev[1:])]
+        for name, rate in zip(("net_rx", "net_tx", "blk_read", "blk_write"), rates):
+            self.series[name].add(rate)
+
+    def __getitem__(self, metric: str) -> Series:
+        return self.series[metric]
+
+
+class HistoryBook:
+    """One ContainerHistory per sampled container."""
+
+    def __init__(self, max_containers: int = MAX_CONTAINERS, **series_kw) -> None:
+        self.by_id: dict[str, ContainerHistory] = {}
+        self.max_containers = max_containers
+        self._series_kw = series_kw
+
+    def add(self, samples) -> None:
+        """Record one tick's samples; containers absent from the tick are forgotten."""
+        seen = set()
+        for s in samples:
+            seen.add(s.id)
+            h = self.by_id.get(s.id)
+            if h is None:
+                if len(self.by_id) >= self.max_containers:
+                    continue
+                h = self.by_id[s.id] = ContainerHistory(s.name, **self._series_kw)
+            h.add(s)
+        for cid in [c for c in self.by_id if c not in seen]:
+            del self.by_id[cid]
+
+    def hottest(self) -> list[str]:
+        """Container ids, highest current CPU first."""
+        return sorted(self.by_id, key=lambda c: (-self.by_id[c]["cpu"].last, self.by_id[c].name))
+
+    def __len__(self) -> int:
+        return len(self.by_id)
