@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import time
 
+from ..clock import human_duration
 from ..errors import InvalidArgument
 from ..models import ContainerConfig, Mount, Resources, Ulimit
 
@@ -226,41 +227,19 @@ def epoch(rfc3339: str) -> int:
         return 0
 
 
-def _duration(seconds: float) -> str:
-    """Docker's units.HumanDuration."""
-    s = int(seconds)
-    if s < 1:
-        return "Less than a second"
-    if s == 1:
-        return "1 second"
-    if s < 60:
-        return f"{s} seconds"
-    m = s // 60
-    if m == 1:
-        return "About a minute"
-    if m < 60:
-        return f"{m} minutes"
-    h = round(s / 3600)
-    if h == 1:
-        return "About an hour"
-    if h < 48:
-        return f"{h} hours"
-    if h < 24 * 14:
-        return f"{h // 24} days"
-    return f"{h // (24 * 7)} weeks"
 
 
 def status_text(c) -> str:
     s = c.state
     now = time.time()
     if s.status in ("running", "paused"):
-        text = "Up " + _duration(now - epoch(s.started_at))
+        text = "Up " + human_duration(now - epoch(s.started_at))
         return text + " (Paused)" if s.status == "paused" else text
     if s.status == "restarting":
-        return f"Restarting ({s.exit_code}) {_duration(now - epoch(s.finished_at))} ago"
+        return f"Restarting ({s.exit_code}) {human_duration(now - epoch(s.finished_at))} ago"
     if s.status == "exited":
         if s.finished_at:
-            return f"Exited ({s.exit_code}) {_duration(now - epoch(s.finished_at))} ago"
+            return f"Exited ({s.exit_code}) {human_duration(now - epoch(s.finished_at))} ago"
         return f"Exited ({s.exit_code})"
     if s.status == "removing":
         return "Removal In Progress"

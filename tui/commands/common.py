@@ -11,6 +11,8 @@ import time
 from datetime import datetime, timezone
 from typing import Any, Iterable, Sequence
 
+from engine.clock import human_duration  # noqa: F401  (the CLI's and the API's one copy)
+
 
 def get_engine():
     from engine import Engine
@@ -70,34 +72,6 @@ def parse_time(value: str) -> float:
         head, frac = v.split(".", 1)
         v = f"{head}.{frac[:6]}"
     return datetime.fromisoformat(v).replace(tzinfo=timezone.utc).timestamp()
-
-
-def human_duration(seconds: float) -> str:
-    """Docker's HumanDuration: 'Less than a second', '5 seconds', 'About a minute', '3 hours'."""
-    s = int(seconds)
-    if s < 1:
-        return "Less than a second"
-    if s == 1:
-        return "1 second"
-    if s < 60:
-        return f"{s} seconds"
-    m = s // 60
-    if m == 1:
-        return "About a minute"
-    if m < 60:
-        return f"{m} minutes"
-    h = round(s / 3600)
-    if h == 1:
-        return "About an hour"
-    if h < 48:
-        return f"{h} hours"
-    if h < 24 * 7 * 2:
-        return f"{h // 24} days"
-    if h < 24 * 30 * 2:
-        return f"{h // 24 // 7} weeks"
-    if h < 24 * 365 * 2:
-        return f"{h // 24 // 30} months"
-    return f"{h // 24 // 365} years"
 
 
 def ago(rfc3339: str) -> str:
