@@ -272,32 +272,10 @@ def test_network_cli(cli, engine):
     assert cli("network", "ls", "-q").stdout.count("\n") == 3
 
 
-def test_the_monitors_light_store_names_things_as_paths_does(tmp_path):
-    from engine.network.netstore import NetPaths, NetStore
-    from engine.paths import Paths
-    from engine.store import Store
-    for root in ("/var/lib/berth", str(tmp_path / "r1"), "/var/tmp/berth-test-abc"):
-        real, light = Paths.from_env(root), NetPaths(root, "/run/x")
-        assert (light.suffix, light.nft_table, light.default_bridge) == \
-            (real.suffix, real.nft_table, real.default_bridge)
-        assert light.bridge_name(3) == real.bridge_name(3)
-        assert light.veth_name("0123456789abcdef" * 4, 2) == real.veth_name("0123456789abcdef" * 4, 2)
-        assert light.container_dir("c1") == real.container_dir("c1")
-    # records written by one are read by the other, under the same lock file
-    root = str(tmp_path / "r2")
-    store, light = Store(Paths.from_env(root, str(tmp_path / "run"))), NetStore(root, str(tmp_path / "run"))
-    with light.lock():
-        light.write({"a": [1, "é"]}, "networks", "x.json", fsync=False)
-    assert store.read("networks", "x.json") == {"a": [1, "é"]}
-    store.write({"b": 2}, "networks", "y.json")
-    assert light.read("networks", "y.json") == {"b": 2}
-    assert light.list_dir("networks") == ["x.json", "y.json"]
-
-
 def test_the_monitors_attach_path_imports_no_heavy_modules():
     code = ("import sys, engine.runtime.monitor; before = set(sys.modules); "
-            "import engine.network, engine.network.endpoints, engine.network.netstore; "
-            "heavy = {'json', 're', 'typing', 'dataclasses', 'engine.models', 'engine.store', "
+            "import engine.network, engine.network.endpoints, engine.store, engine.events; "
+            "heavy = {'json', 're', 'typing', 'dataclasses', 'engine.models', "
             "'pyroute2', 'subprocess'}; print(sorted(heavy & (set(sys.modules) - before)))")
     out = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True,
                          check=True, cwd=os.path.dirname(os.path.dirname(__file__)),

@@ -171,7 +171,7 @@ def _attach(store, container: Container, pid: int, ns) -> dict[str, dict[str, An
 
 
 def _event(store, action: str, network_id: str, name: str, cid: str) -> None:
-    from .netstore import emit   # engine.events would import json into the monitor
+    from ..events import emit
     emit(store.paths, "network", action, network_id,
          {"name": name, "type": "bridge", "container": cid})
 
@@ -398,18 +398,22 @@ class RecordView:
 
 
 def attach_record(root: str, run: str, record: dict, pid: int) -> tuple[dict, list[dict]]:
-    """attach for the monitor: the container's ``config.json`` as read, no models, no Store.
+    """attach for the monitor: the container's ``config.json`` as read, without the models.
     Returns (endpoints for ContainerState.networks, ports as bound for ContainerState.ports)."""
-    from .netstore import NetStore
     view = RecordView(record)
-    endpoints = attach(NetStore(root, run), view, pid)
+    endpoints = attach(_store(root, run), view, pid)
     return endpoints, [p.to_dict() for p in view.state.ports]
 
 
 def detach_record(root: str, run: str, cid: str) -> None:
-    """detach for the monitor: by container id, no models, no Store."""
-    from .netstore import NetStore
-    detach(NetStore(root, run), cid)
+    """detach for the monitor: by container id, without the models."""
+    detach(_store(root, run), cid)
+
+
+def _store(root: str, run: str):
+    from ..paths import Paths
+    from ..store import Store
+    return Store(Paths(os.path.abspath(root), os.path.abspath(run)))
 
 
 # --- names -------------------------------------------------------------------------------

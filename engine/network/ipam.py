@@ -38,7 +38,7 @@ def pool() -> list[ipaddress.IPv4Network]:
 PSEUDO = {"host": "host", "none": "null"}   # Docker's predefined networks with no bridge
 HOST_LOCK = "/run/berth-networks.lock"
 TYPE_CHECKING = False
-if TYPE_CHECKING:  # annotations only (see netstore.py for why imports matter here)
+if TYPE_CHECKING:  # annotations only (the monitor imports this: every import costs each start)
     from typing import Any, Iterator
 
 
@@ -49,7 +49,7 @@ def _name_ok(name: str) -> bool:
 
 
 class NetworkRecord:
-    """The fields of ``models.Network``, without importing the models (see netstore.py for why);
+    """The fields of ``models.Network``, without importing the models (the monitor imports this);
     ``to_model()`` gives the model to whoever wants one."""
 
     FIELDS = (("name", ""), ("id", ""), ("driver", "bridge"), ("bridge", ""), ("subnet", ""),

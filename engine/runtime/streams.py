@@ -13,17 +13,16 @@ MAX_PENDING = 1 << 20   # bytes queued for a slow attacher before the container'
 
 
 def emit(events_file: str, type: str, action: str, id: str, attributes: dict) -> None:
-    """engine.events.emit's line, written without the json package (see fastjson)."""
-    line = fastjson.dumps({"action": action, "attributes": attributes, "id": id,
-                           "time": time.time(), "type": type}, compact=True) + "\n"
-    try:
-        fd = os.open(events_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
-        try:
-            os.write(fd, line.encode())
-        finally:
-            os.close(fd)
-    except OSError:
-        pass
+    """engine.events.emit for the monitor, which knows the log's path rather than a Paths."""
+    from ..events import emit as _emit
+    _emit(_EventsFile(events_file), type, action, id, attributes)
+
+
+class _EventsFile:
+    __slots__ = ("events_file",)
+
+    def __init__(self, events_file: str):
+        self.events_file = events_file
 
 
 class Attacher:
