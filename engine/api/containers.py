@@ -320,12 +320,9 @@ async def attach(request: web.Request) -> web.StreamResponse:
     q = request.query
     if not translate.boolean(q.get("stream")) and translate.boolean(q.get("logs")):
         return await logs(request)
-    live = getattr(engine, "attach", None)
+    live = engine.attach
     theirs = None
     if c.running:
-        if live is None:
-            raise NotImplementedError("attaching to a running container is not available in "
-                                      "this berth yet: use logs -f")
         sock = socket.socket(fileno=await call(live, cid))
     else:
         sock, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
