@@ -399,6 +399,7 @@ class StatsSample(Model):
     block_write: int = 0
     pids: int = 0
     pids_limit: int = 0
+    cpu_limit: float = 0.0           # CPUs the CFS quota allows (--cpus 0.5 -> 0.5); 0 = none
 
 
 @dataclass

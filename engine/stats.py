@@ -22,6 +22,21 @@ UNLIMITED = 0x7FFFFFFFFFFFF000
 
 # --- pure parsers: one per file shape -----------------------------------------------------------
 
+def parse_cpu_max(text: str) -> float:
+    """v2 ``cpu.max`` ("50000 100000", "max 100000") as CPUs allowed; 0.0 when unlimited."""
+    parts = text.split()
+    if len(parts) != 2 or parts[0] == "max":
+        return 0.0
+    return cpu_limit(int(parts[0]), int(parts[1]))
+
+
+def cpu_limit(quota: int | None, period: int | None) -> float:
+    """CFS quota over period as CPUs allowed (v1 writes -1 for no quota); 0.0 when unlimited."""
+    if not quota or quota < 0 or not period:
+        return 0.0
+    return quota / period
+
+
 def parse_value(text: str) -> int | None:
     """A single-value file (``memory.current``, ``pids.max``, ``cpuacct.usage``); ``max`` -> None."""
     text = text.strip()
@@ -204,6 +219,8 @@ V1 = Version("v1", (
     ("mem", "memory", ("memory.usage_in_bytes",), parse_value, 1),
     ("mem_stat", "memory", ("memory.stat",), parse_v1_memory_stat, 1),
     ("mem_max", "memory", ("memory.limit_in_bytes",), parse_value, LIMIT_EVERY),
+    ("cpu_quota", "cpu", ("cpu.cfs_quota_us",), parse_value, LIMIT_EVERY),
+    ("cpu_period", "cpu", ("cpu.cfs_period_us",), parse_value, LIMIT_EVERY),
     # throttle's counters are kept at the bio layer whatever the I/O scheduler; the others only
     # under CFQ/BFQ (see enable_block_accounting for when the throttle ones count at all)
     ("io", "blkio", ("blkio.throttle.io_service_bytes_recursive",
@@ -218,6 +235,7 @@ V2 = Version("v2", (
     ("mem", "memory", ("memory.current",), parse_value, 1),
     ("mem_stat", "memory", ("memory.stat",), parse_v2_memory_stat, 1),
     ("mem_max", "memory", ("memory.max",), parse_value, LIMIT_EVERY),
+    ("cpu_max", "cpu", ("cpu.max",), parse_cpu_max, LIMIT_EVERY),
     ("io", "io", ("io.stat",), parse_io_stat, 1),
     ("pids", "pids", ("pids.current",), parse_value, 1),
     ("pids_max", "pids", ("pids.max",), parse_value, LIMIT_EVERY),
@@ -369,7 +387,8 @@ def build_sample(version: Version, raw: dict, cid: str, name: str, now: float,
         memory_usage=usage, memory_limit=limit, memory_percent=memory_percent(usage, limit),
         net_rx=net[0], net_rx_packets=net[1], net_tx=net[2], net_tx_packets=net[3],
         block_read=read, block_write=write,
-        pids=raw.get("pids") or 0, pids_limit=raw.get("pids_max") or 0)
+        pids=raw.get("pids") or 0, pids_limit=raw.get("pids_max") or 0,
+        cpu_limit=raw.get("cpu_max") or cpu_limit(raw.get("cpu_quota"), raw.get("cpu_period")))
 
 
 def with_rates(prev, cur):

@@ -84,3 +84,47 @@ async def test_a_bad_value_stays_in_the_form_with_the_reason(engine, busybox):
         await settle(pilot, lambda: not isinstance(app.screen, UpdateLimitsScreen))
     assert engine.container(c.id).config.resources.memory == 128 << 20
     engine.remove(c.id, force=True)
+
+
+async def test_u_lowers_the_cpu_limit_and_the_graph_flattens_under_the_new_ceiling(engine, busybox):
+    """The issue's own words: `u` changes a running container's CPU limit and its CPU graph
+    flattens to the new ceiling (drawn as a line)."""
+    import asyncio
+
+    from textual.widgets import Input
+    from tui.screens.graphs import open_graphs
+    from tui.screens.update_limits import UpdateLimitsScreen
+    from engine.models import ContainerConfig
+    c = engine.create(ContainerConfig(image=str(busybox), network_mode="none",
+                                      cmd=["sh", "-c", "while :; do :; done"]), name="spin")
+    engine.start(c.id)
+    app = make_app(engine)
+    try:
+        async with running(app) as pilot:
+            async def until(cond, seconds=30.0):
+                deadline = asyncio.get_running_loop().time() + seconds
+                while not cond() and asyncio.get_running_loop().time() < deadline:
+                    await pilot.pause(0.1)
+                return cond()
+
+            await open_graphs(app, engine)
+            book = app.screen.book
+            assert await until(lambda: c.id in book.by_id
+                               and max(book.by_id[c.id]["cpu"].points(), default=0) > 50)
+            await pilot.press("escape")
+            await _select(pilot, app, "spin")
+            await pilot.press("u")
+            await settle(pilot, lambda: isinstance(app.screen, UpdateLimitsScreen))
+            app.screen.query_one("#limit-nano_cpus", Input).value = "0.2"
+            await pilot.press("ctrl+s")
+            await settle(pilot, lambda: engine.container(c.id).config.resources.nano_cpus
+                         == 200_000_000)
+            await open_graphs(app, engine)
+            h = book.by_id[c.id]
+            assert await until(lambda: h.cpu_limit == 0.2)
+            # flattened: the last readings sit under the 20 % ceiling (with a little slack)
+            assert await until(lambda: 0 < max(h["cpu"].points(n=3)) < 25), h["cpu"].points(n=10)
+            card = app.screen.cards()[c.id]
+            assert "/ 20%" in card.text() and "┄" in card.text()
+    finally:
+        engine.remove(c.id, force=True)

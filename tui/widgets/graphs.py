@@ -90,7 +90,10 @@ class ContainerGraphs(Widget):
             return h[metric].points(self.coarse, w)
 
         cpu = pts("cpu", width)
-        cpu_top = max(100.0, max(cpu, default=0.0))
+        ceiling = h.cpu_limit * 100.0          # docker's CPU %: 100 is one whole CPU
+        cpu_top = max(100.0, ceiling, max(cpu, default=0.0))
+        cpu_label = f"cpu {h['cpu'].last:5.1f}% / {ceiling:g}%" if ceiling else \
+            f"cpu {h['cpu'].last:5.1f}%"
         mem = pts("mem", width)
         limit = h.memory_limit or 0
         if HOST_MEMORY and limit >= HOST_MEMORY:
@@ -102,7 +105,7 @@ class ContainerGraphs(Widget):
         mem_label = f"mem {human_size(h['mem'].last)} / {human_size(limit)}" if limit else \
             f"mem {human_size(h['mem'].last)}"
         return [
-            ("cpu", [(f"cpu {h['cpu'].last:5.1f}%", "$success", cpu, cpu_top, None)]),
+            ("cpu", [(cpu_label, "$success", cpu, cpu_top, ceiling or None)]),
             ("mem", [(mem_label, "$accent", mem, mem_top, float(limit) if limit else None)]),
             ("net", [(f"net rx {_rate(h['net_rx'].last)}", "$primary", pts("net_rx", half),
                       net_top, None),

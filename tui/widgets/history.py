@@ -60,11 +60,13 @@ class ContainerHistory:
         self.name = name
         self.series = {m: Series(**series_kw) for m in METRICS}
         self.memory_limit = 0
+        self.cpu_limit = 0.0     # CPUs allowed by the quota; the CPU graph draws it as a line
         self._prev: tuple | None = None
 
     def add(self, sample) -> None:
         self.name = sample.name or self.name
         self.memory_limit = sample.memory_limit
+        self.cpu_limit = getattr(sample, "cpu_limit", 0.0) or 0.0
         self.series["cpu"].add(float(sample.cpu_percent))
         self.series["mem"].add(float(sample.memory_usage))
         counters = (sample.time, sample.net_rx, sample.net_tx, sample.block_read,
