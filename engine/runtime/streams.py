@@ -7,7 +7,7 @@ import os
 import select
 import time
 
-from . import fastjson, frames
+from . import frames
 
 MAX_PENDING = 1 << 20   # bytes queued for a slow attacher before the container's output waits
 

@@ -77,3 +77,49 @@ def parse_time(value: str) -> float:
 def ago(rfc3339: str) -> str:
     """'5 minutes ago' for a stored time."""
     return human_duration(time.time() - parse_time(rfc3339)) + " ago"
+
+
+# --- docker's --format: a small part of Go's text/template -----------------------------------
+# {{.A.B}}, {{.}}, {{json .A}}, {{index .A "k"}}, with \t and \n escapes; values print as Go's
+# fmt does (maps as map[k:v], lists as [a b], a missing key as <no value>).
+
+def go_template(template: str, obj) -> str:
+    """Fill a docker-style ``--format`` template from a JSON-shaped object."""
+    import re
+
+    def action(m) -> str:
+        expr = m.group(1).strip()
+        if expr.startswith("json "):
+            return json.dumps(_lookup(obj, expr[5:].strip()), separators=(",", ":"))
+        if expr.startswith("index "):
+            parts = expr[6:].split()
+            base = _lookup(obj, parts[0])
+            key = parts[1].strip('"') if len(parts) > 1 else ""
+            return _show(base.get(key) if isinstance(base, dict) else None)
+        if expr.startswith("."):
+            return _show(_lookup(obj, expr))
+        return m.group(0)
+    return re.sub(r"{{\s*(.*?)\s*}}", action, template).replace("\\n", "\n").replace("\\t", "\t")
+
+
+def _lookup(obj, path: str):
+    for part in [p for p in path.split(".") if p]:
+        if isinstance(obj, dict):
+            obj = obj.get(part)
+        elif isinstance(obj, list) and part.isdigit():
+            obj = obj[int(part)]
+        else:
+            return None
+    return obj
+
+
+def _show(value) -> str:
+    if value is None:
+        return "<no value>"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict):
+        return "map[" + " ".join(f"{k}:{_show(value[k])}" for k in sorted(value)) + "]"
+    if isinstance(value, list):
+        return "[" + " ".join(_show(v) for v in value) + "]"
+    return str(value)

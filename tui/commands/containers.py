@@ -466,7 +466,7 @@ def cmd_logs(args) -> int:
 def cmd_inspect(args) -> int:
     from engine.errors import NotFound
     from .common import print_json
-    from .containers_view import apply_format
+    from .common import go_template
     engine = get_engine()
     results, code = [], 0
     for ref in args.containers:
@@ -486,7 +486,7 @@ def cmd_inspect(args) -> int:
             code = 1
     if args.format:
         for r in results:
-            print(apply_format(args.format, r))
+            print(go_template(args.format, r))
     else:
         print_json(results)
     return code

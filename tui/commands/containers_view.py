@@ -6,7 +6,7 @@ import json
 import re
 import time
 
-from .common import ago, human_duration, parse_time, print_table
+from .common import ago, go_template, human_duration, parse_time, print_table
 
 PS_HEADERS = ("CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES")
 
@@ -73,32 +73,9 @@ def render_ps(rows: list[dict], fmt: str = "") -> None:
         template = fmt[6:] if table else fmt
         if table:
             heads = re.findall(r"\{\{\s*\.(\w+)\s*\}\}", template)
-            print(apply_format(template, {h: h.upper() for h in heads}))
+            print(go_template(template, {h: h.upper() for h in heads}))
         for r in rows:
-            print(apply_format(template, r))
+            print(go_template(template, r))
         return
     print_table(PS_HEADERS, [(r["ID"], r["Image"], r["Command"], r["RunningFor"], r["Status"],
                               r["Ports"], r["Names"]) for r in rows])
-
-
-def apply_format(template: str, obj) -> str:
-    """A small subset of Go templates: {{.A.B}}, {{json .A}}, {{.A}} with \\t and \\n."""
-    def lookup(path: str):
-        value = obj
-        for part in [p for p in path.split(".") if p]:
-            value = value.get(part, "") if isinstance(value, dict) else ""
-        return value
-
-    def render(m):
-        expr = m.group(1).strip()
-        if expr.startswith("json "):
-            return json.dumps(lookup(expr[5:].strip()))
-        value = lookup(expr)
-        if isinstance(value, bool):
-            return "true" if value else "false"
-        if isinstance(value, (dict, list)):
-            return json.dumps(value)
-        return str(value)
-
-    out = re.sub(r"\{\{(.*?)\}\}", render, template)
-    return out.replace("\\t", "\t").replace("\\n", "\n")

@@ -197,13 +197,13 @@ def cmd_images(args) -> int:
                                   "a template such as '{{.Repository}}:{{.Tag}}'")
         import re
 
-        from .containers_view import apply_format
+        from .common import go_template
         template = args.format[6:] if args.format.startswith("table ") else args.format
         if template is not args.format:
             heads = re.findall(r"\{\{\s*\.(\w+)\s*\}\}", template)
-            print(apply_format(template, {h: h.upper() for h in heads}))
+            print(go_template(template, {h: h.upper() for h in heads}))
         for o in objs:
-            print(apply_format(template, o))
+            print(go_template(template, o))
         return 0
     headers = ["REPOSITORY", "TAG"] + (["DIGEST"] if args.digests else []) + \
         ["IMAGE ID", "CREATED", "SIZE"]

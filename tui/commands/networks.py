@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import json
-import re
 import sys
 
-from .common import get_engine, print_json, print_table
+from .common import get_engine, go_template, print_json, print_table
 
 
 def register(sub) -> None:
@@ -110,7 +108,7 @@ def cmd_ls(args) -> int:
         return 0
     if args.format:
         for n, i in zip(nets, ids):
-            print(render(args.format, {"ID": i, "Name": n.name, "Driver": n.driver,
+            print(go_template(args.format, {"ID": i, "Name": n.name, "Driver": n.driver,
                                        "Scope": "local", "Internal": n.internal,
                                        "Labels": ",".join(f"{k}={v}" for k, v in n.labels.items()),
                                        "CreatedAt": n.created}))
@@ -132,7 +130,7 @@ def cmd_inspect(args) -> int:
             code = 1
     if args.format:
         for obj in out:
-            print(render(args.format, obj))
+            print(go_template(args.format, obj))
     else:
         print_json(out)
     return code
@@ -179,49 +177,3 @@ def cmd_connect(args) -> int:
 def cmd_disconnect(args) -> int:
     get_engine().disconnect(args.network, args.container, force=args.force)
     return 0
-
-
-# --- a small part of Go's text/template: {{.A.B}}, {{json .A}}, {{index .A "k"}} -------------
-
-_ACTION = re.compile(r"{{\s*(.*?)\s*}}")
-
-
-def _lookup(obj, path: str):
-    for part in [p for p in path.split(".") if p]:
-        if isinstance(obj, dict):
-            obj = obj.get(part)
-        elif isinstance(obj, list) and part.isdigit():
-            obj = obj[int(part)]
-        else:
-            return None
-    return obj
-
-
-def _show(value) -> str:
-    if value is None:
-        return "<no value>"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, dict):
-        # Go's fmt prints a map with its keys sorted
-        return "map[" + " ".join(f"{k}:{_show(value[k])}" for k in sorted(value)) + "]"
-    if isinstance(value, list):
-        return "[" + " ".join(_show(v) for v in value) + "]"
-    return str(value)
-
-
-def render(template: str, obj) -> str:
-    """Fill a docker-style --format template from a JSON object."""
-    def action(m: re.Match) -> str:
-        expr = m.group(1)
-        if expr.startswith("json "):
-            return json.dumps(_lookup(obj, expr[5:].strip()), separators=(",", ":"))
-        if expr.startswith("index "):
-            parts = expr[6:].split()
-            base = _lookup(obj, parts[0])
-            key = parts[1].strip('"') if len(parts) > 1 else ""
-            return _show(base.get(key) if isinstance(base, dict) else None)
-        if expr.startswith("."):
-            return _show(_lookup(obj, expr))
-        return m.group(0)
-    return _ACTION.sub(action, template).replace("\\n", "\n").replace("\\t", "\t")

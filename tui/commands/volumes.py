@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .common import get_engine, print_json, print_table
+from .common import get_engine, go_template, print_json, print_table
 
 
 def register(sub) -> None:
@@ -76,32 +76,6 @@ def parse_filters(items: list[str]) -> dict[str, list[str]]:
     return out
 
 
-def render_template(template: str, obj: dict) -> str:
-    """The common cases of Go templates: ``{{.Field}}``, ``{{json .}}``, ``{{json .Field}}``,
-    ``{{index .Labels "k"}}``, and ``\\t``/``\\n`` escapes."""
-    import json
-    import re
-
-    def value(expr: str):
-        expr = expr.strip()
-        if expr.startswith("json "):
-            return json.dumps(value(expr[5:]))
-        m = re.fullmatch(r'index\s+(\.\S+)\s+"([^"]*)"', expr)
-        if m:
-            return (value(m.group(1)) or {}).get(m.group(2), "<no value>")
-        if expr == ".":
-            return obj
-        cur = obj
-        for part in expr.lstrip(".").split("."):
-            cur = cur.get(part, "<no value>") if isinstance(cur, dict) else "<no value>"
-        if isinstance(cur, dict):
-            return "map[" + " ".join(f"{k}:{v}" for k, v in sorted(cur.items())) + "]"
-        return cur
-
-    out = re.sub(r"\{\{(.*?)\}\}", lambda m: str(value(m.group(1))), template)
-    return out.replace("\\t", "\t").replace("\\n", "\n")
-
-
 def cmd_create(args) -> int:
     from engine.errors import InvalidArgument
     if args.driver != "local":
@@ -135,7 +109,7 @@ def cmd_ls(args) -> int:
             print(json.dumps(_ls_row(v), separators=(",", ":")))
     elif args.format:
         for v in vols:
-            print(render_template(args.format, _ls_row(v)))
+            print(go_template(args.format, _ls_row(v)))
     else:
         print_table(["DRIVER", "VOLUME NAME"], [[v.driver, v.name] for v in vols])
     return 0
@@ -153,7 +127,7 @@ def cmd_inspect(args) -> int:
             code = 1
     if args.format:
         for obj in found:
-            print(render_template(args.format, obj))
+            print(go_template(args.format, obj))
     else:
         print_json(found)
     return code

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import os
 import re
-import sys
 from collections import deque
-from functools import partial
 
 from textual import on, work
 from textual.app import ComposeResult

@@ -13,7 +13,6 @@ import re
 from collections import deque
 from dataclasses import dataclass
 
-from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual.geometry import Size
