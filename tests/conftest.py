@@ -121,3 +121,22 @@ def alpine(root, _image_templates):
     """The Alpine 3.20.3 minirootfs imported as alpine:3.20 and tagged alpine:latest in this
     test's root; a str reference ("alpine:3.20") with ``.id`` and ``.image``."""
     return _seed_image(root, "alpine", "alpine:3.20")
+
+
+@pytest.fixture
+def run(cli, engine, busybox, alpine):
+    """``run("run", "--rm", "busybox", …)``: the CLI, with busybox (also as plain ``busybox``)
+    and alpine in the test's root, seeded from the per-worker templates."""
+    engine.tag(str(busybox), "busybox")
+    return cli
+
+
+@pytest.fixture
+def cg(root):
+    """This root's cgroup backend; the resource measurements are made on cgroup v1."""
+    from engine.paths import Paths
+    from engine.runtime import cgroups
+    backend = cgroups.detect(Paths.from_env(root))
+    if backend.version != 1:  # pragma: no cover - this suite's host is v1
+        pytest.skip("measured on a cgroup v1 host")
+    return backend

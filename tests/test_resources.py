@@ -11,24 +11,6 @@ import time
 
 import pytest
 
-from runtime_support import load_images
-
-
-@pytest.fixture
-def run(cli, root):
-    load_images(root)
-    return cli
-
-
-@pytest.fixture
-def cg(root):
-    from engine.paths import Paths
-    from engine.runtime import cgroups
-    backend = cgroups.detect(Paths.from_env(root))
-    if backend.version != 1:  # pragma: no cover - this suite's host is v1
-        pytest.skip("measured on a cgroup v1 host")
-    return backend
-
 
 @pytest.fixture
 def loop_device(tmp_path):

@@ -7,20 +7,9 @@ import os
 import signal
 import subprocess
 
-import pytest
 
 from helpers import BERTH, REPO, cleanup_root
 from runtime_support import berth_cgroups, berth_mounts, load_images, wait_for
-
-
-@pytest.fixture
-def run(cli, root):
-    """``run("run", "--rm", …)``: the CLI, with busybox and alpine in the test's root."""
-    env = load_images(root)
-
-    def go(*args, **kw):
-        return cli(*args, env={**env, **kw.pop("env", {})}, **kw)
-    return go
 
 
 def _state(run, ref):

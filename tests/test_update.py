@@ -12,22 +12,6 @@ import pytest
 from runtime_support import load_images, wait_for
 
 
-@pytest.fixture
-def run(cli, root):
-    load_images(root)
-    return cli
-
-
-@pytest.fixture
-def cg(root):
-    from engine.paths import Paths
-    from engine.runtime import cgroups
-    backend = cgroups.detect(Paths.from_env(root))
-    if backend.version != 1:  # pragma: no cover - this suite's host is v1
-        pytest.skip("measured on a cgroup v1 host")
-    return backend
-
-
 def _read(cg, cid, ctrl, name) -> str:
     with open(os.path.join(cg.path(cid, ctrl), name)) as f:
         return f.read().strip()

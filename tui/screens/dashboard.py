@@ -20,6 +20,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import ContentSwitcher, Footer, Input, Static
 
+from ..textfilter import compile_filter
 from ..widgets import rows as R
 from ..widgets.header import PANES, HostHeader, PaneTabs
 from ..widgets.resource_table import ResourceTable
@@ -35,19 +36,6 @@ HISTORY = R.SPARK_WIDTH
 
 CONTAINER_ACTIONS = {"start", "stop", "restart", "pause", "kill", "logs", "shell",
                      "update_limits"}
-
-
-def compile_filter(text: str):
-    """A predicate over a row's text: substring (case-insensitive), or a regex after '~'.
-    Raises re.error for a bad regex."""
-    text = text.strip()
-    if not text:
-        return None
-    if text.startswith("~"):
-        rx = re.compile(text[1:], re.IGNORECASE)
-        return lambda s: rx.search(s) is not None
-    needle = text.lower()
-    return lambda s: needle in s.lower()
 
 
 class DashboardScreen(Screen):

@@ -19,6 +19,8 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Log, Static
 
+from ..textfilter import compile_filter
+
 MAX_EVENTS = 5000
 BACKLOG = 3600.0     # seconds of history shown on opening
 
@@ -26,19 +28,6 @@ BACKLOG = 3600.0     # seconds of history shown on opening
 def event_line(ev) -> str:
     from tui.commands.stats import event_line as plain
     return plain(ev)
-
-
-def compile_filter(text: str):
-    """A predicate over a line: substring (case-insensitive), or a regex after '~'; None for
-    no filter. Raises re.error for a bad regex."""
-    text = text.strip()
-    if not text:
-        return None
-    if text.startswith("~"):
-        rx = re.compile(text[1:], re.IGNORECASE)
-        return lambda s: rx.search(s) is not None
-    needle = text.lower()
-    return lambda s: needle in s.lower()
 
 
 class EventsScreen(Screen):
