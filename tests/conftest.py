@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import tempfile
 
 import pytest
@@ -82,7 +83,6 @@ def _seed_image(root: str, kind: str, name: str) -> ImageRef:
     """Put the template's image into ``root`` with hardlinked blobs and layer files (layers are
     never written through overlay), merging the names into the root's refs.json."""
     import json
-    import subprocess
     from engine import Engine
     tmpl, image_id = _image_template(kind)
     for sub in ("blobs", "layers", "images"):
@@ -140,3 +140,18 @@ def cg(root):
     if backend.version != 1:  # pragma: no cover - this suite's host is v1
         pytest.skip("measured on a cgroup v1 host")
     return backend
+
+
+@pytest.fixture
+def loop_device(tmp_path):
+    """A 64 MiB loop device on a file in the test's temp dir; detached afterwards."""
+    backing = tmp_path / "disk.img"
+    with open(backing, "wb") as f:
+        f.truncate(64 << 20)
+    dev = subprocess.run(["losetup", "-f", "--show", str(backing)], capture_output=True,
+                         text=True, check=True).stdout.strip()
+    try:
+        yield dev
+    finally:
+        subprocess.run(["losetup", "-d", dev], capture_output=True)
+        backing.unlink(missing_ok=True)

@@ -3,6 +3,7 @@ tests: containers, images, networks, volumes, exec, logs streaming, stats, event
 
 from __future__ import annotations
 
+import os
 import time
 
 import pytest
@@ -61,6 +62,34 @@ def test_container_lifecycle_and_attrs(client, busybox):
     c.remove()
     with pytest.raises(docker.errors.NotFound):
         client.containers.get("life2")
+
+
+def test_block_io_rules_and_oom_score_adj_reach_the_container(client, busybox, cg,
+                                                              loop_device):
+    """HostConfig's per-device block I/O lists and OomScoreAdj, as docker-py sends them, end
+    in the cgroup and in /proc as `berth run --device-write-bps ... --oom-score-adj` puts them."""
+    c = client.containers.run(
+        busybox, ["sleep", "60"], detach=True, network_mode="none", oom_score_adj=300,
+        device_write_bps=[{"Path": loop_device, "Rate": 1 << 20}],
+        device_read_iops=[{"Path": loop_device, "Rate": 100}])
+    try:
+        c.reload()
+        st = os.stat(loop_device)
+        majmin = f"{os.major(st.st_rdev)}:{os.minor(st.st_rdev)}"
+        with open(os.path.join(cg.path(c.id, "blkio"), "blkio.throttle.write_bps_device")) as f:
+            assert f.read().strip() == f"{majmin} {1 << 20}"
+        with open(f"/proc/{c.attrs['State']['Pid']}/oom_score_adj") as f:
+            assert f.read().strip() == "300"
+        hc = c.attrs["HostConfig"]
+        assert hc["BlkioDeviceWriteBps"] == [{"Path": loop_device, "Rate": 1 << 20}]
+        assert hc["BlkioDeviceReadIOps"] == [{"Path": loop_device, "Rate": 100}]
+        assert hc["OomScoreAdj"] == 300
+    finally:
+        c.remove(force=True)
+    with pytest.raises(docker.errors.APIError) as e:
+        client.containers.create(busybox, ["true"], device_write_bps=[
+            {"Path": "/dev/null", "Rate": 1}])
+    assert e.value.status_code == 400 and "/dev/null is not a block device" in str(e.value)
 
 
 def test_conflicts_and_bad_parameters(client, busybox):

@@ -6,25 +6,9 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import time
 
 import pytest
-
-
-@pytest.fixture
-def loop_device(tmp_path):
-    """A 64 MiB loop device on a file in the test's temp dir; detached afterwards."""
-    backing = tmp_path / "disk.img"
-    with open(backing, "wb") as f:
-        f.truncate(64 << 20)
-    dev = subprocess.run(["losetup", "-f", "--show", str(backing)], capture_output=True,
-                         text=True, check=True).stdout.strip()
-    try:
-        yield dev
-    finally:
-        subprocess.run(["losetup", "-d", dev], capture_output=True)
-        backing.unlink(missing_ok=True)
 
 
 def _read(cg, cid, ctrl, name) -> str:

@@ -19,9 +19,7 @@ from ..models import ContainerConfig, Mount, Resources, Ulimit
 _UNSUPPORTED = {
     "CgroupParent": ("",), "PidMode": ("", "private"), "IpcMode": ("", "private", "shareable"),
     "UTSMode": ("",), "Runtime": ("", "runc"), "Isolation": ("", "default"),
-    "VolumeDriver": ("", "local"), "Links": ((),), "DeviceRequests": ((),),
-    "BlkioDeviceReadBps": ((),), "BlkioDeviceWriteBps": ((),), "BlkioDeviceReadIOps": ((),),
-    "BlkioDeviceWriteIOps": ((),), "BlkioWeightDevice": ((),), "KernelMemory": (0,),
+    "VolumeDriver": ("", "local"), "Links": ((),), "DeviceRequests": ((),), "KernelMemory": (0,),
     "CpuRealtimePeriod": (0,), "CpuRealtimeRuntime": (0,), "StorageOpt": ({},),
 }
 
@@ -91,7 +89,33 @@ def _resources(host: dict) -> Resources:
                      cpuset_mems=host.get("CpusetMems") or "",
                      pids_limit=options.parse_pids_limit(pids) if pids else 0,
                      blkio_weight=int(host.get("BlkioWeight") or 0),
-                     oom_kill_disable=bool(host.get("OomKillDisable")))
+                     oom_kill_disable=bool(host.get("OomKillDisable")),
+                     **_block_devices(host))
+
+
+# HostConfig's per-device block I/O lists, through the command line's parsers and messages
+_BLOCK_DEVICES = {"BlkioWeightDevice": ("blkio_weight_device", "Weight"),
+                  "BlkioDeviceReadBps": ("device_read_bps", "Rate"),
+                  "BlkioDeviceWriteBps": ("device_write_bps", "Rate"),
+                  "BlkioDeviceReadIOps": ("device_read_iops", "Rate"),
+                  "BlkioDeviceWriteIOps": ("device_write_iops", "Rate")}
+
+
+def _block_devices(host: dict) -> dict:
+    from .. import options
+    out = {}
+    for key, (field, value_key) in _BLOCK_DEVICES.items():
+        entries = host.get(key) or []
+        if not isinstance(entries, list):
+            raise InvalidArgument(f"HostConfig.{key} must be a list of {{Path, {value_key}}}")
+        flag = "--" + field.replace("_", "-")
+        parse = (options.parse_weight_device if field == "blkio_weight_device" else
+                 options.parse_throttle_bps if field.endswith("bps") else
+                 options.parse_throttle_iops)
+        specs = [f"{(e or {}).get('Path', '')}:{(e or {}).get(value_key, '')}" for e in entries]
+        out[field] = [parse(spec) if parse is options.parse_weight_device else parse(spec, flag)
+                      for spec in specs]
+    return out
 
 
 def _mount(m: dict) -> Mount:
@@ -181,7 +205,8 @@ def container_config(body: dict) -> tuple[ContainerConfig, bool]:
         extra_hosts=list(host.get("ExtraHosts") or []), mac_address=body.get("MacAddress") or "",
         log_opts=options.parse_log_opts([f"{k}={v}" for k, v in
                                          (log.get("Config") or {}).items()]),
-        volumes_from=list(host.get("VolumesFrom") or []))
+        volumes_from=list(host.get("VolumesFrom") or []),
+        oom_score_adj=options.parse_oom_score_adj(host.get("OomScoreAdj") or 0))
     for u in config.ulimits:
         options.parse_ulimit(f"{u.name}={u.soft}:{u.hard}")
     if host.get("ShmSize"):
