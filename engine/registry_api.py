@@ -12,26 +12,29 @@ class RegistryAPI:
 
     ``tls_verify=False`` is ``--tls-verify=false``: the registry may be plain http and its
     certificate is not checked. Credentials come from the file ``berth login`` writes
-    (engine/images/auth.py).
+    (engine/images/auth.py) unless ``credentials`` (user, password) are given for the call,
+    as the Docker API's X-Registry-Auth gives them.
     """
 
     async def pull(self, ref: str, platform: str | None = None,
                    progress: Callable[[dict], Any] | None = None, all_tags: bool = False,
-                   tls_verify: bool = True):
+                   tls_verify: bool = True, credentials: tuple[str, str] | None = None):
         """Pull ``ref`` (tag or digest) for ``platform`` (default the host's); returns the Image.
         ``progress`` gets Docker's JSON progress messages."""
         from .images.pull import pull_image
         image = await pull_image(self.store, ref, platform=platform, progress=progress,
-                                 all_tags=all_tags, insecure=not tls_verify)
+                                 all_tags=all_tags, insecure=not tls_verify,
+                                 credentials=credentials)
         self.emit("image", "pull", image.id, name=ref)
         return image
 
     async def push(self, ref: str, progress: Callable[[dict], Any] | None = None,
-                   tls_verify: bool = True, chunk_size: int | None = None) -> str:
+                   tls_verify: bool = True, chunk_size: int | None = None,
+                   credentials: tuple[str, str] | None = None) -> str:
         """Push the local image ``ref`` to its registry; returns the manifest digest."""
         from .images.push import push_image
         digest = await push_image(self.store, ref, progress=progress, insecure=not tls_verify,
-                                  chunk_size=chunk_size)
+                                  chunk_size=chunk_size, credentials=credentials)
         self.emit("image", "push", digest, name=ref)
         return digest
 

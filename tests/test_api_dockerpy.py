@@ -92,6 +92,29 @@ def test_block_io_rules_and_oom_score_adj_reach_the_container(client, busybox, c
     assert e.value.status_code == 400 and "/dev/null is not a block device" in str(e.value)
 
 
+def test_pull_and_push_with_credentials_in_x_registry_auth(client, busybox):
+    """docker-py's auth_config travels in X-Registry-Auth; berth uses it instead of what
+    login saved (nothing here), and a wrong password reads as the registry's refusal."""
+    from helpers import BUSYBOX_MUSL
+    from registry_server import registry
+    with registry(auth="htpasswd") as reg:
+        reg.skopeo_copy_in(f"oci-archive:{BUSYBOX_MUSL}", "private/bb:1")
+        # the error comes at the end of the progress stream, as Docker sends it
+        lines = list(client.api.pull(f"{reg.host}/private/bb", tag="1", stream=True,
+                                     decode=True,
+                                     auth_config={"username": "alice", "password": "wrong"}))
+        assert "wrong username or password" in lines[-1]["error"]
+        assert client.images.list(name=f"{reg.host}/private/bb") == []
+        image = client.images.pull(f"{reg.host}/private/bb", tag="1",
+                                   auth_config={"username": "alice", "password": "wonderland"})
+        assert f"{reg.host}/private/bb:1" in image.tags
+        image.tag(f"{reg.host}/private/copy", "2")
+        out = client.images.push(f"{reg.host}/private/copy", tag="2",
+                                 auth_config={"username": "alice", "password": "wonderland"})
+        assert "digest: sha256:" in out
+        assert reg.skopeo_inspect("private/copy:2")["Digest"].startswith("sha256:")
+
+
 def test_conflicts_and_bad_parameters(client, busybox):
     client.containers.run(busybox, ["sleep", "60"], name="one", detach=True)
     with pytest.raises(docker.errors.APIError) as e:

@@ -191,6 +191,28 @@ class _Progress:
         await self.response.write(json.dumps(message).encode() + b"\r\n")
 
 
+def registry_auth(request: web.Request) -> tuple[str, str] | None:
+    """The credentials in the client's X-Registry-Auth header (base64url JSON with username
+    and password, as the docker CLI and docker-py send them), or None when it carries none:
+    then the ones saved by login are used."""
+    import base64
+    header = request.headers.get("X-Registry-Auth", "").strip()
+    if not header:
+        return None
+    try:
+        auth = json.loads(base64.urlsafe_b64decode(header + "=" * (-len(header) % 4)))
+    except ValueError:
+        raise InvalidArgument("X-Registry-Auth is not base64url-encoded JSON") from None
+    if not isinstance(auth, dict):
+        raise InvalidArgument("X-Registry-Auth is not a JSON object")
+    if auth.get("identitytoken") and not auth.get("password"):
+        raise InvalidArgument("identity tokens in X-Registry-Auth are not supported by berth: "
+                              "send the username and password")
+    if auth.get("username") and auth.get("password"):
+        return str(auth["username"]), str(auth["password"])
+    return None
+
+
 async def create(request: web.Request) -> web.StreamResponse:
     engine = engine_of(request)
     q = request.query
@@ -211,7 +233,8 @@ async def create(request: web.Request) -> web.StreamResponse:
     await response.prepare(request)
     progress = _Progress(response)
     img = await progress.run(engine.pull(ref, platform=platform, progress=progress,
-                                         tls_verify=not _insecure(ref)))
+                                         tls_verify=not _insecure(ref),
+                                         credentials=registry_auth(request)))
     if img is not None:
         await progress.write({"status": f"Digest: {img.manifest_digest}"} if img.manifest_digest
                              else {"status": "Pulled"})
@@ -261,7 +284,8 @@ async def push(request: web.Request) -> web.StreamResponse:
     await response.prepare(request)
     progress = _Progress(response)
     digest = await progress.run(engine.push(ref, progress=progress,
-                                            tls_verify=not _insecure(ref)))
+                                            tls_verify=not _insecure(ref),
+                                            credentials=registry_auth(request)))
     if digest:
         await progress.write({"status": f"{t or 'latest'}: digest: {digest}",
                               "aux": {"Tag": t or "latest", "Digest": digest}})

@@ -61,9 +61,10 @@ async def _download(client: RegistryClient, images, repo: str, desc: dict, tmp: 
 @at_the_edge
 async def pull_image(store, ref: str, platform: str | None = None,
                      progress: Progress | None = None, all_tags: bool = False,
-                     insecure: bool = False):
+                     insecure: bool = False, credentials: tuple[str, str] | None = None):
     """Pull ``ref`` into ``store`` and return the Image (for --all-tags, the one tagged
-    'latest' if there is one, else the last pulled)."""
+    'latest' if there is one, else the last pulled). ``credentials`` (user, password) stand
+    in for the ones ``berth login`` saved for the registry."""
     from .auth import get_credentials
     from .store import ImageStore
 
@@ -71,7 +72,8 @@ async def pull_image(store, ref: str, platform: str | None = None,
     want = parse_platform(platform)
     images = ImageStore(store)
     report = Reporter(progress)
-    async with RegistryClient(r.registry, get_credentials(r.registry), insecure) as client:
+    async with RegistryClient(r.registry, credentials or get_credentials(r.registry),
+                              insecure) as client:
         if not all_tags:
             return await _pull_one(client, images, store, r, want, bool(platform), report)
         if r.tag or r.digest:

@@ -54,8 +54,10 @@ def _mount_sources(image, r: RepoRef) -> list[str]:
 
 @at_the_edge
 async def push_image(store, ref: str, progress: Progress | None = None, insecure: bool = False,
-                     chunk_size: int | None = None) -> str:
-    """Push the local image ``ref`` to its registry; returns the manifest digest."""
+                     chunk_size: int | None = None,
+                     credentials: tuple[str, str] | None = None) -> str:
+    """Push the local image ``ref`` to its registry; returns the manifest digest.
+    ``credentials`` (user, password) stand in for the ones ``berth login`` saved."""
     from .auth import get_credentials
     from .store import ImageStore
 
@@ -72,7 +74,8 @@ async def push_image(store, ref: str, progress: Progress | None = None, insecure
     report = Reporter(progress)
     sources = _mount_sources(image, r)
     report(f"The push refers to repository [{r.name}]")
-    async with RegistryClient(r.registry, get_credentials(r.registry), insecure) as client:
+    async with RegistryClient(r.registry, credentials or get_credentials(r.registry),
+                              insecure) as client:
         sem = asyncio.Semaphore(PARALLEL_BLOBS)
 
         async def one(desc: dict) -> None:
