@@ -268,3 +268,25 @@ def test_run_flags_publish_all_names_and_addresses(engine, cli, busybox_ref):
     assert "02:00:00:00:05:77" in _in(engine, "box", "ip", "link", "show", "eth0").stdout
     cli("rm", "-f", "box")
     cli("network", "rm", "flags")
+
+
+def test_port_lists_published_ports_as_docker_port(engine, cli, busybox_ref):
+    cli("run", "-d", "--name", "ported", "-p", "127.0.0.1::80", "-p", "53/udp", busybox_ref,
+        "sleep", "600")
+    bound = {(p.container_port, p.proto): p.host_port for p in engine.port("ported")}
+    http, dns = bound[(80, "tcp")], bound[(53, "udp")]
+    assert http and dns
+    assert cli("port", "ported").stdout == \
+        f"53/udp -> 0.0.0.0:{dns}\n80/tcp -> 127.0.0.1:{http}\n"
+    # `container port` is the same verb, as `docker container port`
+    assert cli("container", "port", "ported", "80").stdout == f"127.0.0.1:{http}\n"
+    assert cli("port", "ported", "53/udp").stdout == f"0.0.0.0:{dns}\n"
+    p = cli("port", "ported", "81", check=False)
+    assert (p.returncode, p.stderr) == \
+        (1, "berth: no public port '81/tcp' published for ported\n")
+    p = cli("port", "ported", "http", check=False)
+    assert p.returncode == 125 and "give PORT or PORT/PROTO" in p.stderr
+    assert cli("container", "exec", "ported", "echo", "via container exec").stdout == \
+        "via container exec\n"
+    cli("rm", "-f", "ported")
+    assert _wait_clean(engine) == ([], "")

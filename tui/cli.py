@@ -28,7 +28,7 @@ COMMANDS: dict[str, str] = {
     "pause": "containers", "unpause": "containers", "container": "containers",
     "attach": "interactive", "exec": "interactive", "top": "interactive", "cp": "interactive",
     "diff": "interactive", "commit": "interactive", "export": "interactive",
-    "port": "containers", "update": "containers",
+    "port": "interactive", "update": "containers",
     # networks, volumes, stats and events, system
     "network": "networks", "volume": "volumes", "stats": "stats", "events": "stats",
     "system": "system", "tui": "dashboard",

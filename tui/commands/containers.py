@@ -28,6 +28,11 @@ def register(sub) -> None:
         _add(csub, verb, full=wanted in (None, "container"))
     for alias in ("ls", "list"):
         _add(csub, "ps", name=alias, full=wanted in (None, "container"))
+    if wanted in (None, "container"):
+        # `container exec|attach|cp|top|port|...`: the verbs interactive.py owns, as Docker's
+        # `docker container` has them
+        from . import interactive
+        interactive.register(csub)
     prune = csub.add_parser("prune", help="remove all stopped containers")
     prune.add_argument("-f", "--force", action="store_true", help="do not prompt for confirmation")
     prune.set_defaults(func=cmd_prune)

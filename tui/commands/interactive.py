@@ -12,7 +12,7 @@ import sys
 
 from .common import get_engine
 
-VERBS = ("attach", "exec", "top", "cp", "diff", "commit", "export")
+VERBS = ("attach", "exec", "top", "cp", "diff", "commit", "export", "port")
 
 
 def register(sub) -> None:
@@ -361,7 +361,35 @@ def _hold_terminal(master: int) -> None:
         os._exit(0)
 
 
-# --- top, cp, diff, commit, export -------------------------------------------------------------
+# --- top, port, cp, diff, commit, export -------------------------------------------------------
+
+def _port_args(p) -> None:
+    p.add_argument("container")
+    p.add_argument("private_port", nargs="?", metavar="PRIVATE_PORT[/PROTO]")
+
+
+def cmd_port(args) -> int:
+    """``berth port``: the container's published ports, as docker port prints them."""
+    from engine.errors import InvalidArgument
+    ports = get_engine().port(args.container)
+    want_port, want_proto = None, None
+    if args.private_port:
+        number, _, proto = args.private_port.partition("/")
+        if not number.isdigit() or proto not in ("", "tcp", "udp", "sctp"):
+            raise InvalidArgument(f"invalid port {args.private_port!r}: give PORT or PORT/PROTO "
+                                  "such as 80 or 53/udp")
+        want_port, want_proto = int(number), proto or "tcp"
+        ports = [p for p in ports if p.container_port == want_port and p.proto == want_proto]
+        if not ports:
+            print(f"berth: no public port '{want_port}/{want_proto}' published for "
+                  f"{args.container}", file=sys.stderr)
+            return 1
+    for p in sorted(ports, key=lambda p: (p.container_port, p.proto, p.host_ip, p.host_port)):
+        host = f"[{p.host_ip}]" if ":" in p.host_ip else (p.host_ip or "0.0.0.0")
+        where = f"{host}:{p.host_port}"
+        print(where if want_port else f"{p.container_port}/{p.proto} -> {where}")
+    return 0
+
 
 def cmd_top(args) -> int:
     from .common import print_table
@@ -485,11 +513,13 @@ def _export_args(p):
 
 
 ARGS = {"attach": _attach_args, "exec": _exec_args, "top": _top_args, "cp": _cp_args,
-        "diff": _diff_args, "commit": _commit_args, "export": _export_args}
+        "diff": _diff_args, "commit": _commit_args, "export": _export_args,
+        "port": _port_args}
 HELP = {"attach": "attach to a running container's streams",
         "exec": "run a command in a running container",
         "top": "show a container's processes",
         "cp": "copy files between a container and the host",
         "diff": "show a container's filesystem changes",
         "commit": "make an image from a container's changes",
-        "export": "write a container's filesystem as a tar"}
+        "export": "write a container's filesystem as a tar",
+        "port": "list a container's published ports"}
