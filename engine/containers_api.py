@@ -546,7 +546,11 @@ class ContainersAPI:
         return self.container(c.id)
 
     def logs(self, ref: str, follow: bool = False, tail: int | None = None,
-             since: float | None = None, until: float | None = None) -> Iterator[LogLine]:
+             since: float | None = None, until: float | None = None,
+             stop=None) -> Iterator[LogLine]:
+        """The container's log lines, oldest first; with ``follow`` the iterator goes on until
+        the container ends, or until ``stop`` (a threading.Event) is set: a follower of a
+        quiet container otherwise waits for a line that may never come."""
         from .runtime import logs, process
         from .runtime.filters import rfc3339_seconds
         c = self.container(ref)
@@ -570,7 +574,7 @@ class ContainersAPI:
 
         if not running():
             return
-        for t, stream, text in logs.follow(d, running):
+        for t, stream, text in logs.follow(d, running, stop=stop):
             if until is not None and rfc3339_seconds(t) >= until:
                 return
             if keep(t):

@@ -160,6 +160,30 @@ async def test_logs_follow_live_and_tell_stderr_apart(engine, busybox):
         assert dashboard(app) is app.screen
 
 
+async def test_closing_logs_of_a_quiet_container_ends_its_reader(engine, busybox):
+    """A follower of a container that prints nothing has no next line to notice it is no
+    longer wanted: closing the screen stops it through Engine.logs' ``stop``."""
+    import threading
+    import time
+    create(engine, busybox, "quiet", script="echo once; exec sleep 600")
+    engine.start("quiet")
+    app = make_app(engine)
+    async with running(app) as pilot:
+        await select(pilot, app, "quiet")
+        await pilot.press("l")
+        await settle(pilot, lambda: "once" in screen_text(app), rounds=1000)
+
+        def readers() -> list[str]:
+            return [t.name for t in threading.enumerate() if t.name.startswith("berth-logs-")]
+        assert readers() == ["berth-logs-quiet"]
+        await pilot.press("escape")
+        deadline = time.monotonic() + 5
+        while readers() and time.monotonic() < deadline:
+            await pilot.pause(0.05)
+        assert readers() == []
+    engine.remove("quiet", force=True)
+
+
 async def test_merged_logs_of_marked_containers_are_labelled(engine, busybox):
     from tui.widgets.log_view import LogView
     create(engine, busybox, "one")

@@ -288,8 +288,11 @@ async def logs(request: web.Request) -> web.StreamResponse:
     response = web.StreamResponse(headers={
         "Content-Type": streams.RAW if tty else streams.MULTIPLEXED})
     await response.prepare(request)
+    import threading
+    stop = threading.Event()
     lines = streams.iterate_in_thread(
-        lambda: engine.logs(cid, follow=follow, tail=tail_n, since=since, until=until))
+        lambda: engine.logs(cid, follow=follow, tail=tail_n, since=since, until=until,
+                            stop=stop), stop)
     try:
         async for line in lines:
             if (line.stream == "stderr" and not want_err) or \

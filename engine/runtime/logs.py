@@ -123,10 +123,11 @@ def read_lines(directory: str, tail: int | None = None):
     return out
 
 
-def follow(directory: str, still_running, poll: float = 0.05):
+def follow(directory: str, still_running, poll: float = 0.05, stop=None):
     """Yield (time, stream, text) appended to ctr.log from its current end until
-    ``still_running()`` says the container ended and everything written was read. Survives a
-    rotation (the file is replaced: read the new one from its start)."""
+    ``still_running()`` says the container ended and everything written was read, or ``stop``
+    (a threading.Event) is set. Survives a rotation (the file is replaced: read the new one
+    from its start)."""
     path = os.path.join(directory, LOG)
     f = open(path, "rb") if os.path.exists(path) else None
     if f:
@@ -166,7 +167,10 @@ def follow(directory: str, still_running, poll: float = 0.05):
                             if rec:
                                 yield rec
                     return
-                time.sleep(poll)
+                if stop is not None and stop.wait(poll):
+                    return
+                if stop is None:
+                    time.sleep(poll)
     finally:
         if f is not None:
             f.close()

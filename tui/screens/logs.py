@@ -74,6 +74,8 @@ class LogsScreen(Screen):
         self._pending: deque[Entry] = deque(maxlen=max_lines)
         self._scheduled = False
         self._generation = 0
+        self._stop = threading.Event()
+        """Set when the readers of the current generation are to end (Engine.logs ``stop``)."""
         self.ended: set[str] = set()
         self._input_mode = ""     # "search" or "filter" while the input is open
         self.search_text = ""
@@ -98,26 +100,31 @@ class LogsScreen(Screen):
 
     def on_unmount(self) -> None:
         self._generation += 1   # readers see it and stop at their next line
+        self._stop.set()        # ... or within a poll when no line comes
 
     # --- readers --------------------------------------------------------------------------------
 
     def _start_readers(self) -> None:
         self._generation += 1
         gen = self._generation
+        self._stop.set()
+        self._stop = threading.Event()
         seconds, _ = SINCE_PRESETS[self.since_key]
         since = time.time() - seconds if seconds else None
         tail = None if since else self.max_lines
         self.ended.clear()
         for i, (cid, name) in enumerate(self.targets):
             colour = LABEL_COLOURS[i % len(LABEL_COLOURS)]
-            t = threading.Thread(target=self._read, args=(gen, cid, name, colour, since, tail),
+            t = threading.Thread(target=self._read,
+                                 args=(gen, cid, name, colour, since, tail, self._stop),
                                  name=f"berth-logs-{name}", daemon=True)
             t.start()
 
-    def _read(self, gen: int, cid: str, name: str, colour: str, since, tail) -> None:
+    def _read(self, gen: int, cid: str, name: str, colour: str, since, tail,
+              stop: threading.Event) -> None:
         from engine.errors import BerthError
         try:
-            for line in self.engine.logs(cid, follow=True, tail=tail, since=since):
+            for line in self.engine.logs(cid, follow=True, tail=tail, since=since, stop=stop):
                 if gen != self._generation:
                     return
                 self._queue(gen, Entry(name, colour, line.stream, line.time, line.text))
