@@ -411,7 +411,16 @@ class V2:
             self._enable_controllers(d)
         os.makedirs(self.path(cid), exist_ok=True)
         self.set_resources(cid, resources)
-        # device rules need an eBPF program on v2; not done yet (see the runtime's notes)
+        self.set_devices(cid, DEFAULT_DEVICE_RULES if device_rules is None else device_rules)
+
+    def set_devices(self, cid: str, rules: list[str]) -> None:
+        """v2 has no devices.allow: the rules become an eBPF program on the cgroup
+        (devicefilter.py). A directory that only looks like a cgroup (not on cgroup2) has
+        nothing to attach to."""
+        from . import devicefilter
+        d = self.path(cid)
+        if devicefilter.is_cgroup2(d):
+            devicefilter.attach(d, rules)
 
     @staticmethod
     def _enable_controllers(d: str) -> None:
