@@ -229,3 +229,26 @@ def test_local_driver_bind_volume_is_a_host_directory(cli, busybox, root, hostdi
     # removing the volume never touches the host directory it was bound to
     cli("volume", "rm", "hostvol")
     assert os.listdir(hostdir) == ["f"]
+
+
+def test_userns_auto_mounts_volumes_binds_and_tmpfs(cli, busybox, hostdir, root):
+    """--userns auto: the monitor mounts them idmapped before it joins the user namespace, so
+    the container's root owns what it sees and what it writes lands on disk with the ids the
+    container used (as without --userns); a mount on a path berth mounts itself is refused."""
+    with open(os.path.join(hostdir, "from-host"), "w") as f:
+        f.write("hi\n")
+    out = cli("run", "--rm", "--network", "none", "--userns", "auto", "-v", f"{hostdir}:/data",
+              "-v", "uv:/v", "--tmpfs", "/scratch", "-v", f"{hostdir}:/ro:ro", busybox, "sh",
+              "-c", "cat /data/from-host; echo x > /data/from-ctr; echo y > /v/y; "
+              "touch /scratch/a; stat -c '%u %n' /data/from-host /v/y /scratch/a; "
+              "touch /ro/z 2>/dev/null || echo ro refused; "
+              "awk '{print $1, $2 != 0}' /proc/self/uid_map").stdout
+    assert out == "hi\n0 /data/from-host\n0 /v/y\n0 /scratch/a\nro refused\n0 1\n"
+    assert os.stat(os.path.join(hostdir, "from-ctr")).st_uid == 0
+    assert cli("run", "--rm", "--network", "none", "--userns", "auto", "-v", "uv:/v", busybox,
+               "cat", "/v/y").stdout == "y\n"
+    p = cli("run", "--rm", "--network", "none", "--userns", "auto", "--tmpfs", "/dev/shm",
+            busybox, "true", check=False)
+    assert p.returncode == 125 and "--userns auto can't mount on /dev/shm" in p.stderr
+    assert cli("ps", "-aq").stdout == ""
+    cli("volume", "rm", "uv")

@@ -227,6 +227,13 @@ def validate(config) -> None:
     if userns["mode"] != "host" and config.privileged:
         raise InvalidArgument("--privileged is incompatible with --userns auto: "
                               "use --userns host to run privileged")
+    if userns["mode"] != "host":
+        from engine.volumes.mounts import is_late
+        for m in config.mounts:
+            if is_late(m.target):
+                raise InvalidArgument(
+                    f"--userns auto can't mount on {m.target}: berth mounts that path itself "
+                    "inside the user namespace; mount elsewhere or use --userns host")
 
 
 def _withheld_by_name(config) -> int:

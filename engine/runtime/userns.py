@@ -220,7 +220,7 @@ def enter(spec: dict) -> None:
 
     Makes a private mount namespace; creates the container's user namespace with its id range;
     mounts the overlay at ``rootfs`` over idmapped layers; binds the container's hosts,
-    resolv.conf and hostname into it; leaves the process's cwd at the root filesystem; and joins
+    resolv.conf and hostname into it; mounts its volumes, binds and tmpfs (idmapped); leaves the process's cwd at the root filesystem; and joins
     the user namespace as its root. The caller then unshares the other namespaces as usual (mount
     included: they all belong to the new user namespace) and forks pid 1, which must skip its own
     overlay mount and /etc binds, use "." (its cwd) as the root filesystem's path (the host
@@ -243,6 +243,13 @@ def enter(spec: dict) -> None:
                     os.makedirs(os.path.dirname(target), exist_ok=True)
                     open(target, "a").close()
             linux.mount(src, target, None, linux.MS_BIND)
+        if spec.get("mounts"):
+            # volumes, binds and tmpfs: idmapped now, as host root (pid 1, in the namespace,
+            # could not reach the host's directories); none is on a path the runtime mounts
+            # later (security.validate refuses those with --userns auto)
+            from .. import volumes
+            volumes.mount_all(rootfs, spec["mounts"], "early", userns_fd=fd,
+                              host_uid=uspec["host_uid"])
         # pid 1 reaches its root through this cwd: a user namespace's root has no rights on the
         # host directories above it (they are owned by an id it does not map)
         os.chdir(rootfs)
