@@ -35,7 +35,9 @@ STATS_INTERVAL = 2.0        # as k9s refreshes; each sample repaints the visible
 HISTORY = R.SPARK_WIDTH
 
 CONTAINER_ACTIONS = {"start", "stop", "restart", "pause", "kill", "logs", "shell",
-                     "update_limits"}
+                     "update_limits", "attach"}
+IMAGE_ACTIONS = {"tag_image", "save_image", "image_history"}
+CREATE_PANES = ("volumes", "networks")
 
 
 class DashboardScreen(Screen):
@@ -53,6 +55,12 @@ class DashboardScreen(Screen):
         Binding("i", "inspect", "Inspect", id="inspect"),
         Binding("u", "update_limits", "Limits", id="update_limits",
                 tooltip="Change the container's memory and CPU limits (live)"),
+        Binding("t", "tag_image", "Tag", id="tag_image", tooltip="Tag the image"),
+        Binding("S", "save_image", "Save", id="save_image", tooltip="Save images to a tar archive"),
+        Binding("H", "image_history", "History", id="image_history",
+                tooltip="Image history (its layers)"),
+        Binding("n", "create", "New", id="create", tooltip="New volume or network"),
+        Binding("D", "prune", "Prune", id="prune", tooltip="Prune what nothing uses (asks)"),
         Binding("enter", "details", "Details", id="details"),
         Binding("space", "mark", "Mark", id="mark", show=False),
         Binding("slash", "filter", "Filter", id="filter"),
@@ -70,6 +78,8 @@ class DashboardScreen(Screen):
         Binding("escape", "clear", "Clear marks and filter", id="clear", show=False),
         Binding("c", "console", "Console", id="console", show=False,
                 tooltip="Exec console (a terminal tab)"),
+        Binding("A", "attach", "Attach", id="attach", show=False,
+                tooltip="Attach a console tab to the main process (ctrl-p ctrl-q detaches)"),
         Binding("g", "graphs", "Graphs", id="graphs", show=False,
                 tooltip="Resource graphs"),
         Binding("R", "run_dialog", "Run", id="run_dialog", show=False,
@@ -489,11 +499,18 @@ class DashboardScreen(Screen):
                 "kill": lambda c: c.can_stop(),
                 "logs": lambda c: True,
                 "shell": lambda c: c.state.status == "running",
+                "attach": lambda c: c.state.status == "running",
                 "update_limits": lambda c: c.state.status != "removing",
             }[action]
             return True if any(ok(c) for c in containers) else None
         if action in ("remove", "inspect", "details", "mark"):
             return True if self.table().selected() is not None else None
+        if action in IMAGE_ACTIONS:
+            if self.pane_kind != "images":
+                return False
+            return True if self.table().selected() is not None else None
+        if action == "create":
+            return self.pane_kind in CREATE_PANES
         if action == "toggle_stopped":
             return self.pane_kind == "containers"
         return True
@@ -745,6 +762,10 @@ class DashboardScreen(Screen):
         from . import launch
         await launch.console(self)
 
+    async def action_attach(self) -> None:
+        from . import launch
+        await launch.attach(self)
+
     async def action_graphs(self) -> None:
         from . import launch
         await launch.graphs(self)
@@ -760,6 +781,28 @@ class DashboardScreen(Screen):
     def action_events(self) -> None:
         from . import launch
         launch.events(self)
+
+    # --- tag, save, history, create, prune (screens/resource_actions.py) ------------------------
+
+    def action_tag_image(self) -> None:
+        from . import resource_actions
+        resource_actions.tag(self)
+
+    def action_save_image(self) -> None:
+        from . import resource_actions
+        resource_actions.save(self)
+
+    def action_image_history(self) -> None:
+        from . import resource_actions
+        resource_actions.history(self)
+
+    def action_create(self) -> None:
+        from . import resource_actions
+        resource_actions.create(self)
+
+    def action_prune(self) -> None:
+        from . import resource_actions
+        resource_actions.prune(self)
 
     def _open_inspect(self, focus: str) -> None:
         row = self.table().selected()

@@ -22,6 +22,17 @@ async def console(dash) -> None:
     await open_console(dash.app, dash.engine, c.id, c.name)
 
 
+async def attach(dash) -> None:
+    """A console tab attached to the selected running container's main process."""
+    from .console import open_attach
+    c = _selected_container(dash)
+    if c is None or c.state.status != "running":
+        dash.app.bell()
+        dash.notify("select a running container to attach to", severity="warning", timeout=3)
+        return
+    await open_attach(dash.app, dash.engine, c.id, c.name)
+
+
 async def graphs(dash) -> None:
     from .graphs import open_graphs
     pushed = open_graphs(dash.app, dash.engine)
