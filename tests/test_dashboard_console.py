@@ -101,3 +101,177 @@ async def test_a_console_laid_out_after_mounting_starts_with_the_pane_size(root,
         term.focus()
         await pilot.press(*"stty size", "enter")
         assert await _until(pilot, lambda: "30 120" in term.text()), term.text()
+
+
+def _rendered(app, term) -> list[str]:
+    """The terminal's rows as the app drew them (not pyte's grid: this catches rows that
+    were changed but never drawn again)."""
+    r = term.region
+    strips = app.screen._compositor.render_strips()
+    return [strips[y].text[r.x:r.x + r.width].rstrip() for y in range(r.y, r.y + r.height)]
+
+
+async def _drawn(pilot, app, term):
+    """Wait until what the app drew is what pyte holds (the last redraw has happened)."""
+    want = lambda: _rendered(app, term)[:-1] == [l.rstrip() for l in term.screen_buffer.display][:-1]
+    return await _until(pilot, want, rounds=40)
+
+
+async def test_vi_and_top_run_full_screen_in_the_console(engine, cli, busybox):
+    from tui.screens.console import open_console
+    cid = _run_sleeper(cli, busybox, "fullscreen")
+    app = make_app(engine, live=False)
+    async with running(app) as pilot:
+        term = await open_console(app, engine, cid, "fullscreen")
+        assert await _until(pilot, lambda: "#" in term.text()), term.text()
+        await pilot.press(*"echo before-$((1+1))", "enter")
+        assert await _until(pilot, lambda: "before-2" in term.text()), term.text()
+        rows = term.size.height
+        # vi draws on the alternate screen: a column of ~ and its status line at the bottom
+        await pilot.press(*"vi /tmp/v.txt", "enter")
+        assert await _until(pilot, lambda: term.screen_buffer.alternate
+                            and term.text().count("~") >= rows - 3), term.text()
+        assert "before-2" not in term.text()
+        await pilot.press("i", *"hello", "escape")
+        # vi takes bytes that follow ESC within 50 ms for an escape sequence of a key it
+        # doesn't know, and drops them; a terminal's escape key is followed by silence (textual
+        # reports escape only after 100 ms without another byte)
+        await pilot.pause(0.15)
+        await pilot.press(*":wq", "enter")
+        # leaving vi brings the shell's screen back as it was
+        assert await _until(pilot, lambda: not term.screen_buffer.alternate), term.text()
+        assert "before-2" in term.text()
+        await pilot.press(*"cat /tmp/v.txt; echo end-$((3*3))", "enter")
+        assert await _until(pilot, lambda: "end-9" in term.text()), term.text()
+        lines = term.text().splitlines()
+        assert lines[lines.index("end-9") - 1] == "hello", term.text()
+        # cursor keys in vi's command mode: two to the right, then insert there
+        await pilot.press(*"vi /tmp/v.txt", "enter")
+        assert await _until(pilot, lambda: term.screen_buffer.alternate
+                            and term.text().startswith("hello")), term.text()
+        await pilot.press("right", "right", "i", "X", "escape")
+        assert await _until(pilot, lambda: term.text().startswith("heXllo")), term.text()
+        await pilot.pause(0.15)
+        assert await _drawn(pilot, app, term), (_rendered(app, term), term.text())
+        await pilot.press(*":wq", "enter")
+        assert await _until(pilot, lambda: not term.screen_buffer.alternate), term.text()
+        await pilot.press(*'echo "<$(cat /tmp/v.txt)>"', "enter")
+        assert await _until(pilot, lambda: "<heXllo>" in term.text()), term.text()
+
+        # top: a screen that redraws itself every few seconds, then q gives the shell back
+        await pilot.press("ctrl+l", *"top", "enter")
+        assert await _until(pilot, lambda: "PID" in term.text() and "Mem:" in term.text()
+                            and "top" in term.text().split("PID", 1)[1]), term.text()
+        assert await _drawn(pilot, app, term), (_rendered(app, term), term.text())
+        await pilot.press("q")
+        await pilot.press(*"echo after-top-$((5+5))", "enter")
+        assert await _until(pilot, lambda: "after-top-10" in term.text()), term.text()
+        assert await _drawn(pilot, app, term), (_rendered(app, term), term.text())
+
+
+async def test_the_mouse_selects_and_copies(engine, cli, busybox):
+    from tui.screens.console import open_console
+    cid = _run_sleeper(cli, busybox, "mouse")
+    app = make_app(engine, live=False)
+    async with running(app) as pilot:
+        term = await open_console(app, engine, cid, "mouse")
+        assert await _until(pilot, lambda: "#" in term.text()), term.text()
+        await pilot.press("ctrl+l", *"printf 'alpha beta\\ngamma delta   \\nepsilon\\n'", "enter")
+        assert await _until(pilot, lambda: "epsilon" in term.text()), term.text()
+        lines = term.text().splitlines()
+        y = lines.index("alpha beta")
+        # press on "beta", drag to the "s" of "epsilon", release: three rows, trailing
+        # blanks dropped
+        await pilot.mouse_down(term, offset=(6, y))
+        await pilot.hover(term, offset=(2, y + 2))
+        await pilot.mouse_up(term, offset=(2, y + 2))
+        assert term.last_copied == "beta\ngamma delta\neps", repr(term.last_copied)
+        assert app.clipboard == "beta\ngamma delta\neps"
+        # the selection is drawn (the selection style, or reverse), and stays until a key
+        assert term.selection is not None
+        def style_of(text):
+            return next(seg.style for seg in term.render_line(y + 1) if text in seg.text)
+        selected = style_of("gamma")
+        # F6 copies the selection; with nothing selected, the whole screen
+        app.copy_to_clipboard("")
+        await pilot.press("f6")
+        assert app.clipboard == "beta\ngamma delta\neps"
+        await pilot.press("space", "backspace")
+        assert term.selection is None
+        assert style_of("gamma") != selected
+        await pilot.press("f6")
+        assert "alpha beta\ngamma delta\nepsilon" in app.clipboard
+        # a double click takes a word, a triple click the row
+        await pilot.click(term, offset=(8, y + 1), times=2)
+        assert term.last_copied == "delta"
+        await pilot.click(term, offset=(1, y + 1), times=3)
+        assert term.last_copied == "gamma delta"
+        # a click alone selects nothing and copies nothing
+        term.last_copied = ""
+        await pilot.click(term, offset=(2, y))
+        assert term.selection is None and term.last_copied == ""
+
+        # once the program asks for mouse reports (SGR), the mouse is the program's...
+        await pilot.press(*"printf '\\033[?1000h\\033[?1006h'; read -r got; printf '\\033[?1000l'; "
+                          "echo \"$got\" | od -c | head -1", "enter")
+        await pilot.pause(0.3)
+        term.last_copied = ""
+        await pilot.mouse_down(term, offset=(4, 2))
+        await pilot.hover(term, offset=(6, 2))
+        await pilot.mouse_up(term, offset=(6, 2))
+        assert term.selection is None and term.last_copied == ""
+        await pilot.press("enter")
+        # od shows the report the program got: ESC [ < 0 ; 5 ; 3 M (cells count from 1)
+        assert await _until(pilot, lambda: "033   [   <   0   ;   5   ;   3   M" in term.text()), \
+            term.text()
+        # ...but with shift held it is still a selection
+        await pilot.press(*"printf '\\033[?1000h'", "enter")
+        await pilot.pause(0.3)
+        lines = term.text().splitlines()
+        y = next(i for i, l in enumerate(lines) if l.startswith("0000000"))
+        await pilot.mouse_down(term, offset=(0, y), shift=True)
+        await pilot.hover(term, offset=(6, y))
+        await pilot.mouse_up(term, offset=(6, y), shift=True)
+        assert term.last_copied == "0000000", repr(term.last_copied)
+        await pilot.press(*"printf '\\033[?1000l'", "enter")
+
+
+async def test_a_console_attached_to_the_main_process(engine, cli, busybox):
+    from tui.screens.console import ConsoleScreen, open_attach
+    cli("run", "-d", "-i", "-t", "--network", "none", "--name", "main1", busybox, "sh")
+    cid = cli("inspect", "-f", "{{.Id}}", "main1").stdout.strip()
+    app = make_app(engine, live=False)
+    async with running(app) as pilot:
+        term = await open_attach(app, engine, cid, "main1")
+        console = app.screen
+        assert isinstance(console, ConsoleScreen)
+        assert term.verb == "attach" and console.tab_label(term).startswith("attach main1")
+        await pilot.press(*"echo pid-$$", "enter")
+        # pid 1 in its namespace: the container's main process, not an exec'd shell
+        assert await _until(pilot, lambda: "pid-1" in term.text().splitlines()), term.text()
+        # the shell sees the pane's size (RESIZE frames)
+        await pilot.press(*"stty size", "enter")
+        size = f"{term.size.height} {term.size.width}"
+        assert await _until(pilot, lambda: size in term.text().splitlines()), term.text()
+        # ctrl-p alone is the shell's (held until the next key says it is not a detach)
+        await pilot.press("ctrl+p", "ctrl+u", *"echo still-$((1+1))", "enter")
+        assert await _until(pilot, lambda: "still-2" in term.text().splitlines()), term.text()
+        # ctrl-p ctrl-q detaches: the tab goes, the container runs on
+        await pilot.press("ctrl+p", "ctrl+q")
+        assert await _until(pilot, lambda: app.screen is app.dashboard)
+        assert app.is_running
+        assert engine.container(cid).state.status == "running"
+        # attached again, with the dashboard's A on the selected container: the process
+        # exiting marks the tab with its code
+        dash = app.dashboard
+        assert await _until(pilot, lambda: dash.loaded and dash.table().selected() is not None)
+        await pilot.press("A")
+        assert await _until(pilot, lambda: isinstance(app.screen, ConsoleScreen)
+                            and app.screen.current() is not None)
+        term = app.screen.current()
+        assert term.verb == "attach"
+        await pilot.press(*"exit 3", "enter")
+        assert await _until(pilot, lambda: term.exit_code == 3), term.text()
+        assert app.screen.tab_label(term).endswith("(exited 3)")
+        assert "exited with 3" in term.render_line(term.size.height - 1).text
+        assert await _until(pilot, lambda: engine.container(cid).state.status == "exited")

@@ -84,10 +84,50 @@ async def test_run_with_the_console_attached(engine, cli, busybox):
         dialog.query_one("#run-console", Checkbox).value = True
         await pilot.press("ctrl+s")
         assert await _until(pilot, lambda: isinstance(app.screen, ConsoleScreen))
-        term = app.screen.current()
+        console = app.screen
+        term = console.current()
+        # attached to the main process from its first byte: the shell's first prompt is there
+        assert term.verb == "attach" and console.tab_label(term).startswith("attach withconsole")
         assert await _until(pilot, lambda: "#" in term.text()), term.text()
         await pilot.press(*"echo hello-$((6*7))", "enter")
         assert await _until(pilot, lambda: "hello-42" in term.text()), term.text()
+        # pid 1 in its pid namespace: the container's own process, not a shell exec'd beside it
+        await pilot.press(*"echo $$", "enter")
+        assert await _until(pilot, lambda: "1" in term.text().splitlines()), term.text()
+        c = engine.container("withconsole")
+        assert c.config.tty and c.config.open_stdin
+        # it started with the pane's size, and follows it
+        await pilot.press(*"stty size", "enter")
+        size = f"{term.size.height} {term.size.width}"
+        assert await _until(pilot, lambda: size in term.text().splitlines()), term.text()
+        # ctrl-p ctrl-q detaches (the tab closes, the container runs on)
+        await pilot.press("ctrl+p", "ctrl+q")
+        assert await _until(pilot, lambda: app.screen is app.dashboard)
+        assert engine.container("withconsole").state.status == "running"
+
+
+async def test_run_attached_shows_the_output_and_the_exit(engine, cli, busybox):
+    from tui.screens.console import ConsoleScreen
+    from tui.screens.run_dialog import open_run_dialog
+    from textual.widgets import Checkbox
+    app = make_app(engine, live=False)
+    async with running(app) as pilot:
+        open_run_dialog(app, engine, busybox)
+        await pilot.pause()
+        dialog = app.screen
+        await _fill(pilot, dialog, {"name": "shortlived", "network": "none",
+                                    "command": "sh -c 'echo out-$((2*21)); exit 7'"})
+        dialog.query_one("#run-console", Checkbox).value = True
+        dialog.query_one("#run-rm", Checkbox).value = True
+        await pilot.press("ctrl+s")
+        assert await _until(pilot, lambda: isinstance(app.screen, ConsoleScreen))
+        term = app.screen.current()
+        # the output is there even though the process may have ended (and, --rm, the
+        # container gone) before the tab opened
+        assert await _until(pilot, lambda: term.exit_code == 7), term.text()
+        assert "out-42" in term.text()
+        assert app.screen.tab_label(term) == "attach shortlived #1 (exited 7)"
+        assert await _until(pilot, lambda: engine.containers(all=True) == [])
 
 
 # --- pull ---------------------------------------------------------------------------------------

@@ -1,18 +1,22 @@
-"""ConsoleScreen: exec consoles (embedded terminals) in containers, one tab each.
+"""ConsoleScreen: consoles (embedded terminals) in containers, one tab each: an exec console
+(``berth exec -it``: a new shell) or an attached one (the container's main process, as
+``berth attach`` / ``run -it``; ctrl-p ctrl-q detaches and closes the tab).
 
 The screen is installed on the app once, so leaving it (F12 or ctrl+]) keeps every console
 running; opening a console for another container adds a tab. Every other key goes to the
-terminal in the current tab.
+terminal in the current tab; the mouse selects text there and copies it.
 """
 
 from __future__ import annotations
+
+import os
 
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Footer, Static, TabbedContent, TabPane
 
-from ..widgets.terminal import TerminalWidget, exec_argv
+from ..widgets.terminal import AttachSession, PtySession, TerminalWidget, exec_argv
 
 NAME = "berth-console"
 MAX_CONSOLES = 8
@@ -49,10 +53,13 @@ class ConsoleScreen(Screen):
         Binding("ctrl+pageup,f7", "prev_tab", "Previous console", priority=True,
                 id="console_prev"),
         Binding("f9", "close_tab", "Close console", priority=True, id="console_close"),
-        Binding("f6", "copy_screen", "Copy screen", priority=True, id="console_copy",
-                tooltip="Copy the console's text to the clipboard"),
+        Binding("f6", "copy", "Copy", priority=True, id="console_copy",
+                tooltip="Copy the selected text (the mouse selects), or else the whole screen"),
     ]
     """Priority keys: every other key belongs to the program in the console."""
+
+    RESERVED_KEYS = frozenset(k.strip() for b in BINDINGS for k in b.key.split(","))
+    """The keys the terminals leave to these bindings."""
 
     def __init__(self, engine) -> None:
         super().__init__(name=NAME)
@@ -78,36 +85,86 @@ class ConsoleScreen(Screen):
         found = pane.query(TerminalWidget)
         return found.first() if found else None
 
+    def full(self) -> bool:
+        """As many consoles as allowed are open (and the user was told)."""
+        if len(self.terminals()) < MAX_CONSOLES:
+            return False
+        self.notify(f"{MAX_CONSOLES} consoles are open: close one first (F9)",
+                    severity="warning")
+        return True
+
     async def open(self, container_id: str, name: str, command: str = "sh") -> TerminalWidget | None:
-        """Add a console running ``command`` in the container and show it."""
-        if len(self.terminals()) >= MAX_CONSOLES:
-            self.notify(f"{MAX_CONSOLES} consoles are open: close one first (F9)",
-                        severity="warning")
+        """Add an exec console running ``command`` in the container and show it."""
+        if self.full():
             return None
+        env = {"BERTH_ROOT": self.engine.paths.root, "BERTH_RUN": self.engine.paths.run}
+        return await self._add(PtySession(exec_argv(container_id, command), env), name)
+
+    async def attach(self, sock: int, name: str,
+                     detach_keys: bytes = b"\x10\x11") -> TerminalWidget | None:
+        """Add a console attached to a container's main process through ``sock`` (the frames
+        socket of ``Engine.attach``, or of ``Engine.run``'s ``attach_fd``); the console owns
+        the socket from here, even when it refuses (too many consoles)."""
+        if self.full():
+            os.close(sock)
+            return None
+        return await self._add(AttachSession(sock, detach_keys), name)
+
+    async def _add(self, session, name: str) -> TerminalWidget:
         self._serial += 1
         pane_id = f"console-{self._serial}"
-        env = {"BERTH_ROOT": self.engine.paths.root}
-        term = TerminalWidget(exec_argv(container_id, command), env=env, title=name,
+        term = TerminalWidget(session=session, title=name, reserved_keys=self.RESERVED_KEYS,
                               id=f"term-{self._serial}")
         tabs = self.query_one(TabbedContent)
-        await tabs.add_pane(TabPane(f"{name} #{self._serial}", term, id=pane_id))
+        await tabs.add_pane(TabPane(self._label(term), term, id=pane_id))
         tabs.active = pane_id
         term.focus()
         self._update_title()
         return term
 
+    def _label(self, term: TerminalWidget, state: str = "") -> str:
+        serial = (term.id or "").rpartition("-")[2]
+        return f"{term.verb} {term.title} #{serial}{f' ({state})' if state else ''}"
+
+    def pane_of(self, term: TerminalWidget) -> TabPane | None:
+        for pane in self.query(TabPane):
+            if term in pane.query(TerminalWidget):
+                return pane
+        return None
+
+    def tab_label(self, term: TerminalWidget) -> str:
+        """The text of the terminal's tab."""
+        pane = self.pane_of(term)
+        if pane is None:
+            return ""
+        return str(self.query_one(TabbedContent).get_tab(pane.id).label)
+
     def _update_title(self) -> None:
         n = len(self.terminals())
         self.query_one("#console-title", Static).update(
-            f" exec consoles: {n} open   F12 / ctrl+] dashboard   F7/F8 previous/next   "
-            "F9 close   F6 copy the screen")
+            f" consoles: {n}   F12/ctrl+] dashboard   F7/F8 tabs   F9 close   F6 copy   "
+            "mouse: select (shift+mouse if the program takes it)   ctrl-p ctrl-q: detach")
 
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
         term = self.current()
         if term is not None:
             term.focus()
 
-    def on_terminal_widget_exited(self, event: TerminalWidget.Exited) -> None:
+    async def on_terminal_widget_exited(self, event: TerminalWidget.Exited) -> None:
+        term = event.terminal
+        pane = self.pane_of(term)
+        if pane is None:
+            return
+        tabs = self.query_one(TabbedContent)
+        if event.detached:
+            # Docker's detach: the user leaves the container running and the tab goes
+            self.notify(f"detached from {term.title}: it runs on", timeout=3)
+            await tabs.remove_pane(pane.id)
+            self._update_title()
+            if not self.terminals() and self.app.screen is self:
+                self.app.pop_screen()
+            return
+        tabs.get_tab(pane.id).label = self._label(term, f"exited {event.code}")
         self._update_title()
 
     def on_screen_resume(self) -> None:
@@ -115,13 +172,17 @@ class ConsoleScreen(Screen):
         if term is not None:
             term.focus()
 
-    def action_copy_screen(self) -> None:
+    def action_copy(self) -> None:
+        """Copy the selection, or the whole screen when nothing is selected."""
         term = self.current()
         if term is None:
             return
-        text = term.text().rstrip("\n")
-        self.app.copy_to_clipboard(text)
-        self.notify(f"copied {len(text.splitlines())} lines", timeout=2)
+        text = term.selected_text()
+        what = "the selection"
+        if not text:
+            text, what = term.text().rstrip("\n"), "the screen"
+        term.copy_text(text)
+        self.notify(f"copied {what}: {len(text.splitlines())} lines", timeout=2)
 
     def action_leave(self) -> None:
         self.app.pop_screen()
@@ -152,8 +213,25 @@ class ConsoleScreen(Screen):
             self.app.pop_screen()
 
 
-async def open_console(app, engine, container_id: str, name: str) -> TerminalWidget | None:
-    """Show the console screen (installing it the first time) with a new tab for a container."""
+CHROME_ROWS = 4
+"""Rows of the console screen that are not the terminal: title, tabs (two) and footer."""
+
+
+def pane_size(app) -> tuple[int, int] | None:
+    """(rows, cols) a new console's terminal will have: what a container started for it
+    (``run -it``) gets as its terminal size from the first instant."""
+    try:
+        term = app.get_screen(NAME).current()
+    except KeyError:
+        term = None
+    if term is not None and term.size.width and term.size.height:
+        return term.size.height, term.size.width
+    rows, cols = app.size.height - CHROME_ROWS, app.size.width
+    return (rows, cols) if rows > 1 and cols > 1 else None
+
+
+async def _show(app, engine) -> ConsoleScreen:
+    """The console screen on top (installed the first time)."""
     try:
         screen = app.get_screen(NAME)
     except KeyError:
@@ -161,4 +239,31 @@ async def open_console(app, engine, container_id: str, name: str) -> TerminalWid
         app.install_screen(screen, NAME)
     if app.screen is not screen:
         await app.push_screen(screen)
+    return screen
+
+
+async def open_console(app, engine, container_id: str, name: str) -> TerminalWidget | None:
+    """Show the console screen with a new exec console (a shell) in a container."""
+    screen = await _show(app, engine)
     return await screen.open(container_id, name)
+
+
+async def open_attach(app, engine, container_id: str, name: str,
+                      sock: int | None = None) -> TerminalWidget | None:
+    """Show the console screen with a new tab attached to the container's main process.
+    ``sock``: a frames socket already connected to its monitor (a foreground run's); without
+    it, ``Engine.attach`` connects one (the engine's message when it refuses)."""
+    from engine.errors import BerthError
+    from engine.runtime import pty
+    try:
+        keys = pty.parse_detach_keys(engine.container(container_id).config.detach_keys or "")
+    except (BerthError, ValueError):
+        keys = pty.parse_detach_keys("")
+    if sock is None:
+        try:
+            sock = engine.attach(container_id)
+        except BerthError as e:
+            app.notify(str(e), title="attach", severity="error")
+            return None
+    screen = await _show(app, engine)
+    return await screen.attach(sock, name, keys)

@@ -1,10 +1,13 @@
 """RunDialog: `berth run` as a form: image, name, command, env, ports, volumes, network, restart
-policy, memory and CPU limits, --rm, and whether to open the container's exec console after.
+policy, memory and CPU limits, --rm, and whether to run detached (`run -d`) or attached in a
+console tab (`run -it`: the tab is the container's main process from its first byte, as
+`berth run -it` in a terminal; ctrl-p ctrl-q detaches).
 
 The form is turned into the run command's own flags and parsed by the CLI's parser and
 ``build_config`` (tui/commands/containers.py), so every value is checked as ``berth run`` checks
 it, with the same messages. The container is created and started by a thread worker; the dialog
-closes with its id, or stays open showing the engine's message.
+closes with its id, or stays open showing the engine's message. Attached, the worker hands the
+monitor one end of a socket pair as the run's attach stream and the console gets the other.
 """
 
 from __future__ import annotations
@@ -39,12 +42,10 @@ class RunError(Exception):
 
 
 def run_argv(values: dict[str, str], restart: str, rm: bool, console: bool) -> list[str]:
-    """The `berth run` arguments the form describes (after `run`). Raises InvalidArgument for
-    text that is not valid shell quoting."""
+    """The `berth run` arguments the form describes (after `run`): `-d`, or `-i -t` for a
+    console attached to it. Raises InvalidArgument for text that is not valid shell quoting."""
     from engine.errors import InvalidArgument
-    argv = ["-d"]
-    if console:
-        argv += ["-i", "-t"]
+    argv = ["-i", "-t"] if console else ["-d"]
     words = {}
     for key, label, _, _ in FIELDS:
         try:
@@ -113,6 +114,13 @@ class RunDialog(ModalScreen[str | None]):
         self.image = image
         self.network = network
         self.console = False
+        """Run attached, in a console tab."""
+        self.attach_sock: int | None = None
+        """Attached: the run's attach stream (frames), for the console, once it runs."""
+        self.console_size: tuple[int, int] | None = None
+        """Attached: the terminal size the container starts with (the console pane's)."""
+        self.started = None
+        """The container, once it runs."""
         self.busy = False
 
     def compose(self) -> ComposeResult:
@@ -128,7 +136,7 @@ class RunDialog(ModalScreen[str | None]):
                 yield Select([(p, p) for p in RESTART_POLICIES], value="no", allow_blank=False,
                              id="run-restart", prompt="restart")
                 yield Checkbox("--rm", id="run-rm")
-                yield Checkbox("open its console", id="run-console")
+                yield Checkbox("attach a console", id="run-console")
             yield Static("", id="run-error", markup=False)
             yield Static("[b]ctrl+s[/b]/[b]enter[/b] run    [b]esc[/b] cancel", id="run-keys")
 
@@ -165,13 +173,31 @@ class RunDialog(ModalScreen[str | None]):
 
     @work(thread=True, group="run", exclusive=True, exit_on_error=False)
     def start(self, config, name, entrypoint_set) -> None:
-        """Create and start the container (thread); the dialog closes with its id."""
+        """Create and start the container (thread); the dialog closes with its id. Attached,
+        the output is kept from its first byte for the console (``attach_sock``)."""
+        import socket
         from engine.errors import BerthError
+        mine = theirs = None
+        if self.console:
+            mine, theirs = socket.socketpair()
         try:
-            container = self.engine.run(config, name, entrypoint_set=entrypoint_set)
-        except BerthError as e:
-            self.app.call_from_thread(self._failed, str(e))
-            return
+            container = self.engine.run(
+                config, name, entrypoint_set=entrypoint_set,
+                attach_fd=theirs.fileno() if theirs else None,
+                console_size=self.console_size if self.console else None)
+        except BaseException as e:
+            if mine is not None:
+                mine.close()
+            if isinstance(e, BerthError):
+                self.app.call_from_thread(self._failed, str(e))
+                return
+            raise
+        finally:
+            if theirs is not None:
+                theirs.close()   # the monitor has its own copy
+        if mine is not None:
+            self.attach_sock = mine.detach()
+        self.started = container
         self.app.call_from_thread(self.dismiss, container.id)
 
     def _failed(self, message: str) -> None:
@@ -185,12 +211,16 @@ class RunDialog(ModalScreen[str | None]):
             self._failed(f"{type(event.worker.error).__name__}: {event.worker.error}")
 
     def action_cancel(self) -> None:
+        if self.busy:   # the container is being started: the dialog closes when it runs
+            return
         self.dismiss(None)
 
 
 def open_run_dialog(app, engine, image: str = "") -> None:
-    """Show the run dialog; afterwards notify, and open the console when it was asked for."""
+    """Show the run dialog; afterwards notify, and attach a console when it was asked for."""
+    from .console import pane_size
     dialog = RunDialog(engine, image)
+    dialog.console_size = pane_size(app)
 
     async def done(cid: str | None) -> None:
         if not cid:
@@ -199,7 +229,8 @@ def open_run_dialog(app, engine, image: str = "") -> None:
         dash = app.dashboard
         if dash is not None:
             dash.post_message(dash.Changed())
-        if dialog.console:
-            from .console import open_console
-            await open_console(app, engine, cid, cid[:12])
+        if dialog.attach_sock is not None:
+            from .console import open_attach
+            sock, dialog.attach_sock = dialog.attach_sock, None
+            await open_attach(app, engine, cid, dialog.started.name, sock=sock)
     app.push_screen(dialog, done)

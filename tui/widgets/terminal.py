@@ -1,35 +1,57 @@
-"""TerminalWidget: an embedded terminal (pyte behind a Textual widget) running one program on a pty.
+"""TerminalWidget: an embedded terminal (pyte behind a Textual widget) for one session.
 
-The program is spawned with asyncio's subprocess machinery (never a bare fork in the app's
-process) on the slave side of a fresh pty, as the session leader with the pty as its controlling
-terminal (``setsid -c``), so full-screen programs get SIGWINCH when the pane resizes. The master
-side is read by the event loop (``add_reader``), fed to a pyte screen and drawn line by line;
-keys the widget receives are translated to what an xterm would send. The screen is the pyte
-grid only, so memory is bounded by the pane's size.
+A session is either a program of ours on a fresh pty (``PtySession``: the exec console runs
+``berth exec -it``, spawned with asyncio's subprocess machinery, never a bare fork in the app's
+process, as the session leader of the pty so full-screen programs get SIGWINCH when the pane
+resizes) or the container's main process through its monitor (``AttachSession``: the frames
+socket of ``berth attach`` / ``run -it``, with Docker's ctrl-p ctrl-q to detach). Either way the
+event loop reads the descriptor (``add_reader``), the output goes to a pyte screen, and only the
+rows pyte marks dirty are drawn again; keys become what an xterm would send. The screen is the
+pyte grid (and, while a full-screen program runs, the saved main screen): memory is bounded by
+the pane's size.
+
+The mouse selects text (press, drag, release; a double click a word, a triple click a row) and
+the selection goes to the clipboard on release; once the program asks for mouse reports (xterm
+modes 1000/1002/1003), the mouse is the program's and shift+drag selects, as in xterm.
 """
 
 from __future__ import annotations
 
 import asyncio
+import copy
 import fcntl
 import os
 import signal
 import struct
 import sys
 import termios
+from collections import defaultdict
 
 import pyte
+from pyte.screens import StaticDefaultDict
 from rich.segment import Segment
 from rich.style import Style
-from textual.events import Key, Resize
+from textual import events
+from textual.geometry import Region
 from textual.message import Message
 from textual.strip import Strip
 from textual.widget import Widget
 
-__all__ = ["TerminalWidget", "exec_argv", "key_bytes"]
+__all__ = ["AttachSession", "PtySession", "TerminalWidget", "exec_argv", "key_bytes",
+           "mouse_bytes"]
 
 READ_SIZE = 65536
-DECCKM = 1 << 5   # pyte keeps private modes shifted by 5: "application cursor keys"
+
+
+def _private(mode: int) -> int:
+    return mode << 5   # pyte keeps private (DEC) modes shifted by 5
+
+
+DECCKM = _private(1)                  # application cursor keys
+MOUSE_MODES = {_private(9), _private(1000), _private(1002), _private(1003)}
+MOUSE_DRAG, MOUSE_ANY, MOUSE_SGR = _private(1002), _private(1003), _private(1006)
+BRACKETED_PASTE = _private(2004)
+ALT_SCREEN = {47, 1047, 1049}         # private modes that switch to the alternate screen
 
 _NAMED = {"brown": "yellow", "brightbrown": "bright_yellow", "bfightmagenta": "bright_magenta"}
 _ANSI = {"black", "red", "green", "yellow", "blue", "magenta", "cyan", "white"}
@@ -41,8 +63,13 @@ _KEYS = {
     "f1": b"\x1bOP", "f2": b"\x1bOQ", "f3": b"\x1bOR", "f4": b"\x1bOS",
     "f5": b"\x1b[15~", "f6": b"\x1b[17~", "f7": b"\x1b[18~", "f8": b"\x1b[19~",
     "f9": b"\x1b[20~", "f10": b"\x1b[21~", "f11": b"\x1b[23~", "f12": b"\x1b[24~",
+    "ctrl+@": b"\x00", "ctrl+space": b"\x00",
+    "ctrl+left_square_bracket": b"\x1b", "ctrl+backslash": b"\x1c",
+    "ctrl+right_square_bracket": b"\x1d", "ctrl+circumflex_accent": b"\x1e",
+    "ctrl+underscore": b"\x1f",
 }
 _ARROWS = {"up": b"A", "down": b"B", "right": b"C", "left": b"D"}
+_MODIFIED = {"shift": 2, "alt": 3, "shift+alt": 4, "ctrl": 5, "ctrl+shift": 6, "ctrl+alt": 7}
 
 
 def exec_argv(container_id: str, command: str = "sh") -> list[str]:
@@ -57,6 +84,9 @@ def key_bytes(key: str, character: str | None, app_cursor: bool = False) -> byte
         return (b"\x1bO" if app_cursor else b"\x1b[") + _ARROWS[key]
     if key in _KEYS:
         return _KEYS[key]
+    mods, _, base = key.rpartition("+")
+    if mods in _MODIFIED and base in _ARROWS:   # xterm's modified cursor keys: ESC [ 1 ; 5 C
+        return b"\x1b[1;%d" % _MODIFIED[mods] + _ARROWS[base]
     if key.startswith("ctrl+") and len(key) == 6 and key[5].isalpha():
         return bytes([ord(key[5]) & 0x1F])
     if key.startswith("alt+") and character:
@@ -64,6 +94,16 @@ def key_bytes(key: str, character: str | None, app_cursor: bool = False) -> byte
     if character:
         return character.encode()
     return None
+
+
+def mouse_bytes(button: int, x: int, y: int, release: bool = False, sgr: bool = True) -> bytes:
+    """An xterm mouse report: ``button`` is xterm's code (0-2 buttons, +32 motion, 64/65 wheel,
+    +4/+8/+16 shift/meta/ctrl), ``x``/``y`` cells from 0. SGR (mode 1006) or the legacy form."""
+    if sgr:
+        return b"\x1b[<%d;%d;%d%c" % (button, x + 1, y + 1, ord("m" if release else "M"))
+    if release:
+        button = (button & ~3) | 3
+    return b"\x1b[M" + bytes([32 + button, min(32 + x + 1, 255), min(32 + y + 1, 255)])
 
 
 def _color(name: str) -> str | None:
@@ -85,19 +125,199 @@ def _color(name: str) -> str | None:
     return None
 
 
+def _set_winsize(fd: int, rows: int, cols: int) -> None:
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+
+
 class _Screen(pyte.Screen):
-    """A pyte screen that answers the program's queries (cursor position, device attributes)."""
+    """A pyte screen that answers the program's queries (cursor position, device attributes)
+    and has xterm's alternate screen (modes 47, 1047, 1049), so the shell's screen is back
+    after ``vi`` or ``top``."""
 
     def __init__(self, columns: int, lines: int, reply) -> None:
+        self._main = None   # (buffer, cursor) of the main screen while the alternate one shows
         super().__init__(columns, lines)
         self._reply = reply
 
     def write_process_input(self, data: str) -> None:
         self._reply(data.encode())
 
+    def _new_buffer(self):
+        return defaultdict(lambda: StaticDefaultDict(self.default_char))
+
+    def set_mode(self, *modes: int, **kwargs) -> None:
+        if kwargs.get("private"):
+            for mode in modes:
+                if mode in ALT_SCREEN and self._main is None:
+                    self._main = (self.buffer, copy.copy(self.cursor) if mode == 1049 else None)
+                    self.buffer = self._new_buffer()
+                    self.dirty.update(range(self.lines))
+        super().set_mode(*modes, **kwargs)
+
+    def reset_mode(self, *modes: int, **kwargs) -> None:
+        if kwargs.get("private"):
+            for mode in modes:
+                if mode in ALT_SCREEN and self._main is not None:
+                    self._leave_alternate()
+        super().reset_mode(*modes, **kwargs)
+
+    def _leave_alternate(self) -> None:
+        buffer, cursor = self._main
+        self._main = None
+        # the pane may have changed size meanwhile: keep what fits
+        for y in [y for y in buffer if y >= self.lines]:
+            del buffer[y]
+        for line in buffer.values():
+            for x in [x for x in line if x >= self.columns]:
+                del line[x]
+        self.buffer = buffer
+        if cursor is not None:
+            self.cursor = cursor
+            self.ensure_hbounds()
+            self.ensure_vbounds()
+        self.dirty.update(range(self.lines))
+
+    @property
+    def alternate(self) -> bool:
+        """A full-screen program's alternate screen shows."""
+        return self._main is not None
+
+    def reset(self) -> None:
+        self._main = None
+        super().reset()
+
+
+# --- sessions ----------------------------------------------------------------------------------
+
+class PtySession:
+    """A program on a fresh pty of ours (the exec console: ``berth exec -it`` in a container).
+    The engine's exec forks, so it runs in that child process, never in the dashboard."""
+
+    verb = "exec"
+
+    def __init__(self, argv: list[str], env: dict | None = None) -> None:
+        self.argv = argv
+        self.env = env
+        self.proc: asyncio.subprocess.Process | None = None
+        self.fd: int | None = None
+
+    async def start(self, rows: int, cols: int) -> None:
+        master, slave = os.openpty()
+        try:
+            _set_winsize(master, rows, cols)
+            env = {**os.environ, "TERM": "xterm", **(self.env or {})}
+            self.proc = await asyncio.create_subprocess_exec(
+                *self.argv, stdin=slave, stdout=slave, stderr=slave, env=env, close_fds=True)
+        except OSError:
+            os.close(master)
+            raise
+        finally:
+            os.close(slave)
+        self.fd = master
+
+    def output(self, data: bytes) -> bytes:
+        return data
+
+    def input(self, data: bytes, typed: bool = True) -> tuple[bytes, bool]:
+        """(bytes to write, detach now)."""
+        return data, False
+
+    def resize(self, rows: int, cols: int) -> bytes:
+        """Tell the program the pane's size (the kernel sends SIGWINCH to the pty's
+        foreground process group); bytes to write, none here."""
+        if self.fd is not None:
+            _set_winsize(self.fd, rows, cols)
+        return b""
+
+    def nudge(self) -> None:
+        """Say SIGWINCH again: the program may have missed the kernel's while it started."""
+        try:
+            os.killpg(self.proc.pid, signal.SIGWINCH)
+        except (OSError, AttributeError):
+            pass
+
+    async def wait(self) -> tuple[int, str]:
+        return (await self.proc.wait() if self.proc is not None else 0), ""
+
+    def close(self) -> None:
+        """Hang the program up (its pty is gone by now)."""
+        if self.proc is not None and self.proc.returncode is None:
+            try:
+                self.proc.terminate()
+            except ProcessLookupError:
+                pass
+
+
+class AttachSession:
+    """The container's main process, through its monitor (``engine.attach``'s socket, or the
+    one a foreground ``run`` hands the monitor): output and EXIT come as engine/runtime/frames,
+    keys go as STDIN frames, the pane's size as RESIZE. Typing ``detach_keys`` (Docker's
+    ctrl-p ctrl-q) detaches; the container runs on."""
+
+    verb = "attach"
+    proc = None
+
+    def __init__(self, sock: int, detach_keys: bytes = b"\x10\x11") -> None:
+        from engine.runtime import frames, pty
+        self._frames = frames
+        self.fd: int | None = sock
+        self._decoder = frames.Decoder()
+        self._scanner = pty.DetachScanner(detach_keys)
+        self.code: int | None = None
+
+    async def start(self, rows: int, cols: int) -> None:
+        pass
+
+    def output(self, data: bytes) -> bytes:
+        f = self._frames
+        out = bytearray()
+        try:
+            got = self._decoder.feed(data)
+        except ValueError:   # not frames: treat as the end
+            self.code = 125 if self.code is None else self.code
+            return b""
+        for kind, payload in got:
+            if kind in (f.STDOUT, f.STDERR):
+                out += payload
+            elif kind == f.EXIT:
+                self.code = int(payload)
+        return bytes(out)
+
+    def input(self, data: bytes, typed: bool = True) -> tuple[bytes, bool]:
+        """STDIN frames for ``data`` (what the user typed is scanned for the detach keys)."""
+        f = self._frames
+        detach = False
+        if typed:
+            data, detach = self._scanner.feed(data)
+        # frames have a bounded payload: a long paste goes as several
+        out = b"".join(f.encode(f.STDIN, data[i:i + READ_SIZE])
+                       for i in range(0, len(data), READ_SIZE))
+        if detach:
+            out += f.encode(f.DETACH)
+        return out, detach
+
+    def resize(self, rows: int, cols: int) -> bytes:
+        return self._frames.encode(self._frames.RESIZE, f"{rows} {cols}".encode())
+
+    def nudge(self) -> None:
+        pass
+
+    async def wait(self) -> tuple[int, str]:
+        if self.code is None:
+            return 125, "the container's monitor went away"
+        return self.code, ""
+
+    def close(self) -> None:
+        pass
+
+
+# --- the widget --------------------------------------------------------------------------------
 
 class TerminalWidget(Widget, can_focus=True):
-    """A terminal running ``argv`` on a pty: colours, cursor, keys, resize with the pane."""
+    """A terminal for one session: colours, cursor, keys, mouse, selection, resize with the
+    pane."""
+
+    ALLOW_SELECT = False   # the widget selects cells itself (Textual's selection is for text)
 
     DEFAULT_CSS = """
     TerminalWidget {
@@ -107,30 +327,67 @@ class TerminalWidget(Widget, can_focus=True):
     """
 
     class Exited(Message):
-        """The program ended (``code`` is its exit status)."""
+        """The session ended: the program exited (``code`` its status) or, attached, the user
+        detached (``detached``; the container runs on)."""
 
-        def __init__(self, terminal: "TerminalWidget", code: int) -> None:
+        def __init__(self, terminal: "TerminalWidget", code: int | None,
+                     detached: bool = False) -> None:
             super().__init__()
             self.terminal = terminal
             self.code = code
+            self.detached = detached
 
-    def __init__(self, argv: list[str], env: dict | None = None, title: str = "",
-                 *, id: str | None = None, classes: str | None = None) -> None:
+    def __init__(self, argv: list[str] | None = None, env: dict | None = None, title: str = "",
+                 *, session: PtySession | AttachSession | None = None,
+                 reserved_keys: frozenset[str] = frozenset(),
+                 id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
-        self.argv = argv
-        self.env = env
+        self.session = session if session is not None else PtySession(argv or ["sh"], env)
         self.title = title
-        self.screen_buffer = _Screen(80, 24, self.write)
+        self.reserved_keys = reserved_keys
+        """Keys left to the screen's bindings; every other key is the program's."""
+        self.screen_buffer = _Screen(80, 24, self._reply)
         self.stream = pyte.ByteStream(self.screen_buffer)
-        self.master: int | None = None
-        self.proc: asyncio.subprocess.Process | None = None
+        self.fd: int | None = None
         self.exit_code: int | None = None
+        self.detached = False
         self.error = ""
+        self.selection: tuple[tuple[int, int], tuple[int, int]] | None = None
+        """(anchor, head) as (row, column) cells, both inclusive, while text is selected."""
+        self.last_copied = ""
+        """The text this terminal last put on the clipboard."""
+        self._selecting = False
+        self._mouse_button = 0          # a button held while the program gets mouse reports
         self._styles: dict[tuple, Style] = {}
         self._spawned = False
         self._started_size: tuple[int, int] | None = None
+        self._outgoing = bytearray()
+        self._writer = False
+        self._cursor_row = 0
 
-    # --- the program ----------------------------------------------------------------------------
+    # --- the session ----------------------------------------------------------------------------
+
+    @property
+    def verb(self) -> str:
+        """"exec" or "attach"."""
+        return self.session.verb
+
+    @property
+    def proc(self):
+        return self.session.proc
+
+    @property
+    def master(self) -> int | None:
+        return self.fd
+
+    @property
+    def running(self) -> bool:
+        return self.fd is not None
+
+    @property
+    def ended(self) -> bool:
+        """The program exited, or the user detached: keys no longer go anywhere."""
+        return self.detached or self.exit_code is not None or (self._spawned and self.fd is None)
 
     async def on_mount(self) -> None:
         if self.size.width and self.size.height:
@@ -143,95 +400,149 @@ class TerminalWidget(Widget, can_focus=True):
         self._spawned = True
         cols, rows = max(self.size.width, 2), max(self.size.height, 2)
         self.screen_buffer.resize(rows, cols)
-        master, slave = os.openpty()
         try:
-            self._set_winsize(master, rows, cols)
-            env = {**os.environ, "TERM": "xterm", **(self.env or {})}
-            self.proc = await asyncio.create_subprocess_exec(
-                *self.argv, stdin=slave, stdout=slave, stderr=slave, env=env, close_fds=True)
+            await self.session.start(rows, cols)
         except OSError as e:
-            os.close(master)
             self.error = str(e)
             self.exit_code = 127
+            self.session.close()
             self.post_message(self.Exited(self, 127))
             return
-        finally:
-            os.close(slave)
-        self.master = master
+        self.fd = self.session.fd
         self._started_size = (rows, cols)
-        # the pane may have been laid out again while the program was being spawned
-        self._set_winsize(master, self.screen_buffer.lines, self.screen_buffer.columns)
-        os.set_blocking(master, False)
-        asyncio.get_running_loop().add_reader(master, self._readable)
+        os.set_blocking(self.fd, False)
+        # the pane may have been laid out again while the program was being spawned; what
+        # was typed meanwhile goes after
+        typed, self._outgoing = self._outgoing, bytearray()
+        self._send(self.session.resize(self.screen_buffer.lines, self.screen_buffer.columns))
+        self._send(bytes(typed))
+        asyncio.get_running_loop().add_reader(self.fd, self._readable)
 
     def _readable(self) -> None:
         try:
-            data = os.read(self.master, READ_SIZE)
+            data = os.read(self.fd, READ_SIZE)
         except BlockingIOError:
             return
         except OSError:   # EIO: every slave fd is closed, the program is gone
             data = b""
         if not data:
-            self._close_master()
-            self.run_worker(self._reap(), group="console-reap", exit_on_error=False)
+            self._finish()
             return
+        data = self.session.output(data)
         if self._started_size is not None:
             # the program is up: if the pane changed size while it started, the kernel's
             # SIGWINCH may have come before it listened for it; say it again
             size, self._started_size = self._started_size, None
             if size != (self.screen_buffer.lines, self.screen_buffer.columns):
-                try:
-                    os.killpg(self.proc.pid, signal.SIGWINCH)
-                except OSError:
-                    pass
-        self.stream.feed(data)
-        self.refresh()
+                self.session.nudge()
+        if data:
+            self.stream.feed(data)
+            self._refresh_dirty()
+
+    def _refresh_dirty(self) -> None:
+        """Draw again the rows the output changed (and the cursor's old and new rows)."""
+        scr = self.screen_buffer
+        changed = set(scr.dirty)
+        scr.dirty.clear()
+        if self.selection is not None:
+            (y0, _), (y1, _) = self._ordered()
+            if any(y0 <= y <= y1 for y in changed):   # what was selected is no longer there
+                self.selection = None
+                self.refresh()
+                return
+        rows = changed | {self._cursor_row, scr.cursor.y}
+        self._cursor_row = scr.cursor.y
+        width = self.size.width
+        if len(rows) * 2 > scr.lines or not width:
+            self.refresh()
+        else:
+            self.refresh(*(Region(0, y, width, 1) for y in rows if y < scr.lines))
+
+    def _finish(self) -> None:
+        self._close_fd()
+        self.run_worker(self._reap(), group="console-reap", exit_on_error=False)
 
     async def _reap(self) -> None:
-        code = await self.proc.wait() if self.proc is not None else 0
+        if self.detached:
+            code = None
+        else:
+            code, self.error = await self.session.wait()
         self.exit_code = code
         self.refresh()
-        self.post_message(self.Exited(self, code))
+        self.post_message(self.Exited(self, code, self.detached))
 
-    def _close_master(self) -> None:
-        if self.master is not None:
+    def _close_fd(self) -> None:
+        if self.fd is not None:
             try:
-                asyncio.get_running_loop().remove_reader(self.master)
+                loop = asyncio.get_running_loop()
+                loop.remove_reader(self.fd)
+                if self._writer:
+                    loop.remove_writer(self.fd)
             except RuntimeError:
                 pass
-            os.close(self.master)
-            self.master = None
+            self._writer = False
+            self._outgoing.clear()
+            os.close(self.fd)
+            self.fd = None
+            self.session.fd = None
 
     def close(self) -> None:
-        """Hang up the program (its pty goes away) and release the pty."""
-        self._close_master()
-        if self.proc is not None and self.proc.returncode is None:
-            try:
-                self.proc.terminate()
-            except ProcessLookupError:
-                pass
+        """End the session: an exec'd program is hung up; an attached container runs on."""
+        self._close_fd()
+        self.session.close()
 
     def on_unmount(self) -> None:
         self.close()
 
-    @property
-    def running(self) -> bool:
-        return self.master is not None
-
     def write(self, data: bytes) -> None:
-        """Send bytes to the program as if typed."""
-        if self.master is None or not data:
+        """Send bytes to the program as if typed (kept until it runs, when it is starting)."""
+        if not data or self.ended:
             return
-        try:
-            os.write(self.master, data)
-        except OSError:
-            pass
+        out, detach = self.session.input(data, True)
+        self._send(out)
+        if detach:
+            self.detached = True
+            if not self._outgoing:
+                self._finish()
 
-    @staticmethod
-    def _set_winsize(fd: int, rows: int, cols: int) -> None:
-        fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+    def _reply(self, data: bytes) -> None:
+        """The terminal's own answers to the program's queries (never the detach keys)."""
+        if self.fd is not None and data and not self.detached:
+            self._send(self.session.input(data, False)[0])
 
-    async def on_resize(self, event: Resize) -> None:
+    def _send(self, data: bytes) -> None:
+        if not data:
+            return
+        if self.fd is None:
+            if not self._spawned:
+                self._outgoing += data   # the session starts once the pane has a size
+            return
+        self._outgoing += data
+        self._flush()
+
+    def _flush(self) -> None:
+        """Write what the program takes now; the rest waits for the descriptor to be
+        writable (a long paste must neither block the dashboard nor be cut)."""
+        while self._outgoing and self.fd is not None:
+            try:
+                del self._outgoing[:os.write(self.fd, self._outgoing)]
+            except BlockingIOError:
+                break
+            except OSError:
+                self._outgoing.clear()
+        loop = asyncio.get_running_loop()
+        if self._outgoing and not self._writer:
+            loop.add_writer(self.fd, self._flush)
+            self._writer = True
+        elif not self._outgoing:
+            if self._writer:
+                if self.fd is not None:
+                    loop.remove_writer(self.fd)
+                self._writer = False
+            if self.detached and self.fd is not None:
+                self._finish()
+
+    async def on_resize(self, event: events.Resize) -> None:
         if not self._spawned and event.size.width and event.size.height:
             await self._spawn()
             return
@@ -239,24 +550,185 @@ class TerminalWidget(Widget, can_focus=True):
         if (rows, cols) == (self.screen_buffer.lines, self.screen_buffer.columns):
             return
         self.screen_buffer.resize(rows, cols)
-        if self.master is not None:
-            # the kernel sends SIGWINCH to the pty's foreground process group
-            self._set_winsize(self.master, rows, cols)
+        self.screen_buffer.dirty.clear()
+        self.selection = None
+        if self.fd is not None:
+            self._send(self.session.resize(rows, cols))
         self.refresh()
 
     # --- keys -----------------------------------------------------------------------------------
 
-    def on_key(self, event: Key) -> None:
+    def check_consume_key(self, key: str, character: str | None) -> bool:
+        # the program's keys hide the dashboard's bindings (even priority ones such as
+        # ctrl+q, which is also the second detach key); the screen keeps reserved_keys
+        return key not in self.reserved_keys and key_bytes(key, character) is not None
+
+    def on_key(self, event: events.Key) -> None:
         data = key_bytes(event.key, event.character, DECCKM in self.screen_buffer.mode)
-        if data is None or self.master is None:
+        if data is None or self.ended:
             return
         event.stop()
         event.prevent_default()
+        self.clear_selection()
         self.write(data)
 
-    def on_paste(self, event) -> None:
+    def on_paste(self, event: events.Paste) -> None:
         event.stop()
-        self.write(event.text.replace("\r\n", "\r").replace("\n", "\r").encode())
+        data = event.text.replace("\r\n", "\r").replace("\n", "\r").encode()
+        if BRACKETED_PASTE in self.screen_buffer.mode:
+            data = b"\x1b[200~" + data + b"\x1b[201~"
+        self.write(data)
+
+    def on_focus(self) -> None:
+        self.refresh()
+
+    def on_blur(self) -> None:
+        self.refresh()
+
+    # --- mouse: the program's when it asks for reports, else a selection -------------------------
+
+    def _reporting(self, event: events.MouseEvent) -> bool:
+        """The program wants this mouse event (shift keeps the mouse for selecting)."""
+        return (self.fd is not None and not event.shift
+                and not MOUSE_MODES.isdisjoint(self.screen_buffer.mode))
+
+    def _cell(self, event: events.MouseEvent) -> tuple[int, int]:
+        offset = event.get_content_offset_capture(self)
+        scr = self.screen_buffer
+        return (min(max(offset.y, 0), scr.lines - 1), min(max(offset.x, 0), scr.columns - 1))
+
+    def _report(self, event: events.MouseEvent, button: int, release: bool = False) -> None:
+        y, x = self._cell(event)
+        button |= (4 if event.shift else 0) | (8 if event.meta else 0) | (16 if event.ctrl else 0)
+        self.write(mouse_bytes(button, x, y, release, MOUSE_SGR in self.screen_buffer.mode))
+
+    def on_mouse_down(self, event: events.MouseDown) -> None:
+        if self._reporting(event):
+            event.stop()
+            if 1 <= event.button <= 3:
+                self._mouse_button = event.button
+                self.capture_mouse()
+                self._report(event, event.button - 1)
+            return
+        if event.button != 1:
+            return
+        event.stop()
+        self.clear_selection()
+        cell = self._cell(event)
+        self.selection = (cell, cell)
+        self._selecting = True
+        self.capture_mouse()
+
+    def on_mouse_move(self, event: events.MouseMove) -> None:
+        if self._mouse_button or (self._reporting(event) and not self._selecting):
+            mode = self.screen_buffer.mode
+            if (self._mouse_button and MOUSE_DRAG in mode) or MOUSE_ANY in mode:
+                self._report(event, 32 + (self._mouse_button - 1 if self._mouse_button else 3))
+            return
+        if self._selecting and self.selection is not None:
+            anchor, head = self.selection
+            cell = self._cell(event)
+            if cell != head:
+                self.selection = (anchor, cell)
+                self.refresh()
+
+    def on_mouse_up(self, event: events.MouseUp) -> None:
+        if self._mouse_button:
+            button, self._mouse_button = self._mouse_button, 0
+            self.release_mouse()
+            if not MOUSE_MODES.isdisjoint(self.screen_buffer.mode):
+                self._report(event, button - 1, release=True)
+            event.stop()
+            return
+        if not self._selecting:
+            return
+        self._selecting = False
+        self.release_mouse()
+        event.stop()
+        if self.selection is not None:
+            anchor, head = self.selection
+            if anchor == head:   # a click, not a selection
+                self.selection = None
+                self.refresh()
+            else:
+                self.copy_selection()
+
+    def on_click(self, event: events.Click) -> None:
+        if self._reporting(event) or event.chain < 2:
+            return
+        event.stop()
+        y, x = self._cell(event)
+        scr = self.screen_buffer
+        if event.chain == 2:   # a word: the run of non-blank cells under the pointer
+            row = scr.buffer[y]
+            if row[x].data.isspace():
+                return
+            x0 = x1 = x
+            while x0 > 0 and not row[x0 - 1].data.isspace():
+                x0 -= 1
+            while x1 < scr.columns - 1 and not row[x1 + 1].data.isspace():
+                x1 += 1
+            self.selection = ((y, x0), (y, x1))
+        else:                  # the whole row
+            self.selection = ((y, 0), (y, scr.columns - 1))
+        self.refresh()
+        self.copy_selection()
+
+    def on_mouse_scroll_up(self, event: events.MouseScrollUp) -> None:
+        if self._reporting(event):
+            event.stop()
+            self._report(event, 64)
+
+    def on_mouse_scroll_down(self, event: events.MouseScrollDown) -> None:
+        if self._reporting(event):
+            event.stop()
+            self._report(event, 65)
+
+    # --- selection and copying ------------------------------------------------------------------
+
+    def _ordered(self) -> tuple[tuple[int, int], tuple[int, int]]:
+        a, b = self.selection
+        return (a, b) if a <= b else (b, a)
+
+    def selected_text(self) -> str:
+        """The selected cells as text: rows joined with newlines, trailing blanks dropped."""
+        if self.selection is None:
+            return ""
+        scr = self.screen_buffer
+        (y0, x0), (y1, x1) = self._ordered()
+        rows = []
+        for y in range(y0, min(y1, scr.lines - 1) + 1):
+            line = scr.buffer[y]
+            start = x0 if y == y0 else 0
+            end = x1 + 1 if y == y1 else scr.columns
+            rows.append("".join(line[x].data for x in range(start, min(end, scr.columns)))
+                        .rstrip())
+        return "\n".join(rows)
+
+    def copy_selection(self) -> str:
+        """Put the selected text on the clipboard (OSC 52); the text copied."""
+        text = self.selected_text()
+        if text:
+            self.copy_text(text)
+        return text
+
+    def copy_text(self, text: str) -> None:
+        self.last_copied = text
+        self.app.copy_to_clipboard(text)
+
+    def clear_selection(self) -> None:
+        if self.selection is not None:
+            self.selection = None
+            self.refresh()
+
+    def _selected_span(self, y: int) -> tuple[int, int] | None:
+        """Columns [start, end) of row ``y`` that are selected."""
+        if self.selection is None or self.selection[0] == self.selection[1]:
+            return None
+        (y0, x0), (y1, x1) = self._ordered()
+        if not y0 <= y <= y1:
+            return None
+        return (x0 if y == y0 else 0, x1 + 1 if y == y1 else self.screen_buffer.columns)
 
     # --- drawing --------------------------------------------------------------------------------
 
@@ -282,11 +754,24 @@ class TerminalWidget(Widget, can_focus=True):
         base = self.rich_style
         if y >= scr.lines:
             return Strip.blank(width, base)
+        if y == scr.lines - 1 and (self.exit_code is not None or self.detached):
+            note = (" [detached: the container runs on] " if self.detached else
+                    f" [exited with {self.exit_code}{': ' + self.error if self.error else ''}] ")
+            return Strip([Segment(note, base + Style(reverse=True))]).adjust_cell_length(
+                width, base)
         row = scr.buffer[y]
         cursor_x = -1
         if (y == scr.cursor.y and not scr.cursor.hidden and self.has_focus
-                and self.exit_code is None):
+                and self.exit_code is None and not self.detached):
             cursor_x = scr.cursor.x
+        span = self._selected_span(y)
+        selected = None
+        if span is not None:
+            # the theme's selection background under the cells' own colours (its foreground
+            # is "transparent", which Rich sees as the background colour)
+            background = self.selection_style.bgcolor
+            selected = (Style(bgcolor=background, reverse=False) if background is not None
+                        else Style(reverse=True))
         segments: list[Segment] = []
         run: list[str] = []
         run_style: Style | None = None
@@ -295,6 +780,8 @@ class TerminalWidget(Widget, can_focus=True):
             if ch.data == "":   # the right half of a wide character
                 continue
             style = self._style(ch)
+            if span is not None and span[0] <= x < span[1]:
+                style = style + selected
             if x == cursor_x:
                 style = style + Style(reverse=not ch.reverse)
             if style is not run_style and style != run_style:
@@ -304,8 +791,4 @@ class TerminalWidget(Widget, can_focus=True):
             run.append(ch.data)
         if run:
             segments.append(Segment("".join(run), base + run_style))
-        strip = Strip(segments)
-        if y == scr.lines - 1 and self.exit_code is not None:
-            note = f" [exited with {self.exit_code}{': ' + self.error if self.error else ''}] "
-            strip = Strip([Segment(note, base + Style(reverse=True))])
-        return strip.adjust_cell_length(width, base)
+        return Strip(segments).adjust_cell_length(width, base)
