@@ -10,7 +10,15 @@ def register(sub) -> None:
     p.set_defaults(func=cmd_tui)
 
 
+# How long a lone ESC waits for the rest of an escape sequence before it is the Escape key.
+# Textual's 100 ms is felt in vi inside the exec console; 25 ms (what ncurses programs are
+# usually given) still keeps a sequence whole on anything but a very slow link.
+ESCDELAY_MS = "25"
+
+
 def cmd_tui(args) -> int:
+    import os
+    os.environ.setdefault("ESCDELAY", ESCDELAY_MS)   # read when textual is imported
     from engine import Engine
 
     from ..app import BerthApp
