@@ -2,8 +2,9 @@
 
 ``bars`` turns a list of values into rows of eighth-block characters (pure, tested);
 ``ContainerGraphs`` draws one container's CPU, memory (with its limit as a line), network rx/tx
-and block read/write from a ContainerHistory. Drawing reads the history only; the stats stream
-that fills it lives on the screen.
+and block read/write from a ContainerHistory, as a small card in the grid or (``fill``) as tall
+as its pane allows. Drawing reads the history only; the stats stream that fills it lives on the
+screen.
 """
 
 from __future__ import annotations
@@ -12,13 +13,14 @@ import os
 
 from rich.segment import Segment
 from rich.style import Style
+from textual.geometry import Region
 from textual.strip import Strip
 from textual.widget import Widget
 
 from .history import ContainerHistory
 from .rows import binary_size as human_size
 
-__all__ = ["bars", "ContainerGraphs", "GRAPH_ROWS"]
+__all__ = ["bars", "ContainerGraphs", "GRAPH_ROWS", "CARD_HEIGHT"]
 
 BLOCKS = " ▁▂▃▄▅▆▇█"
 
@@ -33,6 +35,11 @@ def _host_memory() -> int:
 HOST_MEMORY = _host_memory()
 """The engine reports the host's memory as the limit of an unlimited container."""
 GRAPH_ROWS = 2
+"""Rows of each graph on a card in the grid."""
+SECTIONS = 4
+"""cpu, mem, net, blk: each a label line and its graph rows."""
+CARD_HEIGHT = SECTIONS * (1 + GRAPH_ROWS) + 2
+"""A card's height in the grid, its border included."""
 
 
 def bars(values: list[float], width: int, height: int, top: float) -> list[str]:
@@ -53,31 +60,69 @@ def _rate(n: float) -> str:
     return f"{human_size(n)}/s"
 
 
-class ContainerGraphs(Widget):
+class ContainerGraphs(Widget, can_focus=True):
     """One container's graphs: CPU and memory full width; net and block I/O side by side."""
 
     DEFAULT_CSS = """
     ContainerGraphs {
-        height: 14;
+        height: CARD_HEIGHT;
         border: round $primary 60%;
         border-title-color: $primary;
         padding: 0 1;
     }
-    """
+    ContainerGraphs:focus {
+        border: round $accent;
+        border-title-color: $accent;
+        border-title-style: bold;
+    }
+    """.replace("CARD_HEIGHT", str(CARD_HEIGHT))
 
-    def __init__(self, cid: str, history: ContainerHistory, coarse: bool = False) -> None:
-        super().__init__(id=f"graphs-{cid[:12]}")
+    def __init__(self, cid: str, history: ContainerHistory, coarse: bool = False,
+                 fill: bool = False, id: str | None = None) -> None:
+        super().__init__(id=id or f"graphs-{cid[:12]}")
         self.cid = cid
         self.history = history
         self.coarse = coarse
-        self.border_title = f" {history.name} "
-        self._cache: tuple[int, list] | None = None
+        self.fill = fill
+        """Grow the graphs to the widget's height (the detail view) instead of GRAPH_ROWS."""
+        self._title = f" {history.name} "
+        self.border_title = self._title
+        self._cache: tuple[tuple[int, int], list] | None = None
 
-    def update_graphs(self) -> None:
-        """New samples arrived (or the theme changed): draw again."""
-        self._cache = None
-        self.border_title = f" {self.history.name} "
-        self.refresh()
+    @property
+    def graph_rows(self) -> int:
+        """Rows of each graph: GRAPH_ROWS on a card, as many as the height allows when filling."""
+        if not self.fill:
+            return GRAPH_ROWS
+        return max(GRAPH_ROWS, self.size.height // SECTIONS - 1)
+
+    def update_graphs(self, visible: bool = True) -> None:
+        """New samples arrived (or the theme changed): draw again, if anything on the card
+        moved. A card out of view (``visible`` False) is only marked, and drawn when it
+        scrolls into view: most cards of an idle host would otherwise repaint every second
+        to show the same flat lines."""
+        title = f" {self.history.name} "
+        if title != self._title:
+            self._title = self.border_title = title
+        width, height = self.size
+        if not visible or not width:
+            self._cache = None      # drawn afresh by show() when it scrolls into view
+            return
+        old, lines = self._cache, self.render_lines_text()
+        self._cache = ((width, height), lines)
+        if old is None or old[0] != (width, height) or len(old[1]) != len(lines):
+            self.refresh()
+            return
+        # only the lines that changed (an idle container's card: often none)
+        changed = [Region(0, y, width, 1) for y, (a, b) in enumerate(zip(old[1], lines))
+                   if a != b]
+        if changed:
+            self.refresh(*changed)
+
+    def show(self) -> None:
+        """The card scrolled into view: repaint it if samples arrived while it was out."""
+        if self._cache is None:
+            self.refresh()
 
     def on_resize(self) -> None:
         self._cache = None
@@ -130,6 +175,7 @@ class ContainerGraphs(Widget):
         half = max(1, (width - 1) // 2)
         base = self.rich_style
         muted = base + Style(dim=True)
+        height = self.graph_rows
         lines: list[list[tuple[str, Style]]] = []
         for _, graphs in self._layout(width):
             w = width if len(graphs) == 1 else half
@@ -137,22 +183,23 @@ class ContainerGraphs(Widget):
             for label, var, values, top, limit in graphs:
                 style = base + self._color(var)
                 labels.append((label[:w].ljust(w), style))
-                rows = bars(values, w, GRAPH_ROWS, top)
+                rows = bars(values, w, height, top)
                 if limit is not None and top > 0:
                     # the limit as a dotted line across the empty cells of its row
-                    level = limit / top * GRAPH_ROWS
-                    r = max(0, min(GRAPH_ROWS - 1, GRAPH_ROWS - int(level + 0.999)))
+                    level = limit / top * height
+                    r = max(0, min(height - 1, height - int(level + 0.999)))
                     rows[r] = "".join("┄" if c == " " else c for c in rows[r])
                 rowsets.append([(row, style) for row in rows])
             lines.append(_join(labels, muted))
-            for r in range(GRAPH_ROWS):
+            for r in range(height):
                 lines.append(_join([rs[r] for rs in rowsets], muted))
         return lines
 
     def render_line(self, y: int) -> Strip:
         width = self.size.width
-        if self._cache is None or self._cache[0] != width:
-            self._cache = (width, self.render_lines_text())
+        key = (width, self.size.height)
+        if self._cache is None or self._cache[0] != key:
+            self._cache = (key, self.render_lines_text())
         lines = self._cache[1]
         if y >= len(lines):
             return Strip.blank(width, self.rich_style)
