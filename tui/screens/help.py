@@ -20,14 +20,20 @@ def effective_keys(binding: Binding, keymap: dict[str, str]) -> str:
 
 def sections(app) -> list[tuple[str, list[tuple[str, str, str]]]]:
     """(title, [(keys, description, binding id)]) for each screen's bindings."""
+    from .console import ConsoleScreen
     from .dashboard import DashboardScreen
+    from .events import EventsScreen
+    from .graphs import GraphsScreen
     from .inspect import InspectScreen
     from .logs import LogsScreen
     keymap = dict(getattr(app, "user_keymap", {}) or {})
     out = []
     for title, bindings in (("Everywhere", app.BINDINGS), ("Panes", DashboardScreen.BINDINGS),
                             ("Logs console", LogsScreen.BINDINGS),
-                            ("Inspect and details", InspectScreen.BINDINGS)):
+                            ("Inspect and details", InspectScreen.BINDINGS),
+                            ("Exec console", ConsoleScreen.BINDINGS),
+                            ("Graphs", GraphsScreen.BINDINGS),
+                            ("Events", EventsScreen.BINDINGS)):
         rows, seen = [], {}
         for b in bindings:
             if isinstance(b, tuple):
@@ -72,11 +78,14 @@ class HelpScreen(ModalScreen[None]):
             for keys, desc, _ in rows:
                 t.add_row(keys, desc)
             cells.append(t)
-        left = Table.grid()
-        left.add_row(cells[0])
-        left.add_row("")
-        left.add_row(cells[3])
-        grid.add_row(cells[1], cells[2], left)
+        def stack(*tables):
+            column = Table.grid()
+            for i, table in enumerate(tables):
+                column.add_row(table) if i == 0 else (column.add_row(""), column.add_row(table))
+            return column
+        # panes | logs, graphs, events | everywhere, inspect, console
+        grid.add_row(cells[1], stack(cells[2], cells[5], cells[6]),
+                     stack(cells[0], cells[3], cells[4]))
         with VerticalScroll(id="help"):
             yield Static(Text("Keys  (remap them in ~/.config/berth/config.toml [keys])",
                               style="bold"), id="help-title")
