@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 
 import pytest
 
@@ -137,7 +138,11 @@ def events_engine(snap_engine, monkeypatch):
     snap_engine.remove_volume("uploads")
     monkeypatch.undo()
     monkeypatch.setattr(tui.screens.events, "time", SimpleNamespace(time=lambda: 1_900_000_100))
-    return snap_engine
+    monkeypatch.setenv("TZ", "UTC")   # the screen shows local times
+    time.tzset()
+    yield snap_engine
+    monkeypatch.undo()
+    time.tzset()
 
 
 def test_events_screen(snap_compare, events_engine):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import time
 from collections import deque
+from datetime import datetime
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -25,9 +26,22 @@ MAX_EVENTS = 5000
 BACKLOG = 3600.0     # seconds of history shown on opening
 
 
+HEX_ID = re.compile(r"\b(?:sha256:)?([0-9a-f]{12})[0-9a-f]{52}\b")
+
+
 def event_line(ev) -> str:
+    """What the filter matches: the line as ``berth events`` prints it, full ids and all."""
     from tui.commands.stats import event_line as plain
     return plain(ev)
+
+
+def short_line(ev) -> str:
+    """What the screen shows: local time, then ids cut to 12 characters (as the panes show
+    them) so that a line fits the width."""
+    stamp = datetime.fromtimestamp(ev.time).strftime("%H:%M:%S.%f")[:-3]
+    attrs = ", ".join(f"{k}={v}" for k, v in sorted(ev.attributes.items()))
+    text = f"{stamp} {ev.type:<9} {ev.action:<10} {ev.id}" + (f" ({attrs})" if attrs else "")
+    return HEX_ID.sub(r"\1", text)
 
 
 class EventsScreen(Screen):
@@ -80,9 +94,9 @@ class EventsScreen(Screen):
         self.app.on_worker_state_changed(event)
 
     def on_events_screen_arrived(self, message: Arrived) -> None:
-        line = event_line(message.event)
-        self.events.append(line)
-        if self.keep is None or self.keep(line):
+        full, line = event_line(message.event), short_line(message.event)
+        self.events.append((full, line))
+        if self.keep is None or self.keep(full):
             self.query_one(Log).write_line(line)
         self._title()
 
@@ -99,7 +113,7 @@ class EventsScreen(Screen):
     def _rebuild(self) -> None:
         log = self.query_one(Log)
         log.clear()
-        lines = [line for line in self.events if self.keep is None or self.keep(line)]
+        lines = [line for full, line in self.events if self.keep is None or self.keep(full)]
         if lines:
             log.write_lines(lines)
         self._title()
