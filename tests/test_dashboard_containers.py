@@ -233,3 +233,42 @@ async def test_prune_stopped_containers_asks_then_removes(engine, busybox):
             engine.container("stale")
         assert status(engine, "alive") == "running"
         assert any("removed 1" in n.message for n in app._notifications)
+
+
+async def test_hidden_dashboard_draws_stats_when_it_shows_again(engine, busybox):
+    """Under a full screen (graphs, a console) the table isn't redrawn each second; it is
+    drawn from the newest samples as soon as it is back. A dialog leaves it in view."""
+    from textual.screen import Screen
+
+    from tui.screens.confirm import ConfirmScreen
+    from tui.widgets import rows as R
+    c = create(engine, busybox, "busy")
+    engine.start(c.id)
+    app = make_app(engine)
+    async with running(app) as pilot:
+        dash = dashboard(app)
+        await settle(pilot, lambda: c.id in dash.samples, rounds=400)
+        table = dash.table("containers")
+        drawn = []
+        real = table.update_rows
+        table.update_rows = lambda rows: (drawn.append(len(rows)), real(rows))[1]
+
+        app.push_screen(Screen())
+        await pilot.pause()
+        assert dash.covered
+        first = dash.samples[c.id]
+        await settle(pilot, lambda: dash.samples[c.id] is not first, rounds=400)
+        assert drawn == [] and dash._stale
+
+        app.pop_screen()
+        await settle(pilot, lambda: not dash._stale)
+        row = table.rows_by_key[c.id]
+        model = next(m for m in dash.snap.items("containers") if m.id == c.id)
+        fresh = R.container_row(model, dash.samples[c.id], dash.history.get(c.id, ()),
+                                dash._now, dash.theme_style)
+        assert [str(x) for x in row.cells[5:7]] == [str(x) for x in fresh.cells[5:7]]  # cpu, mem
+
+        app.push_screen(ConfirmScreen("a question?"))
+        await pilot.pause()
+        assert not dash.covered
+        engine.stop(c.id, timeout=1)

@@ -17,7 +17,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message
-from textual.screen import Screen
+from textual.screen import ModalScreen, Screen
 from textual.widgets import ContentSwitcher, Footer, Input, Static
 
 from ..textfilter import compile_filter
@@ -136,6 +136,8 @@ class DashboardScreen(Screen):
         self._refresh_pending = False
         self._dirty: set[tuple[str, str]] = set()
         self._refreshing = False
+        self._stale = False
+        """Samples or the clock moved while a full screen covered the dashboard."""
         self._keys_state: tuple = ()
         self._now = 0.0
         self._row_cache: dict[str, R.Row] = {}
@@ -315,6 +317,9 @@ class DashboardScreen(Screen):
             self.samples[s.id] = s
             self.history.setdefault(s.id, deque(maxlen=HISTORY)).append(s.cpu_percent)
             self._row_cache.pop(s.id, None)
+        if self.covered:   # nobody sees the table: draw it once it shows again
+            self._stale = True
+            return
         # only the measured containers' rows can have changed
         table = self.table("containers")
         listing = self.snap.listings.get("containers")
@@ -344,6 +349,20 @@ class DashboardScreen(Screen):
         if message.totals is not None:
             self.set_timer(HOST_INTERVAL, self.sample_host)
 
+    @property
+    def covered(self) -> bool:
+        """A full screen (a console, the graphs, logs) is above the dashboard, which no one
+        sees until it comes back; a dialog above it leaves it in view, dimmed."""
+        stack = self.app.screen_stack
+        if self not in stack:
+            return False
+        return any(not isinstance(s, ModalScreen) for s in stack[stack.index(self) + 1:])
+
+    def on_screen_resume(self) -> None:
+        if self._stale:
+            self._stale = False
+            self.redraw()
+
     def _theme_changed(self) -> None:
         self._row_cache.clear()
         self.redraw()
@@ -362,7 +381,9 @@ class DashboardScreen(Screen):
                 since = c.state.started_at if c.running else c.state.finished_at
                 youngest = min(youngest, now - R._safe_time(since) if since else youngest)
         table = self.table("containers")
-        if self.pane_kind == "containers" and table.display:
+        if self.covered:
+            self._stale = True
+        elif self.pane_kind == "containers" and table.display:
             # only the rows whose status reads a time: with 500 containers a full redraw
             # (rows rebuilt and diffed) was most of the idle dashboard's CPU
             rows = []
