@@ -25,6 +25,8 @@ class PullProgress:
 
     def __init__(self) -> None:
         self.layers: dict[str, list] = {}
+        self.head = ""
+        """"TAG: Pulling from REPO", shown above the layers as docker pull shows it."""
         self.lines: list[str] = []
 
     def update(self, msg: dict) -> None:
@@ -33,8 +35,11 @@ class PullProgress:
         if msg.get("error"):
             self._line(str(msg["error"]))
             return
-        if not ident or status.startswith("Pulling from"):
-            self._line(f"{ident}: {status}" if ident else status)
+        if status.startswith("Pulling from"):
+            self.head = f"{ident}: {status}" if ident else status
+            return
+        if not ident:
+            self._line(status)
             return
         layer = self.layers.get(ident)
         if layer is None:
@@ -97,9 +102,9 @@ class PullDialog(ModalScreen[str | None]):
     #pull-form { height: 3; }
     #pull-ref { width: 1fr; }
     #pull-layers { height: auto; max-height: 24; }
-    #pull-lines { color: $text-muted; height: auto; }
+    #pull-lines, #pull-head { color: $text-muted; height: auto; }
     #pull-error { color: $error; height: auto; }
-    #pull-keys { color: $text-muted; }
+    #pull-keys { color: $text-muted; margin-top: 1; }
     """
 
     BINDINGS = [
@@ -136,6 +141,7 @@ class PullDialog(ModalScreen[str | None]):
                 yield Input(self.ref, placeholder="reference, e.g. 127.0.0.1:5000/alpine:3.20",
                             id="pull-ref")
                 yield Checkbox("skip TLS checks", id="pull-insecure")
+            yield Static("", id="pull-head", markup=False)
             yield VerticalScroll(id="pull-layers")
             yield Static("", id="pull-lines", markup=False)
             yield Static("", id="pull-error", markup=False)
@@ -143,6 +149,8 @@ class PullDialog(ModalScreen[str | None]):
                          id="pull-keys")
 
     def on_mount(self) -> None:
+        for sel in ("#pull-head", "#pull-lines", "#pull-error"):
+            self.query_one(sel).display = False   # shown once they have something to say
         self.query_one("#pull-ref", Input).focus()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
@@ -158,7 +166,7 @@ class PullDialog(ModalScreen[str | None]):
         self.state = "pulling"
         self.progress = PullProgress()
         self.query_one("#pull-layers").remove_children()
-        self.query_one("#pull-error", Static).update("")
+        self.query_one("#pull-error", Static).display = False
         self.query_one("#pull-title", Static).update(f"Pulling {ref}…")
         insecure = self.query_one("#pull-insecure", Checkbox).value
         self.pull(ref, insecure)
@@ -204,7 +212,10 @@ class PullDialog(ModalScreen[str | None]):
                 row.show(status, current, total, self.progress.done(ident))
         extra = len(self.progress.layers) - len(idents)
         lines = self.progress.lines[-4:] + ([f"… and {extra} more layers"] if extra > 0 else [])
-        self.query_one("#pull-lines", Static).update("\n".join(lines))
+        for sel, text in (("#pull-lines", "\n".join(lines)), ("#pull-head", self.progress.head)):
+            static = self.query_one(sel, Static)
+            static.update(text)
+            static.display = bool(text)
 
     def on_pull_dialog_finished(self, message: Finished) -> None:
         self.pulling = False
@@ -216,7 +227,9 @@ class PullDialog(ModalScreen[str | None]):
         elif message.error:
             self.state = "failed"
             title.update(f"Pull of {message.ref} failed")
-            self.query_one("#pull-error", Static).update(message.error)
+            error = self.query_one("#pull-error", Static)
+            error.update(message.error)
+            error.display = True
         else:
             self.state = "done"
             self.pulled = message.ref
