@@ -13,22 +13,16 @@ the pane's size.
 The mouse selects text (press, drag, release; a double click a word, a triple click a row) and
 the selection goes to the clipboard on release; once the program asks for mouse reports (xterm
 modes 1000/1002/1003), the mouse is the program's and shift+drag selects, as in xterm.
+
+The sessions are in terminal_sessions.py; the xterm bytes and the pyte screen in vt.py.
 """
 
 from __future__ import annotations
 
 import asyncio
-import copy
-import fcntl
 import os
-import signal
-import struct
-import sys
-import termios
-from collections import defaultdict
 
 import pyte
-from pyte.screens import StaticDefaultDict
 from rich.segment import Segment
 from rich.style import Style
 from textual import events
@@ -37,281 +31,12 @@ from textual.message import Message
 from textual.strip import Strip
 from textual.widget import Widget
 
+from .terminal_sessions import READ_SIZE, AttachSession, PtySession, exec_argv
+from .vt import (BRACKETED_PASTE, DECCKM, MOUSE_ANY, MOUSE_DRAG, MOUSE_MODES, MOUSE_SGR, VtScreen,
+                 key_bytes, mouse_bytes, rich_color)
+
 __all__ = ["AttachSession", "PtySession", "TerminalWidget", "exec_argv", "key_bytes",
            "mouse_bytes"]
-
-READ_SIZE = 65536
-
-
-def _private(mode: int) -> int:
-    return mode << 5   # pyte keeps private (DEC) modes shifted by 5
-
-
-DECCKM = _private(1)                  # application cursor keys
-MOUSE_MODES = {_private(9), _private(1000), _private(1002), _private(1003)}
-MOUSE_DRAG, MOUSE_ANY, MOUSE_SGR = _private(1002), _private(1003), _private(1006)
-BRACKETED_PASTE = _private(2004)
-ALT_SCREEN = {47, 1047, 1049}         # private modes that switch to the alternate screen
-
-_NAMED = {"brown": "yellow", "brightbrown": "bright_yellow", "bfightmagenta": "bright_magenta"}
-_ANSI = {"black", "red", "green", "yellow", "blue", "magenta", "cyan", "white"}
-
-_KEYS = {
-    "enter": b"\r", "tab": b"\t", "shift+tab": b"\x1b[Z", "backspace": b"\x7f",
-    "escape": b"\x1b", "delete": b"\x1b[3~", "insert": b"\x1b[2~",
-    "home": b"\x1b[H", "end": b"\x1b[F", "pageup": b"\x1b[5~", "pagedown": b"\x1b[6~",
-    "f1": b"\x1bOP", "f2": b"\x1bOQ", "f3": b"\x1bOR", "f4": b"\x1bOS",
-    "f5": b"\x1b[15~", "f6": b"\x1b[17~", "f7": b"\x1b[18~", "f8": b"\x1b[19~",
-    "f9": b"\x1b[20~", "f10": b"\x1b[21~", "f11": b"\x1b[23~", "f12": b"\x1b[24~",
-    "ctrl+@": b"\x00", "ctrl+space": b"\x00",
-    "ctrl+left_square_bracket": b"\x1b", "ctrl+backslash": b"\x1c",
-    "ctrl+right_square_bracket": b"\x1d", "ctrl+circumflex_accent": b"\x1e",
-    "ctrl+underscore": b"\x1f",
-}
-_ARROWS = {"up": b"A", "down": b"B", "right": b"C", "left": b"D"}
-_MODIFIED = {"shift": 2, "alt": 3, "shift+alt": 4, "ctrl": 5, "ctrl+shift": 6, "ctrl+alt": 7}
-
-
-def exec_argv(container_id: str, command: str = "sh") -> list[str]:
-    """``berth exec -it <id> <command>`` as the session leader of its pty."""
-    return ["setsid", "-w", "-c", sys.executable, "-m", "tui.cli", "exec", "-it", container_id,
-            command]
-
-
-def key_bytes(key: str, character: str | None, app_cursor: bool = False) -> bytes | None:
-    """What an xterm sends for a Textual key (None: nothing)."""
-    if key in _ARROWS:
-        return (b"\x1bO" if app_cursor else b"\x1b[") + _ARROWS[key]
-    if key in _KEYS:
-        return _KEYS[key]
-    mods, _, base = key.rpartition("+")
-    if mods in _MODIFIED and base in _ARROWS:   # xterm's modified cursor keys: ESC [ 1 ; 5 C
-        return b"\x1b[1;%d" % _MODIFIED[mods] + _ARROWS[base]
-    if key.startswith("ctrl+") and len(key) == 6 and key[5].isalpha():
-        return bytes([ord(key[5]) & 0x1F])
-    if key.startswith("alt+") and character:
-        return b"\x1b" + character.encode()
-    if character:
-        return character.encode()
-    return None
-
-
-def mouse_bytes(button: int, x: int, y: int, release: bool = False, sgr: bool = True) -> bytes:
-    """An xterm mouse report: ``button`` is xterm's code (0-2 buttons, +32 motion, 64/65 wheel,
-    +4/+8/+16 shift/meta/ctrl), ``x``/``y`` cells from 0. SGR (mode 1006) or the legacy form."""
-    if sgr:
-        return b"\x1b[<%d;%d;%d%c" % (button, x + 1, y + 1, ord("m" if release else "M"))
-    if release:
-        button = (button & ~3) | 3
-    return b"\x1b[M" + bytes([32 + button, min(32 + x + 1, 255), min(32 + y + 1, 255)])
-
-
-def _color(name: str) -> str | None:
-    if name == "default":
-        return None
-    name = _NAMED.get(name, name)
-    if name in _ANSI:
-        return name
-    if name.startswith("bright") and name[6:] in _ANSI:
-        return "bright_" + name[6:]
-    if name.startswith("bright_"):
-        return name
-    if len(name) == 6:
-        try:
-            int(name, 16)
-            return "#" + name
-        except ValueError:
-            return None
-    return None
-
-
-def _set_winsize(fd: int, rows: int, cols: int) -> None:
-    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
-
-
-class _Screen(pyte.Screen):
-    """A pyte screen that answers the program's queries (cursor position, device attributes)
-    and has xterm's alternate screen (modes 47, 1047, 1049), so the shell's screen is back
-    after ``vi`` or ``top``."""
-
-    def __init__(self, columns: int, lines: int, reply) -> None:
-        self._main = None   # (buffer, cursor) of the main screen while the alternate one shows
-        super().__init__(columns, lines)
-        self._reply = reply
-
-    def write_process_input(self, data: str) -> None:
-        self._reply(data.encode())
-
-    def _new_buffer(self):
-        return defaultdict(lambda: StaticDefaultDict(self.default_char))
-
-    def set_mode(self, *modes: int, **kwargs) -> None:
-        if kwargs.get("private"):
-            for mode in modes:
-                if mode in ALT_SCREEN and self._main is None:
-                    self._main = (self.buffer, copy.copy(self.cursor) if mode == 1049 else None)
-                    self.buffer = self._new_buffer()
-                    self.dirty.update(range(self.lines))
-        super().set_mode(*modes, **kwargs)
-
-    def reset_mode(self, *modes: int, **kwargs) -> None:
-        if kwargs.get("private"):
-            for mode in modes:
-                if mode in ALT_SCREEN and self._main is not None:
-                    self._leave_alternate()
-        super().reset_mode(*modes, **kwargs)
-
-    def _leave_alternate(self) -> None:
-        buffer, cursor = self._main
-        self._main = None
-        # the pane may have changed size meanwhile: keep what fits
-        for y in [y for y in buffer if y >= self.lines]:
-            del buffer[y]
-        for line in buffer.values():
-            for x in [x for x in line if x >= self.columns]:
-                del line[x]
-        self.buffer = buffer
-        if cursor is not None:
-            self.cursor = cursor
-            self.ensure_hbounds()
-            self.ensure_vbounds()
-        self.dirty.update(range(self.lines))
-
-    @property
-    def alternate(self) -> bool:
-        """A full-screen program's alternate screen shows."""
-        return self._main is not None
-
-    def reset(self) -> None:
-        self._main = None
-        super().reset()
-
-
-# --- sessions ----------------------------------------------------------------------------------
-
-class PtySession:
-    """A program on a fresh pty of ours (the exec console: ``berth exec -it`` in a container).
-    The engine's exec forks, so it runs in that child process, never in the dashboard."""
-
-    verb = "exec"
-
-    def __init__(self, argv: list[str], env: dict | None = None) -> None:
-        self.argv = argv
-        self.env = env
-        self.proc: asyncio.subprocess.Process | None = None
-        self.fd: int | None = None
-
-    async def start(self, rows: int, cols: int) -> None:
-        master, slave = os.openpty()
-        try:
-            _set_winsize(master, rows, cols)
-            env = {**os.environ, "TERM": "xterm", **(self.env or {})}
-            self.proc = await asyncio.create_subprocess_exec(
-                *self.argv, stdin=slave, stdout=slave, stderr=slave, env=env, close_fds=True)
-        except OSError:
-            os.close(master)
-            raise
-        finally:
-            os.close(slave)
-        self.fd = master
-
-    def output(self, data: bytes) -> bytes:
-        return data
-
-    def input(self, data: bytes, typed: bool = True) -> tuple[bytes, bool]:
-        """(bytes to write, detach now)."""
-        return data, False
-
-    def resize(self, rows: int, cols: int) -> bytes:
-        """Tell the program the pane's size (the kernel sends SIGWINCH to the pty's
-        foreground process group); bytes to write, none here."""
-        if self.fd is not None:
-            _set_winsize(self.fd, rows, cols)
-        return b""
-
-    def nudge(self) -> None:
-        """Say SIGWINCH again: the program may have missed the kernel's while it started."""
-        try:
-            os.killpg(self.proc.pid, signal.SIGWINCH)
-        except (OSError, AttributeError):
-            pass
-
-    async def wait(self) -> tuple[int, str]:
-        return (await self.proc.wait() if self.proc is not None else 0), ""
-
-    def close(self) -> None:
-        """Hang the program up (its pty is gone by now)."""
-        if self.proc is not None and self.proc.returncode is None:
-            try:
-                self.proc.terminate()
-            except ProcessLookupError:
-                pass
-
-
-class AttachSession:
-    """The container's main process, through its monitor (``engine.attach``'s socket, or the
-    one a foreground ``run`` hands the monitor): output and EXIT come as engine/runtime/frames,
-    keys go as STDIN frames, the pane's size as RESIZE. Typing ``detach_keys`` (Docker's
-    ctrl-p ctrl-q) detaches; the container runs on."""
-
-    verb = "attach"
-    proc = None
-
-    def __init__(self, sock: int, detach_keys: bytes = b"\x10\x11") -> None:
-        from engine.runtime import frames, pty
-        self._frames = frames
-        self.fd: int | None = sock
-        self._decoder = frames.Decoder()
-        self._scanner = pty.DetachScanner(detach_keys)
-        self.code: int | None = None
-
-    async def start(self, rows: int, cols: int) -> None:
-        pass
-
-    def output(self, data: bytes) -> bytes:
-        f = self._frames
-        out = bytearray()
-        try:
-            got = self._decoder.feed(data)
-        except ValueError:   # not frames: treat as the end
-            self.code = 125 if self.code is None else self.code
-            return b""
-        for kind, payload in got:
-            if kind in (f.STDOUT, f.STDERR):
-                out += payload
-            elif kind == f.EXIT:
-                self.code = int(payload)
-        return bytes(out)
-
-    def input(self, data: bytes, typed: bool = True) -> tuple[bytes, bool]:
-        """STDIN frames for ``data`` (what the user typed is scanned for the detach keys)."""
-        f = self._frames
-        detach = False
-        if typed:
-            data, detach = self._scanner.feed(data)
-        # frames have a bounded payload: a long paste goes as several
-        out = b"".join(f.encode(f.STDIN, data[i:i + READ_SIZE])
-                       for i in range(0, len(data), READ_SIZE))
-        if detach:
-            out += f.encode(f.DETACH)
-        return out, detach
-
-    def resize(self, rows: int, cols: int) -> bytes:
-        return self._frames.encode(self._frames.RESIZE, f"{rows} {cols}".encode())
-
-    def nudge(self) -> None:
-        pass
-
-    async def wait(self) -> tuple[int, str]:
-        if self.code is None:
-            return 125, "the container's monitor went away"
-        return self.code, ""
-
-    def close(self) -> None:
-        pass
-
-
-# --- the widget --------------------------------------------------------------------------------
 
 class TerminalWidget(Widget, can_focus=True):
     """A terminal for one session: colours, cursor, keys, mouse, selection, resize with the
@@ -346,7 +71,7 @@ class TerminalWidget(Widget, can_focus=True):
         self.title = title
         self.reserved_keys = reserved_keys
         """Keys left to the screen's bindings; every other key is the program's."""
-        self.screen_buffer = _Screen(80, 24, self._reply)
+        self.screen_buffer = VtScreen(80, 24, self._reply)
         self.stream = pyte.ByteStream(self.screen_buffer)
         self.fd: int | None = None
         self.exit_code: int | None = None
@@ -743,7 +468,7 @@ class TerminalWidget(Widget, can_focus=True):
             if len(self._styles) > 4096:   # 24-bit colours could otherwise grow it forever
                 self._styles.clear()
             style = self._styles[key] = Style(
-                color=_color(ch.fg), bgcolor=_color(ch.bg), bold=ch.bold or None,
+                color=rich_color(ch.fg), bgcolor=rich_color(ch.bg), bold=ch.bold or None,
                 italic=ch.italics or None, underline=ch.underscore or None,
                 strike=ch.strikethrough or None, reverse=ch.reverse or None)
         return style
