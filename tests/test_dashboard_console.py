@@ -275,3 +275,17 @@ async def test_a_console_attached_to_the_main_process(engine, cli, busybox):
         assert app.screen.tab_label(term).endswith("(exited 3)")
         assert "exited with 3" in term.render_line(term.size.height - 1).text
         assert await _until(pilot, lambda: engine.container(cid).state.status == "exited")
+
+
+async def test_quitting_hangs_up_the_consoles_and_waits_for_them(engine, cli, busybox):
+    from tui.screens.console import open_console
+    cid = _run_sleeper(cli, busybox, "quitter")
+    app = make_app(engine, live=False)
+    async with running(app) as pilot:
+        term = await open_console(app, engine, cid, "quitter")
+        assert await _until(pilot, lambda: "#" in term.text()), term.text()
+        proc = term.session.proc
+        await pilot.press("f12", "q")
+        await pilot.pause()
+    # the program was reaped before the event loop closed, not left to its child watcher
+    assert proc.returncode is not None

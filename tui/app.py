@@ -68,6 +68,12 @@ class BerthApp(App):
             return
         await super().on_event(event)
 
+    async def action_quit(self) -> None:
+        """Quit, the consoles' programs hung up first."""
+        from .screens.console import hang_up_all
+        await hang_up_all(self)
+        self.exit()
+
     def on_mount(self) -> None:
         from .screens.dashboard import DashboardScreen
         if self.user_keymap:

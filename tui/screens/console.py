@@ -242,6 +242,24 @@ async def _show(app, engine) -> ConsoleScreen:
     return screen
 
 
+async def hang_up_all(app, timeout: float = 1.0) -> None:
+    """Hang up every console's program and give them ``timeout`` seconds to go, so that none
+    is still running when the event loop closes (its child watcher then reports it lost)."""
+    import asyncio
+    try:
+        screen = app.get_screen(NAME)
+    except KeyError:
+        return
+    waits = []
+    for term in screen.terminals():
+        proc = term.session.proc
+        term.close()
+        if proc is not None and proc.returncode is None:
+            waits.append(proc.wait())
+    if waits:
+        await asyncio.wait([asyncio.ensure_future(w) for w in waits], timeout=timeout)
+
+
 async def open_console(app, engine, container_id: str, name: str) -> TerminalWidget | None:
     """Show the console screen with a new exec console (a shell) in a container."""
     screen = await _show(app, engine)
