@@ -217,6 +217,15 @@ async def test_create_a_volume_then_prune_it(engine):
         assert vol.labels == {"app": "demo", "note": "two words"}
         assert vol.options == {"type": "tmpfs", "device": "tmpfs", "o": "size=8m"}
         assert await _until(pilot, lambda: table_names(app, "volumes") == ["resvol"])
+        assert any("created volume resvol" in m for m in _notes(app))
+        # the same name again keeps the volume as it is, and says so
+        await pilot.press("n")
+        again = app.screen
+        await _type(pilot, again, "name", "resvol")
+        await pilot.press("enter")
+        assert await _until(pilot, lambda: any("volume resvol already exists" in m
+                                               for m in _notes(app))), _notes(app)
+        assert engine.volume("resvol").labels == {"app": "demo", "note": "two words"}
 
         # prune without --all keeps named volumes, as `berth volume prune` does
         await pilot.press("D")

@@ -233,11 +233,22 @@ class VolumeDialog(FormDialog):
                 "options": _pairs(values["options"], "option")}
 
     def perform(self, args: dict):
+        from engine.errors import NotFound
+        existed = False
+        if args["name"]:
+            try:
+                existed = bool(self.engine.volume(args["name"]))
+            except NotFound:
+                pass
+        # an existing name is returned as it is (as docker volume create does): say so
         return self.engine.create_volume(args["name"], labels=args["labels"],
-                                         options=args["options"])
+                                         options=args["options"]), existed
 
     def done_text(self, result) -> str:
-        return f"created volume {result.name}"
+        volume, existed = result
+        if existed:
+            return f"volume {volume.name} already exists: kept as it was"
+        return f"created volume {volume.name}"
 
 
 class NetworkDialog(FormDialog):
