@@ -272,3 +272,28 @@ async def test_hidden_dashboard_draws_stats_when_it_shows_again(engine, busybox)
         await pilot.pause()
         assert not dash.covered
         engine.stop(c.id, timeout=1)
+
+
+async def test_a_new_container_brings_the_fast_clock_back(engine, busybox):
+    """Ages under a minute tick every CLOCK_INTERVAL; once every age is in minutes the clock
+    slows down, and a container started then must speed it up again (not sit at "Up 0s")."""
+    import time
+
+    from tui.screens.dashboard import CLOCK_INTERVAL, SLOW_CLOCK_INTERVAL
+    offset = [300.0]
+    old = create(engine, busybox, "old")
+    engine.start(old.id)
+    app = make_app(engine, clock=lambda: time.time() + offset[0])
+    async with running(app) as pilot:
+        dash = dashboard(app)
+        dash._clock_tick()
+        assert dash._clock_interval == SLOW_CLOCK_INTERVAL
+        offset[0] = 0.0
+        young = create(engine, busybox, "young")
+        engine.start(young.id)
+        table = dash.table("containers")
+        await settle(pilot, lambda: young.id in table.rows_by_key
+                     and row_state(app, "young") == "running")
+        assert dash._clock_interval == CLOCK_INTERVAL
+        for c in (old, young):
+            engine.stop(c.id, timeout=1)

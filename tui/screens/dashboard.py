@@ -136,6 +136,8 @@ class DashboardScreen(Screen):
         self._refresh_pending = False
         self._dirty: set[tuple[str, str]] = set()
         self._refreshing = False
+        self._clock_timer = None
+        self._clock_interval = 0.0
         self._stale = False
         """Samples or the clock moved while a full screen covered the dashboard."""
         self._keys_state: tuple = ()
@@ -172,7 +174,7 @@ class DashboardScreen(Screen):
         if self.live:
             self.sample_host()
             self._start_stats()
-            self.set_timer(CLOCK_INTERVAL, self._clock_tick)
+            self._arm_clock(CLOCK_INTERVAL)
 
     def table(self, kind: str | None = None) -> ResourceTable:
         return self.query_one(f"#table-{kind or self.pane_kind}", ResourceTable)
@@ -272,6 +274,7 @@ class DashboardScreen(Screen):
             self.redraw()
         self.loaded = True
         self._refreshing = False
+        self._quicken_clock()
         if self._dirty:
             self.request_refresh()
         if self.live:
@@ -397,7 +400,25 @@ class DashboardScreen(Screen):
         else:
             self.redraw()
         # ages under a minute show seconds; past that they change once a minute at most
-        self.set_timer(CLOCK_INTERVAL if youngest < 60 else SLOW_CLOCK_INTERVAL, self._clock_tick)
+        self._arm_clock(CLOCK_INTERVAL if youngest < 60 else SLOW_CLOCK_INTERVAL)
+
+    def _arm_clock(self, interval: float) -> None:
+        if self._clock_timer is not None:
+            self._clock_timer.stop()
+        self._clock_interval = interval
+        self._clock_timer = self.set_timer(interval, self._clock_tick)
+
+    def _quicken_clock(self) -> None:
+        """A container started or stopped under a minute ago reads its age in seconds: tick
+        at CLOCK_INTERVAL again instead of leaving "Up 0s" until the slow tick."""
+        if self._clock_timer is None or self._clock_interval == CLOCK_INTERVAL:
+            return
+        now = self._now
+        for c in self.snap.items("containers"):
+            since = c.state.started_at if c.running else c.state.finished_at
+            if c.state.status != "created" and since and now - R._safe_time(since) < 60:
+                self._arm_clock(CLOCK_INTERVAL)
+                return
 
     # --- drawing --------------------------------------------------------------------------------
 
