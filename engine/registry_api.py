@@ -30,12 +30,15 @@ class RegistryAPI:
 
     async def push(self, ref: str, progress: Callable[[dict], Any] | None = None,
                    tls_verify: bool = True, chunk_size: int | None = None,
-                   credentials: tuple[str, str] | None = None) -> str:
-        """Push the local image ``ref`` to its registry; returns the manifest digest."""
+                   credentials: tuple[str, str] | None = None,
+                   destination: str | None = None) -> str:
+        """Push the local image ``ref`` to its registry (or to ``destination``); returns the
+        manifest digest."""
         from .images.push import push_image
         digest = await push_image(self.store, ref, progress=progress, insecure=not tls_verify,
-                                  chunk_size=chunk_size, credentials=credentials)
-        self.emit("image", "push", digest, name=ref)
+                                  chunk_size=chunk_size, credentials=credentials,
+                                  destination=destination)
+        self.emit("image", "push", digest, name=destination or ref)
         return digest
 
     def login(self, registry: str, username: str, password: str,

@@ -302,6 +302,11 @@ def test_push_then_skopeo_inspects_it(reg, root, engine, monkeypatch):
     p = berth(root, "push", other)
     assert "Mounted from pushed/alpine" in p.stdout, p.stdout
     assert reg.skopeo_inspect("other/alpine:copy")["Digest"] == digest
+    # podman's form: push IMAGE DESTINATION, with no tag made locally
+    third = f"{reg.host}/third/alpine:dest"
+    assert berth(root, "push", "-q", target, third).stdout.strip() == digest
+    assert reg.skopeo_inspect("third/alpine:dest")["Digest"] == digest
+    assert third not in engine.image(target).repo_tags
 
 
 def test_push_needs_login_on_a_token_registry(reg, root):

@@ -55,15 +55,17 @@ def _mount_sources(image, r: RepoRef) -> list[str]:
 @at_the_edge
 async def push_image(store, ref: str, progress: Progress | None = None, insecure: bool = False,
                      chunk_size: int | None = None,
-                     credentials: tuple[str, str] | None = None) -> str:
-    """Push the local image ``ref`` to its registry; returns the manifest digest.
+                     credentials: tuple[str, str] | None = None,
+                     destination: str | None = None) -> str:
+    """Push the local image ``ref`` to its registry, or to ``destination`` (podman's
+    ``push IMAGE DESTINATION``, without tagging it first); returns the manifest digest.
     ``credentials`` (user, password) stand in for the ones ``berth login`` saved."""
     from .auth import get_credentials
     from .store import ImageStore
 
-    r = parse_repo_ref(ref)
+    r = parse_repo_ref(destination or ref)
     if r.digest:
-        raise InvalidArgument(f"cannot push to a digest ({ref}): push a tag")
+        raise InvalidArgument(f"cannot push to a digest ({destination or ref}): push a tag")
     images = ImageStore(store)
     image = images.resolve(ref)
     body, media_type = _image_manifest(images, image)

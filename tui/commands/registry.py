@@ -19,6 +19,8 @@ def register(sub) -> None:
 
     p = sub.add_parser("push", help="upload an image to a registry")
     p.add_argument("ref", metavar="NAME[:TAG]")
+    p.add_argument("destination", nargs="?", metavar="DESTINATION",
+                   help="where to push it instead of NAME's own registry (as podman push)")
     p.add_argument("-q", "--quiet", action="store_true", help="print only the digest")
     _tls(p)
     p.set_defaults(func=cmd_push)
@@ -144,7 +146,8 @@ def cmd_pull(args) -> int:
 def cmd_push(args) -> int:
     engine = get_engine()
     view = None if args.quiet else ProgressView()
-    digest = _run(engine.push(args.ref, progress=view, tls_verify=_verify(args)))
+    digest = _run(engine.push(args.ref, progress=view, tls_verify=_verify(args),
+                              destination=args.destination))
     if args.quiet:
         print(digest)
     return 0
