@@ -1,0 +1,67 @@
+"""ResourceTable draws a cell again only when that cell changed (DataTable alone renders every
+cell on screen after any one update), and what it shows is still right after updates, a
+re-sort and cursor moves."""
+
+from __future__ import annotations
+
+from textual.app import App
+from textual.widgets import DataTable
+
+from tui.widgets.resource_table import ResourceTable
+from tui.widgets.rows import Column, Row
+
+COLUMNS = (Column("name", "NAME"), Column("cpu", "CPU%", width=6, right=True))
+
+
+def _row(name: str, cpu: float) -> Row:
+    return Row(key=name, ref=name, cells=(name, f"{cpu:.1f}"), sort=(name, cpu), text=name,
+               model=None)
+
+
+class _TableApp(App):
+    def compose(self):
+        yield ResourceTable("containers", COLUMNS, id="t")
+
+
+def _shown(app) -> list[str]:
+    strips = app.screen._compositor.render_strips()
+    return [" ".join(strip.text.split()) for strip in strips if strip.text.strip()]
+
+
+async def test_only_changed_cells_are_rendered_again(monkeypatch):
+    rendered = []
+    real = DataTable._render_cell
+
+    def counting(self, row_index, column_index, *args, **kwargs):
+        rendered.append((row_index, column_index))
+        return real(self, row_index, column_index, *args, **kwargs)
+    monkeypatch.setattr(DataTable, "_render_cell", counting)
+
+    app = _TableApp()
+    async with app.run_test(size=(60, 20)) as pilot:
+        table = app.query_one(ResourceTable)
+        table.apply([_row(f"c{i:02d}", float(i)) for i in range(10)])
+        await pilot.pause()
+        assert "c03 3.0" in " | ".join(_shown(app))
+        rendered.clear()
+
+        table.update_rows([_row("c03", 42.5)])
+        await pilot.pause()
+        cells = [c for c in rendered if c[0] >= 0]
+        # the changed cell (and the row under the cursor, restyled) - not all 30 cells
+        assert 1 <= len(cells) <= 4, cells
+        assert "c03 42.5" in " | ".join(_shown(app))
+
+        # a re-sort moves rows: each shows its own values at its new place
+        table.sort_index = 1
+        table.sort_reverse = True
+        table._order()
+        await pilot.pause()
+        shown = [line for line in _shown(app) if line.startswith("c")]
+        assert shown[0] == "c03 42.5" and shown[1] == "c09 9.0", shown
+
+        # the cursor moves: the highlighted row is drawn as the cursor row, the old one isn't
+        await pilot.press("down")
+        await pilot.pause()
+        assert table.cursor_row == 1
+        assert "c09 9.0" in " | ".join(_shown(app))
