@@ -94,3 +94,29 @@ async def test_cpu_graph_rises_while_a_busy_loop_runs(engine, cli, busybox):
             [busy, idle], key=lambda c: book.by_id[c].name)), screen.shown_order()
         await pilot.press("escape")
         assert app.screen is app.dashboard
+
+
+async def test_one_stats_stream_feeds_the_graphs_and_the_dashboard(engine, cli, busybox):
+    """Once the graphs are open their 1 s stream goes on for the session; the dashboard then
+    takes its samples from it instead of reading the same cgroup files in a stream of its own."""
+    from tui.screens.graphs import open_graphs
+    cli("run", "-d", "--network", "none", "--name", "fed", busybox, "sleep", "3600")
+    cid = cli("inspect", "-f", "{{.Id}}", "fed").stdout.strip()
+    app = make_app(engine)
+    async with running(app) as pilot:
+        dash = app.dashboard
+        assert await _until(pilot, lambda: cid in dash.samples)
+        assert [w for w in app.workers if w.group == "stats" and not w.is_finished]
+        await open_graphs(app, engine)
+        await pilot.press("escape")
+        assert dash.fed_by_graphs
+        before = dash.samples[cid]
+        assert await _until(pilot, lambda: dash.samples[cid] is not before)
+        assert not [w for w in app.workers if w.group == "stats" and not w.is_finished]
+        streams = [w for w in app.workers if w.group == "graph-stats" and not w.is_finished]
+        assert len(streams) == 1
+        # a container started later reaches the dashboard through the graphs' stream too
+        cli("run", "-d", "--network", "none", "--name", "late", busybox, "sleep", "3600")
+        late = cli("inspect", "-f", "{{.Id}}", "late").stdout.strip()
+        assert await _until(pilot, lambda: late in dash.samples)
+        assert not [w for w in app.workers if w.group == "stats" and not w.is_finished]

@@ -138,8 +138,12 @@ class DashboardScreen(Screen):
         self._refreshing = False
         self._clock_timer = None
         self._clock_interval = 0.0
+        self.fed_by_graphs = False
+        """Stats come from the graphs screen's stream (feed_from_graphs), not one of ours."""
+        self._host_paused = False
+        """Host totals stopped being read while a full screen covered the dashboard."""
         self._stale = False
-        """Samples or the clock moved while a full screen covered the dashboard."""
+        """Samples, events or the clock moved while a full screen covered the dashboard."""
         self._keys_state: tuple = ()
         self._now = 0.0
         self._row_cache: dict[str, R.Row] = {}
@@ -258,7 +262,7 @@ class DashboardScreen(Screen):
         if message.changed is None:
             self.snap = snap
             self._row_cache.clear()
-            self.redraw()
+            self._redraw_or_defer()
         else:
             self.snap.listings.update(snap.listings)
             cont = self.snap.listings.get("containers")
@@ -271,7 +275,7 @@ class DashboardScreen(Screen):
                     else:
                         by_id[cid] = c
                 cont.items = list(by_id.values())
-            self.redraw()
+            self._redraw_or_defer()
         self.loaded = True
         self._refreshing = False
         self._quicken_clock()
@@ -289,7 +293,7 @@ class DashboardScreen(Screen):
     def _restart_stats(self) -> None:
         """Stream stats for exactly the running containers (naming them spares the engine a
         look at every stopped container's record each second)."""
-        if getattr(self.engine, "stats", None) is None:
+        if getattr(self.engine, "stats", None) is None or self.fed_by_graphs:
             return
         ids = tuple(sorted(c.id for c in self.snap.items("containers") if c.state.status == "running"))
         if ids == self._stats_ids:
@@ -299,6 +303,14 @@ class DashboardScreen(Screen):
             self.workers.cancel_group(self, "stats")
             return
         self.stream_stats(list(ids))
+
+    def feed_from_graphs(self) -> None:
+        """The graphs screen, once opened, reads every running container each second for the
+        rest of the session; it hands the dashboard every STATS_INTERVAL's samples, and the
+        dashboard's own stream (the same cgroup files read again) stops."""
+        self.fed_by_graphs = True
+        self.workers.cancel_group(self, "stats")
+        self._stats_ids = None
 
     @work(group="stats", exclusive=True, exit_on_error=False)
     async def stream_stats(self, ids: list[str]) -> None:
@@ -349,7 +361,11 @@ class DashboardScreen(Screen):
         header = self.query_one(HostHeader)
         header.unavailable = message.error
         header.totals = message.totals
-        if message.totals is not None:
+        if message.totals is None:
+            return
+        if self.covered:   # read again when the dashboard shows (on_screen_resume)
+            self._host_paused = True
+        else:
             self.set_timer(HOST_INTERVAL, self.sample_host)
 
     @property
@@ -361,10 +377,30 @@ class DashboardScreen(Screen):
             return False
         return any(not isinstance(s, ModalScreen) for s in stack[stack.index(self) + 1:])
 
+    def _compositor_refresh(self) -> None:
+        # Textual repaints the screen just under the top one in case it shows through, and
+        # passes its dirty regions up as a repaint of the top screen: under the graphs (which
+        # are opaque) that made the graphs screen repaint whole with each stats tick.
+        if self.covered:
+            self._compositor._dirty_regions.clear()
+            self._dirty_widgets.clear()
+            return
+        super()._compositor_refresh()
+
+    def _redraw_or_defer(self) -> None:
+        # a refresh of a screen under the top one is passed up to the top screen to repaint
+        if self.covered:
+            self._stale = True
+        else:
+            self.redraw()
+
     def on_screen_resume(self) -> None:
         if self._stale:
             self._stale = False
             self.redraw()
+        if self._host_paused:
+            self._host_paused = False
+            self.sample_host()
 
     def _theme_changed(self) -> None:
         self._row_cache.clear()

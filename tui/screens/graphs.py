@@ -21,10 +21,13 @@ from textual.widgets import Footer, Static
 from ..widgets.graphs import CARD_HEIGHT, ContainerGraphs
 from ..widgets.header import HostHeader
 from ..widgets.history import HistoryBook
+from .dashboard import STATS_INTERVAL
 
 NAME = "berth-graphs"
 INTERVAL = 1.0
 HOST_INTERVAL = 3.0
+DASHBOARD_EVERY = max(1, round(STATS_INTERVAL / INTERVAL))
+"""Every how many ticks the dashboard gets the samples (it samples at STATS_INTERVAL)."""
 RESORT_TICKS = 5       # re-sort by heat every few seconds, not every tick (cards would jump)
 
 
@@ -147,6 +150,9 @@ class GraphsScreen(Screen):
     def on_graphs_screen_samples(self, message: Samples) -> None:
         self.book.add(message.samples)
         self.ticks += 1
+        dash = getattr(self.app, "dashboard", None)
+        if dash is not None and dash.fed_by_graphs and self.ticks % DASHBOARD_EVERY == 0:
+            dash.post_message(dash.Stats(message.samples))
         if self.app.screen is self:
             self.draw(resort=self.ticks % RESORT_TICKS == 1)
         elif isinstance(self.app.screen, GraphDetailScreen) and self.app.screen.graphs is self:
@@ -351,6 +357,9 @@ def open_graphs(app, engine):
     except KeyError:
         screen = GraphsScreen(engine)
         app.install_screen(screen, NAME)
+        dash = getattr(app, "dashboard", None)
+        if dash is not None and getattr(app, "live", True):
+            dash.feed_from_graphs()
     if app.screen is not screen:
         return app.push_screen(screen)
     return None
