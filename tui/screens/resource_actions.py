@@ -59,7 +59,7 @@ PRUNES = {
 # --- what the dashboard's keys call -------------------------------------------------------------
 
 def _label(dash, rows) -> str:
-    from .dashboard import _name_of
+    from .dashboard_verbs import _name_of
     return ", ".join(_name_of("images", r) for r in rows)
 
 
