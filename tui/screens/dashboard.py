@@ -418,8 +418,7 @@ class DashboardScreen(DashboardVerbs, Screen):
             if c.state.status != "created":
                 self._row_cache.pop(c.id, None)
                 moved.append(c)
-                since = c.state.started_at if c.running else c.state.finished_at
-                youngest = min(youngest, now - R._safe_time(since) if since else youngest)
+                youngest = min(youngest, _age(c, now))
         table = self.table("containers")
         if self.covered:
             self._stale = True
@@ -450,12 +449,8 @@ class DashboardScreen(DashboardVerbs, Screen):
         at CLOCK_INTERVAL again instead of leaving "Up 0s" until the slow tick."""
         if self._clock_timer is None or self._clock_interval == CLOCK_INTERVAL:
             return
-        now = self._now
-        for c in self.snap.items("containers"):
-            since = c.state.started_at if c.running else c.state.finished_at
-            if c.state.status != "created" and since and now - R._safe_time(since) < 60:
-                self._arm_clock(CLOCK_INTERVAL)
-                return
+        if any(_age(c, self._now) < 60 for c in self.snap.items("containers")):
+            self._arm_clock(CLOCK_INTERVAL)
 
     # --- drawing --------------------------------------------------------------------------------
 
@@ -701,3 +696,12 @@ class DashboardScreen(DashboardVerbs, Screen):
             self._refreshing = False
             self._dirty.add(("*", ""))
         self.app.on_worker_state_changed(event)
+
+
+def _age(c, now: float) -> float:
+    """Seconds since a container started (running) or stopped, as its status line reads them;
+    infinite for one that never ran, whose "Created" doesn't move."""
+    since = c.state.started_at if c.running else c.state.finished_at
+    if c.state.status == "created" or not since:
+        return float("inf")
+    return now - R._safe_time(since)
