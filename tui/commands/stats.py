@@ -97,11 +97,16 @@ def cmd_stats(args) -> int:
 
 # --- events -------------------------------------------------------------------------------------
 
+def event_attrs(ev) -> str:
+    """An event's attributes as Docker prints them after its id: " (k=v, k=v)", or nothing."""
+    attrs = ", ".join(f"{k}={v}" for k, v in sorted(ev.attributes.items()))
+    return f" ({attrs})" if attrs else ""
+
+
 def event_line(ev) -> str:
     """Docker's plain form: time, type, action, id and the attributes in parentheses."""
     from engine.clock import now_rfc3339
-    attrs = ", ".join(f"{k}={v}" for k, v in sorted(ev.attributes.items()))
-    return f"{now_rfc3339(ev.time)} {ev.type} {ev.action} {ev.id}" + (f" ({attrs})" if attrs else "")
+    return f"{now_rfc3339(ev.time)} {ev.type} {ev.action} {ev.id}{event_attrs(ev)}"
 
 
 def event_json(ev) -> dict:

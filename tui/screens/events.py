@@ -38,10 +38,9 @@ def event_line(ev) -> str:
 def short_line(ev) -> str:
     """What the screen shows: local time, then ids cut to 12 characters (as the panes show
     them) so that a line fits the width."""
+    from tui.commands.stats import event_attrs
     stamp = datetime.fromtimestamp(ev.time).strftime("%H:%M:%S.%f")[:-3]
-    attrs = ", ".join(f"{k}={v}" for k, v in sorted(ev.attributes.items()))
-    text = f"{stamp} {ev.type:<9} {ev.action:<10} {ev.id}" + (f" ({attrs})" if attrs else "")
-    return HEX_ID.sub(r"\1", text)
+    return HEX_ID.sub(r"\1", f"{stamp} {ev.type:<9} {ev.action:<10} {ev.id}{event_attrs(ev)}")
 
 
 class EventsScreen(Screen):

@@ -78,10 +78,12 @@ class HelpScreen(ModalScreen[None]):
             for keys, desc, _ in rows:
                 t.add_row(keys, desc)
             cells.append(t)
-        def stack(*tables):
+        def stack(first, *rest):
             column = Table.grid()
-            for i, table in enumerate(tables):
-                column.add_row(table) if i == 0 else (column.add_row(""), column.add_row(table))
+            column.add_row(first)
+            for table in rest:
+                column.add_row("")
+                column.add_row(table)
             return column
         # panes | logs, graphs, events | everywhere, inspect, console
         grid.add_row(cells[1], stack(cells[2], cells[5], cells[6]),
