@@ -422,6 +422,18 @@ class LogLine(Model):
     text: str          # the line, with its newline
 
 
+@dataclass
+class Finding(Model):
+    """One thing ``berth system check`` found wrong in a root, and what ``--repair`` did."""
+
+    kind: str          # container | image | layer | blob | network | volume | tempfile |
+                       # process | cgroup | veth | nft | mount | lease | record
+    id: str            # what it is: an id, a name or a path
+    problem: str       # one line: what is wrong
+    repair: str = ""   # what --repair does about it ("" when nothing can be done)
+    repaired: bool = False
+
+
 _MODELS: dict[str, type[Model]] = {
     name: obj for name, obj in list(globals().items())
     if isinstance(obj, type) and issubclass(obj, Model) and obj is not Model

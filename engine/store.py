@@ -74,6 +74,10 @@ class Store:
         self.paths = paths or Paths.from_env()
         self.root = self.paths.root
         self._held: dict[int, list[int]] = {}   # thread id -> [lock fd, depth]
+        self.damaged: dict[str, str] = {}
+        """Records a reader skipped because they could not be parsed: "kind ident" -> detail.
+        Listings show everything readable and the CLI names these in one warning line
+        (``damaged_summary``); ``berth system check --repair`` deals with them."""
         self._ensure_layout()
 
     def _ensure_layout(self) -> None:
@@ -116,6 +120,20 @@ class Store:
             return sorted(n for n in os.listdir(self.path(*parts)) if ".tmp." not in n)
         except FileNotFoundError:
             return []
+
+    def note_damaged(self, kind: str, ident: str, detail: str) -> None:
+        """Say that ``kind`` ``ident`` (a container id, an image id, a network name, ...) has a
+        record that can't be read (``detail``: which file and why), so listings skip it."""
+        self.damaged[f"{kind} {ident}"] = detail
+
+    def damaged_summary(self) -> str:
+        """One line naming every damaged record readers skipped, or "" when there were none."""
+        if not self.damaged:
+            return ""
+        what = "; ".join(f"{k} ({v})" for k, v in sorted(self.damaged.items()))
+        n = len(self.damaged)
+        return (f"{n} damaged record{'s' if n > 1 else ''} skipped: {what}; "
+                "run 'berth system check --repair'")
 
     # --- locking ----------------------------------------------------------------------
     def lock(self) -> "_RootLock":

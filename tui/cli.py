@@ -93,7 +93,17 @@ def main(argv: list[str] | None = None) -> int:
         # the reader went away (berth ps | head); not an error of berth's
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    finally:
+        _warn_damaged()
     return code or 0
+
+
+def _warn_damaged() -> None:
+    """Name the records the command had to skip, once, after its output (as docker's WARNINGs)."""
+    common = sys.modules.get("tui.commands.common")
+    line = common.damaged_warning() if common is not None else ""
+    if line:
+        print(f"WARNING: {line}", file=sys.stderr)
 
 
 def run() -> None:

@@ -14,9 +14,20 @@ from typing import Any, Iterable, Sequence
 from engine.clock import human_duration  # noqa: F401  (the CLI's and the API's one copy)
 
 
+_engines: list = []
+
+
 def get_engine():
+    """The engine a subcommand works on; ``damaged_warning`` reads what it skipped afterwards."""
     from engine import Engine
-    return Engine()
+    engine = Engine()
+    _engines.append(engine)
+    return engine
+
+
+def damaged_warning() -> str:
+    """The one warning line naming the damaged records the command's engine skipped, or ""."""
+    return "".join(e.store.damaged_summary() for e in _engines[:1])
 
 
 def print_table(headers: Sequence[str], rows: Iterable[Sequence[Any]], out=None) -> None:
