@@ -19,7 +19,7 @@ DEFAULT_RUN = "/run/berth"
 # dir, a layer or a volume; the -e secrets in config.json); the modes below it are defence in
 # depth, for whoever loosens the root.
 ROOT_MODE = 0o710
-DIR_MODE = 0o700       # blobs, layers, images, containers, networks, tmp, cache; each container, layer
+DIR_MODE = 0o700       # blobs, layers, images, containers, networks, tmp; each container, layer
 RECORD_MODE = 0o600    # records: config.json and spec.json hold -e secrets; logs, events, networks
 BLOB_MODE = 0o400      # content-addressed: never rewritten, never anyone else's to read
 VOLUMES_MODE = 0o701   # volumes/ and each volume's directory, as Docker's local driver makes them

@@ -86,7 +86,7 @@ def content(path: str) -> str:
 
 
 def running(run, *args: str) -> str:
-    """The id of a detached busybox container running ``args`` then sleeping."""
+    """The id of a detached busybox container (``args``: more flags of run) that sleeps."""
     return run("run", "-d", *args, "busybox", "sleep", "1000").stdout.strip()
 
 
@@ -197,7 +197,7 @@ def test_a_root_an_older_berth_made_is_tightened_by_the_next_command(user, run, 
     assert mode(cdir) == 0o700
     for name in ("config.json", "spec.json", "state.json", "ctr.log"):
         assert mode(cdir, name) == 0o600, name
-    for name in ("hosts", "resolv.conf", "hostname"):   # bound into the container: its users read them
+    for name in ("hosts", "resolv.conf", "hostname"):   # bound into the container, read there
         assert mode(cdir, name) == 0o644, name
     layers = glob.glob(os.path.join(root, "layers", "*"))
     assert layers and {mode(d) for d in layers} == {0o700}
@@ -235,7 +235,8 @@ def test_user_and_userns_containers_read_and_write_binds_and_volumes(run, root, 
         assert out == f"from the host\nfrom a container\n{user_id}\n"
         data = os.path.join(root, "volumes", "vol", "_data")
         # on disk the ids the container saw, with --userns auto too (idmapped mounts)
-        for path, text in ((os.path.join(hostdir, "out"), "b\n"), (os.path.join(data, "out"), "v\n")):
+        for path, text in ((os.path.join(hostdir, "out"), "b\n"),
+                           (os.path.join(data, "out"), "v\n")):
             assert content(path) == text
             assert os.stat(path).st_uid == int(user_id)
     finally:
