@@ -77,6 +77,7 @@ class ContainersAPI:
                 raise Conflict(f'Conflict. The container name "/{container.name}" is already in '
                                f'use by container "{owner}". You have to remove (or rename) that '
                                "container to be able to reuse that name.")
+            os.mkdir(d, 0o700)   # only root reaches upper/, which may hold setuid files
             for sub in ("rootfs", "upper", "work"):
                 os.makedirs(os.path.join(d, sub), exist_ok=True)
             from .network.files import write_container_files

@@ -47,7 +47,7 @@ def append_line(path: str, data: bytes, max_bytes: int | None = None) -> None:
     """Append ``data`` to the log at ``path`` under a shared lock; rotate when it grew too big."""
     limit = MAX_BYTES if max_bytes is None else max_bytes
     for _ in range(10):
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_SH)
             if not _still_named(fd, path):

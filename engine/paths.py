@@ -14,6 +14,18 @@ import zlib
 DEFAULT_ROOT = "/var/lib/berth"
 DEFAULT_RUN = "/run/berth"
 
+# Modes of what berth keeps on the host, as Docker's. The root is the gate: 0710 root:root lets
+# no other user reach anything below it (a setuid file a container's root made in its upper
+# dir, a layer or a volume; the -e secrets in config.json); the modes below it are defence in
+# depth, for whoever loosens the root.
+ROOT_MODE = 0o710
+DIR_MODE = 0o700       # blobs, layers, images, containers, networks, tmp; each container, layer
+RECORD_MODE = 0o600    # records: config.json and spec.json hold -e secrets; logs, events, networks
+BLOB_MODE = 0o400      # content-addressed: never rewritten, never anyone else's to read
+VOLUMES_MODE = 0o701   # volumes/ and each volume's directory, as Docker's local driver makes them
+RUN_MODE = 0o711       # the run directory: passable (to the API socket, whose own 0660 root:berth
+                       # decides who connects) but not listable; its c/ with the attach sockets 0700
+
 
 def _suffix(root: str) -> str:
     if root == DEFAULT_ROOT:
@@ -21,6 +33,13 @@ def _suffix(root: str) -> str:
     # crc32 rather than a cryptographic hash: it only has to tell roots apart, and hashlib
     # costs every berth command 2 ms to import.
     return f"{zlib.crc32(root.encode()) & 0xFFFF:04x}"
+
+
+def default_run(root: str) -> str:
+    """The run directory of ``root`` when BERTH_RUN does not say: another root gets its own,
+    named like everything else it makes on the host; kept short because unix socket paths live
+    under it."""
+    return DEFAULT_RUN if root == DEFAULT_ROOT else f"{DEFAULT_RUN}-{_suffix(root)}"
 
 
 class Paths:
@@ -49,10 +68,14 @@ class Paths:
         if run is None:
             run = os.environ.get("BERTH_RUN")
             if not run:
-                # Another root gets its own run directory, named like everything else it makes
-                # on the host; kept short because unix socket paths live under it.
-                run = DEFAULT_RUN if root == DEFAULT_ROOT else f"{DEFAULT_RUN}-{_suffix(root)}"
+                run = default_run(root)
         return cls(root, os.path.abspath(run))
+
+    @property
+    def own_run(self) -> bool:
+        """Whether the run directory is berth's own name for this root (not one that BERTH_RUN
+        named, which may be shared): only then does berth set its mode when it did not make it."""
+        return self.run == default_run(self.root)
 
     # --- on-disk layout ---------------------------------------------------------------
     def blob(self, digest: str) -> str:

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from typing import Any
 
 from .errors import HostError
-from .paths import Paths
+from .paths import (BLOB_MODE, DIR_MODE, RECORD_MODE, ROOT_MODE, RUN_MODE, VOLUMES_MODE, Paths)
 from .runtime import fastjson  # the C encoder alone: the json package costs 5 ms (re, enum)
 
 
@@ -63,8 +63,49 @@ def read_json(path: str) -> Any | None:
         return None
 
 
-def write_json(path: str, obj: Any, mode: int = 0o644, fsync: bool = True) -> None:
+def write_json(path: str, obj: Any, mode: int = RECORD_MODE, fsync: bool = True) -> None:
     write_atomic(path, fastjson.dumps(obj).encode() + b"\n", mode, fsync)
+
+
+_LAYOUT = (("blobs", DIR_MODE), ("blobs/sha256", DIR_MODE), ("layers", DIR_MODE),
+           ("images", DIR_MODE), ("containers", DIR_MODE), ("volumes", VOLUMES_MODE),
+           ("networks", DIR_MODE), ("tmp", DIR_MODE), ("cache", DIR_MODE))
+
+
+def _mkdir(path: str, mode: int) -> bool:
+    """Make the directory ``path`` with exactly ``mode`` (whatever the umask); False when it
+    was there already."""
+    try:
+        os.mkdir(path, mode)
+    except FileExistsError:
+        return False
+    os.chmod(path, mode)
+    return True
+
+
+def _chmod_entries(d: str, dir_mode: int | None, file_mode: int | None,
+                   keep: tuple = ()) -> list[str]:
+    """Give the directories in ``d`` ``dir_mode`` and its regular files ``file_mode`` (None:
+    leave them), all but the names in ``keep``; symlinks are never followed. Returns the
+    directories' paths."""
+    try:
+        entries = list(os.scandir(d))
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    dirs = []
+    for e in entries:
+        try:
+            if e.name in keep:
+                continue
+            if e.is_dir(follow_symlinks=False):
+                dirs.append(e.path)
+                if dir_mode is not None:
+                    os.chmod(e.path, dir_mode)
+            elif file_mode is not None and e.is_file(follow_symlinks=False):
+                os.chmod(e.path, file_mode)
+        except FileNotFoundError:   # removed meanwhile by another berth command
+            pass
+    return dirs
 
 
 class Store:
@@ -81,14 +122,74 @@ class Store:
         self._ensure_layout()
 
     def _ensure_layout(self) -> None:
+        """Make what is missing of the root's directories, with their modes (see paths.py).
+
+        Every command and monitor does this, so it costs one stat when the root is as this
+        berth makes it: the root's own mode (ROOT_MODE, set last by ``_tighten``) says that
+        everything below was made or brought to today's modes. Any other root (one an older
+        berth made with 0755 directories and 0644 records, or one loosened by hand) is
+        tightened first, once."""
         try:
-            for sub in ("blobs/sha256", "layers", "images", "containers", "volumes",
-                        "networks", "tmp"):
-                os.makedirs(os.path.join(self.root, sub), exist_ok=True)
-            os.makedirs(self.paths.run, exist_ok=True)
+            try:
+                st = os.stat(self.root)
+                euid = os.geteuid()
+                tight = (st.st_mode & 0o7777 == ROOT_MODE and st.st_uid == euid
+                         and (st.st_gid == 0 or euid != 0))
+            except FileNotFoundError:
+                tight = False
+            if not tight:
+                self._tighten()
+                return
+            for sub, mode in _LAYOUT:
+                _mkdir(os.path.join(self.root, sub), mode)
+            if _mkdir(self.paths.run, RUN_MODE):   # gone with a reboot: its tmpfs was emptied
+                _mkdir(os.path.join(self.paths.run, "c"), DIR_MODE)
         except PermissionError as e:
             raise HostError(f"cannot create berth's state under {self.root}: {e.strerror}; "
                             "run berth as root or set BERTH_ROOT to a directory you own") from e
+        except OSError as e:
+            if e.errno != errno.EROFS:   # a read-only root is read as it is
+                raise
+
+    def _tighten(self) -> None:
+        """Make the root's layout and bring what is in it to today's modes. Walks the first
+        levels only (the container, layer and volume directories, records, blobs), never a
+        filesystem of a container, layer or volume, whose modes are what the container sees.
+        The root's own mode comes last: a command killed half-way leaves the work to the next."""
+        root = self.root
+        os.makedirs(root, exist_ok=True)
+        for sub, mode in _LAYOUT:
+            if not _mkdir(os.path.join(root, sub), mode):
+                os.chmod(os.path.join(root, sub), mode)
+        for cdir in _chmod_entries(self.path("containers"), DIR_MODE, None):
+            # hosts, resolv.conf and hostname are bound into the container: its users read them
+            _chmod_entries(cdir, None, RECORD_MODE, keep=("hosts", "resolv.conf", "hostname"))
+        for ldir in _chmod_entries(self.path("layers"), DIR_MODE, None):
+            _chmod_entries(ldir, None, RECORD_MODE)       # meta.json; diff/ is the layer's own
+        for vdir in _chmod_entries(self.path("volumes"), VOLUMES_MODE, None):
+            _chmod_entries(vdir, None, RECORD_MODE)       # meta.json; _data is the volume's own
+        _chmod_entries(self.path("blobs", "sha256"), None, BLOB_MODE)
+        for sub in ("images", "networks", "userns"):
+            _chmod_entries(self.path(sub), None, RECORD_MODE)
+        for d in _chmod_entries(self.path("cache"), DIR_MODE, None):
+            _chmod_entries(d, None, RECORD_MODE)           # compiled seccomp programs
+        for name in os.listdir(root):     # berth's own only: a test or a user may keep others
+            try:
+                if name.startswith(("events.jsonl", ".lock")):
+                    os.chmod(os.path.join(root, name), RECORD_MODE)
+                elif name == "userns":
+                    os.chmod(os.path.join(root, name), DIR_MODE)
+            except FileNotFoundError:   # events.jsonl.1 rotated away meanwhile
+                pass
+        run = self.paths.run
+        if _mkdir(run, RUN_MODE) or self.paths.own_run:
+            os.chmod(run, RUN_MODE)
+        if not _mkdir(os.path.join(run, "c"), DIR_MODE):
+            os.chmod(os.path.join(run, "c"), DIR_MODE)
+        _chmod_entries(os.path.join(run, "c"), DIR_MODE, None)
+        if os.geteuid() == 0:
+            os.chown(root, 0, 0)
+        os.chmod(root, ROOT_MODE)
 
     # --- paths ------------------------------------------------------------------------
     def path(self, *parts: str) -> str:
@@ -105,7 +206,7 @@ class Store:
 
     def write(self, obj: Any, *parts: str, fsync: bool = True) -> None:
         path = self.path(*parts)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
+        os.makedirs(os.path.dirname(path), DIR_MODE, exist_ok=True)
         write_json(path, obj, fsync=fsync)
 
     def delete(self, *parts: str) -> None:

@@ -7,6 +7,7 @@ import os
 import re
 
 from ..errors import IntegrityError, InvalidArgument
+from ..paths import BLOB_MODE
 
 _DIGEST = re.compile(r"sha256:[0-9a-f]{64}\Z")
 
@@ -66,14 +67,14 @@ class Blobs:
             dest = self.path(digest)
             if os.path.exists(dest):
                 return digest, False
-            os.chmod(src, 0o444)
+            os.chmod(src, BLOB_MODE)
             try:
                 os.rename(src, dest)
             except OSError:  # another filesystem: copy, then rename
                 tmp = f"{dest}.tmp.{os.getpid()}.{_thread.get_ident()}"
                 import shutil
                 shutil.copyfile(src, tmp)
-                os.chmod(tmp, 0o444)
+                os.chmod(tmp, BLOB_MODE)
                 os.rename(tmp, dest)
             return digest, True
         finally:
@@ -95,7 +96,7 @@ class Blobs:
         tmp = f"{dest}.tmp.{os.getpid()}.{_thread.get_ident()}"
         with open(tmp, "wb") as f:
             f.write(data)
-        os.chmod(tmp, 0o444)
+        os.chmod(tmp, BLOB_MODE)
         os.rename(tmp, dest)
         return digest, True
 

@@ -38,7 +38,7 @@ class JsonFileWriter:
         self._open()
 
     def _open(self) -> None:
-        self.fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o640)
+        self.fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
         self.size = os.fstat(self.fd).st_size
 
     def write(self, stream: str, data: bytes) -> None:

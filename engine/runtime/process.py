@@ -19,8 +19,8 @@ CONFIG = "config.json"
 
 def write_json(path: str, obj, fsync: bool = False) -> None:
     """Atomic write (temp file + rename); fsync only where a crash must not lose the record."""
-    from ..store import write_atomic
-    write_atomic(path, fastjson.dumps(obj).encode() + b"\n", fsync=fsync)
+    from ..store import write_json as write   # with the mode of records (config holds secrets)
+    write(path, obj, fsync=fsync)
 
 
 def read_json(path: str):

@@ -191,9 +191,9 @@ def cached_bpf(profile: bytes, caps: list[str], cache_dir: str) -> bytes:
     except FileNotFoundError:
         pass
     prog = compile_bpf(resolve(parse_profile(profile), caps))
-    os.makedirs(cache_dir, exist_ok=True)
+    os.makedirs(cache_dir, 0o700, exist_ok=True)
     from ..store import write_atomic  # several starts may compile the same profile at once
-    write_atomic(path, prog, fsync=False)
+    write_atomic(path, prog, 0o600, fsync=False)
     return prog
 
 

@@ -61,7 +61,7 @@ def allocate(root: str, cid: str, size: int = RANGE_SIZE) -> int:
     container of this root. Slots are claimed with O_EXCL files, so concurrent starts can't
     collide."""
     d = _slots_dir(root)
-    os.makedirs(d, exist_ok=True)
+    os.makedirs(d, 0o700, exist_ok=True)
     mine = os.path.join(d, f"id-{cid}")
     try:
         with open(mine) as f:
@@ -75,7 +75,7 @@ def allocate(root: str, cid: str, size: int = RANGE_SIZE) -> int:
     for i in range(MAX_SLOTS):
         slot = (start + i) % MAX_SLOTS
         try:
-            fd = os.open(os.path.join(d, f"slot-{slot}"), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            fd = os.open(os.path.join(d, f"slot-{slot}"), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         except FileExistsError:
             continue
         with os.fdopen(fd, "w") as f:
@@ -228,6 +228,11 @@ def enter(spec: dict) -> None:
     of mknod (see ``bind_device``)."""
     uspec = spec["security"]["userns"]
     rootfs = spec["rootfs"]
+    # pid 1 steps back into its root through the container's directory (own_root), as the
+    # container's root: like Docker's remapped roots, the directory is passable for that
+    # root's group and for nobody else (0700 root:root otherwise)
+    os.chown(spec["cdir"], 0, uspec["host_uid"])
+    os.chmod(spec["cdir"], 0o710)
     linux.unshare(linux.CLONE_NEWNS)
     linux.mount(None, "/", None, linux.MS_REC | linux.MS_PRIVATE)
     fd = new_userns_fd(uspec["host_uid"], uspec.get("size", RANGE_SIZE))

@@ -14,6 +14,7 @@ import stat
 from ..clock import now_rfc3339
 from ..errors import Conflict, HostError, InvalidArgument, NotFound, host_error
 from ..models import Mount, Volume
+from ..paths import VOLUMES_MODE
 from ..store import Store
 from .parse import validate_volume_name
 
@@ -91,7 +92,7 @@ def create_volume(store: Store, name: str | None = None, labels: dict[str, str] 
             return existing, False
         vdir = store.paths.volume_dir(name)
         try:
-            os.makedirs(vdir, mode=0o701, exist_ok=True)
+            os.makedirs(vdir, mode=VOLUMES_MODE, exist_ok=True)
             os.makedirs(os.path.join(vdir, "_data"), mode=0o755, exist_ok=True)
         except OSError as e:
             raise host_error(f"create volume {name}", e) from e
