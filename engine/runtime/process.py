@@ -18,9 +18,10 @@ CONFIG = "config.json"
 
 
 def write_json(path: str, obj, fsync: bool = False) -> None:
-    """Atomic write (temp file + rename); fsync only where a crash must not lose the record."""
+    """Atomic write (temp file + rename); fsync only where a crash must not lose the record.
+    On a full disk, in place when it fits (engine/store.py write_atomic)."""
     from ..store import write_atomic
-    write_atomic(path, fastjson.dumps(obj).encode() + b"\n", fsync=fsync)
+    write_atomic(path, fastjson.dumps(obj).encode() + b"\n", fsync=fsync, in_place=True)
 
 
 def read_json(path: str):
