@@ -31,12 +31,14 @@ import time
 
 from ..clock import now_rfc3339
 from . import cgroups, fastjson, frames, linux, process
-from .logs import JsonFileWriter
+from .logs import RETRY, JsonFileWriter
 from .monitor_io import MonitorIO
 from .monitor_start import CGROUP_FD, MonitorStart, _container_record, _userns_auto
 from .streams import Attacher, Poller, StdinWriter, emit
 
 READY_FD, ATTACH_FD = 3, 4   # CGROUP_FD (5): monitor_start
+EXIT_ROOM = 128   # bytes after the state record: the exit record grows it by ~40 (finished_at)
+LINGER = 300.0    # seconds a monitor waits for a full disk to take what it must still write
 
 
 class Monitor(MonitorStart, MonitorIO):
@@ -66,6 +68,8 @@ class Monitor(MonitorStart, MonitorIO):
         self.listen_path = ""
         self.oom = None                       # stats.OOMWatch on the container's cgroup
         self.oom_live = False                 # an oom event was emitted while it ran
+        self.unsaved: dict = {}               # state changes the disk refused (see _set_state)
+        self.unreleased = False               # the network or volumes' records were refused
 
     # --- the life -----------------------------------------------------------------------------
 
@@ -74,10 +78,10 @@ class Monitor(MonitorStart, MonitorIO):
         self._install_signals()
         if self.attached:
             self.attachers.append(Attacher(ATTACH_FD))
-        process.update_state(self.cdir, monitor_pid=os.getpid(),
-                             monitor_start=process.start_time(os.getpid()))
         code = 125
         try:
+            self._set_state(must=True, monitor_pid=os.getpid(),
+                            monitor_start=process.start_time(os.getpid()))
             self._load_seams()
             self._listen()
             self.cg_ready = False
@@ -100,7 +104,7 @@ class Monitor(MonitorStart, MonitorIO):
         except BaseException as e:  # noqa: BLE001 - whatever happens, tell start and clean up
             self._log_crash()
             if not self.ready_sent:
-                self._ready({"code": 125, "error": f"monitor: {e}"})
+                self._ready({"code": 125, "error": _why(e)})
             code = 125
         finally:
             self.teardown(code)
@@ -123,7 +127,8 @@ class Monitor(MonitorStart, MonitorIO):
     def serve(self) -> int:
         """Pump output until the container's pid 1 exited and its stdio closed; its exit code."""
         while self.status is None or self.out:
-            for fd, what in self.sel.select():
+            # lines dropped on a full disk: look again each RETRY, however quiet the container
+            for fd, what in self.sel.select(RETRY if self.log.dropped else None):
                 if what == "out":
                     self._pump(fd)
                 elif what == "wake":
@@ -137,6 +142,8 @@ class Monitor(MonitorStart, MonitorIO):
                 elif what == "oom":
                     self._oom_event()
             self._flush_attachers()
+            if self.log.dropped:
+                self.log.retry()
         self.log.flush()
         self._close_stdio()
         return self._record_exit()
@@ -173,15 +180,37 @@ class Monitor(MonitorStart, MonitorIO):
         if oom and not self.oom_live:
             self._emit("oom")
         self.oom_live = False
-        process.update_state(self.cdir, status="exited", pid=0, exit_code=code, oom_killed=oom,
-                             finished_at=now_rfc3339())
+        self._set_state(status="exited", pid=0, exit_code=code, oom_killed=oom,
+                        finished_at=now_rfc3339())
         self._emit("die", exitCode=str(code))
         self.pid = 0
         return code
 
+    def _set_state(self, must: bool = False, **changes) -> bool:
+        """Change fields of the container's state record (under its lock), leaving room after
+        it for the exit record to be written in place when the disk is full (write_atomic).
+        Changes the disk refuses even so are kept, written with the next ones or by _linger;
+        with ``must`` (the start) the refusal raises instead."""
+        from ..store import write_atomic
+        pending = {**self.unsaved, **changes}
+        try:
+            with process.container_lock(self.cdir):
+                state = process.read_state(self.cdir)
+                state.update(pending)
+                data = fastjson.dumps(state).encode() + b"\n" + b" " * EXIT_ROOM
+                write_atomic(os.path.join(self.cdir, process.STATE), data, fsync=False,
+                             in_place=True)
+        except OSError:
+            if must:
+                raise
+            self.unsaved = pending
+            return False
+        self.unsaved = {}
+        return True
+
     def _record_failure(self, code: int, message: str) -> None:
-        process.update_state(self.cdir, status="created", pid=0, exit_code=code, error=message,
-                             finished_at=now_rfc3339())
+        self._set_state(status="created", pid=0, exit_code=code, error=message,
+                        finished_at=now_rfc3339())
         self._ready({"code": code, "error": message})
 
     # --- restart policy --------------------------------------------------------------------------
@@ -202,12 +231,12 @@ class Monitor(MonitorStart, MonitorIO):
         """Wait before the next start as Docker does (100 ms doubling, reset after 10 s of
         running); False when a stop came in meanwhile."""
         delay = 0.1 if ran >= 10 else min(0.1 * 2 ** (restarts - 1), 60.0)
-        process.update_state(self.cdir, status="restarting")
+        self._set_state(status="restarting")
         deadline = time.monotonic() + delay
         while True:
             left = deadline - time.monotonic()
             if process.read_state(self.cdir).get("stopped_by_user"):
-                process.update_state(self.cdir, status="exited")
+                self._set_state(status="exited")
                 return False
             if left <= 0:
                 return True
@@ -225,7 +254,7 @@ class Monitor(MonitorStart, MonitorIO):
 
     def teardown(self, code: int) -> None:
         if self.log is not None:
-            self.log.close()
+            self.log.flush()
         if self.oom is not None:
             # before the cgroup goes: on v1 its removal also signals the eventfd
             self.sel.unregister(self.oom.fileno())
@@ -240,8 +269,9 @@ class Monitor(MonitorStart, MonitorIO):
         if self.spec.get("mounts") or self.spec["network_mode"] not in ("none", "host"):
             try:
                 self._release_seams()
-            except Exception:  # noqa: BLE001
+            except Exception as e:  # noqa: BLE001
                 self._log_crash()
+                self.unreleased = isinstance(e, OSError)   # a full disk: _linger tries again
         if self.spec.get("auto_remove"):
             self._remove()
         if self.listener is not None:
@@ -255,6 +285,36 @@ class Monitor(MonitorStart, MonitorIO):
             a.drain()
             os.close(a.fd)
         self.attachers.clear()
+        if not self.spec.get("auto_remove"):
+            self._linger()
+        if self.log is not None:
+            self.log.close()
+
+    def _linger(self) -> None:
+        """What a full disk refused at the end (the exit record, the network's and volumes'
+        records, the notice of dropped log lines) is written as soon as the disk has room:
+        looked at every RETRY seconds for up to LINGER. Meanwhile the container has exited for
+        everyone attached, and its cgroup is gone."""
+        deadline = time.monotonic() + LINGER
+        while True:
+            if self.unsaved:
+                self._set_state()
+            if self.unreleased:
+                self.unreleased = False
+                try:
+                    self._release_seams()
+                except Exception as e:  # noqa: BLE001
+                    self.unreleased = isinstance(e, OSError)
+            if self.log is not None and self.log.dropped:
+                self.log.retry()
+            if not (self.unsaved or self.unreleased or self.log is not None and self.log.dropped):
+                return
+            if time.monotonic() >= deadline:
+                self._log_crash(f"gave up after {LINGER:.0f} s: the disk took no state "
+                                f"{self.unsaved}, release {self.unreleased}, log notice "
+                                f"{bool(self.log and self.log.dropped)}")
+                return
+            time.sleep(RETRY)
 
     def _release_seams(self) -> None:
         from ..models import Container
@@ -324,13 +384,21 @@ class Monitor(MonitorStart, MonitorIO):
         emit(self.events, "container", action, self.cid,
              {"name": self.spec.get("name", ""), "image": self.spec.get("image", ""), **attrs})
 
-    def _log_crash(self) -> None:
+    def _log_crash(self, what: str = "") -> None:
         import traceback
         try:
             with open(os.path.join(self.cdir, "monitor.log"), "a") as f:
-                f.write(f"{now_rfc3339()} {traceback.format_exc()}\n")
+                f.write(f"{now_rfc3339()} {what or traceback.format_exc()}\n")
         except OSError:
             pass
+
+
+def _why(e: BaseException) -> str:
+    """What ``start`` is told when the monitor could not start the container."""
+    if isinstance(e, OSError):
+        from ..errors import host_error
+        return str(host_error("starting the container", e))
+    return f"monitor: {e}"
 
 
 def _read_id(fd: int) -> str:

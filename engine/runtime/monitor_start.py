@@ -101,9 +101,9 @@ class MonitorStart:
         for fd in self.out:
             self.sel.register(fd, "out")
         now = now_rfc3339()
-        process.update_state(self.cdir, status="running", pid=self.pid, started_at=now,
-                             finished_at="", exit_code=0, oom_killed=False, error="",
-                             restart_count=restarts)
+        self._set_state(must=True, status="running", pid=self.pid, started_at=now,
+                        finished_at="", exit_code=0, oom_killed=False, error="",
+                        restart_count=restarts)
         self._emit("start")
         self._ready({"pid": self.pid})
         return None
