@@ -17,7 +17,6 @@ from . import fastjson
 PARTIAL_MAX = 16 * 1024
 LOG = "ctr.log"
 RETRY = 1.0             # seconds between looks at a disk that refused a log line
-RESUME_FREE = 1 << 20   # bytes free before lines are written again after some were dropped
 
 _UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
 
@@ -116,20 +115,13 @@ class JsonFileWriter:
 
     def retry(self) -> bool:
         """Whether lines can be written again, after the notice of those dropped (which goes
-        first); looks at the disk at most every RETRY seconds, and waits for RESUME_FREE bytes
-        rather than take the last few a freeing command is about to need."""
+        first); tries at most every RETRY seconds."""
         if not self.dropped:
             return True
         now = time.monotonic()
         if now < self.retry_at:
             return False
         self.retry_at = now + RETRY
-        try:
-            st = os.fstatvfs(self.fd)
-            if st.f_bfree * st.f_frsize < RESUME_FREE:
-                return False
-        except OSError:
-            pass
         n = self.dropped
         notice = (f"berth: {n} line{'s' if n > 1 else ''} of output dropped from "
                   f"{self.dropped_since} to {now_rfc3339()}: {self.reason.lower()}\n")
