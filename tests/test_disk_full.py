@@ -201,26 +201,47 @@ def test_commands_on_a_full_disk_say_so_in_one_line_and_removals_free_it(small_r
     assert berth(root, "run", "--rm", BB, "echo", "again").stdout == "again\n"
 
 
+def _tighten(root: str, cid: str, compact: bool) -> None:
+    """Make the container's state record fill its last block to the byte (written compactly,
+    or as berth writes records): a change that grows it fits in place no more."""
+    from engine.runtime import fastjson, process
+    from engine.store import write_atomic
+    d = os.path.join(root, "containers", cid)
+    block = os.statvfs(root).f_bsize
+    with process.container_lock(d):
+        state = dict(process.read_state(d), error="")
+        size = len(fastjson.dumps(state, compact=compact)) + 1
+        state["error"] = "x" * ((-size) % block + block)
+        write_atomic(os.path.join(d, "state.json"),
+                     fastjson.dumps(state, compact=compact).encode() + b"\n", fsync=False)
+    st = os.stat(os.path.join(d, "state.json"))
+    assert st.st_size == st.st_blocks * 512
+
+
 def test_rm_needs_no_room_in_the_state_record(small_root):
     root = small_root
     berth(root, "load", "-i", str(BUSYBOX_MUSL))
     cid = berth(root, "run", "-d", "--name", "tight", BB, "sleep", "1000").stdout.strip()
-    from engine.runtime import fastjson, process
-    d = os.path.join(root, "containers", cid)
-    # a record that fills its last block to the byte: no change that grows it fits in place
-    with process.container_lock(d):
-        state = process.read_state(d)
-        state["error"] = ""
-        size = len(fastjson.dumps(state)) + 1
-        block = os.statvfs(root).f_bsize
-        state["error"] = "x" * ((-size) % block + block)
-        process.write_json(os.path.join(d, "state.json"), state)
-    st = os.stat(os.path.join(d, "state.json"))
-    assert st.st_size == st.st_blocks * 512
+    _tighten(root, cid, compact=True)   # not even its "removing" mark fits
     fill(root)
     p = berth(root, "rm", "-f", "tight", check=False)
     assert (p.returncode, p.stderr) == (0, "")
-    assert not os.path.exists(d) and berth(root, "ps", "-aq").stdout == ""
+    assert not os.path.exists(os.path.join(root, "containers", cid))
+    assert berth(root, "ps", "-aq").stdout == ""
+
+
+def test_stop_records_the_exit_where_the_running_record_filled_its_block(small_root):
+    root = small_root
+    berth(root, "load", "-i", str(BUSYBOX_MUSL))
+    cid = berth(root, "run", "-d", "--name", "tight", BB, "sleep", "1000").stdout.strip()
+    _tighten(root, cid, compact=False)
+    fill(root)
+    started = time.monotonic()
+    p = berth(root, "stop", "-t", "1", "tight", check=False)
+    assert (p.returncode, p.stderr) == (0, "")
+    assert time.monotonic() - started < 15
+    state = state_of(root, "tight")
+    assert (state["Status"], state["ExitCode"], state["Running"]) == ("exited", 137, False)
 
 
 # --- the pieces ----------------------------------------------------------------------------------
