@@ -201,6 +201,26 @@ def test_commands_on_a_full_disk_say_so_in_one_line_and_removals_free_it(small_r
     assert berth(root, "run", "--rm", BB, "echo", "again").stdout == "again\n"
 
 
+def test_a_nearly_full_disk_leaves_nothing_half_written(small_root):
+    root = small_root
+    berth(root, "load", "-i", str(BUSYBOX_MUSL))
+    berth(root, "run", "--name", "writer", BB, "dd", "if=/dev/urandom", "of=/data", "bs=1k",
+          "count=800")
+    filler = fill(root)
+    os.truncate(filler, os.path.getsize(filler) - (400 << 10))   # commands start, then fail
+    for args in (("load", "-i", str(BUSYBOX_GLIBC)), ("import", str(ALPINE_ROOTFS), "al:1"),
+                 ("commit", "writer", "img:c"), ("save", "-o", f"{root}/out.tar", BB),
+                 ("export", "-o", f"{root}/out2.tar", "writer")):
+        p = berth(root, *args, check=False, timeout=30)
+        one_line_or_ok(p)
+        assert p.returncode == 125 and NO_SPACE in p.stderr, (args, p.stderr)
+    assert temp_files(root) == [] and os.listdir(os.path.join(root, "tmp")) == []
+    assert not os.path.exists(f"{root}/out.tar") and not os.path.exists(f"{root}/out2.tar")
+    assert berth(root, "images", "-q").stdout.count("\n") == 1
+    layers = os.path.join(root, "layers")
+    assert all(os.path.exists(os.path.join(layers, x, "meta.json")) for x in os.listdir(layers))
+
+
 def _tighten(root: str, cid: str, compact: bool) -> None:
     """Make the container's state record fill its last block to the byte (written compactly,
     or as berth writes records): a change that grows it fits in place no more."""
