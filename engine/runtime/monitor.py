@@ -196,6 +196,11 @@ class Monitor(MonitorStart, MonitorIO):
         try:
             with process.container_lock(self.cdir):
                 state = process.read_state(self.cdir)
+                if not must and state.get("monitor_pid", os.getpid()) != os.getpid():
+                    # a start after ours ended has taken the container over: what we had left
+                    # to say about our run would overwrite its state
+                    self.unsaved = {}
+                    return True
                 state.update(pending)
                 data = fastjson.dumps(state).encode() + b"\n" + b" " * EXIT_ROOM
                 write_atomic(os.path.join(self.cdir, process.STATE), data, fsync=False,
