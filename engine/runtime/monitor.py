@@ -400,9 +400,9 @@ class Monitor(MonitorStart, MonitorIO):
 
 def _why(e: BaseException) -> str:
     """What ``start`` is told when the monitor could not start the container."""
-    if isinstance(e, OSError):
-        from ..errors import host_error
-        return str(host_error("starting the container", e))
+    from ..errors import DISK_ERRNOS, host_error
+    if isinstance(e, OSError) and e.errno in DISK_ERRNOS:
+        return str(host_error("starting the container", e))   # DiskError: its own words
     return f"monitor: {e}"
 
 
