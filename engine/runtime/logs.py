@@ -144,7 +144,7 @@ class JsonFileWriter:
         fresh = f"{self.path}.tmp.{os.getpid()}"
         try:
             fd = os.open(fresh, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC,
-                         0o640)
+                         os.fstat(self.fd).st_mode & 0o777)   # the mode _open gave the log
         except OSError:
             return
         try:

@@ -203,7 +203,7 @@ class Monitor(MonitorStart, MonitorIO):
                     return True
                 state.update(pending)
                 data = fastjson.dumps(state).encode() + b"\n" + b" " * EXIT_ROOM
-                write_atomic(os.path.join(self.cdir, process.STATE), data, fsync=False,
+                write_atomic(os.path.join(self.cdir, process.STATE), data, 0o600, fsync=False,
                              in_place=True)
         except OSError:
             if must:
