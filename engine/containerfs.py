@@ -20,7 +20,7 @@ import stat
 import tarfile
 from typing import BinaryIO, Callable
 
-from .errors import BerthError, HostError, InvalidArgument, NotFound
+from .errors import DISK_ERRNOS, BerthError, HostError, InvalidArgument, NotFound, host_error
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _SYS_openat2 = 437
@@ -629,6 +629,8 @@ def run_in_root(store, container, op: Callable, out: BinaryIO | None = None,
 
 
 def _host_error(e: OSError) -> HostError:
+    if e.errno in DISK_ERRNOS:
+        return host_error("copying files" + (f" ({e.filename})" if e.filename else ""), e)
     if e.errno == errno.EOVERFLOW:
         # files made by the host's root have no owner in an idmapped (--userns auto) root
         return HostError("copying into a --userns auto container is not supported yet: "
@@ -690,17 +692,20 @@ def _in_private_mount(store, container, op, out, inp):
                 finally:
                     os._exit(1)
         os.close(err_w)
+        if out is not None:
+            os.close(data_w)
+            data_w = -1
+        else:
+            os.close(data_r)
+            data_r = -1
         try:
             if out is not None:
-                os.close(data_w)
                 while True:
                     chunk = os.read(data_r, 1 << 20)
                     if not chunk:
                         break
                     out.write(chunk)
-                os.close(data_r)
             else:
-                os.close(data_r)
                 try:
                     while inp is not None:
                         chunk = inp.read(1 << 20)
@@ -709,7 +714,10 @@ def _in_private_mount(store, container, op, out, inp):
                         _write(data_w, chunk)
                 except BrokenPipeError:
                     pass   # the child stopped reading: its report says why
-                os.close(data_w)
+            for fd in (data_r, data_w):
+                if fd >= 0:
+                    os.close(fd)
+            data_r = data_w = -1
             report = b""
             while True:
                 chunk = os.read(err_r, 65536)
@@ -717,7 +725,10 @@ def _in_private_mount(store, container, op, out, inp):
                     break
                 report += chunk
         finally:
-            os.close(err_r)
+            # a failed write of ours (a full disk) must not leave the child blocked on the pipe
+            for fd in (data_r, data_w, err_r):
+                if fd >= 0:
+                    os.close(fd)
             _, status = os.waitpid(child, 0)
         if report:
             from . import errors

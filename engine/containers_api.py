@@ -204,7 +204,10 @@ class ContainersAPI:
         if not c.running:
             return c
         d = self.paths.container_dir(c.id)
-        process.update_state(d, stopped_by_user=True)
+        try:
+            process.update_state(d, stopped_by_user=True)
+        except OSError:
+            pass   # a full disk must not keep a container running (a restart policy may act)
         self._wake_monitor(c)
         if timeout is None:
             timeout = c.config.stop_timeout if c.config.stop_timeout is not None else 10
@@ -344,7 +347,10 @@ class ContainersAPI:
                 os.kill(state["monitor_pid"], _signal.SIGKILL)
                 _wait_gone(state["monitor_pid"])
             state["status"] = "removing"
-            process.write_json(os.path.join(d, process.STATE), state)
+            try:
+                process.write_json(os.path.join(d, process.STATE), state)
+            except OSError:
+                pass   # a full disk: the removal frees space rather than wait for a mark
         cg = self._cgroups()
         try:
             cg.kill_all(c.id)

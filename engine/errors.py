@@ -5,6 +5,7 @@
     ├── NotFound                no such container, image, network, volume, layer or blob
     ├── Conflict                a name in use, an object in use, a state that forbids the verb
     ├── HostError               the host refused (mount, cgroup, netlink, nftables): says what and why
+    │   └── DiskError           the filesystem refused a write: full, over quota, read-only, failing
     ├── RegistryError           a registry answered with an error or could not be reached
     │   └── AuthError           credentials missing or wrong
     ├── IntegrityError          bytes that do not match their digest; a hostile archive
@@ -15,6 +16,15 @@ the edge where they happen, so the CLI and the dashboard only ever show ``str(er
 """
 
 from __future__ import annotations
+
+import errno as _errno   # built into the interpreter: costs nothing
+
+# what a filesystem answers when it can't take a write, and how berth says it
+DISK_ERRNOS = {_errno.ENOSPC: "no space left on device", _errno.EDQUOT: "disk quota exceeded",
+               _errno.EROFS: "read-only file system", _errno.EIO: "input/output error"}
+_DISK_HINTS = {_errno.ENOSPC: "; free some space (berth rm, rmi, system prune) and try again",
+               _errno.EDQUOT: "; free some space (berth rm, rmi, system prune) and try again",
+               _errno.EIO: "; the disk may be failing (see dmesg)"}
 
 
 class BerthError(Exception):
@@ -46,6 +56,16 @@ class HostError(BerthError):
     """The kernel or a host tool refused an operation."""
 
 
+class DiskError(HostError, OSError):
+    """A write that the filesystem under berth's root refused (ENOSPC, EDQUOT, EROFS, EIO): "no
+    space left on device while <what berth was doing>". Also an OSError carrying that errno and
+    file name, so code that handles a failed write as an OSError goes on doing so."""
+
+    def __init__(self, message: str, err: int = _errno.ENOSPC, filename: str | None = None):
+        HostError.__init__(self, message)
+        self.errno, self.strerror, self.filename = err, DISK_ERRNOS.get(err, message), filename
+
+
 class RegistryError(BerthError):
     """A registry could not be reached or answered with an error."""
 
@@ -67,5 +87,24 @@ class ExecError(BerthError):
 
 
 def host_error(what: str, err: OSError) -> HostError:
-    """Turn an OSError into a HostError that names the operation and the kernel's reason."""
+    """Turn an OSError into a HostError that names the operation and the kernel's reason (a
+    DiskError when the filesystem refused a write)."""
+    if isinstance(err, HostError):
+        return err   # named already, where it happened
+    if err.errno in DISK_ERRNOS:
+        return DiskError(f"{DISK_ERRNOS[err.errno]} while {what}{_DISK_HINTS.get(err.errno, '')}",
+                         err.errno, err.filename)
     return HostError(f"{what}: {err.strerror or err}")
+
+
+def os_error(what: str, err: OSError) -> HostError:
+    """berth's error for an OSError that reached the top (the CLI's main, the API's middleware)
+    with no edge naming it: one line with the operation, the file and the errno's name."""
+    if isinstance(err, HostError):
+        return err
+    if err.filename is not None:
+        what = f"{what} ({err.filename})"
+    if err.errno in DISK_ERRNOS:
+        return host_error(what, err)
+    name = _errno.errorcode.get(err.errno or 0, "")
+    return HostError(f"{what}: {err.strerror or err}" + (f" [{name}]" if name else ""))

@@ -21,36 +21,86 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-from .errors import HostError
+from .errors import DISK_ERRNOS, HostError, host_error
 from .paths import (BLOB_MODE, DIR_MODE, RECORD_MODE, ROOT_MODE, RUN_MODE, VOLUMES_MODE, Paths)
 from .runtime import fastjson  # the C encoder alone: the json package costs 5 ms (re, enum)
 
 
-def write_atomic(path: str, data: bytes, mode: int = 0o644, fsync: bool = True) -> None:
-    """Write ``data`` to ``path`` so that readers see the old content or the new, never a mix."""
+def write_atomic(path: str, data: bytes, mode: int = 0o644, fsync: bool = True,
+                 in_place: bool = False) -> None:
+    """Write ``data`` to ``path`` so that readers see the old content or the new, never a mix.
+
+    No temporary file outlives a failure. A refused write (full disk, quota, read-only, I/O
+    error) raises DiskError naming the file. With ``in_place`` (JSON records, which may end in
+    blanks) a full disk is not the end: a record whose new content fits in the blocks its file
+    already holds is overwritten there, padded with blanks to its old length, so that what frees
+    space (rm, rmi, prune, stop; records mostly shrink) and a monitor recording an exit never
+    need space the disk no longer has. That write is one ``pwrite``: a reader racing it could
+    see a mix, which is why it is only the fallback."""
     # pid and thread: threads of one process (the API server's, the dashboard's workers) may
     # write the same record at once, and each needs a temporary file of its own
     tmp = f"{path}.tmp.{os.getpid()}.{_thread.get_ident()}"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode)
     try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            if fsync:
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.rename(tmp, path)
+    except BaseException as e:
+        _discard(tmp)
+        if not isinstance(e, OSError) or e.errno not in DISK_ERRNOS or isinstance(e, HostError):
+            raise
+        if in_place and e.errno in (errno.ENOSPC, errno.EDQUOT) and _overwrite(path, data, fsync):
+            return
+        raise host_error(f"writing {path}", e) from None
+
+
+def _overwrite(path: str, data: bytes, fsync: bool) -> bool:
+    """Put ``data`` (a JSON record) over the content of the existing ``path`` without asking the
+    filesystem for a block: True when it fitted and was written."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        st = os.fstat(fd)
+        # the blocks the file holds (with inline data or compression, only its size is sure)
+        room = max(st.st_size, st.st_blocks * 512)
+        data = data.rstrip(b" ")   # blanks a writer added as room to grow (the monitor's)
+        if len(data) > room:
+            # without the blanks after each separator: an exit record fits that way even
+            # where the running one filled its block
+            data = fastjson.dumps(fastjson.loads(data), compact=True).encode() + b"\n"
+            if len(data) > room:
+                return False
+        data = data.ljust(st.st_size, b" ")
+        if os.pwrite(fd, data, 0) != len(data):
+            return False
         if fsync:
             os.fsync(fd)
+        return True
+    except (OSError, ValueError):
+        return False
     finally:
         os.close(fd)
-    try:
-        os.rename(tmp, path)
-    except BaseException:
-        _unlink_quiet(tmp)
-        raise
 
 
 def _unlink_quiet(path: str) -> None:
     try:
         os.unlink(path)
     except FileNotFoundError:
+        pass
+
+
+def _discard(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
         pass
 
 
@@ -64,7 +114,7 @@ def read_json(path: str) -> Any | None:
 
 
 def write_json(path: str, obj: Any, mode: int = RECORD_MODE, fsync: bool = True) -> None:
-    write_atomic(path, fastjson.dumps(obj).encode() + b"\n", mode, fsync)
+    write_atomic(path, fastjson.dumps(obj).encode() + b"\n", mode, fsync, in_place=True)
 
 
 _LAYOUT = (("blobs", DIR_MODE), ("blobs/sha256", DIR_MODE), ("layers", DIR_MODE),

@@ -157,4 +157,6 @@ class VolumesAPI:
                 key = "Untagged" if kind.lower() == "untagged" else "Deleted"
                 report["ImagesDeleted"].append({key: rest if sep else str(line)})
             report["SpaceReclaimed"] += got[1] or 0
+        from .temps import sweep_temp_files   # what killed writers left behind
+        sweep_temp_files(self.store)
         return report

@@ -93,6 +93,11 @@ def main(argv: list[str] | None = None) -> int:
         # the reader went away (berth ps | head); not an error of berth's
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except OSError as e:
+        # one that no edge of the engine named (those raise BerthErrors): still one line
+        from engine.errors import os_error
+        print(f"berth: {os_error(f'running berth {command}', e)}", file=sys.stderr)
+        return 125
     finally:
         _warn_damaged()
     return code or 0

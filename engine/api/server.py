@@ -90,6 +90,10 @@ async def _middleware(request: web.Request, handler):
             # the client went away mid-stream (docker cp has what it wanted, a piped export
             # was cut short): nothing to answer, nothing to report
             return web.Response(status=499)
+        except OSError as e:
+            # an OSError no edge of the engine named (a full disk where it wrote): one line
+            from ..errors import os_error
+            return error_response(500, str(os_error(f"{request.method} {request.path}", e)))
         except Exception as e:  # noqa: BLE001 - a bug must answer 500, not drop the connection
             import traceback
             traceback.print_exc()

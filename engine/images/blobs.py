@@ -94,10 +94,17 @@ class Blobs:
             return digest, False
         # unique per thread too: two threads of one process may store the same blob at once
         tmp = f"{dest}.tmp.{os.getpid()}.{_thread.get_ident()}"
-        with open(tmp, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, BLOB_MODE)
-        os.rename(tmp, dest)
+        try:
+            with open(tmp, "wb") as f:
+                f.write(data)
+            os.chmod(tmp, BLOB_MODE)
+            os.rename(tmp, dest)
+        except BaseException:
+            try:
+                os.unlink(tmp)   # a full disk: no temporary file outlives the command
+            except OSError:
+                pass
+            raise
         return digest, True
 
     def read(self, digest: str) -> bytes:

@@ -26,7 +26,7 @@ import stat
 import urllib.parse
 from typing import BinaryIO, Callable
 
-from ..errors import HostError, IntegrityError, InvalidArgument
+from ..errors import DISK_ERRNOS, HostError, IntegrityError, InvalidArgument, host_error
 from .tarstream import HOST_ERRNOS, TarStream, decompressed
 
 BLOCK = 512
@@ -325,6 +325,8 @@ def unpack(stream: TarStream, dest: str) -> int:
     except (ValueError, OverflowError) as e:
         raise IntegrityError(f"the layer is not a valid tar archive: {e}") from None
     except OSError as e:
+        if e.errno in DISK_ERRNOS:
+            raise host_error(f"unpacking a layer into {dest}", e) from None
         if e.errno in HOST_ERRNOS:
             raise HostError(f"cannot unpack the layer into {dest}: {e.strerror}") from None
         raise IntegrityError(f"cannot unpack the layer: {e.strerror or e}"

@@ -16,6 +16,7 @@ from . import fastjson
 
 PARTIAL_MAX = 16 * 1024
 LOG = "ctr.log"
+RETRY = 1.0             # seconds between looks at a disk that refused a log line
 
 _UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
 
@@ -27,7 +28,13 @@ def _size(value: str) -> int:
 
 
 class JsonFileWriter:
-    """Appends json-file lines to ``<dir>/ctr.log`` and rotates to ctr.log.1 … ctr.log.<N-1>."""
+    """Appends json-file lines to ``<dir>/ctr.log`` and rotates to ctr.log.1 … ctr.log.<N-1>.
+
+    A write the disk refuses (full, quota, I/O error) never stops the container: its lines are
+    dropped and counted, a line torn by the disk filling up is cut away (or the next one would
+    be glued to it), and once the disk has room again (looked at every RETRY seconds, also by
+    the monitor's loop while the container is quiet) one stderr line tells ``berth logs`` how
+    many lines were lost and when, before the writing goes on."""
 
     def __init__(self, directory: str, opts: dict | None = None):
         opts = opts or {}
@@ -35,6 +42,10 @@ class JsonFileWriter:
         self.max_size = _size(opts["max-size"]) if opts.get("max-size") else 0
         self.max_file = int(opts.get("max-file") or 1)
         self.partial = {"stdout": b"", "stderr": b""}
+        self.dropped = 0          # lines the disk refused since the last notice
+        self.dropped_since = ""   # when the first of them came
+        self.reason = ""          # the first refusal's strerror
+        self.retry_at = 0.0       # time.monotonic() of the next look at the disk
         self._open()
 
     def _open(self) -> None:
@@ -66,24 +77,100 @@ class JsonFileWriter:
                                "time": now_rfc3339()}, compact=True).encode() + b"\n"
 
     def _append(self, data: bytes) -> None:
+        if self.dropped and not self.retry():
+            self._lose(data, None)
+            return
+        self._write(data)
+
+    def _write(self, data: bytes, lose: bool = True) -> bool:
+        """Append whole lines; False (and with ``lose`` the lines counted) when the disk
+        refused them."""
         if self.max_size and self.size and self.size + len(data) > self.max_size:
             self._rotate()
-        os.write(self.fd, data)
-        self.size += len(data)
+        done = 0
+        try:
+            while done < len(data):
+                done += os.write(self.fd, data[done:])
+        except OSError as e:
+            keep = data.rfind(b"\n", 0, done) + 1
+            if keep < done:   # a torn line: cut it off
+                try:
+                    os.ftruncate(self.fd, os.fstat(self.fd).st_size - (done - keep))
+                except OSError:
+                    pass
+            self.size += keep
+            if lose:
+                self._lose(data[keep:], e)
+            return False
+        self.size += done
+        return True
+
+    def _lose(self, data: bytes, err: OSError | None) -> None:
+        if not self.dropped:
+            self.dropped_since = now_rfc3339()
+            self.reason = (err.strerror if err is not None else "") or "the write failed"
+        self.dropped += data.count(b"\n")
+        if err is not None:
+            self.retry_at = time.monotonic() + RETRY
+
+    def retry(self) -> bool:
+        """Whether lines can be written again, after the notice of those dropped (which goes
+        first); tries at most every RETRY seconds."""
+        if not self.dropped:
+            return True
+        now = time.monotonic()
+        if now < self.retry_at:
+            return False
+        self.retry_at = now + RETRY
+        n = self.dropped
+        notice = (f"berth: {n} line{'s' if n > 1 else ''} of output dropped from "
+                  f"{self.dropped_since} to {now_rfc3339()}: {self.reason.lower()}\n")
+        if not self._write(self._line("stderr", notice.encode()), lose=False):
+            return False
+        self.dropped = 0
+        return True
 
     def _rotate(self) -> None:
-        os.close(self.fd)
+        """ctr.log becomes ctr.log.1 (the older ones move up, the oldest goes) and a new
+        ctr.log takes the writes. The new file is made before anything moves: a disk that
+        can't give one leaves the log as it is, past its size, rather than without a file."""
         if self.max_file <= 1:
-            os.truncate(self.path, 0)
-        else:
+            try:
+                os.ftruncate(self.fd, 0)   # O_APPEND: the next write lands at the new end
+            except OSError:
+                return
+            self.size = 0
+            return
+        fresh = f"{self.path}.tmp.{os.getpid()}"
+        try:
+            fd = os.open(fresh, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC,
+                         os.fstat(self.fd).st_mode & 0o777)   # the mode _open gave the log
+        except OSError:
+            return
+        try:
             for n in range(self.max_file - 1, 0, -1):
                 src = self.path if n == 1 else f"{self.path}.{n - 1}"
                 if os.path.exists(src):
                     os.replace(src, f"{self.path}.{n}")
-        self._open()
+        except OSError:
+            pass   # whatever moved, a ctr.log must be there again
+        try:
+            os.replace(fresh, self.path)
+        except OSError:
+            os.close(fd)
+            try:
+                os.unlink(fresh)
+            except OSError:
+                pass
+            return
+        os.close(self.fd)
+        self.fd, self.size = fd, 0
 
     def close(self) -> None:
         self.flush()
+        if self.dropped:
+            self.retry_at = 0.0
+            self.retry()
         os.close(self.fd)
 
 

@@ -16,32 +16,33 @@ number of ``berth attach`` clients. With ``-t`` the container's pid 1 opens a te
 devpts and sends the master here (engine/runtime/pty.py); the monitor reads the output from it,
 writes what attachers type to it, and resizes it on RESIZE frames. With ``-i`` and no ``-t`` the
 container's stdin is a pipe that STDIN frames feed and STDIN_EOF closes.
+
+This module owns the container's life (the loop, the exit, the restart policy, the teardown);
+starting it (cgroup, namespaces, pid 1, network) is monitor_start.py's and its stdio (log,
+attachers, stdin, the attach socket) monitor_io.py's, both mixins of Monitor.
 """
 
 from __future__ import annotations
 
 import _signal as signal  # not signal.py: it imports enum (the monitor's start counts)
 import os
-import select
 import sys
 import time
 
 from ..clock import now_rfc3339
-from . import attach, cgroups, fastjson, frames, init, linux, process
-from .logs import JsonFileWriter
-from .streams import MAX_PENDING, Attacher, Poller, StdinWriter, emit
+from ..paths import RECORD_MODE
+from . import cgroups, fastjson, frames, linux, process
+from .logs import RETRY, JsonFileWriter
+from .monitor_io import MonitorIO
+from .monitor_start import CGROUP_FD, MonitorStart, _container_record, _userns_auto
+from .streams import Attacher, Poller, StdinWriter, emit
 
-READY_FD, ATTACH_FD, CGROUP_FD = 3, 4, 5
-def _userns_auto(spec: dict) -> bool:
-    """[containment] whether the container runs in a user namespace of its own (--userns auto)."""
-    return ((spec.get("security") or {}).get("userns") or {}).get("mode") == "auto"
-
-
-NAMESPACES = (linux.CLONE_NEWPID | linux.CLONE_NEWNS | linux.CLONE_NEWUTS | linux.CLONE_NEWIPC
-              | linux.CLONE_NEWCGROUP)
+READY_FD, ATTACH_FD = 3, 4   # CGROUP_FD (5): monitor_start
+EXIT_ROOM = 128   # bytes after the state record: the exit record grows it by ~40 (finished_at)
+LINGER = 300.0    # seconds a monitor waits for a full disk to take what it must still write
 
 
-class Monitor:
+class Monitor(MonitorStart, MonitorIO):
     def __init__(self, cid: str, attached: bool = False, cgroup_fd: bool = False):
         self.cid = cid
         self.cgroup_fd = cgroup_fd
@@ -68,6 +69,8 @@ class Monitor:
         self.listen_path = ""
         self.oom = None                       # stats.OOMWatch on the container's cgroup
         self.oom_live = False                 # an oom event was emitted while it ran
+        self.unsaved: dict = {}               # state changes the disk refused (see _set_state)
+        self.unreleased = False               # the network or volumes' records were refused
 
     # --- the life -----------------------------------------------------------------------------
 
@@ -76,10 +79,10 @@ class Monitor:
         self._install_signals()
         if self.attached:
             self.attachers.append(Attacher(ATTACH_FD))
-        process.update_state(self.cdir, monitor_pid=os.getpid(),
-                             monitor_start=process.start_time(os.getpid()))
         code = 125
         try:
+            self._set_state(must=True, monitor_pid=os.getpid(),
+                            monitor_start=process.start_time(os.getpid()))
             self._load_seams()
             self._listen()
             self.cg_ready = False
@@ -102,7 +105,7 @@ class Monitor:
         except BaseException as e:  # noqa: BLE001 - whatever happens, tell start and clean up
             self._log_crash()
             if not self.ready_sent:
-                self._ready({"code": 125, "error": f"monitor: {e}"})
+                self._ready({"code": 125, "error": _why(e)})
             code = 125
         finally:
             self.teardown(code)
@@ -122,185 +125,11 @@ class Monitor:
             from ..volumes import copyup, inroot  # noqa: F401 - mount_all imports them lazily
             self.volumes = volumes
 
-    def start_container(self, restarts: int):
-        """Fork the container and let it exec; None when it runs, else (code, message)."""
-        self.pid = 0
-        out_r, out_w = os.pipe()
-        err_r, err_w = os.pipe()
-        fail_r, fail_w = os.pipe()
-        go_r, go_w = os.pipe()
-        pid_r, pid_w = os.pipe()
-        stdin_w = console = console_child = -1
-        if self.open_stdin and not self.tty:
-            stdin, stdin_w = os.pipe()
-        else:
-            stdin = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
-        if self.tty:
-            import _socket
-            a, b = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_STREAM)
-            console, console_child = a.detach(), b.detach()
-        if not self.cg_ready:
-            self._ensure_cgroup()
-        self.oom_before = self.cg.oom_kill_count(self.cid)
-        if self.oom is None:
-            self._watch_oom()
-        inter = os.fork()
-        if inter == 0:
-            self._intermediate((stdin, out_w, err_w), fail_w, go_r, pid_w, console_child)
-        for fd in (out_w, err_w, fail_w, go_r, pid_w, stdin, console_child):
-            if fd >= 0:
-                os.close(fd)
-        try:
-            os.waitpid(inter, 0)
-            raw = os.read(pid_r, 32)
-            if not raw:
-                _close(out_r, err_r, stdin_w)
-                return self._failure(fail_r, "the container's namespaces could not be created")
-            self.pid = int(raw)
-            self.status = None
-            error = self._attach_network()
-            if error:
-                os.kill(self.pid, signal.SIGKILL)
-                self._reap_blocking()
-                _close(out_r, err_r, stdin_w)
-                # pid 1 may have failed first (a command not found, 127) and taken its network
-                # namespace with it: its own report is the real reason
-                return self._failure(fail_r, None) or (125, error)
-            try:
-                os.write(go_w, b"g")
-            except BrokenPipeError:
-                pass  # the child failed before it waited for us; its report says why
-            failure = self._failure(fail_r, None)
-            if failure:
-                self._reap_blocking()
-                _close(out_r, err_r, stdin_w)
-                return failure
-            if self.tty:
-                # sent by pid 1 before it exec'd, so it is waiting in the socket already
-                self.master = self.pty.recv_fd(console)
-        except BaseException:
-            if self.pid:
-                os.kill(self.pid, signal.SIGKILL)
-                self._reap_blocking()
-            _close(stdin_w)
-            raise
-        finally:
-            _close(pid_r, fail_r, go_w, console)
-        self.out = {out_r: "stdout", err_r: "stderr"}
-        if self.tty:
-            # the terminal carries both streams (as Docker, everything is logged as stdout);
-            # the pipes were only the child's stdio until it took the terminal
-            _close(out_r, err_r)
-            self.out = {self.master: "stdout"}
-            if self.open_stdin:
-                stdin_w = os.dup(self.master)
-        if stdin_w >= 0:
-            self.stdin = StdinWriter(stdin_w, close_on_eof=not self.tty)
-        for fd in self.out:
-            self.sel.register(fd, "out")
-        now = now_rfc3339()
-        process.update_state(self.cdir, status="running", pid=self.pid, started_at=now,
-                             finished_at="", exit_code=0, oom_killed=False, error="",
-                             restart_count=restarts)
-        self._emit("start")
-        self._ready({"pid": self.pid})
-        return None
-
-    def _watch_oom(self) -> None:
-        """Emit ``oom`` as the kernel kills, even when pid 1 survives (a child was the victim)."""
-        from .. import stats
-        try:
-            self.oom = stats.oom_watch(self.cg, self.cid)
-        except Exception:  # noqa: BLE001 - no memory controller: the exit-time count still works
-            return
-        self.sel.register(self.oom.fileno(), "oom")
-
-    def _oom_event(self) -> None:
-        if self.oom is not None and self.oom.check():
-            self._emit("oom")
-            self.oom_live = True
-
-    def _ensure_cgroup(self) -> None:
-        """The container's cgroup: made by ``start`` meanwhile (it says so on fd 5) or here."""
-        made = False
-        if self.cgroup_fd:
-            try:
-                made = os.read(CGROUP_FD, 1) == b"1"
-            finally:
-                os.close(CGROUP_FD)
-                self.cgroup_fd = False
-        if not made:
-            self.cg.create(self.cid, self.spec["resources"], self.spec.get("device_rules"))
-        self.cg_ready = True
-
-    def _intermediate(self, stdio, fail_w: int, go_r: int, pid_w: int, console: int) -> None:
-        """In the forked intermediate: join the cgroup (so pid 1 is born in it), unshare, fork
-        pid 1, report its pid, exit."""
-        try:
-            linux.prctl(linux.PR_SET_DUMPABLE, 0)
-            self.cg.join_self(self.cid)
-            if _userns_auto(self.spec):
-                # [containment] --userns auto: overlay on idmapped layers, then join the user
-                # namespace, so the namespaces unshared below belong to it (engine/runtime/userns.py)
-                from . import userns
-                userns.enter(self.spec)
-            flags = NAMESPACES
-            if self.spec.get("netns_pid"):
-                # --network container:NAME: join that container's network namespace
-                fd = os.open(f"/proc/{self.spec['netns_pid']}/ns/net", os.O_RDONLY | os.O_CLOEXEC)
-                linux.setns(fd, linux.CLONE_NEWNET)
-                os.close(fd)
-            elif self.spec["network_mode"] != "host":
-                flags |= linux.CLONE_NEWNET
-            linux.unshare(flags)
-            child = os.fork()
-            if child == 0:
-                _reset_signals()
-                init.container_main(self.spec, stdio, fail_w, go_r, self.security, self.volumes,
-                                    console if console >= 0 else None)
-            os.write(pid_w, str(child).encode())
-            os._exit(0)
-        except BaseException as e:  # noqa: BLE001
-            try:
-                os.write(fail_w, fastjson.dumps({"code": 125, "error": f"{e}"}).encode())
-            finally:
-                os._exit(1)
-
-    @staticmethod
-    def _failure(fail_r: int, default: str | None):
-        data = b""
-        while True:
-            chunk = os.read(fail_r, 65536)
-            if not chunk:
-                break
-            data += chunk
-        if not data:
-            return None if default is None else (125, default)
-        msg = fastjson.loads(data)
-        return msg["code"], msg["error"]
-
-    def _attach_network(self) -> str | None:
-        mode = self.spec["network_mode"]
-        if mode in ("none", "host") or mode.startswith("container:"):
-            return None
-        try:
-            from .. import network
-            from ..models import Container
-            from ..store import Store
-            from ..paths import Paths
-            container = Container.from_dict(_container_record(self.cdir))
-            store = Store(Paths.from_env(self.root, self.run_dir or None))
-            endpoints = network.attach(store, container, self.pid)
-            process.update_state(self.cdir, networks=endpoints,
-                                 ports=[p.to_dict() for p in container.state.ports])
-        except Exception as e:  # noqa: BLE001 - reported to start as berth's failure
-            return f"network: {e}"
-        return None
-
     def serve(self) -> int:
         """Pump output until the container's pid 1 exited and its stdio closed; its exit code."""
         while self.status is None or self.out:
-            for fd, what in self.sel.select():
+            # lines dropped on a full disk: look again each RETRY, however quiet the container
+            for fd, what in self.sel.select(RETRY if self.log.dropped else None):
                 if what == "out":
                     self._pump(fd)
                 elif what == "wake":
@@ -314,134 +143,11 @@ class Monitor:
                 elif what == "oom":
                     self._oom_event()
             self._flush_attachers()
+            if self.log.dropped:
+                self.log.retry()
         self.log.flush()
         self._close_stdio()
         return self._record_exit()
-
-    def _close_stdio(self) -> None:
-        if self.stdin is not None:
-            self.sel.unregister(self.stdin.fd)
-            self.stdin.close()
-            self.stdin = None
-        self._release_held()
-        self.master = -1   # closed by _pump with the rest of the output
-
-    def _listen(self) -> None:
-        """Serve ``berth attach`` on the container's attach socket (a failure to make it only
-        costs attach, never the container)."""
-        if not self.run_dir:
-            return
-        self.listen_path = attach.socket_path(self.run_dir, self.cid)
-        try:
-            self.listener = attach.listen(self.listen_path)
-        except OSError:
-            self._log_crash()
-            self.listen_path = ""
-
-    def _accept(self) -> None:
-        try:
-            fd, _ = self.listener._accept()
-        except OSError:
-            return
-        a = Attacher(fd)
-        self.attachers.append(a)
-        self.sel.register(fd, "attacher")
-
-    def _stdin_flush(self) -> None:
-        w = self.stdin
-        if w is None or w.fd < 0:
-            return
-        fd = w.fd
-        self.sel.unregister(fd)   # before flush, which may close it
-        if w.flush():
-            self.sel.register(fd, "stdin", select.EPOLLOUT)
-        if self.held and len(w.pending) <= MAX_PENDING // 2:
-            self._release_held()
-
-    def _release_held(self) -> None:
-        for a in self.held:
-            if a in self.attachers and a.fd not in self.sel.data:
-                self.sel.register(a.fd, "attacher")
-        self.held.clear()
-
-    def _pump(self, fd: int) -> None:
-        try:
-            data = os.read(fd, 65536)
-        except OSError:
-            data = b""
-        stream = self.out[fd]
-        if not data:
-            self.sel.unregister(fd)
-            os.close(fd)
-            del self.out[fd]
-            return
-        self.log.write(stream, data)
-        kind = frames.STDOUT if stream == "stdout" else frames.STDERR
-        for a in self.attachers:
-            a.queue(kind, data)
-
-    def _flush_attachers(self) -> None:
-        for a in list(self.attachers):
-            if not a.flush():
-                self._drop(a)
-            elif len(a.out) > MAX_PENDING:
-                a.drain(30)  # the client is slow: make the container's output wait for it
-
-    def _drop(self, a: Attacher) -> None:
-        self.attachers.remove(a)
-        self.sel.unregister(a.fd)
-        os.close(a.fd)
-
-    def _from_attacher(self, fd: int) -> None:
-        a = next((x for x in self.attachers if x.fd == fd), None)
-        if a is None:
-            return
-        try:
-            data = os.read(fd, 65536)
-        except BlockingIOError:
-            return
-        except OSError:
-            data = b""
-        if not data:
-            self._drop(a)
-            return
-        try:
-            got = a.decoder.feed(data)
-        except ValueError:   # not speaking frames: hang up on it
-            self._drop(a)
-            return
-        for kind, payload in got:
-            if kind == frames.STDIN:
-                if self.stdin is not None:
-                    self.stdin.write(payload)
-            elif kind == frames.RESIZE:
-                self._resize(payload)
-            elif kind == frames.STDIN_EOF:
-                if self.stdin is not None:
-                    self.stdin.eof = True
-            elif kind == frames.SIGNAL and self.pid and self.status is None:
-                try:
-                    os.kill(self.pid, int(payload))
-                except (ProcessLookupError, ValueError):
-                    pass
-            elif kind == frames.DETACH:
-                self._drop(a)
-                return
-        self._stdin_flush()
-        if self.stdin is not None and len(self.stdin.pending) > MAX_PENDING:
-            # the container reads its stdin slower than the client sends: stop reading the
-            # client (its socket fills and it waits) rather than queue without bound
-            self.sel.unregister(a.fd)
-            self.held.append(a)
-
-    def _resize(self, payload: bytes) -> None:
-        if self.master < 0:
-            return
-        try:
-            rows, cols = (int(x) for x in payload.split())
-            self.pty.set_size(self.master, rows, cols)
-        except (ValueError, OSError):
-            pass
 
     def _wakeup(self) -> None:
         try:
@@ -475,15 +181,42 @@ class Monitor:
         if oom and not self.oom_live:
             self._emit("oom")
         self.oom_live = False
-        process.update_state(self.cdir, status="exited", pid=0, exit_code=code, oom_killed=oom,
-                             finished_at=now_rfc3339())
+        self._set_state(status="exited", pid=0, exit_code=code, oom_killed=oom,
+                        finished_at=now_rfc3339())
         self._emit("die", exitCode=str(code))
         self.pid = 0
         return code
 
+    def _set_state(self, must: bool = False, **changes) -> bool:
+        """Change fields of the container's state record (under its lock), leaving room after
+        it for the exit record to be written in place when the disk is full (write_atomic).
+        Changes the disk refuses even so are kept, written with the next ones or by _linger;
+        with ``must`` (the start) the refusal raises instead."""
+        from ..store import write_atomic
+        pending = {**self.unsaved, **changes}
+        try:
+            with process.container_lock(self.cdir):
+                state = process.read_state(self.cdir)
+                if not must and state.get("monitor_pid", os.getpid()) != os.getpid():
+                    # a start after ours ended has taken the container over: what we had left
+                    # to say about our run would overwrite its state
+                    self.unsaved = {}
+                    return True
+                state.update(pending)
+                data = fastjson.dumps(state).encode() + b"\n" + b" " * EXIT_ROOM
+                write_atomic(os.path.join(self.cdir, process.STATE), data, RECORD_MODE, fsync=False,
+                             in_place=True)
+        except OSError:
+            if must:
+                raise
+            self.unsaved = pending
+            return False
+        self.unsaved = {}
+        return True
+
     def _record_failure(self, code: int, message: str) -> None:
-        process.update_state(self.cdir, status="created", pid=0, exit_code=code, error=message,
-                             finished_at=now_rfc3339())
+        self._set_state(status="created", pid=0, exit_code=code, error=message,
+                        finished_at=now_rfc3339())
         self._ready({"code": code, "error": message})
 
     # --- restart policy --------------------------------------------------------------------------
@@ -504,12 +237,12 @@ class Monitor:
         """Wait before the next start as Docker does (100 ms doubling, reset after 10 s of
         running); False when a stop came in meanwhile."""
         delay = 0.1 if ran >= 10 else min(0.1 * 2 ** (restarts - 1), 60.0)
-        process.update_state(self.cdir, status="restarting")
+        self._set_state(status="restarting")
         deadline = time.monotonic() + delay
         while True:
             left = deadline - time.monotonic()
             if process.read_state(self.cdir).get("stopped_by_user"):
-                process.update_state(self.cdir, status="exited")
+                self._set_state(status="exited")
                 return False
             if left <= 0:
                 return True
@@ -527,7 +260,7 @@ class Monitor:
 
     def teardown(self, code: int) -> None:
         if self.log is not None:
-            self.log.close()
+            self.log.flush()
         if self.oom is not None:
             # before the cgroup goes: on v1 its removal also signals the eventfd
             self.sel.unregister(self.oom.fileno())
@@ -542,8 +275,9 @@ class Monitor:
         if self.spec.get("mounts") or self.spec["network_mode"] not in ("none", "host"):
             try:
                 self._release_seams()
-            except Exception:  # noqa: BLE001
+            except Exception as e:  # noqa: BLE001
                 self._log_crash()
+                self.unreleased = isinstance(e, OSError)   # a full disk: _linger tries again
         if self.spec.get("auto_remove"):
             self._remove()
         if self.listener is not None:
@@ -557,6 +291,36 @@ class Monitor:
             a.drain()
             os.close(a.fd)
         self.attachers.clear()
+        if not self.spec.get("auto_remove"):
+            self._linger()
+        if self.log is not None:
+            self.log.close()
+
+    def _linger(self) -> None:
+        """What a full disk refused at the end (the exit record, the network's and volumes'
+        records, the notice of dropped log lines) is written as soon as the disk has room:
+        looked at every RETRY seconds for up to LINGER. Meanwhile the container has exited for
+        everyone attached, and its cgroup is gone."""
+        deadline = time.monotonic() + LINGER
+        while True:
+            if self.unsaved:
+                self._set_state()
+            if self.unreleased:
+                self.unreleased = False
+                try:
+                    self._release_seams()
+                except Exception as e:  # noqa: BLE001
+                    self.unreleased = isinstance(e, OSError)
+            if self.log is not None and self.log.dropped:
+                self.log.retry()
+            if not (self.unsaved or self.unreleased or self.log is not None and self.log.dropped):
+                return
+            if time.monotonic() >= deadline:
+                self._log_crash(f"gave up after {LINGER:.0f} s: the disk took no state "
+                                f"{self.unsaved}, release {self.unreleased}, log notice "
+                                f"{bool(self.log and self.log.dropped)}")
+                return
+            time.sleep(RETRY)
 
     def _release_seams(self) -> None:
         from ..models import Container
@@ -626,36 +390,21 @@ class Monitor:
         emit(self.events, "container", action, self.cid,
              {"name": self.spec.get("name", ""), "image": self.spec.get("image", ""), **attrs})
 
-    def _log_crash(self) -> None:
+    def _log_crash(self, what: str = "") -> None:
         import traceback
         try:
             with open(os.path.join(self.cdir, "monitor.log"), "a") as f:
-                f.write(f"{now_rfc3339()} {traceback.format_exc()}\n")
+                f.write(f"{now_rfc3339()} {what or traceback.format_exc()}\n")
         except OSError:
             pass
 
 
-def _close(*fds: int) -> None:
-    for fd in fds:
-        if fd >= 0:
-            os.close(fd)
-
-
-def _container_record(cdir: str) -> dict:
-    config = process.read_json(os.path.join(cdir, process.CONFIG)) or {}
-    return {"id": config.get("id", os.path.basename(cdir)), "name": config.get("name", ""),
-            "created": config.get("created", ""), "config": config,
-            "state": process.read_state(cdir)}
-
-
-def _reset_signals() -> None:
-    """Give the container the signal dispositions of a fresh process (ignored signals would
-    survive execve)."""
-    signal.set_wakeup_fd(-1)
-    for sig in (signal.SIGCHLD, signal.SIGUSR1, signal.SIGTERM, signal.SIGINT, signal.SIGHUP,
-                signal.SIGPIPE, signal.SIGXFSZ):
-        signal.signal(sig, signal.SIG_DFL)
-    signal.pthread_sigmask(signal.SIG_SETMASK, [])
+def _why(e: BaseException) -> str:
+    """What ``start`` is told when the monitor could not start the container."""
+    from ..errors import DISK_ERRNOS, host_error
+    if isinstance(e, OSError) and e.errno in DISK_ERRNOS:
+        return str(host_error("starting the container", e))   # DiskError: its own words
+    return f"monitor: {e}"
 
 
 def _read_id(fd: int) -> str:

@@ -1,0 +1,224 @@
+"""Starting a container from its monitor: the cgroup, the intermediate process that unshares the
+namespaces, the container's pid 1 (engine/runtime/init.py runs in it), its network, and the pipes
+that tell the monitor it runs or why it failed. A mixin of Monitor (engine/runtime/monitor.py)."""
+
+from __future__ import annotations
+
+import _signal as signal  # not signal.py: it imports enum (the monitor's start counts)
+import os
+
+from ..clock import now_rfc3339
+from . import fastjson, init, linux, process
+from .streams import StdinWriter
+
+CGROUP_FD = 5
+NAMESPACES = (linux.CLONE_NEWPID | linux.CLONE_NEWNS | linux.CLONE_NEWUTS | linux.CLONE_NEWIPC
+              | linux.CLONE_NEWCGROUP)
+
+
+def _userns_auto(spec: dict) -> bool:
+    """[containment] whether the container runs in a user namespace of its own (--userns auto)."""
+    return ((spec.get("security") or {}).get("userns") or {}).get("mode") == "auto"
+
+
+class MonitorStart:
+    """Monitor's starting half: fork the container and let it exec."""
+
+    def start_container(self, restarts: int):
+        """Fork the container and let it exec; None when it runs, else (code, message)."""
+        self.pid = 0
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        fail_r, fail_w = os.pipe()
+        go_r, go_w = os.pipe()
+        pid_r, pid_w = os.pipe()
+        stdin_w = console = console_child = -1
+        if self.open_stdin and not self.tty:
+            stdin, stdin_w = os.pipe()
+        else:
+            stdin = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+        if self.tty:
+            import _socket
+            a, b = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_STREAM)
+            console, console_child = a.detach(), b.detach()
+        if not self.cg_ready:
+            self._ensure_cgroup()
+        self.oom_before = self.cg.oom_kill_count(self.cid)
+        if self.oom is None:
+            self._watch_oom()
+        inter = os.fork()
+        if inter == 0:
+            self._intermediate((stdin, out_w, err_w), fail_w, go_r, pid_w, console_child)
+        for fd in (out_w, err_w, fail_w, go_r, pid_w, stdin, console_child):
+            if fd >= 0:
+                os.close(fd)
+        try:
+            os.waitpid(inter, 0)
+            raw = os.read(pid_r, 32)
+            if not raw:
+                _close(out_r, err_r, stdin_w)
+                return self._failure(fail_r, "the container's namespaces could not be created")
+            self.pid = int(raw)
+            self.status = None
+            error = self._attach_network()
+            if error:
+                os.kill(self.pid, signal.SIGKILL)
+                self._reap_blocking()
+                _close(out_r, err_r, stdin_w)
+                # pid 1 may have failed first (a command not found, 127) and taken its network
+                # namespace with it: its own report is the real reason
+                return self._failure(fail_r, None) or (125, error)
+            try:
+                os.write(go_w, b"g")
+            except BrokenPipeError:
+                pass  # the child failed before it waited for us; its report says why
+            failure = self._failure(fail_r, None)
+            if failure:
+                self._reap_blocking()
+                _close(out_r, err_r, stdin_w)
+                return failure
+            if self.tty:
+                # sent by pid 1 before it exec'd, so it is waiting in the socket already
+                self.master = self.pty.recv_fd(console)
+        except BaseException:
+            if self.pid:
+                os.kill(self.pid, signal.SIGKILL)
+                self._reap_blocking()
+            _close(stdin_w)
+            raise
+        finally:
+            _close(pid_r, fail_r, go_w, console)
+        self.out = {out_r: "stdout", err_r: "stderr"}
+        if self.tty:
+            # the terminal carries both streams (as Docker, everything is logged as stdout);
+            # the pipes were only the child's stdio until it took the terminal
+            _close(out_r, err_r)
+            self.out = {self.master: "stdout"}
+            if self.open_stdin:
+                stdin_w = os.dup(self.master)
+        if stdin_w >= 0:
+            self.stdin = StdinWriter(stdin_w, close_on_eof=not self.tty)
+        for fd in self.out:
+            self.sel.register(fd, "out")
+        now = now_rfc3339()
+        self._set_state(must=True, status="running", pid=self.pid, started_at=now,
+                        finished_at="", exit_code=0, oom_killed=False, error="",
+                        restart_count=restarts)
+        self._emit("start")
+        self._ready({"pid": self.pid})
+        return None
+
+    def _watch_oom(self) -> None:
+        """Emit ``oom`` as the kernel kills, even when pid 1 survives (a child was the victim)."""
+        from .. import stats
+        try:
+            self.oom = stats.oom_watch(self.cg, self.cid)
+        except Exception:  # noqa: BLE001 - no memory controller: the exit-time count still works
+            return
+        self.sel.register(self.oom.fileno(), "oom")
+
+    def _oom_event(self) -> None:
+        if self.oom is not None and self.oom.check():
+            self._emit("oom")
+            self.oom_live = True
+
+    def _ensure_cgroup(self) -> None:
+        """The container's cgroup: made by ``start`` meanwhile (it says so on fd 5) or here."""
+        made = False
+        if self.cgroup_fd:
+            try:
+                made = os.read(CGROUP_FD, 1) == b"1"
+            finally:
+                os.close(CGROUP_FD)
+                self.cgroup_fd = False
+        if not made:
+            self.cg.create(self.cid, self.spec["resources"], self.spec.get("device_rules"))
+        self.cg_ready = True
+
+    def _intermediate(self, stdio, fail_w: int, go_r: int, pid_w: int, console: int) -> None:
+        """In the forked intermediate: join the cgroup (so pid 1 is born in it), unshare, fork
+        pid 1, report its pid, exit."""
+        try:
+            linux.prctl(linux.PR_SET_DUMPABLE, 0)
+            self.cg.join_self(self.cid)
+            if _userns_auto(self.spec):
+                # [containment] --userns auto: overlay on idmapped layers, then join the user
+                # namespace, so the namespaces unshared below belong to it (engine/runtime/userns.py)
+                from . import userns
+                userns.enter(self.spec)
+            flags = NAMESPACES
+            if self.spec.get("netns_pid"):
+                # --network container:NAME: join that container's network namespace
+                fd = os.open(f"/proc/{self.spec['netns_pid']}/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+                linux.setns(fd, linux.CLONE_NEWNET)
+                os.close(fd)
+            elif self.spec["network_mode"] != "host":
+                flags |= linux.CLONE_NEWNET
+            linux.unshare(flags)
+            child = os.fork()
+            if child == 0:
+                _reset_signals()
+                init.container_main(self.spec, stdio, fail_w, go_r, self.security, self.volumes,
+                                    console if console >= 0 else None)
+            os.write(pid_w, str(child).encode())
+            os._exit(0)
+        except BaseException as e:  # noqa: BLE001
+            try:
+                os.write(fail_w, fastjson.dumps({"code": 125, "error": f"{e}"}).encode())
+            finally:
+                os._exit(1)
+
+    @staticmethod
+    def _failure(fail_r: int, default: str | None):
+        data = b""
+        while True:
+            chunk = os.read(fail_r, 65536)
+            if not chunk:
+                break
+            data += chunk
+        if not data:
+            return None if default is None else (125, default)
+        msg = fastjson.loads(data)
+        return msg["code"], msg["error"]
+
+    def _attach_network(self) -> str | None:
+        mode = self.spec["network_mode"]
+        if mode in ("none", "host") or mode.startswith("container:"):
+            return None
+        try:
+            from .. import network
+            from ..models import Container
+            from ..store import Store
+            from ..paths import Paths
+            container = Container.from_dict(_container_record(self.cdir))
+            store = Store(Paths.from_env(self.root, self.run_dir or None))
+            endpoints = network.attach(store, container, self.pid)
+            process.update_state(self.cdir, networks=endpoints,
+                                 ports=[p.to_dict() for p in container.state.ports])
+        except Exception as e:  # noqa: BLE001 - reported to start as berth's failure
+            return f"network: {e}"
+        return None
+
+def _close(*fds: int) -> None:
+    for fd in fds:
+        if fd >= 0:
+            os.close(fd)
+
+
+def _container_record(cdir: str) -> dict:
+    config = process.read_json(os.path.join(cdir, process.CONFIG)) or {}
+    return {"id": config.get("id", os.path.basename(cdir)), "name": config.get("name", ""),
+            "created": config.get("created", ""), "config": config,
+            "state": process.read_state(cdir)}
+
+
+def _reset_signals() -> None:
+    """Give the container the signal dispositions of a fresh process (ignored signals would
+    survive execve)."""
+    signal.set_wakeup_fd(-1)
+    for sig in (signal.SIGCHLD, signal.SIGUSR1, signal.SIGTERM, signal.SIGINT, signal.SIGHUP,
+                signal.SIGPIPE, signal.SIGXFSZ):
+        signal.signal(sig, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_SETMASK, [])
+
+
