@@ -36,6 +36,8 @@ def validate_config(config) -> None:
         check_add_host(spec)
     for alias in config.aliases:
         check_alias(alias)
+    for port in config.exposed_ports:
+        check_exposed_port(port)
     _check_networks(config)
     if config.ip_address:
         check_ip(config.ip_address, "--ip", version=4)
@@ -72,6 +74,15 @@ def check_dns_option(value) -> None:
     if not value or unsafe(value):
         raise InvalidArgument(f'invalid argument "{shown(value)}" for "--dns-option" flag: a '
                               "resolver option is one word, such as ndots:2 or rotate")
+
+
+def check_exposed_port(value) -> None:
+    """An exposed port as stored: ``PORT/PROTO`` (``80/tcp``), one port of 1 to 65535."""
+    port, _, proto = value.partition("/") if isinstance(value, str) else ("", "", "")
+    if not (port.isascii() and port.isdigit() and 1 <= int(port) <= 65535
+            and proto in ("tcp", "udp", "sctp")):
+        raise InvalidArgument(f'invalid exposed port "{shown(value)}": give PORT/PROTO, a port '
+                              "from 1 to 65535 and tcp, udp or sctp")
 
 
 def normal_mac(value) -> str:

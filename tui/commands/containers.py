@@ -14,7 +14,7 @@ import os
 import sys
 
 from .common import get_engine
-from .run_flags import build_config, run_args, update_args
+from .run_flags import build_config, int_flags, run_args, update_args
 
 VERBS = ("create", "run", "start", "stop", "kill", "restart", "rm", "ps", "logs", "wait",
          "inspect", "rename", "pause", "unpause", "update")
@@ -212,14 +212,21 @@ def cmd_start(args) -> int:
     return _each(args, engine.start)
 
 
+def _time(args) -> int | None:
+    from engine.options import parse_int
+    return None if args.time is None else parse_int(args.time, "--time")
+
+
 def cmd_stop(args) -> int:
     engine = get_engine()
-    return _each(args, lambda r: engine.stop(r, args.time))
+    timeout = _time(args)
+    return _each(args, lambda r: engine.stop(r, timeout))
 
 
 def cmd_restart(args) -> int:
     engine = get_engine()
-    return _each(args, lambda r: engine.restart(r, args.time))
+    timeout = _time(args)
+    return _each(args, lambda r: engine.restart(r, timeout))
 
 
 def cmd_kill(args) -> int:
@@ -285,6 +292,9 @@ def cmd_ps(args) -> int:
     from .containers_view import ps_rows, render_ps
     engine = get_engine()
     filters = parse_filters(args.filter)
+    if args.last is not None:
+        from engine.options import parse_int
+        args.last = parse_int(args.last, "--last")
     containers = engine.containers(all=args.all or args.last is not None or args.latest,
                                    filters=filters or None)
     if args.latest:
@@ -302,7 +312,9 @@ def cmd_ps(args) -> int:
 def cmd_logs(args) -> int:
     from engine.runtime.filters import parse_since
     engine = get_engine()
-    tail = None if args.tail in ("all", "", None) else int(args.tail)
+    from engine.options import parse_int
+    tail = None if args.tail in ("all", "", None) else parse_int(args.tail, "--tail")
+    tail = None if tail is not None and tail < 0 else tail   # Docker: a negative tail is all
     since = parse_since(args.since) if args.since else None
     until = parse_since(args.until) if args.until else None
     out, err = sys.stdout, sys.stderr
@@ -348,7 +360,7 @@ def cmd_inspect(args) -> int:
 def _ps_args(p):
     p.add_argument("-a", "--all", action="store_true", help="show all containers")
     p.add_argument("-q", "--quiet", action="store_true", help="only ids")
-    p.add_argument("-n", "--last", type=int, default=None, help="the n last created")
+    p.add_argument("-n", "--last", default=None, help="the n last created")
     p.add_argument("-l", "--latest", action="store_true", help="the last created")
     p.add_argument("-f", "--filter", action="append", default=[], help="key=value")
     p.add_argument("--format", default="", help="table, json or a Go-style template")
@@ -367,7 +379,7 @@ def _logs_args(p):
 
 
 def _stop_args(p):
-    p.add_argument("-t", "--time", "--timeout", type=int, default=None,
+    p.add_argument("-t", "--time", "--timeout", default=None,
                    help="seconds to wait before killing")
     p.add_argument("-s", "--signal", default=None, help=argparse.SUPPRESS)
     _refs(p)
@@ -426,11 +438,9 @@ def cmd_update(args) -> int:
                         else options.parse_size(args.memory_swap, "--memory-swap"))
         if args.memory_swap else 0,
         "nano_cpus": options.parse_cpus(args.cpus) if args.cpus else 0,
-        "cpu_shares": args.cpu_shares, "cpu_period": args.cpu_period,
-        "cpu_quota": args.cpu_quota, "cpuset_cpus": args.cpuset_cpus,
-        "cpuset_mems": args.cpuset_mems,
+        "cpuset_cpus": args.cpuset_cpus, "cpuset_mems": args.cpuset_mems,
         "pids_limit": options.parse_pids_limit(args.pids_limit) if args.pids_limit else 0,
-        "blkio_weight": args.blkio_weight,
+        **int_flags(args),
     }
     changes = {k: v for k, v in changes.items() if v}
     restart = options.parse_restart(args.restart) if args.restart else None

@@ -30,13 +30,13 @@ def run_args(p, run: bool = True) -> None:
     a("--memory-reservation", default=None)
     a("--oom-kill-disable", action="store_true")
     a("--cpus", default=None)
-    a("-c", "--cpu-shares", type=int, default=0)
-    a("--cpu-period", type=int, default=0)
-    a("--cpu-quota", type=int, default=0)
+    a("-c", "--cpu-shares", default="0")
+    a("--cpu-period", default="0")
+    a("--cpu-quota", default="0")
     a("--cpuset-cpus", default="")
     a("--cpuset-mems", default="")
     a("--pids-limit", default=None)
-    a("--blkio-weight", type=int, default=0)
+    a("--blkio-weight", default="0")
     a("--blkio-weight-device", action="append", default=[], help="PATH:WEIGHT (10-1000)")
     a("--device-read-bps", action="append", default=[], help="PATH:RATE, e.g. /dev/sda:1mb")
     a("--device-write-bps", action="append", default=[], help="PATH:RATE, e.g. /dev/sda:1mb")
@@ -73,7 +73,7 @@ def run_args(p, run: bool = True) -> None:
     a("--log-driver", default="json-file")
     a("--log-opt", action="append", default=[])
     a("--stop-signal", default="")
-    a("--stop-timeout", type=int, default=None)
+    a("--stop-timeout", default=None)
     a("-t", "--tty", action="store_true")
     a("-i", "--interactive", action="store_true")
     a("-a", "--attach", action="append", default=[])
@@ -96,11 +96,9 @@ def build_config(args):
                                                   args.memory_reservation)
     res = Resources(memory=mem, memory_swap=swap, memory_reservation=reservation,
                     nano_cpus=options.parse_cpus(args.cpus) if args.cpus else 0,
-                    cpu_shares=args.cpu_shares, cpu_period=args.cpu_period,
-                    cpu_quota=args.cpu_quota, cpuset_cpus=args.cpuset_cpus,
-                    cpuset_mems=args.cpuset_mems,
+                    cpuset_cpus=args.cpuset_cpus, cpuset_mems=args.cpuset_mems,
                     pids_limit=options.parse_pids_limit(args.pids_limit) if args.pids_limit else 0,
-                    blkio_weight=args.blkio_weight, oom_kill_disable=args.oom_kill_disable)
+                    oom_kill_disable=args.oom_kill_disable, **int_flags(args))
     _device_limits(args, res)
     network = args.network
     entrypoint = None
@@ -113,7 +111,9 @@ def build_config(args):
         labels=options.parse_labels(args.label, args.label_file), tty=args.tty,
         open_stdin=args.interactive,
         stop_signal=options.parse_stop_signal(args.stop_signal) if args.stop_signal else "SIGTERM",
-        stop_timeout=args.stop_timeout, exposed_ports=[_expose(e) for e in args.expose],
+        stop_timeout=(options.parse_int(args.stop_timeout, "--stop-timeout")
+                      if args.stop_timeout is not None else None),
+        exposed_ports=[p for e in args.expose for p in _expose(e)],
         init=args.init, auto_remove=args.rm, restart_policy=options.parse_restart(args.restart),
         resources=res, ulimits=[options.parse_ulimit(u) for u in args.ulimit],
         network_mode=network, publish_all=args.publish_all, read_only=args.read_only,
@@ -144,6 +144,14 @@ def build_config(args):
     return config, args.entrypoint is not None
 
 
+def int_flags(args) -> dict[str, int]:
+    """The integer resource flags, parsed with the docker CLI's messages (argparse's type=int
+    would exit 2 with a usage text instead of one line and 125)."""
+    from engine.options import parse_int
+    return {key: parse_int(getattr(args, key), "--" + key.replace("_", "-"))
+            for key in ("cpu_shares", "cpu_period", "cpu_quota", "blkio_weight")}
+
+
 def _device_limits(args, res) -> None:
     """--blkio-weight-device and --device-{read,write}-{bps,iops} into ``res``; --kernel-memory
     refused as Docker deprecated it."""
@@ -159,8 +167,16 @@ def _device_limits(args, res) -> None:
         setattr(res, key, [parse(v, flag) for v in getattr(args, key, ())])
 
 
-def _expose(spec: str) -> str:
-    return spec if "/" in spec else f"{spec}/tcp"
+def _expose(spec: str) -> list[str]:
+    """--expose PORT[-PORT][/PROTO] as the ports it names (Docker expands a range)."""
+    from engine.errors import InvalidArgument
+    ports, _, proto = spec.partition("/")
+    low, sep, high = ports.partition("-")
+    if sep and low.isdigit() and high.isdigit() and int(low) <= int(high) <= 65535:
+        return [f"{n}/{proto or 'tcp'}" for n in range(int(low), int(high) + 1)]
+    if sep:
+        raise InvalidArgument(f"invalid range format for --expose: {spec}")
+    return [f"{ports}/{proto or 'tcp'}"]
 
 
 def update_args(p):
@@ -170,11 +186,11 @@ def update_args(p):
     a("--memory-swap", default=None, help="memory plus swap; -1 for unlimited swap")
     a("--kernel-memory", default=None, help=argparse.SUPPRESS)   # refused: deprecated
     a("--cpus", default=None, help="number of CPUs")
-    a("-c", "--cpu-shares", type=int, default=0, help="CPU shares (relative weight)")
-    a("--cpu-period", type=int, default=0, help="CFS period (microseconds)")
-    a("--cpu-quota", type=int, default=0, help="CFS quota (microseconds)")
+    a("-c", "--cpu-shares", default="0", help="CPU shares (relative weight)")
+    a("--cpu-period", default="0", help="CFS period (microseconds)")
+    a("--cpu-quota", default="0", help="CFS quota (microseconds)")
     a("--cpuset-cpus", default="", help="CPUs to run on (0-3, 0,1)")
     a("--cpuset-mems", default="", help="memory nodes to use (0-3, 0,1)")
     a("--pids-limit", default=None, help="process limit; -1 for unlimited")
-    a("--blkio-weight", type=int, default=0, help="block I/O weight (10-1000)")
+    a("--blkio-weight", default="0", help="block I/O weight (10-1000)")
     a("--restart", default=None, help="no, on-failure[:N], always, unless-stopped")
