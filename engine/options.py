@@ -97,8 +97,12 @@ def parse_memory(memory: str | None, swap: str | None = None,
 def parse_cpus(value: str) -> int:
     """nano-CPUs from ``--cpus 1.5``."""
     from fractions import Fraction   # Go's big.Rat: "1.5", "3/2", "2e-1"; no nan, no inf
+    text = str(value).strip()
     try:
-        cpus = Fraction(str(value).strip())
+        # a short exponent only: Fraction("1e999999999") would compute 10**999999999
+        if not re.fullmatch(r"(\d+(\.\d*)?|\.\d+)([eE][+-]?\d{1,3})?|\d+/\d+|-[\d.]+", text):
+            raise ValueError(text)
+        cpus = Fraction(text)
     except (ValueError, ZeroDivisionError):
         raise InvalidArgument(f'invalid argument "{_shown(value)}" for "--cpus" flag: failed to '
                               f"parse {_shown(value)} as a rational number") from None
@@ -142,8 +146,8 @@ def parse_restart(spec: str) -> RestartPolicy:
     """``no``, ``always``, ``unless-stopped``, ``on-failure[:N]``."""
     name, _, count = (spec or "no").partition(":")
     if name not in RESTART_POLICIES:
-        raise InvalidArgument(f"invalid restart policy: unknown policy '{_shown(name)}'; use one of "
-                              "'no', 'always', 'on-failure', or 'unless-stopped'")
+        raise InvalidArgument(f"invalid restart policy: unknown policy '{_shown(name)}'; use "
+                              "one of 'no', 'always', 'on-failure', or 'unless-stopped'")
     retries = 0
     if count:
         if name != "on-failure":

@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from helpers import BUSYBOX_MUSL, cleanup_root
+from helpers import BUSYBOX_MUSL, cleanup_root, root_links
 from test_api_support import DOCKER, Service, service, start_service, stop_service  # noqa: F401
 
 IMAGE = "busybox:1.38.0-musl"
@@ -67,21 +67,13 @@ def request(sock: str, method: str, path: str, body=None) -> tuple[int, object]:
         s.close()
 
 
-def _links(root: str) -> set[str]:
-    from engine.paths import Paths
-    suffix = Paths.from_env(root).suffix
-    out = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
-    names = {line.split(":")[1].strip().split("@")[0] for line in out.splitlines()}
-    return {n for n in names if n.startswith((f"berth{suffix}", f"vb{suffix}"))}
-
-
 def inventory(service) -> tuple:
     """Containers, networks, volumes and the root's links, as the API and the host show them."""
     _, containers = request(service.path, "GET", "/containers/json?all=1")
     _, networks = request(service.path, "GET", "/networks")
     _, volumes = request(service.path, "GET", "/volumes")
     return (sorted(c["Id"] for c in containers), sorted(n["Name"] for n in networks),
-            sorted(v["Name"] for v in volumes["Volumes"]), _links(service.root))
+            sorted(v["Name"] for v in volumes["Volumes"]), root_links(service.root))
 
 
 def refused(service, method: str, path: str, body, status: int, message: str) -> None:
@@ -456,6 +448,13 @@ def _closed_after(s: socket.socket, limit: float) -> float | None:
     return time.monotonic() - t
 
 
+def _keep_alive(path: str, url: str) -> tuple[socket.socket, bytes]:
+    """A GET on a connection left open (HTTP/1.1's default), and the first bytes answered."""
+    s = _connect(path, timeout=10)
+    s.sendall(f"GET {url} HTTP/1.1\r\nHost: docker\r\n\r\n".encode())
+    return s, s.recv(4096)
+
+
 def test_slow_headers_are_cut_off_idle_connections_closed_streams_kept(root, busybox):
     proc, path = start_service(root, "--timeout", "0", "--header-timeout", "2",
                                "--idle-timeout", "3")
@@ -485,19 +484,14 @@ def test_slow_headers_are_cut_off_idle_connections_closed_streams_kept(root, bus
         s.close()
         assert waited is not None and 1.5 < waited < 5, waited
         # an idle keep-alive connection after a request: closed at the idle timeout
-        s = _connect(path)
-        s.sendall(b"GET /_ping HTTP/1.1\r\nHost: docker\r\n\r\n")
-        s.settimeout(10)
-        first = s.recv(4096)
+        s, first = _keep_alive(path, "/_ping")
         assert first.startswith(b"HTTP/1.1 200") and first.endswith(b"OK"), first
         waited = _closed_after(s, 10)
         s.close()
         assert waited is not None and 2.5 < waited < 7, waited
         # a stream (events) stays open past both timeouts and still delivers
-        s = _connect(path)
-        s.sendall(b"GET /events HTTP/1.1\r\nHost: docker\r\n\r\n")
-        s.settimeout(10)
-        assert s.recv(4096).startswith(b"HTTP/1.1 200")
+        s, first = _keep_alive(path, "/events")
+        assert first.startswith(b"HTTP/1.1 200")
         assert _closed_after(s, 7) is None
         assert request(path, "POST", "/volumes/create", {"Name": "late"})[0] == 201
         s.settimeout(10)

@@ -9,23 +9,14 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 
 import pytest
 
 from engine.errors import InvalidArgument
 from engine.models import ContainerConfig
+from helpers import root_links
 
 IMAGE = "busybox:1.38.0-musl"
-
-
-def _links(root: str) -> set[str]:
-    """The host's links named for this root (its bridges and veths)."""
-    from engine.paths import Paths
-    suffix = Paths.from_env(root).suffix
-    out = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
-    names = {line.split(":")[1].strip().split("@")[0] for line in out.splitlines()}
-    return {n for n in names if n.startswith((f"berth{suffix}", f"vb{suffix}"))}
 
 
 def _state(root: str) -> tuple:
@@ -36,7 +27,7 @@ def _state(root: str) -> tuple:
     cdir = os.path.join(root, "containers")
     return ([c.id for c in engine.containers(all=True)], [n.id for n in engine.networks()],
             [v.name for v in engine.volumes()],
-            sorted(os.listdir(cdir)) if os.path.isdir(cdir) else [], _links(root))
+            sorted(os.listdir(cdir)) if os.path.isdir(cdir) else [], root_links(root))
 
 
 def _refused(cli, root: str, args: list[str], message: str) -> None:
@@ -169,7 +160,8 @@ def test_a_network_named_by_a_path_is_not_read_from_outside_the_root(cli, root, 
 def test_connect_alias_cannot_write_a_neighbours_hosts_file(cli, root, busybox, app_network):
     """The issue's attack: an alias with a line break, given to `network connect`, became a
     line of its own in every peer's /etc/hosts."""
-    peer = cli("run", "-d", "--network", "app", "--name", "peer", IMAGE, "sleep", "60").stdout.strip()
+    peer = cli("run", "-d", "--network", "app", "--name", "peer", IMAGE, "sleep", "60").stdout
+    peer = peer.strip()
     cli("run", "-d", "--name", "evil", IMAGE, "sleep", "60")
     hosts = os.path.join(root, "containers", peer, "hosts")
     before = open(hosts).read()
