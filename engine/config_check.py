@@ -47,6 +47,14 @@ def validate_config(config) -> None:
     _check_no_nul(config.to_dict(), "")
 
 
+def validate_exec(body: dict) -> None:
+    """An exec's settings (the API's ExecConfig): Docker's env rule, and no NUL byte in its
+    command, env, user or directory (execve and chdir can't take one)."""
+    from .options import validate_env
+    validate_env(body.get("Env") or [])
+    _check_no_nul({k: body.get(k) for k in ("Cmd", "Env", "User", "WorkingDir")}, "")
+
+
 def _check_image(ref) -> None:
     from .images.reference import parse
     if not isinstance(ref, str):

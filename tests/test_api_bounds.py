@@ -243,7 +243,9 @@ def test_wrong_json_types_answer_400_with_gos_message(shared, case):
     ({"Cmd": ["ls"], "Tty": "yes"}, "string into Go struct field ExecConfig.Tty of type bool"),
     ({"Cmd": ["ls"], "User": 0}, "number into Go struct field ExecConfig.User of type string"),
     ({"Cmd": ["ls"], "Env": ["A=\0"]}, "it holds a NUL byte"),
-], ids=["cmd-string", "env-string", "tty-string", "user-number", "env-nul"])
+    ({"Cmd": ["ls\0"]}, "invalid value for Cmd: ls\\x00 holds a NUL byte"),
+    ({"Cmd": ["ls"], "WorkingDir": "/\0"}, "invalid value for WorkingDir"),
+], ids=["cmd-string", "env-string", "tty-string", "user-number", "env-nul", "cmd-nul", "dir-nul"])
 def test_exec_create_checks_its_body(shared, body, message):
     refused(shared, "POST", f"/containers/{shared.target}/exec", body, 400, message)
 

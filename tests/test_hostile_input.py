@@ -133,6 +133,7 @@ def test_create_refuses_hostile_flags(cli, root, busybox, request, case):
     (["stop", "-t", "soon", "x"], 'invalid argument "soon" for "--time" flag'),
     (["logs", "--tail", "many", "x"], 'invalid argument "many" for "--tail" flag'),
     (["ps", "-n", "some"], 'invalid argument "some" for "--last" flag'),
+    (["search", "--limit", "lots", "x"], 'invalid argument "lots" for "--limit" flag'),
     (["update", "--cpu-shares", "lots", "x"], 'invalid argument "lots" for "--cpu-shares" flag'),
     (["system", "service", "--max-body", "lots"], 'invalid argument "lots" for "--max-body"'),
 ], ids=lambda v: "-".join(v) if isinstance(v, list) else "")

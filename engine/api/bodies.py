@@ -53,6 +53,8 @@ UINT16 = Scalar("uint16", 0, (1 << 16) - 1)
 UINT32 = Scalar("uint32", 0, (1 << 32) - 1)
 UINT64 = Scalar("uint64", 0, (1 << 64) - 1)
 STRSLICE = Scalar("strslice.StrSlice")
+# a console size: Go's [2]uint, but a terminal's rows and columns are 16 bits each (TIOCSWINSZ)
+CONSOLE = [UINT16]
 EMPTY = Struct("struct {}", {})
 
 
@@ -254,7 +256,7 @@ HOST_CONFIG = Struct("HostConfig", {
     "Binds": [STR], "ContainerIDFile": STR,
     "LogConfig": Struct("LogConfig", {"Type": STR, "Config": {STR: STR}}),
     "NetworkMode": STR, "PortBindings": {STR: [_PORT_BINDING]}, "RestartPolicy": _RESTART_POLICY,
-    "AutoRemove": BOOL, "VolumeDriver": STR, "VolumesFrom": [STR], "ConsoleSize": [UINT64],
+    "AutoRemove": BOOL, "VolumeDriver": STR, "VolumesFrom": [STR], "ConsoleSize": CONSOLE,
     "Annotations": {STR: STR}, "CapAdd": STRSLICE, "CapDrop": STRSLICE, "CgroupnsMode": STR,
     "Dns": [STR], "DnsOptions": [STR], "DnsSearch": [STR], "ExtraHosts": [STR],
     "GroupAdd": [STR], "IpcMode": STR, "Cgroup": STR, "Links": [STR], "OomScoreAdj": INT,
@@ -304,11 +306,11 @@ NETWORK_DISCONNECT = Struct("NetworkDisconnect", {"Container": STR, "Force": BOO
 VOLUME_CREATE = Struct("CreateOptions", {"Name": STR, "Driver": STR, "DriverOpts": {STR: STR},
                                          "Labels": {STR: STR}, "ClusterVolumeSpec": ANY})
 EXEC_CONFIG = Struct("ExecConfig", {
-    "User": STR, "Privileged": BOOL, "Tty": BOOL, "ConsoleSize": [UINT64], "AttachStdin": BOOL,
+    "User": STR, "Privileged": BOOL, "Tty": BOOL, "ConsoleSize": CONSOLE, "AttachStdin": BOOL,
     "AttachStderr": BOOL, "AttachStdout": BOOL, "Detach": BOOL, "DetachKeys": STR,
     "Env": [STR], "WorkingDir": STR, "Cmd": [STR],
 })
-EXEC_START = Struct("ExecStartCheck", {"Detach": BOOL, "Tty": BOOL, "ConsoleSize": [UINT64]})
+EXEC_START = Struct("ExecStartCheck", {"Detach": BOOL, "Tty": BOOL, "ConsoleSize": CONSOLE})
 AUTH_CONFIG = Struct("AuthConfig", {
     "username": STR, "password": STR, "auth": STR, "email": STR, "serveraddress": STR,
     "identitytoken": STR, "registrytoken": STR,

@@ -19,8 +19,8 @@ import termios
 
 from aiohttp import web
 
+from ..config_check import validate_exec
 from ..errors import Conflict, InvalidArgument, NotFound
-from ..options import validate_env
 from . import streams
 from .bodies import EXEC_CONFIG, EXEC_START, read_json
 from .server import call, engine_of
@@ -79,7 +79,7 @@ async def create(request: web.Request) -> web.Response:
     if not c.running:
         raise Conflict(f"Container {c.id} is not running")
     body = await read_json(request, EXEC_CONFIG)
-    validate_env(body.get("Env") or [])
+    validate_exec(body)
     if not body.get("Cmd"):
         raise InvalidArgument("No exec command specified")
     eid = os.urandom(32).hex()
