@@ -38,7 +38,7 @@ class Struct:
 
 
 class Scalar:
-    """A Go scalar type: its name and the Python values that are of it."""
+    """A Go scalar type: its name and, for an integer type, its range."""
 
     __slots__ = ("name", "low", "high")
 

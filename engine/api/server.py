@@ -102,7 +102,10 @@ def _parse_version(text: str) -> tuple[int, int] | None:
 async def _middleware(request: web.Request, handler):
     state: ServiceState = request.app[STATE_KEY]
     state.active += 1
-    guard = None
+    # the head is in: no head deadline while the request is served
+    guard = request.protocol if isinstance(request.protocol, GuardedHandler) else None
+    if guard is not None:
+        guard.request_started()
     try:
         version = request.match_info.get("version")
         if version is not None:
@@ -114,9 +117,6 @@ async def _middleware(request: web.Request, handler):
             if v > MAX_VERSION:
                 return error_response(400, f"client version {version} is too new. Maximum "
                                       f"supported API version is {API_VERSION}")
-        guard = request.protocol if isinstance(request.protocol, GuardedHandler) else None
-        if guard is not None:
-            guard.request_started()
         try:
             response = await handler(request)
         except web.HTTPException as e:
