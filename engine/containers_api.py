@@ -48,12 +48,13 @@ class ContainersAPI:
     def create(self, config: ContainerConfig, name: str | None = None,
                entrypoint_set: bool = False) -> Container:
         from .clock import now_rfc3339
-        from .options import validate_name, validate_resources
+        from .config_check import validate_config
+        from .options import validate_name
         from .runtime import process, records
         from .runtime.spec import merge_image
         if name:
             name = validate_name(name)
-        validate_resources(config.resources, config.oom_score_adj)
+        validate_config(config)
         _validate_network(self.store, config)
         try:
             from .runtime import security

@@ -29,15 +29,50 @@ LOG_OPTS = ("max-size", "max-file", "compress", "labels", "env", "tag", "mode",
 MIN_MEMORY = 6 * 1024 * 1024
 
 
+INT64_MAX = (1 << 63) - 1   # Docker's sizes, limits and counts are Go int64s
+
+
+def _shown(value) -> str:
+    from .runtime.names import shown
+    return shown(value)
+
+
+def parse_int(value: str | int, flag: str, low: int = -INT64_MAX - 1,
+              high: int = INT64_MAX) -> int:
+    """An integer flag as the docker CLI parses it (strconv.ParseInt's messages), kept to
+    ``low``..``high``: a number no kernel interface or Go client could hold is refused here,
+    not at start."""
+    text = str(value).strip()
+    try:
+        if "_" in text:   # Python's int() takes 1_000; Go's ParseInt does not
+            raise ValueError(text)
+        n = value if isinstance(value, int) else int(text, 10)
+    except ValueError:
+        raise InvalidArgument(f'invalid argument "{_shown(value)}" for "{flag}" flag: '
+                              f'strconv.ParseInt: parsing "{_shown(text)}": invalid '
+                              "syntax") from None
+    if not low <= n <= high:
+        raise InvalidArgument(f'invalid argument "{_shown(value)}" for "{flag}" flag: '
+                              f'strconv.ParseInt: parsing "{_shown(text)}": value out of range')
+    return n
+
+
 def parse_size(value: str | int, flag: str = "--memory") -> int:
-    """Bytes from Docker's RAMInBytes notation: ``128m``, ``1g``, ``512k``, ``1.5g``, ``1024``."""
-    if isinstance(value, int):
-        return value
-    m = _SIZE.match(value.strip())
-    if not m:
-        raise InvalidArgument(f'invalid argument "{value}" for "{flag}" flag: invalid size: '
-                              f"'{value}'")
-    return int(float(m.group(1)) * _UNITS[m.group(2).lower()])
+    """Bytes from Docker's RAMInBytes notation: ``128m``, ``1g``, ``512k``, ``1.5g``, ``1024``;
+    at most what a Go int64 holds."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        n = value
+    else:
+        m = _SIZE.match(value.strip()) if isinstance(value, str) else None
+        if not m:
+            raise InvalidArgument(f'invalid argument "{_shown(value)}" for "{flag}" flag: '
+                                  f"invalid size: '{_shown(value)}'")
+        size = float(m.group(1)) * _UNITS[m.group(2).lower()]   # inf for a long enough number
+        n = int(size) if size <= INT64_MAX else INT64_MAX + 1
+    if not -1 <= n <= INT64_MAX:
+        raise InvalidArgument(f'invalid argument "{_shown(value)}" for "{flag}" flag: invalid '
+                              f"size: '{_shown(value)}': out of range (at most 8 EiB)")
+    return n
 
 
 def parse_memory(memory: str | None, swap: str | None = None,
@@ -61,33 +96,46 @@ def parse_memory(memory: str | None, swap: str | None = None,
 
 def parse_cpus(value: str) -> int:
     """nano-CPUs from ``--cpus 1.5``."""
+    from fractions import Fraction   # Go's big.Rat: "1.5", "3/2", "2e-1"; no nan, no inf
+    text = str(value).strip()
     try:
-        cpus = float(value)
-    except ValueError:
-        raise InvalidArgument(f'invalid argument "{value}" for "--cpus" flag: failed to parse '
-                              f"{value} as a rational number") from None
+        # a short exponent only: Fraction("1e999999999") would compute 10**999999999
+        if not re.fullmatch(r"(\d+(\.\d*)?|\.\d+)([eE][+-]?\d{1,3})?|\d+/\d+|-[\d.]+", text):
+            raise ValueError(text)
+        cpus = Fraction(text)
+    except (ValueError, ZeroDivisionError):
+        raise InvalidArgument(f'invalid argument "{_shown(value)}" for "--cpus" flag: failed to '
+                              f"parse {_shown(value)} as a rational number") from None
+    if (cpus * 1_000_000_000).denominator != 1:
+        raise InvalidArgument(f'invalid argument "{_shown(value)}" for "--cpus" flag: value is '
+                              "too precise")
     if cpus < 0:
-        raise InvalidArgument(f'invalid argument "{value}" for "--cpus": it must be positive')
+        raise InvalidArgument(f'invalid argument "{_shown(value)}" for "--cpus": it must be '
+                              "positive")
     cores = os.cpu_count() or 1
     if cpus > cores:
         raise InvalidArgument(f"range of CPUs is from 0.01 to {cores:.2f}, as there are only "
                               f"{cores} CPUs available")
-    return int(round(cpus * 1e9))
+    return int(cpus * 1_000_000_000)
 
 
 def parse_ulimit(spec: str) -> Ulimit:
     """``name=soft[:hard]`` (``nofile=1024:2048``)."""
     name, sep, limits = spec.partition("=")
     if not sep or not limits:
-        raise InvalidArgument(f"invalid ulimit argument: {spec}")
+        raise InvalidArgument(f"invalid ulimit argument: {_shown(spec)}")
     if name not in ULIMITS:
-        raise InvalidArgument(f"invalid ulimit type: {name}")
+        raise InvalidArgument(f"invalid ulimit type: {_shown(name)}")
     soft_s, _, hard_s = limits.partition(":")
     try:
         soft = int(soft_s)
         hard = int(hard_s) if hard_s else soft
     except ValueError:
-        raise InvalidArgument(f"invalid ulimit argument: {spec}: limits must be integers") from None
+        raise InvalidArgument(f"invalid ulimit argument: {_shown(spec)}: limits must be "
+                              "integers") from None
+    if not (-1 <= soft <= INT64_MAX and -1 <= hard <= INT64_MAX):
+        raise InvalidArgument(f"invalid ulimit argument: {_shown(spec)}: limits are -1 "
+                              f"(unlimited) or 0 to {INT64_MAX}")
     if soft > hard:
         raise InvalidArgument(f"ulimit soft limit must be less than or equal to hard limit: "
                               f"{soft} > {hard}")
@@ -98,8 +146,8 @@ def parse_restart(spec: str) -> RestartPolicy:
     """``no``, ``always``, ``unless-stopped``, ``on-failure[:N]``."""
     name, _, count = (spec or "no").partition(":")
     if name not in RESTART_POLICIES:
-        raise InvalidArgument(f"invalid restart policy: unknown policy '{name}'; use one of "
-                              "'no', 'always', 'on-failure', or 'unless-stopped'")
+        raise InvalidArgument(f"invalid restart policy: unknown policy '{_shown(name)}'; use "
+                              "one of 'no', 'always', 'on-failure', or 'unless-stopped'")
     retries = 0
     if count:
         if name != "on-failure":
@@ -108,8 +156,10 @@ def parse_restart(spec: str) -> RestartPolicy:
         try:
             retries = int(count)
         except ValueError:
-            raise InvalidArgument(f"invalid restart policy format: maximum retry count must "
-                                  f"be an integer") from None
+            retries = None
+        if retries is None or retries > INT64_MAX:
+            raise InvalidArgument("invalid restart policy format: maximum retry count must "
+                                  "be an integer")
         if retries < 0:
             raise InvalidArgument("invalid restart policy: maximum retry count cannot be "
                                   "negative")
@@ -149,6 +199,36 @@ def parse_env(values: list[str] = (), env_files: list[str] = ()) -> list[str]:
             continue
         out.append(spec)
     return out
+
+
+def validate_env(entries) -> None:
+    """Docker's daemon-side ValidateEnv for every variable (``=x`` has no name), and a NUL byte
+    refused: no process environment can carry one."""
+    if not isinstance(entries, (list, tuple)):
+        raise InvalidArgument(f"invalid environment: {_shown(entries)} is not a list of "
+                              "KEY=VALUE strings")
+    for spec in entries:
+        if not isinstance(spec, str) or not spec.partition("=")[0]:
+            raise InvalidArgument(f"invalid environment variable: {_shown(spec)}")
+        if "\0" in spec:
+            raise InvalidArgument(f"invalid environment variable: {_shown(spec)}: it holds a "
+                                  "NUL byte, which no process environment can carry")
+
+
+def validate_labels(labels, what: str = "label") -> None:
+    """The docker CLI's ValidateLabel for every key of ``labels`` (a dict): a name, without
+    whitespace; values are free text."""
+    if not isinstance(labels, dict):
+        raise InvalidArgument(f"invalid {what}s: {_shown(labels)} is not a map of names to "
+                              "values")
+    for key, value in labels.items():
+        if not isinstance(key, str) or not key.strip():
+            raise InvalidArgument(f"invalid {what} '{_shown(key)}={_shown(value)}': empty name")
+        if not key.isprintable() or any(c.isspace() for c in key):
+            raise InvalidArgument(f"{what} '{_shown(key)}' contains whitespaces")
+        if not isinstance(value, str):
+            raise InvalidArgument(f"invalid {what} '{_shown(key)}': its value "
+                                  f"{_shown(value)} is not a string")
 
 
 def merge_env(base: list[str], override: list[str]) -> list[str]:
@@ -241,19 +321,18 @@ def parse_shm_size(value: str) -> int:
 
 
 def parse_pids_limit(value: str | int) -> int:
-    try:
-        n = int(value)
-    except ValueError:
-        raise InvalidArgument(f'invalid argument "{value}" for "--pids-limit" flag') from None
+    n = parse_int(value, "--pids-limit")
     return -1 if n <= 0 else n
 
 
 def validate_name(name: str) -> str:
     """Container names as Docker allows them: [a-zA-Z0-9][a-zA-Z0-9_.-]+ (a leading / is dropped)."""
+    if not isinstance(name, str):
+        raise InvalidArgument(f"Invalid container name ({_shown(name)}): a name is a string")
     name = name[1:] if name.startswith("/") else name
     if not re.fullmatch(r"[a-zA-Z0-9][a-zA-Z0-9_.-]+", name):
-        raise InvalidArgument(f'Invalid container name ({name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] '
-                              "are allowed")
+        raise InvalidArgument(f"Invalid container name ({_shown(name)}), only "
+                              "[a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")
     return name
 
 
@@ -343,6 +422,16 @@ def parse_oom_score_adj(value: str | int) -> int:
     return n
 
 
+MAX_CPU_NUMBER = 8191   # the kernel's largest NR_CPUS
+PIDS_MAX = 4194304      # pids.max refuses more (PID_MAX_LIMIT on 64-bit)
+CFS_QUOTA_MAX = (1 << 44) - 1   # cpu.cfs_quota_us refuses more (max_cfs_runtime, in us)
+_INT_FIELDS = {"memory": "--memory", "memory_swap": "--memory-swap",
+               "memory_reservation": "--memory-reservation", "nano_cpus": "--cpus",
+               "cpu_shares": "--cpu-shares", "cpu_period": "--cpu-period",
+               "cpu_quota": "--cpu-quota", "pids_limit": "--pids-limit",
+               "blkio_weight": "--blkio-weight"}
+
+
 def _cpu_list(spec: str) -> set[int] | None:
     """The numbers of a cpuset list (``0-2,4``), None when it can't be parsed."""
     out: set[int] = set()
@@ -351,7 +440,7 @@ def _cpu_list(spec: str) -> set[int] | None:
         if not lo.isdigit() or (sep and not hi.isdigit()):
             return None
         a, b = int(lo), int(hi) if sep else int(lo)
-        if b < a:
+        if b < a or b > MAX_CPU_NUMBER:   # a hostile 0-99999999999 would fill the memory
             return None
         out.update(range(a, b + 1))
     return out
@@ -368,7 +457,21 @@ def _online(kind: str) -> str:
 
 def validate_resources(r, oom_score_adj: int = 0) -> None:
     """Docker's daemon-side refusals of resource values (the ones it rejects rather than
-    adjusts), with its messages; the same for create, run and update."""
+    adjusts), with its messages; the same for create, run and update. Numbers no kernel
+    interface takes (beyond an int64, more pids or CFS quota than the kernel allows) are refused
+    here rather than at start."""
+    for key, flag in _INT_FIELDS.items():
+        value = getattr(r, key)
+        if isinstance(value, bool) or not isinstance(value, int) or \
+                not -INT64_MAX - 1 <= value <= INT64_MAX:
+            raise InvalidArgument(f"invalid value for {flag}: {_shown(value)} is not a number "
+                                  "from -9223372036854775808 to 9223372036854775807")
+    if r.pids_limit > PIDS_MAX:
+        raise InvalidArgument(f"invalid value for --pids-limit: {r.pids_limit} is more than the "
+                              f"kernel allows ({PIDS_MAX}); give -1 for no limit")
+    if r.cpu_quota > CFS_QUOTA_MAX:
+        raise InvalidArgument(f"CPU cfs quota can not be more than {CFS_QUOTA_MAX} (the "
+                              "kernel's largest)")
     if r.memory_reservation and r.memory_reservation < MIN_MEMORY:
         raise InvalidArgument("Minimum memory reservation allowed is 6MB")
     if r.memory and r.memory_reservation and r.memory < r.memory_reservation:
@@ -392,7 +495,7 @@ def validate_resources(r, oom_score_adj: int = 0) -> None:
             continue
         wanted, online = _cpu_list(spec), _cpu_list(_online(kind)) or {0}
         if wanted is None:
-            raise InvalidArgument(f"Invalid value {spec} for cpuset {kind}")
+            raise InvalidArgument(f"Invalid value {_shown(spec)} for cpuset {kind}")
         if not wanted <= online:
             raise InvalidArgument(f"Requested {word} are not available - requested {spec}, "
                                   f"available: {_online(kind)}")

@@ -78,7 +78,10 @@ class VolumesAPI:
                       options: dict[str, str] | None = None) -> Volume:
         """A new volume (an anonymous one without ``name``); an existing name is returned as
         it is. ``options`` are the local driver's: ``type``, ``device``, ``o``."""
+        from .options import validate_labels
         from .volumes import store as vstore
+        validate_labels(labels or {})
+        validate_labels(options or {}, "driver option")
         return vstore.create_volume(self.store, name or None, labels, options)[0]
 
     def remove_volume(self, name: str, force: bool = False) -> None:

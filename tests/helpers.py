@@ -129,3 +129,12 @@ def cleanup_root(root: str) -> list[str]:
                     found.append(f"nft table {family} {paths.nft_table}")
     shutil.rmtree(paths.run, ignore_errors=True)
     return found
+
+
+def root_links(root: str) -> set[str]:
+    """The host's links named for the berth root ``root`` (its bridges and veths)."""
+    from engine.paths import Paths
+    suffix = Paths.from_env(root).suffix
+    out = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
+    names = {line.split(":")[1].strip().split("@")[0] for line in out.splitlines()}
+    return {n for n in names if n.startswith((f"berth{suffix}", f"vb{suffix}"))}

@@ -13,6 +13,7 @@ from aiohttp import web
 
 from ..errors import Conflict, InvalidArgument, NotFound
 from . import runtime_verbs, stats, streams, translate
+from .bodies import CONTAINER_CREATE, read_json
 from .server import call, engine_of
 
 PENDING = web.AppKey("pending_attach", dict)   # container id -> sockets waiting for its start
@@ -48,19 +49,6 @@ def register(routes) -> None:
     routes.app[PENDING] = {}
 
 
-async def _body(request: web.Request) -> dict:
-    if not request.can_read_body:
-        return {}
-    text = await request.text()
-    if not text.strip():
-        return {}
-    try:
-        body = json.loads(text)
-    except ValueError as e:
-        raise InvalidArgument(f"invalid JSON body: {e}") from None
-    return body if isinstance(body, dict) else {}
-
-
 # --- listing and inspecting ---------------------------------------------------------------------
 
 async def list_containers(request: web.Request) -> web.Response:
@@ -68,8 +56,8 @@ async def list_containers(request: web.Request) -> web.Response:
     q = request.query
     filters = translate.parse_filters(q.get("filters"))
     everything = translate.boolean(q.get("all"))
+    limit = translate.query_int(q, "limit", -1)
     found = await call(engine.containers, everything, filters or None)
-    limit = int(q.get("limit") or -1)
     if limit > 0:
         found = found[:limit]
     out = await call(lambda: [translate.container_summary(c) for c in found])
@@ -114,7 +102,7 @@ def _network_entries(data: dict, c) -> None:
 
 async def create(request: web.Request) -> web.Response:
     engine = engine_of(request)
-    body = await _body(request)
+    body = await read_json(request, CONTAINER_CREATE)
     config, entrypoint_set = translate.container_config(body)
     name = request.query.get("name") or None
     try:
@@ -151,30 +139,35 @@ async def start(request: web.Request) -> web.Response:
 
 
 def _timeout(request: web.Request) -> int | None:
-    t = request.query.get("t") or request.query.get("timeout")
-    return int(t) if t not in (None, "") else None
+    q = request.query
+    return translate.query_int(q, "t" if q.get("t") else "timeout", None)
 
 
 async def stop(request: web.Request) -> web.Response:
     engine = engine_of(request)
+    timeout = _timeout(request)
     cid = await _container_id(engine, request.match_info["id"])
     if not (await call(engine.container, cid)).running:
         return web.Response(status=304)
-    await call(engine.stop, cid, _timeout(request))
+    await call(engine.stop, cid, timeout)
     return web.Response(status=204)
 
 
 async def restart(request: web.Request) -> web.Response:
     engine = engine_of(request)
+    timeout = _timeout(request)
     cid = await _container_id(engine, request.match_info["id"])
-    await call(engine.restart, cid, _timeout(request))
+    await call(engine.restart, cid, timeout)
     return web.Response(status=204)
 
 
 async def kill(request: web.Request) -> web.Response:
+    from ..options import signal_number
     engine = engine_of(request)
+    sig = request.query.get("signal") or "SIGKILL"
+    signal_number(sig)   # a bad signal is the request's mistake whatever the container
     cid = await _container_id(engine, request.match_info["id"])
-    await call(engine.kill, cid, request.query.get("signal") or "SIGKILL")
+    await call(engine.kill, cid, sig)
     return web.Response(status=204)
 
 
@@ -263,13 +256,7 @@ async def wait(request: web.Request) -> web.StreamResponse:
 # --- logs ---------------------------------------------------------------------------------------
 
 def _seconds(value: str | None) -> float | None:
-    if value in (None, "", "0"):
-        return None
-    try:
-        return float(value)
-    except ValueError:
-        from ..events import parse_timestamp
-        return parse_timestamp(value)
+    return translate.query_time(value)
 
 
 async def logs(request: web.Request) -> web.StreamResponse:
@@ -281,8 +268,8 @@ async def logs(request: web.Request) -> web.StreamResponse:
     if not want_out and not want_err:
         raise InvalidArgument("Bad parameters: you must choose at least one stream")
     follow, stamps = translate.boolean(q.get("follow")), translate.boolean(q.get("timestamps"))
-    tail = q.get("tail") or "all"
-    tail_n = None if tail == "all" else int(tail)
+    tail_n = None if (q.get("tail") or "all") == "all" else translate.query_int(q, "tail", -1)
+    tail_n = None if tail_n is not None and tail_n < 0 else tail_n
     since, until = _seconds(q.get("since")), _seconds(q.get("until"))
     tty = c.config.tty
     response = web.StreamResponse(headers={

@@ -19,8 +19,10 @@ import termios
 
 from aiohttp import web
 
+from ..config_check import validate_exec
 from ..errors import Conflict, InvalidArgument, NotFound
 from . import streams
+from .bodies import EXEC_CONFIG, EXEC_START, read_json
 from .server import call, engine_of
 
 EXECS = web.AppKey("execs", dict)
@@ -65,14 +67,6 @@ def _instance(request: web.Request) -> ExecInstance:
     return ex
 
 
-async def _json(request: web.Request) -> dict:
-    try:
-        body = json.loads(await request.text() or "{}")
-    except ValueError:
-        raise InvalidArgument("invalid JSON body") from None
-    return body if isinstance(body, dict) else {}
-
-
 async def create(request: web.Request) -> web.Response:
     engine = engine_of(request)
     ref = request.match_info["id"]
@@ -84,7 +78,8 @@ async def create(request: web.Request) -> web.Response:
         raise Conflict(f"Container {c.id} is paused, unpause the container before exec")
     if not c.running:
         raise Conflict(f"Container {c.id} is not running")
-    body = await _json(request)
+    body = await read_json(request, EXEC_CONFIG)
+    validate_exec(body)
     if not body.get("Cmd"):
         raise InvalidArgument("No exec command specified")
     eid = os.urandom(32).hex()
@@ -102,10 +97,8 @@ def _set_size(fd: int, rows: int, cols: int) -> None:
 
 async def resize(request: web.Request) -> web.Response:
     ex = _instance(request)
-    try:
-        rows, cols = int(request.query.get("h") or 0), int(request.query.get("w") or 0)
-    except ValueError:
-        raise InvalidArgument("resize needs numbers for h and w") from None
+    from .translate import query_tty_size
+    rows, cols = query_tty_size(request.query)
     if ex.master is not None:
         _set_size(ex.master, rows, cols)
     return web.Response(status=201)
@@ -164,7 +157,7 @@ async def start(request: web.Request) -> web.StreamResponse:
     ex = _instance(request)
     if ex.started:
         raise Conflict(f"Exec {ex.id} has already been started")
-    body = await _json(request)
+    body = await read_json(request, EXEC_START)
     tty = bool(body.get("Tty", ex.body.get("Tty")))
     size = body.get("ConsoleSize") or ex.body.get("ConsoleSize")
     ex.started = ex.running = True

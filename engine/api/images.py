@@ -59,7 +59,7 @@ async def list_images(request: web.Request) -> web.Response:
         for img in images:
             if "dangling" in filters:
                 dangling = not img.repo_tags
-                if dangling != translate.boolean(filters["dangling"][0]):
+                if dangling != translate.boolean((filters["dangling"] or ["true"])[0]):
                     continue
             if "reference" in filters and not any(
                     _ref_match(t, r) for t in img.repo_tags for r in filters["reference"]):
@@ -131,7 +131,8 @@ async def remove(request: web.Request) -> web.Response:
 async def prune(request: web.Request) -> web.Response:
     engine = engine_of(request)
     filters = translate.parse_filters(request.query.get("filters"))
-    everything = "dangling" in filters and not translate.boolean(filters["dangling"][0])
+    everything = "dangling" in filters and not translate.boolean(
+        (filters["dangling"] or ["true"])[0])
     removed, size = await call(engine.prune_images, everything)
     out = []
     for line in removed:
@@ -144,7 +145,9 @@ async def prune(request: web.Request) -> web.Response:
 async def search(request: web.Request) -> web.Response:
     engine = engine_of(request)
     term = request.query.get("term") or ""
-    limit = int(request.query.get("limit") or 25)
+    limit = translate.query_int(request.query, "limit", 25)
+    if not 1 <= limit <= 100:
+        raise InvalidArgument(f"limit {limit} is outside the range of [1, 100]")
     registry = term.split("/", 1)[0] if "/" in term and ("." in term.split("/", 1)[0] or ":"
                                                           in term.split("/", 1)[0]) else None
     if registry:
@@ -199,12 +202,12 @@ def registry_auth(request: web.Request) -> tuple[str, str] | None:
     header = request.headers.get("X-Registry-Auth", "").strip()
     if not header:
         return None
+    from .bodies import AUTH_CONFIG, parse
     try:
-        auth = json.loads(base64.urlsafe_b64decode(header + "=" * (-len(header) % 4)))
-    except ValueError:
-        raise InvalidArgument("X-Registry-Auth is not base64url-encoded JSON") from None
-    if not isinstance(auth, dict):
-        raise InvalidArgument("X-Registry-Auth is not a JSON object")
+        auth = parse(base64.urlsafe_b64decode(header + "=" * (-len(header) % 4)), AUTH_CONFIG)
+    except (ValueError, InvalidArgument):
+        raise InvalidArgument("X-Registry-Auth is not base64url-encoded JSON of an "
+                              "AuthConfig") from None
     if auth.get("identitytoken") and not auth.get("password"):
         raise InvalidArgument("identity tokens in X-Registry-Auth are not supported by berth: "
                               "send the username and password")
@@ -229,12 +232,15 @@ async def create(request: web.Request) -> web.StreamResponse:
     else:
         ref = image
     platform = q.get("platform") or None
+    from ..images.reference import parse
+    parse(ref)   # a bad reference or X-Registry-Auth is a 400, before the stream's 200
+    credentials = registry_auth(request)
     response = web.StreamResponse(headers={"Content-Type": "application/json"})
     await response.prepare(request)
     progress = _Progress(response)
     img = await progress.run(engine.pull(ref, platform=platform, progress=progress,
                                          tls_verify=not _insecure(ref),
-                                         credentials=registry_auth(request)))
+                                         credentials=credentials))
     if img is not None:
         await progress.write({"status": f"Digest: {img.manifest_digest}"} if img.manifest_digest
                              else {"status": "Pulled"})
@@ -280,12 +286,13 @@ async def push(request: web.Request) -> web.StreamResponse:
     t = request.query.get("tag")
     ref = f"{name}:{t}" if t else name
     await _image(engine, ref)
+    credentials = registry_auth(request)
     response = web.StreamResponse(headers={"Content-Type": "application/json"})
     await response.prepare(request)
     progress = _Progress(response)
     digest = await progress.run(engine.push(ref, progress=progress,
                                             tls_verify=not _insecure(ref),
-                                            credentials=registry_auth(request)))
+                                            credentials=credentials))
     if digest:
         await progress.write({"status": f"{t or 'latest'}: digest: {digest}",
                               "aux": {"Tag": t or "latest", "Digest": digest}})

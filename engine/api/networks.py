@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
-
 from aiohttp import web
 
 from ..errors import InvalidArgument, NotFound
 from . import translate
+from .bodies import NETWORK_CONNECT, NETWORK_CREATE, NETWORK_DISCONNECT, read_json
 from .server import call, engine_of
 
 
@@ -20,14 +19,6 @@ def register(routes) -> None:
     add("DELETE", "/networks/{id}", remove)
     add("POST", "/networks/{id}/connect", connect)
     add("POST", "/networks/{id}/disconnect", disconnect)
-
-
-async def _json(request: web.Request) -> dict:
-    try:
-        body = json.loads(await request.text() or "{}")
-    except ValueError:
-        raise InvalidArgument("invalid JSON body") from None
-    return body if isinstance(body, dict) else {}
 
 
 ZERO_TIME = "0001-01-01T00:00:00Z"
@@ -86,7 +77,7 @@ async def inspect(request: web.Request) -> web.Response:
 
 async def create(request: web.Request) -> web.Response:
     engine = engine_of(request)
-    body = await _json(request)
+    body = await read_json(request, NETWORK_CREATE)
     name = body.get("Name")
     if not name:
         raise InvalidArgument("network name is required")
@@ -122,7 +113,7 @@ async def prune(request: web.Request) -> web.Response:
 
 async def connect(request: web.Request) -> web.Response:
     engine = engine_of(request)
-    body = await _json(request)
+    body = await read_json(request, NETWORK_CONNECT)
     ep = body.get("EndpointConfig") or {}
     ip = (ep.get("IPAMConfig") or {}).get("IPv4Address") or None
     await call(engine.connect, request.match_info["id"], body.get("Container") or "", ip,
@@ -132,7 +123,7 @@ async def connect(request: web.Request) -> web.Response:
 
 async def disconnect(request: web.Request) -> web.Response:
     engine = engine_of(request)
-    body = await _json(request)
+    body = await read_json(request, NETWORK_DISCONNECT)
     await call(engine.disconnect, request.match_info["id"], body.get("Container") or "",
                bool(body.get("Force")))
     return web.Response(status=200)

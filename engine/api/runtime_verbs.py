@@ -179,13 +179,10 @@ _UPDATE_FIELDS = {"Memory": "memory", "MemorySwap": "memory_swap",
 
 
 async def update(request: web.Request) -> web.Response:
-    import json
+    from .bodies import CONTAINER_UPDATE, read_json
     engine = engine_of(request)
     fn = _verb(engine, "update", "docker update")
-    try:
-        body = json.loads(await request.text() or "{}")
-    except ValueError:
-        raise InvalidArgument("invalid JSON body") from None
+    body = await read_json(request, CONTAINER_UPDATE)
     # the docker CLI sends every field, zero for "not given": only the others change
     changes = {ours: body[theirs] for theirs, ours in _UPDATE_FIELDS.items() if body.get(theirs)}
     restart = body.get("RestartPolicy") or {}
@@ -213,9 +210,7 @@ def _resize_tty(engine, ref: str, rows: int, cols: int) -> None:
 
 async def resize(request: web.Request) -> web.Response:
     engine = engine_of(request)
-    try:
-        rows, cols = int(request.query.get("h") or 0), int(request.query.get("w") or 0)
-    except ValueError:
-        raise InvalidArgument("resize needs numbers for h and w") from None
+    from .translate import query_tty_size
+    rows, cols = query_tty_size(request.query)
     await call(_resize_tty, engine, request.match_info["id"], rows, cols)
     return web.Response(status=200)

@@ -1,9 +1,17 @@
 """The aiohttp application that speaks the Docker Engine API over a unix socket.
 
 Routes are registered with and without the ``/vX.Y`` prefix (1.41 to 1.45). Engine errors become
-Docker's status codes and ``{"message": …}`` bodies in one place (``STATUS``). The engine's local
-verbs are synchronous: handlers run them in worker threads (``call``), never on the event loop.
-The service exits after ``timeout`` seconds without a request in flight (0 = never).
+Docker's status codes and ``{"message": …}`` bodies in one place (``STATUS``): a client's mistake
+is a 4xx, only a bug is a 500. The engine's local verbs are synchronous: handlers run them in
+worker threads (``call``), never on the event loop. The service exits after ``timeout`` seconds
+without a request in flight (0 = never).
+
+Bounds (``Limits``): JSON bodies are read whole, so they have a size limit (``--max-body``);
+streamed bodies (image load, archive PUT) are not JSON and are not limited. A connection must
+send each request head within ``header_timeout`` seconds of opening or of starting it (a client
+trickling headers a byte at a time holds a connection no longer), and an idle keep-alive
+connection is closed after ``idle_timeout``. A request in progress (logs -f, attach, events,
+stats, wait) is never cut off by either.
 """
 
 from __future__ import annotations
@@ -16,22 +24,49 @@ import os
 import time
 
 from aiohttp import web
+from aiohttp.web_protocol import RequestHandler
 
 from ..errors import (AuthError, BerthError, Conflict, ExecError, HostError, IntegrityError,
                       InvalidArgument, NotFound, RegistryError)
+from .bodies import BodyTooLarge, BodyTooSlow
 
 MIN_VERSION, MAX_VERSION = (1, 41), (1, 45)
 API_VERSION = "1.45"
 ENGINE_KEY = web.AppKey("engine", object)
 STATE_KEY = web.AppKey("state", object)
+LIMITS_KEY = web.AppKey("limits", object)
 
 # engine.errors -> Docker's status codes: the one place they are mapped (order matters:
 # subclasses first)
 STATUS: tuple[tuple[type, int], ...] = (
+    (BodyTooLarge, 413), (BodyTooSlow, 408),
     (NotFound, 404), (Conflict, 409), (InvalidArgument, 400), (AuthError, 401),
     (ExecError, 400), (IntegrityError, 400), (RegistryError, 500), (HostError, 500),
     (BerthError, 500), (NotImplementedError, 501),
 )
+
+
+class Limits:
+    """How much a client may send and how long it may take.
+
+    ``max_body``, 4 MiB by default: no real client sends a JSON body near it. The largest are
+    container creates and execs, whose Cmd and Env must fit the kernel's ARG_MAX for execve
+    (2 MiB with the usual 8 MiB stack), plus JSON's quoting; compose and docker-py send a few
+    KiB. A 100 MB label, by contrast, grew the service by 230 MiB and every later ``ps`` by
+    0.8 s. ``header_timeout`` 10 s: clients on a unix socket send a head at once.
+    ``idle_timeout`` 60 s: Go's and urllib3's pools reconnect when an idle connection was
+    closed, and a minute covers a CLI's pauses between requests."""
+
+    __slots__ = ("max_body", "header_timeout", "idle_timeout")
+
+    def __init__(self, max_body: int = 4 << 20, header_timeout: float = 10.0,
+                 idle_timeout: float = 60.0):
+        self.max_body, self.header_timeout, self.idle_timeout = (max_body, header_timeout,
+                                                                 idle_timeout)
+
+
+def limits_of(request: web.Request) -> Limits:
+    return request.app[LIMITS_KEY]
 
 
 def status_of(error: BaseException) -> int:
@@ -67,6 +102,10 @@ def _parse_version(text: str) -> tuple[int, int] | None:
 async def _middleware(request: web.Request, handler):
     state: ServiceState = request.app[STATE_KEY]
     state.active += 1
+    # the head is in: no head deadline while the request is served
+    guard = request.protocol if isinstance(request.protocol, GuardedHandler) else None
+    if guard is not None:
+        guard.request_started()
     try:
         version = request.match_info.get("version")
         if version is not None:
@@ -80,8 +119,11 @@ async def _middleware(request: web.Request, handler):
                                       f"supported API version is {API_VERSION}")
         try:
             response = await handler(request)
-        except web.HTTPException:
-            raise
+        except web.HTTPException as e:
+            if e.status < 400:
+                raise
+            # aiohttp's own refusals (a body over client_max_size …), in Docker's shape
+            return error_response(e.status, e.text or e.reason)
         except (BerthError, NotImplementedError) as e:
             return error_response(status_of(e), str(e) or "not implemented")
         except asyncio.CancelledError:
@@ -103,6 +145,8 @@ async def _middleware(request: web.Request, handler):
             response.headers.setdefault("Server", "berth")
         return response
     finally:
+        if guard is not None:
+            guard.request_ended()
         state.active -= 1
         state.last = time.monotonic()
 
@@ -122,11 +166,65 @@ class Routes:
         self.app.router.add_route(method, r"/v{version:\d+\.\d+}" + path, handler)
 
 
-def make_app(engine) -> web.Application:
+class GuardedHandler(RequestHandler):
+    """aiohttp's connection handler with a deadline on request heads: a connection must send a
+    whole head within ``header_timeout`` of opening, or of the first byte of its next request.
+    The middleware tells it when a request is being served (no deadline then: bodies, streams
+    and hijacked connections take as long as they take)."""
+
+    __slots__ = ("_head_timeout", "_head_timer", "_serving")
+
+    def __init__(self, manager, *, header_timeout: float, **kwargs):
+        super().__init__(manager, **kwargs)
+        self._head_timeout = header_timeout
+        self._head_timer = None
+        self._serving = False
+
+    def connection_made(self, transport) -> None:
+        super().connection_made(transport)
+        self._arm()
+
+    def data_received(self, data: bytes) -> None:
+        if data and not self._serving and self._head_timer is None:
+            self._arm()
+        super().data_received(data)
+
+    def connection_lost(self, exc) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+    def request_started(self) -> None:
+        self._serving = True
+        self._disarm()
+
+    def request_ended(self) -> None:
+        self._serving = False
+
+    def _arm(self) -> None:
+        if self._head_timeout > 0:
+            self._head_timer = asyncio.get_running_loop().call_later(self._head_timeout,
+                                                                     self._late)
+
+    def _disarm(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+
+    def _late(self) -> None:
+        self._head_timer = None
+        if not self._serving:
+            self.force_close()
+
+
+def make_app(engine, limits: Limits | None = None) -> web.Application:
     from . import containers, exec as exec_, images, networks, system, volumes
-    app = web.Application(middlewares=[_middleware], client_max_size=0)
+    limits = limits or Limits()
+    # client_max_size bounds every whole-body read (request.read/text/json); streamed bodies
+    # (image load, archive PUT) are read from request.content and are not limited
+    app = web.Application(middlewares=[_middleware], client_max_size=limits.max_body)
     app[ENGINE_KEY] = engine
     app[STATE_KEY] = ServiceState()
+    app[LIMITS_KEY] = limits
     routes = Routes(app)
     for module in (system, containers, exec_, images, networks, volumes):
         module.register(routes)
@@ -176,14 +274,16 @@ def _secure(path: str) -> None:
     os.chmod(path, 0o660)
 
 
-async def serve(engine, socket_path: str, timeout: float = 0, ready=None) -> None:
+async def serve(engine, socket_path: str, timeout: float = 0, ready=None,
+                limits: Limits | None = None) -> None:
     """Serve until SIGINT/SIGTERM, or until ``timeout`` seconds pass with no request in flight."""
     import signal
     loop = asyncio.get_running_loop()
+    limits = limits or Limits()
     # streams (logs -f, waits, attaches) hold worker threads for long: a pool of its own size
     global _POOL
     pool = _POOL = concurrent.futures.ThreadPoolExecutor(max_workers=64, thread_name_prefix="api")
-    app = make_app(engine)
+    app = make_app(engine, limits)
     # a stopped service does not wait for streams (logs -f, events, attach) to end
     runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=1.0)
     await runner.setup()
@@ -194,10 +294,18 @@ async def serve(engine, socket_path: str, timeout: float = 0, ready=None) -> Non
             raise Conflict(f"a service already listens on {socket_path}: stop it first, or "
                            "give another --socket")
         os.unlink(socket_path)   # left by a service that was killed
+    def connection():
+        # aiohttp's handler with the head deadline; runner.server tracks it, so the runner's
+        # cleanup closes it like any other. No lingering: aiohttp would read and drop for 10 s
+        # the rest of a body it refused (413), and on a unix socket the client reads the answer
+        # whatever it still had to send.
+        return GuardedHandler(runner.server, loop=loop, header_timeout=limits.header_timeout,
+                              keepalive_timeout=limits.idle_timeout, lingering_time=0,
+                              access_log=None)
+
     old = os.umask(0o117)  # no moment when the socket is open to everyone
     try:
-        site = web.UnixSite(runner, socket_path)
-        await site.start()
+        server = await loop.create_unix_server(connection, socket_path)
     finally:
         os.umask(old)
     _secure(socket_path)
@@ -220,6 +328,7 @@ async def serve(engine, socket_path: str, timeout: float = 0, ready=None) -> Non
             except (asyncio.TimeoutError, TimeoutError):
                 pass
     finally:
+        server.close()
         try:
             os.unlink(socket_path)
         except FileNotFoundError:
@@ -229,14 +338,16 @@ async def serve(engine, socket_path: str, timeout: float = 0, ready=None) -> Non
         pool.shutdown(wait=False, cancel_futures=True)
 
 
-def run_service(socket_path: str | None = None, timeout: float = 0) -> int:
+def run_service(socket_path: str | None = None, timeout: float = 0,
+                limits: Limits | None = None) -> int:
     """``berth system service``: serve the Docker API on ``socket_path`` until stopped."""
     import sys
     from .. import Engine
     engine = Engine()
     path = socket_path or default_socket(engine.paths)
     asyncio.run(serve(engine, path, timeout, ready=lambda: print(
-        f"berth: serving the Docker API on unix://{path}", file=sys.stderr, flush=True)))
+        f"berth: serving the Docker API on unix://{path}", file=sys.stderr, flush=True),
+        limits=limits))
     sys.stdout.flush()
     sys.stderr.flush()
     # a worker thread still blocked in a verb would hold up the interpreter's exit (the pool's

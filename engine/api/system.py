@@ -9,7 +9,6 @@ import time
 
 from aiohttp import web
 
-from ..errors import InvalidArgument
 from . import translate
 from .server import API_VERSION, MIN_VERSION, call, engine_of
 
@@ -120,6 +119,8 @@ async def events(request: web.Request) -> web.StreamResponse:
     q = request.query
     filters = translate.parse_filters(q.get("filters"))
     since, until = q.get("since") or None, q.get("until") or None
+    for value in (since, until):
+        translate.query_time(value)   # a bad time is a 400, before the stream's 200
     response = web.StreamResponse(headers={"Content-Type": "application/json"})
     await response.prepare(request)
     stream = engine.follow_events(since=since, filters=filters or None, until=until)
@@ -137,11 +138,9 @@ async def df(request: web.Request) -> web.Response:
 
 
 async def auth(request: web.Request) -> web.Response:
+    from .bodies import AUTH_CONFIG, read_json
     engine = engine_of(request)
-    try:
-        body = json.loads(await request.text() or "{}")
-    except ValueError:
-        raise InvalidArgument("invalid JSON body") from None
+    body = await read_json(request, AUTH_CONFIG)
     server = body.get("serveraddress") or "docker.io"
     for scheme in ("https://", "http://"):
         server = server[len(scheme):] if server.startswith(scheme) else server

@@ -8,12 +8,12 @@ as Docker ignores them; fields it knows but cannot honour are refused with a sen
 
 from __future__ import annotations
 
-import json
 import time
 
 from ..clock import human_duration
 from ..errors import InvalidArgument
 from ..models import ContainerConfig, Mount, Resources, Ulimit
+from ..runtime.names import shown
 
 # HostConfig fields berth cannot honour, with the value(s) that mean "not used"
 _UNSUPPORTED = {
@@ -28,20 +28,59 @@ def parse_filters(text: str | None) -> dict[str, list[str]]:
     """Docker's ``filters`` query: ``{"k": ["v"]}`` or the older ``{"k": {"v": true}}``."""
     if not text:
         return {}
+    from .bodies import parse
     try:
-        raw = json.loads(text)
-    except ValueError:
-        raise InvalidArgument(f"invalid filter: {text}") from None
-    if not isinstance(raw, dict):
-        raise InvalidArgument(f"invalid filter: {text}")
+        raw = parse(text.encode("utf-8", "surrogatepass"))
+    except InvalidArgument:
+        raise InvalidArgument(f"invalid filter: {shown(text)}") from None
     out: dict[str, list[str]] = {}
     for key, values in raw.items():
         if isinstance(values, dict):
-            values = [v for v, on in values.items() if on]
-        elif isinstance(values, str):
-            values = [values]
-        out[key] = [str(v) for v in values or []]
+            values = [v for v, on in values.items() if on is True]
+        elif isinstance(values, str) or values is None:
+            values = [values] if values else []
+        if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+            raise InvalidArgument(f"invalid filter '{shown(key)}': give a list of strings, as "
+                                  '{"label": ["a=b"]}')
+        out[key] = values
     return out
+
+
+def query_int(query, name: str, default, low: int = -(1 << 63), high: int = (1 << 63) - 1):
+    """An integer query parameter (``?t=10``), ``default`` when absent; 400 with Go's
+    strconv message when it is not a number from ``low`` to ``high``."""
+    value = query.get(name)
+    if value in (None, ""):
+        return default
+    text = value.strip()
+    digits = text[1:] if text[:1] in "+-" else text
+    n = int(text) if digits.isdigit() and digits.isascii() and len(digits) <= 19 else None
+    if n is None or not low <= n <= high:
+        reason = "value out of range" if digits.isdigit() else "invalid syntax"
+        raise InvalidArgument(f'invalid value for "{shown(name)}": strconv.Atoi: parsing '
+                              f'"{shown(value)}": {reason}')
+    return n
+
+
+def query_tty_size(query) -> tuple[int, int]:
+    """(rows, cols) of a resize request (``?h=24&w=80``): a terminal's size is 16 bits each."""
+    return (query_int(query, "h", 0, 0, 65535), query_int(query, "w", 0, 0, 65535))
+
+
+def query_time(value: str | None) -> float | None:
+    """A ``since``/``until`` query parameter as seconds since the epoch (None for none)."""
+    import math
+    if value in (None, "", "0"):
+        return None
+    from ..events import parse_timestamp
+    try:
+        seconds = parse_timestamp(value)
+    except (OverflowError, OSError, ValueError):
+        seconds = math.nan
+    if not math.isfinite(seconds):
+        raise InvalidArgument(f"invalid time '{shown(value)}': use a Unix timestamp, RFC 3339 "
+                              "(2024-05-01T10:00:00Z) or a duration like 10m")
+    return seconds
 
 
 def boolean(value: str | None, default: bool = False) -> bool:
@@ -79,7 +118,7 @@ def _resources(host: dict) -> Resources:
                                                   host.get("MemoryReservation") or None)
     nano = int(host.get("NanoCpus") or 0)
     if nano:
-        options.parse_cpus(str(nano / 1e9))   # Docker's range check and message
+        options.parse_cpus(f"{nano}/1000000000")   # Docker's range check and message
     pids = host.get("PidsLimit")
     return Resources(memory=mem, memory_swap=swap, memory_reservation=reservation,
                      nano_cpus=nano, cpu_shares=int(host.get("CpuShares") or 0),
@@ -189,7 +228,7 @@ def container_config(body: dict) -> tuple[ContainerConfig, bool]:
         exposed_ports=[p if "/" in p else f"{p}/tcp" for p in body.get("ExposedPorts") or {}],
         init=bool(host.get("Init")), auto_remove=bool(host.get("AutoRemove")),
         restart_policy=options.parse_restart(policy), resources=_resources(host),
-        ulimits=[Ulimit(u["Name"], int(u["Soft"]), int(u["Hard"]))
+        ulimits=[Ulimit(u.get("Name") or "", u.get("Soft") or 0, u.get("Hard") or 0)
                  for u in host.get("Ulimits") or []],
         network_mode=network, publish_all=bool(host.get("PublishAllPorts")),
         read_only=bool(host.get("ReadonlyRootfs")), cap_add=list(host.get("CapAdd") or []),

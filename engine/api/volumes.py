@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
-
 from aiohttp import web
 
 from ..errors import InvalidArgument, NotFound
 from . import translate
+from .bodies import VOLUME_CREATE, read_json
 from .server import call, engine_of
 
 
@@ -40,10 +39,7 @@ async def inspect(request: web.Request) -> web.Response:
 
 async def create(request: web.Request) -> web.Response:
     engine = engine_of(request)
-    try:
-        body = json.loads(await request.text() or "{}")
-    except ValueError:
-        raise InvalidArgument("invalid JSON body") from None
+    body = await read_json(request, VOLUME_CREATE)
     driver = body.get("Driver") or "local"
     if driver != "local":
         raise InvalidArgument(f"volume driver {driver!r} is not supported by berth: use local")

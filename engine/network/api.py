@@ -52,7 +52,9 @@ class NetworksAPI:
         """A bridge network with its own bridge and subnet (the next free /16 of the pool
         unless ``subnet`` is given); its bridge and rules exist from now until it is removed."""
         from . import bridge, ipam, lifecycle
+        from ..options import validate_labels
         ipam.check_name(name)
+        validate_labels(labels or {})
         if name in PREDEFINED:
             raise Conflict(f"network with name {name} already exists: it is predefined; "
                            "choose another name")
@@ -141,6 +143,11 @@ class NetworksAPI:
                 aliases=()) -> None:
         """Connect a container to a network: now if it runs, at its next start if not."""
         from . import endpoints, ipam
+        from ..runtime.names import check_alias
+        if isinstance(aliases, str) or not all(isinstance(a, str) for a in aliases):
+            raise InvalidArgument("network aliases are a list of names")
+        for alias in aliases:
+            check_alias(alias)
         c = self._container_for_network(container)
         mode = c.config.network_mode or "bridge"
         if mode in ("host", "none") or mode.startswith("container:"):

@@ -18,23 +18,38 @@ LOCALHOST_LINES = ["127.0.0.1\tlocalhost", "::1\tlocalhost ip6-localhost ip6-loo
                    "ff02::2\tip6-allrouters"]
 
 
+def _field(value) -> bool:
+    """Whether ``value`` may be one field of a hosts or resolv.conf line. The last line of
+    defence: create and connect refuse such values with a message (engine/config_check.py), but
+    a record written before they did, or by hand, must not reach a neighbour's file either."""
+    if not value or not isinstance(value, str):
+        return False
+    return value.isprintable() and not any(c.isspace() or c == "#" for c in value)
+
+
 def hosts_lines(hostname: str, own_ips: list[str], peers: list[tuple[str, list[str]]] = (),
                 extra_hosts: list[str] = (), gateway: str = "") -> str:
     """/etc/hosts: loopback, the container's own addresses under its hostname, the other
     containers on its networks (``peers``: address, names), then --add-host entries
-    (``name:ip``; ``host-gateway`` means the gateway of the container's first network)."""
+    (``name:ip``; ``host-gateway`` means the gateway of the container's first network).
+    A field that could split a line (whitespace, a control character) is left out: never
+    an error here, which would cost every neighbour its hosts file."""
     lines = list(LOCALHOST_LINES)
     for ip in own_ips:
-        lines.append(f"{ip}\t{hostname}")
+        if _field(ip) and _field(hostname):
+            lines.append(f"{ip}\t{hostname}")
     for ip, names in peers:
-        lines.append(f"{ip}\t{' '.join(names)}")
+        names = [n for n in names if _field(n)]
+        if _field(ip) and names:
+            lines.append(f"{ip}\t{' '.join(names)}")
     for spec in extra_hosts:
         host, ip = _split_add_host(spec)
         if ip == "host-gateway":
             if not gateway:
                 continue
             ip = gateway
-        lines.append(f"{ip}\t{host}")
+        if _field(ip) and _field(host):
+            lines.append(f"{ip}\t{host}")
     return "\n".join(lines) + "\n"
 
 
@@ -48,22 +63,26 @@ def _split_add_host(spec: str) -> tuple[str, str]:
 
 
 def check_add_host(spec: str) -> None:
-    """Refuse a --add-host that is not NAME:IP (InvalidArgument, with Docker's wording)."""
+    """Refuse a --add-host that is not NAME:IP (InvalidArgument, with the docker CLI's
+    ValidateExtraHost wording), or whose name or address is not one field of a hosts line."""
     import ipaddress
     from ..errors import InvalidArgument
+    from ..runtime.names import shown
+    if not isinstance(spec, str):
+        raise InvalidArgument(f"bad format for add-host: {shown(spec)}")
     host, ip = _split_add_host(spec)
-    if not host or not ip:
-        raise InvalidArgument(f"bad format for add-host: {spec!r}")
+    if not host or not ip or ":" in host or not _field(host):
+        raise InvalidArgument(f'bad format for add-host: "{shown(spec)}"')
     if ip != "host-gateway":
         try:
-            ipaddress.ip_address(ip)
+            ipaddress.ip_address(ip if _field(ip) else "-")
         except ValueError:
-            raise InvalidArgument(f"invalid IP address in add-host: {ip!r}") from None
+            raise InvalidArgument(f'invalid IP address in add-host: "{shown(ip)}"') from None
 
 
 def hosts_text(container: Container, entries: list[tuple[str, list[str]]] = ()) -> str:
     """/etc/hosts: loopback, the container's own addresses, then peers and --add-host entries."""
-    name = container.config.hostname or container.id[:12]
+    name = container.config.hostname if _field(container.config.hostname) else container.id[:12]
     own = [ep.get("IPAddress") for ep in container.state.networks.values() if ep.get("IPAddress")]
     gateway = next((ep.get("Gateway") for ep in container.state.networks.values()
                     if ep.get("Gateway")), "")
@@ -116,6 +135,8 @@ def resolv_text(container: Container, host_resolv: str = HOST_RESOLV) -> str:
         search = list(container.config.dns_search)
     if container.config.dns_options:
         options = list(container.config.dns_options)
+    nameservers, search, options = ([v for v in values if _field(v)]
+                                    for values in (nameservers, search, options))
     out = [f"nameserver {n}" for n in nameservers]
     if search:
         out.append("search " + " ".join(search))
@@ -131,7 +152,7 @@ def write_container_files(container_dir: str, container: Container,
     reaches the container). ``attach`` later rewrites hosts in place with the container's
     addresses and its peers."""
     from ..store import write_atomic
-    name = container.config.hostname or container.id[:12]
+    name = container.config.hostname if _field(container.config.hostname) else container.id[:12]
     if container.config.network_mode == "host":
         try:
             with open("/etc/hosts", "rb") as f:

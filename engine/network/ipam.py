@@ -42,10 +42,16 @@ if TYPE_CHECKING:  # annotations only (the monitor imports this: every import co
     from typing import Any, Iterator
 
 
-def _name_ok(name: str) -> bool:
+def valid_name(name: str) -> bool:
+    """A name a network can have: it names the record's file, so nothing of a path."""
     # re is imported here, not at the top: attach never needs it
     import re
-    return bool(re.fullmatch(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*", name or ""))
+    return isinstance(name, str) and bool(re.fullmatch(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*", name))
+
+
+def _shown(value) -> str:
+    from ..runtime.names import shown
+    return shown(value)
 
 
 class NetworkRecord:
@@ -109,6 +115,8 @@ class NetRecord:
 # --- records ------------------------------------------------------------------------------
 
 def load(store, name: str) -> NetRecord | None:
+    if "/" in name or name.startswith("."):   # a path, not a name: no record to read
+        return None
     data = store.read("networks", f"{name}.json")
     return NetRecord.from_dict(data) if data else None
 
@@ -134,7 +142,7 @@ def load_all(store) -> list[NetRecord]:
 
 def find(store, ref: str) -> NetRecord:
     """The network named ``ref``, or with the id (or unique id prefix) ``ref``."""
-    rec = load(store, ref) if _name_ok(ref) else None
+    rec = load(store, ref) if valid_name(ref) else None
     if rec:
         return rec
     matches = [r for r in load_all(store) if ref and r.network.id.startswith(ref)]
@@ -146,9 +154,9 @@ def find(store, ref: str) -> NetRecord:
 
 
 def check_name(name: str) -> None:
-    if not _name_ok(name):
-        raise InvalidArgument(f"invalid network name {name!r}: use letters, digits, '_', '.' "
-                              "and '-', starting with a letter or digit")
+    if not valid_name(name):
+        raise InvalidArgument(f"invalid network name \"{_shown(name)}\": use letters, digits, "
+                              "'_', '.' and '-', starting with a letter or digit")
 
 
 def new_record(name: str, subnet: ipaddress.IPv4Network, gateway: str | None,
@@ -161,15 +169,30 @@ def new_record(name: str, subnet: ipaddress.IPv4Network, gateway: str | None,
                              labels=dict(labels or {}), created=now_rfc3339(), mtu=mtu))
 
 
+# Ranges a bridge network must not take: its gateway on the host would answer for them, or
+# route them away from where they belong (loopback, multicast, 0.0.0.0/x for "any address").
+SPECIAL_RANGES = (("0.0.0.0/8", "'this network' (0.0.0.0/8)"),
+                  ("127.0.0.0/8", "loopback (127.0.0.0/8)"),
+                  ("169.254.0.0/16", "link-local (169.254.0.0/16)"),
+                  ("224.0.0.0/4", "multicast (224.0.0.0/4)"),
+                  ("240.0.0.0/4", "reserved and broadcast (240.0.0.0/4)"))
+
+
 def parse_subnet(text: str) -> ipaddress.IPv4Network:
     try:
         net = ipaddress.ip_network(text, strict=False)
-    except ValueError:
-        raise InvalidArgument(f"invalid subnet {text}: give an IPv4 network such as 10.90.0.0/24") from None
+    except (TypeError, ValueError):
+        raise InvalidArgument(f"invalid subnet {_shown(text)}: give an IPv4 network such as "
+                              "10.90.0.0/24") from None
     if net.version != 4:
         raise InvalidArgument(f"invalid subnet {text}: berth's networks are IPv4 only")
     if net.prefixlen > 30:
         raise InvalidArgument(f"subnet {text} is too small: give at most a /30")
+    for special, what in SPECIAL_RANGES:
+        if net.overlaps(ipaddress.IPv4Network(special)):
+            raise InvalidArgument(f"invalid subnet {text}: it overlaps the {what} range, which "
+                                  "a network can't use; give a private range such as "
+                                  "10.90.0.0/24 or 192.168.90.0/24")
     return net
 
 
@@ -178,8 +201,8 @@ def _check_gateway(subnet: ipaddress.IPv4Network, gateway: str | None) -> str:
         return str(subnet.network_address + 1)
     try:
         gw = ipaddress.IPv4Address(gateway)
-    except ValueError:
-        raise InvalidArgument(f"invalid gateway {gateway}: give an IPv4 address") from None
+    except (TypeError, ValueError):
+        raise InvalidArgument(f"invalid gateway {_shown(gateway)}: give an IPv4 address") from None
     if gw not in subnet or gw in (subnet.network_address, subnet.broadcast_address):
         raise InvalidArgument(f"gateway {gateway} is not a host address of subnet {subnet}")
     return str(gw)
@@ -190,8 +213,9 @@ def _check_range(subnet: ipaddress.IPv4Network, ip_range: str | None) -> str:
         return ""
     try:
         rng = ipaddress.ip_network(ip_range, strict=False)
-    except ValueError:
-        raise InvalidArgument(f"invalid ip-range {ip_range}: give a network such as 10.90.0.128/25") from None
+    except (TypeError, ValueError):
+        raise InvalidArgument(f"invalid ip-range {_shown(ip_range)}: give a network such as "
+                              "10.90.0.128/25") from None
     if rng.version != 4 or not rng.subnet_of(subnet):
         raise InvalidArgument(f"ip-range {ip_range} is not inside subnet {subnet}")
     return str(rng)
@@ -269,8 +293,9 @@ def allocate(rec: NetRecord, cid: str, wanted: str = "") -> str:
     if wanted:
         try:
             ip = ipaddress.IPv4Address(wanted)
-        except ValueError:
-            raise InvalidArgument(f"invalid IP address {wanted}: give an IPv4 address") from None
+        except (TypeError, ValueError):
+            raise InvalidArgument(f"invalid IP address {_shown(wanted)}: give an IPv4 "
+                                  "address") from None
         if ip not in net or ip in (net.network_address, net.broadcast_address):
             raise InvalidArgument(f"address {wanted} is not in network '{rec.network.name}' "
                                   f"({net}); choose one inside it")

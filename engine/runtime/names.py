@@ -1,5 +1,6 @@
-"""Generated container names, as Docker makes them: ``adjective_surname`` of a notable scientist
-or hacker (a subset of moby's names-generator lists)."""
+"""Container names as Docker makes them (``adjective_surname`` of a notable scientist or hacker, a
+subset of moby's names-generator lists), and the checks on the names people give that end up in
+containers' hosts, resolv.conf and hostname files."""
 
 from __future__ import annotations
 
@@ -45,3 +46,61 @@ def generate(retry: int = 0) -> str:
     if a == "boring" and b == "wozniak":  # Steve Wozniak is not boring (moby's rule)
         return generate(retry)
     return f"{a}_{b}{int.from_bytes(os.urandom(1), 'big') % 10 if retry else ''}"
+
+
+# --- names people give: what may be written into a container's files -------------------------
+# A container's name, aliases and hostname land in its neighbours' /etc/hosts, its --dns values
+# in its resolv.conf: one space or line break there and a name becomes a line of its own choosing.
+
+HOST_NAME_MAX = 64   # the kernel's sethostname() limit
+
+
+def shown(value) -> str:
+    """``value`` for an error message: control characters and line breaks escaped (as Go's %q
+    does), so that the message stays one line and a terminal is never sent escape codes."""
+    text = value if isinstance(value, str) else repr(value)
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def unsafe(value) -> bool:
+    """True when ``value`` is not a string, or holds whitespace, a control or format character
+    or ``#``: anything that would split or end a line of hosts or resolv.conf."""
+    if not isinstance(value, str):
+        return True
+    return not value.isprintable() or any(c.isspace() or c == "#" for c in value)
+
+
+def _refuse(message: str):
+    from ..errors import InvalidArgument
+    return InvalidArgument(message)
+
+
+def check_hostname(value: str, flag: str = "--hostname") -> None:
+    """A hostname (or domain name) as the kernel and hosts files take it: at most 64 bytes,
+    no whitespace or control characters."""
+    limit = HOST_NAME_MAX if flag == "--hostname" else 255
+    if unsafe(value) or len(value.encode()) > limit:
+        raise _refuse(f"invalid hostname format for {flag}: {shown(value)}: give one name of at "
+                      f"most {limit} bytes, without spaces, line breaks or control characters")
+
+
+def check_alias(value: str) -> None:
+    """A network alias (``--network-alias``, ``network connect --alias``, Aliases): a name
+    other containers find in their hosts files, so one word."""
+    if not value or unsafe(value) or len(value) > 255:
+        raise _refuse(f"invalid network alias \"{shown(value)}\": give one name of at most 255 "
+                      "characters, without spaces, line breaks or control characters")
+
+
+def check_search_domain(value: str) -> None:
+    """A --dns-search domain, by the docker CLI's ValidateDNSSearch ("." means none)."""
+    import re
+    if value == ".":
+        return
+    if (unsafe(value) or not re.search(r"[a-zA-Z]", value) or len(value) > 255
+            or not re.fullmatch(r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
+                                r"(?:\.(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]))*\.?",
+                                value)):
+        raise _refuse(f"{shown(value)} is not a valid domain")

@@ -22,7 +22,7 @@ import re
 from ..errors import InvalidArgument
 from ..models import Mount
 
-VOLUME_NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
+VOLUME_NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]+\Z")   # \Z, not $: $ passes "ab\\n"
 PROPAGATIONS = ("shared", "rshared", "slave", "rslave", "private", "rprivate")
 _RW_MODES = ("rw", "ro")
 _LABEL_MODES = ("z", "Z")
@@ -34,12 +34,13 @@ _BOOL_FALSE = ("0", "f", "F", "FALSE", "false", "False")
 
 def validate_volume_name(name: str) -> None:
     """Raise unless ``name`` is a name the local volume driver accepts (Docker's rule)."""
-    if len(name) == 1:
+    if isinstance(name, str) and len(name) == 1:
         raise InvalidArgument("volume name is too short, names should be at least two "
                               "alphanumeric characters")
-    if not VOLUME_NAME_RE.match(name):
+    if not isinstance(name, str) or not VOLUME_NAME_RE.match(name):
+        from ..runtime.names import shown
         raise InvalidArgument(
-            f'"{name}" includes invalid characters for a local volume name, only '
+            f'"{shown(name)}" includes invalid characters for a local volume name, only '
             '"[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed. If you intended to pass a host directory, '
             "use absolute path")
 

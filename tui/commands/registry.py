@@ -39,7 +39,7 @@ def register(sub) -> None:
 
     p = sub.add_parser("search", help="search a registry's catalog")
     p.add_argument("term", metavar="[REGISTRY/]TERM")
-    p.add_argument("--limit", type=int, default=25)
+    p.add_argument("--limit", default="25")
     p.add_argument("--registry", help="registry to search (default: the term's prefix or "
                                       "Docker Hub)")
     p.add_argument("--no-trunc", action="store_true")
@@ -193,7 +193,9 @@ def cmd_logout(args) -> int:
 
 
 def cmd_search(args) -> int:
-    results = _run(get_engine().search(args.term, registry=args.registry, limit=args.limit,
+    from engine.options import parse_int
+    limit = parse_int(args.limit, "--limit", 1, 100)
+    results = _run(get_engine().search(args.term, registry=args.registry, limit=limit,
                                        tls_verify=_verify(args)))
     rows = []
     for r in results:

@@ -28,8 +28,15 @@ def register(sub) -> None:
 
     p = ssub.add_parser("service", help="serve the Docker Engine API on a unix socket")
     p.add_argument("--socket", help="socket path (default docker.sock in the run directory)")
-    p.add_argument("--timeout", type=float, default=0,
+    p.add_argument("--timeout", default="0",
                    help="exit after this many seconds without a client (0: never)")
+    p.add_argument("--max-body", default="4MiB",
+                   help="largest JSON request body (default 4MiB); image loads and archives "
+                        "stream and are not limited")
+    p.add_argument("--header-timeout", default="10",
+                   help="seconds a client has to send a request's headers (default 10)")
+    p.add_argument("--idle-timeout", default="60",
+                   help="seconds an idle keep-alive connection stays open (default 60)")
     p.set_defaults(func=cmd_service)
 
 
@@ -166,6 +173,27 @@ def cmd_prune(args) -> int:
     return 0
 
 
+def _seconds(value: str, flag: str) -> float:
+    import math
+    from engine.errors import InvalidArgument
+    try:
+        n = float(value)
+    except ValueError:
+        n = math.nan
+    if not (math.isfinite(n) and n >= 0):
+        raise InvalidArgument(f'invalid argument "{value}" for "{flag}" flag: give a number of '
+                              "seconds, 0 or more")
+    return n
+
+
 def cmd_service(args) -> int:
-    from engine.api.server import run_service
-    return run_service(args.socket, args.timeout)
+    from engine.api.server import Limits, run_service
+    from engine.errors import InvalidArgument
+    from engine.options import parse_size
+    max_body = parse_size(args.max_body, "--max-body")
+    if max_body < 1024:
+        raise InvalidArgument(f"--max-body {args.max_body} is too small for any request: give "
+                              "at least 1KiB (the default is 4MiB)")
+    limits = Limits(max_body, _seconds(args.header_timeout, "--header-timeout"),
+                    _seconds(args.idle_timeout, "--idle-timeout"))
+    return run_service(args.socket, _seconds(args.timeout, "--timeout"), limits)

@@ -4,7 +4,7 @@ console tab (`run -it`: the tab is the container's main process from its first b
 `berth run -it` in a terminal; ctrl-p ctrl-q detaches).
 
 The form is turned into the run command's own flags and parsed by the CLI's parser and
-``build_config`` (tui/commands/containers.py), so every value is checked as ``berth run`` checks
+``build_config`` (tui/commands/run_flags.py), so every value is checked as ``berth run`` checks
 it, with the same messages. The container is created and started by a thread worker; the dialog
 closes with its id, or stays open showing the engine's message. Attached, the worker hands the
 monitor one end of a socket pair as the run's attach stream and the console gets the other.
@@ -71,7 +71,7 @@ def parse_run(argv: list[str]):
     them; InvalidArgument with the CLI's message when they are wrong."""
     from engine.errors import InvalidArgument
     from tui.cli import build_parser
-    from tui.commands.containers import build_config
+    from tui.commands.run_flags import build_config
     parser = build_parser("containers")
     sub = next(a for a in parser._actions if a.dest == "command")
     run = sub.choices["run"]
