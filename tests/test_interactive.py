@@ -213,3 +213,29 @@ def test_run_i_echoes_a_large_stream_without_deadlock(root, busybox, tmp_path):
                        input=data, capture_output=True, env=env, cwd=REPO, timeout=120)
     assert p.returncode == 0, p.stderr
     assert hashlib.sha256(p.stdout).digest() == hashlib.sha256(data).digest()
+
+
+def test_hostile_frames_from_an_attacher_do_not_kill_the_monitor(cli, root, busybox):
+    """The monitor serves every attacher (the API's among them): a resize past 16 bits or a
+    signal number past the kernel's range is ignored, the container runs on."""
+    import socket
+    from engine import Engine
+    from engine.runtime import frames
+    cli("run", "-dit", "--name", "box", "--network", "none", busybox, "sh")
+    fd = Engine(root).attach("box")
+    s = socket.socket(fileno=fd)
+    try:
+        for kind, payload in ((frames.RESIZE, b"70000 70000"), (frames.RESIZE, b"-1 x"),
+                              (frames.SIGNAL, b"99999999999999999999"), (frames.SIGNAL, b"999")):
+            s.sendall(frames.encode(kind, payload))
+        s.sendall(frames.encode(frames.STDIN, b"echo still-$((6*7))\n"))
+        seen = b""
+        s.settimeout(10)
+        while b"still-42" not in seen:
+            chunk = s.recv(4096)
+            assert chunk, f"the monitor hung up: {seen!r}"
+            seen += chunk
+    finally:
+        s.close()
+    assert _state(cli, "box")["Running"] is True
+    cli("rm", "-f", "box")

@@ -119,7 +119,7 @@ class MonitorIO:
             elif kind == frames.SIGNAL and self.pid and self.status is None:
                 try:
                     os.kill(self.pid, int(payload))
-                except (ProcessLookupError, ValueError):
+                except (OSError, ValueError, OverflowError):   # no such process or signal
                     pass
             elif kind == frames.DETACH:
                 self._drop(a)

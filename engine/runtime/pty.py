@@ -43,7 +43,7 @@ def open_pty(uid: int = -1) -> tuple[int, int]:
 
 def set_size(fd: int, rows: int, cols: int) -> None:
     """Set the terminal's window size (the kernel sends SIGWINCH to its foreground group)."""
-    if rows > 0 and cols > 0:
+    if 0 < rows <= 0xFFFF and 0 < cols <= 0xFFFF:   # a winsize holds 16 bits each
         fcntl.ioctl(fd, TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
 
 
