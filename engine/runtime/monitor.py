@@ -59,6 +59,7 @@ class Monitor:
         self.status: int | None = None
         self.log: JsonFileWriter | None = None
         self.security = self.volumes = self.pty = None
+        self.init_fd: int | None = None
         self.tty = bool(self.spec.get("tty"))
         self.open_stdin = bool(self.spec.get("open_stdin"))
         self.master = -1                      # the pty master, with -t
@@ -121,6 +122,10 @@ class Monitor:
             from .. import volumes
             from ..volumes import copyup, inroot  # noqa: F401 - mount_all imports them lazily
             self.volumes = volumes
+        if self.spec.get("init") and self.init_fd is None:
+            # --init's pid 1 runs berth-init from a sealed copy made while the host is in view
+            from . import sealed
+            self.init_fd = sealed.init_program()
 
     def start_container(self, restarts: int):
         """Fork the container and let it exec; None when it runs, else (code, message)."""
@@ -257,7 +262,7 @@ class Monitor:
             if child == 0:
                 _reset_signals()
                 init.container_main(self.spec, stdio, fail_w, go_r, self.security, self.volumes,
-                                    console if console >= 0 else None)
+                                    console if console >= 0 else None, self.init_fd)
             os.write(pid_w, str(child).encode())
             os._exit(0)
         except BaseException as e:  # noqa: BLE001
