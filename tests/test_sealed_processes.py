@@ -23,7 +23,6 @@ from __future__ import annotations
 import importlib.util
 import io
 import os
-import signal
 import subprocess
 import sys
 import tarfile
@@ -34,6 +33,7 @@ import pexpect
 import pytest
 
 from helpers import REPO
+from test_api_support import _answers, stop_service
 
 VENV_BIN = Path(sys.executable).parent
 BERTH_SCRIPT = VENV_BIN / "berth"
@@ -174,17 +174,6 @@ def test_plain_berth_script_from_the_hostile_directory(hostile, busybox):
     assert hostile.ran() == []
 
 
-def _answers(path: str) -> bool:
-    import socket
-    try:
-        with socket.socket(socket.AF_UNIX) as s:
-            s.connect(path)
-            s.sendall(b"GET /_ping HTTP/1.0\r\n\r\n")
-            return s.recv(64).startswith(b"HTTP/1.")
-    except OSError:
-        return False
-
-
 def test_api_service_cp_and_exec(hostile, root, busybox):
     import docker
     sock = os.path.join(root, "hostile.sock")
@@ -216,13 +205,7 @@ def test_api_service_cp_and_exec(hostile, root, busybox):
         c.remove(force=True)
         client.close()
     finally:
-        if service.poll() is None:
-            os.killpg(service.pid, signal.SIGTERM)
-            try:
-                service.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(service.pid, signal.SIGKILL)
-                service.wait()
+        stop_service(service)
     assert hostile.ran() == []
 
 
