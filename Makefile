@@ -8,6 +8,9 @@ SYSTEM_PACKAGES := python3-venv libseccomp2 iproute2 nftables busybox-static doc
 	skopeo umoci podman runc tmux zstd xz-utils util-linux e2fsprogs docker-compose openssl gcc \
 	libc6-dev librsvg2-bin
 STAMP := $(VENV)/.installed
+# the program berth runs inside containers (--init's pid 1, exec's joiner): static, so that a
+# container never maps a host library (engine/runtime/berth_init.c, engine/runtime/sealed.py)
+INIT := engine/runtime/berth-init
 
 .PHONY: run test system venv bytecode screenshots bench clean
 
@@ -32,8 +35,12 @@ venv: $(STAMP)
 # Compiled modules, as pip writes them for what it installs: with PYTHONDONTWRITEBYTECODE set
 # (some CI images set it) every berth command and container monitor compiled engine/ and tui/
 # again, ~60 ms of each `berth ps`. Only changed files are compiled again.
-bytecode:
+# (berth-init too: compiled from the tree like the bytecode, and needed by every exec)
+bytecode: $(INIT)
 	@$(BIN)/python -m compileall -q -j 0 engine tui >/dev/null
+
+$(INIT): engine/runtime/berth_init.c
+	gcc -static -Os -s -Wall -Wextra -Werror -o $@ $<
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -48,4 +55,4 @@ bench: system $(STAMP) bytecode
 	for b in bench/*/run; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build *.egg-info $(INIT)

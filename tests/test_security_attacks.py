@@ -229,8 +229,9 @@ def test_userns_refused_with_privileged(busybox_attack):
 
 
 def test_exec_does_not_expose_the_host_interpreter(busybox_attack, host_ctx):
-    """CVE-2019-5736: while `berth exec` joins the container, the joining process (the host's
-    Python until it execs) must not be reachable through /proc/<pid>/exe."""
+    """CVE-2019-5736: while `berth exec` joins the container, no process the container sees
+    may be a host binary reachable through /proc/<pid>/exe (the joiner is berth-init from a
+    sealed copy; the --privileged case is in test_attack_table and test_sealed_binaries)."""
     run, ref = busybox_attack
     got = runner.exec_race(run, ref, host_ctx)
     assert got is not None, "berth exec did not run"

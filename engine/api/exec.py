@@ -14,7 +14,6 @@ import json
 import os
 import socket
 import struct
-import sys
 import termios
 
 from aiohttp import web
@@ -113,13 +112,14 @@ async def _spawn(engine, ex: ExecInstance, tty: bool, size):
            "privileged": bool(b.get("Privileged")), "console_size": size}
     mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     job["control_fd"] = theirs.fileno()
-    env = {**os.environ, "BERTH_ROOT": engine.paths.root, "BERTH_RUN": engine.paths.run}
+    from ..runtime.sealed import environment, python_command
+    env = environment(BERTH_ROOT=engine.paths.root, BERTH_RUN=engine.paths.run)
     pipe = asyncio.subprocess.PIPE
     stdin = pipe if b.get("AttachStdin") and not tty else asyncio.subprocess.DEVNULL
     out = pipe if not tty else asyncio.subprocess.DEVNULL
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "engine.api.exec_helper", json.dumps(job), stdin=stdin,
-        stdout=out, stderr=out, env=env, pass_fds=(theirs.fileno(),))
+        *python_command("engine.api.exec_helper", json.dumps(job)), stdin=stdin,
+        stdout=out, stderr=out, cwd="/", env=env, pass_fds=(theirs.fileno(),))
     theirs.close()
     mine.setblocking(False)
     return proc, mine

@@ -9,7 +9,6 @@ import asyncio
 import base64
 import json
 import os
-import sys
 
 from aiohttp import web
 
@@ -42,11 +41,12 @@ async def diff(request: web.Request) -> web.Response:
 
 async def _helper(engine, verb: str, job: dict, stdin: bool = False):
     """Start fs_helper for ``verb``; the process (stdout a pipe, stdin one when asked)."""
+    from ..runtime.sealed import environment, python_command
     pipe = asyncio.subprocess.PIPE
-    env = {**os.environ, "BERTH_ROOT": engine.paths.root, "BERTH_RUN": engine.paths.run}
     return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "engine.api.fs_helper", verb, json.dumps(job),
-        stdin=pipe if stdin else asyncio.subprocess.DEVNULL, stdout=pipe, stderr=pipe, env=env)
+        *python_command("engine.api.fs_helper", verb, json.dumps(job)),
+        stdin=pipe if stdin else asyncio.subprocess.DEVNULL, stdout=pipe, stderr=pipe, cwd="/",
+        env=environment(BERTH_ROOT=engine.paths.root, BERTH_RUN=engine.paths.run))
 
 
 async def _failed(proc) -> None:

@@ -70,15 +70,14 @@ def linger(store, rec: NetRecord) -> None:
     if _reaper_alive(rec.reaper):
         return  # it will see the new idle time and wait for it
     import subprocess
-    import sys
-    pkg_parent = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    env = {"PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"),
-           "PYTHONPATH": pkg_parent, "BERTH_ROOT": store.paths.root, "BERTH_RUN": store.paths.run,
-           "BERTH_NETWORK_LINGER": str(grace), "PYTHONDONTWRITEBYTECODE": "1"}
+    from ..runtime.sealed import environment, python_command
+    env = environment(BERTH_ROOT=store.paths.root, BERTH_RUN=store.paths.run,
+                      BERTH_NETWORK_LINGER=str(grace))
     try:
-        # setsid -f returns at once and leaves nothing to reap, wherever detach is called from.
-        subprocess.run(["setsid", "-f", sys.executable, "-S", "-m", "engine.network.reaper"],
-                       env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+        # setsid -f returns at once and leaves nothing to reap, wherever detach is called from
+        # (found through the sealed environment's PATH, which has no relative entries)
+        subprocess.run(["setsid", "-f", *python_command("engine.network.reaper")],
+                       env=env, cwd="/", stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                        stderr=subprocess.DEVNULL, close_fds=True, check=True)
     except (OSError, subprocess.CalledProcessError):
         _reap_locked(store, rec)

@@ -31,8 +31,12 @@ MAPS = ("tcp_any", "tcp_ip", "udp_any", "udp_ip")
 
 def _run(script: str, what: str) -> None:
     import subprocess
+    from ..runtime.sealed import environment
     try:
-        p = subprocess.run(["nft", "-f", "-"], input=script, capture_output=True, text=True)
+        # found through the sealed PATH: a relative entry in root's PATH (".") must not make
+        # berth run an nft from the directory it was started in
+        p = subprocess.run(["nft", "-f", "-"], input=script, capture_output=True, text=True,
+                           env=environment())
     except FileNotFoundError:
         raise HostError(f"{what}: the nft command is not installed; install nftables") from None
     if p.returncode != 0:

@@ -1,14 +1,22 @@
 """``exec``: a new process in a running container, without its monitor.
 
-The caller (the CLI: a process without threads or asyncio) forks an intermediate that makes
-itself undumpable (its /proc/<pid>/exe is the host's interpreter), joins the container's cgroup
-while the host's cgroup tree is still in view, then its namespaces with ``setns`` (user first,
-mount last: that one moves its root into the container). A pid namespace applies to children
-only, so the intermediate forks the process itself, which resolves the user through the
-container's /etc/passwd, opens a terminal in the container's devpts for -t (the master goes back
-to the caller over a socket), applies the container's own security spec (bounding set, seccomp,
-capabilities, no_new_privs: ``security.finalize``, as the container's pid 1 did) and execs. The
-intermediate waits and exits with the command's status; with -d it exits at once.
+The caller (the CLI: a process without threads or asyncio) makes a sealed copy of berth-init
+(sealed.init_program) and forks an intermediate that makes itself undumpable, leaves the
+caller's session (the caller's terminal hangup or ctrl-c is not the command's), joins the
+container's cgroup while the host's cgroup tree is still in view, then its namespaces with
+``setns`` (user first, mount last: that one moves its root into the container). There it does
+everything the command needs: resolves the user through the container's /etc/passwd, sets the
+rlimits and the working directory, opens a terminal in the container's devpts for -t (the
+master goes back to the caller over a socket), arranges the stdio, applies the container's own
+security spec (bounding set, seccomp, capabilities, no_new_privs: ``security.finalize``, as the
+container's pid 1 did) and execs berth-init from the sealed copy.
+
+A pid namespace applies to children only, so the intermediate itself is never visible in the
+container; the process that is, berth-init's child, forks from a static program that is no host
+file, and execs the command (berth_init.c). A privileged container watching its /proc
+therefore never finds the host's interpreter or libraries (CVE-2019-5736). berth-init waits and
+exits with the command's status (or at once with -d); a failed execve comes back on the error
+pipe with Docker's message, as any other failure of the intermediate does.
 
 Everything the forked side runs is imported before the fork: once in the container's mount
 namespace, the host's files (this package) are out of reach.
@@ -30,7 +38,7 @@ NAMESPACES = (("user", linux.CLONE_NEWUSER), ("ipc", linux.CLONE_NEWIPC),
               ("uts", linux.CLONE_NEWUTS), ("net", linux.CLONE_NEWNET),
               ("cgroup", linux.CLONE_NEWCGROUP), ("pid", linux.CLONE_NEWPID),
               ("mnt", linux.CLONE_NEWNS))
-ERR_FD = 3
+ERR_FD, PROGRAM_FD = 3, 4
 
 
 class ExecProcess:
@@ -111,6 +119,7 @@ def exec_in(store, container, argv: list[str], *, env: list[str] = (), workdir: 
     if not argv:
         raise ExecError("no command specified: give the command to run after the container", 125)
     state, spec = _target(store, container)
+    from . import sealed
     sec_spec = spec.get("security")
     security = None
     if sec_spec is not None:
@@ -128,6 +137,11 @@ def exec_in(store, container, argv: list[str], *, env: list[str] = (), workdir: 
     if process.start_time(pid) != start or not start:
         _close(*(fd for fd, _ in namespaces))
         raise Conflict(f"Container {container.id} is not running")
+    try:
+        program = sealed.init_program()
+    except BaseException:
+        _close(*(fd for fd, _ in namespaces))
+        raise
     null = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
     if stdio is None:
         stdio = (null, 1, 2)
@@ -138,14 +152,15 @@ def exec_in(store, container, argv: list[str], *, env: list[str] = (), workdir: 
         a, b = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_STREAM)
         sock_parent, sock_child = a.detach(), b.detach()
     job = {"argv": list(argv), "env": list(env), "workdir": workdir, "user": user, "tty": tty,
-           "console_size": console_size, "spec": spec, "security_spec": sec_spec}
+           "detach": detach, "console_size": console_size, "spec": spec,
+           "security_spec": sec_spec}
     try:
         child = os.fork()
         if child == 0:
             _intermediate(job, cg, container.id, namespaces, stdio, err_w, sock_child,
-                          detach, security, pty)
+                          program, security, pty)
     finally:
-        _close(err_w, sock_child, null, *(fd for fd, _ in namespaces))
+        _close(err_w, sock_child, null, program, *(fd for fd, _ in namespaces))
     try:
         master = None
         if tty:
@@ -167,47 +182,20 @@ def exec_in(store, container, argv: list[str], *, env: list[str] = (), workdir: 
     return proc
 
 
-def _intermediate(job, cg, cid, namespaces, stdio, err_w, sock, detach, security, pty) -> None:
-    """The forked intermediate: into the cgroup and the namespaces, then fork the command."""
+def _intermediate(job, cg, cid, namespaces, stdio, err_w, sock, program, security, pty) -> None:
+    """The forked intermediate: into the cgroup and the namespaces, set the command up as the
+    container's own, then exec berth-init, which forks it into the pid namespace."""
+    err = [err_w]   # where a failure is reported: moves to ERR_FD with the stdio arrangement
     try:
         linux.prctl(linux.PR_SET_DUMPABLE, 0)
         signal.set_wakeup_fd(-1)
+        # out of the caller's session and process group: the hangup or ctrl-c of the caller's
+        # terminal is not the command's (berth-init forwards the signals it gets), as with Docker
+        os.setsid()
         cg.join_self(cid)
         for fd, flag in namespaces:
             linux.setns(fd, flag)
-        child = os.fork()
-        if child == 0:
-            _command(job, stdio, err_w, sock, security, pty)
-        # our copies must close, so the caller sees EOF when the command has exec'd
-        _close(err_w, sock, *(fd for fd, _ in namespaces))
-        if detach:
-            os._exit(0)
-        while True:
-            try:
-                _, status = os.waitpid(child, 0)
-                break
-            except InterruptedError:  # pragma: no cover - PEP 475 retries
-                continue
-        os._exit(_exit_code(status))
-    except BaseException as e:  # noqa: BLE001 - never return into the caller's code
-        try:
-            os.write(err_w, fastjson.dumps({"code": 126, "error": f"{e}"}).encode())
-        finally:
-            os._exit(126)
-
-
-def _command(job, stdio, err_w, sock, security, pty) -> None:
-    """In the container's pid namespace: set the process up as the container's own and exec."""
-    err = [err_w]   # where a failure is reported: moves to ERR_FD with the stdio arrangement
-    try:
         spec = job["spec"]
-        for sig in range(1, signal.NSIG):
-            if sig not in (signal.SIGKILL, signal.SIGSTOP):
-                try:
-                    signal.signal(sig, signal.SIG_DFL)
-                except (OSError, ValueError):
-                    pass
-        signal.pthread_sigmask(signal.SIG_SETMASK, [])
         init.set_rlimits(spec.get("ulimits") or [])
         uid, gid, groups, home = resolve_user(job["user"] or spec.get("user") or "0")
         env = _environment(spec, job, home)
@@ -219,35 +207,40 @@ def _command(job, stdio, err_w, sock, security, pty) -> None:
                                   f"{e.strerror.lower()}", 126) from None
         path = init.find_executable(job["argv"], env)
         if job["tty"]:
+            # in the container's devpts; berth-init makes it the command's controlling terminal
             master, slave = pty.open_pty(uid)
             size = job["console_size"]
             if size:
                 pty.set_size(slave, size[0], size[1])
             pty.send_fd(sock, master)
             os.close(master)
-            pty.become_session_leader(slave)
-        else:
-            os.setsid()   # out of the caller's session: its terminal is not ours to steer
-            high = [fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 100) for fd in stdio]
-            for target, fd in enumerate(high):
-                os.dup2(fd, target)
-        os.dup2(err_w, ERR_FD, inheritable=False)
+            stdio = (slave, slave, slave)
+        high = [fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 100) for fd in (*stdio, err_w, program)]
+        for target, fd in enumerate(high[:3]):
+            os.dup2(fd, target)
+        os.dup2(high[3], ERR_FD)   # inheritable: berth-init reports a failed execve on it
         err[0] = ERR_FD
-        linux.close_range(ERR_FD + 1)
+        os.dup2(high[4], PROGRAM_FD, inheritable=False)
+        linux.close_range(PROGRAM_FD + 1)
         if security is not None and job["security_spec"]:
             security.finalize(job["security_spec"], uid, gid, groups)
         else:
             os.setgroups(groups)
             os.setresgid(gid, gid, gid)
             os.setresuid(uid, uid, uid)
-        init.exec_command(path, job["argv"], env, workdir)
+        try:
+            os.chdir(workdir)   # again as the user, as exec_command does
+        except OSError:
+            pass
+        flags = [*(["-t"] if job["tty"] else []), *(["-d"] if job["detach"] else [])]
+        os.execve(PROGRAM_FD, ["berth-init", "exec", *flags, path, *job["argv"]], env)
     except init.StartError as e:
         _report(err[0], e.code, str(e))
     except UserError as e:
         _report(err[0], 126, str(e))
     except OSError as e:
         _report(err[0], 126, f"{e.strerror or e}" + (f": {e.filename}" if e.filename else ""))
-    except BaseException as e:  # noqa: BLE001
+    except BaseException as e:  # noqa: BLE001 - never return into the caller's code
         _report(err[0], 126, f"{type(e).__name__}: {e}")
 
 

@@ -22,7 +22,7 @@ from . import fastjson, linux
 from .users import UserError, resolve as resolve_user
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-ERR_FD, GO_FD, CONSOLE_FD = 3, 4, 5
+ERR_FD, GO_FD, CONSOLE_FD, INIT_FD = 3, 4, 5, 6
 
 DEVICES = (("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8), ("urandom", 1, 9),
            ("tty", 5, 0))
@@ -41,11 +41,13 @@ class StartError(Exception):
 # --- entry ------------------------------------------------------------------------------------
 
 def container_main(spec: dict, stdio: tuple[int, int, int], err_fd: int, go_fd: int,
-                   security=None, volumes=None, console_fd: int | None = None) -> None:
+                   security=None, volumes=None, console_fd: int | None = None,
+                   init_fd: int | None = None) -> None:
     """Set the container up and exec its command; never returns. ``console_fd`` (with -t) is
-    the socket on which the monitor waits for the terminal's master."""
+    the socket on which the monitor waits for the terminal's master; ``init_fd`` (--init) the
+    sealed copy of berth-init the monitor made (sealed.init_program)."""
     try:
-        _arrange_fds(stdio, err_fd, go_fd, console_fd)
+        _arrange_fds(stdio, err_fd, go_fd, console_fd, init_fd)
         rootfs = prepare_root(spec, security, volumes)
         pivot_into(rootfs)
         configure_kernel(spec, security)
@@ -60,10 +62,11 @@ def container_main(spec: dict, stdio: tuple[int, int, int], err_fd: int, go_fd: 
             take_terminal(spec, uid)
         wait_for_monitor()
         os.close(GO_FD)
-        linux.close_range(ERR_FD + 1)
-        if spec.get("init"):
-            run_as_init(spec, path, env, uid, gid, groups, workdir, security)
+        linux.close_range(ERR_FD + 1, INIT_FD - 1)
+        linux.close_range(INIT_FD + 1 if spec.get("init") else INIT_FD)   # --init keeps berth-init
         drop_privileges(spec, uid, gid, groups, security)
+        if spec.get("init"):
+            exec_init(path, spec["argv"], env, workdir, console_fd is not None)
         exec_command(path, spec["argv"], env, workdir)
     except StartError as e:
         _report(e.code, str(e))
@@ -83,17 +86,17 @@ def _report(code: int, message: str) -> None:
 
 
 def _arrange_fds(stdio: tuple[int, int, int], err_fd: int, go_fd: int,
-                 console_fd: int | None = None) -> None:
+                 console_fd: int | None = None, init_fd: int | None = None) -> None:
     # lift every descriptor above the targets first, so no dup2 overwrites one still needed
-    extra = () if console_fd is None else (console_fd,)
-    high = [fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 100) for fd in (*stdio, err_fd, go_fd, *extra)]
+    high = [fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 100) if fd is not None else None
+            for fd in (*stdio, err_fd, go_fd, console_fd, init_fd)]
     for target, fd in enumerate(high[:3]):
         os.dup2(fd, target)              # inheritable: the command's stdio
-    os.dup2(high[3], ERR_FD, inheritable=False)
-    os.dup2(high[4], GO_FD, inheritable=False)
-    if console_fd is not None:
-        os.dup2(high[5], CONSOLE_FD, inheritable=False)
-    linux.close_range((GO_FD if console_fd is None else CONSOLE_FD) + 1)
+    for target, fd in zip((ERR_FD, GO_FD, CONSOLE_FD, INIT_FD), high[3:]):
+        if fd is not None:
+            os.dup2(fd, target, inheritable=False)
+    linux.close_range(INIT_FD + 1 if init_fd is not None else
+                      (GO_FD if console_fd is None else CONSOLE_FD) + 1)
 
 
 def take_terminal(spec: dict, uid: int) -> None:
@@ -357,36 +360,18 @@ def exec_command(path: str, argv: list[str], env: dict[str, str], workdir: str) 
 
 # --- --init: a reaper as pid 1 ----------------------------------------------------------------
 
-def run_as_init(spec, path, env, uid, gid, groups, workdir, security) -> None:
-    """Fork the command and stay as pid 1: reap every orphan, forward signals to the command,
-    exit with its status. The reaper is this Python process (there is no static init binary to
-    rely on); PR_SET_DUMPABLE 0 keeps /proc/1/exe (the host's interpreter) out of reach."""
-    forwarded = [s for s in range(1, 32) if s not in (signal.SIGKILL, signal.SIGSTOP,
-                                                      signal.SIGCHLD)]
-    old = signal.pthread_sigmask(signal.SIG_BLOCK, forwarded + [signal.SIGCHLD])
-    child = os.fork()
-    if child == 0:
-        signal.pthread_sigmask(signal.SIG_SETMASK, old)
-        drop_privileges(spec, uid, gid, groups, security)
-        exec_command(path, spec["argv"], env, workdir)
-    os.close(ERR_FD)
-    linux.set_name("berth-init")
-    drop_privileges(spec, uid, gid, groups, security)
-    while True:
-        sig = signal.sigwait(forwarded + [signal.SIGCHLD])
-        if sig != signal.SIGCHLD:
-            try:
-                os.kill(child, sig)
-            except ProcessLookupError:
-                pass
-            continue
-        while True:
-            try:
-                pid, status = os.waitpid(-1, os.WNOHANG)
-            except ChildProcessError:
-                os._exit(0)
-            if pid == 0:
-                break
-            if pid == child:
-                os._exit(os.waitstatus_to_exitcode(status) if os.WIFEXITED(status)
-                         else 128 + os.WTERMSIG(status))
+def exec_init(path: str, argv: list[str], env: dict[str, str], workdir: str, tty: bool) -> None:
+    """--init: become berth-init (berth_init.c), a static reaper run from the sealed copy on
+    INIT_FD, which forks the command, forwards signals to it, reaps every orphan and exits with
+    the command's status. Pid 1 of a running container is never the host's interpreter, which a
+    privileged container could otherwise reach through /proc/1/exe and /proc/1/map_files
+    (CVE-2019-5736's class). The error pipe stays open for berth-init's report on the command."""
+    try:
+        os.chdir(workdir)
+    except OSError:
+        pass
+    os.set_inheritable(ERR_FD, True)
+    try:
+        os.execve(INIT_FD, ["berth-init", "init", *(["-t"] if tty else []), path, *argv], env)
+    except OSError as e:
+        raise StartError(f"start berth-init (--init): {e.strerror.lower()}") from None

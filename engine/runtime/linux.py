@@ -106,12 +106,6 @@ def socket(domain: int, type: int, proto: int = 0) -> int:
                                ctypes.c_int(proto)), "socket")
 
 
-def set_name(name: str) -> None:
-    """This thread's name as ps shows it (comm, at most 15 bytes)."""
-    buf = ctypes.create_string_buffer(name.encode()[:15])
-    prctl(PR_SET_NAME, ctypes.addressof(buf))
-
-
 def pidfd_open(pid: int) -> int:
     """A descriptor that becomes readable when ``pid`` exits (Linux 5.3+)."""
     return _check(_libc.syscall(_SYS_pidfd_open, ctypes.c_int(pid), ctypes.c_uint(0)),

@@ -60,6 +60,7 @@ class Monitor(MonitorStart, MonitorIO):
         self.status: int | None = None
         self.log: JsonFileWriter | None = None
         self.security = self.volumes = self.pty = None
+        self.init_fd: int | None = None
         self.tty = bool(self.spec.get("tty"))
         self.open_stdin = bool(self.spec.get("open_stdin"))
         self.master = -1                      # the pty master, with -t
@@ -124,6 +125,10 @@ class Monitor(MonitorStart, MonitorIO):
             from .. import volumes
             from ..volumes import copyup, inroot  # noqa: F401 - mount_all imports them lazily
             self.volumes = volumes
+        if self.spec.get("init") and self.init_fd is None:
+            # --init's pid 1 runs berth-init from a sealed copy made while the host is in view
+            from . import sealed
+            self.init_fd = sealed.init_program()
 
     def serve(self) -> int:
         """Pump output until the container's pid 1 exited and its stdio closed; its exit code."""

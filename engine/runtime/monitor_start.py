@@ -159,7 +159,7 @@ class MonitorStart:
             if child == 0:
                 _reset_signals()
                 init.container_main(self.spec, stdio, fail_w, go_r, self.security, self.volumes,
-                                    console if console >= 0 else None)
+                                    console if console >= 0 else None, self.init_fd)
             os.write(pid_w, str(child).encode())
             os._exit(0)
         except BaseException as e:  # noqa: BLE001

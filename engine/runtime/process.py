@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import fcntl
 import os
-import sys
+
 from . import fastjson
 
 STATE = "state.json"
@@ -173,7 +173,8 @@ def effective_status(state: dict) -> dict:
 def spawn_monitor(cid: str, root: str, run: str, cgroup_parent: str,
                   ready_fd: int, attach_fd: int | None = None,
                   cgroup_fd: int | None = None) -> int:
-    """Launch ``python -m engine.runtime.monitor <id>`` in its own session.
+    """Launch ``python -m engine.runtime.monitor <id>`` (sealed: see sealed.python_command) in
+    its own session.
 
     The monitor forks once and its first process exits at once; the caller reaps it with
     ``os.waitpid(returned pid, 0)`` (after doing its own work meanwhile), so a long-lived caller
@@ -184,10 +185,8 @@ def spawn_monitor(cid: str, root: str, run: str, cgroup_parent: str,
     ``cid`` is "-" (the monitor boots while the caller is still writing the record), then b"1"
     once the caller has created the container's cgroup (EOF instead: the monitor makes it).
     """
-    pkg_parent = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    env = {"PATH": os.environ.get("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"),
-           "PYTHONPATH": pkg_parent, "BERTH_ROOT": root, "BERTH_RUN": run,
-           "BERTH_CGROUP_PARENT": cgroup_parent}
+    from .sealed import environment, python_command
+    env = environment(BERTH_ROOT=root, BERTH_RUN=run, BERTH_CGROUP_PARENT=cgroup_parent)
     # moved above the targets, so no dup2 is a no-op that would keep FD_CLOEXEC
     ready_fd = fcntl.fcntl(ready_fd, fcntl.F_DUPFD_CLOEXEC, 10)
     actions = [(os.POSIX_SPAWN_DUP2, ready_fd, 3)]
@@ -201,14 +200,11 @@ def spawn_monitor(cid: str, root: str, run: str, cgroup_parent: str,
     try:
         for target in (0, 1, 2):
             actions.append((os.POSIX_SPAWN_DUP2, null, target))
-        # -S: no site-packages scan (the monitor needs only the standard library and berth);
-        # -P: the caller's working directory is not put on sys.path (a root process must not
-        # import whatever engine/ or json.py lies in the directory berth was run from)
-        pid = os.posix_spawn(sys.executable,
-                             [sys.executable, "-S", "-P", "-m", "engine.runtime.monitor", cid,
+        # sealed: nothing from the caller's directory or PYTHON* variables, no site-packages
+        argv = python_command("engine.runtime.monitor", cid,
                               *(["--attach"] if attach_fd is not None else []),
-                              *(["--cgroup-fd"] if cgroup_fd is not None else [])],
-                             env, file_actions=actions, setsid=True)
+                              *(["--cgroup-fd"] if cgroup_fd is not None else []))
+        pid = os.posix_spawn(argv[0], argv, env, file_actions=actions, setsid=True)
     finally:
         os.close(null)
         os.close(ready_fd)

@@ -5,12 +5,69 @@ is mounted over the directory, so the merged view already has every layer, white
 directory applied. The source is walked through descriptors without following symlinks
 (``os.fwalk``), so a hostile image can only copy its own files. Owners, modes, times, xattrs,
 hardlinks, symlinks, devices and fifos are kept.
+
+Several containers may start at once on the same new volume: each mounts it under
+``VolumeLock`` (exclusive for those that may fill it, shared for the others), and ``fill``
+copies into a directory beside ``_data`` and renames it over the empty ``_data``, so the copy
+happens once, no container binds a half-filled volume, and a copy cut short by a crash leaves
+the volume empty for the next start to fill.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import stat
+
+COPYING = "_data.copying"   # beside _data: the copy until it is complete
+MOUNTED = ".mounted"        # beside _data: some container has had _data mounted
+
+
+class VolumeLock:
+    """Held by a container's first process while it fills and mounts a volume whose data
+    directory is ``data_dir``: exclusive when it may fill it (copy-up), shared otherwise.
+    ``mounted()`` records that the data directory has been handed to a container."""
+
+    def __init__(self, data_dir: str, exclusive: bool):
+        self.vdir = os.path.dirname(data_dir)
+        self.fd = os.open(self.vdir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        except BaseException:
+            os.close(self.fd)
+            raise
+
+    def mounted(self) -> None:
+        os.close(os.open(os.path.join(self.vdir, MOUNTED),
+                         os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600))
+
+    def release(self) -> None:
+        os.close(self.fd)
+
+
+def fill(src_fd: int, data_dir: str, id_shift: int = 0) -> bool:
+    """Copy the directory open as ``src_fd`` into the volume whose data directory is
+    ``data_dir`` unless it has content already; the caller holds the exclusive VolumeLock.
+    True when it copied.
+
+    The copy goes to a directory beside ``data_dir`` and is renamed over the empty one, so it
+    appears whole or not at all. Only a data directory that a container may hold mounted
+    already (an earlier start mounted the empty volume) or that is a mount point itself (a
+    device volume) is filled in place, as Docker fills every volume: renaming over it would
+    leave that container with the old, empty directory."""
+    if os.listdir(data_dir):
+        return False
+    vdir = os.path.dirname(data_dir)
+    if os.path.exists(os.path.join(vdir, MOUNTED)) or os.path.ismount(data_dir):
+        copy_tree(src_fd, data_dir, id_shift)
+        return True
+    from ..runtime.process import remove_tree
+    tmp = os.path.join(vdir, COPYING)
+    remove_tree(tmp)   # what a copy cut short by a crash left
+    os.mkdir(tmp, 0o700)
+    copy_tree(src_fd, tmp, id_shift)
+    os.rename(tmp, data_dir)
+    return True
 
 
 def _xattrs(src: str, dst: str, follow: bool = False) -> None:

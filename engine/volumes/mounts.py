@@ -326,7 +326,10 @@ def mount_all(rootfs: str, prepared: list[dict], phase: str = "all",
             except OSError as e:
                 raise HostError(f"mount {target}: cannot make the mount point inside the "
                                 f"container: {e.strerror}") from e
+            lock = None
             try:
+                if m["type"] == "volume":
+                    lock = _lock_volume(m)
                 if m.get("copy_up") and not created and stat.S_ISDIR(os.fstat(fd).st_mode):
                     _copy_up(fd, m, -host_uid if userns_fd is not None else 0)
                 if m["type"] == "tmpfs":
@@ -340,6 +343,8 @@ def mount_all(rootfs: str, prepared: list[dict], phase: str = "all",
                     _with_source(m, lambda src: linux.mount(src, fd_path(fd), None, m["flags"]))
                 else:
                     linux.mount(m["source"], fd_path(fd), None, m["flags"])
+                if lock is not None:
+                    lock.mounted()
             except OSError as e:
                 if m["type"] != "tmpfs" and e.errno in (1, 13) and _in_user_namespace():
                     raise HostError(f"mount {m['source']} on {target}: volumes and bind mounts "
@@ -348,6 +353,8 @@ def mount_all(rootfs: str, prepared: list[dict], phase: str = "all",
                 raise HostError(f"mount {m['source']} on {target}: {e.strerror}") from e
             finally:
                 os.close(fd)
+                if lock is not None:
+                    lock.release()
             if m["type"] == "tmpfs" or not (m["read_only"] or m["propagation"]):
                 continue
             # the descriptor above is the directory under the new mount; this one is the mount
@@ -456,22 +463,22 @@ def _in_user_namespace() -> bool:
         return False
 
 
-def _copy_up(fd: int, m: dict, id_shift: int = 0) -> None:
-    import fcntl
-    from .copyup import copy_tree
-    # two containers starting at once with the same new volume: one copies, the other finds it
-    # filled; the lock is on the volume's own directory, so it dies with this process
-    lock = os.open(os.path.dirname(m["source"]), os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+def _lock_volume(m: dict):
+    """The volume's lock for this mount (see copyup.VolumeLock): exclusive when it may fill it."""
+    from .copyup import VolumeLock
     try:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if os.listdir(m["source"]):
-            return
-        copy_tree(fd, m["source"], id_shift)
+        return VolumeLock(m.get("volume_root") or m["source"], bool(m.get("copy_up")))
+    except OSError as e:
+        raise HostError(f"lock volume {m['name']}: {e.strerror}") from e
+
+
+def _copy_up(fd: int, m: dict, id_shift: int = 0) -> None:
+    from .copyup import fill
+    try:
+        fill(fd, m["source"], id_shift)
     except OSError as e:
         raise HostError(f"copy the image's {m['target']} into volume {m['name']}: "
                         f"{e.strerror} ({e.filename})") from e
-    finally:
-        os.close(lock)
 
 
 def _make_read_only(fd: int, recursive: bool) -> None:

@@ -350,13 +350,23 @@ static int writable_host_maps(int pid, dev_t root_dev, char *detail, size_t deta
     return n;
 }
 
+/* Whether the file at ``path`` is a sealed in-memory copy (memfd with F_SEAL_WRITE), as berth
+ * runs its static berth-init from: no host file, and nothing can ever write it. */
+static int sealed_copy(const char *path) {
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) return 0;
+    int seals = fcntl(fd, F_GET_SEALS);
+    close(fd);
+    return seals >= 0 && (seals & F_SEAL_WRITE);
+}
+
 static void a_exe_write(void) {
     /* CVE-2019-5736: a container process reopening a runtime's binary for writing through
      * /proc/<pid>/exe. Every visible exe must be the container's own and none writable. */
     struct stat root;
     stat("/", &root);
     DIR *d = opendir("/proc");
-    int seen = 0, foreign = 0, writable = 0;
+    int seen = 0, foreign = 0, writable = 0, sealed = 0;
     char detail[256] = "";
     struct dirent *de;
     while (d && (de = readdir(d))) {
@@ -366,7 +376,9 @@ static void a_exe_write(void) {
         struct stat st;
         if (stat(path, &st) != 0) continue;
         seen++;
-        if (st.st_dev != root.st_dev) {
+        if (st.st_dev != root.st_dev && sealed_copy(path)) {
+            sealed++;
+        } else if (st.st_dev != root.st_dev) {
             foreign++;
             char target[128] = "";
             readlink(path, target, sizeof target - 1);
@@ -384,7 +396,8 @@ static void a_exe_write(void) {
         report("write host binary via /proc/*/exe", "OPEN", "readable, not writable: %s", detail);
     else
         report("write host binary via /proc/*/exe", "blocked",
-               "%d exe links, all the container's own, none writable (ETXTBSY)", seen);
+               "%d exe links, all the container's own (%d a sealed copy), none writable", seen,
+               sealed);
 }
 
 static void a_fd_leak(void) {
@@ -432,7 +445,7 @@ static void a_exec_watch(void) {
     struct stat root;
     stat("/", &root);
     static char seen[65536];
-    int fresh = 0, foreign = 0, writable = 0;
+    int fresh = 0, foreign = 0, writable = 0, sealed = 0;
     char detail[256] = "";
     memset(seen, 0, sizeof seen);
     DIR *d0 = opendir("/proc");            /* what exists now is not an exec */
@@ -450,6 +463,7 @@ static void a_exec_watch(void) {
             snprintf(path, sizeof path, "/proc/%d/exe", p);
             struct stat st;
             if (stat(path, &st) != 0 || st.st_dev == root.st_dev) continue;
+            if (sealed_copy(path)) { sealed++; continue; }
             foreign++;
             char target[160] = "";
             readlink(path, target, sizeof target - 1);
@@ -467,7 +481,8 @@ static void a_exec_watch(void) {
         report("host binary during berth exec", "OPEN", "%d of %d new processes showed a host exe: %s",
                foreign, fresh, detail);
     else
-        report("host binary during berth exec", "blocked", "%d new processes, none showed a host exe", fresh);
+        report("host binary during berth exec", "blocked",
+               "%d new processes, none showed a host exe (%d a sealed copy)", fresh, sealed);
 }
 
 struct attempt { const char *name; void (*fn)(void); };

@@ -41,13 +41,21 @@ def _drop_typed_ahead() -> None:
 
 
 def exec_command(cid: str) -> list[str]:
-    return [sys.executable, "-m", "tui.cli", "exec", "-it", cid, SHELL]
+    """``berth exec -it <cid> sh``, sealed from the dashboard's directory and environment."""
+    from engine.runtime.sealed import python_command
+    return python_command("tui.cli", "exec", "-it", cid, SHELL, site=True)
+
+
+def exec_environment(engine) -> dict[str, str]:
+    """The whole environment ``exec_command`` runs with (see engine/runtime/sealed.py)."""
+    from engine.runtime.sealed import environment
+    return environment(BERTH_ROOT=engine.paths.root, BERTH_RUN=engine.paths.run)
 
 
 def run_shell(app, engine, container) -> None:
     """Suspend ``app`` and run a shell in ``container``; notify the engine's error after."""
     from textual.app import SuspendNotSupported
-    env = {**os.environ, "BERTH_ROOT": engine.paths.root}
+    env = exec_environment(engine)
     tail: list[bytes] = []
     try:
         with app.suspend():

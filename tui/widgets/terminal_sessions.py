@@ -10,7 +10,6 @@ import fcntl
 import os
 import signal
 import struct
-import sys
 import termios
 
 __all__ = ["AttachSession", "PtySession", "exec_argv", "READ_SIZE"]
@@ -19,9 +18,11 @@ READ_SIZE = 65536
 
 
 def exec_argv(container_id: str, command: str = "sh") -> list[str]:
-    """``berth exec -it <id> <command>`` as the session leader of its pty."""
-    return ["setsid", "-w", "-c", sys.executable, "-m", "tui.cli", "exec", "-it", container_id,
-            command]
+    """``berth exec -it <id> <command>`` as the session leader of its pty, sealed from the
+    dashboard's directory and environment (setsid is found through the sealed PATH)."""
+    from engine.runtime.sealed import python_command
+    return ["setsid", "-w", "-c",
+            *python_command("tui.cli", "exec", "-it", container_id, command, site=True)]
 
 
 def _set_winsize(fd: int, rows: int, cols: int) -> None:
@@ -44,7 +45,8 @@ class PtySession:
         master, slave = os.openpty()
         try:
             _set_winsize(master, rows, cols)
-            env = {**os.environ, "TERM": "xterm", **(self.env or {})}
+            from engine.runtime.sealed import environment
+            env = environment(TERM="xterm", **(self.env or {}))
             self.proc = await asyncio.create_subprocess_exec(
                 *self.argv, stdin=slave, stdout=slave, stderr=slave, env=env, close_fds=True)
         except OSError:
