@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+
+import pytest
 import signal
 import subprocess
 
@@ -183,8 +185,12 @@ def test_rm_force_leaves_no_cgroup_mount_or_process(run, root):
     assert cleanup_root(root) == []
 
 
-def test_sigkill_of_the_monitor_reports_exited_and_rm_cleans(run, root):
-    run("run", "-d", "--name", "orphan", "--network", "none", "busybox", "sleep", "1000")
+@pytest.mark.parametrize("user", [[], ["--user", "1000:1000"], ["--user", "1000", "--init"]],
+                         ids=["root", "user", "user-init"])
+def test_sigkill_of_the_monitor_reports_exited_and_rm_cleans(run, root, user):
+    # a credential change clears the parent-death signal: pid 1 of a non-root container must
+    # ask for it again after it switched users
+    run("run", "-d", "--name", "orphan", *user, "--network", "none", "busybox", "sleep", "1000")
     info = json.loads(run("inspect", "orphan").stdout)[0]
     with open(os.path.join(root, "containers", info["Id"], "state.json")) as f:
         monitor = json.load(f)["monitor_pid"]

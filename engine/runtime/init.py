@@ -61,8 +61,7 @@ def container_main(spec: dict, stdio: tuple[int, int, int], err_fd: int, go_fd: 
         if console_fd is not None:
             take_terminal(spec, uid)
         wait_for_monitor()
-        os.close(GO_FD)
-        linux.close_range(ERR_FD + 1, INIT_FD - 1)
+        linux.close_range(CONSOLE_FD, INIT_FD - 1)
         linux.close_range(INIT_FD + 1 if spec.get("init") else INIT_FD)   # --init keeps berth-init
         drop_privileges(spec, uid, gid, groups, security)
         if spec.get("init"):
@@ -330,20 +329,31 @@ def wait_for_monitor() -> None:
     to die with it: SIGKILL of the monitor takes the whole container down."""
     if os.read(GO_FD, 1) != b"g":
         os._exit(1)
-    linux.prctl(linux.PR_SET_PDEATHSIG, signal.SIGKILL)
-    # the monitor may have died between "go" and prctl: its end of the pipe tells
-    r, _, _ = select.select([GO_FD], [], [], 0)
+    die_with_monitor()
+
+
+def die_with_monitor() -> None:
+    """Ask for SIGKILL when the monitor dies. Asked again once the user is switched: the kernel
+    clears the parent-death signal on every change of uid or gid, and a --user container's
+    pid 1 would otherwise outlive a killed monitor. GO_FD stays open until then because the
+    monitor may die between asks: its end of the pipe tells."""
+    try:
+        linux.prctl(linux.PR_SET_PDEATHSIG, signal.SIGKILL)
+        r, _, _ = select.select([GO_FD], [], [], 0)
+    except OSError:   # a seccomp profile that refuses prctl or select: nothing more to do
+        return
     if r and os.read(GO_FD, 1) == b"":
         os._exit(1)
 
 
 def drop_privileges(spec: dict, uid: int, gid: int, groups: list[int], security) -> None:
     if security is not None and spec.get("security"):
-        security.finalize(spec["security"], uid, gid, groups)
+        security.finalize(spec["security"], uid, gid, groups, after_setuid=die_with_monitor)
     else:
         os.setgroups(groups)
         os.setresgid(gid, gid, gid)
         os.setresuid(uid, uid, uid)
+        die_with_monitor()
 
 
 def exec_command(path: str, argv: list[str], env: dict[str, str], workdir: str) -> None:

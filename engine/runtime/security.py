@@ -431,7 +431,7 @@ def _resolve_group(name: str) -> int:
     raise OSError(2, f"unable to find group {name}: no matching entries in the container's /etc/group")
 
 
-def finalize(spec: dict, uid: int, gid: int, groups: list[int]) -> None:
+def finalize(spec: dict, uid: int, gid: int, groups: list[int], after_setuid=None) -> None:
     """Switch to the container's user and give up what it must not keep, right before execve.
 
     Order as runc: bounding set dropped first; the seccomp filter installed while we still have
@@ -451,6 +451,8 @@ def finalize(spec: dict, uid: int, gid: int, groups: list[int]) -> None:
     os.setgroups(sorted(set(all_groups)))
     os.setresgid(gid, gid, gid)
     os.setresuid(uid, uid, uid)
+    if after_setuid is not None:
+        after_setuid()   # what the credential change undid (the parent-death signal)
     _caps.set_keepcaps(False)
     try:
         _caps.capset(keep, keep, 0)
