@@ -1,4 +1,4 @@
-"""Container verbs: create, start, stop, kill, restart, rm, ps, logs, wait, pause, rename, prune.
+"""Container lifecycle verbs: create, start, stop, kill, restart, rm, ps, pause, rename, prune.
 
 Synchronous on purpose (the CLI's hot path imports no asyncio); each verb checks the container's
 lifecycle rules on its state, changes the records under the container's lock and emits its event.
@@ -10,16 +10,15 @@ from __future__ import annotations
 import os
 import signal as _signal
 import time
-from typing import Iterator
 
 from .errors import Conflict, ExecError, HostError, InvalidArgument, NotFound
-from .models import Container, ContainerConfig, ContainerState, LogLine
+from .models import Container, ContainerConfig, ContainerState
 
 POLL = 0.01
 
 
 class ContainersAPI:
-    """Container verbs: create, start, stop, kill, rm, ps, logs, wait, pause (engine/runtime)."""
+    """Container lifecycle verbs: create, start, stop, kill, rm, ps, pause (engine/runtime)."""
 
     # --- lookups --------------------------------------------------------------------------------
 
@@ -387,146 +386,7 @@ class ContainersAPI:
             removed.append(c.id)
         return removed, reclaimed
 
-    # --- attach, exec ---------------------------------------------------------------------------
-
-    def attach(self, ref: str) -> int:
-        """A socket connected to the running container's monitor, speaking ``runtime.frames``
-        (output and EXIT from it; STDIN, STDIN_EOF, RESIZE, SIGNAL, DETACH to it)."""
-        from .runtime import attach as _attach
-        c = self.container(ref)
-        if not c.running:
-            raise Conflict("You cannot attach to a stopped container, start it first")
-        if c.state.status == "paused":
-            raise Conflict("You cannot attach to a paused container, unpause it first")
-        try:
-            return _attach.connect(_attach.socket_path(self.paths.run, c.id))
-        except OSError as e:
-            raise Conflict(f"cannot attach to {c.short_id}: its monitor does not answer "
-                           f"({e.strerror}); was it started by an older berth?") from None
-
-    def exec(self, ref: str, cmd: list[str], *, env: list[str] = (), workdir: str = "",
-             user: str = "", tty: bool = False, detach: bool = False, privileged: bool = False,
-             console_size: tuple[int, int] | None = None,
-             stdio: tuple[int, int, int] | None = None):
-        """Run ``cmd`` in the running container with its namespaces, cgroup and security
-        settings; an ``runtime.exec.ExecProcess`` (``.master`` with -t, ``.wait()`` the exit
-        code). Forks: call it from a process without threads (the CLI), not the dashboard."""
-        from .runtime.exec import exec_in
-        return exec_in(self.store, self.container(ref), list(cmd), env=list(env),
-                       workdir=workdir, user=user, tty=tty, detach=detach,
-                       privileged=privileged, console_size=console_size, stdio=stdio)
-
-    # --- top, cp, diff, commit, export -----------------------------------------------------------
-
-    def top(self, ref: str, ps_args=()) -> tuple[list[str], list[list[str]]]:
-        """(headers, rows) of the processes in the running container's cgroup: host and
-        container pids, user, CPU, memory, command (``ps_args`` accepted, not interpreted)."""
-        from .runtime import top
-        c = self.container(ref)
-        if not c.running:
-            raise Conflict(f"Container {c.id} is not running")
-        return top.processes(self._cgroups().pids(c.id), c.state.pid)
-
-    def copy_from(self, ref: str, path: str, out, follow_link: bool = False) -> None:
-        """``path`` in the container as a tar written to ``out`` (``cp CONTAINER:PATH -``)."""
-        from . import containerfs as fs
-        c = self.container(ref)
-        fs.run_in_root(self.store, c, lambda root, f: fs.archive_path(root, path, f, follow_link),
-                       out=out)
-
-    def copy_to(self, ref: str, path: str, stream) -> None:
-        """A tar read from ``stream`` extracted into the container's directory ``path``."""
-        from . import containerfs as fs
-        c = self.container(ref)
-        fs.run_in_root(self.store, c, lambda root, f: fs.extract_to(root, path, f), inp=stream)
-
-    def copy_in(self, ref: str, src: str, path: str, follow_link: bool = False) -> None:
-        """``cp HOSTPATH CONTAINER:PATH``, bytes, mode, owner and times kept."""
-        from . import containerfs as fs
-        if not os.path.lexists(src):
-            raise NotFound(f"no such file or directory: {src}")
-        c = self.container(ref)
-        fs.run_in_root(self.store, c,
-                       lambda root, _: fs.copy_file_into(root, src, path, follow_link))
-
-    def copy_out(self, ref: str, path: str, dst: str, follow_link: bool = False) -> None:
-        """``cp CONTAINER:PATH HOSTPATH``."""
-        from . import containerfs as fs
-        c = self.container(ref)
-        try:
-            fs.copy_out_to_host(lambda tmp: self.copy_from(c.id, path, tmp, follow_link), path,
-                                dst)
-        except OSError as e:
-            raise HostError(f"write {e.filename or dst}: {e.strerror or e}") from None
-
-    def diff(self, ref: str) -> list[tuple[str, str]]:
-        """The container's changes to its image: ("A"|"C"|"D", path), sorted by path."""
-        from . import containerfs as fs
-        c = self.container(ref)
-        raw = records_raw(self.store, c.id)
-        return fs.diff(os.path.join(self.paths.container_dir(c.id), "upper"),
-                       list(reversed(raw.get("layer_dirs") or [])))
-
-    def export(self, ref: str, out) -> None:
-        """The container's filesystem as a tar, to ``out`` (a path or a binary file)."""
-        from . import containerfs as fs
-        c = self.container(ref)
-
-        def write(root, f):
-            w = fs.TreeWriter(f, one_fs=True)
-            try:
-                w.add(root, ".", ".", "/")
-            finally:
-                w.close()
-        if isinstance(out, str):
-            tmp = f"{out}.berth-{os.getpid()}"
-            try:
-                with open(tmp, "wb") as f:
-                    fs.run_in_root(self.store, c, write, out=f)
-                os.rename(tmp, out)
-            except BaseException:
-                if os.path.exists(tmp):
-                    os.unlink(tmp)
-                raise
-        else:
-            fs.run_in_root(self.store, c, write, out=out)
-        self.emit("container", "export", c.id, name=c.name, image=c.config.image)
-
-    def commit(self, ref: str, repository: str | None = None, message: str = "",
-               author: str = "", changes=(), pause: bool = True):
-        """An image of the container: its image's layers plus its changes as a new layer, with
-        its config and ``changes`` (Dockerfile instructions) applied; the Image."""
-        from . import containerfs as fs
-        c = self.container(ref)
-        img = fs.commit(self, c, repository, message, author, changes, pause)
-        self.emit("container", "commit", c.id, name=c.name, image=c.config.image)
-        return img
-
-    # --- wait, rename, logs ---------------------------------------------------------------------
-
-    def wait(self, ref: str, condition: str = "not-running") -> int:
-        from .runtime import process
-        c = self.container(ref)
-        d = self.paths.container_dir(c.id)
-        if condition not in ("not-running", "next-exit", "removed"):
-            raise InvalidArgument(f"invalid condition: {condition!r}; use not-running, "
-                                  "next-exit or removed")
-        started = process.read_state(d).get("started_at", "")
-        last = c.state.exit_code
-        while True:
-            raw = process.read_state(d)
-            if not raw:
-                return last
-            state = process.effective_status(raw)
-            last = state.get("exit_code", 0)
-            stopped = state.get("status") not in ("running", "paused", "restarting")
-            if condition == "not-running" and stopped:
-                return last
-            if condition == "next-exit" and (stopped and state.get("started_at") != started
-                                             or stopped and c.running):
-                return last
-            time.sleep(0.05)
-
+    # --- rename -------------------------------------------------------------------------------------
     def rename(self, ref: str, new_name: str) -> Container:
         from .options import validate_name
         from .runtime import records
@@ -545,48 +405,7 @@ class ContainersAPI:
                   image=c.config.image)
         return self.container(c.id)
 
-    def logs(self, ref: str, follow: bool = False, tail: int | None = None,
-             since: float | None = None, until: float | None = None,
-             stop=None) -> Iterator[LogLine]:
-        """The container's log lines, oldest first; with ``follow`` the iterator goes on until
-        the container ends, or until ``stop`` (a threading.Event) is set: a follower of a
-        quiet container otherwise waits for a line that may never come."""
-        from .runtime import logs, process
-        from .runtime.filters import rfc3339_seconds
-        c = self.container(ref)
-        d = self.paths.container_dir(c.id)
-
-        def keep(t: str) -> bool:
-            if since is None and until is None:
-                return True
-            secs = rfc3339_seconds(t)
-            return (since is None or secs >= since) and (until is None or secs < until)
-
-        for t, stream, text in logs.read_lines(d, tail):
-            if keep(t):
-                yield LogLine(t, stream, text)
-        if not follow or (until is not None and until <= time.time()):
-            return
-
-        def running() -> bool:
-            state = process.effective_status(process.read_state(d))
-            return state.get("status") in ("running", "paused", "restarting")
-
-        if not running():
-            return
-        for t, stream, text in logs.follow(d, running, stop=stop):
-            if until is not None and rfc3339_seconds(t) >= until:
-                return
-            if keep(t):
-                yield LogLine(t, stream, text)
-
-
 # --- helpers ------------------------------------------------------------------------------------
-
-def records_raw(store, cid: str) -> dict:
-    from .runtime import records
-    return records.read_raw(store, cid) or {}
-
 
 def _validate_network(store, config: ContainerConfig) -> None:
     """The network area's refusals (unknown network, -p with container:NAME, …)."""
