@@ -3,6 +3,22 @@
 Synchronous on purpose (the CLI's hot path imports no asyncio); each verb checks the container's
 lifecycle rules on its state, changes the records under the container's lock and emits its event.
 The running side lives in engine/runtime (the monitor, the init sequence, cgroups).
+
+Each verb is ordered so that a SIGKILL at any instant leaves the old state or the new one:
+
+- create: under the root's lock, the name is checked against every container (damaged ones by
+  the name their spec.json knows), the whole directory is built as ``containers/<id>.tmp.*`` and
+  renamed into place (the commit point; a kill before it leaves garbage the next create sweeps).
+  Its volumes are made after (each volume create is atomic; a failure discards the container).
+- start: see ``start``'s comments: one start at a time (``.start``), never a second monitor
+  (``.monitor``, process.py), and what a monitor that dies makes is released by the next reader
+  (runtime/release.py).
+- stop/kill: ``stopped_by_user`` is written before the signal, so a restart policy never
+  restarts what was stopped; a stop killed before its signal leaves a running container whose
+  next ``start`` clears the flag again.
+- rm: runtime/release.py (killed part-way, the container stays "Removal In Progress" and
+  ``rm -f`` finishes it; start refuses it).
+- rename: one atomic, fsynced rewrite of config.json under the root's lock.
 """
 
 from __future__ import annotations
@@ -39,8 +55,11 @@ class ContainersAPI:
         return out
 
     def container_inspect(self, ref: str) -> dict:
+        """Docker's inspect object; of a container with a damaged record too, as far as it can
+        be known (its State.Error says what is damaged)."""
         from .inspect import container_inspect
-        return container_inspect(self, self.container(ref))
+        from .runtime import records
+        return container_inspect(self, records.find(self.store, ref, damaged=True))
 
     # --- create ---------------------------------------------------------------------------------
 
@@ -76,12 +95,23 @@ class ContainersAPI:
                 raise Conflict(f'Conflict. The container name "/{container.name}" is already in '
                                f'use by container "{owner}". You have to remove (or rename) that '
                                "container to be able to reuse that name.")
-            for sub in ("rootfs", "upper", "work"):
-                os.makedirs(os.path.join(d, sub), exist_ok=True)
-            from .network.files import write_container_files
-            write_container_files(d, container)
-            process.write_json(os.path.join(d, process.STATE), container.state.to_dict())
-            records.write_config(self.store, container, layer_dirs)   # the commit point
+            # built under a temporary name and renamed into place: a containers/<id> directory
+            # is always a whole container, and a kill before the rename leaves only garbage
+            # that the next create sweeps (we hold the root's lock, which every create holds)
+            import _thread
+            staging = f"{d}.tmp.{os.getpid()}.{_thread.get_ident()}"
+            try:
+                for sub in ("rootfs", "upper", "work"):
+                    os.makedirs(os.path.join(staging, sub), exist_ok=True)
+                from .network.files import write_container_files
+                write_container_files(staging, container)
+                process.write_json(os.path.join(staging, process.STATE),
+                                   container.state.to_dict())
+                records.write_config(self.store, container, layer_dirs, directory=staging)
+                os.rename(staging, d)   # the commit point
+            except BaseException:
+                process.remove_tree(staging)
+                raise
         if config.mounts or config.image_volumes or config.volumes_from:
             # name and create the volumes now, so they show in `volume ls` and inspect at once
             # and a clash between mount points is refused by create rather than start
@@ -89,25 +119,27 @@ class ContainersAPI:
             try:
                 resolve_mounts(self.store, container)
             except BaseException:
-                import shutil
-                shutil.rmtree(d, ignore_errors=True)
+                process.discard(d)
                 raise
         self.emit("container", "create", cid, name=container.name, image=config.image)
         return container
 
     def _names_in_use(self) -> dict[str, str]:
-        """name -> id of every container, removing the leftovers of creates that were killed
-        before their commit point (safe: we hold the root's lock, which every create holds)."""
-        import shutil
-        from .runtime import records
+        """name -> id of every container, damaged ones too (by the name their last start's
+        spec.json still knows: it may run, holding that name). Called under the root's lock,
+        which every create holds: what is left under a temporary name in containers/ by a
+        create or rm that was killed is removed here."""
+        from .runtime import process, records
         names = {}
-        for cid in self.store.list_dir("containers"):
+        process.sweep(self.store.path("containers"))
+        for cid in records.ids(self.store):
             raw = records.read_raw(self.store, cid)
-            if raw is None:
-                if os.path.isdir(self.paths.container_dir(cid)):
-                    shutil.rmtree(self.paths.container_dir(cid), ignore_errors=True)
-                continue
-            names[raw["name"]] = cid
+            if raw is not None:
+                names[raw["name"]] = cid
+            elif os.path.isdir(self.paths.container_dir(cid)):
+                spec_name = records.spec_name(self.store, cid)
+                if spec_name:
+                    names.setdefault(spec_name, cid)
         return names
 
     def _image_for_create(self, ref: str) -> tuple[dict, str, list[str]]:
@@ -158,11 +190,17 @@ class ContainersAPI:
                            0o600)
             try:
                 fcntl.flock(lock, fcntl.LOCK_EX)   # one start at a time; freed if we are killed
-                c = records.load(self.store, c.id) or c
+                c = records.load(self.store, c.id)   # releases what a dead monitor left
+                if c is None:
+                    raise NotFound(f"No such container: {ref}")
                 if c.state.status == "paused":
                     raise Conflict("cannot start a paused container, try unpause instead")
                 if c.running:
                     return c
+                if c.state.status in ("removing", "dead"):
+                    raise Conflict("container is marked for removal and cannot be started")
+                from .runtime.release import settle
+                settle(self.store, c.id)   # never a second monitor
                 raw = records.read_raw(self.store, c.id)
                 spec = specs.build(self.store, c, raw.get("layer_dirs") or [])
                 if console_size:
@@ -178,6 +216,8 @@ class ContainersAPI:
         finally:
             launch.close()
         if "pid" not in msg:
+            from .runtime.release import after_failed_start
+            after_failed_start(self.store, c.id)
             code, error = msg.get("code", 125), msg.get("error", "the monitor failed")
             if code in (126, 127):
                 raise ExecError(error, code)
@@ -261,7 +301,8 @@ class ContainersAPI:
 
     def _signal(self, c: Container, sig: int) -> None:
         from .runtime import process
-        state = process.read_state(self.paths.container_dir(c.id))
+        # the record afresh (a restart changes the pid), else what the reader salvaged
+        state = process.read_state(self.paths.container_dir(c.id)) or c.state.to_dict()
         if state.get("pid") and process.monitor_alive(state):
             try:
                 os.kill(state["pid"], sig)
@@ -270,7 +311,7 @@ class ContainersAPI:
 
     def _wake_monitor(self, c: Container) -> None:
         from .runtime import process
-        state = process.read_state(self.paths.container_dir(c.id))
+        state = process.read_state(self.paths.container_dir(c.id)) or c.state.to_dict()
         if process.monitor_alive(state):
             try:
                 os.kill(state["monitor_pid"], _signal.SIGUSR1)
@@ -328,50 +369,14 @@ class ContainersAPI:
     # --- remove ---------------------------------------------------------------------------------
 
     def remove(self, ref: str, force: bool = False, volumes: bool = False) -> None:
-        import shutil
-        from .runtime import process
-        c = self.container(ref)
-        d = self.paths.container_dir(c.id)
+        """rm: works on a container whose record is damaged too (engine/runtime/release.py
+        has the order of its steps)."""
+        from .runtime import records, release
+        c = records.find(self.store, ref, damaged=True)
         if c.running and not force:
             raise Conflict(f"You cannot remove a running container {c.id}. Stop the container "
                            "before attempting removal or force remove")
-        with process.container_lock(d):
-            state = process.read_state(d)
-            if process.monitor_alive(state):
-                # the container's pid 1 dies with its monitor (PR_SET_PDEATHSIG)
-                os.kill(state["monitor_pid"], _signal.SIGKILL)
-                _wait_gone(state["monitor_pid"])
-            state["status"] = "removing"
-            process.write_json(os.path.join(d, process.STATE), state)
-        cg = self._cgroups()
-        try:
-            cg.kill_all(c.id)
-            cg.remove(c.id)
-        except FileNotFoundError:
-            pass
-        except OSError as e:
-            raise HostError(f"remove the cgroup of {c.short_id}: {e.strerror}") from e
-        self._release(c, volumes)
-        shutil.rmtree(d, ignore_errors=True)
-        shutil.rmtree(self.paths.container_run_dir(c.id), ignore_errors=True)
-        self.emit("container", "destroy", c.id, name=c.name, image=c.config.image)
-
-    def _release(self, c: Container, volumes: bool) -> None:
-        if c.config.userns not in ("", "host"):
-            from .runtime import security   # [containment] give the --userns auto id range back
-            security.release(self.paths.root, c.id)
-        mode = c.config.network_mode
-        if mode not in ("none", "host") and not mode.startswith("container:"):
-            try:
-                from . import network
-                detach = network.detach
-            except (ImportError, AttributeError):
-                detach = None
-            if detach is not None:
-                detach(self.store, c)
-        if c.config.mounts or c.config.image_volumes or c.config.volumes_from:
-            from .volumes import release
-            release(self.store, c, remove_anonymous=volumes)
+        release.remove(self.store, c.id, records.read_config(self.store, c.id)[0], volumes)
 
     def prune_containers(self) -> tuple[list[str], int]:
         removed, reclaimed = [], 0
@@ -433,14 +438,6 @@ def _fresh_name(taken) -> str:
         if name not in taken:
             return name
     raise Conflict("could not generate a unique container name; give one with --name")
-
-
-def _wait_gone(pid: int) -> None:
-    from .runtime import process
-    for _ in range(1000):
-        if not process.start_time(pid):
-            return
-        time.sleep(0.005)
 
 
 def _tree_size(path: str) -> int:

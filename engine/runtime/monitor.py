@@ -76,8 +76,12 @@ class Monitor:
         self._install_signals()
         if self.attached:
             self.attachers.append(Attacher(ATTACH_FD))
-        process.update_state(self.cdir, monitor_pid=os.getpid(),
-                             monitor_start=process.start_time(os.getpid()))
+        try:
+            # held until teardown is done: no second monitor, and a reader can tell our death
+            self.alive = process.monitor_started(self.cdir)
+        except BlockingIOError:
+            self._ready({"code": 125, "error": "its monitor is running already"})
+            return 125
         code = 125
         try:
             self._load_seams()
@@ -106,6 +110,7 @@ class Monitor:
             code = 125
         finally:
             self.teardown(code)
+            process.monitor_finished(self.cdir, self.alive)
         return code
 
     def _load_seams(self) -> None:
@@ -289,7 +294,7 @@ class Monitor:
             from ..store import Store
             from ..paths import Paths
             container = Container.from_dict(_container_record(self.cdir))
-            store = Store(Paths.from_env(self.root, self.run_dir or None))
+            store = Store(Paths.from_env(self.root, self.run_dir or None), create=False)
             endpoints = network.attach(store, container, self.pid)
             process.update_state(self.cdir, networks=endpoints,
                                  ports=[p.to_dict() for p in container.state.ports])
@@ -564,7 +569,7 @@ class Monitor:
         from ..store import Store
         record = _container_record(self.cdir)
         container = Container.from_dict(record)
-        store = Store(Paths.from_env(self.root, self.run_dir or None))
+        store = Store(Paths.from_env(self.root, self.run_dir or None), create=False)
         mode = self.spec["network_mode"]
         if mode not in ("none", "host") and not mode.startswith("container:"):
             try:
@@ -578,7 +583,7 @@ class Monitor:
 
     def _remove(self) -> None:
         try:
-            process.remove_tree(self.cdir)
+            process.discard(self.cdir)
         except OSError:
             self._log_crash()
         if _userns_auto(self.spec):

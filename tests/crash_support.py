@@ -1,0 +1,224 @@
+"""Shared by the crash and damage tests (and bench/crash): looking at a root from outside berth,
+and a seeded soak that SIGKILLs berth commands and monitors at random instants."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import socket
+import subprocess
+import time
+
+from helpers import BERTH, REPO, berth, cleanup_root
+
+
+def free_port() -> int:
+    s = socket.socket()
+    s.bind(("0.0.0.0", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def cid_of(root: str, ref: str) -> str:
+    return json.loads(berth(root, "inspect", ref).stdout)[0]["Id"]
+
+
+def cdir(root: str, cid: str) -> str:
+    return os.path.join(root, "containers", cid)
+
+
+def read_state(root: str, cid: str) -> dict:
+    try:
+        with open(os.path.join(cdir(root, cid), "state.json")) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return {}
+
+
+def monitor_of(root: str, cid: str) -> int:
+    """The pid in the container's .monitor (the monitor holds it while it lives)."""
+    with open(os.path.join(cdir(root, cid), ".monitor")) as f:
+        return int(f.read().split()[0])
+
+
+def alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (FileNotFoundError, IndexError):
+        return False
+
+
+def monitors(root: str) -> set[int]:
+    """Live monitor processes started for ``root``."""
+    from engine.check_host import root_processes
+    return {p for p, m in root_processes(root).items() if m == "engine.runtime.monitor"}
+
+
+def cgroup_pids(root: str, cid: str) -> list[int]:
+    from engine.paths import Paths
+    from engine.runtime import cgroups
+    return cgroups.detect(Paths.from_env(root)).pids(cid)
+
+
+def has_cgroup(root: str, cid: str) -> bool:
+    from engine.paths import Paths
+    from engine.runtime import cgroups
+    return os.path.isdir(cgroups.detect(Paths.from_env(root)).path(cid))
+
+
+def leases(root: str) -> dict[str, str]:
+    """ip -> container id of every address lease in the root's network records."""
+    out = {}
+    for fn in os.listdir(os.path.join(root, "networks")):
+        if fn.endswith(".json") and ".tmp." not in fn:
+            with open(os.path.join(root, "networks", fn)) as f:
+                out.update(json.load(f).get("allocations") or {})
+    return out
+
+
+def left_on_host(root: str) -> list[str]:
+    """What berth left on the host for ``root`` (tests.helpers.cleanup_root), once the default
+    network's reaper, if one is waiting, has done its work."""
+    from engine.check_host import root_processes
+    deadline = time.monotonic() + 15
+    while any(m == "engine.network.reaper" for m in root_processes(root).values()):
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    return cleanup_root(root)
+
+
+# --- the soak -------------------------------------------------------------------------------
+
+class Soak:
+    """Random berth commands against ``root``, each SIGKILLed at a random instant (or let run
+    to the end), and monitors SIGKILLed at random; ``check()`` asserts the invariants after a
+    round. Seeded: a failure names the seed, and the same seed replays the same choices."""
+
+    NAMES = ("s1", "s2", "s3", "s4")
+    VOLUMES = ("sv1", "sv2")
+
+    def __init__(self, root: str, seed: int, kill_ratio: float = 0.6):
+        self.root = root
+        self.seed = seed
+        self.rng = random.Random(seed)
+        self.kill_ratio = kill_ratio
+        self.env = {**os.environ, "BERTH_ROOT": root, "BERTH_NETWORK_LINGER": "0"}
+        self.env.pop("BERTH_RUN", None)
+        self.counts: dict[str, int] = {}
+        self.log: list[str] = []
+        berth(root, "network", "create", "soaknet")
+
+    def _count(self, key: str) -> None:
+        self.counts[key] = self.counts.get(key, 0) + 1
+
+    def step(self) -> None:
+        rng = self.rng
+        if rng.random() < 0.15:
+            self.kill_monitor()
+            return
+        name, vol = rng.choice(self.NAMES), rng.choice(self.VOLUMES)
+        port = 20000 + self.NAMES.index(name)
+        args = rng.choice([
+            ["create", "--name", name, "-p", f"{port}:80", "-v", f"{vol}:/data", "busybox",
+             "sleep", "600"],
+            ["run", "-d", "--name", name, "-p", f"{port}:80", "busybox", "sleep", "600"],
+            ["run", "-d", "--name", name, "--network", "soaknet", "busybox", "sleep", "600"],
+            ["start", name], ["start", name],
+            ["stop", "-t", "0", name],
+            ["rm", "-f", name],
+            ["network", "connect", "soaknet", name],
+            ["network", "disconnect", "soaknet", name],
+            ["volume", "create", vol],
+            ["volume", "rm", vol],
+        ])
+        verb = args[0] if args[0] != "network" else f"network {args[1]}"
+        kill = rng.random() < self.kill_ratio
+        delay = rng.uniform(0.0, 0.45)
+        self.log.append(f"{' '.join(args)}{f' (kill after {delay:.3f}s)' if kill else ''}")
+        p = subprocess.Popen([*BERTH, *args], env=self.env, cwd=REPO,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if kill:
+            try:
+                p.wait(delay)
+                self._count(f"{verb}: finished before its kill")
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+                self._count(f"{verb}: killed")
+        else:
+            p.wait(60)
+            self._count(f"{verb}: ran")
+
+    def kill_monitor(self) -> None:
+        pids = sorted(monitors(self.root))
+        if not pids:
+            self._count("monitor kill: none running")
+            return
+        pid = self.rng.choice(pids)
+        self.log.append(f"kill -9 monitor {pid}")
+        try:
+            os.kill(pid, signal.SIGKILL)
+            self._count("monitor: killed")
+        except ProcessLookupError:
+            pass
+
+    def check(self) -> None:
+        """ps works and names no damaged record; what it says runs has a live monitor and pid 1,
+        what it says does not run holds no process, cgroup or address; no monitor of the root
+        is unaccounted for."""
+        p = berth(self.root, "ps", "-a", "--no-trunc", "--format", "{{.ID}} {{.State}}",
+                  check=False)
+        assert p.returncode == 0 and "WARNING" not in p.stderr, self._why(p.stderr)
+        rows = dict(line.split() for line in p.stdout.splitlines())
+        known = set()
+        for cid, status in rows.items():
+            state = read_state(self.root, cid)
+            if status in ("running", "paused", "restarting"):
+                assert alive(state.get("monitor_pid", 0)), self._why(f"{cid[:12]} runs without "
+                                                                      "a monitor")
+                known.add(state["monitor_pid"])
+            elif status in ("exited", "created"):
+                held = os.path.exists(os.path.join(cdir(self.root, cid), ".monitor"))
+                assert held or not has_cgroup(self.root, cid), self._why(
+                    f"{cid[:12]} is {status} but keeps its cgroup")
+                assert held or cid not in leases(self.root).values(), self._why(
+                    f"{cid[:12]} is {status} but keeps an address")
+        deadline = time.monotonic() + 5
+        while True:   # a monitor of a start that was killed may still be on its way out
+            stray = {m for m in monitors(self.root) - known if not self._owned(m, rows)}
+            if not stray or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        assert not stray, self._why(f"monitors nobody knows: {sorted(stray)}")
+        self._count("invariant checks")
+
+    def _owned(self, pid: int, rows: dict) -> bool:
+        for cid in rows:
+            try:
+                if monitor_of(self.root, cid) == pid:
+                    return True
+            except (OSError, ValueError, IndexError):
+                pass
+        return False
+
+    def finish(self) -> list[str]:
+        """Every container removable, then the networks and volumes; what is left on the host."""
+        ids = berth(self.root, "ps", "-aq", "--no-trunc").stdout.split()
+        for cid in ids:
+            p = berth(self.root, "rm", "-f", cid, check=False)
+            assert p.returncode == 0, self._why(f"rm -f {cid[:12]}: {p.stderr}")
+        assert berth(self.root, "ps", "-aq").stdout == "", self._why("containers left")
+        berth(self.root, "network", "rm", "soaknet")
+        for v in berth(self.root, "volume", "ls", "-q").stdout.split():
+            berth(self.root, "volume", "rm", v)
+        found = berth(self.root, "system", "check", check=False)
+        assert found.returncode == 0, self._why(f"system check after rm:\n{found.stdout}")
+        return left_on_host(self.root)
+
+    def _why(self, what: str) -> str:
+        return f"seed {self.seed}: {what}\nlast steps:\n  " + "\n  ".join(self.log[-12:])
