@@ -86,7 +86,7 @@ def check_containers(store, repair: bool) -> list[Finding]:
             out.append(_finding("container", short, state_problem,
                                 "write its state again from what its monitor tells", repair,
                                 lambda d=d: _restore_state(d)))
-        state = records.salvaged_state(d) if process.state_problem(d) else process.read_state(d)
+        state = process.salvaged_state(d) if process.state_problem(d) else process.read_state(d)
         if process.needs_release(d, state):
             out.append(_finding(
                 "container", short,
@@ -105,10 +105,10 @@ def check_containers(store, repair: bool) -> list[Finding]:
 
 
 def _restore_state(d: str) -> None:
-    from .runtime import process, records
+    from .runtime import process
     with process.container_lock(d):
         if process.state_problem(d):
-            process.write_json(os.path.join(d, process.STATE), records.salvaged_state(d))
+            process.write_json(os.path.join(d, process.STATE), process.salvaged_state(d))
 
 
 def _check_container_files(store, cid: str, d: str, state: dict, repair: bool
@@ -149,30 +149,12 @@ def _unreadable(path: str) -> bool:
 def _restore_mounts(store, cid: str) -> None:
     """mounts.json from the mounts its last start prepared (anonymous volumes keep their
     names); without a spec, removed (computed again from the config at the next start)."""
-    from .runtime import process
-    d = store.paths.container_dir(cid)
-    try:
-        spec = process.read_json(os.path.join(d, "spec.json")) or {}
-    except ValueError:
-        spec = {}
-    prepared = spec.get("mounts") if isinstance(spec, dict) else None
-    if not prepared:
-        os.unlink(os.path.join(d, "mounts.json"))
-        return
-    from .volumes.store import container_record
-    own = {m.get("target"): m for m in container_record(store, cid)["config"].get("mounts", [])
-           if isinstance(m, dict)}
-    mounts = []
-    for p in prepared:
-        kept = own.get(p["target"])
-        if kept is not None:
-            mounts.append(kept)
-        elif p["type"] == "volume":
-            mounts.append({"type": "volume", "target": p["target"], "source": p["name"],
-                           "read_only": p["read_only"], "anonymous": True, "options": [],
-                           "nocopy": False})
-    store.write({"mounts": mounts, "started": True, "mounted": True},
-                "containers", cid, "mounts.json")
+    from .volumes.store import mounts_from_spec
+    kept = mounts_from_spec(store, cid)
+    if kept is None:
+        os.unlink(os.path.join(store.paths.container_dir(cid), "mounts.json"))
+    else:
+        store.write(kept, "containers", cid, "mounts.json")
 
 
 # --- volumes --------------------------------------------------------------------------------

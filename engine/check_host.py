@@ -53,12 +53,11 @@ def check_networks(store, repair: bool) -> list[Finding]:
                                     "create the bridge and its rules", repair,
                                     lambda r=rec: (bridge.create(r.network),
                                                    lifecycle.sync_rules(store))))
-        # a damaged record's bridge, veths and ports are accounted for only once it is rebuilt
+        # a damaged record's bridge and ports are accounted for only once it is rebuilt
         damaged = any(ipam.read(store, fn[:-5])[1] for fn in store.list_dir("networks")
                       if fn.endswith(".json"))
-        if not damaged:
-            out += _links(store, repair)
-            out += _nft(store, repair)
+        out += _links(store, repair, damaged)
+        out += _nft(store, repair, damaged)
     return out
 
 
@@ -76,20 +75,21 @@ def _release_lease(store, name: str, ip: str) -> None:
         ipam.save(store, rec)
 
 
-def _links(store, repair: bool) -> list[Finding]:
-    """Bridges and veths named as this root names its own that no record accounts for."""
+def _links(store, repair: bool, damaged: bool) -> list[Finding]:
+    """Bridges and veths named as this root names its own that no record accounts for (while
+    a network record is damaged, not the bridges no record claims, nor what hangs on them)."""
     from .network import bridge, ipam, repair as nrepair
     recs = ipam.load_all(store)
     claimed = {r.network.bridge for r in recs}
     in_use = {ep.get("veth") for r in recs for ep in r.endpoints.values()}
     bridges, veths = nrepair.host_links(store.paths)
+    unclaimed = {b for b in bridges if b not in claimed}
     out = []
-    for name in bridges:
-        if name not in claimed:
-            out.append(_finding("veth", name, "a bridge of this root that no network record "
-                                "has", "delete it", repair, lambda n=name: bridge.remove(n)))
+    for name in sorted(unclaimed) if not damaged else []:
+        out.append(_finding("veth", name, "a bridge of this root that no network record has",
+                            "delete it", repair, lambda n=name: bridge.remove(n)))
     for name in veths:
-        if name not in in_use:
+        if name not in in_use and not (damaged and nrepair._master(name) in unclaimed):
             out.append(_finding("veth", name, "a veth of this root that no container's "
                                 "endpoint has", "delete it", repair,
                                 lambda n=name: _delete_link(n)))
@@ -102,10 +102,12 @@ def _delete_link(name: str) -> None:
         nl.delete_link(name)
 
 
-def _nft(store, repair: bool) -> list[Finding]:
+def _nft(store, repair: bool, damaged: bool) -> list[Finding]:
     """Published-port elements in this root's nftables table that no endpoint has, and those
-    endpoints have that the table lacks; a table with no network up."""
-    from .network import lifecycle, nat, repair as nrepair
+    endpoints have that the table lacks; a table with no network up. (While a network record
+    is damaged, only elements leading into the readable networks are judged.)"""
+    import ipaddress
+    from .network import ipam, lifecycle, nat, repair as nrepair
     have = nrepair.nft_elements(store.paths)
     live = lifecycle.live_networks(store)
     out = []
@@ -116,11 +118,15 @@ def _nft(store, repair: bool) -> list[Finding]:
                                 lambda: _republish(store)))
         return out
     if not live:
-        out.append(_finding("nft", store.paths.nft_table, "an nftables table with no network "
-                            "of this root up", "delete it", repair,
-                            lambda: lifecycle.sync_rules(store)))
+        if not damaged:
+            out.append(_finding("nft", store.paths.nft_table, "an nftables table with no "
+                                "network of this root up", "delete it", repair,
+                                lambda: lifecycle.sync_rules(store)))
         return out
     want = nrepair.expected_elements(store)
+    if damaged:
+        nets = [r.net for r in ipam.load_all(store)]
+        have = {e for e in have if any(ipaddress.IPv4Address(e[3]) in n for n in nets)}
     for e in sorted(have - want):
         out.append(_finding("nft", _elem(e), "a published port no container has",
                             "delete the element", repair,

@@ -136,7 +136,7 @@ class Soak:
             ["volume", "create", vol],
             ["volume", "rm", vol],
         ])
-        verb = args[0] if args[0] != "network" else f"network {args[1]}"
+        verb = " ".join(args[:2]) if args[0] in ("network", "volume") else args[0]
         kill = rng.random() < self.kill_ratio
         delay = rng.uniform(0.0, 0.45)
         self.log.append(f"{' '.join(args)}{f' (kill after {delay:.3f}s)' if kill else ''}")
@@ -183,7 +183,8 @@ class Soak:
                                                                       "a monitor")
                 known.add(state["monitor_pid"])
             elif status in ("exited", "created"):
-                held = os.path.exists(os.path.join(cdir(self.root, cid), ".monitor"))
+                from engine.runtime.process import monitor_lock
+                held = monitor_lock(cdir(self.root, cid))[0] == "held"   # still tearing down
                 assert held or not has_cgroup(self.root, cid), self._why(
                     f"{cid[:12]} is {status} but keeps its cgroup")
                 assert held or cid not in leases(self.root).values(), self._why(

@@ -80,6 +80,7 @@ def evidence(store, name: str) -> Evidence:
     ev = Evidence()
     if name == ipam.DEFAULT_NETWORK:
         ev.bridge = store.paths.default_bridge
+    _from_text(store, name, ev)
     for cid in records.ids(store):
         d = store.paths.container_dir(cid)
         state = process.read_state(d)
@@ -102,7 +103,53 @@ def evidence(store, name: str) -> Evidence:
             ev.endpoints[cid] = ep
     if not ev.bridge and ev.gateway:
         ev.bridge = _bridge_with(store, ev.gateway)
+    if not ev.bridge:
+        ev.bridge = _lone_bridge(store)
     return ev
+
+
+def _from_text(store, name: str, ev: Evidence) -> None:
+    """The network's own fields from what is left of its record's text (a torn record keeps
+    its beginning, where they are written)."""
+    try:
+        with open(store.path("networks", f"{name}.json"), "rb") as f:
+            text = f.read().decode("utf-8", "replace")
+    except OSError:
+        return
+    found = {}
+    for key in ("id", "subnet", "gateway", "bridge"):
+        m = re.search(rf'"{key}"\s*:\s*"([^"\\]*)"', text)
+        if m:
+            found[key] = m.group(1)
+    try:
+        ev.subnet = ipaddress.IPv4Network(found.get("subnet", ""))
+        if ipaddress.IPv4Address(found.get("gateway", "")) in ev.subnet:
+            ev.gateway = found["gateway"]
+    except ValueError:
+        ev.subnet = None
+    if re.fullmatch(r"[0-9a-f]{64}", found.get("id", "")):
+        ev.id = found["id"]
+    if _bridge_pattern(store.paths).fullmatch(found.get("bridge", "")):
+        ev.bridge = ev.bridge or found["bridge"]
+
+
+def _lone_bridge(store) -> str:
+    """The bridge of this root no readable record claims, nothing is plugged into, and that is
+    not the default network's, when there is exactly one damaged record to own it."""
+    damaged = [fn for fn in store.list_dir("networks")
+               if fn.endswith(".json") and ipam.read(store, fn[:-5])[1]]
+    if len(damaged) != 1:
+        return ""
+    claimed = {r.network.bridge for r in ipam.load_all(store)} | {store.paths.default_bridge}
+    free = [b for b in host_links(store.paths)[0] if b not in claimed and not _ports(b)]
+    return free[0] if len(free) == 1 else ""
+
+
+def _ports(bridge: str) -> list[str]:
+    try:
+        return os.listdir(f"/sys/class/net/{bridge}/brif")
+    except OSError:
+        return []
 
 
 def _endpoint(store, cid: str, state: dict, name: str, net: dict, bridge: str):

@@ -57,31 +57,36 @@ class container_lock:
         os.close(self.fd)
 
 
-def read_state(cdir: str) -> dict:
+def load_state(cdir: str) -> tuple[dict | None, str]:
+    """(state.json as a dict, "") or (None, why it can't be used: missing, unreadable or not a
+    state record)."""
     try:
-        state = read_json(os.path.join(cdir, STATE)) or {}
-    except ValueError:   # torn by a power cut (state.json is not fsynced): know nothing
-        return {}
-    return state if isinstance(state, dict) else {}
+        state = read_json(os.path.join(cdir, STATE))
+    except ValueError:   # torn by a power cut (state.json is not fsynced), or garbled
+        return None, "state.json is not valid JSON"
+    except OSError as e:
+        return None, f"state.json can't be read ({e.strerror})"
+    if state is None:
+        return None, "state.json is missing"
+    return (state, "") if isinstance(state, dict) else (None, "state.json is not a state record")
+
+
+def read_state(cdir: str) -> dict:
+    """state.json as a dict ({} when it is missing or can't be read)."""
+    return load_state(cdir)[0] or {}
 
 
 def state_problem(cdir: str) -> str:
-    """Why state.json can't be used ("" when it can): missing, unreadable or not a record."""
-    try:
-        state = read_json(os.path.join(cdir, STATE))
-    except ValueError:
-        return "state.json is not valid JSON"
-    except OSError as e:
-        return f"state.json can't be read ({e.strerror})"
-    if state is None:
-        return "state.json is missing"
-    return "" if isinstance(state, dict) else "state.json is not a state record"
+    """Why state.json can't be used ("" when it can)."""
+    return load_state(cdir)[1]
 
 
 def update_state(cdir: str, **changes) -> dict:
     """Change fields of the state record under the container's lock; returns the new record."""
     with container_lock(cdir):
-        state = read_state(cdir)
+        state = load_state(cdir)[0]
+        if state is None:   # lost: start from what can be known, not from nothing
+            state = salvaged_state(cdir)
         state.update(changes)
         write_json(os.path.join(cdir, STATE), state)
         return state
@@ -233,6 +238,40 @@ def effective_status(state: dict) -> dict:
                      error=state.get("error")
                      or MONITOR_DIED.format(pid=state.get("monitor_pid") or "?"))
     return state
+
+
+def salvaged_state(d: str) -> dict:
+    """What can be known of a container's state without state.json: running while a monitor
+    holds its ``.monitor`` lock (pid 1 is the monitor's child in the container's cgroup), else
+    stopped."""
+    kind, pid, start = monitor_lock(d)
+    if kind == "held" and pid and start_time(pid) == start:
+        return {"status": "running", "monitor_pid": pid, "monitor_start": start,
+                "pid": _child_of(pid), "started_at": _boot_time_rfc3339(start),
+                "error": "state.json was lost; run 'berth system check --repair'"}
+    return {"status": "exited", "exit_code": 137, "pid": 0,
+            "error": "state.json was lost; run 'berth system check --repair'"}
+
+
+def _child_of(ppid: int) -> int:
+    """The first child of ``ppid`` (a monitor's: its container's pid 1), or 0."""
+    try:
+        with open(f"/proc/{ppid}/task/{ppid}/children") as f:
+            kids = f.read().split()
+    except OSError:
+        return 0
+    return int(kids[0]) if kids else 0
+
+
+def _boot_time_rfc3339(ticks: int) -> str:
+    """When a process that started ``ticks`` clock ticks after boot started."""
+    from ..clock import now_rfc3339
+    try:
+        with open("/proc/stat") as f:
+            btime = next(int(line.split()[1]) for line in f if line.startswith("btime "))
+    except (OSError, StopIteration, ValueError):
+        return ""
+    return now_rfc3339(btime + ticks / os.sysconf("SC_CLK_TCK"))
 
 
 # --- the monitor's own lock ---------------------------------------------------------------

@@ -78,56 +78,21 @@ def read_state(store, cid: str) -> ContainerState | None:
     """The state as readers must see it (process.effective_status), after releasing what a
     dead monitor left held; None when the container went meanwhile (a --rm one, released)."""
     d = cdir(store, cid)
-    state = process.read_state(d)
-    if process.needs_release(d, state):
+    state, problem = process.load_state(d)
+    if process.needs_release(d, state or {}):
         from .release import release_dead
         if release_dead(store, cid):
             if not os.path.isdir(d):
                 return None
-            state = process.read_state(d)
-    problem = process.state_problem(d)
+            state, problem = process.load_state(d)
     if problem:
         store.note_damaged("container", cid[:12], problem)
-        state = salvaged_state(d)
+        state = process.salvaged_state(d)
     try:
         return ContainerState.from_dict(process.effective_status(state))
     except Exception:  # noqa: BLE001 - valid JSON of the wrong shape
         store.note_damaged("container", cid[:12], "state.json is not a state record")
-        return ContainerState.from_dict(salvaged_state(d))
-
-
-def salvaged_state(d: str) -> dict:
-    """What can be known of a container's state without state.json: running while a monitor
-    holds its ``.monitor`` lock (pid 1 is the monitor's child in the container's cgroup), else
-    stopped."""
-    kind, pid, start = process.monitor_lock(d)
-    if kind == "held" and pid and process.start_time(pid) == start:
-        return {"status": "running", "monitor_pid": pid, "monitor_start": start,
-                "pid": _child_of(pid), "started_at": _boot_time_rfc3339(start),
-                "error": "state.json was lost; run 'berth system check --repair'"}
-    return {"status": "exited", "exit_code": 137, "pid": 0,
-            "error": "state.json was lost; run 'berth system check --repair'"}
-
-
-def _child_of(ppid: int) -> int:
-    """The first child of ``ppid`` (a monitor's: its container's pid 1), or 0."""
-    try:
-        with open(f"/proc/{ppid}/task/{ppid}/children") as f:
-            kids = f.read().split()
-    except OSError:
-        return 0
-    return int(kids[0]) if kids else 0
-
-
-def _boot_time_rfc3339(ticks: int) -> str:
-    """When a process that started ``ticks`` clock ticks after boot started."""
-    from ..clock import now_rfc3339
-    try:
-        with open("/proc/stat") as f:
-            btime = next(int(line.split()[1]) for line in f if line.startswith("btime "))
-    except (OSError, StopIteration, ValueError):
-        return ""
-    return now_rfc3339(btime + ticks / os.sysconf("SC_CLK_TCK"))
+        return ContainerState.from_dict(process.salvaged_state(d))
 
 
 def ids(store) -> list[str]:

@@ -212,15 +212,40 @@ def mounts_record(store: Store, cid: str) -> dict | None:
 
 
 def container_mounts(store: Store, cid: str) -> list[Mount]:
-    """The container's mounts as resolved at its first start (mounts.json), else as created."""
+    """The container's mounts as resolved at its first start (mounts.json; when that can't be
+    read, as its last start's spec.json prepared them), else as created."""
     resolved = mounts_record(store, cid)
     try:
+        if resolved is None:
+            resolved = mounts_from_spec(store, cid)
         if resolved is not None:
             return [Mount.from_dict(m) for m in resolved.get("mounts", [])]
         config = container_record(store, cid)["config"]
         return [Mount.from_dict(m) for m in config.get("mounts", []) if isinstance(m, dict)]
     except Exception:  # noqa: BLE001 - a record of the wrong shape: no mounts known
         return []
+
+
+def mounts_from_spec(store: Store, cid: str) -> dict | None:
+    """mounts.json as it was, rebuilt from the mounts the container's last start prepared
+    (spec.json: volumes there carry the names anonymous ones were given); None without a
+    spec (the container never started: its config says it all)."""
+    spec = _read_quiet(store, "containers", cid, "spec.json") or {}
+    prepared = spec.get("mounts")
+    if not isinstance(prepared, list) or not prepared:
+        return None
+    own = {m.get("target"): m for m in container_record(store, cid)["config"].get("mounts", [])
+           if isinstance(m, dict)}
+    mounts = []
+    for p in prepared:
+        kept = own.get(p.get("target"))
+        if kept is not None and (kept.get("source") or kept.get("type") != "volume"):
+            mounts.append(kept)
+        elif p.get("type") == "volume":
+            mounts.append({"type": "volume", "target": p["target"], "source": p.get("name", ""),
+                           "read_only": bool(p.get("read_only")), "anonymous": True,
+                           "options": [], "nocopy": False})
+    return {"mounts": mounts, "started": True, "mounted": True}
 
 
 def volume_users(store: Store) -> dict[str, list[tuple[str, bool]]]:
