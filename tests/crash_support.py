@@ -39,9 +39,25 @@ def read_state(root: str, cid: str) -> dict:
 
 
 def monitor_of(root: str, cid: str) -> int:
-    """The pid in the container's .monitor (the monitor holds it while it lives)."""
-    with open(os.path.join(cdir(root, cid), ".monitor")) as f:
-        return int(f.read().split()[0])
+    """The container's monitor, as its state.json names it."""
+    return int(read_state(root, cid).get("monitor_pid") or 0)
+
+
+def monitor_held(root: str, cid: str) -> bool:
+    """Whether a process holds the flock on the container's .monitor (a monitor does while it
+    lives, until its teardown is done)."""
+    import fcntl
+    try:
+        fd = os.open(os.path.join(cdir(root, cid), ".monitor"), os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        return False
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
 
 
 def alive(pid: int) -> bool:
@@ -52,10 +68,31 @@ def alive(pid: int) -> bool:
         return False
 
 
+def root_processes(root: str) -> dict[int, str]:
+    """pid -> "monitor" or "reaper" of the processes berth started for ``root`` (found by
+    their environment and command line, as tests.helpers.cleanup_root finds them)."""
+    out = {}
+    for p in os.listdir("/proc"):
+        if not p.isdigit() or int(p) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{p}/environ", "rb") as f:
+                env = f.read().split(b"\0")
+            with open(f"/proc/{p}/cmdline", "rb") as f:
+                argv = f.read().split(b"\0")
+        except OSError:
+            continue
+        if f"BERTH_ROOT={root}".encode() in env and alive(int(p)):
+            if b"engine.runtime.monitor" in argv:
+                out[int(p)] = "monitor"
+            elif b"engine.network.reaper" in argv:
+                out[int(p)] = "reaper"
+    return out
+
+
 def monitors(root: str) -> set[int]:
     """Live monitor processes started for ``root``."""
-    from engine.check_host import root_processes
-    return {p for p, m in root_processes(root).items() if m == "engine.runtime.monitor"}
+    return {p for p, m in root_processes(root).items() if m == "monitor"}
 
 
 def cgroup_pids(root: str, cid: str) -> list[int]:
@@ -83,9 +120,8 @@ def leases(root: str) -> dict[str, str]:
 def left_on_host(root: str) -> list[str]:
     """What berth left on the host for ``root`` (tests.helpers.cleanup_root), once the default
     network's reaper, if one is waiting, has done its work."""
-    from engine.check_host import root_processes
     deadline = time.monotonic() + 15
-    while any(m == "engine.network.reaper" for m in root_processes(root).values()):
+    while "reaper" in root_processes(root).values():
         if time.monotonic() > deadline:
             break
         time.sleep(0.05)
@@ -183,8 +219,7 @@ class Soak:
                                                                       "a monitor")
                 known.add(state["monitor_pid"])
             elif status in ("exited", "created"):
-                from engine.runtime.process import monitor_lock
-                held = monitor_lock(cdir(self.root, cid))[0] == "held"   # still tearing down
+                held = monitor_held(self.root, cid)   # its monitor is still tearing down
                 assert held or not has_cgroup(self.root, cid), self._why(
                     f"{cid[:12]} is {status} but keeps its cgroup")
                 assert held or cid not in leases(self.root).values(), self._why(
@@ -199,11 +234,16 @@ class Soak:
         self._count("invariant checks")
 
     def _owned(self, pid: int, rows: dict) -> bool:
+        """Whether monitor ``pid`` belongs to a listed container (by its state, or by the
+        .monitor it holds while its state is not written yet)."""
         for cid in rows:
+            if monitor_of(self.root, cid) == pid:
+                return True
             try:
-                if monitor_of(self.root, cid) == pid:
-                    return True
-            except (OSError, ValueError, IndexError):
+                with open(os.path.join(cdir(self.root, cid), ".monitor")) as f:
+                    if f.read().split()[:1] == [str(pid)]:
+                        return True
+            except OSError:
                 pass
         return False
 

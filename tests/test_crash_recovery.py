@@ -14,7 +14,7 @@ import sys
 import time
 
 from crash_support import (alive, cdir, cid_of, free_port, has_cgroup, leases, left_on_host,
-                           monitor_of, monitors, read_state)
+                           monitor_of, monitors, read_state, root_processes)
 from helpers import REPO, cleanup_root
 from runtime_support import wait_for
 
@@ -103,8 +103,7 @@ def test_the_network_reaper_never_makes_a_deleted_root_again(run, root):
     # and one that was waiting when its root was deleted
     env = {"BERTH_NETWORK_LINGER": "3"}
     run("run", "--rm", "busybox", "true", env=env)
-    from engine.check_host import root_processes
-    reapers = [p for p, m in root_processes(root).items() if m == "engine.network.reaper"]
+    reapers = [p for p, m in root_processes(root).items() if m == "reaper"]
     assert reapers
     shutil.rmtree(root)
     wait_for(lambda: not any(alive(p) for p in reapers), timeout=30, what="the reaper to end")

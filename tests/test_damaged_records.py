@@ -12,6 +12,7 @@ import pytest
 
 from crash_support import (alive, cdir, cgroup_pids, cid_of, free_port, left_on_host,
                            monitor_of, monitors)
+from runtime_support import wait_for
 
 DAMAGE = {
     "torn": lambda data: data[: len(data) // 2],
@@ -93,7 +94,8 @@ def test_lost_state_of_a_running_container(run, root, how):
     info = json.loads(run("inspect", "victim").stdout)[0]
     assert info["State"]["Running"] is True and info["State"]["Pid"] == procs[0]
     run("stop", "-t", "1", "victim")
-    assert not alive(monitor)
+    assert run("ps", "-a", "--format", "{{.State}}").stdout.split() == ["exited"]
+    wait_for(lambda: not alive(monitor), what="its monitor to finish")
     run("rm", "-f", "victim")
     assert left_on_host(root) == []
 
