@@ -154,7 +154,7 @@ class Soak:
 
     def step(self) -> None:
         rng = self.rng
-        if rng.random() < 0.15:
+        if rng.random() < 0.2:
             self.kill_monitor()
             return
         name, vol = rng.choice(self.NAMES), rng.choice(self.VOLUMES)

@@ -17,9 +17,11 @@ def test_random_sigkills_leave_a_consistent_root(run, root):
     seed = int(os.environ.get("BERTH_CRASH_SEED") or random.randrange(1 << 32))
     soak = Soak(root, seed)
     try:
-        for _ in range(ROUNDS):
+        for i in range(ROUNDS):
             for _ in range(STEPS):
                 soak.step()
+            if i % 2:
+                soak.kill_monitor()   # at the end of a round too, so every check sees one
             soak.check()
         assert soak.finish() == [], soak._why("left on the host after rm of everything")
     except AssertionError as e:
