@@ -44,7 +44,7 @@ def _check_images(store, repair: bool) -> list[Finding]:
     return check_images(store, repair)
 
 
-def _finding(kind: str, ident: str, problem: str, repair_text: str, repair: bool,
+def finding(kind: str, ident: str, problem: str, repair_text: str, repair: bool,
              fix: Callable[[], object] | None) -> Finding:
     """A Finding; with ``repair`` and a ``fix``, ``fix()`` is run (an exception: not repaired,
     its message added to the problem)."""
@@ -66,7 +66,7 @@ def check_containers(store, repair: bool) -> list[Finding]:
     out = []
     base = store.path("containers")
     for path in process.stale_temporaries(base):
-        out.append(_finding("container", os.path.basename(path),
+        out.append(finding("container", os.path.basename(path),
                             "left under a temporary name by a create or rm that was killed",
                             "delete it", repair, lambda p=path: process.remove_tree(p)))
     for cid in records.ids(store):
@@ -76,19 +76,19 @@ def check_containers(store, repair: bool) -> list[Finding]:
         short = cid[:12]
         config, problem = records.read_config(store, cid)
         if config is None:
-            out.append(_finding(
+            out.append(finding(
                 "container", short, problem,
                 "stop it and remove it, releasing everything it holds (its configuration is "
                 "lost)", repair, lambda c=cid: release.remove(store, c, None)))
             continue
         state_problem = process.state_problem(d)
         if state_problem:
-            out.append(_finding("container", short, state_problem,
+            out.append(finding("container", short, state_problem,
                                 "write its state again from what its monitor tells", repair,
                                 lambda d=d: _restore_state(d)))
         state = process.salvaged_state(d) if process.state_problem(d) else process.read_state(d)
         if process.needs_release(d, state):
-            out.append(_finding(
+            out.append(finding(
                 "container", short,
                 "its monitor died without releasing what the container held"
                 if state.get("status") not in process.RUNNING
@@ -96,7 +96,7 @@ def check_containers(store, repair: bool) -> list[Finding]:
                 "record it as exited and release its cgroup, addresses, ports and mounts",
                 repair, lambda c=cid: release.release_dead(store, c)))
         if state.get("status") == "removing":
-            out.append(_finding("container", short, "its removal was interrupted",
+            out.append(finding("container", short, "its removal was interrupted",
                                 "finish removing it", repair,
                                 lambda c=cid, cfg=config: release.remove(store, c, cfg)))
             continue
@@ -120,17 +120,17 @@ def _check_container_files(store, cid: str, d: str, state: dict, repair: bool
     running = state.get("status") in process.RUNNING and process.monitor_alive(state)
     spec = os.path.join(d, "spec.json")
     if _unreadable(spec):
-        out.append(_finding("container", short, "spec.json is not valid JSON",
+        out.append(finding("container", short, "spec.json is not valid JSON",
                             "delete it (its monitor keeps the spec it read; the next start "
                             "writes it again)", repair, lambda: os.unlink(spec)))
     mounts = os.path.join(d, "mounts.json")
     if _unreadable(mounts):
-        out.append(_finding("container", short, "mounts.json is not valid JSON",
+        out.append(finding("container", short, "mounts.json is not valid JSON",
                             "write it again from its start's spec (else its config)", repair,
                             lambda: _restore_mounts(store, cid)))
     from .runtime.attach import socket_path
     if running and not os.path.exists(socket_path(store.paths.run, cid)):
-        out.append(_finding("container", short, "its attach socket is missing: attach and "
+        out.append(finding("container", short, "its attach socket is missing: attach and "
                             "'run' without -d can't reach it", "restart the container", False,
                             None))
     return out
@@ -164,7 +164,7 @@ def check_volumes(store, repair: bool) -> list[Finding]:
     from .volumes import store as vstore
     out = []
     for path in process.stale_temporaries(store.path("volumes")):
-        out.append(_finding("volume", os.path.basename(path),
+        out.append(finding("volume", os.path.basename(path),
                             "left under a temporary name by a volume create or rm that was "
                             "killed", "delete it", repair, lambda p=path: vstore._rmtree(p)))
     for name in store.list_dir("volumes"):
@@ -172,7 +172,7 @@ def check_volumes(store, repair: bool) -> list[Finding]:
             continue
         vol, problem = vstore.read_meta(store, name)
         if problem:
-            out.append(_finding("volume", name, problem,
+            out.append(finding("volume", name, problem,
                                 "write its record again (as a plain local volume: its labels "
                                 "and options are lost)", repair,
                                 lambda n=name: _restore_volume(store, n)))
@@ -197,7 +197,7 @@ def check_tempfiles(store, repair: bool) -> list[Finding]:
     paths = _stray_temp_files(store)
     out = []
     for p in paths:
-        out.append(_finding("tempfile", os.path.relpath(p, store.root),
+        out.append(finding("tempfile", os.path.relpath(p, store.root),
                             "a temporary file its writer left when it was killed",
                             "delete it", repair, lambda p=p: _unlink(p)))
     return out

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 
-from .check import _finding
+from .check import finding
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -29,12 +29,12 @@ def check_networks(store, repair: bool) -> list[Finding]:
             name = fn[:-5]
             rec, problem = ipam.read(store, name)
             if problem:
-                out.append(_finding("network", name, f"networks/{fn} is {problem}",
+                out.append(finding("network", name, f"networks/{fn} is {problem}",
                                     "write its record again from its containers' states and "
                                     "its bridge (labels and IP range are lost)", repair,
                                     lambda n=name: nrepair.rebuild(store, n)))
         for net, cid, why in _stale(store):
-            out.append(_finding("lease", f"{net}:{cid[:12]}",
+            out.append(finding("lease", f"{net}:{cid[:12]}",
                                 f"an endpoint that holds nothing real: {why}",
                                 "release its address, veth and published ports", repair,
                                 lambda n=net: nrepair.drop_stale(store, only=n)))
@@ -42,13 +42,13 @@ def check_networks(store, repair: bool) -> list[Finding]:
             name = rec.network.name
             for ip, holder in list(rec.network.allocations.items()):
                 if holder not in rec.endpoints:
-                    out.append(_finding("lease", f"{name}:{ip}",
+                    out.append(finding("lease", f"{name}:{ip}",
                                         f"leased to container {holder[:12]}, which does not "
                                         "hold it", "release the address", repair,
                                         lambda n=name, i=ip: _release_lease(store, n, i)))
             wants_bridge = name != ipam.DEFAULT_NETWORK or rec.endpoints
             if wants_bridge and not bridge.bridge_exists(rec.network.bridge):
-                out.append(_finding("network", name,
+                out.append(finding("network", name,
                                     f"its bridge {rec.network.bridge} is missing",
                                     "create the bridge and its rules", repair,
                                     lambda r=rec: (bridge.create(r.network),
@@ -86,11 +86,11 @@ def _links(store, repair: bool, damaged: bool) -> list[Finding]:
     unclaimed = {b for b in bridges if b not in claimed}
     out = []
     for name in sorted(unclaimed) if not damaged else []:
-        out.append(_finding("veth", name, "a bridge of this root that no network record has",
+        out.append(finding("veth", name, "a bridge of this root that no network record has",
                             "delete it", repair, lambda n=name: bridge.remove(n)))
     for name in veths:
         if name not in in_use and not (damaged and nrepair._master(name) in unclaimed):
-            out.append(_finding("veth", name, "a veth of this root that no container's "
+            out.append(finding("veth", name, "a veth of this root that no container's "
                                 "endpoint has", "delete it", repair,
                                 lambda n=name: _delete_link(n)))
     return out
@@ -113,13 +113,13 @@ def _nft(store, repair: bool, damaged: bool) -> list[Finding]:
     out = []
     if have is None:
         if live:
-            out.append(_finding("nft", store.paths.nft_table, "the nftables table is missing",
+            out.append(finding("nft", store.paths.nft_table, "the nftables table is missing",
                                 "create it with its rules and published ports", repair,
                                 lambda: _republish(store)))
         return out
     if not live:
         if not damaged:
-            out.append(_finding("nft", store.paths.nft_table, "an nftables table with no "
+            out.append(finding("nft", store.paths.nft_table, "an nftables table with no "
                                 "network of this root up", "delete it", repair,
                                 lambda: lifecycle.sync_rules(store)))
         return out
@@ -128,11 +128,11 @@ def _nft(store, repair: bool, damaged: bool) -> list[Finding]:
         nets = [r.net for r in ipam.load_all(store)]
         have = {e for e in have if any(ipaddress.IPv4Address(e[3]) in n for n in nets)}
     for e in sorted(have - want):
-        out.append(_finding("nft", _elem(e), "a published port no container has",
+        out.append(finding("nft", _elem(e), "a published port no container has",
                             "delete the element", repair,
                             lambda e=e: nat.unpublish(store.paths, [e])))
     for e in sorted(want - have):
-        out.append(_finding("nft", _elem(e), "a container's published port is missing from "
+        out.append(finding("nft", _elem(e), "a container's published port is missing from "
                             "the table", "add the element", repair,
                             lambda e=e: nat.publish(store.paths, [e])))
     return out
@@ -218,7 +218,7 @@ def _orphan_monitors(store, repair: bool) -> list[Finding]:
     for pid, module in sorted(root_processes(store.root).items()):
         if module != "engine.runtime.monitor" or pid in known or _age(pid) < STARTING_GRACE:
             continue
-        out.append(_finding("process", str(pid), "a monitor of this root whose container is "
+        out.append(finding("process", str(pid), "a monitor of this root whose container is "
                             "gone or does not know it", "kill it", repair,
                             lambda p=pid: _kill(p)))
     return out
@@ -261,7 +261,7 @@ def _orphan_cgroups(store, repair: bool) -> list[Finding]:
                    else "a cgroup of a container that is not running")
         if pids:
             problem += f", with {len(pids)} process{'es' if len(pids) > 1 else ''} in it"
-        out.append(_finding("cgroup", f"{store.paths.cgroup_parent}/{cid[:12]}", problem,
+        out.append(finding("cgroup", f"{store.paths.cgroup_parent}/{cid[:12]}", problem,
                             "kill what is in it and remove it", repair,
                             lambda c=cid: (cg.kill_all(c), cg.remove(c))))
     return out
@@ -285,7 +285,7 @@ def _orphan_mounts(store, repair: bool) -> list[Finding]:
             name = rel.split("/")[0] if not rel.startswith("..") else ""
             if name and rel == f"{name}/_data" and name in running_users:
                 continue
-            out.append(_finding("mount", point, "a mount of this root that nothing running "
+            out.append(finding("mount", point, "a mount of this root that nothing running "
                                 "uses", "unmount it", repair,
                                 lambda p=point: vstore.unmount_all(p)))
     return out
@@ -303,7 +303,7 @@ def _orphan_run_dirs(store, repair: bool) -> list[Finding]:
     for cid in names:
         if cid not in have:
             path = os.path.join(base, cid)
-            out.append(_finding("record", path, "a run directory whose container is gone",
+            out.append(finding("record", path, "a run directory whose container is gone",
                                 "delete it", repair,
                                 lambda p=path: shutil.rmtree(p, ignore_errors=True)))
     return out

@@ -68,6 +68,14 @@ def alive(pid: int) -> bool:
         return False
 
 
+def age(pid: int) -> float:
+    """Seconds since process ``pid`` started."""
+    with open(f"/proc/{pid}/stat") as f:
+        start = int(f.read().rsplit(")", 1)[1].split()[19])
+    with open("/proc/uptime") as f:
+        return float(f.read().split()[0]) - start / os.sysconf("SC_CLK_TCK")
+
+
 def root_processes(root: str) -> dict[int, str]:
     """pid -> "monitor" or "reaper" of the processes berth started for ``root`` (found by
     their environment and command line, as tests.helpers.cleanup_root finds them)."""

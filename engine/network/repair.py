@@ -105,7 +105,24 @@ def evidence(store, name: str) -> Evidence:
         ev.bridge = _bridge_with(store, ev.gateway)
     if not ev.bridge:
         ev.bridge = _lone_bridge(store)
+    if ev.bridge and not ev.subnet:
+        addr = _address_of(ev.bridge)
+        if addr is not None:
+            ev.subnet, ev.gateway = addr.network, str(addr.ip)
     return ev
+
+
+def _address_of(link: str) -> ipaddress.IPv4Interface | None:
+    """The IPv4 address (with its prefix) on ``link``: a bridge's is its network's gateway."""
+    import subprocess
+    out = subprocess.run(["ip", "-4", "-o", "addr", "show", "dev", link],
+                         capture_output=True, text=True).stdout.split()
+    if "inet" not in out:
+        return None
+    try:
+        return ipaddress.IPv4Interface(out[out.index("inet") + 1])
+    except (ValueError, IndexError):
+        return None
 
 
 def _from_text(store, name: str, ev: Evidence) -> None:
@@ -197,14 +214,10 @@ def _bridge_pattern(paths) -> re.Pattern:
 
 def _bridge_with(store, gateway: str) -> str:
     """This root's bridge that no readable record claims and that carries ``gateway``."""
-    import subprocess
     claimed = {r.network.bridge for r in ipam.load_all(store)}
     for name in host_links(store.paths)[0]:
-        if name in claimed:
-            continue
-        out = subprocess.run(["ip", "-4", "-o", "addr", "show", "dev", name],
-                             capture_output=True, text=True).stdout
-        if f" {gateway}/" in out:
+        addr = _address_of(name) if name not in claimed else None
+        if addr is not None and str(addr.ip) == gateway:
             return name
     return ""
 
@@ -215,7 +228,6 @@ def rebuild(store, name: str) -> ipam.NetRecord:
     from . import bridge, lifecycle, nat
     from .endpoints import _rules
     ev = evidence(store, name)
-    ipam.delete(store, name)
     with ipam.host_lock():
         subnet = ev.subnet or ipam.pick_subnet(store)
         gateway = ev.gateway if ev.gateway and ipaddress.IPv4Address(ev.gateway) in subnet else None
@@ -225,7 +237,7 @@ def rebuild(store, name: str) -> ipam.NetRecord:
     for cid, ep in ev.endpoints.items():
         rec.endpoints[cid] = ep
         rec.network.allocations[ep["ip"]] = cid
-    ipam.save(store, rec)
+    ipam.save(store, rec)   # over the damaged one, in one rename
     if not bridge.bridge_exists(bridge_name) and (name != ipam.DEFAULT_NETWORK or rec.endpoints):
         bridge.create(rec.network)
     lifecycle.sync_rules(store)
