@@ -165,18 +165,12 @@ def _containers(store) -> set[str]:
     return {cid for cid in records.ids(store) if os.path.isdir(store.paths.container_dir(cid))}
 
 
-def _known_monitors(store) -> set[int]:
-    from .runtime import process, records
-    pids = set()
-    for cid in records.ids(store):
-        d = store.paths.container_dir(cid)
-        state = process.read_state(d)
-        if process.monitor_alive(state):
-            pids.add(state["monitor_pid"])
-        kind, pid, _ = process.monitor_lock(d)
-        if kind == "held" and pid:
-            pids.add(pid)
-    return pids
+def known_monitors(store) -> set[int]:
+    """The live monitors the root's containers name."""
+    from .runtime import records
+    from .runtime.release import monitors_of
+    return {pid for cid in records.ids(store)
+            for pid in monitors_of(store.paths.container_dir(cid))}
 
 
 def root_processes(root: str) -> dict[int, str]:
@@ -213,7 +207,7 @@ def _age(pid: int) -> float:
 
 
 def _orphan_monitors(store, repair: bool) -> list[Finding]:
-    known = _known_monitors(store)
+    known = known_monitors(store)
     out = []
     for pid, module in sorted(root_processes(store.root).items()):
         if module != "engine.runtime.monitor" or pid in known or _age(pid) < STARTING_GRACE:

@@ -67,9 +67,9 @@ def _remove_root(root: str, done: list[str]) -> None:
 
 
 def _processes(store, done: list[str]) -> None:
-    from .check_host import root_processes
+    from .check_host import known_monitors, root_processes
     from .network import ipam
-    from .runtime import process, records
+    from .runtime import process
     from .runtime.release import wait_gone
     pids: set[int] = set()
     try:
@@ -79,14 +79,7 @@ def _processes(store, done: list[str]) -> None:
     reaper = rec.reaper if rec is not None else {}
     if reaper.get("pid") and process.start_time(reaper["pid"]) == reaper.get("start"):
         pids.add(reaper["pid"])
-    for cid in records.ids(store):
-        d = store.paths.container_dir(cid)
-        state = process.read_state(d)
-        if process.monitor_alive(state):
-            pids.add(state["monitor_pid"])
-        kind, pid, start = process.monitor_lock(d)
-        if kind == "held" and pid and process.start_time(pid) == start:
-            pids.add(pid)
+    pids |= known_monitors(store)
     # the records first (they can't be fooled by an environment); then the stragglers of
     # this root whose records are gone or damaged
     for _ in range(3):

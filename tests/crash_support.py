@@ -162,8 +162,12 @@ class Soak:
 
     def step(self) -> None:
         rng = self.rng
-        if rng.random() < 0.2:
+        roll = rng.random()
+        if roll < 0.2:
             self.kill_monitor()
+            return
+        if roll < 0.27:
+            self.kill_pid1()
             return
         name, vol = rng.choice(self.NAMES), rng.choice(self.VOLUMES)
         port = 20000 + self.NAMES.index(name)
@@ -208,6 +212,22 @@ class Soak:
         try:
             os.kill(pid, signal.SIGKILL)
             self._count("monitor: killed")
+        except ProcessLookupError:
+            pass
+
+    def kill_pid1(self) -> None:
+        """SIGKILL a running container's first process (its monitor records the exit)."""
+        pids = sorted(p for cid in os.listdir(os.path.join(self.root, "containers"))
+                      if len(cid) == 64 for p in [read_state(self.root, cid).get("pid")]
+                      if p and alive(p))
+        if not pids:
+            self._count("pid 1 kill: none running")
+            return
+        pid = self.rng.choice(pids)
+        self.log.append(f"kill -9 pid 1 {pid}")
+        try:
+            os.kill(pid, signal.SIGKILL)
+            self._count("pid 1: killed")
         except ProcessLookupError:
             pass
 

@@ -1,5 +1,5 @@
 """SIGKILL at random instants of berth commands (create, run, start, stop, rm, network
-connect/disconnect, volume create/rm) and of monitors, seeded; after each round: ps matches the
+connect/disconnect, volume create/rm), of monitors and of containers' pid 1s, seeded; after each round: ps matches the
 processes, a stopped container holds nothing; at the end every container is removable and
 nothing is left on the host. bench/crash/run is the long soak of the same."""
 

@@ -46,17 +46,23 @@ def _cgroups(store):
 
 # --- processes ----------------------------------------------------------------------------
 
+def monitors_of(d: str, state: dict | None = None) -> set[int]:
+    """The live monitor of container directory ``d``, as its state and its ``.monitor`` name
+    it (by pid and start time: a reused pid is not it); empty when none lives."""
+    state = process.read_state(d) if state is None else state
+    out = set()
+    if process.monitor_alive(state):
+        out.add(state["monitor_pid"])
+    kind, pid, start = process.monitor_lock(d)
+    if kind == "held" and pid and process.start_time(pid) == start:
+        out.add(pid)
+    return out
+
+
 def kill_processes(store, cid: str, state: dict | None = None) -> None:
     """SIGKILL the container's monitor and every process in its cgroup; return once the
     monitor is gone (its pid 1 dies with it: PR_SET_PDEATHSIG)."""
-    d = _cdir(store, cid)
-    state = process.read_state(d) if state is None else state
-    monitors = set()
-    if process.monitor_alive(state):
-        monitors.add(state["monitor_pid"])
-    kind, pid, start = process.monitor_lock(d)
-    if kind == "held" and pid and process.start_time(pid) == start:
-        monitors.add(pid)
+    monitors = monitors_of(_cdir(store, cid), state)
     for pid in monitors:
         try:
             os.kill(pid, SIGKILL)
