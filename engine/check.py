@@ -221,19 +221,3 @@ def _unlink(path: str) -> None:
         os.unlink(path)
     except FileNotFoundError:
         pass
-
-
-# --- the Engine's verbs ---------------------------------------------------------------------
-
-class CheckAPI:
-    """``system check`` and ``system reset``."""
-
-    def system_check(self, repair: bool = False) -> list[Finding]:
-        """What is wrong in this root (engine/check.py); with ``repair``, fixed."""
-        return check(self.store, repair)
-
-    def system_reset(self) -> list[str]:
-        """Remove this root and everything berth made on the host for it (engine/reset.py);
-        what was removed, one line each. The Engine can't be used afterwards."""
-        from .reset import reset
-        return reset(self.store)

@@ -7,7 +7,7 @@ import their heavy machinery inside the methods, so ``import engine`` stays chea
 
 from __future__ import annotations
 
-from .check import CheckAPI
+from .check_api import CheckAPI
 from .containers_api import ContainersAPI
 from .containers_files import ContainerFilesAPI
 from .containers_io import ContainerIOAPI
