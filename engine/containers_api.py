@@ -202,14 +202,18 @@ class ContainersAPI:
                     raise Conflict("container is marked for removal and cannot be started")
                 from .runtime.release import settle
                 settle(self.store, c.id)   # never a second monitor
-                raw = records.read_raw(self.store, c.id)
+                raw = records.read_raw(self.store, c.id) or {}
                 spec = specs.build(self.store, c, raw.get("layer_dirs") or [])
                 if console_size:
                     spec["console_size"] = list(console_size)
+                # killed before the id is sent, start leaves the container as it was (its
+                # monitor exits when the control pipe closes); the spec is written whole
                 process.write_json(os.path.join(d, "spec.json"), spec)
                 if c.state.stopped_by_user or c.state.error:
                     process.update_state(d, stopped_by_user=False, error="")
                 launch.assign(c.id)
+                # from here the monitor owns the container: killed or not, we leave it running,
+                # or failed, or with a dead monitor the next reader releases
                 launch.cgroup_made(self._make_cgroup(c.id, spec))
                 msg = launch.result()
             finally:

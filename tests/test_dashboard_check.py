@@ -40,3 +40,28 @@ async def test_palette_checks_and_repairs_a_damaged_volume(engine):
         await settle(pilot, lambda: table_names(app, "volumes") == ["bad", "good"])
         assert table_names(app, "volumes") == ["bad", "good"]
     assert engine.system_check() == []
+
+
+async def test_dashboard_notices_a_killed_monitor(engine, busybox):
+    import signal
+    from engine.models import ContainerConfig
+    c = engine.run(ContainerConfig(image=str(busybox), cmd=["sleep", "600"], network_mode="none"),
+                   name="victim")
+    app = make_app(engine, live=True)
+    async with running(app) as pilot:
+        await settle(pilot, lambda: table_names(app, "containers"))
+        assert screen_status(app, "victim").startswith("Up")
+        os.kill(c.state.monitor_pid, signal.SIGKILL)
+        await settle(pilot, lambda: screen_status(app, "victim").startswith("Exited (137)"),
+                     rounds=500)
+        assert screen_status(app, "victim").startswith("Exited (137)")
+    engine.remove("victim", force=True)
+
+
+def screen_status(app, name: str) -> str:
+    from dashboard_support import dashboard
+    for c in dashboard(app).snap.items("containers"):
+        if c.name == name:
+            from tui.commands.containers_view import status_text
+            return status_text(c)
+    return ""
