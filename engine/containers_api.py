@@ -101,7 +101,6 @@ class ContainersAPI:
             import _thread
             staging = f"{d}.tmp.{os.getpid()}.{_thread.get_ident()}"
             try:
-                os.mkdir(staging, 0o700)   # only root reaches upper/, which may hold setuid files
                 for sub in ("rootfs", "upper", "work"):
                     os.makedirs(os.path.join(staging, sub), exist_ok=True)
                 from .network.files import write_container_files

@@ -107,13 +107,18 @@ def test_damaged_start_records_of_a_running_container(run, root, record):
     run("run", "-d", "--name", "victim", "-v", "/anon", "-v", "named:/named", "busybox",
         "sleep", "600")
     cid = cid_of(root, "victim")
-    monitor = monitor_of(root, cid)
+    volumes = run("volume", "ls", "-q").stdout.split()
+    assert len(volumes) == 2
     _damage(os.path.join(cdir(root, cid), record), "garbled")
     assert run("ps", "--format", "{{.Names}}").stdout.split() == ["victim"]
-    assert run("volume", "ls", "-q").stdout.split() != []
     run("inspect", "victim")
     check = run("system", "check", check=False)
     assert check.returncode == 1 and record in check.stdout
+    # started again, it keeps its anonymous volume (the name is in the other record)
+    run("stop", "-t", "0", "victim")
+    run("start", "victim")
+    assert run("volume", "ls", "-q").stdout.split() == volumes
+    monitor = monitor_of(root, cid)
     run("rm", "-f", "-v", "victim")
     assert not alive(monitor)
     assert run("volume", "ls", "-q").stdout.split() == ["named"]

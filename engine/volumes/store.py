@@ -214,16 +214,19 @@ def mounts_record(store: Store, cid: str) -> dict | None:
 def container_mounts(store: Store, cid: str) -> list[Mount]:
     """The container's mounts as resolved at its first start (mounts.json; when that can't be
     read, as its last start's spec.json prepared them), else as created."""
-    resolved = mounts_record(store, cid)
+    resolved = kept_mounts(store, cid)
     try:
-        if resolved is None:
-            resolved = mounts_from_spec(store, cid)
         if resolved is not None:
             return [Mount.from_dict(m) for m in resolved.get("mounts", [])]
         config = container_record(store, cid)["config"]
         return [Mount.from_dict(m) for m in config.get("mounts", []) if isinstance(m, dict)]
     except Exception:  # noqa: BLE001 - a record of the wrong shape: no mounts known
         return []
+
+
+def kept_mounts(store: Store, cid: str) -> dict | None:
+    """mounts.json, or when it can't be read, what ``mounts_from_spec`` rebuilds of it."""
+    return mounts_record(store, cid) or mounts_from_spec(store, cid)
 
 
 def mounts_from_spec(store: Store, cid: str) -> dict | None:
