@@ -209,11 +209,20 @@ class Soak:
             return
         pid = self.rng.choice(pids)
         self.log.append(f"kill -9 monitor {pid}")
+        self._kill(pid, "monitor: killed")
+
+    def _kill(self, pid: int, what: str) -> None:
+        """SIGKILL ``pid`` and wait until it is dead: a process in an uninterruptible wait (a
+        netlink or cgroup call) dies only when it leaves it, and the kill is what is tested,
+        not that window."""
         try:
             os.kill(pid, signal.SIGKILL)
-            self._count("monitor: killed")
+            self._count(what)
         except ProcessLookupError:
-            pass
+            return
+        deadline = time.monotonic() + 10
+        while alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.005)
 
     def kill_pid1(self) -> None:
         """SIGKILL a running container's first process (its monitor records the exit)."""
@@ -225,11 +234,7 @@ class Soak:
             return
         pid = self.rng.choice(pids)
         self.log.append(f"kill -9 pid 1 {pid}")
-        try:
-            os.kill(pid, signal.SIGKILL)
-            self._count("pid 1: killed")
-        except ProcessLookupError:
-            pass
+        self._kill(pid, "pid 1: killed")
 
     def check(self) -> None:
         """ps works and names no damaged record; what it says runs has a live monitor and pid 1,
