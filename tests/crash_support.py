@@ -203,38 +203,31 @@ class Soak:
             self._count(f"{verb}: ran")
 
     def kill_monitor(self) -> None:
-        pids = sorted(monitors(self.root))
+        self._kill_one("monitor", sorted(monitors(self.root)))
+
+    def kill_pid1(self) -> None:
+        """SIGKILL a running container's first process (its monitor records the exit)."""
+        self._kill_one("pid 1", sorted(
+            p for cid in os.listdir(os.path.join(self.root, "containers")) if len(cid) == 64
+            for p in [read_state(self.root, cid).get("pid")] if p and alive(p)))
+
+    def _kill_one(self, what: str, pids: list[int]) -> None:
+        """SIGKILL one of ``pids`` and wait until it is dead: a process in an uninterruptible
+        wait (a netlink or cgroup call) dies only when it leaves it, and the kill is what is
+        tested, not that window."""
         if not pids:
-            self._count("monitor kill: none running")
+            self._count(f"{what} kill: none running")
             return
         pid = self.rng.choice(pids)
-        self.log.append(f"kill -9 monitor {pid}")
-        self._kill(pid, "monitor: killed")
-
-    def _kill(self, pid: int, what: str) -> None:
-        """SIGKILL ``pid`` and wait until it is dead: a process in an uninterruptible wait (a
-        netlink or cgroup call) dies only when it leaves it, and the kill is what is tested,
-        not that window."""
+        self.log.append(f"kill -9 {what} {pid}")
         try:
             os.kill(pid, signal.SIGKILL)
-            self._count(what)
+            self._count(f"{what}: killed")
         except ProcessLookupError:
             return
         deadline = time.monotonic() + 10
         while alive(pid) and time.monotonic() < deadline:
             time.sleep(0.005)
-
-    def kill_pid1(self) -> None:
-        """SIGKILL a running container's first process (its monitor records the exit)."""
-        pids = sorted(p for cid in os.listdir(os.path.join(self.root, "containers"))
-                      if len(cid) == 64 for p in [read_state(self.root, cid).get("pid")]
-                      if p and alive(p))
-        if not pids:
-            self._count("pid 1 kill: none running")
-            return
-        pid = self.rng.choice(pids)
-        self.log.append(f"kill -9 pid 1 {pid}")
-        self._kill(pid, "pid 1: killed")
 
     def check(self) -> None:
         """ps works and names no damaged record; what it says runs has a live monitor and pid 1,
