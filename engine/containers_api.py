@@ -1,8 +1,24 @@
-"""Container verbs: create, start, stop, kill, restart, rm, ps, logs, wait, pause, rename, prune.
+"""Container lifecycle verbs: create, start, stop, kill, restart, rm, ps, pause, rename, prune.
 
 Synchronous on purpose (the CLI's hot path imports no asyncio); each verb checks the container's
 lifecycle rules on its state, changes the records under the container's lock and emits its event.
 The running side lives in engine/runtime (the monitor, the init sequence, cgroups).
+
+Each verb is ordered so that a SIGKILL at any instant leaves the old state or the new one:
+
+- create: under the root's lock, the name is checked against every container (damaged ones by
+  the name their spec.json knows), the whole directory is built as ``containers/<id>.tmp.*`` and
+  renamed into place (the commit point; a kill before it leaves garbage the next create sweeps).
+  Its volumes are made after (each volume create is atomic; a failure discards the container).
+- start: see ``start``'s comments: one start at a time (``.start``), never a second monitor
+  (``.monitor``, process.py), and what a monitor that dies makes is released by the next reader
+  (runtime/release.py).
+- stop/kill: ``stopped_by_user`` is written before the signal, so a restart policy never
+  restarts what was stopped; a stop killed before its signal leaves a running container whose
+  next ``start`` clears the flag again.
+- rm: runtime/release.py (killed part-way, the container stays "Removal In Progress" and
+  ``rm -f`` finishes it; start refuses it).
+- rename: one atomic, fsynced rewrite of config.json under the root's lock.
 """
 
 from __future__ import annotations
@@ -10,16 +26,15 @@ from __future__ import annotations
 import os
 import signal as _signal
 import time
-from typing import Iterator
 
 from .errors import Conflict, ExecError, HostError, InvalidArgument, NotFound
-from .models import Container, ContainerConfig, ContainerState, LogLine
+from .models import Container, ContainerConfig, ContainerState
 
 POLL = 0.01
 
 
 class ContainersAPI:
-    """Container verbs: create, start, stop, kill, rm, ps, logs, wait, pause (engine/runtime)."""
+    """Container lifecycle verbs: create, start, stop, kill, rm, ps, pause (engine/runtime)."""
 
     # --- lookups --------------------------------------------------------------------------------
 
@@ -40,8 +55,11 @@ class ContainersAPI:
         return out
 
     def container_inspect(self, ref: str) -> dict:
+        """Docker's inspect object; of a container with a damaged record too, as far as it can
+        be known (its State.Error says what is damaged)."""
         from .inspect import container_inspect
-        return container_inspect(self, self.container(ref))
+        from .runtime import records
+        return container_inspect(self, records.find(self.store, ref, damaged=True))
 
     # --- create ---------------------------------------------------------------------------------
 
@@ -78,13 +96,24 @@ class ContainersAPI:
                 raise Conflict(f'Conflict. The container name "/{container.name}" is already in '
                                f'use by container "{owner}". You have to remove (or rename) that '
                                "container to be able to reuse that name.")
-            os.mkdir(d, 0o700)   # only root reaches upper/, which may hold setuid files
-            for sub in ("rootfs", "upper", "work"):
-                os.makedirs(os.path.join(d, sub), exist_ok=True)
-            from .network.files import write_container_files
-            write_container_files(d, container)
-            process.write_json(os.path.join(d, process.STATE), container.state.to_dict())
-            records.write_config(self.store, container, layer_dirs)   # the commit point
+            # built under a temporary name and renamed into place: a containers/<id> directory
+            # is always a whole container, and a kill before the rename leaves only garbage
+            # that the next create sweeps (we hold the root's lock, which every create holds)
+            import _thread
+            staging = f"{d}.tmp.{os.getpid()}.{_thread.get_ident()}"
+            try:
+                os.mkdir(staging, 0o700)   # only root reaches upper/, which may hold setuid files
+                for sub in ("rootfs", "upper", "work"):
+                    os.makedirs(os.path.join(staging, sub), exist_ok=True)
+                from .network.files import write_container_files
+                write_container_files(staging, container)
+                process.write_json(os.path.join(staging, process.STATE),
+                                   container.state.to_dict())
+                records.write_config(self.store, container, layer_dirs, directory=staging)
+                os.rename(staging, d)   # the commit point
+            except BaseException:
+                process.remove_tree(staging)
+                raise
         if config.mounts or config.image_volumes or config.volumes_from:
             # name and create the volumes now, so they show in `volume ls` and inspect at once
             # and a clash between mount points is refused by create rather than start
@@ -92,25 +121,27 @@ class ContainersAPI:
             try:
                 resolve_mounts(self.store, container)
             except BaseException:
-                import shutil
-                shutil.rmtree(d, ignore_errors=True)
+                process.discard(d)
                 raise
         self.emit("container", "create", cid, name=container.name, image=config.image)
         return container
 
     def _names_in_use(self) -> dict[str, str]:
-        """name -> id of every container, removing the leftovers of creates that were killed
-        before their commit point (safe: we hold the root's lock, which every create holds)."""
-        import shutil
-        from .runtime import records
+        """name -> id of every container, damaged ones too (by the name their last start's
+        spec.json still knows: it may run, holding that name). Called under the root's lock,
+        which every create holds: what is left under a temporary name in containers/ by a
+        create or rm that was killed is removed here."""
+        from .runtime import process, records
         names = {}
-        for cid in self.store.list_dir("containers"):
+        process.sweep(self.store.path("containers"))
+        for cid in records.ids(self.store):
             raw = records.read_raw(self.store, cid)
-            if raw is None:
-                if os.path.isdir(self.paths.container_dir(cid)):
-                    shutil.rmtree(self.paths.container_dir(cid), ignore_errors=True)
-                continue
-            names[raw["name"]] = cid
+            if raw is not None:
+                names[raw["name"]] = cid
+            elif os.path.isdir(self.paths.container_dir(cid)):
+                spec_name = records.spec_name(self.store, cid)
+                if spec_name:
+                    names.setdefault(spec_name, cid)
         return names
 
     def _image_for_create(self, ref: str) -> tuple[dict, str, list[str]]:
@@ -161,19 +192,29 @@ class ContainersAPI:
                            0o600)
             try:
                 fcntl.flock(lock, fcntl.LOCK_EX)   # one start at a time; freed if we are killed
-                c = records.load(self.store, c.id) or c
+                c = records.load(self.store, c.id)   # releases what a dead monitor left
+                if c is None:
+                    raise NotFound(f"No such container: {ref}")
                 if c.state.status == "paused":
                     raise Conflict("cannot start a paused container, try unpause instead")
                 if c.running:
                     return c
-                raw = records.read_raw(self.store, c.id)
+                if c.state.status in ("removing", "dead"):
+                    raise Conflict("container is marked for removal and cannot be started")
+                from .runtime.release import settle
+                settle(self.store, c.id)   # never a second monitor
+                raw = records.read_raw(self.store, c.id) or {}
                 spec = specs.build(self.store, c, raw.get("layer_dirs") or [])
                 if console_size:
                     spec["console_size"] = list(console_size)
+                # killed before the id is sent, start leaves the container as it was (its
+                # monitor exits when the control pipe closes); the spec is written whole
                 process.write_json(os.path.join(d, "spec.json"), spec)
                 if c.state.stopped_by_user or c.state.error:
                     process.update_state(d, stopped_by_user=False, error="")
                 launch.assign(c.id)
+                # from here the monitor owns the container: killed or not, we leave it running,
+                # or failed, or with a dead monitor the next reader releases
                 launch.cgroup_made(self._make_cgroup(c.id, spec))
                 msg = launch.result()
             finally:
@@ -181,6 +222,8 @@ class ContainersAPI:
         finally:
             launch.close()
         if "pid" not in msg:
+            from .runtime.release import after_failed_start
+            after_failed_start(self.store, c.id)
             code, error = msg.get("code", 125), msg.get("error", "the monitor failed")
             if code in (126, 127):
                 raise ExecError(error, code)
@@ -267,7 +310,8 @@ class ContainersAPI:
 
     def _signal(self, c: Container, sig: int) -> None:
         from .runtime import process
-        state = process.read_state(self.paths.container_dir(c.id))
+        # the record afresh (a restart changes the pid), else what the reader salvaged
+        state = process.read_state(self.paths.container_dir(c.id)) or c.state.to_dict()
         if state.get("pid") and process.monitor_alive(state):
             try:
                 os.kill(state["pid"], sig)
@@ -276,7 +320,7 @@ class ContainersAPI:
 
     def _wake_monitor(self, c: Container) -> None:
         from .runtime import process
-        state = process.read_state(self.paths.container_dir(c.id))
+        state = process.read_state(self.paths.container_dir(c.id)) or c.state.to_dict()
         if process.monitor_alive(state):
             try:
                 os.kill(state["monitor_pid"], _signal.SIGUSR1)
@@ -334,53 +378,14 @@ class ContainersAPI:
     # --- remove ---------------------------------------------------------------------------------
 
     def remove(self, ref: str, force: bool = False, volumes: bool = False) -> None:
-        import shutil
-        from .runtime import process
-        c = self.container(ref)
-        d = self.paths.container_dir(c.id)
+        """rm: works on a container whose record is damaged too (engine/runtime/release.py
+        has the order of its steps)."""
+        from .runtime import records, release
+        c = records.find(self.store, ref, damaged=True)
         if c.running and not force:
             raise Conflict(f"You cannot remove a running container {c.id}. Stop the container "
                            "before attempting removal or force remove")
-        with process.container_lock(d):
-            state = process.read_state(d)
-            if process.monitor_alive(state):
-                # the container's pid 1 dies with its monitor (PR_SET_PDEATHSIG)
-                os.kill(state["monitor_pid"], _signal.SIGKILL)
-                _wait_gone(state["monitor_pid"])
-            state["status"] = "removing"
-            try:
-                process.write_json(os.path.join(d, process.STATE), state)
-            except OSError:
-                pass   # a full disk: the removal frees space rather than wait for a mark
-        cg = self._cgroups()
-        try:
-            cg.kill_all(c.id)
-            cg.remove(c.id)
-        except FileNotFoundError:
-            pass
-        except OSError as e:
-            raise HostError(f"remove the cgroup of {c.short_id}: {e.strerror}") from e
-        self._release(c, volumes)
-        shutil.rmtree(d, ignore_errors=True)
-        shutil.rmtree(self.paths.container_run_dir(c.id), ignore_errors=True)
-        self.emit("container", "destroy", c.id, name=c.name, image=c.config.image)
-
-    def _release(self, c: Container, volumes: bool) -> None:
-        if c.config.userns not in ("", "host"):
-            from .runtime import security   # [containment] give the --userns auto id range back
-            security.release(self.paths.root, c.id)
-        mode = c.config.network_mode
-        if mode not in ("none", "host") and not mode.startswith("container:"):
-            try:
-                from . import network
-                detach = network.detach
-            except (ImportError, AttributeError):
-                detach = None
-            if detach is not None:
-                detach(self.store, c)
-        if c.config.mounts or c.config.image_volumes or c.config.volumes_from:
-            from .volumes import release
-            release(self.store, c, remove_anonymous=volumes)
+        release.remove(self.store, c.id, records.read_config(self.store, c.id)[0], volumes)
 
     def prune_containers(self) -> tuple[list[str], int]:
         removed, reclaimed = [], 0
@@ -395,146 +400,7 @@ class ContainersAPI:
             removed.append(c.id)
         return removed, reclaimed
 
-    # --- attach, exec ---------------------------------------------------------------------------
-
-    def attach(self, ref: str) -> int:
-        """A socket connected to the running container's monitor, speaking ``runtime.frames``
-        (output and EXIT from it; STDIN, STDIN_EOF, RESIZE, SIGNAL, DETACH to it)."""
-        from .runtime import attach as _attach
-        c = self.container(ref)
-        if not c.running:
-            raise Conflict("You cannot attach to a stopped container, start it first")
-        if c.state.status == "paused":
-            raise Conflict("You cannot attach to a paused container, unpause it first")
-        try:
-            return _attach.connect(_attach.socket_path(self.paths.run, c.id))
-        except OSError as e:
-            raise Conflict(f"cannot attach to {c.short_id}: its monitor does not answer "
-                           f"({e.strerror}); was it started by an older berth?") from None
-
-    def exec(self, ref: str, cmd: list[str], *, env: list[str] = (), workdir: str = "",
-             user: str = "", tty: bool = False, detach: bool = False, privileged: bool = False,
-             console_size: tuple[int, int] | None = None,
-             stdio: tuple[int, int, int] | None = None):
-        """Run ``cmd`` in the running container with its namespaces, cgroup and security
-        settings; an ``runtime.exec.ExecProcess`` (``.master`` with -t, ``.wait()`` the exit
-        code). Forks: call it from a process without threads (the CLI), not the dashboard."""
-        from .runtime.exec import exec_in
-        return exec_in(self.store, self.container(ref), list(cmd), env=list(env),
-                       workdir=workdir, user=user, tty=tty, detach=detach,
-                       privileged=privileged, console_size=console_size, stdio=stdio)
-
-    # --- top, cp, diff, commit, export -----------------------------------------------------------
-
-    def top(self, ref: str, ps_args=()) -> tuple[list[str], list[list[str]]]:
-        """(headers, rows) of the processes in the running container's cgroup: host and
-        container pids, user, CPU, memory, command (``ps_args`` accepted, not interpreted)."""
-        from .runtime import top
-        c = self.container(ref)
-        if not c.running:
-            raise Conflict(f"Container {c.id} is not running")
-        return top.processes(self._cgroups().pids(c.id), c.state.pid)
-
-    def copy_from(self, ref: str, path: str, out, follow_link: bool = False) -> None:
-        """``path`` in the container as a tar written to ``out`` (``cp CONTAINER:PATH -``)."""
-        from . import containerfs as fs
-        c = self.container(ref)
-        fs.run_in_root(self.store, c, lambda root, f: fs.archive_path(root, path, f, follow_link),
-                       out=out)
-
-    def copy_to(self, ref: str, path: str, stream) -> None:
-        """A tar read from ``stream`` extracted into the container's directory ``path``."""
-        from . import containerfs as fs
-        c = self.container(ref)
-        fs.run_in_root(self.store, c, lambda root, f: fs.extract_to(root, path, f), inp=stream)
-
-    def copy_in(self, ref: str, src: str, path: str, follow_link: bool = False) -> None:
-        """``cp HOSTPATH CONTAINER:PATH``, bytes, mode, owner and times kept."""
-        from . import containerfs as fs
-        if not os.path.lexists(src):
-            raise NotFound(f"no such file or directory: {src}")
-        c = self.container(ref)
-        fs.run_in_root(self.store, c,
-                       lambda root, _: fs.copy_file_into(root, src, path, follow_link))
-
-    def copy_out(self, ref: str, path: str, dst: str, follow_link: bool = False) -> None:
-        """``cp CONTAINER:PATH HOSTPATH``."""
-        from . import containerfs as fs
-        c = self.container(ref)
-        try:
-            fs.copy_out_to_host(lambda tmp: self.copy_from(c.id, path, tmp, follow_link), path,
-                                dst)
-        except OSError as e:
-            raise HostError(f"write {e.filename or dst}: {e.strerror or e}") from None
-
-    def diff(self, ref: str) -> list[tuple[str, str]]:
-        """The container's changes to its image: ("A"|"C"|"D", path), sorted by path."""
-        from . import containerfs as fs
-        c = self.container(ref)
-        raw = records_raw(self.store, c.id)
-        return fs.diff(os.path.join(self.paths.container_dir(c.id), "upper"),
-                       list(reversed(raw.get("layer_dirs") or [])))
-
-    def export(self, ref: str, out) -> None:
-        """The container's filesystem as a tar, to ``out`` (a path or a binary file)."""
-        from . import containerfs as fs
-        c = self.container(ref)
-
-        def write(root, f):
-            w = fs.TreeWriter(f, one_fs=True)
-            try:
-                w.add(root, ".", ".", "/")
-            finally:
-                w.close()
-        if isinstance(out, str):
-            tmp = f"{out}.berth-{os.getpid()}"
-            try:
-                with open(tmp, "wb") as f:
-                    fs.run_in_root(self.store, c, write, out=f)
-                os.rename(tmp, out)
-            except BaseException:
-                if os.path.exists(tmp):
-                    os.unlink(tmp)
-                raise
-        else:
-            fs.run_in_root(self.store, c, write, out=out)
-        self.emit("container", "export", c.id, name=c.name, image=c.config.image)
-
-    def commit(self, ref: str, repository: str | None = None, message: str = "",
-               author: str = "", changes=(), pause: bool = True):
-        """An image of the container: its image's layers plus its changes as a new layer, with
-        its config and ``changes`` (Dockerfile instructions) applied; the Image."""
-        from . import containerfs as fs
-        c = self.container(ref)
-        img = fs.commit(self, c, repository, message, author, changes, pause)
-        self.emit("container", "commit", c.id, name=c.name, image=c.config.image)
-        return img
-
-    # --- wait, rename, logs ---------------------------------------------------------------------
-
-    def wait(self, ref: str, condition: str = "not-running") -> int:
-        from .runtime import process
-        c = self.container(ref)
-        d = self.paths.container_dir(c.id)
-        if condition not in ("not-running", "next-exit", "removed"):
-            raise InvalidArgument(f"invalid condition: {condition!r}; use not-running, "
-                                  "next-exit or removed")
-        started = process.read_state(d).get("started_at", "")
-        last = c.state.exit_code
-        while True:
-            raw = process.read_state(d)
-            if not raw:
-                return last
-            state = process.effective_status(raw)
-            last = state.get("exit_code", 0)
-            stopped = state.get("status") not in ("running", "paused", "restarting")
-            if condition == "not-running" and stopped:
-                return last
-            if condition == "next-exit" and (stopped and state.get("started_at") != started
-                                             or stopped and c.running):
-                return last
-            time.sleep(0.05)
-
+    # --- rename -------------------------------------------------------------------------------------
     def rename(self, ref: str, new_name: str) -> Container:
         from .options import validate_name
         from .runtime import records
@@ -553,48 +419,7 @@ class ContainersAPI:
                   image=c.config.image)
         return self.container(c.id)
 
-    def logs(self, ref: str, follow: bool = False, tail: int | None = None,
-             since: float | None = None, until: float | None = None,
-             stop=None) -> Iterator[LogLine]:
-        """The container's log lines, oldest first; with ``follow`` the iterator goes on until
-        the container ends, or until ``stop`` (a threading.Event) is set: a follower of a
-        quiet container otherwise waits for a line that may never come."""
-        from .runtime import logs, process
-        from .runtime.filters import rfc3339_seconds
-        c = self.container(ref)
-        d = self.paths.container_dir(c.id)
-
-        def keep(t: str) -> bool:
-            if since is None and until is None:
-                return True
-            secs = rfc3339_seconds(t)
-            return (since is None or secs >= since) and (until is None or secs < until)
-
-        for t, stream, text in logs.read_lines(d, tail):
-            if keep(t):
-                yield LogLine(t, stream, text)
-        if not follow or (until is not None and until <= time.time()):
-            return
-
-        def running() -> bool:
-            state = process.effective_status(process.read_state(d))
-            return state.get("status") in ("running", "paused", "restarting")
-
-        if not running():
-            return
-        for t, stream, text in logs.follow(d, running, stop=stop):
-            if until is not None and rfc3339_seconds(t) >= until:
-                return
-            if keep(t):
-                yield LogLine(t, stream, text)
-
-
 # --- helpers ------------------------------------------------------------------------------------
-
-def records_raw(store, cid: str) -> dict:
-    from .runtime import records
-    return records.read_raw(store, cid) or {}
-
 
 def _validate_network(store, config: ContainerConfig) -> None:
     """The network area's refusals (unknown network, -p with container:NAME, …)."""
@@ -622,14 +447,6 @@ def _fresh_name(taken) -> str:
         if name not in taken:
             return name
     raise Conflict("could not generate a unique container name; give one with --name")
-
-
-def _wait_gone(pid: int) -> None:
-    from .runtime import process
-    for _ in range(1000):
-        if not process.start_time(pid):
-            return
-        time.sleep(0.005)
 
 
 def _tree_size(path: str) -> int:

@@ -7,7 +7,10 @@ import their heavy machinery inside the methods, so ``import engine`` stays chea
 
 from __future__ import annotations
 
+from .check_api import CheckAPI
 from .containers_api import ContainersAPI
+from .containers_files import ContainerFilesAPI
+from .containers_io import ContainerIOAPI
 from .images.api import ImagesAPI
 from .network.api import NetworksAPI
 from .paths import Paths
@@ -17,7 +20,8 @@ from .store import Store
 from .volumes_api import VolumesAPI
 
 
-class Engine(ImagesAPI, RegistryAPI, ContainersAPI, NetworksAPI, VolumesAPI, StatsAPI):
+class Engine(ImagesAPI, RegistryAPI, ContainersAPI, ContainerIOAPI, ContainerFilesAPI, NetworksAPI,
+             VolumesAPI, StatsAPI, CheckAPI):
     """A berth root and every verb on it.
 
     Local verbs are plain synchronous methods (fast to call from the CLI, run in worker threads

@@ -161,15 +161,19 @@ def _chmod_entries(d: str, dir_mode: int | None, file_mode: int | None,
 class Store:
     """One berth root: its directories, its records and its locks."""
 
-    def __init__(self, paths: Paths | None = None):
+    def __init__(self, paths: Paths | None = None, create: bool = True):
         self.paths = paths or Paths.from_env()
         self.root = self.paths.root
+        self.create = create
+        """False for processes that outlive commands (a monitor, the network reaper): they
+        never make a root's directories or lock file, so a root deleted under them stays gone."""
         self._held: dict[int, list[int]] = {}   # thread id -> [lock fd, depth]
         self.damaged: dict[str, str] = {}
         """Records a reader skipped because they could not be parsed: "kind ident" -> detail.
         Listings show everything readable and the CLI names these in one warning line
         (``damaged_summary``); ``berth system check --repair`` deals with them."""
-        self._ensure_layout()
+        if create:
+            self._ensure_layout()
 
     def _ensure_layout(self) -> None:
         """Make what is missing of the root's directories, with their modes (see paths.py).
@@ -256,7 +260,8 @@ class Store:
 
     def write(self, obj: Any, *parts: str, fsync: bool = True) -> None:
         path = self.path(*parts)
-        os.makedirs(os.path.dirname(path), DIR_MODE, exist_ok=True)
+        if self.create:
+            os.makedirs(os.path.dirname(path), DIR_MODE, exist_ok=True)
         write_json(path, obj, fsync=fsync)
 
     def delete(self, *parts: str) -> None:
@@ -306,7 +311,9 @@ class _RootLock:
         me = _thread.get_ident()
         held = held_by.get(me)
         if held is None:
-            fd = os.open(self.store.path(".lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            fd = os.open(self.store.path(".lock"),
+                         os.O_RDWR | os.O_CLOEXEC | (os.O_CREAT if self.store.create else 0),
+                         0o600)
             while True:
                 try:
                     fcntl.flock(fd, fcntl.LOCK_EX)

@@ -136,6 +136,35 @@ class BerthApp(App):
         self.push_screen(ConfirmScreen(title.replace("Prune: r", "R") + "?",
                                        "This can't be undone."), answered)
 
+    def system_check(self, repair: bool) -> None:
+        """``berth system check`` (asking first with ``repair``); what it found, as a
+        notification."""
+        if not repair:
+            self.run_system_check(False)
+            return
+        from .screens.confirm import ConfirmScreen
+        self.push_screen(ConfirmScreen("Check and repair this root?",
+                                       "Containers whose configuration is lost are removed."),
+                         lambda yes: self.run_system_check(True) if yes else None)
+
+    @work(thread=True, group="system check", exit_on_error=False)
+    def run_system_check(self, repair: bool) -> None:
+        from .screens.fetch import verb
+        found = verb(self.engine, "system_check", "system check")(repair=repair)
+        self.engine.store.damaged.clear()   # named below; repaired ones must not linger
+        if not found:
+            text, severity = "no problems found", "information"
+        else:
+            lines = [f"{f.kind} {f.id}: {f.problem}" + (" (repaired)" if f.repaired else "")
+                     for f in found[:6]]
+            more = f"\n… and {len(found) - 6} more" if len(found) > 6 else ""
+            text, severity = "\n".join(lines) + more, "information" if repair else "warning"
+        self.call_from_thread(self.notify, text, title="System check" + (" and repair"
+                              if repair else ""), severity=severity, timeout=12)
+        dash = self.dashboard
+        if dash is not None and repair:   # anything may have changed: read every list again
+            self.call_from_thread(lambda: (dash._dirty.add(("*", "")), dash.request_refresh()))
+
     @work(thread=True, group="prune", exit_on_error=False)
     def run_prune(self, key: str) -> None:
         """Call the engine's prune verb (thread) and report what it removed."""

@@ -1,4 +1,21 @@
-"""Network verbs: network create, ls, inspect, rm, prune, connect, disconnect, and port."""
+"""Network verbs: network create, ls, inspect, rm, prune, connect, disconnect, and port.
+
+Each is ordered so that a SIGKILL at any instant leaves the old state or the new one, or one the
+next command heals (every step below runs under the root's lock, so whoever takes it next finds
+a finished state or a killed one, never one in progress):
+
+- create: the record is written first, then the bridge, then the rules. Killed after the record,
+  the network exists without its bridge: a container joining it makes the bridge
+  (lifecycle.ensure_up) and system check --repair does at once.
+- rm: the bridge goes first, then the record, then the rules (``nat.sync`` rewrites them whole
+  at the next change). Killed in between, the network is there without its bridge, as above.
+- connect: the container's membership is recorded first (the intent: its next start joins it),
+  then the endpoint (address recorded before the veth is made: endpoints._join), then its
+  state.json. A connect killed part-way is finished by running it again; an endpoint whose veth
+  never came is released by the next attach or connect (repair.drop_stale).
+- disconnect: membership goes first, then the endpoint (veth, rules, address), then state.json;
+  the next disconnect of the same pair finishes a killed one.
+"""
 
 from __future__ import annotations
 
@@ -18,9 +35,13 @@ class NetworksAPI:
     def networks(self) -> list[Network]:
         """Every network: the default one (its record made on first sight), host, none, and
         the user's, by name."""
+        from ..errors import Conflict as _Damaged
         from . import ipam, lifecycle
         with self.store.lock():
-            lifecycle.default_record(self.store)
+            try:
+                lifecycle.default_record(self.store)
+            except _Damaged:
+                pass   # a damaged record: named by the warning, the others still listed
             recs = ipam.load_all(self.store)
         out = [r.network.to_model() for r in recs if r.network.name == ipam.DEFAULT_NETWORK]
         out += [_pseudo(n) for n in ("host", "none")]
@@ -99,6 +120,9 @@ class NetworksAPI:
             raise Conflict(f"{ref} is a pre-defined network and cannot be removed")
         store = self.store
         with store.lock():
+            if ipam.read(store, ref)[1]:
+                self._remove_damaged(ref)
+                return
             rec = ipam.find(store, ref)
             self._drop_stale(rec)
             if rec.endpoints:
@@ -110,10 +134,24 @@ class NetworksAPI:
             lifecycle.sync_rules(store)
         _event(self, "destroy", rec.network.id, name=rec.network.name, type="bridge")
 
+    def _remove_damaged(self, name: str) -> None:
+        """``network rm`` of a network whose record can't be read: its bridge (as far as the
+        host and its containers' states tell, network/repair.py), its record, its rules."""
+        from . import bridge, ipam, lifecycle, repair
+        found = repair.evidence(self.store, name)
+        if found.bridge:
+            bridge.remove(found.bridge)
+        ipam.delete(self.store, name)
+        lifecycle.sync_rules(self.store)
+        _event(self, "destroy", found.id, name=name, type="bridge")
+
     def prune_networks(self) -> list[str]:
         """Remove every user network no container is attached to; their names."""
         from . import ipam, lifecycle
-        lifecycle.reap(self.store)   # the default network's bridge, if no container uses it
+        try:
+            lifecycle.reap(self.store)   # the default network's bridge, if no container uses it
+        except Conflict:
+            pass   # its record is damaged: system check --repair
         removed = []
         for rec in ipam.load_all(self.store):
             if rec.network.name in PREDEFINED:
@@ -128,10 +166,8 @@ class NetworksAPI:
     def _drop_stale(self, rec) -> None:
         """Release the endpoints of containers that are gone (removed, or whose process and
         monitor were killed without a detach), so they do not hold a network forever."""
-        from . import endpoints, ipam
-        for cid, ep in list(rec.endpoints.items()):
-            if not _alive(self.store, cid, ep):
-                endpoints._detach_locked(self.store, cid, only=rec.network.name)
+        from . import ipam, repair
+        repair.drop_stale(self.store, only=rec.network.name)
         fresh = ipam.load(self.store, rec.network.name)
         rec.endpoints, rec.network = fresh.endpoints, fresh.network
 
@@ -142,7 +178,7 @@ class NetworksAPI:
     def connect(self, network: str, container: str, ip: str | None = None,
                 aliases=()) -> None:
         """Connect a container to a network: now if it runs, at its next start if not."""
-        from . import endpoints, ipam
+        from . import endpoints, ipam, repair
         from ..runtime.names import check_alias
         if isinstance(aliases, str) or not all(isinstance(a, str) for a in aliases):
             raise InvalidArgument("network aliases are a list of names")
@@ -160,12 +196,20 @@ class NetworksAPI:
                 raise Conflict(f"containers cannot be connected to the {rec.network.name} network; "
                                "run them with --network host or none instead")
             name = rec.network.name
+            if c.running and c.state.pid:
+                # an endpoint a killed connect left without its veth is made again below
+                repair.drop_stale(store, only=name, idle_ok=False)
+                rec = ipam.load(store, name) or rec
             joined = {n for n, _, _ in endpoints.wanted_networks(store, c)}
             if name in joined and (not c.running or c.id in rec.endpoints):
                 raise Conflict(f"container {c.name} is already connected to network {name}")
             if ip:
                 import copy
                 ipam.allocate(copy.deepcopy(rec), c.id, ip)  # refuse a bad --ip before any change
+            # the intent first: killed from here on, its next start (or connect) finishes it
+            was_member = c.id in rec.members
+            rec.members[c.id] = {"aliases": list(aliases), "ip": ip or ""}
+            ipam.save(store, rec)
             if c.running and c.state.pid:
                 used = {int(ep["ifname"][3:]) for ep in endpoints._own(store, c.id)}
                 n = next(i for i in range(len(used) + 1) if i not in used)
@@ -175,14 +219,15 @@ class NetworksAPI:
                                                                for e in endpoints._own(store, c.id)))
                 except BaseException:
                     endpoints._detach_locked(store, c.id, only=name)
+                    if not was_member:
+                        rec = ipam.load(store, name) or rec
+                        rec.members.pop(c.id, None)
+                        ipam.save(store, rec)
                     raise
                 _set_state_network(store, c.id, name,
                                    endpoints.docker_endpoint(rec, ep, requested_ip=ip or "", cid=c.id))
                 endpoints._refresh_hosts(store, {name, *(r.network.name for r in ipam.load_all(store)
                                                          if c.id in r.endpoints)})
-            rec = ipam.load(store, name) or rec
-            rec.members[c.id] = {"aliases": list(aliases), "ip": ip or ""}
-            ipam.save(store, rec)
         _event(self, "connect", rec.network.id, name=name, type="bridge", container=c.id)
 
     def disconnect(self, network: str, container: str, force: bool = False) -> None:
@@ -201,10 +246,12 @@ class NetworksAPI:
             name = rec.network.name
             if cid not in rec.endpoints and cid not in rec.members:
                 raise Conflict(f"container {cname} is not connected to network {name}")
-            changed = endpoints._detach_locked(store, cid, only=name)
-            rec = ipam.load(store, name) or rec
+            # the intent first: killed from here on, it is off the network from its next start
+            # on, and the next disconnect finishes it
             if rec.members.pop(cid, None) is not None:
                 ipam.save(store, rec)
+            changed = endpoints._detach_locked(store, cid, only=name)
+            rec = ipam.load(store, name) or rec
             _set_state_network(store, cid, name, None)
             # the container's own hosts file too, through the networks it is still on
             endpoints._refresh_hosts(store, changed | {r.network.name for r in ipam.load_all(store)
@@ -235,18 +282,6 @@ def _pseudo(name: str) -> Network:
     import hashlib
     return Network(name=name, id=hashlib.sha256(f"berth-{name}".encode()).hexdigest(),
                    driver=PSEUDO[name])
-
-
-def _alive(store, cid: str, ep: dict) -> bool:
-    if not os.path.isdir(store.paths.container_dir(cid)):
-        return False
-    pid = ep.get("pid") or 0
-    ino = ep.get("netns_ino")
-    try:
-        st = os.stat(f"/proc/{pid}/ns/net")
-    except OSError:
-        return False
-    return ino is None or st.st_ino == ino
 
 
 def _set_state_network(store, cid: str, name: str, endpoint: dict | None) -> None:

@@ -7,6 +7,14 @@ them. Why: berth has no daemon, and an embedded resolver would need a process li
 the network (or one per container inside its namespace); a hosts file needs nothing running,
 works with musl, glibc and busybox alike, and costs one small write per peer. What it gives up:
 ``nslookup``/``dig`` (which ask DNS servers only) don't see container names.
+
+Crashes. Everything here runs under the root's lock, so whoever takes it next finds either a
+finished change or a killed one. A join records the endpoint (its address, its veth's name)
+before it makes the veth; a detach deletes the veth and the rules before it saves the record
+without the endpoint. So a killed join or detach leaves an endpoint whose veth is missing, and
+a dead container leaves one whose network namespace is gone: ``repair.drop_stale`` (run by
+every attach and connect, by ``network rm`` and system check) releases both, so a SIGKILLed monitor's
+address and published ports are free for the next container at once.
 """
 
 from __future__ import annotations
@@ -146,8 +154,11 @@ def _attach(store, container: Container, pid: int, ns) -> dict[str, dict[str, An
     endpoints: dict[str, dict[str, Any]] = {}
     with store.lock():
         # Endpoints left from this container's previous life (a restart by its monitor, or a
-        # monitor killed before it could detach) hold addresses and ports it needs again.
+        # monitor killed before it could detach) hold addresses and ports it needs again; so
+        # may those of dead containers nobody has looked at since.
         _detach_locked(store, container.id, idle_ok=False)
+        from .repair import drop_stale
+        drop_stale(store, idle_ok=False)
         try:
             wanted = wanted_networks(store, container)
             for n, (name, aliases, ip) in enumerate(wanted):
@@ -413,7 +424,7 @@ def detach_record(root: str, run: str, cid: str) -> None:
 def _store(root: str, run: str):
     from ..paths import Paths
     from ..store import Store
-    return Store(Paths(os.path.abspath(root), os.path.abspath(run)))
+    return Store(Paths(os.path.abspath(root), os.path.abspath(run)), create=False)
 
 
 # --- names -------------------------------------------------------------------------------

@@ -114,11 +114,39 @@ class NetRecord:
 
 # --- records ------------------------------------------------------------------------------
 
+def read(store, name: str) -> tuple[NetRecord | None, str]:
+    """(the record, "") or (None, what is wrong with it); (None, "") when there is none."""
+    try:
+        data = store.read("networks", f"{name}.json")
+    except ValueError:
+        return None, "not valid JSON"
+    except OSError as e:
+        return None, f"can't be read ({e.strerror})"
+    if data is None:
+        return None, ""
+    try:
+        rec = NetRecord.from_dict(data)
+        if rec.network.name != name:
+            raise ValueError("another network's name")
+        rec.net   # a subnet that parses  # noqa: B018
+        if not isinstance(rec.network.allocations, dict) or not isinstance(rec.endpoints, dict):
+            raise ValueError("allocations or endpoints of the wrong type")
+    except Exception as e:  # noqa: BLE001 - valid JSON of the wrong shape
+        return None, f"not a network record ({e})"
+    return rec, ""
+
+
 def load(store, name: str) -> NetRecord | None:
+    """The network's record, None when there is none; Conflict (noted as damaged) when it
+    can't be read."""
     if "/" in name or name.startswith("."):   # a path, not a name: no record to read
         return None
-    data = store.read("networks", f"{name}.json")
-    return NetRecord.from_dict(data) if data else None
+    rec, problem = read(store, name)
+    if problem:
+        store.note_damaged("network", name, f"networks/{name}.json is {problem}")
+        raise Conflict(f"network {name} has a damaged record (networks/{name}.json is "
+                       f"{problem}); run 'berth system check --repair'")
+    return rec
 
 
 def save(store, rec: NetRecord) -> None:
@@ -131,11 +159,14 @@ def delete(store, name: str) -> None:
 
 
 def load_all(store) -> list[NetRecord]:
+    """Every network whose record can be read (the others are noted as damaged)."""
     out = []
     for fn in store.list_dir("networks"):
         if fn.endswith(".json"):
-            rec = load(store, fn[:-5])
-            if rec:
+            rec, problem = read(store, fn[:-5])
+            if problem:
+                store.note_damaged("network", fn[:-5], f"networks/{fn} is {problem}")
+            elif rec:
                 out.append(rec)
     return out
 
@@ -277,7 +308,8 @@ def bridge_for(store, paths) -> str:
     """A bridge name of this root that no network of it uses yet (index 0 is the default's)."""
     used = {r.network.bridge for r in load_all(store)}
     i = 1
-    while paths.bridge_name(i) in used:
+    # a bridge there without a record may be a damaged record's, still in use: not reused
+    while paths.bridge_name(i) in used or os.path.exists(f"/sys/class/net/{paths.bridge_name(i)}"):
         i += 1
     return paths.bridge_name(i)
 

@@ -40,6 +40,10 @@ def loads(data: bytes | str):
         obj, end = _scan(text, start)
     except StopIteration as e:  # the C scanner's way of saying "no value at this index"
         raise ValueError(f"expecting a JSON value at {e.value}") from None
+    except SystemError:
+        # the C scanner raises its syntax errors as json.decoder.JSONDecodeError, found only
+        # when json.decoder is imported already; without it, this is what a torn record gives
+        raise ValueError("not valid JSON") from None
     if text[end:].strip(_WS):
         raise ValueError(f"extra data at {end}")
     return obj

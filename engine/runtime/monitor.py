@@ -80,10 +80,17 @@ class Monitor(MonitorStart, MonitorIO):
         self._install_signals()
         if self.attached:
             self.attachers.append(Attacher(ATTACH_FD))
+        try:
+            # held until teardown is done: no second monitor, and a reader can tell our death
+            self.alive = process.monitor_started(self.cdir)
+        except BlockingIOError:
+            self._ready({"code": 125, "error": "its monitor is running already"})
+            return 125
+        except OSError as e:   # a full disk refused even the monitor's pid
+            self._ready({"code": 125, "error": _why(e)})
+            return 125
         code = 125
         try:
-            self._set_state(must=True, monitor_pid=os.getpid(),
-                            monitor_start=process.start_time(os.getpid()))
             self._load_seams()
             self._listen()
             self.cg_ready = False
@@ -110,6 +117,12 @@ class Monitor(MonitorStart, MonitorIO):
             code = 125
         finally:
             self.teardown(code)
+            if self.unsaved or self.unreleased:
+                # the disk refused to the end: .monitor stays, so the next reader releases what
+                # is left and writes the exit down (runtime/release.py)
+                os.close(self.alive)
+            else:
+                process.monitor_finished(self.cdir, self.alive)
         return code
 
     def _load_seams(self) -> None:
@@ -333,7 +346,7 @@ class Monitor(MonitorStart, MonitorIO):
         from ..store import Store
         record = _container_record(self.cdir)
         container = Container.from_dict(record)
-        store = Store(Paths.from_env(self.root, self.run_dir or None))
+        store = Store(Paths.from_env(self.root, self.run_dir or None), create=False)
         mode = self.spec["network_mode"]
         if mode not in ("none", "host") and not mode.startswith("container:"):
             try:
@@ -347,7 +360,7 @@ class Monitor(MonitorStart, MonitorIO):
 
     def _remove(self) -> None:
         try:
-            process.remove_tree(self.cdir)
+            process.discard(self.cdir)
         except OSError:
             self._log_crash()
         if _userns_auto(self.spec):

@@ -191,7 +191,7 @@ class MonitorStart:
             from ..store import Store
             from ..paths import Paths
             container = Container.from_dict(_container_record(self.cdir))
-            store = Store(Paths.from_env(self.root, self.run_dir or None))
+            store = Store(Paths.from_env(self.root, self.run_dir or None), create=False)
             endpoints = network.attach(store, container, self.pid)
             process.update_state(self.cdir, networks=endpoints,
                                  ports=[p.to_dict() for p in container.state.ports])

@@ -4,6 +4,13 @@ monitor is alive, and launching that monitor.
 Light on purpose (os, fcntl, json): the monitor imports it, and so does every CLI verb. The state
 record is ContainerState as JSON; the monitor changes it as a plain dict so it never loads the
 models.
+
+A monitor holds an exclusive flock on ``containers/<id>/.monitor`` (its pid and start time
+inside) from its first instant to the end of its teardown, and unlinks the file when that is
+done. So whoever looks can tell, without trusting state.json: the file locked means a monitor
+runs (``start`` never launches a second one); the file there but unlocked means a monitor died
+before it had released the container's cgroup, network and mounts (the next reader does it,
+engine/runtime/release.py); no file means nothing is held.
 """
 
 from __future__ import annotations
@@ -15,6 +22,8 @@ from . import fastjson
 
 STATE = "state.json"
 CONFIG = "config.json"
+MONITOR = ".monitor"
+RUNNING = ("running", "paused", "restarting")
 
 
 def write_json(path: str, obj, fsync: bool = False) -> None:
@@ -48,17 +57,36 @@ class container_lock:
         os.close(self.fd)
 
 
-def read_state(cdir: str) -> dict:
+def load_state(cdir: str) -> tuple[dict | None, str]:
+    """(state.json as a dict, "") or (None, why it can't be used: missing, unreadable or not a
+    state record)."""
     try:
-        return read_json(os.path.join(cdir, STATE)) or {}
-    except ValueError:   # torn by a power cut (state.json is not fsynced): know nothing
-        return {}
+        state = read_json(os.path.join(cdir, STATE))
+    except ValueError:   # torn by a power cut (state.json is not fsynced), or garbled
+        return None, "state.json is not valid JSON"
+    except OSError as e:
+        return None, f"state.json can't be read ({e.strerror})"
+    if state is None:
+        return None, "state.json is missing"
+    return (state, "") if isinstance(state, dict) else (None, "state.json is not a state record")
+
+
+def read_state(cdir: str) -> dict:
+    """state.json as a dict ({} when it is missing or can't be read)."""
+    return load_state(cdir)[0] or {}
+
+
+def state_problem(cdir: str) -> str:
+    """Why state.json can't be used ("" when it can)."""
+    return load_state(cdir)[1]
 
 
 def update_state(cdir: str, **changes) -> dict:
     """Change fields of the state record under the container's lock; returns the new record."""
     with container_lock(cdir):
-        state = read_state(cdir)
+        state = load_state(cdir)[0]
+        if state is None:   # lost: start from what can be known, not from nothing
+            state = salvaged_state(cdir)
         state.update(changes)
         write_json(os.path.join(cdir, STATE), state)
         return state
@@ -85,6 +113,43 @@ def remove_tree(path: str) -> None:
         os.rmdir(path)
     except FileNotFoundError:
         pass
+
+
+def discard(path: str) -> None:
+    """Make directory ``path`` disappear at once (renamed to ``<path>.tmp.<pid>.<tid>`` beside
+    it: a reader sees it whole or not at all), then delete it. A kill in between leaves only the
+    temporary name, which create and system check sweep."""
+    import _thread
+    trash = f"{path}.tmp.{os.getpid()}.{_thread.get_ident()}"
+    try:
+        os.rename(path, trash)
+    except FileNotFoundError:
+        return
+    remove_tree(trash)
+
+
+def stale_temporaries(directory: str) -> list[str]:
+    """Paths in ``directory`` named ``<name>.tmp.<pid>.<tid>`` (``discard``, write_atomic and
+    create's building) whose process is gone: what a kill left half-made or half-deleted."""
+    out = []
+    try:
+        names = os.listdir(directory)
+    except FileNotFoundError:
+        return out
+    for n in names:
+        head, sep, tail = n.rpartition(".tmp.")
+        pid = tail.partition(".")[0]
+        if sep and head and pid.isdigit() and not os.path.exists(f"/proc/{pid}"):
+            out.append(os.path.join(directory, n))
+    return out
+
+
+def sweep(directory: str) -> list[str]:
+    """Delete ``stale_temporaries(directory)``; the paths deleted."""
+    gone = stale_temporaries(directory)
+    for path in gone:
+        remove_tree(path)
+    return gone
 
 
 class MonitorLaunch:
@@ -160,14 +225,119 @@ def monitor_alive(state: dict) -> bool:
     return bool(pid) and start_time(pid) == state.get("monitor_start")
 
 
+MONITOR_DIED = "its monitor (pid {pid}) died, and the container with it"
+
+
 def effective_status(state: dict) -> dict:
     """The state as readers must see it: a container whose monitor died (SIGKILL, OOM of the
     host) is no longer running, whatever the record last said; its pid 1 died with the monitor
-    (PR_SET_PDEATHSIG)."""
-    if state.get("status") in ("running", "paused", "restarting") and not monitor_alive(state):
+    (PR_SET_PDEATHSIG). The next reader through ``records.load`` also writes this down and
+    releases what the container held (engine/runtime/release.py)."""
+    if state.get("status") in RUNNING and not monitor_alive(state):
         state = dict(state, status="exited", pid=0, exit_code=137,
-                     error=state.get("error") or "the container's monitor exited unexpectedly")
+                     error=state.get("error")
+                     or MONITOR_DIED.format(pid=state.get("monitor_pid") or "?"))
     return state
+
+
+def salvaged_state(d: str) -> dict:
+    """What can be known of a container's state without state.json: running while a monitor
+    holds its ``.monitor`` lock (pid 1 is the monitor's child in the container's cgroup), else
+    stopped."""
+    kind, pid, start = monitor_lock(d)
+    if kind == "held" and pid and start_time(pid) == start:
+        return {"status": "running", "monitor_pid": pid, "monitor_start": start,
+                "pid": _child_of(pid), "started_at": _boot_time_rfc3339(start),
+                "error": "state.json was lost; run 'berth system check --repair'"}
+    return {"status": "exited", "exit_code": 137, "pid": 0,
+            "error": "state.json was lost; run 'berth system check --repair'"}
+
+
+def _child_of(ppid: int) -> int:
+    """The first child of ``ppid`` (a monitor's: its container's pid 1), or 0."""
+    try:
+        with open(f"/proc/{ppid}/task/{ppid}/children") as f:
+            kids = f.read().split()
+    except OSError:
+        return 0
+    return int(kids[0]) if kids else 0
+
+
+def _boot_time_rfc3339(ticks: int) -> str:
+    """When a process that started ``ticks`` clock ticks after boot started."""
+    from ..clock import now_rfc3339
+    try:
+        with open("/proc/stat") as f:
+            btime = next(int(line.split()[1]) for line in f if line.startswith("btime "))
+    except (OSError, StopIteration, ValueError):
+        return ""
+    return now_rfc3339(btime + ticks / os.sysconf("SC_CLK_TCK"))
+
+
+# --- the monitor's own lock ---------------------------------------------------------------
+
+def monitor_started(cdir: str) -> int:
+    """For the monitor, first thing: take ``.monitor`` (see the module doc) and record the
+    monitor's pid in state.json, both under the container's lock. Returns the descriptor to
+    keep open for life; raises BlockingIOError when another monitor runs for the container."""
+    pid = os.getpid()
+    me = start_time(pid)
+    with container_lock(cdir):
+        fd = os.open(os.path.join(cdir, MONITOR), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BaseException:
+            os.close(fd)
+            raise
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{pid} {me}\n".encode())
+        state = read_state(cdir)
+        state.update(monitor_pid=pid, monitor_start=me)
+        write_json(os.path.join(cdir, STATE), state)
+    return fd
+
+
+def monitor_finished(cdir: str, fd: int) -> None:
+    """For the monitor, last thing: everything it held is released; say so by removing
+    ``.monitor`` (then let go of its lock)."""
+    try:
+        os.unlink(os.path.join(cdir, MONITOR))
+    except FileNotFoundError:
+        pass
+    os.close(fd)
+
+
+def monitor_lock(cdir: str) -> tuple[str, int, int]:
+    """What ``.monitor`` says: ("held", pid, start) while a monitor holds it (or someone
+    releasing what a dead one left: then ``pid`` is not alive with ``start``), ("dead", pid,
+    start) when one died before its teardown was done, ("none", 0, 0) when there is none."""
+    try:
+        fd = os.open(os.path.join(cdir, MONITOR), os.O_RDONLY | os.O_CLOEXEC)
+    except (FileNotFoundError, NotADirectoryError):
+        return "none", 0, 0
+    try:
+        try:
+            data = os.read(fd, 64).split()
+            pid, start = int(data[0]), int(data[1])
+        except (IndexError, ValueError):
+            pid = start = 0
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return "held", pid, start
+        return "dead", pid, start
+    finally:
+        os.close(fd)
+
+
+def needs_release(cdir: str, state: dict) -> bool:
+    """Whether the container's monitor died still holding something: the record says it runs
+    but its monitor is gone, or it has stopped but the monitor's teardown never finished. (A
+    container being removed is the remover's: ``rm -f`` again finishes a killed one.)"""
+    status = state.get("status")
+    if status in RUNNING:
+        return not monitor_alive(state)
+    return status != "removing" and os.path.exists(os.path.join(cdir, MONITOR))
 
 
 def spawn_monitor(cid: str, root: str, run: str, cgroup_parent: str,

@@ -130,7 +130,7 @@ def resolve_mounts(store: Store, container, _seen: frozenset = frozenset()) -> l
     runtime may call it at ``create`` so the volumes exist (and show in inspect) from then on."""
     cid = _container_id(container)
     with store.lock():
-        kept = store.read("containers", cid, "mounts.json")
+        kept = vstore.kept_mounts(store, cid)
         if kept is not None:
             return [Mount.from_dict(m) for m in kept.get("mounts", [])]
         record = vstore.container_record(store, cid)
@@ -197,7 +197,7 @@ def prepare_mounts(store: Store, container, layer_dirs: list[str] | None = None)
     """
     cid = _container_id(container)
     mounts = resolve_mounts(store, container)
-    kept = store.read("containers", cid, "mounts.json") or {}
+    kept = vstore.kept_mounts(store, cid) or {}
     first_start = not kept.get("started", False)
     prepared = []
     for m in sorted(mounts, key=lambda m: _depth(m.target)):
@@ -530,7 +530,7 @@ def release(store: Store, container, remove_anonymous: bool = False) -> list[str
     quiet: it runs from exit paths. Returns the names of the volumes removed."""
     from ..events import emit
     cid = _container_id(container)
-    kept = store.read("containers", cid, "mounts.json")
+    kept = vstore.mounts_record(store, cid)
     mounts = vstore.container_mounts(store, cid)
     if kept and kept.get("mounted"):
         kept["mounted"] = False

@@ -3,6 +3,13 @@
 A volume's users are found by reading the container records (``containers/<id>/config.json``
 and the resolved ``mounts.json`` that ``prepare_mounts`` keeps beside it), so there is no
 reference count to drift out of step after a crash.
+
+Crashes: ``volume create`` builds the directory, ``_data`` and ``meta.json`` under a temporary
+name (``volumes/<name>.tmp.<pid>.<tid>``) and renames it into place, so a volume is there whole
+or not at all; ``volume rm`` unmounts, then renames the volume away, then deletes it. Both hold
+the root's lock, under which create sweeps what killed ones left under a temporary name. A
+volume whose meta.json can't be read is listed nowhere and named in the warning; inspect and
+rm still work on it, and system check --repair writes its record again.
 """
 
 from __future__ import annotations
@@ -29,11 +36,45 @@ def data_dir(store: Store, name: str) -> str:
     return os.path.join(store.paths.volume_dir(name), "_data")
 
 
-def read_volume(store: Store, name: str) -> Volume | None:
-    data = store.read("volumes", name, "meta.json") if _plain_name(name) else None
+def read_meta(store: Store, name: str) -> tuple[Volume | None, str]:
+    """(the volume, "") or (None, what is wrong with its meta.json); (None, "") when there is
+    no such volume."""
+    if not _plain_name(name):
+        return None, ""
+    try:
+        data = store.read("volumes", name, "meta.json")
+    except ValueError:
+        return None, "meta.json is not valid JSON"
+    except OSError as e:
+        return None, f"meta.json can't be read ({e.strerror})"
     if data is None:
-        return None
-    vol = Volume.from_dict(data)
+        return None, ("meta.json is missing" if os.path.isdir(data_dir(store, name)) else "")
+    try:
+        vol = Volume.from_dict(data)
+        if not isinstance(vol.labels, dict) or not isinstance(vol.options, dict):
+            raise ValueError("labels or options of the wrong type")
+    except Exception as e:  # noqa: BLE001 - valid JSON of the wrong shape
+        return None, f"meta.json is not a volume record ({e})"
+    vol.mountpoint = data_dir(store, name)
+    return vol, ""
+
+
+def read_volume(store: Store, name: str) -> Volume | None:
+    """The volume, or None when there is none or its record can't be read (noted)."""
+    vol, problem = read_meta(store, name)
+    if problem:
+        store.note_damaged("volume", name, problem)
+    return vol
+
+
+def salvage(store: Store, name: str) -> Volume:
+    """A volume whose meta.json can't be read, as far as its directory tells (no labels, no
+    options: a volume of the local driver's plain kind)."""
+    try:
+        created = now_rfc3339(os.stat(store.paths.volume_dir(name)).st_mtime)
+    except OSError:
+        created = ""
+    vol = Volume(name=name, created=created)
     vol.mountpoint = data_dir(store, name)
     return vol
 
@@ -43,7 +84,11 @@ def _plain_name(name: str) -> bool:
 
 
 def get_volume(store: Store, name: str) -> Volume:
-    vol = read_volume(store, name)
+    """The volume (a damaged one as ``salvage`` tells it, noted), or NotFound."""
+    vol, problem = read_meta(store, name)
+    if problem:
+        store.note_damaged("volume", name, problem)
+        return salvage(store, name)
     if vol is None:
         raise NotFound(f"No such volume: {name}")
     return vol
@@ -87,20 +132,40 @@ def create_volume(store: Store, name: str | None = None, labels: dict[str, str] 
     if anonymous:
         labels.setdefault(ANONYMOUS_LABEL, "")
     with store.lock():
-        existing = read_volume(store, name)
+        existing, problem = read_meta(store, name)
         if existing is not None:
             return existing, False
+        if problem and problem != "meta.json is missing":
+            store.note_damaged("volume", name, problem)
+            raise Conflict(f"volume {name} has a damaged record ({problem}); run 'berth system "
+                           "check --repair'")
+        from ..runtime.process import remove_tree, sweep
+        sweep(store.path("volumes"))
         vdir = store.paths.volume_dir(name)
-        try:
-            os.makedirs(vdir, mode=VOLUMES_MODE, exist_ok=True)
-            os.makedirs(os.path.join(vdir, "_data"), mode=0o755, exist_ok=True)
-        except OSError as e:
-            raise host_error(f"create volume {name}", e) from e
         vol = Volume(name=name, created=now_rfc3339(), labels=labels, options=options,
                      anonymous=anonymous)
         meta = vol.to_dict()
         meta["mountpoint"] = ""  # derived from the root when read, so a moved root still works
-        store.write(meta, "volumes", name, "meta.json")
+        if os.path.isdir(vdir):
+            # a volume directory without its record (made by an older berth killed half-way):
+            # its data stays, and it gets the record it lacked
+            store.write(meta, "volumes", name, "meta.json")
+        else:
+            import _thread
+            staging = f"{vdir}.tmp.{os.getpid()}.{_thread.get_ident()}"
+            try:
+                os.mkdir(staging)
+                os.chmod(staging, VOLUMES_MODE)          # exactly, whatever the umask
+                os.mkdir(os.path.join(staging, "_data"))
+                os.chmod(os.path.join(staging, "_data"), 0o755)
+                store.write(meta, "volumes", os.path.basename(staging), "meta.json")
+                os.rename(staging, vdir)   # the commit point
+            except OSError as e:
+                remove_tree(staging)
+                raise host_error(f"create volume {name}", e) from e
+            except BaseException:
+                remove_tree(staging)
+                raise
     vol.mountpoint = data_dir(store, name)
     from ..events import emit
     emit(store.paths, "volume", "create", name, {"driver": "local"})
@@ -114,10 +179,20 @@ def container_ids(store: Store) -> list[str]:
             if os.path.isdir(store.path("containers", c))]
 
 
+def _read_quiet(store: Store, *parts: str) -> dict | None:
+    """A container's record (config.json, state.json, mounts.json), None when it is missing
+    or can't be read (the container readers note what is damaged)."""
+    try:
+        data = store.read(*parts)
+    except (ValueError, OSError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
 def container_record(store: Store, cid: str) -> dict:
     """``name`` and the ContainerConfig dict (``config``) of a container, whichever shape the
     container record on disk has (a Container or a bare ContainerConfig)."""
-    data = store.read("containers", cid, "config.json") or {}
+    data = _read_quiet(store, "containers", cid, "config.json") or {}
     if isinstance(data.get("config"), dict) and "image" not in data:
         return {"id": data.get("id", cid), "name": (data.get("name") or "").lstrip("/"),
                 "config": data["config"]}
@@ -126,17 +201,57 @@ def container_record(store: Store, cid: str) -> dict:
 
 
 def container_status(store: Store, cid: str) -> str:
-    state = store.read("containers", cid, "state.json") or {}
+    state = _read_quiet(store, "containers", cid, "state.json")
+    if state is None:
+        # a container whose state can't be read is taken as running: its volumes must not go
+        return "running" if os.path.isdir(store.path("containers", cid)) else "removing"
     return state.get("status", "created")
 
 
+def mounts_record(store: Store, cid: str) -> dict | None:
+    """mounts.json, or None when there is none or it can't be read (then the container's
+    mounts are those of its config)."""
+    return _read_quiet(store, "containers", cid, "mounts.json")
+
+
 def container_mounts(store: Store, cid: str) -> list[Mount]:
-    """The container's mounts as resolved at its first start (mounts.json), else as created."""
-    resolved = store.read("containers", cid, "mounts.json")
-    if resolved is not None:
-        return [Mount.from_dict(m) for m in resolved.get("mounts", [])]
-    config = container_record(store, cid)["config"]
-    return [Mount.from_dict(m) for m in config.get("mounts", []) if isinstance(m, dict)]
+    """The container's mounts as resolved at its first start (mounts.json; when that can't be
+    read, as its last start's spec.json prepared them), else as created."""
+    resolved = kept_mounts(store, cid)
+    try:
+        if resolved is not None:
+            return [Mount.from_dict(m) for m in resolved.get("mounts", [])]
+        config = container_record(store, cid)["config"]
+        return [Mount.from_dict(m) for m in config.get("mounts", []) if isinstance(m, dict)]
+    except Exception:  # noqa: BLE001 - a record of the wrong shape: no mounts known
+        return []
+
+
+def kept_mounts(store: Store, cid: str) -> dict | None:
+    """mounts.json, or when it can't be read, what ``mounts_from_spec`` rebuilds of it."""
+    return mounts_record(store, cid) or mounts_from_spec(store, cid)
+
+
+def mounts_from_spec(store: Store, cid: str) -> dict | None:
+    """mounts.json as it was, rebuilt from the mounts the container's last start prepared
+    (spec.json: volumes there carry the names anonymous ones were given); None without a
+    spec (the container never started: its config says it all)."""
+    spec = _read_quiet(store, "containers", cid, "spec.json") or {}
+    prepared = spec.get("mounts")
+    if not isinstance(prepared, list) or not prepared:
+        return None
+    own = {m.get("target"): m for m in container_record(store, cid)["config"].get("mounts", [])
+           if isinstance(m, dict)}
+    mounts = []
+    for p in prepared:
+        kept = own.get(p.get("target"))
+        if kept is not None and (kept.get("source") or kept.get("type") != "volume"):
+            mounts.append(kept)
+        elif p.get("type") == "volume":
+            mounts.append({"type": "volume", "target": p["target"], "source": p.get("name", ""),
+                           "read_only": bool(p.get("read_only")), "anonymous": True,
+                           "options": [], "nocopy": False})
+    return {"mounts": mounts, "started": True, "mounted": True}
 
 
 def volume_users(store: Store) -> dict[str, list[tuple[str, bool]]]:
@@ -158,7 +273,8 @@ def remove_volume(store: Store, name: str, force: bool = False,
     ``force``, and never goes while a running container uses it. A missing volume is NotFound,
     or nothing at all with ``force``."""
     with store.lock():
-        if read_volume(store, name) is None:
+        vol, problem = read_meta(store, name)
+        if vol is None and not problem:
             if force:
                 return 0  # as Docker's: removing what is not there with force is not an error
             raise NotFound(f"No such volume: {name}")
@@ -178,9 +294,12 @@ def remove_volume(store: Store, name: str, force: bool = False,
             raise HostError(f"remove {name}: something is still mounted on {data}; unmount it "
                             "first")
         size = dir_size(data)
-        # the record goes first: a crash mid-way leaves a directory, never a volume without data
-        store.delete("volumes", name, "meta.json")
-        _rmtree(vdir)
+        # renamed away whole first: a crash mid-way leaves garbage under a temporary name
+        # (swept by the next create), never a volume with half its data
+        import _thread
+        trash = f"{vdir}.tmp.{os.getpid()}.{_thread.get_ident()}"
+        os.rename(vdir, trash)
+        _rmtree(trash)
     from ..events import emit
     emit(store.paths, "volume", "destroy", name, {"driver": "local"})
     return size

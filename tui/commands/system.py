@@ -1,5 +1,6 @@
-"""berth system df and system prune: disk use and clean-up across images, containers, networks
-and volumes, printed as the docker CLI prints them."""
+"""berth system df, prune, check and reset: disk use and clean-up across images, containers,
+networks and volumes, printed as the docker CLI prints them; a root's soundness checked (and
+repaired), or the whole root removed with what it made on the host (as podman's)."""
 
 from __future__ import annotations
 
@@ -25,6 +26,18 @@ def register(sub) -> None:
     p.add_argument("--volumes", action="store_true", help="prune anonymous volumes too")
     p.add_argument("-f", "--force", action="store_true", help="do not ask for confirmation")
     p.set_defaults(func=cmd_prune)
+
+    p = ssub.add_parser("check", help="find damaged records and leftovers of crashes (and "
+                                      "repair them)")
+    p.add_argument("--repair", action="store_true",
+                   help="repair what was found (a container whose configuration is lost is "
+                        "stopped and removed)")
+    p.set_defaults(func=cmd_check)
+
+    p = ssub.add_parser("reset", help="remove the root and everything berth made on the host "
+                                      "for it")
+    p.add_argument("-f", "--force", action="store_true", help="do not ask for confirmation")
+    p.set_defaults(func=cmd_reset)
 
     p = ssub.add_parser("service", help="serve the Docker Engine API on a unix socket")
     p.add_argument("--socket", help="socket path (default docker.sock in the run directory)")
@@ -184,6 +197,41 @@ def _seconds(value: str, flag: str) -> float:
         raise InvalidArgument(f'invalid argument "{value}" for "{flag}" flag: give a number of '
                               "seconds, 0 or more")
     return n
+
+
+def cmd_check(args) -> int:
+    """A table of what is wrong (and with --repair, whether it was repaired); exit 0 when the
+    root is sound, 1 when something was found."""
+    engine = get_engine()
+    found = engine.system_check(repair=args.repair)
+    engine.store.damaged.clear()   # the table names them: no warning line besides
+    if not found:
+        print(f"{engine.paths.root}: no problems found")
+        return 0
+    headers = ["KIND", "ID", "PROBLEM", "REPAIR"] + (["REPAIRED"] if args.repair else [])
+    rows = []
+    for f in found:
+        row = [f.kind, f.id, f.problem, f.repair or "(nothing can be done)"]
+        if args.repair:
+            row.append("yes" if f.repaired else "no")
+        rows.append(row)
+    print_table(headers, rows)
+    if not args.repair and any(f.repair for f in found):
+        print("\nRun 'berth system check --repair' to repair them.")
+    return 1
+
+
+def cmd_reset(args) -> int:
+    from .volumes import confirm
+    engine = get_engine()
+    if not args.force and not confirm(
+            f"WARNING! This will remove every container, image, volume and network of "
+            f"{engine.paths.root}, the root itself, and everything berth made on the host for "
+            "it (monitors, cgroups, mounts, bridges, veths, its nftables table)."):
+        return 0
+    for line in engine.system_reset():
+        print(f"removed {line}" if " kept: " not in line else line)
+    return 0
 
 
 def cmd_service(args) -> int:

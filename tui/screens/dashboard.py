@@ -437,6 +437,12 @@ class DashboardScreen(DashboardVerbs, Screen):
             self.redraw()
         # ages under a minute show seconds; past that they change once a minute at most
         self._arm_clock(CLOCK_INTERVAL if youngest < 60 else SLOW_CLOCK_INTERVAL)
+        # a monitor that dies says nothing: reading its container again lets the engine notice
+        # (and release it, with a "die" event), as the next `berth ps` would
+        running = {("container", c.id) for c in self.snap.items("containers") if c.running}
+        if running:
+            self._dirty |= running
+            self.request_refresh()
 
     def _arm_clock(self, interval: float) -> None:
         if self._clock_timer is not None:

@@ -1,4 +1,5 @@
-"""berth's commands in Textual's command palette (`:`): themes, panes and prune actions."""
+"""berth's commands in Textual's command palette (`:`): themes, panes, prune actions and
+system check."""
 
 from __future__ import annotations
 
@@ -33,6 +34,10 @@ class BerthCommands(Provider):
                     "show or hide containers that are not running"))
         for key, (_, title, _) in PRUNES.items():
             out.append((title, partial(app.prune, key), "asks first"))
+        out.append(("System check", partial(app.system_check, False),
+                    "find damaged records and what crashes left behind"))
+        out.append(("System check and repair", partial(app.system_check, True),
+                    "asks first; a container whose configuration is lost is removed"))
         out.append(("Help: keys", partial(app.run_action, "help"), "every key on every screen"))
         return out
 

@@ -1,0 +1,223 @@
+"""``berth system check [--repair]``: what is wrong in a root, and with ``repair`` fixed.
+
+``check(store, repair)`` runs every area's ``check_<area>(store, repair) -> list[Finding]``:
+containers and volumes and stray temporary files here, networks and what berth made on the host
+(processes, cgroups, bridges, veths, nftables elements, mounts, run directories) in
+check_host.py, images in engine/images/check.py (another area's; skipped when this build has
+none). A finding says what is wrong and what ``--repair`` does about it; with ``repair`` it is
+done and ``repaired`` says whether it worked. Checking alone changes nothing: it reads the
+records directly, not through ``records.load`` (which releases a dead monitor's leftovers).
+
+After ``--repair`` every command works again: a container whose config is lost is stopped and
+removed (nothing else can be done with it), one whose state is lost gets a state from what its
+monitor (or its absence) tells, a dead monitor's leftovers are released; damaged network and
+volume records are written again from what is left of them.
+"""
+
+from __future__ import annotations
+
+import os
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Callable
+
+    from .models import Finding
+
+
+def check(store, repair: bool = False) -> list[Finding]:
+    """Every finding of every area, in this order: containers, networks, volumes, host
+    leftovers, temporary files, images."""
+    from . import check_host
+    out: list[Finding] = []
+    for area in (check_containers, check_host.check_networks, check_volumes,
+                 check_host.check_host, check_tempfiles, _check_images):
+        out += area(store, repair)
+    return out
+
+
+def _check_images(store, repair: bool) -> list[Finding]:
+    try:
+        from .images.check import check_images
+    except ImportError:
+        return []   # this build's image area has no checks of its own
+    return check_images(store, repair)
+
+
+def finding(kind: str, ident: str, problem: str, repair_text: str, repair: bool,
+             fix: Callable[[], object] | None) -> Finding:
+    """A Finding; with ``repair`` and a ``fix``, ``fix()`` is run (an exception: not repaired,
+    its message added to the problem)."""
+    from .models import Finding
+    f = Finding(kind=kind, id=ident, problem=problem, repair=repair_text if fix else "")
+    if repair and fix is not None:
+        try:
+            fix()
+            f.repaired = True
+        except Exception as e:  # noqa: BLE001 - reported, and the other findings still fixed
+            f.problem += f" (repair failed: {e})"
+    return f
+
+
+# --- containers ---------------------------------------------------------------------------
+
+def check_containers(store, repair: bool) -> list[Finding]:
+    from .runtime import process, records, release
+    out = []
+    base = store.path("containers")
+    for path in process.stale_temporaries(base):
+        out.append(finding("container", os.path.basename(path),
+                            "left under a temporary name by a create or rm that was killed",
+                            "delete it", repair, lambda p=path: process.remove_tree(p)))
+    for cid in records.ids(store):
+        d = store.paths.container_dir(cid)
+        if not os.path.isdir(d):
+            continue
+        short = cid[:12]
+        config, problem = records.read_config(store, cid)
+        if config is None:
+            out.append(finding(
+                "container", short, problem,
+                "stop it and remove it, releasing everything it holds (its configuration is "
+                "lost)", repair, lambda c=cid: release.remove(store, c, None)))
+            continue
+        state_problem = process.state_problem(d)
+        if state_problem:
+            out.append(finding("container", short, state_problem,
+                                "write its state again from what its monitor tells", repair,
+                                lambda d=d: _restore_state(d)))
+        state = process.salvaged_state(d) if process.state_problem(d) else process.read_state(d)
+        if process.needs_release(d, state):
+            out.append(finding(
+                "container", short,
+                "its monitor died without releasing what the container held"
+                if state.get("status") not in process.RUNNING
+                else "its monitor died; it is recorded as running",
+                "record it as exited and release its cgroup, addresses, ports and mounts",
+                repair, lambda c=cid: release.release_dead(store, c)))
+        if state.get("status") == "removing":
+            out.append(finding("container", short, "its removal was interrupted",
+                                "finish removing it", repair,
+                                lambda c=cid, cfg=config: release.remove(store, c, cfg)))
+            continue
+        out += _check_container_files(store, cid, d, state, repair)
+    return out
+
+
+def _restore_state(d: str) -> None:
+    from .runtime import process
+    with process.container_lock(d):
+        if process.state_problem(d):
+            process.write_json(os.path.join(d, process.STATE), process.salvaged_state(d))
+
+
+def _check_container_files(store, cid: str, d: str, state: dict, repair: bool
+                           ) -> list[Finding]:
+    """spec.json and mounts.json that can't be read, a running container's attach socket."""
+    from .runtime import process
+    out = []
+    short = cid[:12]
+    running = state.get("status") in process.RUNNING and process.monitor_alive(state)
+    spec = os.path.join(d, "spec.json")
+    if _unreadable(spec):
+        out.append(finding("container", short, "spec.json is not valid JSON",
+                            "delete it (its monitor keeps the spec it read; the next start "
+                            "writes it again)", repair, lambda: os.unlink(spec)))
+    mounts = os.path.join(d, "mounts.json")
+    if _unreadable(mounts):
+        out.append(finding("container", short, "mounts.json is not valid JSON",
+                            "write it again from its start's spec (else its config)", repair,
+                            lambda: _restore_mounts(store, cid)))
+    from .runtime.attach import socket_path
+    if running and not os.path.exists(socket_path(store.paths.run, cid)):
+        out.append(finding("container", short, "its attach socket is missing: attach and "
+                            "'run' without -d can't reach it", "restart the container", False,
+                            None))
+    return out
+
+
+def _unreadable(path: str) -> bool:
+    from .runtime import process
+    try:
+        return not isinstance(process.read_json(path), (dict, type(None)))
+    except ValueError:
+        return True
+    except OSError:
+        return False
+
+
+def _restore_mounts(store, cid: str) -> None:
+    """mounts.json from the mounts its last start prepared (anonymous volumes keep their
+    names); without a spec, removed (computed again from the config at the next start)."""
+    from .volumes.store import mounts_from_spec
+    kept = mounts_from_spec(store, cid)
+    if kept is None:
+        os.unlink(os.path.join(store.paths.container_dir(cid), "mounts.json"))
+    else:
+        store.write(kept, "containers", cid, "mounts.json")
+
+
+# --- volumes --------------------------------------------------------------------------------
+
+def check_volumes(store, repair: bool) -> list[Finding]:
+    from .runtime import process
+    from .volumes import store as vstore
+    out = []
+    for path in process.stale_temporaries(store.path("volumes")):
+        out.append(finding("volume", os.path.basename(path),
+                            "left under a temporary name by a volume create or rm that was "
+                            "killed", "delete it", repair, lambda p=path: vstore._rmtree(p)))
+    for name in store.list_dir("volumes"):
+        if not os.path.isdir(store.paths.volume_dir(name)):
+            continue
+        vol, problem = vstore.read_meta(store, name)
+        if problem:
+            out.append(finding("volume", name, problem,
+                                "write its record again (as a plain local volume: its labels "
+                                "and options are lost)", repair,
+                                lambda n=name: _restore_volume(store, n)))
+    return out
+
+
+def _restore_volume(store, name: str) -> None:
+    from .volumes import store as vstore
+    with store.lock():
+        vol = vstore.salvage(store, name)
+        os.makedirs(vstore.data_dir(store, name), exist_ok=True)
+        meta = vol.to_dict()
+        meta["mountpoint"] = ""
+        store.write(meta, "volumes", name, "meta.json")
+
+
+# --- temporary files ----------------------------------------------------------------------
+
+def check_tempfiles(store, repair: bool) -> list[Finding]:
+    """``*.tmp.<pid>.<tid>`` files of atomic writes whose writer is gone, in the root's record
+    directories (never inside layers, upper dirs or volume data: those are the user's)."""
+    paths = _stray_temp_files(store)
+    out = []
+    for p in paths:
+        out.append(finding("tempfile", os.path.relpath(p, store.root),
+                            "a temporary file its writer left when it was killed",
+                            "delete it", repair, lambda p=p: _unlink(p)))
+    return out
+
+
+def _stray_temp_files(store) -> list[str]:
+    from . import store as store_module
+    sweep = getattr(store_module, "stray_temp_files", None)
+    if sweep is not None:   # the store's own sweep, where this build has it
+        return list(sweep(store))
+    from .runtime.process import stale_temporaries
+    dirs = [store.root, store.path("images"), store.path("networks"), store.path("blobs"),
+            store.path("blobs", "sha256")]
+    for sub in ("containers", "volumes", "layers"):
+        dirs += [store.path(sub, n) for n in store.list_dir(sub)]
+    return [p for d in dirs for p in stale_temporaries(d) if not os.path.isdir(p)]
+
+
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
