@@ -352,12 +352,21 @@ static int writable_host_maps(int pid, dev_t root_dev, char *detail, size_t deta
 
 /* Whether the file at ``path`` is a sealed in-memory copy (memfd with F_SEAL_WRITE), as berth
  * runs its static berth-init from: no host file, and nothing can ever write it. */
-static int sealed_copy(const char *path) {
+static int sealed_fd(int fd) {
+    int seals = fcntl(fd, F_GET_SEALS);
+    return seals >= 0 && (seals & F_SEAL_WRITE);
+}
+
+/* What /proc/<pid>/exe is, looked at once: a process may exec between two looks (from the
+ * sealed berth-init to its command), so the device and the seals must come from one open. 0
+ * when it is gone or can't be opened. */
+static int exe_stat(const char *path, struct stat *st, int *sealed) {
     int fd = open(path, O_RDONLY);
     if (fd < 0) return 0;
-    int seals = fcntl(fd, F_GET_SEALS);
+    int ok = fstat(fd, st) == 0;
+    *sealed = ok && sealed_fd(fd);
     close(fd);
-    return seals >= 0 && (seals & F_SEAL_WRITE);
+    return ok;
 }
 
 static void a_exe_write(void) {
@@ -374,9 +383,10 @@ static void a_exe_write(void) {
         char path[64];
         snprintf(path, sizeof path, "/proc/%s/exe", de->d_name);
         struct stat st;
-        if (stat(path, &st) != 0) continue;
+        int is_sealed;
+        if (!exe_stat(path, &st, &is_sealed)) continue;
         seen++;
-        if (st.st_dev != root.st_dev && sealed_copy(path)) {
+        if (st.st_dev != root.st_dev && is_sealed) {
             sealed++;
         } else if (st.st_dev != root.st_dev) {
             foreign++;
@@ -462,8 +472,9 @@ static void a_exec_watch(void) {
             char path[64];
             snprintf(path, sizeof path, "/proc/%d/exe", p);
             struct stat st;
-            if (stat(path, &st) != 0 || st.st_dev == root.st_dev) continue;
-            if (sealed_copy(path)) { sealed++; continue; }
+            int is_sealed;
+            if (!exe_stat(path, &st, &is_sealed) || st.st_dev == root.st_dev) continue;
+            if (is_sealed) { sealed++; continue; }
             foreign++;
             char target[160] = "";
             readlink(path, target, sizeof target - 1);
