@@ -4,7 +4,10 @@
     blobs.py       content-addressed blobs, verified on the way in; chain ids
     tarstream.py   a layer's bytes: decompression, chunked reads, the diff_id as it goes
     unpack.py      layer tarball -> overlay-form diff dir, refusing hostile entries
-    store.py       ImageStore: resolve, layer_dirs, ingest_blob, add_image, add_layer, tag, delete
+    store.py       ImageStore: records, resolve, add_image, create_image, delete
+    names.py       refs.json: tag, untag, lookup
+    layers.py      layers in overlay form: unpack into place, add_layer, scratch space in tmp/
+    users.py       what containers use of the store
     archive.py     load and save: OCI layout tars and docker save archives
     importer.py    import of a root filesystem tarball, --change instructions
     remove.py      rmi and image prune, with Docker's rules

@@ -1,4 +1,5 @@
-"""The image store: image records, names, and layers unpacked once and shared by chain id.
+"""The image store: image records, and adding and removing images over their names
+(names.py), layers (layers.py) and blobs (blobs.py).
 
 On disk (under one root): ``images/<hex>.json`` is an Image (its id is the config digest),
 ``images/refs.json`` maps every tag and repo digest to an image id, ``layers/<chain hex>/`` holds
@@ -12,19 +13,16 @@ from __future__ import annotations
 
 import os
 
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from typing import BinaryIO
-
 from ..errors import Conflict, IntegrityError, InvalidArgument, NotFound
-from ..models import Image, Model
+from ..models import Image
 from . import reference
 from .blobs import Blobs, check_digest, chain_ids, sha256_bytes
+from .layers import OCI_LAYER_TAR, Layer, Layers
+from .names import REFS, Names
+from .users import containers_using
 
-REFS = ("images", "refs.json")
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
-OCI_LAYER_TAR = "application/vnd.oci.image.layer.v1.tar"
 DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 
 
@@ -33,71 +31,13 @@ def _json():
     return json
 
 
-def _rmtree(path: str, ignore_errors: bool = True) -> None:
-    import shutil
-    shutil.rmtree(path, ignore_errors=ignore_errors)
-
-
-TMP_PREFIX = "img-"  # + pid: the image area's scratch in tmp/, swept once that process is gone
-
-
-class Layer(Model):
-    """A layer of an image: its blob, what the blob unpacks to, and where it is unpacked."""
-
-    diff_id: str
-    chain_id: str
-    blob: str = ""               # digest of the (maybe compressed) tarball in blobs/
-    media_type: str = OCI_LAYER_TAR
-    size: int = 0                # bytes of file content once unpacked
-
-
-def containers_using(store, image_id: str) -> list[tuple[str, bool]]:
-    """(container id, running) of every container created from ``image_id``; running as the
-    runtime sees it (a record that says running but whose monitor died is not)."""
-    try:
-        from ..runtime.process import effective_status
-    except ImportError:  # pragma: no cover - a build without the runtime
-        def effective_status(state):
-            return state
-    out = []
-    for cid in store.list_dir("containers"):
-        cfg = store.read("containers", cid, "config.json")
-        if not isinstance(cfg, dict) or cfg.get("image_id") != image_id:
-            continue
-        state = effective_status(store.read("containers", cid, "state.json") or {})
-        out.append((cid, state.get("status") in ("running", "paused", "restarting")))
-    return out
-
-
-class ImageStore:
+class ImageStore(Names, Layers):
     """Images, names and layers of one berth root (``engine.store.Store``)."""
 
     def __init__(self, store):
         self.store = store
         self.paths = store.paths
         self.blobs = Blobs(store.paths)
-
-    # --- scratch space ------------------------------------------------------------------------
-    def tmpdir(self, kind: str) -> str:
-        """A fresh scratch directory under tmp/ named for this process."""
-        return self.store.tmpdir(f"{TMP_PREFIX}{os.getpid()}-{kind}-")
-
-    def sweep_tmp(self) -> None:
-        """Remove the scratch a killed berth left behind (its pid no longer runs)."""
-        for name in self.store.list_dir("tmp"):
-            if not name.startswith(TMP_PREFIX):
-                continue
-            pid = name[len(TMP_PREFIX):].partition("-")[0]
-            if not pid.isdigit() or os.path.exists(f"/proc/{pid}"):
-                continue
-            path = self.store.path("tmp", name)
-            if os.path.isdir(path) and not os.path.islink(path):
-                _rmtree(path, ignore_errors=True)
-            else:
-                try:
-                    os.unlink(path)
-                except FileNotFoundError:
-                    pass
 
     # --- blobs --------------------------------------------------------------------------------
     def has_blob(self, digest: str) -> bool:
@@ -111,13 +51,7 @@ class ImageStore:
         """Verify the file at ``src_path`` and move it into blobs/ atomically; its digest."""
         return self.blobs.ingest(src_path, expected_digest)[0]
 
-    # --- names --------------------------------------------------------------------------------
-    def _refs(self) -> dict:
-        refs = self.store.read(*REFS) or {}
-        refs.setdefault("tags", {})
-        refs.setdefault("digests", {})
-        return refs
-
+    # --- records --------------------------------------------------------------------------------
     def _record(self, image_id: str) -> Image | None:
         data = self.store.read("images", image_id.partition(":")[2] + ".json")
         return Image.from_dict(data) if data else None
@@ -142,180 +76,8 @@ class ImageStore:
             raise NotFound(f"No such image: {ref}")
         return img
 
-    def _lookup(self, ref: str) -> str | None:
-        hexpart = ref[7:] if ref.startswith("sha256:") else ref
-        ids = self._ids()
-        if len(hexpart) == 64 and ("sha256:" + hexpart) in ids:
-            return "sha256:" + hexpart
-        if not ref.startswith("sha256:"):
-            try:
-                r = reference.parse(ref)
-            except InvalidArgument:
-                r = None
-            if r is not None:
-                refs = self._refs()
-                if r.digest:
-                    hit = refs["digests"].get(f"{r.name}@{r.digest}")
-                    if hit:
-                        return hit
-                    # a digest names content: any local image pulled by that manifest will do
-                    for name, iid in refs["digests"].items():
-                        if name.endswith("@" + r.digest):
-                            return iid
-                else:
-                    hit = refs["tags"].get(str(r.with_default_tag()))
-                    if hit:
-                        return hit
-        if hexpart and all(c in "0123456789abcdef" for c in hexpart):
-            found = [i for i in ids if i[7:].startswith(hexpart)]
-            if len(found) > 1:
-                raise InvalidArgument(f"image id prefix '{ref}' is ambiguous: give more digits")
-            if found:
-                return found[0]
-        return None
-
-    def _sync_names(self, refs: dict, ids: set[str]) -> None:
-        """Rewrite the refs and the repo_tags/repo_digests of the images in ``ids``."""
-        self.store.write(refs, *REFS)
-        for iid in ids:
-            img = self._record(iid)
-            if img is None:
-                continue
-            img.repo_tags = sorted(t for t, i in refs["tags"].items() if i == iid)
-            img.repo_digests = sorted(d for d, i in refs["digests"].items() if i == iid)
-            self._write(img)
-
     def _write(self, img: Image) -> None:
         self.store.write(img.to_dict(), "images", img.id.partition(":")[2] + ".json")
-
-    def tag(self, image: Image, target: str) -> str:
-        """Point the tag ``target`` at ``image``; the normalised tag."""
-        r = reference.parse(target)
-        if r.digest:
-            raise InvalidArgument(f"refusing to create a tag with a digest reference: {target}")
-        name = str(r.with_default_tag())
-        with self.store.lock():
-            if self._record(image.id) is None:
-                raise NotFound(f"No such image: {image.id}")
-            refs = self._refs()
-            old = refs["tags"].get(name)
-            refs["tags"][name] = image.id
-            self._sync_names(refs, {image.id} | ({old} if old else set()))
-        return name
-
-    def untag(self, ref: str) -> str:
-        """Remove the tag (or name@digest) ``ref``; the normalised name removed."""
-        r = reference.parse(ref)
-        with self.store.lock():
-            refs = self._refs()
-            key = f"{r.name}@{r.digest}" if r.digest else str(r.with_default_tag())
-            table = refs["digests"] if r.digest else refs["tags"]
-            iid = table.pop(key, None)
-            if iid is None:
-                raise NotFound(f"No such image: {ref}")
-            self._sync_names(refs, {iid})
-        return key
-
-    # --- layers -------------------------------------------------------------------------------
-    def layer_dirs(self, image: Image) -> list[str]:
-        """The diff dirs of ``image``, bottom layer first."""
-        return [os.path.join(self.paths.layer_dir(c), "diff") for c in image.chain_ids]
-
-    def has_layer(self, chain_id: str) -> bool:
-        return os.path.isfile(os.path.join(self.paths.layer_dir(chain_id), "meta.json"))
-
-    def layer_size(self, chain_id: str) -> int:
-        meta = self.store.read("layers", chain_id.partition(":")[2], "meta.json") or {}
-        return int(meta.get("size") or 0)
-
-    def image_layers(self, image: Image) -> list[Layer]:
-        """The layers of ``image`` (for building an image on top of it, as commit does)."""
-        out = []
-        for i, (d, c) in enumerate(zip(image.diff_ids, image.chain_ids)):
-            out.append(Layer(d, c, image.layers[i] if i < len(image.layers) else "",
-                             image.layer_media_types[i] if i < len(image.layer_media_types)
-                             else OCI_LAYER_TAR, self.layer_size(c)))
-        return out
-
-    def _unpack_into_place(self, chain_id: str, diff_id: str, parent: str, source,
-                           compression: str | None = None) -> tuple[int, bool]:
-        """Unpack ``source`` (a file object, or a blob digest) as layer ``chain_id``;
-        (size, newly made). The layer appears at once, complete, or not at all."""
-        from .unpack import unpack_file
-        if self.has_layer(chain_id):
-            return self.layer_size(chain_id), False
-        tmp = self.tmpdir("layer")
-        try:
-            os.mkdir(os.path.join(tmp, "diff"), 0o755)
-            if isinstance(source, str):
-                with open(self.blob_path(source), "rb", buffering=1 << 16) as f:
-                    got, size = unpack_file(f, os.path.join(tmp, "diff"))
-            else:
-                got, size = unpack_file(source, os.path.join(tmp, "diff"), compression)
-            if diff_id and got != diff_id:
-                what = f"layer {source}" if isinstance(source, str) else "the layer"
-                raise IntegrityError(f"{what} does not match its diff_id: it unpacks to {got}, "
-                                     f"the config says {diff_id}")
-            chain_id = chain_id or got
-            meta = {"chain_id": chain_id, "diff_id": got, "parent": parent, "size": size}
-            with open(os.path.join(tmp, "meta.json"), "w") as f:
-                _json().dump(meta, f)
-            dest = self.paths.layer_dir(chain_id)
-            try:
-                os.rename(tmp, dest)
-            except OSError:
-                if self.has_layer(chain_id):  # another berth unpacked it meanwhile
-                    _rmtree(tmp, ignore_errors=True)
-                    return self.layer_size(chain_id), False
-                raise
-            return size, True
-        except BaseException:
-            _rmtree(tmp, ignore_errors=True)
-            raise
-
-    def add_layer(self, stream: BinaryIO, parent_chain_id: str = "",
-                  compression: str | None = None) -> Layer:
-        """A new layer from a tar stream (plain, gzip, zstd, xz; detected when ``compression`` is
-        None and the stream can peek): stored as an uncompressed tar blob and unpacked on top of
-        ``parent_chain_id``. Until an image uses it, ``discard_unused`` may remove it."""
-        tmp_blob = self.store.path("tmp", f"{TMP_PREFIX}{os.getpid()}-{id(stream)}.tar")
-        out = open(tmp_blob, "wb")
-        try:
-            stage = self.tmpdir("layer")
-            try:
-                from .tarstream import TarStream, decompressed
-                from .unpack import unpack
-                ts = TarStream(decompressed(stream, compression), out.write)
-                os.mkdir(os.path.join(stage, "diff"), 0o755)
-                size = unpack(ts, os.path.join(stage, "diff"))
-                out.close()
-                diff_id = ts.digest()
-                chain = diff_id if not parent_chain_id else \
-                    sha256_bytes(f"{parent_chain_id} {diff_id}".encode())
-                blob, new_blob = self.blobs.ingest(tmp_blob, diff_id)
-                try:
-                    with open(os.path.join(stage, "meta.json"), "w") as f:
-                        _json().dump({"chain_id": chain, "diff_id": diff_id,
-                                   "parent": parent_chain_id, "size": size}, f)
-                    if not self.has_layer(chain):
-                        try:
-                            os.rename(stage, self.paths.layer_dir(chain))
-                        except OSError:
-                            if not self.has_layer(chain):
-                                raise
-                except BaseException:
-                    if new_blob:
-                        self.discard_unused([blob], [])
-                    raise
-                return Layer(diff_id, chain, blob, OCI_LAYER_TAR, size)
-            finally:
-                _rmtree(stage, ignore_errors=True)
-        finally:
-            out.close()
-            try:
-                os.unlink(tmp_blob)
-            except FileNotFoundError:
-                pass
 
     # --- adding images ------------------------------------------------------------------------
     def add_image(self, manifest_bytes: bytes, config_bytes: bytes, tags: list[str] = (),
@@ -470,17 +232,6 @@ class ImageStore:
             for b in blobs:
                 if b not in used_blobs:
                     self.blobs.remove(b)
-
-    def _remove_layer(self, chain_id: str) -> None:
-        # renamed away first, so the layer is either whole or absent for every reader
-        path = self.paths.layer_dir(chain_id)
-        doomed = os.path.join(self.store.path("tmp"), f"{TMP_PREFIX}{os.getpid()}-gone-"
-                                                      f"{os.path.basename(path)}")
-        try:
-            os.rename(path, doomed)
-        except FileNotFoundError:
-            return
-        _rmtree(doomed, ignore_errors=True)
 
     def delete(self, image: Image) -> None:
         """Remove the image, its names, and its layers and blobs that no other image uses."""
