@@ -34,7 +34,7 @@ class ImagesAPI:
     def image_inspect(self, ref: str) -> dict:
         """Docker-shaped ``image inspect`` JSON."""
         from .describe import inspect
-        return inspect(self.image_store, self.image(ref))
+        return inspect(self.image_store, self.image_store.resolve(ref, damaged_ok=True))
 
     def history(self, ref: str) -> list[dict]:
         """The image's history, newest first: Id, Created, CreatedBy, Size, Comment, Tags."""

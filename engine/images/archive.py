@@ -171,6 +171,11 @@ def load(images: ImageStore, path: str, emit=None):
     """Load every image in the archive at ``path``; the Images, in archive order."""
     if not os.path.exists(path):
         raise NotFound(f"open {path}: no such file or directory")
+    with images.busy():   # its blobs are orphans until the images are recorded
+        return _load(images, path)
+
+
+def _load(images: ImageStore, path: str):
     members = _Members(images, path)
     new_blobs: list[str] = []
     try:

@@ -1,5 +1,6 @@
 """Layers: unpacked once in overlay form under ``layers/<chain hex>/`` (``diff/`` and
-``meta.json``), shared by chain id, made complete in the root's tmp/ and renamed into place (the
+``meta.json``), shared by chain id, made complete in the root's tmp/ and renamed into place, and
+renamed away before they are removed, so a reader finds a layer whole or not at all (the
 ImageStore's ``Layers`` part)."""
 
 from __future__ import annotations
@@ -12,20 +13,18 @@ if TYPE_CHECKING:
 
 from ..errors import IntegrityError
 from ..models import Image, Model
+from . import scratch
 from .blobs import sha256_bytes
 
 OCI_LAYER_TAR = "application/vnd.oci.image.layer.v1.tar"
-TMP_PREFIX = "img-"  # + pid: the image area's scratch in tmp/, swept once that process is gone
+# what a new layer's blob is kept as when its tarball came neither gzipped nor zstd-compressed:
+# gzip for every registry and client, at the level that costs least
+_GZIP_LEVEL = 1
 
 
 def _json():
     import json  # only where layers are made
     return json
-
-
-def _rmtree(path: str, ignore_errors: bool = True) -> None:
-    import shutil
-    shutil.rmtree(path, ignore_errors=ignore_errors)
 
 
 class Layer(Model):
@@ -43,25 +42,16 @@ class Layers:
 
     # --- scratch space ------------------------------------------------------------------------
     def tmpdir(self, kind: str) -> str:
-        """A fresh scratch directory under tmp/ named for this process."""
-        return self.store.tmpdir(f"{TMP_PREFIX}{os.getpid()}-{kind}-")
+        """A fresh scratch directory under tmp/ named for this process (hold ``busy()``)."""
+        return self.store.tmpdir(scratch.name(kind) + "-")
+
+    def scratch_path(self, kind: str) -> str:
+        """A path under tmp/ for a scratch file of this process (hold ``busy()``)."""
+        return self.store.path("tmp", scratch.name(kind))
 
     def sweep_tmp(self) -> None:
-        """Remove the scratch a killed berth left behind (its pid no longer runs)."""
-        for name in self.store.list_dir("tmp"):
-            if not name.startswith(TMP_PREFIX):
-                continue
-            pid = name[len(TMP_PREFIX):].partition("-")[0]
-            if not pid.isdigit() or os.path.exists(f"/proc/{pid}"):
-                continue
-            path = self.store.path("tmp", name)
-            if os.path.isdir(path) and not os.path.islink(path):
-                _rmtree(path, ignore_errors=True)
-            else:
-                try:
-                    os.unlink(path)
-                except FileNotFoundError:
-                    pass
+        """Remove the scratch a killed berth left behind (its process is gone)."""
+        scratch.sweep(self.store.path("tmp"))
 
     # --- layers -------------------------------------------------------------------------------
     def layer_dirs(self, image: Image) -> list[str]:
@@ -72,8 +62,31 @@ class Layers:
         return os.path.isfile(os.path.join(self.paths.layer_dir(chain_id), "meta.json"))
 
     def layer_size(self, chain_id: str) -> int:
-        meta = self.store.read("layers", chain_id.partition(":")[2], "meta.json") or {}
-        return int(meta.get("size") or 0)
+        """Bytes of file content in the layer (0 when it is not there). A damaged meta.json is
+        named (``note_damaged``) and the size counted from the layer itself."""
+        hexpart = chain_id.partition(":")[2]
+        meta = self.layer_meta(chain_id)
+        if meta is None:
+            return 0
+        if isinstance(meta, str):
+            self.store.note_damaged("layer", hexpart[:12], meta)
+            return scratch.tree_size(os.path.join(self.paths.layer_dir(chain_id), "diff"))
+        return meta["size"]
+
+    def layer_meta(self, chain_id: str) -> dict | str | None:
+        """The layer's meta.json; None when there is none, or what is wrong with it."""
+        hexpart = chain_id.partition(":")[2]
+        where = f"layers/{hexpart}/meta.json"
+        try:
+            meta = self.store.read("layers", hexpart, "meta.json")
+        except ValueError as e:
+            return f"{where}: not JSON ({e})"
+        if meta is None:
+            return None
+        if not isinstance(meta, dict) or not isinstance(meta.get("size"), int) \
+                or meta.get("chain_id") not in (chain_id, None):
+            return f"{where}: not a layer record"
+        return meta
 
     def image_layers(self, image: Image) -> list[Layer]:
         """The layers of ``image`` (for building an image on top of it, as commit does)."""
@@ -107,70 +120,99 @@ class Layers:
             meta = {"chain_id": chain_id, "diff_id": got, "parent": parent, "size": size}
             with open(os.path.join(tmp, "meta.json"), "w") as f:
                 _json().dump(meta, f)
-            dest = self.paths.layer_dir(chain_id)
-            try:
-                os.rename(tmp, dest)
-            except OSError:
-                if self.has_layer(chain_id):  # another berth unpacked it meanwhile
-                    _rmtree(tmp, ignore_errors=True)
-                    return self.layer_size(chain_id), False
-                raise
+            if not self._place(tmp, chain_id):
+                scratch.remove_tree(tmp)
+                return self.layer_size(chain_id), False
             return size, True
         except BaseException:
-            _rmtree(tmp, ignore_errors=True)
+            scratch.remove_tree(tmp)
+            raise
+
+    def _place(self, staged: str, chain_id: str) -> bool:
+        """Rename the complete layer ``staged`` into place; False when another berth put the
+        same layer there first."""
+        try:
+            os.rename(staged, self.paths.layer_dir(chain_id))
+            return True
+        except OSError:
+            if self.has_layer(chain_id):
+                return False
+            if os.path.isdir(self.paths.layer_dir(chain_id)):
+                raise IntegrityError(f"layer {chain_id[7:19]} is damaged (its meta.json is "
+                                     "missing): run 'berth system check --repair'") from None
             raise
 
     def add_layer(self, stream: BinaryIO, parent_chain_id: str = "",
                   compression: str | None = None) -> Layer:
-        """A new layer from a tar stream (plain, gzip, zstd, xz; detected when ``compression`` is
-        None and the stream can peek): stored as an uncompressed tar blob and unpacked on top of
-        ``parent_chain_id``. Until an image uses it, ``discard_unused`` may remove it."""
-        tmp_blob = self.store.path("tmp", f"{TMP_PREFIX}{os.getpid()}-{id(stream)}.tar")
-        out = open(tmp_blob, "wb")
+        """A new layer from a tar stream (plain, gzip, zstd, xz, bzip2; detected when
+        ``compression`` is None), unpacked on top of ``parent_chain_id`` as it streams. Its blob
+        is the stream as it came when gzip or zstd, else gzip made as it streams: the
+        uncompressed tarball is never stored. Until an image uses it the layer is an orphan:
+        hold ``busy()`` until the image is recorded."""
+        from .tarstream import TarStream, compression_of, decompressed
+        from .unpack import unpack
+        if compression is None:
+            if not hasattr(stream, "peek"):
+                import io
+                stream = io.BufferedReader(stream)  # type: ignore[arg-type]
+            compression = compression_of(stream.peek(6)[:6])  # type: ignore[attr-defined]
+        stage = self.tmpdir("layer")
         try:
-            stage = self.tmpdir("layer")
-            try:
-                from .tarstream import TarStream, decompressed
-                from .unpack import unpack
-                ts = TarStream(decompressed(stream, compression), out.write)
-                os.mkdir(os.path.join(stage, "diff"), 0o755)
-                size = unpack(ts, os.path.join(stage, "diff"))
-                out.close()
-                diff_id = ts.digest()
-                chain = diff_id if not parent_chain_id else \
-                    sha256_bytes(f"{parent_chain_id} {diff_id}".encode())
-                blob, new_blob = self.blobs.ingest(tmp_blob, diff_id)
-                try:
-                    with open(os.path.join(stage, "meta.json"), "w") as f:
-                        _json().dump({"chain_id": chain, "diff_id": diff_id,
-                                   "parent": parent_chain_id, "size": size}, f)
-                    if not self.has_layer(chain):
-                        try:
-                            os.rename(stage, self.paths.layer_dir(chain))
-                        except OSError:
-                            if not self.has_layer(chain):
-                                raise
-                except BaseException:
-                    if new_blob:
-                        self.discard_unused([blob], [])
-                    raise
-                return Layer(diff_id, chain, blob, OCI_LAYER_TAR, size)
-            finally:
-                _rmtree(stage, ignore_errors=True)
-        finally:
-            out.close()
-            try:
-                os.unlink(tmp_blob)
-            except FileNotFoundError:
-                pass
+            os.mkdir(os.path.join(stage, "diff"), 0o755)
+            with open(os.path.join(stage, "blob"), "wb") as out:
+                if compression in ("gzip", "zstd"):
+                    kept = _Kept(stream, out.write)
+                    ts = TarStream(decompressed(kept, compression))
+                    size = unpack(ts, os.path.join(stage, "diff"))
+                    kept.drain()
+                    media_type = f"{OCI_LAYER_TAR}+{compression}"
+                else:
+                    import zlib
+                    gz = zlib.compressobj(_GZIP_LEVEL, zlib.DEFLATED, 31)
+                    ts = TarStream(decompressed(stream, compression),
+                                   lambda chunk: out.write(gz.compress(chunk)))
+                    size = unpack(ts, os.path.join(stage, "diff"))
+                    out.write(gz.flush())
+                    media_type = f"{OCI_LAYER_TAR}+gzip"
+            diff_id = ts.digest()
+            chain = diff_id if not parent_chain_id else \
+                sha256_bytes(f"{parent_chain_id} {diff_id}".encode())
+            blob, _ = self.blobs.ingest(os.path.join(stage, "blob"))
+            with open(os.path.join(stage, "meta.json"), "w") as f:
+                _json().dump({"chain_id": chain, "diff_id": diff_id,
+                              "parent": parent_chain_id, "size": size}, f)
+            if self.has_layer(chain) or not self._place(stage, chain):
+                scratch.remove_tree(stage)
+            return Layer(diff_id, chain, blob, media_type, size)
+        except BaseException:
+            scratch.remove_tree(stage)
+            raise
 
     def _remove_layer(self, chain_id: str) -> None:
         # renamed away first, so the layer is either whole or absent for every reader
         path = self.paths.layer_dir(chain_id)
-        doomed = os.path.join(self.store.path("tmp"), f"{TMP_PREFIX}{os.getpid()}-gone-"
-                                                      f"{os.path.basename(path)}")
+        doomed = self.scratch_path(f"gone-{os.path.basename(path)}")
         try:
             os.rename(path, doomed)
         except FileNotFoundError:
             return
-        _rmtree(doomed, ignore_errors=True)
+        scratch.remove_tree(doomed)
+
+
+class _Kept:
+    """A reader of ``f`` that hands every byte it reads to ``keep`` (the layer's blob)."""
+
+    def __init__(self, f, keep):
+        self.f = f
+        self.keep = keep
+
+    def read(self, n: int = -1) -> bytes:
+        data = self.f.read(n)
+        if data:
+            self.keep(data)
+        return data
+
+    def drain(self) -> None:
+        """Keep whatever follows the compressed stream too, so the blob is all of the input."""
+        while self.read(1 << 20):
+            pass

@@ -1,25 +1,29 @@
-"""The image store: image records, and adding and removing images over their names
-(names.py), layers (layers.py) and blobs (blobs.py).
+"""The image store: adding and removing images, over their records (records.py), names
+(names.py), layers (layers.py), blobs (blobs.py) and the journal that makes every change whole
+(journal.py).
 
 On disk (under one root): ``images/<hex>.json`` is an Image (its id is the config digest),
 ``images/refs.json`` maps every tag and repo digest to an image id, ``layers/<chain hex>/`` holds
 ``diff/`` (the layer in overlay form) and ``meta.json``, ``blobs/sha256/`` the manifests, configs
 and layer tarballs. Adding an image is all-or-nothing: layers are unpacked in the root's tmp/ and
-renamed into place, records are written under the root's lock, and a failure removes whatever
-the call added. Removing the last image that uses a layer or blob removes it too.
+renamed into place, the record and the names are committed by one journal entry under the root's
+lock, and a failure removes whatever the call added. Removing the last image that uses a layer
+or blob removes it too, unless a container's root filesystem is made of it.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 
 from ..errors import Conflict, IntegrityError, InvalidArgument, NotFound
 from ..models import Image
 from . import reference
 from .blobs import Blobs, check_digest, chain_ids, sha256_bytes
+from .journal import Journal
 from .layers import OCI_LAYER_TAR, Layer, Layers
 from .names import REFS, Names
-from .users import containers_using
+from .records import Records
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
@@ -31,13 +35,14 @@ def _json():
     return json
 
 
-class ImageStore(Names, Layers):
+class ImageStore(Records, Names, Layers, Journal):
     """Images, names and layers of one berth root (``engine.store.Store``)."""
 
     def __init__(self, store):
         self.store = store
         self.paths = store.paths
         self.blobs = Blobs(store.paths)
+        self._damaged: dict[str, str] = {}   # image id -> what is wrong with its record
 
     # --- blobs --------------------------------------------------------------------------------
     def has_blob(self, digest: str) -> bool:
@@ -51,39 +56,53 @@ class ImageStore(Names, Layers):
         """Verify the file at ``src_path`` and move it into blobs/ atomically; its digest."""
         return self.blobs.ingest(src_path, expected_digest)[0]
 
-    # --- records --------------------------------------------------------------------------------
-    def _record(self, image_id: str) -> Image | None:
-        data = self.store.read("images", image_id.partition(":")[2] + ".json")
-        return Image.from_dict(data) if data else None
-
-    def _ids(self) -> list[str]:
-        return ["sha256:" + n[:-5] for n in self.store.list_dir("images")
-                if n.endswith(".json") and n != "refs.json"]
-
+    # --- reading ------------------------------------------------------------------------------
     def images(self) -> list[Image]:
-        """Every image, newest first."""
-        out = [img for img in (self._record(i) for i in self._ids()) if img]
+        """Every readable image, newest first (the damaged ones are named, see
+        ``Store.note_damaged``)."""
+        self._settle()
+        refs = self._refs()
+        records, damaged = self._all_records()
+        for iid, problem in damaged.items():
+            self.store.note_damaged("image", iid[7:19], problem)
+        out = [self._with_names(img, refs) for img in records]
         out.sort(key=lambda i: i.created, reverse=True)
         return out
 
-    def resolve(self, ref: str) -> Image:
-        """The image named by a tag, a name@digest, a full id or a unique id prefix."""
+    def resolve(self, ref: str, damaged_ok: bool = False) -> Image:
+        """The image named by a tag, a name@digest, a full id or a unique id prefix. An image
+        whose record is damaged is an IntegrityError saying so, unless ``damaged_ok`` (inspect,
+        rmi): then it is what can be known of it (``damaged(image)`` is true)."""
         if not ref:
             raise InvalidArgument("an image name or id is required")
+        self._settle()
         image_id = self._lookup(ref)
-        img = self._record(image_id) if image_id else None
-        if img is None:
+        got = self._read_record(image_id) if image_id else None
+        if got is None:
             raise NotFound(f"No such image: {ref}")
-        return img
+        if isinstance(got, str):
+            self.store.note_damaged("image", image_id[7:19], got)
+            if not damaged_ok:
+                raise IntegrityError(f"image {ref} has a damaged record ({got}): run 'berth "
+                                     f"system check --repair', or remove it with 'berth rmi -f'")
+            self._damaged[image_id] = got
+            got = self.rebuild(image_id) or Image(id=image_id, architecture="", os="")
+        return self._with_names(got, self._refs())
 
-    def _write(self, img: Image) -> None:
-        self.store.write(img.to_dict(), "images", img.id.partition(":")[2] + ".json")
-
+    def damaged(self, image: Image) -> str:
+        """What is wrong with the record ``image`` came from ("" when nothing), as
+        ``resolve(..., damaged_ok=True)`` found it."""
+        return self._damaged.get(image.id, "")
     # --- adding images ------------------------------------------------------------------------
     def add_image(self, manifest_bytes: bytes, config_bytes: bytes, tags: list[str] = (),
                   repo_digest: str | None = None) -> Image:
         """Record an image whose layer blobs are in the store: unpack what is missing, verify
         the diff_ids, write the record and the names. All or nothing."""
+        with self.busy():
+            return self._add_image(manifest_bytes, config_bytes, tags, repo_digest)
+
+    def _add_image(self, manifest_bytes: bytes, config_bytes: bytes, tags,
+                   repo_digest: str | None) -> Image:
         new_blobs: list[str] = []
         new_layers: list[str] = []
         try:
@@ -125,6 +144,7 @@ class ImageStore(Names, Layers):
                     history=list(config.get("history") or []),
                     author=config.get("author") or "", comment=config.get("comment") or "")
                 with self.store.lock():
+                    self._replay()
                     if not all(self.has_layer(c) for c in chains):
                         continue
                     for b in layer_blobs:
@@ -133,15 +153,11 @@ class ImageStore(Names, Layers):
                                                  "was being added; try again")
                     for blob in (manifest_bytes, config_bytes):
                         self.blobs.put(blob)
-                    old = self._commit(img, tags, repo_digest)
-                if old is not None:
-                    # the same image came again with other blobs (say, uncompressed layers from
-                    # a docker archive): the last one added is kept, the other's go
-                    self.discard_unused([*old.layers, old.manifest_digest], [])
+                    self._commit(img, tags, repo_digest)
                 break
             else:
                 raise Conflict("another berth keeps removing this image's layers; try again")
-            return self._record(image_id) or img
+            return self._with_names(self._record(image_id) or img, self._refs())
         except BaseException:
             self.discard_unused(new_blobs, new_layers)
             raise
@@ -166,22 +182,21 @@ class ImageStore(Names, Layers):
             size += n
         return size
 
-    def _commit(self, img: Image, tags: list[str], repo_digest: str | None) -> Image | None:
-        """Write the record and point the names at it (the caller holds the lock); the record
-        it replaced, if the image was there already."""
+    def _commit(self, img: Image, tags: list[str], repo_digest: str | None) -> None:
+        """Record ``img`` with its names (the caller holds the lock): one journalled change."""
         old = self._record(img.id)
-        self._write(img)
-        refs = self._refs()
+        refs = self._live_refs(keep=[img.id])
         touched = {img.id}
         for t in tags:
-            prev = refs["tags"].get(t)
-            if prev:
-                touched.add(prev)
+            touched.add(refs["tags"].get(t))
             refs["tags"][t] = img.id
         if repo_digest:
+            touched.add(refs["digests"].get(repo_digest))
             refs["digests"][repo_digest] = img.id
-        self._sync_names(refs, touched)
-        return old
+        # the same image again with other blobs (say, uncompressed layers from a docker
+        # archive): the last one added is kept, the other's go once nothing uses them
+        stale = [*old.layers, old.manifest_digest] if old is not None else []
+        self._journal_names(refs, touched, img, blobs=stale)
 
     def create_image(self, config: dict, layers: list[Layer], tags: list[str] = ()) -> Image:
         """An image from a config document (its rootfs filled in here) and layers already in the
@@ -197,64 +212,88 @@ class ImageStore(Names, Layers):
                         "size": os.path.getsize(self.blob_path(l.blob))} for l in layers],
         }
         try:
-            return self.add_image(_json().dumps(manifest, separators=(",", ":")).encode(),
-                                  config_bytes, list(tags))
+            with self.busy():
+                return self.add_image(_json().dumps(manifest, separators=(",", ":")).encode(),
+                                      config_bytes, list(tags))
         except BaseException:
             self.discard_unused([l.blob for l in layers], [l.chain_id for l in layers])
             raise
 
     # --- removing -----------------------------------------------------------------------------
-    def _in_use(self, exclude: str = "") -> tuple[set[str], set[str]]:
-        blobs: set[str] = set()
-        chains: set[str] = set()
-        for iid in self._ids():
-            if iid == exclude:
-                continue
-            img = self._record(iid)
+    def _needs(self) -> tuple[set[str] | None, set[str] | None]:
+        """(blobs, chain ids) that the image records and containers need; None for what can't
+        be known (a damaged record that can't be rebuilt, a container whose records can't be
+        read): then none of that kind may be removed."""
+        from .users import claims
+        records, damaged = self._all_records()
+        blobs: set[str] | None = set()
+        chains: set[str] | None = set()
+        for iid in damaged:
+            img = self.rebuild(iid)
             if img is None:
-                continue
+                return None, None
+            records.append(img)
+        for img in records:
             chains.update(img.chain_ids)
             blobs.update(img.layers)
             blobs.add(img.id)
             if img.manifest_digest:
                 blobs.add(img.manifest_digest)
+        users = claims(self.store)
+        chains |= users.chains
+        if users.unknown:
+            chains = None
         return blobs, chains
 
-    def discard_unused(self, blobs: list[str], chains: list[str]) -> None:
-        """Remove these blobs and layers unless an image uses them."""
-        if not blobs and not chains:
-            return
-        with self.store.lock():
-            used_blobs, used_chains = self._in_use()
-            for c in chains:
-                if c not in used_chains:
+    def _drop_unused(self, chains: list[str], blobs: list[str]) -> int:
+        """Remove those of these layers and blobs that nothing needs (the caller holds the
+        root's lock); the bytes of the layers removed."""
+        needed_blobs, needed_chains = self._needs()
+        freed = 0
+        if needed_chains is not None:
+            for c in dict.fromkeys(chains):
+                if c and c not in needed_chains and os.path.isdir(self.paths.layer_dir(c)):
+                    freed += self.layer_size(c)
                     self._remove_layer(c)
+        if needed_blobs is not None:
             for b in blobs:
-                if b not in used_blobs:
+                if b and b not in needed_blobs:
                     self.blobs.remove(b)
+        return freed
 
-    def delete(self, image: Image) -> None:
-        """Remove the image, its names, and its layers and blobs that no other image uses."""
+    def discard_unused(self, blobs: list[str], chains: list[str]) -> None:
+        """Remove these blobs and layers unless an image or a container needs them."""
+        if blobs or chains:
+            with self.store.lock():
+                self._drop_unused(list(chains), list(blobs))
+
+    def delete(self, image: Image, only_if_unused: bool = False,
+               only_if_nameless: bool = False) -> int | None:
+        """Remove the image with all its names, then its layers and blobs that nothing else
+        needs; the bytes of the layers removed (None when ``only_if_unused`` and a container
+        uses it, or ``only_if_nameless`` and it has a name, as prune asks). The record goes
+        first: a berth killed after that leaves the image gone (its names name nothing) and
+        its layers and blobs to prune."""
         with self.store.lock():
-            refs = self._refs()
-            for table in (refs["tags"], refs["digests"]):
+            self._replay()
+            refs = self._live_refs()
+            if only_if_nameless and any(image.id in t.values() for t in refs.values()):
+                return None
+            if only_if_unused:
+                from .users import claims
+                if image.id in claims(self.store).images:
+                    return None
+            self.store.delete("images", image.id.partition(":")[2] + ".json")
+            self._damaged.pop(image.id, None)
+            for table in refs.values():
                 for k in [k for k, v in table.items() if v == image.id]:
                     del table[k]
-            self.store.write(refs, *REFS)
-            self.store.delete("images", image.id.partition(":")[2] + ".json")
-            used_blobs, used_chains = self._in_use()
-            for c in image.chain_ids:
-                if c not in used_chains:
-                    self._remove_layer(c)
-            for b in [*image.layers, image.id, image.manifest_digest]:
-                if b and b not in used_blobs:
-                    self.blobs.remove(b)
-
-    def check_removable(self, image: Image, force: bool) -> list[tuple[str, bool]]:
-        """The containers using ``image``; Conflict if one is running (even with force)."""
-        users = containers_using(self.store, image.id)
-        running = [c for c, r in users if r]
-        if running:
-            raise Conflict(f"conflict: unable to delete {image.short_id} (cannot be forced) - "
-                           f"image is being used by running container {running[0][:12]}")
-        return users
+            try:
+                self.store.write(refs, *REFS)
+            except OSError as e:
+                # a full disk: the names of a record that is gone name nothing, and the next
+                # change of names drops them; what follows frees the space
+                if e.errno not in (errno.ENOSPC, errno.EDQUOT):
+                    raise
+            return self._drop_unused(list(image.chain_ids),
+                                     [*image.layers, image.id, image.manifest_digest])
