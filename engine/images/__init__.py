@@ -8,7 +8,8 @@
     names.py       refs.json: tag, untag, lookup
     layers.py      layers in overlay form: unpack into place, add_layer, scratch space in tmp/
     users.py       what containers use of the store
-    archive.py     load and save: OCI layout tars and docker save archives
+    archive.py     load: OCI layout tars and docker save archives
+    export.py      save: the same, written
     importer.py    import of a root filesystem tarball, --change instructions
     remove.py      rmi and image prune, with Docker's rules
     describe.py    Docker-shaped inspect and history

@@ -52,7 +52,7 @@ class ImagesAPI:
 
     def save(self, refs: list[str], path: str, format: str = "oci-archive") -> None:
         """Write the images to ``path`` as an oci-archive or a docker-archive."""
-        from .archive import save
+        from .export import save
         save(self.image_store, list(refs), path, format)
         for ref in refs:
             self.emit("image", "save", self.image(ref).id, name=ref)
