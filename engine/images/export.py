@@ -44,18 +44,45 @@ class _TarWriter:
         self.tf.addfile(ti, io.BytesIO(data))
         self.names.add(name)
 
-    def add_file(self, name: str, path: str) -> None:
+    def add_file(self, name: str, path: str, digest: str = "") -> None:
+        """Add the file at ``path``; with ``digest``, checked against it as it is written."""
         if name in self.names:
             return
         self._dir(name)
         ti = tarfile.TarInfo(name)
         ti.size, ti.mode, ti.mtime = os.path.getsize(path), 0o644, self.mtime
         with open(path, "rb") as f:
-            self.tf.addfile(ti, f)
+            src = _Checked(f, digest) if digest else f
+            self.tf.addfile(ti, src)
+            if digest:
+                src.check()
         self.names.add(name)
 
     def close(self) -> None:
         self.tf.close()
+
+
+class _Checked:
+    """A blob being read out of the store, hashed as it goes: ``check`` says whether it is
+    still the blob its digest names (a damaged disk, a hand that edited it)."""
+
+    def __init__(self, f, digest: str):
+        import hashlib
+        self.f, self.digest, self.hash = f, digest, hashlib.sha256()
+
+    def read(self, n: int = -1) -> bytes:
+        data = self.f.read(n)
+        self.hash.update(data)
+        return data
+
+    def check(self) -> None:
+        while self.read(1 << 20):
+            pass
+        got = "sha256:" + self.hash.hexdigest()
+        if got != self.digest:
+            raise IntegrityError(f"blob {self.digest} is damaged in the store (it hashes to "
+                                 f"{got}): nothing was saved; remove the image and load or "
+                                 "pull it again")
 
 
 def _oci_media(mt: str) -> str:
@@ -120,10 +147,11 @@ def save(images: ImageStore, refs: list[str], path: str, format: str = "oci-arch
         except OSError as e:
             raise InvalidArgument(f"cannot write {path}: {e.strerror}") from None
         try:
-            if format == "oci-archive":
-                _write_oci(images, chosen, w)
-            else:
-                _write_docker(images, chosen, w)
+            with images.busy():   # keeps prune off the scratch of a docker-archive
+                if format == "oci-archive":
+                    _write_oci(images, chosen, w)
+                else:
+                    _write_docker(images, chosen, w)
         finally:
             w.close()
         os.rename(tmp, path)
@@ -142,9 +170,9 @@ def _write_oci(images: ImageStore, chosen, w: _TarWriter) -> None:
         body = _oci_manifest(images, img)
         digest = sha256_bytes(body)
         w.add_bytes(_blob_name(digest), body)
-        w.add_file(_blob_name(img.id), images.blob_path(img.id))
+        w.add_file(_blob_name(img.id), images.blob_path(img.id), img.id)
         for d in img.layers:
-            w.add_file(_blob_name(d), images.blob_path(d))
+            w.add_file(_blob_name(d), images.blob_path(d), d)
         for_tags = tags or [None]
         for t in for_tags:
             desc = {"mediaType": OCI_MANIFEST, "digest": digest, "size": len(body),
@@ -177,19 +205,21 @@ def _write_docker(images: ImageStore, chosen, w: _TarWriter) -> None:
                     with open(src, "rb") as f:
                         kind = compression_of(f.read(6))
                     if kind == "none":
-                        w.add_file(name, src)
+                        w.add_file(name, src, d)
                     else:
                         plain = os.path.join(tmpdir, diff_id[7:])
                         with open(src, "rb", buffering=1 << 16) as f, open(plain, "wb") as out:
-                            r = decompressed(f, kind)
+                            blob = _Checked(f, d)
+                            r = decompressed(blob, kind)
                             while chunk := r.read(1 << 20):
                                 out.write(chunk)
+                            blob.check()
                         if sha256_file(plain) != diff_id:
                             raise IntegrityError(f"layer {d} does not unpack to its diff_id")
                         w.add_file(name, plain)
                         os.unlink(plain)
                 layer_names.append(name)
-            w.add_file(_blob_name(img.id), images.blob_path(img.id))
+            w.add_file(_blob_name(img.id), images.blob_path(img.id), img.id)
             familiar = [reference.familiar(t) for t in tags]
             entries.append({"Config": _blob_name(img.id), "RepoTags": familiar or None,
                             "Layers": layer_names})
