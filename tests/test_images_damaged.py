@@ -168,3 +168,20 @@ def test_check_images_never_removes_what_a_container_uses(root, cli, engine, bus
     assert not f.repaired and cid[:12] in f.problem
     assert os.path.isdir(os.path.join(root, "layers", busybox.image.chain_ids[0][7:], "diff"))
     assert cli("start", "-a", cid).returncode == 0
+
+
+def test_check_images_unpacks_a_lost_layer_again(root, cli, engine, busybox):
+    from engine.images.check import check_images
+    from engine.images.scratch import remove_tree
+    layer = os.path.join(root, "layers", busybox.image.chain_ids[0][7:])
+    remove_tree(layer)
+    p = cli("run", "--rm", "--network", "none", busybox, "true", check=False)
+    assert p.returncode != 0
+    (f,) = check_images(engine.store, repair=True)
+    assert (f.kind, f.id, f.repaired) == ("layer", busybox.image.chain_ids[0], True)
+    cli("run", "--rm", "--network", "none", busybox, "true")
+    # a lost blob can't be made again: it is named, and nothing is removed for it
+    os.unlink(os.path.join(root, "blobs", "sha256", busybox.image.layers[0][7:]))
+    (f,) = check_images(engine.store, repair=True)
+    assert (f.kind, f.repaired, f.repair) == ("blob", False, "")
+    cli("run", "--rm", "--network", "none", busybox, "true")

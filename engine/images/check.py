@@ -123,8 +123,9 @@ def _check_images(images: ImageStore, repair: bool) -> list[Finding]:
     out = []
     used = claims(images.store).images
     for img in images._all_records()[0]:
-        missing = [c for c in img.chain_ids if not os.path.isdir(
-            os.path.join(images.paths.layer_dir(c), "diff")) or not images.has_layer(c)]
+        # (a layer whose meta.json alone is gone is _check_layers')
+        missing = [c for c in img.chain_ids
+                   if not os.path.isdir(os.path.join(images.paths.layer_dir(c), "diff"))]
         for i, c in enumerate(img.chain_ids):
             if c not in missing:
                 continue
@@ -134,8 +135,9 @@ def _check_images(images: ImageStore, repair: bool) -> list[Finding]:
                             "unpack it again from its blob")
                 if repair:
                     images._remove_layer(c)   # whatever half of it is left
-                    images._unpack_into_place(c, img.diff_ids[i],
-                                              img.chain_ids[i - 1] if i else "", blob)
+                    with images.busy():
+                        images._unpack_into_place(c, img.diff_ids[i],
+                                                  img.chain_ids[i - 1] if i else "", blob)
                     f.repaired = True
                 out.append(f)
                 missing.remove(c)

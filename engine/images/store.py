@@ -265,6 +265,7 @@ class ImageStore(Records, Names, Layers, Journal):
         """Remove these blobs and layers unless an image or a container needs them."""
         if blobs or chains:
             with self.store.lock():
+                self._replay()   # a pending change's records count as using what they name
                 self._drop_unused(list(chains), list(blobs))
 
     def delete(self, image: Image, only_if_unused: bool = False,
