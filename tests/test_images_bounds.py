@@ -16,12 +16,16 @@ import pytest
 
 
 def _tar(entries: list[tuple[str, bytes | None]], gz: bool = True) -> bytes:
-    """A tarball of (name, content) entries; None content makes a directory."""
+    """A tarball of (name, content) entries; None content makes a directory, a str one a
+    symlink to it."""
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as t:
         for name, data in entries:
             ti = tarfile.TarInfo(name)
-            if data is None:
+            if isinstance(data, str):
+                ti.type, ti.linkname = tarfile.SYMTYPE, data
+                t.addfile(ti)
+            elif data is None:
                 ti.type, ti.mode = tarfile.DIRTYPE, 0o755
                 t.addfile(ti)
             else:
@@ -135,7 +139,12 @@ def _deep(cli, root, tmp_path) -> None:
     dirs = ["/".join(["d"] * i) for i in range(1, depth + 1)]
     deepest = dirs[-1] + "/bottom.txt"
     archive = tmp_path / "deep.tar.gz"
-    archive.write_bytes(_tar([*[(d, None) for d in dirs], (deepest, b"down here\n")]))
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "keep").write_text("mine")
+    # a symlink out of the layer (to the host's victim/): removing the layer must not follow it
+    archive.write_bytes(_tar([*[(d, None) for d in dirs], (deepest, b"down here\n"),
+                              ("d/d/out", str(victim))]))
     cli("import", str(archive), "deep:1")
     (layer,) = os.listdir(os.path.join(root, "layers"))
     diff = os.path.join(root, "layers", layer, "diff")
@@ -155,11 +164,13 @@ def _deep(cli, root, tmp_path) -> None:
         f.write("{torn")
     p = cli("system", "df")
     assert "Traceback" not in p.stderr and layer[:12] in p.stderr
-    assert "10B" in p.stdout.splitlines()[1]   # "down here\n", counted 1500 levels down
+    # "down here\n" counted 1500 levels down, and the symlink
+    assert f"{10 + len(str(victim))}B" in p.stdout.splitlines()[1]
     from engine.images.check import check_images
     from engine.store import Store
     from engine.paths import Paths
     assert all(f.repaired for f in check_images(Store(Paths.from_env(root)), repair=True))
     p = cli("rmi", "deep:1")
     assert p.stderr == "" and os.listdir(os.path.join(root, "layers")) == []
+    assert (victim / "keep").read_text() == "mine"
     assert [n for n in os.listdir(os.path.join(root, "tmp")) if n.startswith("img-")] == []

@@ -68,14 +68,8 @@ def remove_tree(path, dir_fd: int | None = None) -> None:
     """``rm -rf path`` (relative to the directory ``dir_fd`` when given): however deep the
     tree, without recursion and without following any symlink. A tree being removed by someone
     else at the same time is not an error."""
-    try:
-        fd = os.open(path, _DIR_FLAGS, dir_fd=dir_fd)
-    except FileNotFoundError:
-        return
-    except OSError as e:
-        if e.errno not in (errno.ENOTDIR, errno.ELOOP):
-            raise
-        _unlink(path, dir_fd)
+    fd = _open_dir(path, dir_fd)
+    if fd is None:
         return
     # pending[i]: the subdirectories still to remove in the directory at depth i; names[i]:
     # the name of the directory at depth i+1 in its parent, to rmdir it on the way up
@@ -86,14 +80,8 @@ def remove_tree(path, dir_fd: int | None = None) -> None:
         while True:
             if pending[-1]:
                 sub = pending[-1].pop()
-                try:
-                    child = os.open(sub, _DIR_FLAGS, dir_fd=fd)
-                except FileNotFoundError:
-                    continue
-                except OSError as e:
-                    if e.errno not in (errno.ENOTDIR, errno.ELOOP):
-                        raise
-                    _unlink(sub, fd)  # replaced by a file meanwhile
+                child = _open_dir(sub, fd)
+                if child is None:
                     continue
                 os.close(fd)
                 fd = child
@@ -121,6 +109,20 @@ def remove_tree(path, dir_fd: int | None = None) -> None:
         os.rmdir(path, dir_fd=dir_fd)
     except FileNotFoundError:
         pass
+
+
+def _open_dir(name, dir_fd: int | None) -> int | None:
+    """The directory ``name`` opened without following a symlink; None when it is gone or is
+    not a directory (then it is unlinked: a file, or a directory replaced by one meanwhile)."""
+    try:
+        return os.open(name, _DIR_FLAGS, dir_fd=dir_fd)
+    except FileNotFoundError:
+        return None
+    except OSError as e:
+        if e.errno not in (errno.ENOTDIR, errno.ELOOP):
+            raise
+        _unlink(name, dir_fd)
+        return None
 
 
 def _empty_but_dirs(fd: int) -> list[str]:
