@@ -184,7 +184,7 @@ class CrashRun:
                                  stderr=subprocess.PIPE)
             time.sleep(delay)
             p.send_signal(signal.SIGKILL)
-            _, err = p.communicate(timeout=120)
+            p.communicate(timeout=120)
             return f"{mode}: exit {p.returncode}"
         p = subprocess.run(cmd, env=env, cwd=REPO, capture_output=True, timeout=120)
         if mode == "complete" and p.returncode not in (0, 1):

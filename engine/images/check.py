@@ -8,7 +8,7 @@ import os
 
 from ..models import Finding
 from . import garbage
-from .names import REFS, _valid
+from .names import REFS, valid_refs
 from .store import ImageStore
 
 _REMOVE = "remove the image and its names (pull or load it again)"
@@ -45,7 +45,7 @@ def _check_refs(images: ImageStore, repair: bool) -> list[Finding]:
             rebuilt = images._refs_from_records()
             problem = "missing" if rebuilt["tags"] or rebuilt["digests"] else ""
         else:
-            problem = "" if _valid(doc) else "damaged: not a table of names"
+            problem = "" if valid_refs(doc) else "damaged: not a table of names"
     if not problem:
         return []
     f = Finding("record", "images/refs.json", f"the table of image names is {problem}",

@@ -12,7 +12,7 @@ import time
 
 from ..errors import IntegrityError, InvalidArgument, NotFound
 from . import reference
-from .archive import DOCKER_CONFIG, DOCKER_LAYER, OCI_INDEX, _blob_name
+from .archive import DOCKER_LAYER, OCI_INDEX, _blob_name
 from .blobs import sha256_bytes, sha256_file
 from .store import OCI_CONFIG, OCI_LAYER_TAR, OCI_MANIFEST, ImageStore
 

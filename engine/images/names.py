@@ -18,7 +18,8 @@ from .records import is_digest
 REFS = ("images", "refs.json")
 
 
-def _valid(doc) -> bool:
+def valid_refs(doc) -> bool:
+    """Whether ``doc`` is a refs.json berth wrote: tags and digests, each name -> an id."""
     if not isinstance(doc, dict):
         return False
     for key in ("tags", "digests"):
@@ -43,7 +44,7 @@ class Names:
         copies when refs.json is damaged or lost (and named as damaged)."""
         try:
             doc = self.store.read(*REFS)
-            problem = "" if doc is None or _valid(doc) else "not a table of names"
+            problem = "" if doc is None or valid_refs(doc) else "not a table of names"
         except ValueError as e:
             doc, problem = None, f"not JSON ({e})"
         except OSError as e:
