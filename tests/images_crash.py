@@ -87,8 +87,8 @@ class CrashRun:
         self.rootfs = os.path.join(self.work, "rootfs.tar.gz")
         with open(self.rootfs, "wb") as f:
             f.write(_tar_gz({"etc/hello": b"hi\n", "bin/x": os.urandom(4096)}))
-        self.container = self.cli("run", "--network", "none", "--name", "crash-c",
-                                  MUSL_ID[7:19], "sh", "-c", "echo hi > /made").stdout.strip()
+        self.cli("run", "--network", "none", "--name", "crash-c", MUSL_ID[7:19], "sh", "-c",
+                 "echo hi > /made")
         self.container = self.cli("ps", "-aq", "--no-trunc").stdout.split()[0]
 
     def cli(self, *args, check: bool = True) -> subprocess.CompletedProcess:
@@ -157,62 +157,61 @@ class CrashRun:
                 _pruned_some(state, keep)
         raise AssertionError(f"no operation for {kind}")
 
-    def run_killed(self, args: list[str]) -> str:
-        """Run ``berth args``, killed at a random point (or not at all); how it ended."""
+    def run_killed(self, args: list[str]) -> tuple[str, bool, bool]:
+        """Run ``berth args``, killed at a random point (or not at all): (how it went, whether
+        it was killed, whether it ran to the end with success)."""
         env = {**os.environ, "BERTH_ROOT": self.root}
         env.pop("BERTH_RUN", None)
         roll = self.rng.random()
+        cmd = [*BERTH, *args]
         if roll >= self.kill_share:
-            mode, cmd = "complete", [*BERTH, *args]
+            mode = "complete"
         elif self.strace and roll < self.kill_share * 0.75:
             cls = self.rng.choice(sorted(KILL_CLASSES))
             most = self.most.setdefault((args[0], cls), FIRST_GUESS[cls])
             n = 1 + int(most * self.rng.random() ** 1.5)   # the first calls matter most
             mode = f"kill at {cls} #{n}"
             cmd = ["strace", "-f", "-qq", "-o", "/dev/null", "-e", f"trace={KILL_CLASSES[cls]}",
-                   "-e", f"inject={KILL_CLASSES[cls]}:signal=KILL:when={n}", *BERTH, *args]
-            p = subprocess.run(cmd, env=env, cwd=REPO, capture_output=True, timeout=120)
-            if p.returncode >= 0:   # it made fewer such calls
+                   "-e", f"inject={KILL_CLASSES[cls]}:signal=KILL:when={n}", *cmd]
+        else:
+            delay = self.rng.uniform(0.08, 0.3)
+            mode = f"kill after {delay:.2f}s"
+        p = subprocess.Popen(cmd, env=env, cwd=REPO, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE)
+        if mode.startswith("kill after"):
+            time.sleep(delay)
+            p.send_signal(signal.SIGKILL)
+        err = p.communicate(timeout=120)[1].decode(errors="replace")
+        killed = p.returncode in (-9, 137)
+        if mode.startswith("kill at"):
+            if not killed:   # it made fewer such calls
                 self.most[(args[0], cls)] = max(1, n - 1)
             elif n > most * 0.7:   # maybe many more
                 self.most[(args[0], cls)] = int(most * 1.5) + 1
-            return f"{mode}: exit {p.returncode}"
-        else:
-            delay = self.rng.uniform(0.08, 0.3)
-            mode, cmd = f"kill after {delay:.2f}s", [*BERTH, *args]
-            p = subprocess.Popen(cmd, env=env, cwd=REPO, stdout=subprocess.DEVNULL,
-                                 stderr=subprocess.PIPE)
-            time.sleep(delay)
-            p.send_signal(signal.SIGKILL)
-            p.communicate(timeout=120)
-            return f"{mode}: exit {p.returncode}"
-        p = subprocess.run(cmd, env=env, cwd=REPO, capture_output=True, timeout=120)
-        if mode == "complete" and p.returncode not in (0, 1):
-            self.fail(f"berth {' '.join(args)} failed: {p.stderr.decode()[-500:]}")
-        return f"{mode}: exit {p.returncode}"
+        how = f"{mode}: exit {p.returncode}"
+        if not killed and (p.returncode not in (0, 1) or "Traceback" in err):
+            self.fail(f"berth {' '.join(args)} ({how}) failed: {err[-800:]}")
+        return how, killed, not killed and p.returncode == 0
 
     def round(self) -> None:
         before = self.state()
         args, expect = self.operation(before)
-        how = self.run_killed(args)
+        how, killed, completed = self.run_killed(args)
         self.history.append(f"berth {' '.join(args)}  ({how})")
-        killed = "exit -9" in how or "exit 137" in how
         after = self.state()
         ok_new = expect(after) if callable(expect) else after == expect
-        completed = not killed and "exit 0" in how
-        if args[:2] == ["image", "prune"] and completed:
+        prune = args[:2] == ["image", "prune"]
+        if prune and completed:
             ok_new = ok_new and expect.everything(after)
         if completed and not ok_new:
             self.fail(f"berth {' '.join(args)} completed, but left {after}; expected {expect}")
         if not (after == before or ok_new):
             self.fail(f"berth {' '.join(args)} ({how}) left neither the old state nor the new "
                       f"one:\n  before {before}\n  after  {after}\n  expected {expect}")
-        self.counts[args[0] if args[0] != "image" else "prune"] = \
-            self.counts.get(args[0] if args[0] != "image" else "prune", 0) + 1
-        self.counts["killed" if killed else "completed"] = \
-            self.counts.get("killed" if killed else "completed", 0) + 1
+        for key in ("prune" if prune else args[0], "killed" if killed else "completed"):
+            self.counts[key] = self.counts.get(key, 0) + 1
         self.check_records()
-        if args[:2] == ["image", "prune"] and completed:
+        if prune and completed:
             self.check_no_garbage()
 
     # --- invariants ---------------------------------------------------------------------------
