@@ -27,8 +27,8 @@ import urllib.parse
 from typing import BinaryIO, Callable
 
 from ..errors import HostError, IntegrityError, InvalidArgument
-from .scratch import remove_tree
 from .tarstream import HOST_ERRNOS, TarStream, decompressed
+from .scratch import remove_tree   # noqa: I001  (kept apart from the imports above)
 
 BLOCK = 512
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
