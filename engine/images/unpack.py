@@ -28,7 +28,6 @@ from typing import BinaryIO, Callable
 
 from ..errors import HostError, IntegrityError, InvalidArgument
 from .tarstream import HOST_ERRNOS, TarStream, decompressed
-from .scratch import remove_tree   # noqa: I001  (kept apart from the imports above)
 
 BLOCK = 512
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -175,6 +174,7 @@ class _Unpacker:
                 self.sizes.pop(k, None)
             for k in [k for k in self.dir_times if k == key or k.startswith(prefix)]:
                 del self.dir_times[k]
+            from .scratch import remove_tree   # a later entry replacing a directory: rare
             remove_tree(name, parent)
         else:
             os.unlink(name, dir_fd=parent)
