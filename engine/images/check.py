@@ -75,7 +75,7 @@ def _check_records(images: ImageStore, repair: bool) -> list[Finding]:
         if repair and f.repair:
             refs = images._live_refs(keep=[iid])
             if rebuilt is not None:
-                images._journal_names(refs, set(), images._with_names(rebuilt, refs))
+                images._journal_names(refs, set(), rebuilt)
             else:
                 images.delete(_stub(iid))
             f.repaired = True

@@ -1,16 +1,17 @@
-"""Crash safety of the image store: one journal for every change of image records and names,
-and the lock that tells work in progress from garbage.
+"""Crash safety of the image store: one journal for every image a change records, and the lock
+that tells work in progress from garbage.
 
-A change (load, pull, import, commit, tag, untag) first puts everything its records will need in
-place: blobs are verified into blobs/, layers unpacked in tmp/ and renamed into layers/. Then,
-under the root's lock, one intent is written to ``images/journal.json`` (atomically: that
-rename is the commit point) naming the records to write, the whole new refs.json and the layers
-and blobs the change may have left unused; it is applied in that order and removed. A berth
-killed before the commit point leaves the old state (and unreferenced blobs and layers, which
-prune collects); one killed after it leaves a journal that the next image verb applies first.
-So every name and record is the old one or the new one, never a mix, and no record names a
-layer or blob that is not there. Removing an image needs no journal: its record goes first (a
-name left pointing at no record names nothing, see names.py), then what nothing else uses.
+A change that records an image (load, pull, import, commit) first puts everything the record
+needs in place: blobs are verified into blobs/, layers unpacked in tmp/ and renamed into
+layers/. Then, under the root's lock, one intent is written to ``images/journal.json``
+(atomically: that rename is the commit point) naming the records to write, the whole new
+refs.json and the layers and blobs the change may have left unused; it is applied and removed.
+A berth killed before the commit point leaves the old state (and unreferenced blobs and layers,
+which prune collects); one killed after it leaves a journal that the next image verb applies
+first. So every name and record is the old one or the new one, never a mix, and no record
+names a layer or blob that is not there. A change of names alone (tag, untag) is one rename of
+refs.json and removing an image one unlink of its record (names.py, store.py): neither needs a
+journal, nor a new file on a full disk.
 
 Every process that puts something in place before its record exists, or keeps scratch in
 tmp/, holds ``busy()`` (a shared lock) meanwhile; whoever collects garbage takes that lock

@@ -1,14 +1,17 @@
 """Image names: ``images/refs.json`` maps every tag and repo digest to an image id; tagging,
 untagging and looking a reference up (the ImageStore's ``Names`` part).
 
-refs.json says what the names are. Each image record keeps a copy of its own names, written in
-the same journalled change (journal.py), so a damaged or lost refs.json is rebuilt from the
-records and no image loses a name to it (and so prune never takes a tagged image for a dangling
-one). A name whose record is gone names nothing: removing an image takes its names with its
-record in one step, and the next change of names drops them from refs.json.
+refs.json says what the names are. Each image record keeps a copy of its own names, written
+before refs.json (or in the same journalled change when the record is new, see journal.py), so
+a damaged or lost refs.json is rebuilt from the records and no image loses a name to it (and so
+prune never takes a tagged image for a dangling one). A name whose record is gone names nothing:
+removing an image takes its names with its record in one step, and the next change of names
+drops them from refs.json.
 """
 
 from __future__ import annotations
+
+import errno
 
 from ..errors import InvalidArgument, NotFound
 from ..models import Image
@@ -16,6 +19,7 @@ from . import reference
 from .records import is_digest
 
 REFS = ("images", "refs.json")
+_DISK_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
 
 
 def valid_refs(doc) -> bool:
@@ -117,18 +121,37 @@ class Names:
                 return found[0]
         return None
 
-    def _journal_names(self, refs: dict, touched, new: Image | None = None, chains=(),
-                       blobs=()) -> None:
-        """Commit the names ``refs`` with the copies in the records of ``touched`` (ids) and
-        the new record ``new``; the caller holds the root's lock."""
-        records = []
-        for iid in sorted(i for i in touched if i and (new is None or i != new.id)):
+    def _journal_names(self, refs: dict, touched, new: Image, chains=(), blobs=()) -> None:
+        """Commit the new record ``new`` with the names ``refs`` and the copies in the records
+        of ``touched`` (ids) as one journalled change; the caller holds the root's lock."""
+        records = self._copies(refs, touched - {new.id})
+        records.append(self._with_names(new, refs))
+        self._journal_change(records, refs, chains, blobs)
+
+    def _write_names(self, refs: dict, touched) -> None:
+        """Commit a change of names alone (the caller holds the root's lock): the copies in the
+        records of ``touched`` first, then refs.json, whose rename is the commit point. Killed
+        in between, refs.json still says the old names; rebuilt from the copies (when it is
+        damaged too), it would say the new ones: either way never a mix. Needs no new file,
+        so untag (rmi of one name of several) works on a full disk."""
+        for img in self._copies(refs, touched):
+            try:
+                self._write(img)
+            except OSError as e:
+                # a full disk: the copy is only a spare (refs.json says the names); a record
+                # that grows may not fit in place
+                if e.errno not in _DISK_ERRNOS:
+                    raise
+        self.store.write(refs, *REFS)
+
+    def _copies(self, refs: dict, touched) -> list[Image]:
+        """The readable records of ``touched`` (ids; None ignored) with the names of ``refs``."""
+        out = []
+        for iid in sorted(i for i in touched if i):
             img = self._record(iid)
             if img is not None:
-                records.append(self._with_names(img, refs))
-        if new is not None:
-            records.append(self._with_names(new, refs))
-        self._journal_change(records, refs, chains, blobs)
+                out.append(self._with_names(img, refs))
+        return out
 
     def tag(self, image: Image, target: str) -> str:
         """Point the tag ``target`` at ``image``; the normalised tag."""
@@ -143,7 +166,7 @@ class Names:
             refs = self._live_refs()
             old = refs["tags"].get(name)
             refs["tags"][name] = image.id
-            self._journal_names(refs, {image.id, old})
+            self._write_names(refs, {image.id, old})
         return name
 
     def untag(self, ref: str) -> str:
@@ -157,7 +180,7 @@ class Names:
             iid = table.pop(key, None)
             if iid is None:
                 raise NotFound(f"No such image: {ref}")
-            self._journal_names(refs, {iid})
+            self._write_names(refs, {iid})
         return key
 
     def untag_all(self, image_id: str) -> list[str]:
@@ -171,5 +194,5 @@ class Names:
                     del table[k]
                     gone.append(k)
             if gone:
-                self._journal_names(refs, {image_id})
+                self._write_names(refs, {image_id})
         return gone
