@@ -790,14 +790,15 @@ def commit(engine, container, repository: str | None = None, message: str = "",
         cg.freeze(container.id)
     tmp_dir = engine.store.path("tmp")
     os.makedirs(tmp_dir, exist_ok=True)
-    try:
-        with tempfile.TemporaryFile(dir=tmp_dir) as tmp:
-            write_layer(upper, tmp)
-            tmp.seek(0)
-            layer = images.add_layer(tmp, parent.chain_ids[-1] if parent.chain_ids else "")
-    finally:
-        if cg is not None:
-            cg.thaw(container.id)
-    doc = image_config(container, parent, changes, message, author)
-    return images.create_image(doc, [*images.image_layers(parent), layer],
-                               [repository] if repository else [])
+    with images.busy():   # the new layer is an orphan until the image is recorded
+        try:
+            with tempfile.TemporaryFile(dir=tmp_dir) as tmp:
+                write_layer(upper, tmp)
+                tmp.seek(0)
+                layer = images.add_layer(tmp, parent.chain_ids[-1] if parent.chain_ids else "")
+        finally:
+            if cg is not None:
+                cg.thaw(container.id)
+        doc = image_config(container, parent, changes, message, author)
+        return images.create_image(doc, [*images.image_layers(parent), layer],
+                                   [repository] if repository else [])

@@ -96,8 +96,10 @@ def test_import_alpine_has_its_files_and_config(cli, engine, root, tmp_path):
     assert doc["Size"] == img.size > 7_000_000
     hist = cli("history", "myalpine:1").stdout
     assert "from the shared tarball" in hist and image_id[7:19] in hist
-    # the blob kept for save/push is the uncompressed tarball: its digest is the diff id
-    assert img.layers == img.diff_ids
+    # the blob kept for save/push is the gzip as it came (never the uncompressed tarball)
+    import hashlib
+    assert img.layers == ["sha256:" + hashlib.sha256(ALPINE_ROOTFS.read_bytes()).hexdigest()]
+    assert img.layer_media_types == ["application/vnd.oci.image.layer.v1.tar+gzip"]
 
 
 def test_bad_change_is_refused(cli, tmp_path):

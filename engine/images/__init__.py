@@ -4,8 +4,17 @@
     blobs.py       content-addressed blobs, verified on the way in; chain ids
     tarstream.py   a layer's bytes: decompression, chunked reads, the diff_id as it goes
     unpack.py      layer tarball -> overlay-form diff dir, refusing hostile entries
-    store.py       ImageStore: resolve, layer_dirs, ingest_blob, add_image, add_layer, tag, delete
-    archive.py     load and save: OCI layout tars and docker save archives
+    store.py       ImageStore: resolve, images, add_image, create_image, delete
+    records.py     image records read with care, rebuilt from their blobs
+    names.py       refs.json: tag, untag, lookup; rebuilt from the records' copies
+    layers.py      layers in overlay form: unpack into place, add_layer, remove
+    journal.py     the journal that makes every change whole; the busy lock
+    scratch.py     scratch in tmp/ named by process; trees removed without recursion
+    users.py       what containers use of the store
+    garbage.py     orphan layers and blobs, stale scratch and partial downloads
+    check.py       check_images for `berth system check`
+    archive.py     load: OCI layout tars and docker save archives
+    export.py      save: the same, written
     importer.py    import of a root filesystem tarball, --change instructions
     remove.py      rmi and image prune, with Docker's rules
     describe.py    Docker-shaped inspect and history

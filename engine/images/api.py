@@ -34,7 +34,7 @@ class ImagesAPI:
     def image_inspect(self, ref: str) -> dict:
         """Docker-shaped ``image inspect`` JSON."""
         from .describe import inspect
-        return inspect(self.image_store, self.image(ref))
+        return inspect(self.image_store, self.image_store.resolve(ref, damaged_ok=True))
 
     def history(self, ref: str) -> list[dict]:
         """The image's history, newest first: Id, Created, CreatedBy, Size, Comment, Tags."""
@@ -52,7 +52,7 @@ class ImagesAPI:
 
     def save(self, refs: list[str], path: str, format: str = "oci-archive") -> None:
         """Write the images to ``path`` as an oci-archive or a docker-archive."""
-        from .archive import save
+        from .export import save
         save(self.image_store, list(refs), path, format)
         for ref in refs:
             self.emit("image", "save", self.image(ref).id, name=ref)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 from . import reference
 
 _CONFIG_DEFAULTS = {
@@ -41,6 +39,7 @@ def inspect(store, img) -> dict:
         "History": list(img.history),
         "Metadata": {"LastTagTime": ""},
         "Descriptor": {"digest": img.manifest_digest} if img.manifest_digest else None,
+        **({"Damaged": store.damaged(img)} if store.damaged(img) else {}),
     }
 
 
@@ -64,17 +63,3 @@ def history(store, img) -> list[dict]:
         rows[0]["Id"] = img.id
         rows[0]["Tags"] = [reference.familiar(t) for t in img.repo_tags] or None
     return rows
-
-
-def disk_size(path: str) -> int:
-    """Bytes of file content under ``path`` (hardlinks once)."""
-    seen = set()
-    total = 0
-    for dirpath, _, files in os.walk(path):
-        for f in files:
-            st = os.lstat(os.path.join(dirpath, f))
-            if (st.st_ino, st.st_dev) in seen:
-                continue
-            seen.add((st.st_ino, st.st_dev))
-            total += st.st_size
-    return total

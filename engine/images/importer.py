@@ -102,25 +102,26 @@ def import_image(images: ImageStore, source: str, ref: str | None = None, change
             raise InvalidArgument(f"refusing to create a tag with a digest reference: {ref}")
         tags.append(str(r.with_default_tag()))
     config_section = apply_changes({}, changes)
-    if source == "-":
-        layer = images.add_layer(sys.stdin.buffer)
-    else:
-        try:
-            f = open(source, "rb", buffering=1 << 16)
-        except FileNotFoundError:
-            raise NotFound(f"open {source}: no such file or directory") from None
-        except IsADirectoryError:
-            raise InvalidArgument(f"{source} is a directory, not a tarball") from None
-        with f:
-            layer = images.add_layer(f)
-    now = now_rfc3339()
-    m = _platform.machine()
-    config = {
-        "architecture": _ARCH.get(m, m), "os": "linux", "created": now,
-        "config": config_section,
-        "history": [{"created": now, "created_by": "",
-                     "comment": message or f"Imported from {source}"}],
-    }
-    if message:
-        config["comment"] = message
-    return images.create_image(config, [layer], tags)
+    with images.busy():   # the new layer is an orphan until the image is recorded
+        if source == "-":
+            layer = images.add_layer(sys.stdin.buffer)
+        else:
+            try:
+                f = open(source, "rb", buffering=1 << 16)
+            except FileNotFoundError:
+                raise NotFound(f"open {source}: no such file or directory") from None
+            except IsADirectoryError:
+                raise InvalidArgument(f"{source} is a directory, not a tarball") from None
+            with f:
+                layer = images.add_layer(f)
+        now = now_rfc3339()
+        m = _platform.machine()
+        config = {
+            "architecture": _ARCH.get(m, m), "os": "linux", "created": now,
+            "config": config_section,
+            "history": [{"created": now, "created_by": "",
+                         "comment": message or f"Imported from {source}"}],
+        }
+        if message:
+            config["comment"] = message
+        return images.create_image(config, [layer], tags)

@@ -65,13 +65,20 @@ async def pull_image(store, ref: str, platform: str | None = None,
     """Pull ``ref`` into ``store`` and return the Image (for --all-tags, the one tagged
     'latest' if there is one, else the last pulled). ``credentials`` (user, password) stand
     in for the ones ``berth login`` saved for the registry."""
-    from .auth import get_credentials
     from .store import ImageStore
 
     r = parse_repo_ref(ref, default_tag=not all_tags)
     want = parse_platform(platform)
     images = ImageStore(store)
     report = Reporter(progress)
+    with images.busy():   # its blobs and layers are orphans until the image is recorded
+        return await _pull(r, images, store, want, platform, report, all_tags, credentials,
+                           insecure)
+
+
+async def _pull(r: RepoRef, images, store, want: Platform, platform: str | None,
+                report: Reporter, all_tags: bool, credentials, insecure: bool):
+    from .auth import get_credentials
     async with RegistryClient(r.registry, credentials or get_credentials(r.registry),
                               insecure) as client:
         if not all_tags:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from ..errors import Conflict
 from . import reference
-from .store import containers_using
+from .users import claims
 
 
 def _is_id(ref: str, image) -> bool:
@@ -27,7 +27,7 @@ def _names_tag(ref: str, image) -> bool:
 
 def remove_image(engine, ref: str, force: bool = False) -> list[str]:
     store = engine.image_store
-    img = store.resolve(ref)
+    img = store.resolve(ref, damaged_ok=True)
     out: list[str] = []
     by_id = _is_id(ref, img)
     if not by_id:
@@ -37,7 +37,7 @@ def remove_image(engine, ref: str, force: bool = False) -> list[str]:
             removed = store.untag(ref)
             engine.emit("image", "untag", img.id, name=removed)
             return [f"Untagged: {reference.familiar(removed)}"]
-    users = containers_using(engine.store, img.id)
+    users = claims(engine.store).images.get(img.id, [])
     running = [c for c, r in users if r]
     if users and not force:
         if by_id:
@@ -53,41 +53,40 @@ def remove_image(engine, ref: str, force: bool = False) -> list[str]:
     if running:
         raise Conflict(f"conflict: unable to delete {img.short_id} (cannot be forced) - image "
                        f"is being used by running container {running[0][:12]}")
-    for name in [*img.repo_tags, *img.repo_digests]:
-        store.untag(name)
-        engine.emit("image", "untag", img.id, name=name)
-        out.append(f"Untagged: {reference.familiar(name)}")
+    names = [*img.repo_tags, *img.repo_digests]
     if users:
         # forced while stopped containers use it: the containers still need its layers, so it
         # stays as a dangling image until they are gone (then prune or rmi removes it)
+        for name in store.untag_all(img.id):
+            engine.emit("image", "untag", img.id, name=name)
+            out.append(f"Untagged: {reference.familiar(name)}")
         return out
+    # the record and every name go in one step (see ImageStore.delete)
     store.delete(img)
+    for name in names:
+        engine.emit("image", "untag", img.id, name=name)
+        out.append(f"Untagged: {reference.familiar(name)}")
     engine.emit("image", "delete", img.id)
     out.append(f"Deleted: {img.id}")
     return out
 
 
 def prune_images(engine, all: bool = False) -> tuple[list[str], int]:
+    """Remove the dangling images (with ``all``, every image) no container uses, then the
+    store's garbage (see garbage.py); (ids removed, bytes reclaimed)."""
+    from .garbage import collect
     store = engine.image_store
     removed: list[str] = []
     reclaimed = 0
-    used = set()
-    for cid in engine.store.list_dir("containers"):
-        cfg = engine.store.read("containers", cid, "config.json") or {}
-        if isinstance(cfg, dict) and cfg.get("image_id"):
-            used.add(cfg["image_id"])
+    used = claims(engine.store).images
     for img in store.images():
         if img.id in used or (img.repo_tags and not all):
             continue
-        before = _disk_usage(store, img)
-        store.delete(img)
+        freed = store.delete(img, only_if_unused=True, only_if_nameless=not all)
+        if freed is None:
+            continue   # named or used meanwhile
+        reclaimed += freed
         engine.emit("image", "delete", img.id)
         removed.append(img.id)
-        reclaimed += before
+    reclaimed += collect(store)[1]
     return removed, reclaimed
-
-
-def _disk_usage(store, img) -> int:
-    """Bytes the image alone holds (layers no other image shares)."""
-    _, chains = store._in_use(exclude=img.id)
-    return sum(store.layer_size(c) for c in img.chain_ids if c not in chains)

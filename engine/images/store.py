@@ -1,30 +1,32 @@
-"""The image store: image records, names, and layers unpacked once and shared by chain id.
+"""The image store: adding and removing images, over their records (records.py), names
+(names.py), layers (layers.py), blobs (blobs.py) and the journal that makes every change whole
+(journal.py).
 
 On disk (under one root): ``images/<hex>.json`` is an Image (its id is the config digest),
 ``images/refs.json`` maps every tag and repo digest to an image id, ``layers/<chain hex>/`` holds
 ``diff/`` (the layer in overlay form) and ``meta.json``, ``blobs/sha256/`` the manifests, configs
 and layer tarballs. Adding an image is all-or-nothing: layers are unpacked in the root's tmp/ and
-renamed into place, records are written under the root's lock, and a failure removes whatever
-the call added. Removing the last image that uses a layer or blob removes it too.
+renamed into place, the record and the names are committed by one journal entry under the root's
+lock, and a failure removes whatever the call added. Removing the last image that uses a layer
+or blob removes it too, unless a container's root filesystem is made of it.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from typing import BinaryIO
-
 from ..errors import Conflict, IntegrityError, InvalidArgument, NotFound
-from ..models import Image, Model
+from ..models import Image
 from . import reference
 from .blobs import Blobs, check_digest, chain_ids, sha256_bytes
+from .journal import Journal
+from .layers import OCI_LAYER_TAR, Layer, Layers
+from .names import REFS, Names
+from .records import Records
 
-REFS = ("images", "refs.json")
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
-OCI_LAYER_TAR = "application/vnd.oci.image.layer.v1.tar"
 DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 
 
@@ -33,71 +35,14 @@ def _json():
     return json
 
 
-def _rmtree(path: str, ignore_errors: bool = True) -> None:
-    import shutil
-    shutil.rmtree(path, ignore_errors=ignore_errors)
-
-
-TMP_PREFIX = "img-"  # + pid: the image area's scratch in tmp/, swept once that process is gone
-
-
-class Layer(Model):
-    """A layer of an image: its blob, what the blob unpacks to, and where it is unpacked."""
-
-    diff_id: str
-    chain_id: str
-    blob: str = ""               # digest of the (maybe compressed) tarball in blobs/
-    media_type: str = OCI_LAYER_TAR
-    size: int = 0                # bytes of file content once unpacked
-
-
-def containers_using(store, image_id: str) -> list[tuple[str, bool]]:
-    """(container id, running) of every container created from ``image_id``; running as the
-    runtime sees it (a record that says running but whose monitor died is not)."""
-    try:
-        from ..runtime.process import effective_status
-    except ImportError:  # pragma: no cover - a build without the runtime
-        def effective_status(state):
-            return state
-    out = []
-    for cid in store.list_dir("containers"):
-        cfg = store.read("containers", cid, "config.json")
-        if not isinstance(cfg, dict) or cfg.get("image_id") != image_id:
-            continue
-        state = effective_status(store.read("containers", cid, "state.json") or {})
-        out.append((cid, state.get("status") in ("running", "paused", "restarting")))
-    return out
-
-
-class ImageStore:
+class ImageStore(Records, Names, Layers, Journal):
     """Images, names and layers of one berth root (``engine.store.Store``)."""
 
     def __init__(self, store):
         self.store = store
         self.paths = store.paths
         self.blobs = Blobs(store.paths)
-
-    # --- scratch space ------------------------------------------------------------------------
-    def tmpdir(self, kind: str) -> str:
-        """A fresh scratch directory under tmp/ named for this process."""
-        return self.store.tmpdir(f"{TMP_PREFIX}{os.getpid()}-{kind}-")
-
-    def sweep_tmp(self) -> None:
-        """Remove the scratch a killed berth left behind (its pid no longer runs)."""
-        for name in self.store.list_dir("tmp"):
-            if not name.startswith(TMP_PREFIX):
-                continue
-            pid = name[len(TMP_PREFIX):].partition("-")[0]
-            if not pid.isdigit() or os.path.exists(f"/proc/{pid}"):
-                continue
-            path = self.store.path("tmp", name)
-            if os.path.isdir(path) and not os.path.islink(path):
-                _rmtree(path, ignore_errors=True)
-            else:
-                try:
-                    os.unlink(path)
-                except FileNotFoundError:
-                    pass
+        self._damaged: dict[str, str] = {}   # image id -> what is wrong with its record
 
     # --- blobs --------------------------------------------------------------------------------
     def has_blob(self, digest: str) -> bool:
@@ -111,217 +56,53 @@ class ImageStore:
         """Verify the file at ``src_path`` and move it into blobs/ atomically; its digest."""
         return self.blobs.ingest(src_path, expected_digest)[0]
 
-    # --- names --------------------------------------------------------------------------------
-    def _refs(self) -> dict:
-        refs = self.store.read(*REFS) or {}
-        refs.setdefault("tags", {})
-        refs.setdefault("digests", {})
-        return refs
-
-    def _record(self, image_id: str) -> Image | None:
-        data = self.store.read("images", image_id.partition(":")[2] + ".json")
-        return Image.from_dict(data) if data else None
-
-    def _ids(self) -> list[str]:
-        return ["sha256:" + n[:-5] for n in self.store.list_dir("images")
-                if n.endswith(".json") and n != "refs.json"]
-
+    # --- reading ------------------------------------------------------------------------------
     def images(self) -> list[Image]:
-        """Every image, newest first."""
-        out = [img for img in (self._record(i) for i in self._ids()) if img]
+        """Every readable image, newest first (the damaged ones are named, see
+        ``Store.note_damaged``)."""
+        self._settle()
+        refs = self._refs()
+        records, damaged = self._all_records()
+        for iid, problem in damaged.items():
+            self.store.note_damaged("image", iid[7:19], problem)
+        out = [self._with_names(img, refs) for img in records]
         out.sort(key=lambda i: i.created, reverse=True)
         return out
 
-    def resolve(self, ref: str) -> Image:
-        """The image named by a tag, a name@digest, a full id or a unique id prefix."""
+    def resolve(self, ref: str, damaged_ok: bool = False) -> Image:
+        """The image named by a tag, a name@digest, a full id or a unique id prefix. An image
+        whose record is damaged is an IntegrityError saying so, unless ``damaged_ok`` (inspect,
+        rmi): then it is what can be known of it (``damaged(image)`` is true)."""
         if not ref:
             raise InvalidArgument("an image name or id is required")
+        self._settle()
         image_id = self._lookup(ref)
-        img = self._record(image_id) if image_id else None
-        if img is None:
+        got = self._read_record(image_id) if image_id else None
+        if got is None:
             raise NotFound(f"No such image: {ref}")
-        return img
+        if isinstance(got, str):
+            self.store.note_damaged("image", image_id[7:19], got)
+            if not damaged_ok:
+                raise IntegrityError(f"image {ref} has a damaged record ({got}): run 'berth "
+                                     f"system check --repair', or remove it with 'berth rmi -f'")
+            self._damaged[image_id] = got
+            got = self.rebuild(image_id) or Image(id=image_id, architecture="", os="")
+        return self._with_names(got, self._refs())
 
-    def _lookup(self, ref: str) -> str | None:
-        hexpart = ref[7:] if ref.startswith("sha256:") else ref
-        ids = self._ids()
-        if len(hexpart) == 64 and ("sha256:" + hexpart) in ids:
-            return "sha256:" + hexpart
-        if not ref.startswith("sha256:"):
-            try:
-                r = reference.parse(ref)
-            except InvalidArgument:
-                r = None
-            if r is not None:
-                refs = self._refs()
-                if r.digest:
-                    hit = refs["digests"].get(f"{r.name}@{r.digest}")
-                    if hit:
-                        return hit
-                    # a digest names content: any local image pulled by that manifest will do
-                    for name, iid in refs["digests"].items():
-                        if name.endswith("@" + r.digest):
-                            return iid
-                else:
-                    hit = refs["tags"].get(str(r.with_default_tag()))
-                    if hit:
-                        return hit
-        if hexpart and all(c in "0123456789abcdef" for c in hexpart):
-            found = [i for i in ids if i[7:].startswith(hexpart)]
-            if len(found) > 1:
-                raise InvalidArgument(f"image id prefix '{ref}' is ambiguous: give more digits")
-            if found:
-                return found[0]
-        return None
-
-    def _sync_names(self, refs: dict, ids: set[str]) -> None:
-        """Rewrite the refs and the repo_tags/repo_digests of the images in ``ids``."""
-        self.store.write(refs, *REFS)
-        for iid in ids:
-            img = self._record(iid)
-            if img is None:
-                continue
-            img.repo_tags = sorted(t for t, i in refs["tags"].items() if i == iid)
-            img.repo_digests = sorted(d for d, i in refs["digests"].items() if i == iid)
-            self._write(img)
-
-    def _write(self, img: Image) -> None:
-        self.store.write(img.to_dict(), "images", img.id.partition(":")[2] + ".json")
-
-    def tag(self, image: Image, target: str) -> str:
-        """Point the tag ``target`` at ``image``; the normalised tag."""
-        r = reference.parse(target)
-        if r.digest:
-            raise InvalidArgument(f"refusing to create a tag with a digest reference: {target}")
-        name = str(r.with_default_tag())
-        with self.store.lock():
-            if self._record(image.id) is None:
-                raise NotFound(f"No such image: {image.id}")
-            refs = self._refs()
-            old = refs["tags"].get(name)
-            refs["tags"][name] = image.id
-            self._sync_names(refs, {image.id} | ({old} if old else set()))
-        return name
-
-    def untag(self, ref: str) -> str:
-        """Remove the tag (or name@digest) ``ref``; the normalised name removed."""
-        r = reference.parse(ref)
-        with self.store.lock():
-            refs = self._refs()
-            key = f"{r.name}@{r.digest}" if r.digest else str(r.with_default_tag())
-            table = refs["digests"] if r.digest else refs["tags"]
-            iid = table.pop(key, None)
-            if iid is None:
-                raise NotFound(f"No such image: {ref}")
-            self._sync_names(refs, {iid})
-        return key
-
-    # --- layers -------------------------------------------------------------------------------
-    def layer_dirs(self, image: Image) -> list[str]:
-        """The diff dirs of ``image``, bottom layer first."""
-        return [os.path.join(self.paths.layer_dir(c), "diff") for c in image.chain_ids]
-
-    def has_layer(self, chain_id: str) -> bool:
-        return os.path.isfile(os.path.join(self.paths.layer_dir(chain_id), "meta.json"))
-
-    def layer_size(self, chain_id: str) -> int:
-        meta = self.store.read("layers", chain_id.partition(":")[2], "meta.json") or {}
-        return int(meta.get("size") or 0)
-
-    def image_layers(self, image: Image) -> list[Layer]:
-        """The layers of ``image`` (for building an image on top of it, as commit does)."""
-        out = []
-        for i, (d, c) in enumerate(zip(image.diff_ids, image.chain_ids)):
-            out.append(Layer(d, c, image.layers[i] if i < len(image.layers) else "",
-                             image.layer_media_types[i] if i < len(image.layer_media_types)
-                             else OCI_LAYER_TAR, self.layer_size(c)))
-        return out
-
-    def _unpack_into_place(self, chain_id: str, diff_id: str, parent: str, source,
-                           compression: str | None = None) -> tuple[int, bool]:
-        """Unpack ``source`` (a file object, or a blob digest) as layer ``chain_id``;
-        (size, newly made). The layer appears at once, complete, or not at all."""
-        from .unpack import unpack_file
-        if self.has_layer(chain_id):
-            return self.layer_size(chain_id), False
-        tmp = self.tmpdir("layer")
-        try:
-            os.mkdir(os.path.join(tmp, "diff"), 0o755)
-            if isinstance(source, str):
-                with open(self.blob_path(source), "rb", buffering=1 << 16) as f:
-                    got, size = unpack_file(f, os.path.join(tmp, "diff"))
-            else:
-                got, size = unpack_file(source, os.path.join(tmp, "diff"), compression)
-            if diff_id and got != diff_id:
-                what = f"layer {source}" if isinstance(source, str) else "the layer"
-                raise IntegrityError(f"{what} does not match its diff_id: it unpacks to {got}, "
-                                     f"the config says {diff_id}")
-            chain_id = chain_id or got
-            meta = {"chain_id": chain_id, "diff_id": got, "parent": parent, "size": size}
-            with open(os.path.join(tmp, "meta.json"), "w") as f:
-                _json().dump(meta, f)
-            dest = self.paths.layer_dir(chain_id)
-            try:
-                os.rename(tmp, dest)
-            except OSError:
-                if self.has_layer(chain_id):  # another berth unpacked it meanwhile
-                    _rmtree(tmp, ignore_errors=True)
-                    return self.layer_size(chain_id), False
-                raise
-            return size, True
-        except BaseException:
-            _rmtree(tmp, ignore_errors=True)
-            raise
-
-    def add_layer(self, stream: BinaryIO, parent_chain_id: str = "",
-                  compression: str | None = None) -> Layer:
-        """A new layer from a tar stream (plain, gzip, zstd, xz; detected when ``compression`` is
-        None and the stream can peek): stored as an uncompressed tar blob and unpacked on top of
-        ``parent_chain_id``. Until an image uses it, ``discard_unused`` may remove it."""
-        tmp_blob = self.store.path("tmp", f"{TMP_PREFIX}{os.getpid()}-{id(stream)}.tar")
-        out = open(tmp_blob, "wb")
-        try:
-            stage = self.tmpdir("layer")
-            try:
-                from .tarstream import TarStream, decompressed
-                from .unpack import unpack
-                ts = TarStream(decompressed(stream, compression), out.write)
-                os.mkdir(os.path.join(stage, "diff"), 0o755)
-                size = unpack(ts, os.path.join(stage, "diff"))
-                out.close()
-                diff_id = ts.digest()
-                chain = diff_id if not parent_chain_id else \
-                    sha256_bytes(f"{parent_chain_id} {diff_id}".encode())
-                blob, new_blob = self.blobs.ingest(tmp_blob, diff_id)
-                try:
-                    with open(os.path.join(stage, "meta.json"), "w") as f:
-                        _json().dump({"chain_id": chain, "diff_id": diff_id,
-                                   "parent": parent_chain_id, "size": size}, f)
-                    if not self.has_layer(chain):
-                        try:
-                            os.rename(stage, self.paths.layer_dir(chain))
-                        except OSError:
-                            if not self.has_layer(chain):
-                                raise
-                except BaseException:
-                    if new_blob:
-                        self.discard_unused([blob], [])
-                    raise
-                return Layer(diff_id, chain, blob, OCI_LAYER_TAR, size)
-            finally:
-                _rmtree(stage, ignore_errors=True)
-        finally:
-            out.close()
-            try:
-                os.unlink(tmp_blob)
-            except FileNotFoundError:
-                pass
-
+    def damaged(self, image: Image) -> str:
+        """What is wrong with the record ``image`` came from ("" when nothing), as
+        ``resolve(..., damaged_ok=True)`` found it."""
+        return self._damaged.get(image.id, "")
     # --- adding images ------------------------------------------------------------------------
     def add_image(self, manifest_bytes: bytes, config_bytes: bytes, tags: list[str] = (),
                   repo_digest: str | None = None) -> Image:
         """Record an image whose layer blobs are in the store: unpack what is missing, verify
         the diff_ids, write the record and the names. All or nothing."""
+        with self.busy():
+            return self._add_image(manifest_bytes, config_bytes, tags, repo_digest)
+
+    def _add_image(self, manifest_bytes: bytes, config_bytes: bytes, tags,
+                   repo_digest: str | None) -> Image:
         new_blobs: list[str] = []
         new_layers: list[str] = []
         try:
@@ -363,6 +144,7 @@ class ImageStore:
                     history=list(config.get("history") or []),
                     author=config.get("author") or "", comment=config.get("comment") or "")
                 with self.store.lock():
+                    self._replay()
                     if not all(self.has_layer(c) for c in chains):
                         continue
                     for b in layer_blobs:
@@ -371,15 +153,11 @@ class ImageStore:
                                                  "was being added; try again")
                     for blob in (manifest_bytes, config_bytes):
                         self.blobs.put(blob)
-                    old = self._commit(img, tags, repo_digest)
-                if old is not None:
-                    # the same image came again with other blobs (say, uncompressed layers from
-                    # a docker archive): the last one added is kept, the other's go
-                    self.discard_unused([*old.layers, old.manifest_digest], [])
+                    self._commit(img, tags, repo_digest)
                 break
             else:
                 raise Conflict("another berth keeps removing this image's layers; try again")
-            return self._record(image_id) or img
+            return self._with_names(self._record(image_id) or img, self._refs())
         except BaseException:
             self.discard_unused(new_blobs, new_layers)
             raise
@@ -404,22 +182,21 @@ class ImageStore:
             size += n
         return size
 
-    def _commit(self, img: Image, tags: list[str], repo_digest: str | None) -> Image | None:
-        """Write the record and point the names at it (the caller holds the lock); the record
-        it replaced, if the image was there already."""
+    def _commit(self, img: Image, tags: list[str], repo_digest: str | None) -> None:
+        """Record ``img`` with its names (the caller holds the lock): one journalled change."""
         old = self._record(img.id)
-        self._write(img)
-        refs = self._refs()
+        refs = self._live_refs(keep=[img.id])
         touched = {img.id}
         for t in tags:
-            prev = refs["tags"].get(t)
-            if prev:
-                touched.add(prev)
+            touched.add(refs["tags"].get(t))
             refs["tags"][t] = img.id
         if repo_digest:
+            touched.add(refs["digests"].get(repo_digest))
             refs["digests"][repo_digest] = img.id
-        self._sync_names(refs, touched)
-        return old
+        # the same image again with other blobs (say, uncompressed layers from a docker
+        # archive): the last one added is kept, the other's go once nothing uses them
+        stale = [*old.layers, old.manifest_digest] if old is not None else []
+        self._journal_names(refs, touched, img, blobs=stale)
 
     def create_image(self, config: dict, layers: list[Layer], tags: list[str] = ()) -> Image:
         """An image from a config document (its rootfs filled in here) and layers already in the
@@ -435,75 +212,89 @@ class ImageStore:
                         "size": os.path.getsize(self.blob_path(l.blob))} for l in layers],
         }
         try:
-            return self.add_image(_json().dumps(manifest, separators=(",", ":")).encode(),
-                                  config_bytes, list(tags))
+            with self.busy():
+                return self.add_image(_json().dumps(manifest, separators=(",", ":")).encode(),
+                                      config_bytes, list(tags))
         except BaseException:
             self.discard_unused([l.blob for l in layers], [l.chain_id for l in layers])
             raise
 
     # --- removing -----------------------------------------------------------------------------
-    def _in_use(self, exclude: str = "") -> tuple[set[str], set[str]]:
-        blobs: set[str] = set()
-        chains: set[str] = set()
-        for iid in self._ids():
-            if iid == exclude:
-                continue
-            img = self._record(iid)
+    def _needs(self) -> tuple[set[str] | None, set[str] | None]:
+        """(blobs, chain ids) that the image records and containers need; None for what can't
+        be known (a damaged record that can't be rebuilt, a container whose records can't be
+        read): then none of that kind may be removed."""
+        from .users import claims
+        records, damaged = self._all_records()
+        blobs: set[str] | None = set()
+        chains: set[str] | None = set()
+        for iid in damaged:
+            img = self.rebuild(iid)
             if img is None:
-                continue
+                return None, None
+            records.append(img)
+        for img in records:
             chains.update(img.chain_ids)
             blobs.update(img.layers)
             blobs.add(img.id)
             if img.manifest_digest:
                 blobs.add(img.manifest_digest)
+        users = claims(self.store)
+        chains |= users.chains
+        if users.unknown:
+            chains = None
         return blobs, chains
 
-    def discard_unused(self, blobs: list[str], chains: list[str]) -> None:
-        """Remove these blobs and layers unless an image uses them."""
-        if not blobs and not chains:
-            return
-        with self.store.lock():
-            used_blobs, used_chains = self._in_use()
-            for c in chains:
-                if c not in used_chains:
+    def _drop_unused(self, chains: list[str], blobs: list[str]) -> int:
+        """Remove those of these layers and blobs that nothing needs (the caller holds the
+        root's lock); the bytes of the layers removed."""
+        needed_blobs, needed_chains = self._needs()
+        freed = 0
+        if needed_chains is not None:
+            for c in dict.fromkeys(chains):
+                if c and c not in needed_chains and os.path.isdir(self.paths.layer_dir(c)):
+                    freed += self.layer_size(c)
                     self._remove_layer(c)
+        if needed_blobs is not None:
             for b in blobs:
-                if b not in used_blobs:
+                if b and b not in needed_blobs:
                     self.blobs.remove(b)
+        return freed
 
-    def _remove_layer(self, chain_id: str) -> None:
-        # renamed away first, so the layer is either whole or absent for every reader
-        path = self.paths.layer_dir(chain_id)
-        doomed = os.path.join(self.store.path("tmp"), f"{TMP_PREFIX}{os.getpid()}-gone-"
-                                                      f"{os.path.basename(path)}")
-        try:
-            os.rename(path, doomed)
-        except FileNotFoundError:
-            return
-        _rmtree(doomed, ignore_errors=True)
+    def discard_unused(self, blobs: list[str], chains: list[str]) -> None:
+        """Remove these blobs and layers unless an image or a container needs them."""
+        if blobs or chains:
+            with self.store.lock():
+                self._replay()   # a pending change's records count as using what they name
+                self._drop_unused(list(chains), list(blobs))
 
-    def delete(self, image: Image) -> None:
-        """Remove the image, its names, and its layers and blobs that no other image uses."""
+    def delete(self, image: Image, only_if_unused: bool = False,
+               only_if_nameless: bool = False) -> int | None:
+        """Remove the image with all its names, then its layers and blobs that nothing else
+        needs; the bytes of the layers removed (None when ``only_if_unused`` and a container
+        uses it, or ``only_if_nameless`` and it has a name, as prune asks). The record goes
+        first: a berth killed after that leaves the image gone (its names name nothing) and
+        its layers and blobs to prune."""
         with self.store.lock():
-            refs = self._refs()
-            for table in (refs["tags"], refs["digests"]):
+            self._replay()
+            refs = self._live_refs()
+            if only_if_nameless and any(image.id in t.values() for t in refs.values()):
+                return None
+            if only_if_unused:
+                from .users import claims
+                if image.id in claims(self.store).images:
+                    return None
+            self.store.delete("images", image.id.partition(":")[2] + ".json")
+            self._damaged.pop(image.id, None)
+            for table in refs.values():
                 for k in [k for k, v in table.items() if v == image.id]:
                     del table[k]
-            self.store.write(refs, *REFS)
-            self.store.delete("images", image.id.partition(":")[2] + ".json")
-            used_blobs, used_chains = self._in_use()
-            for c in image.chain_ids:
-                if c not in used_chains:
-                    self._remove_layer(c)
-            for b in [*image.layers, image.id, image.manifest_digest]:
-                if b and b not in used_blobs:
-                    self.blobs.remove(b)
-
-    def check_removable(self, image: Image, force: bool) -> list[tuple[str, bool]]:
-        """The containers using ``image``; Conflict if one is running (even with force)."""
-        users = containers_using(self.store, image.id)
-        running = [c for c, r in users if r]
-        if running:
-            raise Conflict(f"conflict: unable to delete {image.short_id} (cannot be forced) - "
-                           f"image is being used by running container {running[0][:12]}")
-        return users
+            try:
+                self.store.write(refs, *REFS)
+            except OSError as e:
+                # a full disk: the names of a record that is gone name nothing, and the next
+                # change of names drops them; what follows frees the space
+                if e.errno not in (errno.ENOSPC, errno.EDQUOT):
+                    raise
+            return self._drop_unused(list(image.chain_ids),
+                                     [*image.layers, image.id, image.manifest_digest])

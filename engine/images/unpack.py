@@ -114,6 +114,9 @@ class _Unpacker:
 
     # directories, walked without following anything
     def dir_fd(self, parts: list[bytes], entry: bytes) -> int:
+        """An open descriptor of the directory ``parts`` (made if the layer has not made it
+        yet), reached from the deepest directory already open, one component at a time: no
+        recursion, however deep the layer nests."""
         if not parts:
             return self.root
         key = b"/".join(parts)
@@ -121,7 +124,17 @@ class _Unpacker:
         if fd is not None:
             self.dirs[key] = fd  # most recently used last: eviction takes the oldest
             return fd
-        parent = self.dir_fd(parts[:-1], entry)
+        depth = len(parts) - 1
+        while depth and b"/".join(parts[:depth]) not in self.dirs:
+            depth -= 1
+        fd = self.dirs[b"/".join(parts[:depth])] if depth else self.root
+        for i in range(depth, len(parts)):
+            fd = self._open_child(fd, parts[:i + 1], entry)
+        return fd
+
+    def _open_child(self, parent: int, parts: list[bytes], entry: bytes) -> int:
+        """Open (making it if needed) the directory ``parts`` in ``parent``; it is cached."""
+        key = b"/".join(parts)
         name = parts[-1]
         kind = self.made.get(key)
         if kind is None:
@@ -161,7 +174,8 @@ class _Unpacker:
                 self.sizes.pop(k, None)
             for k in [k for k in self.dir_times if k == key or k.startswith(prefix)]:
                 del self.dir_times[k]
-            _rmtree_at(parent, name)
+            from .scratch import remove_tree   # a later entry replacing a directory: rare
+            remove_tree(name, parent)
         else:
             os.unlink(name, dir_fd=parent)
         del self.made[key]
@@ -257,11 +271,15 @@ class _Unpacker:
                               "directory")
             if tkey == key:
                 return
-            tparent = self.dir_fd(tparts[:-1], linkname)
-            parent = self.dir_fd(parts[:-1], name)  # both in the cache now, neither evicted
-            self.clear(key, parent, base, tkind)
-            os.link(tparts[-1], base, src_dir_fd=tparent, dst_dir_fd=parent,
-                    follow_symlinks=False)
+            # a copy: opening the other directory may evict it from the cache (and close it)
+            tparent = os.dup(self.dir_fd(tparts[:-1], linkname))
+            try:
+                parent = self.dir_fd(parts[:-1], name)
+                self.clear(key, parent, base, tkind)
+                os.link(tparts[-1], base, src_dir_fd=tparent, dst_dir_fd=parent,
+                        follow_symlinks=False)
+            finally:
+                os.close(tparent)
             self.made[key] = tkind
         elif typ in (b"3", b"4", b"6"):
             fmt = {b"3": stat.S_IFCHR, b"4": stat.S_IFBLK, b"6": stat.S_IFIFO}[typ]
@@ -286,19 +304,6 @@ class _Unpacker:
             parts = key.split(b"/") if key else []
             fd = self.dir_fd(parts, key)
             os.utime(fd, ns=self.dir_times[key])
-
-
-def _rmtree_at(parent: int, name: bytes) -> None:
-    fd = os.open(name, _DIR_FLAGS, dir_fd=parent)
-    try:
-        for entry in os.scandir(fd):
-            if entry.is_dir(follow_symlinks=False):
-                _rmtree_at(fd, os.fsencode(entry.name))
-            else:
-                os.unlink(entry.name, dir_fd=fd)
-    finally:
-        os.close(fd)
-    os.rmdir(name, dir_fd=parent)
 
 
 def _xattr_name(key: bytes) -> str | None:

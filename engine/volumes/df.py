@@ -28,6 +28,10 @@ def _epoch(rfc3339: str) -> int:
 def _layer_size(engine, chain_id: str, cache: dict[str, int]) -> int:
     if chain_id in cache:
         return cache[chain_id]
+    images = getattr(engine, "image_store", None)
+    if images is not None:   # the images area reads (and names) damaged layer records
+        cache[chain_id] = images.layer_size(chain_id)
+        return cache[chain_id]
     ldir = engine.paths.layer_dir(chain_id)
     meta = engine.store.read("layers", os.path.basename(ldir), "meta.json") or {}
     size = meta.get("size")

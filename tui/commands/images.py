@@ -297,15 +297,17 @@ def cmd_load(args) -> int:
             raise InvalidArgument("requested load from stdin, but stdin is a terminal: use "
                                   "-i FILE or pipe an archive in")
         import shutil
-        tmp = engine.store.path("tmp", f"img-{os.getpid()}-stdin.tar")
-        with open(tmp, "wb") as out:
-            shutil.copyfileobj(sys.stdin.buffer, out, 1 << 20)
-        path = tmp
-    try:
-        images = engine.load(path)
-    finally:
-        if tmp:
-            os.unlink(tmp)
+        tmp = engine.image_store.scratch_path("stdin.tar")
+    with engine.image_store.busy():   # keeps prune off the scratch copy of stdin
+        try:
+            if tmp:
+                with open(tmp, "wb") as out:
+                    shutil.copyfileobj(sys.stdin.buffer, out, 1 << 20)
+                path = tmp
+            images = engine.load(path)
+        finally:
+            if tmp and os.path.exists(tmp):
+                os.unlink(tmp)
     from engine.images.reference import familiar
     if not args.quiet:
         for img in images:
@@ -326,17 +328,18 @@ def cmd_save(args) -> int:
     if sys.stdout.isatty():
         raise InvalidArgument("cowardly refusing to save to a terminal: use -o FILE or "
                               "redirect stdout")
-    tmp = engine.store.path("tmp", f"img-{os.getpid()}-stdout.tar")
-    try:
-        engine.save(args.images, tmp, args.format)
-        with open(tmp, "rb") as f:
-            import shutil
-            sys.stdout.flush()
-            shutil.copyfileobj(f, sys.stdout.buffer, 1 << 20)
-            sys.stdout.buffer.flush()
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    tmp = engine.image_store.scratch_path("stdout.tar")
+    with engine.image_store.busy():   # keeps prune off the scratch archive
+        try:
+            engine.save(args.images, tmp, args.format)
+            with open(tmp, "rb") as f:
+                import shutil
+                sys.stdout.flush()
+                shutil.copyfileobj(f, sys.stdout.buffer, 1 << 20)
+                sys.stdout.buffer.flush()
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
     return 0
 
 
