@@ -23,8 +23,13 @@ import shutil
 SIGKILL = 9
 # what berth makes at the top of a root; nothing else there is deleted (a root set by mistake
 # to a directory holding other things keeps them, and the directory)
-ROOT_ENTRIES = (".lock", "blobs", "cache", "containers", "images", "layers", "networks", "tmp",
-                "userns", "volumes")
+def _root_entries() -> tuple[str, ...]:
+    from .images.journal import BUSY
+    return (".lock", *BUSY, "blobs", "cache", "containers", "images", "layers", "networks",
+            "tmp", "userns", "volumes")
+
+
+ROOT_ENTRIES = _root_entries()
 
 
 def reset(store) -> list[str]:
