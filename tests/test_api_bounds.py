@@ -520,7 +520,7 @@ FUZZ_VALUES = [None, 0, -1, 1 << 63, 1.5, "", "x\ny", "a b", [], {}, [None], {"a
 
 
 def _fields(shape, prefix=()):
-    from engine.api.bodies import Struct
+    from engine.docker_api.bodies import Struct
     if isinstance(shape, Struct):
         for key, field in shape.fields.items():
             yield prefix + (key,)
@@ -542,7 +542,7 @@ def test_no_body_field_gets_a_500_whatever_it_holds(service, busybox):
     """A seeded sample of (field, value) over every body the API reads: a client's mistake is
     never a 500, and what was refused left nothing behind."""
     import random
-    from engine.api import bodies
+    from engine.docker_api import bodies
     assert request(service.path, "POST", "/networks/create", {"Name": "fzn"})[0] == 201
     status, out = request(service.path, "POST", "/containers/create?name=target",
                           _create(Cmd=["sleep", "600"]))

@@ -42,7 +42,7 @@ PACKAGES = ("engine", "tui", "themes", "textual", "rich", "aiohttp", "pyte", "py
 PROGRAMS = ("nft", "setsid", "ip", "mount", "umount", "sh", "getent", "ldconfig", "uname")
 # berth's own modules whose bytecode a pycache prefix could replace
 FORGED = ("engine/__init__.py", "engine/runtime/__init__.py", "engine/runtime/monitor.py",
-          "engine/network/reaper.py", "engine/api/fs_helper.py", "engine/api/exec_helper.py",
+          "engine/network/reaper.py", "engine/docker_api/fs_helper.py", "engine/docker_api/exec_helper.py",
           "tui/__init__.py", "tui/cli.py")
 
 

@@ -235,7 +235,7 @@ def cmd_reset(args) -> int:
 
 
 def cmd_service(args) -> int:
-    from engine.api.server import Limits, run_service
+    from engine.docker_api.server import Limits, run_service
     from engine.errors import InvalidArgument
     from engine.options import parse_size
     max_body = parse_size(args.max_body, "--max-body")

@@ -1,4 +1,4 @@
-"""One exec for the API server, in a process of its own: ``python -m engine.api.exec_helper
+"""One exec for the API server, in a process of its own: ``python -m engine.docker_api.exec_helper
 JOB``. The engine's exec forks, which a threaded server must not do; this process has no threads.
 
 JOB is JSON: ref, cmd, env, workdir, user, tty, privileged, console_size. Without a tty the

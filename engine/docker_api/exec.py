@@ -118,7 +118,7 @@ async def _spawn(engine, ex: ExecInstance, tty: bool, size):
     stdin = pipe if b.get("AttachStdin") and not tty else asyncio.subprocess.DEVNULL
     out = pipe if not tty else asyncio.subprocess.DEVNULL
     proc = await asyncio.create_subprocess_exec(
-        *python_command("engine.api.exec_helper", json.dumps(job)), stdin=stdin,
+        *python_command("engine.docker_api.exec_helper", json.dumps(job)), stdin=stdin,
         stdout=out, stderr=out, cwd="/", env=env, pass_fds=(theirs.fileno(),))
     theirs.close()
     mine.setblocking(False)

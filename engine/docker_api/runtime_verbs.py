@@ -44,7 +44,7 @@ async def _helper(engine, verb: str, job: dict, stdin: bool = False):
     from ..runtime.sealed import environment, python_command
     pipe = asyncio.subprocess.PIPE
     return await asyncio.create_subprocess_exec(
-        *python_command("engine.api.fs_helper", verb, json.dumps(job)),
+        *python_command("engine.docker_api.fs_helper", verb, json.dumps(job)),
         stdin=pipe if stdin else asyncio.subprocess.DEVNULL, stdout=pipe, stderr=pipe, cwd="/",
         env=environment(BERTH_ROOT=engine.paths.root, BERTH_RUN=engine.paths.run))
 

@@ -1,5 +1,5 @@
 """The container filesystem verbs for the API server, in a process of their own:
-``python -m engine.api.fs_helper VERB JOB``. For a stopped container the engine forks into a
+``python -m engine.docker_api.fs_helper VERB JOB``. For a stopped container the engine forks into a
 private mount namespace, which a threaded server must not do; this process has no threads.
 
 VERB: ``stat`` (Docker's PathStat of JOB's path, as JSON on stdout), ``archive`` (the path as a
