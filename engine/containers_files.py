@@ -92,6 +92,11 @@ class ContainerFilesAPI:
         from . import containerfs as fs
         c = self.container(ref)
         img = fs.commit(self, c, repository, message, author, changes, pause)
+        # dockerd's image store records what a commit was made from, and when it was named
+        from .clock import now_rfc3339
+        img.parent = c.config.image_id
+        img.last_tag_time = now_rfc3339() if repository else img.last_tag_time
+        self.image_store.annotate(img.id, parent=img.parent, last_tag_time=img.last_tag_time)
         self.emit("container", "commit", c.id, name=c.name, image=c.config.image)
         return img
 

@@ -13,7 +13,8 @@ from aiohttp import web
 
 from ..errors import BerthError, InvalidArgument, NotFound
 from . import translate
-from .server import call, engine_of
+from ..shapes import IMAGE, complete
+from .server import call, engine_of, request_version
 
 
 def register(routes) -> None:
@@ -68,7 +69,8 @@ async def list_images(request: web.Request) -> web.Response:
                 labels = (img.config or {}).get("Labels") or {}
                 if not all(_label(labels, w) for w in filters["label"]):
                     continue
-            out.append(translate.image_summary(img, counts.get(img.id, 0)))
+            out.append(translate.image_summary(img, counts.get(img.id, 0),
+                                               request_version(request)))
         return out
     return web.json_response(await call(build))
 
@@ -90,9 +92,12 @@ async def inspect(request: web.Request) -> web.Response:
     engine = engine_of(request)
     ref = request.match_info["name"]
     try:
-        return web.json_response(await call(engine.image_inspect, ref))
+        data = await call(engine.image_inspect, ref)
     except NotFound:
         raise NotFound(f"No such image: {ref}") from None
+    data.pop("Descriptor", None)   # from API 1.46, with the containerd image store
+    data.pop("History", None)      # berth's own (docker history has its endpoint)
+    return web.json_response(complete(data, IMAGE))
 
 
 async def history(request: web.Request) -> web.Response:

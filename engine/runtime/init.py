@@ -279,8 +279,11 @@ def resolve_identity(spec: dict) -> tuple[int, int, list[int], dict[str, str]]:
     uid, gid, groups, home = resolve_user(spec.get("user") or "0")
     env: dict[str, str] = {}
     for item in spec["env"]:
-        key, _, value = item.partition("=")
-        env[key] = value
+        key, eq, value = item.partition("=")
+        if eq:
+            env[key] = value
+        else:   # a bare name unsets it (moby's ReplaceOrAppendEnvValues)
+            env.pop(key, None)
     env.setdefault("PATH", DEFAULT_PATH)
     env.setdefault("HOSTNAME", spec.get("hostname") or "")
     env.setdefault("HOME", home)
