@@ -13,11 +13,14 @@ class ContainerFilesAPI:
 
     def top(self, ref: str, ps_args=()) -> tuple[list[str], list[list[str]]]:
         """(headers, rows) of the processes in the running container's cgroup: host and
-        container pids, user, CPU, memory, command (``ps_args`` accepted, not interpreted)."""
+        container pids, user, CPU, memory, command; with ``ps_args``, the columns the host's
+        ``ps`` gives for them, as dockerd answers ``docker top C ARGS``."""
         from .runtime import top
         c = self.container(ref)
         if not c.running:
             raise Conflict(f"Container {c.id} is not running")
+        if ps_args:
+            return top.ps(self._cgroups().pids(c.id), list(ps_args))
         return top.processes(self._cgroups().pids(c.id), c.state.pid)
 
     def copy_from(self, ref: str, path: str, out, follow_link: bool = False) -> None:

@@ -60,7 +60,9 @@ async def list_containers(request: web.Request) -> web.Response:
     found = await call(engine.containers, everything, filters or None)
     if limit > 0:
         found = found[:limit]
-    out = await call(lambda: [translate.container_summary(c) for c in found])
+    sized = translate.boolean(q.get("size"))
+    out = await call(lambda: [{**translate.container_summary(c),
+                               **(_sizes(engine, c) if sized else {})} for c in found])
     return web.json_response(out)
 
 
@@ -72,16 +74,32 @@ async def inspect(request: web.Request) -> web.Response:
     except NotFound:
         raise NotFound(f"No such container: {request.match_info['id']}") from None
     _network_entries(data, c, request_version(request))
+    if translate.boolean(request.query.get("size")):
+        data.update(await call(_sizes, engine, c))
     from .exec import running_execs
     data["ExecIDs"] = running_execs(request, c.id) or None
     return web.json_response(data)
 
 
+def _sizes(engine, c) -> dict:
+    """SizeRw (what the container wrote: its upper dir) and SizeRootFs (that and its image),
+    which dockerd adds to an inspect or a listing asked for with size=1."""
+    import os
+    from ..volumes.store import dir_size
+    rw = dir_size(os.path.join(engine.paths.container_dir(c.id), "upper"))
+    try:
+        image = engine.image(c.config.image_id).size
+    except NotFound:
+        image = 0
+    return {"SizeRw": rw, "SizeRootFs": rw + image}
+
+
 def _network_entries(data: dict, c, version: tuple[int, int] = MAX_VERSION) -> None:
     """Docker lists a container's networks from its creation on. On a user-defined network,
-    DNSNames holds the names it answers to; before API 1.45 the aliases also carry its short
-    id and hostname (moby's router/container/inspect.go), which compose 1.x reads to decide
-    whether to connect."""
+    DNSNames holds the names it answers to, and before API 1.45 the aliases also carry its
+    short id and hostname (moby's router/container/inspect.go). berth keeps the short id at
+    1.45 too: compose 1.x (which negotiates 1.45) takes a network whose aliases lack it for
+    one to disconnect and connect again, which berth can't do to a container not started."""
     nets = data.setdefault("NetworkSettings", {}).setdefault("Networks", {}) or {}
     data["NetworkSettings"]["Networks"] = nets
     mode = c.config.network_mode
@@ -96,7 +114,8 @@ def _network_entries(data: dict, c, version: tuple[int, int] = MAX_VERSION) -> N
                           "MacAddress": "", "DriverOpts": None, "DNSNames": None}
         if name != "berth":
             aliases = list(nets[name].get("Aliases") or [])
-            legacy = (c.id[:12], data["Config"]["Hostname"]) if version < (1, 45) else ()
+            legacy = (c.id[:12], data["Config"]["Hostname"]) if version < (1, 45) \
+                else (c.id[:12],)
             for alias in (*c.config.aliases, *legacy):
                 if alias not in aliases:
                     aliases.append(alias)
@@ -370,11 +389,17 @@ async def attach(request: web.Request) -> web.StreamResponse:
                     if not ok:
                         return
 
+    stdin = translate.boolean(q.get("stdin"))
+
     async def pump_in() -> None:
         while True:
             data = await proto.incoming.get()
             if data is None:
                 return
+            if not stdin:
+                # not attached to the container's input: what the client sends (its
+                # half-close as it starts, docker run -t without -i) means nothing
+                continue
             try:
                 if data == b"":
                     if tty:
