@@ -101,6 +101,15 @@ def test_exec_tty_is_exec_creates_and_running_execs_are_listed(api):
     api.exec_start(eid, detach=True)
     assert api.inspect_container(ctr)["ExecIDs"] == [eid]
     assert api.exec_inspect(eid)["ProcessConfig"]["user"] == "nobody"
+    # the detach keys end the attach, not the command (the server's escape proxy)
+    eid = api.exec_create(ctr, ["sh"], stdin=True, tty=True, detach_keys="ctrl-x,x")["Id"]
+    sock = api.exec_start(eid, socket=True, tty=True)._sock
+    sock.settimeout(10)
+    sock.sendall(b"echo a\n\x18x")
+    while sock.recv(4096):
+        pass   # until the server closes it
+    sock.close()
+    assert api.exec_inspect(eid)["Running"] is True
     with pytest.raises(docker.errors.APIError) as e:
         api.exec_create(ctr, ["true"], detach_keys="ctrl-รก")
     assert e.value.status_code == 400 and "Invalid escape keys" in str(e.value)
