@@ -13,11 +13,14 @@ class ContainerFilesAPI:
 
     def top(self, ref: str, ps_args=()) -> tuple[list[str], list[list[str]]]:
         """(headers, rows) of the processes in the running container's cgroup: host and
-        container pids, user, CPU, memory, command (``ps_args`` accepted, not interpreted)."""
+        container pids, user, CPU, memory, command; with ``ps_args``, the columns the host's
+        ``ps`` gives for them, as dockerd answers ``docker top C ARGS``."""
         from .runtime import top
         c = self.container(ref)
         if not c.running:
             raise Conflict(f"Container {c.id} is not running")
+        if ps_args:
+            return top.ps(self._cgroups().pids(c.id), list(ps_args))
         return top.processes(self._cgroups().pids(c.id), c.state.pid)
 
     def copy_from(self, ref: str, path: str, out, follow_link: bool = False) -> None:
@@ -92,6 +95,11 @@ class ContainerFilesAPI:
         from . import containerfs as fs
         c = self.container(ref)
         img = fs.commit(self, c, repository, message, author, changes, pause)
+        # dockerd's image store records what a commit was made from, and when it was named
+        from .clock import now_rfc3339
+        img.parent = c.config.image_id
+        img.last_tag_time = now_rfc3339() if repository else img.last_tag_time
+        self.image_store.annotate(img.id, parent=img.parent, last_tag_time=img.last_tag_time)
         self.emit("container", "commit", c.id, name=c.name, image=c.config.image)
         return img
 

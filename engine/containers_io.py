@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Iterator
 
-from .errors import Conflict, InvalidArgument
+from .errors import Conflict, InvalidArgument, NotSupported
 from .models import LogLine
 
 
@@ -74,6 +74,9 @@ class ContainerIOAPI:
         from .runtime.filters import rfc3339_seconds
         c = self.container(ref)
         d = self.paths.container_dir(c.id)
+        if c.config.log_driver == "none":
+            # dockerd's ErrReadLogsNotSupported (a 501 through the API)
+            raise NotSupported("configured logging driver does not support reading")
 
         def keep(t: str) -> bool:
             if since is None and until is None:

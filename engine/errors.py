@@ -86,6 +86,11 @@ class ExecError(BerthError):
         self.exit_code = exit_code
 
 
+class NotSupported(BerthError):
+    """Something the container was set up without (reading the logs of --log-driver none):
+    Docker's 501."""
+
+
 def host_error(what: str, err: OSError) -> HostError:
     """Turn an OSError into a HostError that names the operation and the kernel's reason (a
     DiskError when the filesystem refused a write)."""

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from .models import Container
+from .runtime import security
+from .shapes import CONTAINER, complete
 
 
 def _state(c: Container) -> dict:
@@ -23,7 +25,9 @@ def _config(c: Container) -> dict:
             "OpenStdin": k.open_stdin, "StdinOnce": False, "Env": k.env, "Cmd": k.cmd or None,
             "Image": k.image, "Volumes": {v: {} for v in k.image_volumes} or None,
             "WorkingDir": k.workdir, "Entrypoint": k.entrypoint or None, "OnBuild": None,
-            "Labels": k.labels, "StopSignal": k.stop_signal,
+            "Labels": k.labels,
+            # omitted by Docker unless the image or --stop-signal set one
+            **({"StopSignal": k.stop_signal} if k.stop_signal != "SIGTERM" else {}),
             **({"StopTimeout": k.stop_timeout} if k.stop_timeout is not None else {})}
 
 
@@ -39,13 +43,14 @@ def _host_config(c: Container) -> dict:
         "VolumesFrom": k.volumes_from or None, "ReadonlyRootfs": k.read_only,
         "ShmSize": k.shm_size, "CapAdd": k.cap_add or None, "CapDrop": k.cap_drop or None,
         "Privileged": k.privileged, "SecurityOpt": k.security_opt or None,
-        "Devices": k.devices, "Sysctls": k.sysctls or None, "GroupAdd": k.group_add or None,
+        "Devices": k.devices, "GroupAdd": k.group_add or None,
         "UsernsMode": k.userns, "Dns": k.dns, "DnsSearch": k.dns_search,
-        "DnsOptions": k.dns_options, "ExtraHosts": k.extra_hosts or None, "Init": k.init,
-        "LogConfig": {"Type": "json-file", "Config": k.log_opts},
+        "DnsOptions": k.dns_options, "ExtraHosts": k.extra_hosts or None,
+        **({"Init": True} if k.init else {}),   # a *bool Docker omits when not given
+        "LogConfig": {"Type": k.log_driver, "Config": k.log_opts},
         # MemorySwap as Docker reports it: twice Memory when only Memory was given
         "Memory": r.memory, "MemorySwap": r.memory_swap or r.memory * 2,
-        "MemoryReservation": r.memory_reservation, "KernelMemory": 0,
+        "MemoryReservation": r.memory_reservation,
         "NanoCpus": r.nano_cpus, "CpuShares": r.cpu_shares, "CpuPeriod": r.cpu_period,
         "CpuQuota": r.cpu_quota, "CpusetCpus": r.cpuset_cpus, "CpusetMems": r.cpuset_mems,
         "PidsLimit": r.pids_limit or None, "BlkioWeight": r.blkio_weight,
@@ -58,8 +63,23 @@ def _host_config(c: Container) -> dict:
                              ("BlkioDeviceWriteIOps", "device_write_iops"))},
         "OomKillDisable": r.oom_kill_disable, "OomScoreAdj": k.oom_score_adj,
         "Ulimits": [{"Name": u.name, "Soft": u.soft, "Hard": u.hard} for u in k.ulimits] or None,
-        "Tmpfs": {m.target: ",".join(m.options) for m in k.mounts if m.type == "tmpfs"} or None,
+        # --tmpfs options as they were given (Docker keeps the text)
+        **_omitempty(Tmpfs={m.target: m.given if m.given is not None else ",".join(m.options)
+                            for m in k.mounts if m.type == "tmpfs"}, Sysctls=k.sysctls),
+        # the paths berth masks and makes read-only, as runc reports Docker's defaults
+        "MaskedPaths": None if _unconfined(k) else list(security.MASKED_PATHS),
+        "ReadonlyPaths": None if _unconfined(k) else list(security.READONLY_PATHS),
     }
+
+
+def _omitempty(**fields) -> dict:
+    """The fields Go's ``omitempty`` keeps: those with a value."""
+    return {k: v for k, v in fields.items() if v}
+
+
+def _unconfined(k) -> bool:
+    return k.privileged or any(o.replace(":", "=") == "systempaths=unconfined"
+                               for o in k.security_opt)
 
 
 def _port_bindings(ports) -> dict:
@@ -92,7 +112,7 @@ def _network_settings(c: Container) -> dict:
 
 def container_inspect(engine, c: Container) -> dict:
     d = engine.paths.container_dir(c.id)
-    return {
+    data = {
         "Id": c.id, "Created": c.created, "Path": ([*c.config.entrypoint, *c.config.cmd] or [""])[0],
         "Args": [*c.config.entrypoint, *c.config.cmd][1:], "State": _state(c),
         "Image": c.config.image_id, "ResolvConfPath": f"{d}/resolv.conf",
@@ -104,3 +124,5 @@ def container_inspect(engine, c: Container) -> dict:
                                                      "MergedDir": f"{d}/rootfs"}},
         "Mounts": _mounts(engine, c), "Config": _config(c), "NetworkSettings": _network_settings(c),
     }
+    # every other key dockerd sends, with its value for a feature berth does not have
+    return complete(data, CONTAINER)

@@ -156,6 +156,9 @@ class Image(Model):
     history: list[dict[str, Any]] = field(default_factory=list)
     author: str = ""
     comment: str = ""
+    # the store's own metadata, not the image's content (as dockerd's image store keeps them)
+    parent: str = ""          # the image a commit was made from
+    last_tag_time: str = ""   # RFC 3339, when ``tag`` (or a commit's name) last named it
 
     @property
     def short_id(self) -> str:
@@ -184,6 +187,7 @@ class Mount(Model):
     source: str = ""           # host path for bind, volume name for volume
     read_only: bool = False
     options: list[str] = field(default_factory=list)
+    given: str | None = None   # --tmpfs's options as typed (inspect's HostConfig.Tmpfs)
     anonymous: bool = False    # a volume berth named itself (removed by rm -v and --rm)
     nocopy: bool = False
 
@@ -290,6 +294,7 @@ class ContainerConfig(Model):
     ip_address: str = ""
     aliases: list[str] = field(default_factory=list)
     log_opts: dict[str, str] = field(default_factory=dict)
+    log_driver: str = "json-file"                # json-file | none (nothing is kept)
     detach_keys: str = ""
     oom_score_adj: int = 0                        # written for pid 1 before exec (-1000..1000)
 

@@ -41,6 +41,14 @@ class RegistryAPI:
         self.emit("image", "push", digest, name=destination or ref)
         return digest
 
+    async def distribution_inspect(self, ref: str, tls_verify: bool = True,
+                                   credentials: tuple[str, str] | None = None) -> dict:
+        """The registry's manifest descriptor and platforms for ``ref``, without pulling it
+        (Docker's ``GET /distribution/{name}/json``)."""
+        from .images.remote import distribution_inspect
+        return await distribution_inspect(ref, insecure=not tls_verify,
+                                          credentials=credentials)
+
     def login(self, registry: str, username: str, password: str,
               tls_verify: bool = True) -> None:
         """Check the credentials against ``registry`` and save them (AuthError when wrong).

@@ -99,11 +99,14 @@ def test_pull_and_push_with_credentials_in_x_registry_auth(client, busybox):
     from registry_server import registry
     with registry(auth="htpasswd") as reg:
         reg.skopeo_copy_in(f"oci-archive:{BUSYBOX_MUSL}", "private/bb:1")
-        # the error comes at the end of the progress stream, as Docker sends it
-        lines = list(client.api.pull(f"{reg.host}/private/bb", tag="1", stream=True,
-                                     decode=True,
-                                     auth_config={"username": "alice", "password": "wrong"}))
-        assert "wrong username or password" in lines[-1]["error"]
+        # refused before anything was pulled: dockerd's status and message, no stream
+        with pytest.raises(docker.errors.APIError) as e:
+            client.api.pull(f"{reg.host}/private/bb", tag="1",
+                            auth_config={"username": "alice", "password": "wrong"})
+        assert e.value.status_code == 500 and "wrong username or password" in str(e.value)
+        with pytest.raises(docker.errors.NotFound):
+            client.api.pull(f"{reg.host}/private/bb", tag="nosuch",
+                            auth_config={"username": "alice", "password": "wonderland"})
         assert client.images.list(name=f"{reg.host}/private/bb") == []
         image = client.images.pull(f"{reg.host}/private/bb", tag="1",
                                    auth_config={"username": "alice", "password": "wonderland"})

@@ -116,9 +116,10 @@ def test_mount_flag_errors(spec, message):
 
 def test_tmpfs_flag():
     assert parse_tmpfs("/run") == Mount(type="tmpfs", target="/run",
-                                        options=["noexec", "nosuid", "nodev"])
+                                        options=["noexec", "nosuid", "nodev"], given="")
     m = parse_tmpfs("/run:rw,exec,size=65536k,mode=1777")
     assert m.options == ["noexec", "nosuid", "nodev", "exec", "size=65536k", "mode=1777"]
+    assert m.given == "rw,exec,size=65536k,mode=1777"   # inspect's HostConfig.Tmpfs, as typed
     assert not m.read_only
     assert parse_tmpfs("/t:ro").read_only
     for bad, message in (("run", "invalid mount path: 'run' mount path must be absolute"),

@@ -105,6 +105,10 @@ def check(value, shape, struct: str = "", path: list[str] | None = None):
     if isinstance(shape, Struct):
         if not isinstance(value, dict):
             _fail(value, shape, struct, path)
+        # Go matches a field's name case-insensitively (docker-py sends "detachKeys")
+        folded = {k.lower(): k for k in shape.fields}
+        for key in [k for k in value if k not in shape.fields and k.lower() in folded]:
+            value.setdefault(folded[key.lower()], value.pop(key))
         for key, field in shape.fields.items():
             if key in value:
                 value[key] = check(value[key], field, shape.name, [*path, key])

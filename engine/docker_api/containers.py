@@ -11,10 +11,10 @@ import time
 
 from aiohttp import web
 
-from ..errors import Conflict, InvalidArgument, NotFound
+from ..errors import Conflict, InvalidArgument, NotFound, NotSupported
 from . import runtime_verbs, stats, streams, translate
 from .bodies import CONTAINER_CREATE, read_json
-from .server import call, engine_of
+from .server import MAX_VERSION, call, engine_of, request_version
 
 PENDING = web.AppKey("pending_attach", dict)   # container id -> sockets waiting for its start
 
@@ -60,7 +60,9 @@ async def list_containers(request: web.Request) -> web.Response:
     found = await call(engine.containers, everything, filters or None)
     if limit > 0:
         found = found[:limit]
-    out = await call(lambda: [translate.container_summary(c) for c in found])
+    sized = translate.boolean(q.get("size"))
+    out = await call(lambda: [{**translate.container_summary(c),
+                               **(_sizes(engine, c) if sized else {})} for c in found])
     return web.json_response(out)
 
 
@@ -71,13 +73,33 @@ async def inspect(request: web.Request) -> web.Response:
         c = await call(engine.container, data["Id"])
     except NotFound:
         raise NotFound(f"No such container: {request.match_info['id']}") from None
-    _network_entries(data, c)
+    _network_entries(data, c, request_version(request))
+    if translate.boolean(request.query.get("size")):
+        data.update(await call(_sizes, engine, c))
+    from .exec import running_execs
+    data["ExecIDs"] = running_execs(request, c.id) or None
     return web.json_response(data)
 
 
-def _network_entries(data: dict, c) -> None:
-    """Docker lists a container's networks from its creation on, each with the container's
-    short id among the aliases (compose reads both to decide whether to connect)."""
+def _sizes(engine, c) -> dict:
+    """SizeRw (what the container wrote: its upper dir) and SizeRootFs (that and its image),
+    which dockerd adds to an inspect or a listing asked for with size=1."""
+    import os
+    from ..volumes.store import dir_size
+    rw = dir_size(os.path.join(engine.paths.container_dir(c.id), "upper"))
+    try:
+        image = engine.image(c.config.image_id).size
+    except NotFound:
+        image = 0
+    return {"SizeRw": rw, "SizeRootFs": rw + image}
+
+
+def _network_entries(data: dict, c, version: tuple[int, int] = MAX_VERSION) -> None:
+    """Docker lists a container's networks from its creation on. On a user-defined network,
+    DNSNames holds the names it answers to, and before API 1.45 the aliases also carry its
+    short id and hostname (moby's router/container/inspect.go). berth keeps the short id at
+    1.45 too: compose 1.x (which negotiates 1.45) takes a network whose aliases lack it for
+    one to disconnect and connect again, which berth can't do to a container not started."""
     nets = data.setdefault("NetworkSettings", {}).setdefault("Networks", {}) or {}
     data["NetworkSettings"]["Networks"] = nets
     mode = c.config.network_mode
@@ -92,10 +114,14 @@ def _network_entries(data: dict, c) -> None:
                           "MacAddress": "", "DriverOpts": None, "DNSNames": None}
         if name != "berth":
             aliases = list(nets[name].get("Aliases") or [])
-            for alias in (*c.config.aliases, c.id[:12]):
+            legacy = (c.id[:12], data["Config"]["Hostname"]) if version < (1, 45) \
+                else (c.id[:12],)
+            for alias in (*c.config.aliases, *legacy):
                 if alias not in aliases:
                     aliases.append(alias)
-            nets[name]["Aliases"] = aliases
+            nets[name]["Aliases"] = aliases or None
+            nets[name]["DNSNames"] = list(dict.fromkeys(
+                [c.name, *c.config.aliases, c.id[:12], data["Config"]["Hostname"]]))
 
 
 # --- create and the lifecycle -------------------------------------------------------------------
@@ -271,6 +297,8 @@ async def logs(request: web.Request) -> web.StreamResponse:
     tail_n = None if (q.get("tail") or "all") == "all" else translate.query_int(q, "tail", -1)
     tail_n = None if tail_n is not None and tail_n < 0 else tail_n
     since, until = _seconds(q.get("since")), _seconds(q.get("until"))
+    if c.config.log_driver == "none":   # before the stream's 200, as dockerd
+        raise NotSupported("configured logging driver does not support reading")
     tty = c.config.tty
     response = web.StreamResponse(headers={
         "Content-Type": streams.RAW if tty else streams.MULTIPLEXED})
@@ -299,6 +327,24 @@ async def logs(request: web.Request) -> web.StreamResponse:
 
 # --- attach -------------------------------------------------------------------------------------
 
+async def _attach_logs(request: web.Request, engine, c, with_logs: bool) -> web.StreamResponse:
+    q = request.query
+    want = {"stdout": translate.boolean(q.get("stdout")),
+            "stderr": translate.boolean(q.get("stderr"))}
+    tty = c.config.tty
+    if with_logs and c.config.log_driver == "none":
+        raise NotSupported("configured logging driver does not support reading")
+    proto, token = await streams.hijack(request, streams.RAW if tty else streams.MULTIPLEXED)
+    if with_logs:
+        for line in await call(lambda: list(engine.logs(c.id))):
+            if want.get(line.stream if line.stream == "stderr" else "stdout"):
+                data = line.text.encode()
+                if not await proto.write(data if tty else streams.frame(
+                        streams.stream_number(line.stream), data)):
+                    break
+    return streams.release(request, token)
+
+
 async def attach(request: web.Request) -> web.StreamResponse:
     """Hijack the connection and stream the container's output (multiplexed without a tty).
     An attach before the start (what ``docker run`` does) is handed to ``start`` and gets every
@@ -308,8 +354,10 @@ async def attach(request: web.Request) -> web.StreamResponse:
     cid = await _container_id(engine, request.match_info["id"])
     c = await call(engine.container, cid)
     q = request.query
-    if not translate.boolean(q.get("stream")) and translate.boolean(q.get("logs")):
-        return await logs(request)
+    if not translate.boolean(q.get("stream")):
+        # the logs so far (or nothing), on the hijacked connection, which then closes: a
+        # client reads an attach to its end
+        return await _attach_logs(request, engine, c, translate.boolean(q.get("logs")))
     live = engine.attach
     theirs = None
     if c.running:
@@ -341,11 +389,17 @@ async def attach(request: web.Request) -> web.StreamResponse:
                     if not ok:
                         return
 
+    stdin = translate.boolean(q.get("stdin"))
+
     async def pump_in() -> None:
         while True:
             data = await proto.incoming.get()
             if data is None:
                 return
+            if not stdin:
+                # not attached to the container's input: what the client sends (its
+                # half-close as it starts, docker run -t without -i) means nothing
+                continue
             try:
                 if data == b"":
                     if tty:

@@ -45,7 +45,7 @@ class ExecInstance:
         return {"ID": self.id, "Running": self.running, "ExitCode": self.exit_code,
                 "ProcessConfig": {"tty": bool(b.get("Tty")), "entrypoint": cmd[0] if cmd else "",
                                   "arguments": cmd[1:], "privileged": bool(b.get("Privileged")),
-                                  "user": b.get("User") or ""},
+                                  **({"user": b["User"]} if b.get("User") else {})},
                 "OpenStdin": bool(b.get("AttachStdin")), "OpenStderr": bool(b.get("AttachStderr")),
                 "OpenStdout": bool(b.get("AttachStdout")), "CanRemove": False,
                 "ContainerID": self.cid, "DetachKeys": b.get("DetachKeys") or "", "Pid": self.pid}
@@ -57,6 +57,11 @@ def register(routes) -> None:
     routes.add("POST", "/exec/{id}/resize", resize)
     routes.add("GET", "/exec/{id}/json", inspect)
     routes.app[EXECS] = {}
+
+
+def running_execs(request: web.Request, cid: str) -> list[str]:
+    """The ids of the container's execs that run now (its inspect's ExecIDs)."""
+    return [e.id for e in request.app[EXECS].values() if e.cid == cid and e.running]
 
 
 def _instance(request: web.Request) -> ExecInstance:
@@ -81,13 +86,20 @@ async def create(request: web.Request) -> web.Response:
     validate_exec(body)
     if not body.get("Cmd"):
         raise InvalidArgument("No exec command specified")
+    if body.get("DetachKeys"):
+        try:
+            streams.detach_keys(body["DetachKeys"])
+        except InvalidArgument:
+            raise InvalidArgument(f"Invalid escape keys ({body['DetachKeys']}) provided") \
+                from None
     eid = os.urandom(32).hex()
     request.app[EXECS][eid] = ExecInstance(eid, c.id, body)
     return web.json_response({"Id": eid}, status=201)
 
 
 async def inspect(request: web.Request) -> web.Response:
-    return web.json_response(_instance(request).inspect())
+    from ..shapes import EXEC, complete
+    return web.json_response(complete(_instance(request).inspect(), EXEC))
 
 
 def _set_size(fd: int, rows: int, cols: int) -> None:
@@ -158,16 +170,21 @@ async def start(request: web.Request) -> web.StreamResponse:
     if ex.started:
         raise Conflict(f"Exec {ex.id} has already been started")
     body = await read_json(request, EXEC_START)
-    tty = bool(body.get("Tty", ex.body.get("Tty")))
+    # the command's terminal is exec create's Tty; the start's Tty only says, as in moby,
+    # whether the stream is raw (a client that asks for a tty) or multiplexed
+    tty = bool(ex.body.get("Tty"))
+    framed = not body.get("Tty")
     size = body.get("ConsoleSize") or ex.body.get("ConsoleSize")
     ex.started = ex.running = True
     conn = token = None
     if not body.get("Detach"):
         # the 101 goes out before the command can write anything: a client reads the head
         # through a buffer, and bytes that arrive with it would be lost to the raw socket
-        conn, token = await streams.hijack(request, streams.RAW if tty else streams.MULTIPLEXED)
+        conn, token = await streams.hijack(request, streams.MULTIPLEXED if framed
+                                           else streams.RAW)
     master = None
     proc = None
+    detached = False
     try:
         proc, control = await _spawn(engine, ex, tty, size)
         info, master = await _control(control)
@@ -181,21 +198,29 @@ async def start(request: web.Request) -> web.StreamResponse:
             if conn is None:
                 raise Conflict(info["error"])
             message = (info["error"] + "\r\n").encode()
-            await conn.write(message if tty else streams.frame(streams.STDOUT, message))
+            await conn.write(streams.frame(streams.STDOUT, message) if framed else message)
         elif conn is None:
             asyncio.ensure_future(_reap(ex, proc))
             return web.Response(status=200)
         elif tty:
-            await _serve_tty(conn, master)
+            keys = streams.detach_keys(ex.body.get("DetachKeys") or None)
+            detached = await _serve_tty(conn, master, framed,
+                                        streams.DetachScanner(keys)
+                                        if ex.body.get("AttachStdin") else None)
         else:
-            await _serve_pipes(conn, proc)
+            await _serve_pipes(conn, proc, framed)
     finally:
         if conn is not None:
-            if master is not None:
-                os.close(master)
-                ex.master = None
-            if ex.running and proc is not None:
-                await _reap(ex, proc)
+            if detached:
+                # the client typed the detach keys: the command runs on, its terminal
+                # drained (and closed) once it ends
+                asyncio.ensure_future(_drain(ex, proc, master))
+            else:
+                if master is not None:
+                    os.close(master)
+                    ex.master = None
+                if ex.running and proc is not None:
+                    await _reap(ex, proc)
     return streams.release(request, token)
 
 
@@ -205,11 +230,35 @@ async def _reap(ex: ExecInstance, proc) -> None:
     ex.done.set()
 
 
-async def _serve_pipes(conn: streams.Hijacked, proc) -> None:
+async def _drain(ex: ExecInstance, proc, master: int) -> None:
+    """Read what a detached command writes to its terminal (nobody listens) until it ends."""
+    loop = asyncio.get_running_loop()
+
+    def readable() -> None:
+        try:
+            if os.read(master, 65536):
+                return
+        except BlockingIOError:
+            return
+        except OSError:   # EIO: the command's side of the terminal is closed
+            pass
+        loop.remove_reader(master)
+
+    loop.add_reader(master, readable)
+    try:
+        await _reap(ex, proc)
+    finally:
+        loop.remove_reader(master)
+        os.close(master)
+        ex.master = None
+
+
+async def _serve_pipes(conn: streams.Hijacked, proc, framed: bool = True) -> None:
     async def pump(reader, stream: int) -> None:
         while True:
             data = await reader.read(65536)
-            if not data or not await conn.write(streams.frame(stream, data)):
+            if not data or not await conn.write(streams.frame(stream, data) if framed
+                                                else data):
                 return
 
     async def feed() -> None:
@@ -228,8 +277,12 @@ async def _serve_pipes(conn: streams.Hijacked, proc) -> None:
         inp.cancel()
 
 
-async def _serve_tty(conn: streams.Hijacked, master: int) -> None:
+async def _serve_tty(conn: streams.Hijacked, master: int, framed: bool = False,
+                     scanner: streams.DetachScanner | None = None) -> bool:
+    """Serve the command's terminal to the client; True when the client detached with the
+    detach keys (moby's escape proxy, on a terminal's input only)."""
     loop = asyncio.get_running_loop()
+    detached = asyncio.Event()
     os.set_blocking(master, False)
     output: asyncio.Queue = asyncio.Queue()
 
@@ -249,6 +302,12 @@ async def _serve_tty(conn: streams.Hijacked, master: int) -> None:
             data = await conn.incoming.get()
             if not data:
                 return
+            if scanner is not None:
+                data, gone = scanner.feed(data)
+                if gone:
+                    detached.set()
+                    output.put_nowait(None)
+                    return
             while data:
                 try:
                     n = os.write(master, data)
@@ -263,8 +322,9 @@ async def _serve_tty(conn: streams.Hijacked, master: int) -> None:
     try:
         while True:
             data = await output.get()
-            if not data or not await conn.write(data):
-                return
+            if not data or not await conn.write(
+                    streams.frame(streams.STDOUT, data) if framed else data):
+                return detached.is_set()
     finally:
         loop.remove_reader(master)
         inp.cancel()

@@ -11,9 +11,10 @@ import tempfile
 
 from aiohttp import web
 
-from ..errors import BerthError, InvalidArgument, NotFound
+from ..errors import AuthError, BerthError, InvalidArgument, NotFound
 from . import translate
-from .server import call, engine_of
+from ..shapes import IMAGE, complete
+from .server import call, engine_of, request_version
 
 
 def register(routes) -> None:
@@ -25,6 +26,7 @@ def register(routes) -> None:
     add("POST", "/images/prune", prune)
     add("GET", "/images/search", search)
     add("GET", r"/images/{name:.+}/json", inspect)
+    add("GET", r"/distribution/{name:.+}/json", distribution)
     add("GET", r"/images/{name:.+}/history", history)
     add("POST", r"/images/{name:.+}/tag", tag)
     add("POST", r"/images/{name:.+}/push", push)
@@ -61,14 +63,21 @@ async def list_images(request: web.Request) -> web.Response:
                 dangling = not img.repo_tags
                 if dangling != translate.boolean((filters["dangling"] or ["true"])[0]):
                     continue
-            if "reference" in filters and not any(
-                    _ref_match(t, r) for t in img.repo_tags for r in filters["reference"]):
-                continue
+            if "reference" in filters:
+                # as moby: only the names that match are listed, and an image none matches
+                # is left out
+                wanted = filters["reference"]
+                img.repo_tags = [t for t in img.repo_tags if any(_ref_match(t, r) for r in wanted)]
+                img.repo_digests = [d for d in img.repo_digests
+                                    if any(_ref_match(d, r) for r in wanted)]
+                if not img.repo_tags and not img.repo_digests:
+                    continue
             if "label" in filters:
                 labels = (img.config or {}).get("Labels") or {}
                 if not all(_label(labels, w) for w in filters["label"]):
                     continue
-            out.append(translate.image_summary(img, counts.get(img.id, 0)))
+            out.append(translate.image_summary(img, counts.get(img.id, 0),
+                                               request_version(request)))
         return out
     return web.json_response(await call(build))
 
@@ -78,21 +87,41 @@ def _label(labels: dict, wanted: str) -> bool:
     return key in labels and (not eq or labels[key] == value)
 
 
-def _ref_match(tag: str, pattern: str) -> bool:
-    import fnmatch
-    short = translate.familiar(tag)
-    if ":" not in pattern.rsplit("/", 1)[-1]:
-        short = short.rsplit(":", 1)[0]
-    return fnmatch.fnmatch(short, pattern)
+def _ref_match(ref: str, pattern: str) -> bool:
+    """moby's reference.FamiliarMatch: Go's path.Match of the pattern against the familiar
+    reference, or else against its name alone (``*`` stops at a ``/``)."""
+    import re
+    short = translate.familiar(ref)
+    name = short.split("@", 1)[0]
+    if ":" in name.rsplit("/", 1)[-1]:
+        name = name.rsplit(":", 1)[0]
+    rx = ""
+    for part in re.split(r"(\*|\?|\[[^\]]*\])", pattern):
+        rx += ("[^/]*" if part == "*" else "[^/]" if part == "?" else
+               part.replace("[!", "[^") if part.startswith("[") else re.escape(part))
+    return any(re.fullmatch(rx, s) for s in (short, name))
 
 
 async def inspect(request: web.Request) -> web.Response:
     engine = engine_of(request)
     ref = request.match_info["name"]
     try:
-        return web.json_response(await call(engine.image_inspect, ref))
+        data = await call(engine.image_inspect, ref)
     except NotFound:
         raise NotFound(f"No such image: {ref}") from None
+    data.pop("Descriptor", None)   # from API 1.46, with the containerd image store
+    data.pop("History", None)      # berth's own (docker history has its endpoint)
+    return web.json_response(complete(data, IMAGE))
+
+
+async def distribution(request: web.Request) -> web.Response:
+    """The registry's descriptor and platforms for an image reference, not pulling it."""
+    engine = engine_of(request)
+    ref = request.match_info["name"]
+    from ..images.reference import parse
+    parse(ref)
+    return web.json_response(await engine.distribution_inspect(
+        ref, tls_verify=not _insecure(ref), credentials=registry_auth(request)))
 
 
 async def history(request: web.Request) -> web.Response:
@@ -160,10 +189,14 @@ async def search(request: web.Request) -> web.Response:
 # --- streams of progress ------------------------------------------------------------------------
 
 class _Progress:
-    """Docker's JSON lines on a streamed response, fed from the engine's progress callback."""
+    """Docker's JSON lines on a streamed response, fed from the engine's progress callback.
+    The response's 200 goes out with the first line: a job that fails before it has anything
+    to say (a manifest not found, a registry's refusal) answers with its error's status and
+    message, as dockerd does."""
 
-    def __init__(self, response: web.StreamResponse):
-        self.response = response
+    def __init__(self, request: web.Request):
+        self.request = request
+        self.response = web.StreamResponse(headers={"Content-Type": "application/json"})
         self.queue: asyncio.Queue = asyncio.Queue()
 
     def __call__(self, message: dict) -> None:
@@ -186,12 +219,22 @@ class _Progress:
             try:
                 result = task.result()
             except BerthError as e:
+                if not self.response.prepared:
+                    raise
                 await self.write({"errorDetail": {"message": str(e)}, "error": str(e)})
                 return None
             return result
 
     async def write(self, message: dict) -> None:
+        if not self.response.prepared:
+            await self.response.prepare(self.request)
         await self.response.write(json.dumps(message).encode() + b"\r\n")
+
+    async def end(self) -> web.StreamResponse:
+        if not self.response.prepared:
+            await self.response.prepare(self.request)
+        await self.response.write_eof()
+        return self.response
 
 
 def registry_auth(request: web.Request) -> tuple[str, str] | None:
@@ -235,19 +278,20 @@ async def create(request: web.Request) -> web.StreamResponse:
     from ..images.reference import parse
     parse(ref)   # a bad reference or X-Registry-Auth is a 400, before the stream's 200
     credentials = registry_auth(request)
-    response = web.StreamResponse(headers={"Content-Type": "application/json"})
-    await response.prepare(request)
-    progress = _Progress(response)
-    img = await progress.run(engine.pull(ref, platform=platform, progress=progress,
-                                         tls_verify=not _insecure(ref),
-                                         credentials=credentials))
+    progress = _Progress(request)
+    try:
+        img = await progress.run(engine.pull(ref, platform=platform, progress=progress,
+                                             tls_verify=not _insecure(ref),
+                                             credentials=credentials))
+    except AuthError as e:
+        # moby: a registry's "denied" reads as not found (404), other refusals as 500
+        raise (NotFound if "denied" in str(e) else BerthError)(str(e)) from None
     if img is not None:
         await progress.write({"status": f"Digest: {img.manifest_digest}"} if img.manifest_digest
                              else {"status": "Pulled"})
         await progress.write({"status": f"Status: Downloaded newer image for "
                                         f"{translate.familiar(ref) if ':' in ref or '@' in ref else ref}"})
-    await response.write_eof()
-    return response
+    return await progress.end()
 
 
 async def _save_body(request: web.Request) -> str:
@@ -271,7 +315,8 @@ async def _import(request: web.Request, engine, src: str) -> web.StreamResponse:
     path = await _save_body(request)
     q = request.query
     repo = q.get("repo") or None
-    ref = f"{repo}:{q.get('tag') or 'latest'}" if repo else None
+    # the docker CLI sends repo=NAME:TAG and no tag; a name without one gets latest later
+    ref = f"{repo}:{q['tag']}" if repo and q.get("tag") else repo
     try:
         img = await call(engine.import_image, path, ref, q.getall("changes", []),
                          q.get("message") or "")
@@ -287,17 +332,14 @@ async def push(request: web.Request) -> web.StreamResponse:
     ref = f"{name}:{t}" if t else name
     await _image(engine, ref)
     credentials = registry_auth(request)
-    response = web.StreamResponse(headers={"Content-Type": "application/json"})
-    await response.prepare(request)
-    progress = _Progress(response)
+    progress = _Progress(request)
     digest = await progress.run(engine.push(ref, progress=progress,
                                             tls_verify=not _insecure(ref),
                                             credentials=credentials))
     if digest:
         await progress.write({"status": f"{t or 'latest'}: digest: {digest}",
                               "aux": {"Tag": t or "latest", "Digest": digest}})
-    await response.write_eof()
-    return response
+    return await progress.end()
 
 
 # --- save and load ------------------------------------------------------------------------------
@@ -338,21 +380,23 @@ async def get_many(request: web.Request) -> web.StreamResponse:
 async def load(request: web.Request) -> web.StreamResponse:
     engine = engine_of(request)
     path = await _save_body(request)
-    try:
-        before = {t for img in await call(engine.images) for t in img.repo_tags}
-        loaded = await call(engine.load, path)
-    finally:
-        os.unlink(path)
-    lines = []
-    for img in loaded:
-        # the names the archive brought (an image already stored keeps its other names)
-        names = [t for t in img.repo_tags if t not in before] or img.repo_tags or [img.id]
-        lines += [f"Loaded image: {translate.familiar(n)}\n" if n != img.id
-                  else f"Loaded image ID: {n}\n" for n in names]
-    # a stream, as Docker's: clients read it line by line only when it is chunked
+    # a stream, as Docker's: clients read it line by line only when it is chunked; what the
+    # archive holds is only known as it is read, so a bad one is an error in the stream
     response = web.StreamResponse(headers={"Content-Type": "application/json"})
     await response.prepare(request)
-    for line in lines:
-        await response.write(json.dumps({"stream": line}).encode() + b"\n")
+    try:
+        loaded = await call(engine.load, path)
+    except BerthError as e:
+        await response.write(json.dumps({"errorDetail": {"message": str(e)},
+                                         "error": str(e)}).encode() + b"\n")
+        loaded = []
+    finally:
+        os.unlink(path)
+    for img in loaded:
+        # the names the archive brought (an image already stored keeps its other names)
+        lines = [f"Loaded image: {translate.familiar(n)}\n" for n in img.loaded_tags] or \
+            [f"Loaded image ID: {img.id}\n"]
+        for line in lines:
+            await response.write(json.dumps({"stream": line}).encode() + b"\n")
     await response.write_eof()
     return response

@@ -7,6 +7,7 @@ from aiohttp import web
 from ..errors import InvalidArgument, NotFound
 from . import translate
 from .bodies import NETWORK_CONNECT, NETWORK_CREATE, NETWORK_DISCONNECT, read_json
+from ..shapes import NETWORK, complete
 from .server import call, engine_of
 
 
@@ -28,7 +29,7 @@ def _shaped(data: dict) -> dict:
     # host and none have no creation time; clients parse the field, so give Go's zero time
     if not data.get("Created"):
         data["Created"] = ZERO_TIME
-    return data
+    return complete(data, NETWORK)
 
 
 def _matches(data: dict, filters: dict[str, list[str]]) -> bool:

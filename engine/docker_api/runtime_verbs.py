@@ -23,7 +23,8 @@ def _verb(engine, name: str, what: str):
 async def top(request: web.Request) -> web.Response:
     engine = engine_of(request)
     fn = _verb(engine, "top", "docker top")
-    args = request.query.get("ps_args") or ""
+    # dockerd's default is ps -ef (its titles are what clients expect)
+    args = request.query.get("ps_args") or "-ef"
     titles, rows = await call(fn, request.match_info["id"], tuple(args.split()))
     return web.json_response({"Titles": titles, "Processes": rows})
 

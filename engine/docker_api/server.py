@@ -27,7 +27,7 @@ from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
 
 from ..errors import (AuthError, BerthError, Conflict, ExecError, HostError, IntegrityError,
-                      InvalidArgument, NotFound, RegistryError)
+                      InvalidArgument, NotFound, NotSupported, RegistryError)
 from .bodies import BodyTooLarge, BodyTooSlow
 
 MIN_VERSION, MAX_VERSION = (1, 41), (1, 45)
@@ -42,6 +42,7 @@ STATUS: tuple[tuple[type, int], ...] = (
     (BodyTooLarge, 413), (BodyTooSlow, 408),
     (NotFound, 404), (Conflict, 409), (InvalidArgument, 400), (AuthError, 401),
     (ExecError, 400), (IntegrityError, 400), (RegistryError, 500), (HostError, 500),
+    (NotSupported, 501),
     (BerthError, 500), (NotImplementedError, 501),
 )
 
@@ -217,7 +218,7 @@ class GuardedHandler(RequestHandler):
 
 
 def make_app(engine, limits: Limits | None = None) -> web.Application:
-    from . import containers, exec as exec_, images, networks, system, volumes
+    from . import containers, exec as exec_, images, networks, swarm, system, volumes
     limits = limits or Limits()
     # client_max_size bounds every whole-body read (request.read/text/json); streamed bodies
     # (image load, archive PUT) are read from request.content and are not limited
@@ -226,10 +227,15 @@ def make_app(engine, limits: Limits | None = None) -> web.Application:
     app[STATE_KEY] = ServiceState()
     app[LIMITS_KEY] = limits
     routes = Routes(app)
-    for module in (system, containers, exec_, images, networks, volumes):
+    for module in (system, containers, exec_, images, networks, volumes, swarm):
         module.register(routes)
     app.router.add_route("*", "/{tail:.*}", _not_found)
     return app
+
+
+def request_version(request: web.Request) -> tuple[int, int]:
+    """The API version a request speaks: its ``/vX.Y`` prefix, or the newest without one."""
+    return _parse_version(request.match_info.get("version") or "") or MAX_VERSION
 
 
 def engine_of(request: web.Request):

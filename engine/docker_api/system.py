@@ -10,7 +10,8 @@ import time
 from aiohttp import web
 
 from . import translate
-from .server import API_VERSION, MIN_VERSION, call, engine_of
+from ..shapes import INFO, SYSTEM_DF, VERSION as VERSION_SHAPE, complete
+from .server import API_VERSION, MIN_VERSION, call, engine_of, request_version
 
 VERSION = "0.1.0"
 
@@ -51,7 +52,7 @@ async def version(request: web.Request) -> web.Response:
             "Version": VERSION, "ApiVersion": API_VERSION, "MinAPIVersion": min_api,
             "GitCommit": "", "GoVersion": f"python{platform.python_version()}", "Os": "linux",
             "Arch": _arch(), "KernelVersion": _kernel(), "BuildTime": ""}
-    return web.json_response(body)
+    return web.json_response(complete(body, VERSION_SHAPE))
 
 
 def _arch() -> str:
@@ -91,8 +92,9 @@ def _info(engine) -> dict:
                                                            "Mirrors": []},
         "GenericResources": None, "HttpProxy": "", "HttpsProxy": "", "NoProxy": "",
         "Name": platform.node(), "Labels": [], "ExperimentalBuild": False,
-        "ServerVersion": VERSION, "Runtimes": {"berth": {"path": "berth"}},
-        "DefaultRuntime": "berth", "Swarm": {"LocalNodeState": "inactive", "NodeID": "",
+        # berth's own runtime, under the name clients send and expect for the default one
+        "ServerVersion": VERSION, "Runtimes": {"runc": {"path": "berth", "status": {}}},
+        "DefaultRuntime": "runc", "Swarm": {"LocalNodeState": "inactive", "NodeID": "",
                                              "NodeAddr": "", "ControlAvailable": False,
                                              "Error": "", "RemoteManagers": None},
         "LiveRestoreEnabled": True, "Isolation": "", "InitBinary": "",
@@ -101,7 +103,7 @@ def _info(engine) -> dict:
 
 
 async def info(request: web.Request) -> web.Response:
-    return web.json_response(await call(_info, engine_of(request)))
+    return web.json_response(complete(await call(_info, engine_of(request)), INFO))
 
 
 def _event_json(ev) -> dict:
@@ -134,7 +136,11 @@ async def events(request: web.Request) -> web.StreamResponse:
 
 
 async def df(request: web.Request) -> web.Response:
-    return web.json_response(await call(engine_of(request).system_df))
+    data = await call(engine_of(request).system_df)
+    if request_version(request) >= (1, 44):
+        for img in data.get("Images") or []:
+            img.pop("VirtualSize", None)
+    return web.json_response(complete(data, SYSTEM_DF))
 
 
 async def auth(request: web.Request) -> web.Response:

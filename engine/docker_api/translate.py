@@ -13,6 +13,7 @@ import time
 from ..clock import human_duration
 from ..errors import InvalidArgument
 from ..models import ContainerConfig, Mount, Resources, Ulimit
+from ..shapes import CONTAINER_SUMMARY, complete
 from ..runtime.names import shown
 
 # HostConfig fields berth cannot honour, with the value(s) that mean "not used"
@@ -219,7 +220,7 @@ def container_config(body: dict) -> tuple[ContainerConfig, bool]:
     config = ContainerConfig(
         image=body["Image"], cmd=_strslice(body.get("Cmd")),
         entrypoint=_strslice(entrypoint) if entrypoint is not None else [],
-        env=[e for e in body.get("Env") or [] if "=" in e], workdir=body.get("WorkingDir") or "",
+        env=[str(e) for e in body.get("Env") or []], workdir=body.get("WorkingDir") or "",
         user=body.get("User") or "", hostname=body.get("Hostname") or "",
         domainname=body.get("Domainname") or "", labels=dict(body.get("Labels") or {}),
         tty=bool(body.get("Tty")), open_stdin=bool(body.get("OpenStdin")),
@@ -244,6 +245,7 @@ def container_config(body: dict) -> tuple[ContainerConfig, bool]:
         extra_hosts=list(host.get("ExtraHosts") or []), mac_address=body.get("MacAddress") or "",
         log_opts=options.parse_log_opts([f"{k}={v}" for k, v in
                                          (log.get("Config") or {}).items()]),
+        log_driver=log.get("Type") or "json-file",
         volumes_from=list(host.get("VolumesFrom") or []),
         oom_score_adj=options.parse_oom_score_adj(host.get("OomScoreAdj") or 0))
     for u in config.ulimits:
@@ -322,18 +324,19 @@ def container_summary(c, networks: dict | None = None) -> dict:
             num, _, proto = e.partition("/")
             if (int(num), proto or "tcp") not in bound:
                 ports.append({"PrivatePort": int(num), "Type": proto or "tcp"})
-    mounts = [{"Type": m.type, "Name": m.source if m.type == "volume" else "",
-               "Source": m.source, "Destination": m.target, "Driver":
-               "local" if m.type == "volume" else "", "Mode": "", "RW": not m.read_only,
-               "Propagation": ""} for m in c.config.mounts]
+    # Name and Driver are a volume's only (omitempty in moby's MountPoint)
+    mounts = [{"Type": m.type, "Source": m.source, "Destination": m.target, "Mode": "",
+               "RW": not m.read_only, "Propagation": "",
+               **({"Name": m.source, "Driver": "local"} if m.type == "volume" else {})}
+              for m in c.config.mounts]
     from ..inspect import _network_settings
     nets = _network_settings(c).get("Networks") or {}
     command = " ".join([*c.config.entrypoint, *c.config.cmd])
-    return {"Id": c.id, "Names": ["/" + c.name], "Image": c.config.image,
+    return complete({"Id": c.id, "Names": ["/" + c.name], "Image": c.config.image,
             "ImageID": c.config.image_id, "Command": command, "Created": epoch(c.created),
             "Ports": ports, "Labels": c.config.labels, "State": c.state.status,
             "Status": status_text(c), "HostConfig": {"NetworkMode": c.config.network_mode},
-            "NetworkSettings": {"Networks": nets}, "Mounts": mounts}
+            "NetworkSettings": {"Networks": nets}, "Mounts": mounts}, CONTAINER_SUMMARY)
 
 
 def familiar(ref: str) -> str:
@@ -342,9 +345,11 @@ def familiar(ref: str) -> str:
     return short(ref)
 
 
-def image_summary(img, containers: int = -1) -> dict:
-    """One entry of ``GET /images/json``."""
-    return {"Id": img.id, "ParentId": "", "RepoTags": [familiar(t) for t in img.repo_tags],
-            "RepoDigests": [familiar(d) for d in img.repo_digests], "Created": epoch(img.created), "Size": img.size,
-            "SharedSize": -1, "VirtualSize": img.size,
+def image_summary(img, containers: int = -1, version: tuple[int, int] = (1, 45)) -> dict:
+    """One entry of ``GET /images/json`` (VirtualSize only before API 1.44, as dockerd)."""
+    return {"Id": img.id, "ParentId": img.parent,
+            "RepoTags": [familiar(t) for t in img.repo_tags],
+            "RepoDigests": [familiar(d) for d in img.repo_digests], "Created": epoch(img.created),
+            "Size": img.size, "SharedSize": -1,
+            **({"VirtualSize": img.size} if version < (1, 44) else {}),
             "Labels": (img.config or {}).get("Labels") or None, "Containers": containers}

@@ -7,6 +7,7 @@ from aiohttp import web
 from ..errors import InvalidArgument, NotFound
 from . import translate
 from .bodies import VOLUME_CREATE, read_json
+from ..shapes import VOLUME, complete
 from .server import call, engine_of
 
 
@@ -24,7 +25,8 @@ async def list_volumes(request: web.Request) -> web.Response:
     filters = translate.parse_filters(request.query.get("filters"))
 
     def build() -> list[dict]:
-        return [engine.volume_inspect(v.name) for v in engine.volumes(filters or None)]
+        return [complete(engine.volume_inspect(v.name), VOLUME)
+                for v in engine.volumes(filters or None)]
     return web.json_response({"Volumes": await call(build), "Warnings": None})
 
 
@@ -32,7 +34,7 @@ async def inspect(request: web.Request) -> web.Response:
     engine = engine_of(request)
     name = request.match_info["name"]
     try:
-        return web.json_response(await call(engine.volume_inspect, name))
+        return web.json_response(complete(await call(engine.volume_inspect, name), VOLUME))
     except NotFound:
         raise NotFound(f"get {name}: no such volume") from None
 

@@ -43,7 +43,9 @@ class ImagesAPI:
 
     # --- adding -------------------------------------------------------------------------------
     def load(self, path: str):
-        """Load an OCI layout tar or a ``docker save`` archive; the Images loaded."""
+        """Load an OCI layout tar or a ``docker save`` archive; the Images loaded, each with
+        ``loaded_tags``: the names the archive gave it (Docker reports those, not the image's
+        other names)."""
         from .archive import load
         loaded = load(self.image_store, path)
         for img in loaded:

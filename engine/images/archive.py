@@ -188,7 +188,11 @@ def _load(images: ImageStore, path: str):
                                   "(no index.json or manifest.json)")
         if not plan:
             raise InvalidArgument(f"{path} holds no images")
-        out = [images.add_image(m, c, tags) for m, c, tags in plan]
+        out = []
+        for m, c, tags in plan:
+            img = images.add_image(m, c, tags)
+            img.loaded_tags = list(tags)   # what the archive named it (load's report)
+            out.append(img)
         return out
     except BaseException:
         images.discard_unused(new_blobs, [])

@@ -25,7 +25,7 @@ def inspect(store, img) -> dict:
         "Id": img.id,
         "RepoTags": [reference.familiar(t) for t in img.repo_tags],
         "RepoDigests": [reference.familiar(d) for d in img.repo_digests],
-        "Parent": "",
+        "Parent": img.parent,
         "Comment": img.comment,
         "Created": img.created,
         "DockerVersion": "",
@@ -37,10 +37,26 @@ def inspect(store, img) -> dict:
         "GraphDriver": graph,
         "RootFS": {"Type": "layers", "Layers": list(img.diff_ids)},
         "History": list(img.history),
-        "Metadata": {"LastTagTime": ""},
-        "Descriptor": {"digest": img.manifest_digest} if img.manifest_digest else None,
+        # Go's zero time when it was never tagged (clients parse it as a time)
+        "Metadata": {"LastTagTime": img.last_tag_time or "0001-01-01T00:00:00Z"},
+        **({"Descriptor": _descriptor(store, img.manifest_digest)} if img.manifest_digest
+           else {}),
         **({"Damaged": store.damaged(img)} if store.damaged(img) else {}),
     }
+
+
+def _descriptor(store, digest: str) -> dict:
+    """The OCI descriptor of the image's manifest, as dockerd's containerd store gives it."""
+    import json
+    import os
+    path = store.blob_path(digest)
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+        media = json.loads(raw).get("mediaType") or "application/vnd.oci.image.manifest.v1+json"
+    except (OSError, ValueError, AttributeError):
+        return {"digest": digest}
+    return {"mediaType": media, "digest": digest, "size": os.path.getsize(path)}
 
 
 def history(store, img) -> list[dict]:

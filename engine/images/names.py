@@ -128,13 +128,16 @@ class Names:
         records.append(self._with_names(new, refs))
         self._journal_change(records, refs, chains, blobs)
 
-    def _write_names(self, refs: dict, touched) -> None:
+    def _write_names(self, refs: dict, touched, stamp: dict | None = None) -> None:
         """Commit a change of names alone (the caller holds the root's lock): the copies in the
         records of ``touched`` first, then refs.json, whose rename is the commit point. Killed
         in between, refs.json still says the old names; rebuilt from the copies (when it is
         damaged too), it would say the new ones: either way never a mix. Needs no new file,
-        so untag (rmi of one name of several) works on a full disk."""
+        so untag (rmi of one name of several) works on a full disk. ``stamp``: {id: {field:
+        value}} of record metadata to set in the same writes (a tag's time)."""
         for img in self._copies(refs, touched):
+            for key, value in ((stamp or {}).get(img.id) or {}).items():
+                setattr(img, key, value)
             try:
                 self._write(img)
             except OSError as e:
@@ -166,7 +169,9 @@ class Names:
             refs = self._live_refs()
             old = refs["tags"].get(name)
             refs["tags"][name] = image.id
-            self._write_names(refs, {image.id, old})
+            from ..clock import now_rfc3339
+            self._write_names(refs, {image.id, old},
+                              stamp={image.id: {"last_tag_time": now_rfc3339()}})
         return name
 
     def untag(self, ref: str) -> str:

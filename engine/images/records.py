@@ -90,6 +90,19 @@ class Records:
     def _write(self, img: Image) -> None:
         self.store.write(img.to_dict(), "images", img.id.partition(":")[2] + ".json")
 
+    def annotate(self, image_id: str, **fields) -> None:
+        """Set the store's metadata of an image (``parent``, ``last_tag_time``): fields of its
+        record, not of its content, so its id stays."""
+        from ..errors import NotFound
+        with self.store.lock():
+            self._replay()
+            img = self._record(image_id)
+            if img is None:
+                raise NotFound(f"No such image: {image_id}")
+            for key, value in fields.items():
+                setattr(img, key, value)
+            self._write(img)
+
     def rebuild(self, image_id: str) -> Image | None:
         """The record of ``image_id`` made again from its config blob (the id is its digest)
         and a manifest blob naming it, with what layers/ holds; None when a part is missing.

@@ -248,8 +248,11 @@ def _environment(spec: dict, job: dict, home: str) -> dict[str, str]:
     """The container's environment with the exec's -e on top, as Docker builds it."""
     env: dict[str, str] = {}
     for item in [*spec.get("env", []), *job["env"]]:
-        key, _, value = item.partition("=")
-        env[key] = value
+        key, eq, value = item.partition("=")
+        if eq:
+            env[key] = value
+        else:   # a bare name unsets it, as in the container's own environment
+            env.pop(key, None)
     env.setdefault("PATH", init.DEFAULT_PATH)
     env.setdefault("HOSTNAME", spec.get("hostname") or "")
     env.setdefault("HOME", home)

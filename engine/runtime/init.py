@@ -60,6 +60,7 @@ def container_main(spec: dict, stdio: tuple[int, int, int], err_fd: int, go_fd: 
         path = find_executable(spec["argv"], env)
         if console_fd is not None:
             take_terminal(spec, uid)
+        own_stdio(uid)
         wait_for_monitor()
         linux.close_range(CONSOLE_FD, INIT_FD - 1)
         linux.close_range(INIT_FD + 1 if spec.get("init") else INIT_FD)   # --init keeps berth-init
@@ -96,6 +97,21 @@ def _arrange_fds(stdio: tuple[int, int, int], err_fd: int, go_fd: int,
             os.dup2(fd, target, inheritable=False)
     linux.close_range(INIT_FD + 1 if init_fd is not None else
                       (GO_FD if console_fd is None else CONSOLE_FD) + 1)
+
+
+def own_stdio(uid: int) -> None:
+    """Give the command's stdio to its user, as runc does (fixStdioPermissions): the monitor's
+    pipes are root's, mode 0600, and a non-root process could not open /dev/stdout. /dev/null
+    and what the user owns already are left alone; a descriptor the kernel won't let us
+    change (an unmapped owner in a user namespace) stays as it is."""
+    for fd in (0, 1, 2):
+        try:
+            st = os.fstat(fd)
+            if st.st_uid == uid or (stat.S_ISCHR(st.st_mode) and st.st_rdev == os.makedev(1, 3)):
+                continue
+            os.fchown(fd, uid, -1)
+        except OSError:
+            pass
 
 
 def take_terminal(spec: dict, uid: int) -> None:
@@ -279,8 +295,11 @@ def resolve_identity(spec: dict) -> tuple[int, int, list[int], dict[str, str]]:
     uid, gid, groups, home = resolve_user(spec.get("user") or "0")
     env: dict[str, str] = {}
     for item in spec["env"]:
-        key, _, value = item.partition("=")
-        env[key] = value
+        key, eq, value = item.partition("=")
+        if eq:
+            env[key] = value
+        else:   # a bare name unsets it (moby's ReplaceOrAppendEnvValues)
+            env.pop(key, None)
     env.setdefault("PATH", DEFAULT_PATH)
     env.setdefault("HOSTNAME", spec.get("hostname") or "")
     env.setdefault("HOME", home)

@@ -36,8 +36,9 @@ class JsonFileWriter:
     the monitor's loop while the container is quiet) one stderr line tells ``berth logs`` how
     many lines were lost and when, before the writing goes on."""
 
-    def __init__(self, directory: str, opts: dict | None = None):
+    def __init__(self, directory: str, opts: dict | None = None, keep: bool = True):
         opts = opts or {}
+        self.keep = keep          # False for --log-driver none: nothing is written
         self.path = os.path.join(directory, LOG)
         self.max_size = _size(opts["max-size"]) if opts.get("max-size") else 0
         self.max_file = int(opts.get("max-file") or 1)
@@ -53,6 +54,8 @@ class JsonFileWriter:
         self.size = os.fstat(self.fd).st_size
 
     def write(self, stream: str, data: bytes) -> None:
+        if not self.keep:
+            return
         buf = self.partial[stream] + data
         lines = buf.split(b"\n")
         rest = lines.pop()

@@ -94,7 +94,8 @@ class Monitor(MonitorStart, MonitorIO):
             self._load_seams()
             self._listen()
             self.cg_ready = False
-            self.log = JsonFileWriter(self.cdir, self.spec.get("log_opts"))
+            self.log = JsonFileWriter(self.cdir, self.spec.get("log_opts"),
+                                      keep=self.spec.get("log_driver") != "none")
             restarts = process.read_state(self.cdir).get("restart_count", 0)
             while True:
                 started = time.monotonic()

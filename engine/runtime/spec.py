@@ -84,7 +84,8 @@ def build(store, container: Container, layer_dirs: list[str]) -> dict:
         "network_mode": c.network_mode, "netns_pid": netns_pid, "shm_size": c.shm_size,
         "ulimits": [u.to_dict() for u in c.ulimits], "init": c.init,
         "resources": c.resources.to_dict(), "restart": c.restart_policy.to_dict(),
-        "auto_remove": c.auto_remove, "log_opts": c.log_opts, "tty": c.tty,
+        "auto_remove": c.auto_remove, "log_opts": c.log_opts,
+        "log_driver": c.log_driver, "tty": c.tty,
         "open_stdin": c.open_stdin, "security": security, "device_rules": device_rules,
         "mounts": mounts, "oom_score_adj": c.oom_score_adj,
     }

@@ -85,3 +85,49 @@ def _kib(kb: int) -> str:
     if kb >= 1024:
         return f"{kb / 1024:.1f}M"
     return f"{kb}K"
+
+
+def ps(pids: list[int], args: list[str]) -> tuple[list[str], list[list[str]]]:
+    """``docker top C ARGS``, as dockerd answers it: the host's ``ps ARGS`` (asked for the
+    container's pids with ``-q``, or filtered afterwards when ARGS can't take ``-q``), the
+    header's titles, and the rows of the container's processes, the last column keeping the
+    rest of the line (moby's parsePSOutput)."""
+    import re
+    import subprocess
+    from ..errors import HostError, InvalidArgument
+    for key, value in re.findall(r"\s+(\S*)=\s*(PID\S*)", " " + " ".join(args)):
+        if key != "pid":
+            raise InvalidArgument(f'specifying "{key}={value}" is not allowed')
+    wanted = ",".join(str(p) for p in sorted(pids))
+    try:
+        out = subprocess.run(["ps", *args, "-q", wanted], capture_output=True)
+        if out.returncode != 0:   # some options (f) refuse -q
+            out = subprocess.run(["ps", *args], capture_output=True)
+    except FileNotFoundError:
+        raise HostError("ps: executable file not found in $PATH") from None
+    if out.returncode != 0:
+        first = out.stderr.decode(errors="replace").strip().splitlines()[:1]
+        raise HostError("ps: " + (first[0] if first else f"exit status {out.returncode}"))
+    lines = out.stdout.decode(errors="replace").split("\n")
+    titles = lines[0].split()
+    if "PID" not in titles:
+        raise HostError("Couldn't find PID field in ps output")
+    at, rows, inside = titles.index("PID"), [], False
+    for line in lines[1:]:
+        fields = line.split()
+        if not fields:
+            continue
+        if fields[at] == "-":   # a thread line (ps m) of the process above
+            if inside:
+                rows.append(_fit(fields, len(titles)))
+            continue
+        if not fields[at].isdigit():
+            raise HostError(f"Unexpected pid '{fields[at]}'")
+        inside = int(fields[at]) in pids
+        if inside:
+            rows.append(_fit(fields, len(titles)))
+    return titles, rows
+
+
+def _fit(fields: list[str], n: int) -> list[str]:
+    return [*fields[:n - 1], " ".join(fields[n - 1:])]

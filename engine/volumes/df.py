@@ -117,8 +117,9 @@ def system_df(engine) -> dict[str, Any]:
             "Image": c["image"], "ImageID": c["image_id"], "Command": c["command"],
             "Created": _epoch(c["created"]), "State": c["state"], "Status": c["state"],
             "SizeRw": size_rw, "SizeRootFs": size_rw + image_size,
-            "Mounts": [{"Type": m.type, "Name": m.source if m.type == "volume" else "",
-                        "Source": m.source, "Destination": m.target, "RW": not m.read_only}
+            "Mounts": [{"Type": m.type, "Source": m.source, "Destination": m.target,
+                        "RW": not m.read_only,
+                        **({"Name": m.source, "Driver": "local"} if m.type == "volume" else {})}
                        for m in mounts]})
 
     volume_rows = []

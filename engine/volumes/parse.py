@@ -293,7 +293,7 @@ def parse_tmpfs(spec: str) -> Mount:
             raise InvalidArgument(f"invalid tmpfs option '{w}' in '{spec}'")
     read_only = "ro" in words and words.index("ro") > (words.index("rw") if "rw" in words else -1)
     options = [*TMPFS_DEFAULTS, *(w for w in words if w not in ("ro", "rw"))]
-    return Mount(type="tmpfs", target=target, read_only=read_only, options=options)
+    return Mount(type="tmpfs", target=target, read_only=read_only, options=options, given=opts)
 
 
 def mount_to_spec(mount: Mount) -> str:

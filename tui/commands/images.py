@@ -311,10 +311,10 @@ def cmd_load(args) -> int:
     from engine.images.reference import familiar
     if not args.quiet:
         for img in images:
-            if img.repo_tags:
-                for t in img.repo_tags:
-                    print(f"Loaded image: {familiar(t)}")
-            else:
+            # the names the archive brought, as docker load reports them
+            for t in getattr(img, "loaded_tags", img.repo_tags):
+                print(f"Loaded image: {familiar(t)}")
+            if not getattr(img, "loaded_tags", img.repo_tags):
                 print(f"Loaded image ID: {img.id}")
     return 0
 

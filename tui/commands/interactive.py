@@ -482,7 +482,7 @@ def _exec_args(p):
 
 def _top_args(p):
     p.add_argument("container")
-    p.add_argument("ps_args", nargs="*", help="ps options (accepted for Docker compatibility)")
+    p.add_argument("ps_args", nargs="*", help="ps options: the host's ps columns for the container's processes, as docker top")
 
 
 def _cp_args(p):

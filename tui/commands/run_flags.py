@@ -123,7 +123,8 @@ def build_config(args):
         userns=args.userns, dns=args.dns, dns_search=args.dns_search,
         dns_options=args.dns_option, extra_hosts=args.add_host, mac_address=args.mac_address,
         ip_address=args.ip, aliases=args.network_alias,
-        log_opts=options.parse_log_opts(args.log_opt), detach_keys=args.detach_keys)
+        log_opts=options.parse_log_opts(args.log_opt), log_driver=args.log_driver,
+        detach_keys=args.detach_keys)
     if getattr(args, "oom_score_adj", None) is not None:
         config.oom_score_adj = options.parse_oom_score_adj(args.oom_score_adj)
     if args.shm_size:
