@@ -336,7 +336,12 @@ async def _attach_logs(request: web.Request, engine, c, with_logs: bool) -> web.
         raise NotSupported("configured logging driver does not support reading")
     proto, token = await streams.hijack(request, streams.RAW if tty else streams.MULTIPLEXED)
     if with_logs:
-        for line in await call(lambda: list(engine.logs(c.id))):
+        lines = await call(lambda: list(engine.logs(c.id)))
+        # docker-py reads the 101 head through http.client's buffered reader, then reads the
+        # raw socket: bytes that reach it together with the head are buffered and lost to it.
+        # dockerd's log reader is slow enough that they never do; give the client that moment.
+        await asyncio.sleep(0.02)
+        for line in lines:
             if want.get(line.stream if line.stream == "stderr" else "stdout"):
                 data = line.text.encode()
                 if not await proto.write(data if tty else streams.frame(
