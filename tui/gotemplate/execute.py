@@ -361,7 +361,7 @@ class State:
             return final if final is not NOFINAL else value
         argv = [self.arg(dot, params[min(i, len(params) - 1)], a) for i, a in enumerate(args)]
         if final is not NOFINAL:
-            argv.append(self.validate(final, params[-1]))
+            argv.append(self.validate(final, params[min(n_in - 1, len(params) - 1)]))
         if builtin and name == "call":
             argv.insert(0, str(args[0]) if args else "")
         try:
