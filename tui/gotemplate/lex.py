@@ -189,7 +189,7 @@ class _Lexer:
         elif c == "|":
             self.emit("pipe")
         elif c == '"':
-            self.lex_quote()
+            self.lex_quoted('"', "string", "quoted string")
         elif c == "`":
             x = self.text.find("`", self.pos)
             if x < 0:
@@ -199,7 +199,7 @@ class _Lexer:
         elif c == "$":
             self.lex_field_or_var("var")
         elif c == "'":
-            self.lex_char()
+            self.lex_quoted("'", "charconst", "character constant")
         elif c == "." and not "0" <= self.peek() <= "9":
             self.lex_field_or_var("field")
         elif c in "+-." or "0" <= c <= "9":
@@ -261,7 +261,8 @@ class _Lexer:
         else:
             self.emit("ident")
 
-    def lex_quote(self) -> None:
+    def lex_quoted(self, quote: str, typ: str, what: str) -> None:
+        """A "…" string or a 'c' character constant (escapes skipped, no newline inside)."""
         while True:
             c = self.next()
             if c == "\\":
@@ -269,23 +270,10 @@ class _Lexer:
                 if c and c != "\n":
                     continue
             if c in ("", "\n"):
-                self.error("unterminated quoted string")
-            if c == '"':
+                self.error(f"unterminated {what}")
+            if c == quote:
                 break
-        self.emit("string")
-
-    def lex_char(self) -> None:
-        while True:
-            c = self.next()
-            if c == "\\":
-                c = self.next()
-                if c and c != "\n":
-                    continue
-            if c in ("", "\n"):
-                self.error("unterminated character constant")
-            if c == "'":
-                break
-        self.emit("charconst")
+        self.emit(typ)
 
     def lex_number(self) -> None:
         if not self.scan_number():
