@@ -125,7 +125,7 @@ def format_inspect(fmt: str, objects: list) -> str:
     as docker's typed structs, then, if that fails, as raw JSON; 'json' as one JSON array."""
     if fmt == "json":
         from .gofmt import go_json
-        return go_json(list(objects), escape_html=True) + "\n"
+        return go_json(list(objects)) + "\n"
     tmpl = template(fmt, parse_exit=64)
     out = []
     for obj in objects:

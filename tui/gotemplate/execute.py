@@ -48,6 +48,15 @@ class Policy:
 
 MAP = Policy()
 
+# whether a value can be passed for a parameter of that Go type
+_TYPE_CHECKS = {
+    "string": lambda v: type(v) is str,
+    "int": lambda v: isinstance(v, int) and not isinstance(v, bool),
+    "bool": lambda v: isinstance(v, bool),
+    "[]string": lambda v: isinstance(v, NilSlice) or isinstance(v, (list, tuple))
+    and all(type(x) is str for x in v),
+}
+
 
 class State:
     """One execution: the output, the variable stack, the node being run (for errors)."""
@@ -419,12 +428,7 @@ class State:
             self.error(f"invalid value; expected {typ}")
         if typ == "any":
             return value
-        ok = {"string": lambda v: type(v) is str,
-              "int": lambda v: isinstance(v, int) and not isinstance(v, bool),
-              "bool": lambda v: isinstance(v, bool),
-              "[]string": lambda v: isinstance(v, NilSlice) or isinstance(v, (list, tuple))
-              and all(type(x) is str for x in v)}[typ]
-        if not ok(value):
+        if not _TYPE_CHECKS[typ](value):
             got = "interface {}" if value is None else gotype(value)
             self.error(f"wrong type for value; expected {typ}; got {got}")
         return value
