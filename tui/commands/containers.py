@@ -329,7 +329,6 @@ def cmd_logs(args) -> int:
 def cmd_inspect(args) -> int:
     from engine.errors import NotFound
     from .common import print_json
-    from .common import go_template
     engine = get_engine()
     results, code = [], 0
     for ref in args.containers:
@@ -348,8 +347,8 @@ def cmd_inspect(args) -> int:
             print(f"berth: No such object: {ref}", file=sys.stderr)
             code = 1
     if args.format:
-        for r in results:
-            print(go_template(args.format, r))
+        from tui.gotemplate.docker import format_inspect
+        sys.stdout.write(format_inspect(args.format, results))
     else:
         print_json(results)
     return code

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-import json
-import re
 import time
 
-from .common import ago, go_template, human_duration, parse_time, print_table
+from .common import ago, human_duration, parse_time, print_table
 
 PS_HEADERS = ("CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES")
+# the column names of docker's ps table formats, by field
+PS_HEADER = {"ID": "CONTAINER ID", "Names": "NAMES", "Image": "IMAGE", "Command": "COMMAND",
+             "CreatedAt": "CREATED AT", "RunningFor": "CREATED", "Ports": "PORTS",
+             "State": "STATE", "Status": "STATUS", "Size": "SIZE", "Labels": "LABELS",
+             "Mounts": "MOUNTS", "LocalVolumes": "LOCAL VOLUMES", "Networks": "NETWORKS",
+             "Platform": "PLATFORM"}
 
 
 def status_text(c) -> str:
@@ -48,34 +52,38 @@ def command_text(c, no_trunc: bool = False) -> str:
 
 
 def ps_rows(containers, no_trunc: bool = False) -> list[dict]:
+    """The fields of docker's ps formats (its ContainerContext), one dict per container."""
     rows = []
     for c in containers:
+        labels = c.config.labels
         rows.append({
             "ID": c.id if no_trunc else c.short_id, "Image": c.config.image,
-            "Command": command_text(c, no_trunc), "CreatedAt": c.created,
+            "Command": command_text(c, no_trunc), "CreatedAt": _go_time(c.created),
             "RunningFor": ago(c.created), "Status": status_text(c), "State": c.state.status,
             "Ports": ports_text(c), "Names": c.name,
-            "Labels": ",".join(f"{k}={v}" for k, v in c.config.labels.items()),
-            "Networks": c.config.network_mode, "Mounts": ",".join(m.target for m in c.config.mounts),
+            "Labels": ",".join(sorted(f"{k}={v}" for k, v in labels.items())),
+            "Networks": c.config.network_mode,
+            "Mounts": ",".join(m.source if no_trunc or len(m.source) <= 15
+                               else m.source[:14] + "…" for m in c.config.mounts),
             "LocalVolumes": str(sum(1 for m in c.config.mounts if m.type == "volume")),
-            "Size": "0B",
+            "Size": "0B", "Platform": None, "_labels": labels,
         })
     return rows
 
 
+def _go_time(rfc3339: str) -> str:
+    from tui.gotemplate.docker import go_time
+    return go_time(rfc3339, seconds=True)
+
+
 def render_ps(rows: list[dict], fmt: str = "") -> None:
-    if fmt == "json":
-        for r in rows:
-            print(json.dumps(r, separators=(",", ":")))
-        return
     if fmt and fmt != "table":
-        table = fmt.startswith("table ")
-        template = fmt[6:] if table else fmt
-        if table:
-            heads = re.findall(r"\{\{\s*\.(\w+)\s*\}\}", template)
-            print(go_template(template, {h: h.upper() for h in heads}))
-        for r in rows:
-            print(go_template(template, r))
+        import sys
+        from tui.gotemplate.docker import context, format_rows
+        sys.stdout.write(format_rows(fmt, [
+            context("*formatter.ContainerContext",
+                    {k: v for k, v in r.items() if k != "_labels"}, r["_labels"])
+            for r in rows], PS_HEADER))
         return
     print_table(PS_HEADERS, [(r["ID"], r["Image"], r["Command"], r["RunningFor"], r["Status"],
                               r["Ports"], r["Names"]) for r in rows])

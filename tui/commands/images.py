@@ -48,7 +48,7 @@ def _images(p) -> None:
 
 def _inspect(p) -> None:
     p.add_argument("images", nargs="+", metavar="IMAGE")
-    p.add_argument("-f", "--format", help="only 'json' is supported")
+    p.add_argument("-f", "--format", help="'json' or a Go template, e.g. '{{.Id}}'")
     p.set_defaults(func=cmd_inspect)
 
 
@@ -77,7 +77,7 @@ def _history(p) -> None:
     p.add_argument("-q", "--quiet", action="store_true")
     p.add_argument("--no-trunc", action="store_true")
     p.add_argument("-H", "--human", default="true", choices=("true", "false"))
-    p.add_argument("--format", help="'table' (default) or 'json'")
+    p.add_argument("--format", help="'table' (default), 'json' or a Go template")
     p.set_defaults(func=cmd_history)
 
 
@@ -105,6 +105,14 @@ def _import(p) -> None:
 
 
 # --- handlers --------------------------------------------------------------------------------
+
+# the column names of docker's images and history table formats, by field
+IMAGES_HEADER = {"ID": "IMAGE ID", "Repository": "REPOSITORY", "Tag": "TAG", "Digest": "DIGEST",
+                 "CreatedSince": "CREATED", "CreatedAt": "CREATED AT", "Size": "SIZE",
+                 "Containers": "CONTAINERS", "VirtualSize": "SIZE",
+                 "SharedSize": "SHARED SIZE", "UniqueSize": "UNIQUE SIZE"}
+HISTORY_HEADER = {"ID": "IMAGE", "CreatedSince": "CREATED", "CreatedAt": "CREATED AT",
+                  "CreatedBy": "CREATED BY", "Size": "SIZE", "Comment": "COMMENT"}
 
 def _rows(images):
     """(image, repository, tag, digest) per name of each image, as ``docker images`` lists
@@ -181,29 +189,22 @@ def cmd_images(args) -> int:
         for i in seen:
             print(i)
         return 0
-    objs = [{"Containers": "N/A", "CreatedAt": img.created,
-             "CreatedSince": ago(img.created) if img.created else "N/A",
-             "Digest": digest, "ID": img.id if args.no_trunc else img.short_id,
-             "Repository": repo, "SharedSize": "N/A", "Size": human_size(img.size), "Tag": tag,
-             "UniqueSize": "N/A", "VirtualSize": human_size(img.size)}
-            for img, repo, tag, digest in rows]
-    if args.format == "json":
-        print_json_lines(objs)
-        return 0
     if args.format and args.format != "table":
-        if "{{" not in args.format:
+        if "{{" not in args.format and args.format != "json":
             from engine.errors import InvalidArgument
             raise InvalidArgument(f"unsupported --format '{args.format}': use table, json or "
                                   "a template such as '{{.Repository}}:{{.Tag}}'")
-        import re
+        from tui.gotemplate.docker import context, format_rows, go_time
 
-        from .common import go_template
-        template = args.format[6:] if args.format.startswith("table ") else args.format
-        if template is not args.format:
-            heads = re.findall(r"\{\{\s*\.(\w+)\s*\}\}", template)
-            print(go_template(template, {h: h.upper() for h in heads}))
-        for o in objs:
-            print(go_template(template, o))
+        from .system import human_size as human_size4
+        sys.stdout.write(format_rows(args.format, [context("*formatter.imageContext", {
+            "Containers": "N/A",
+            "CreatedAt": go_time(img.created, seconds=True) if img.created else "N/A",
+            "CreatedSince": ago(img.created) if img.created else "N/A",
+            "Digest": digest, "ID": img.id if args.no_trunc else img.short_id,
+            "Repository": repo, "SharedSize": "N/A", "Size": human_size(img.size), "Tag": tag,
+            "UniqueSize": "N/A", "VirtualSize": human_size4(img.size)})
+            for img, repo, tag, digest in rows], IMAGES_HEADER))
         return 0
     headers = ["REPOSITORY", "TAG"] + (["DIGEST"] if args.digests else []) + \
         ["IMAGE ID", "CREATED", "SIZE"]
@@ -228,7 +229,11 @@ def cmd_inspect(args) -> int:
                 raise
             print(f"berth: {e}", file=sys.stderr)
             code = 1
-    print_json(out)
+    if args.format:
+        from tui.gotemplate.docker import format_inspect
+        sys.stdout.write(format_inspect(args.format, out))
+    else:
+        print_json(out)
     return code
 
 
@@ -273,6 +278,15 @@ def cmd_history(args) -> int:
         return 0
     if args.format == "json":
         print_json_lines(rows)
+        return 0
+    if args.format and args.format != "table":
+        from tui.gotemplate.docker import context, format_rows
+        sys.stdout.write(format_rows(args.format, [context("*image.historyContext", {
+            "ID": r["Id"] if args.no_trunc or r["Id"] == "<missing>" else r["Id"][7:19],
+            "CreatedSince": ago(r["Created"]) if r["Created"] else "N/A",
+            "CreatedAt": r["Created"].split(".")[0].rstrip("Z") + "Z" if r["Created"] else "N/A",
+            "CreatedBy": r["CreatedBy"] or "", "Size": human_size(r["Size"]),
+            "Comment": r["Comment"] or ""}) for r in rows], HISTORY_HEADER))
         return 0
     table = []
     for r in rows:

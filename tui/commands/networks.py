@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from .common import get_engine, go_template, print_json, print_table
+from .common import get_engine, print_json, print_table
 
 
 def register(sub) -> None:
@@ -99,6 +99,12 @@ def _matches(net, filters: list[str]) -> bool:
     return True
 
 
+# the column names of docker's network ls table formats, by field
+LS_HEADER = {"ID": "NETWORK ID", "Name": "NAME", "Driver": "DRIVER", "Scope": "SCOPE",
+             "IPv4": "IPV4", "IPv6": "IPV6", "Internal": "INTERNAL", "Labels": "LABELS",
+             "CreatedAt": "CREATED AT"}
+
+
 def cmd_ls(args) -> int:
     nets = [n for n in get_engine().networks() if _matches(n, args.filter)]
     ids = [n.id if args.no_trunc else n.id[:12] for n in nets]
@@ -106,12 +112,15 @@ def cmd_ls(args) -> int:
         for i in ids:
             print(i)
         return 0
-    if args.format:
-        for n, i in zip(nets, ids):
-            print(go_template(args.format, {"ID": i, "Name": n.name, "Driver": n.driver,
-                                       "Scope": "local", "Internal": n.internal,
-                                       "Labels": ",".join(f"{k}={v}" for k, v in n.labels.items()),
-                                       "CreatedAt": n.created}))
+    if args.format and args.format != "table":
+        from tui.gotemplate.docker import context, format_rows, go_time
+        sys.stdout.write(format_rows(args.format, [context("*network.networkContext", {
+            "CreatedAt": go_time(n.created), "Driver": n.driver, "ID": i,
+            "IPv4": "true", "IPv6": str(bool(getattr(n, "ipv6", False))).lower(),
+            "Internal": str(n.internal).lower(),
+            "Labels": ",".join(sorted(f"{k}={v}" for k, v in n.labels.items())),
+            "Name": n.name, "Scope": "local"}, n.labels) for n, i in zip(nets, ids)],
+            LS_HEADER))
         return 0
     print_table(["NETWORK ID", "NAME", "DRIVER", "SCOPE"],
                 [(i, n.name, n.driver, "local") for n, i in zip(nets, ids)])
@@ -129,8 +138,8 @@ def cmd_inspect(args) -> int:
             print(f"Error: {e}", file=sys.stderr)
             code = 1
     if args.format:
-        for obj in out:
-            print(go_template(args.format, obj))
+        from tui.gotemplate.docker import format_inspect
+        sys.stdout.write(format_inspect(args.format, out))
     else:
         print_json(out)
     return code

@@ -25,7 +25,8 @@ def register(sub) -> None:
     p.add_argument("--no-stream", action="store_true",
                    help="print one reading and exit instead of redrawing every second")
     p.add_argument("--no-trunc", action="store_true", help="do not truncate ids")
-    p.add_argument("--format", help="'json' for one JSON object per container")
+    p.add_argument("--format", help="'json' for one JSON object per container, or a Go "
+                                    "template ('table {{.Name}}\\t{{.CPUPerc}}')")
     p.add_argument("--interval", type=float, default=1.0, help=argparse.SUPPRESS)
     p.set_defaults(func=cmd_stats)
 
@@ -34,7 +35,8 @@ def register(sub) -> None:
     p.add_argument("--until", help="events until a time (same forms); stop following then")
     p.add_argument("-f", "--filter", action="append", default=[], metavar="KEY=VALUE",
                    help="type=, event=, container=, image=, label=, network=, volume=")
-    p.add_argument("--format", help="'json' for one JSON object per event")
+    p.add_argument("--format", help="'json' for one JSON object per event, or a Go template "
+                                    "('{{.Type}} {{.Action}} {{.Actor.ID}}')")
     p.set_defaults(func=cmd_events)
 
 
@@ -65,8 +67,19 @@ def host_line(totals: dict) -> str:
             f"LOAD {totals['load1']:.2f} {totals['load5']:.2f} {totals['load15']:.2f}")
 
 
+# the column names of docker's stats table formats, by field
+STATS_HEADER = {"Container": "CONTAINER", "Name": "NAME", "ID": "CONTAINER ID",
+                "CPUPerc": "CPU %", "MemUsage": "MEM USAGE / LIMIT", "MemPerc": "MEM %",
+                "NetIO": "NET I/O", "BlockIO": "BLOCK I/O", "PIDs": "PIDS"}
+
+
 def render(samples, args, out) -> None:
-    if args.format == "json":
+    if args.format not in (None, "json", "table"):
+        from tui.gotemplate.docker import context, format_rows
+        out.write(format_rows(args.format, [context("*container.statsContext",
+                                                    as_json(s, args.no_trunc))
+                                            for s in samples], STATS_HEADER))
+    elif args.format == "json":
         for s in samples:
             out.write(json.dumps(as_json(s, args.no_trunc), separators=(",", ":")) + "\n")
     else:
@@ -77,8 +90,8 @@ def cmd_stats(args) -> int:
     engine = get_engine()
     out = sys.stdout
     if args.format not in (None, "json", "table"):
-        from engine.errors import InvalidArgument
-        raise InvalidArgument(f"unsupported --format '{args.format}': use json or table")
+        from tui.gotemplate.docker import template
+        template(args.format)   # a template that does not parse is refused before any output
     if args.no_stream:
         render(engine.stats_once(args.containers or None, all=args.all), args, out)
         return 0
@@ -112,12 +125,13 @@ def event_line(ev) -> str:
 def event_json(ev) -> dict:
     """The object docker events --format json prints."""
     nanos = int(round(ev.time * 1e9))
-    out = {"Type": ev.type, "Action": ev.action,
-           "Actor": {"ID": ev.id, "Attributes": dict(ev.attributes)},
-           "scope": "local", "time": nanos // 1_000_000_000, "timeNano": nanos}
-    if ev.type == "container":
+    out = {}
+    if ev.type == "container":   # the deprecated fields come first in docker's struct
         out.update(status=ev.action, id=ev.id, **({"from": ev.attributes["image"]}
                                                   if "image" in ev.attributes else {}))
+    out.update({"Type": ev.type, "Action": ev.action,
+                "Actor": {"ID": ev.id, "Attributes": dict(sorted(ev.attributes.items()))},
+                "scope": "local", "time": nanos // 1_000_000_000, "timeNano": nanos})
     return out
 
 
@@ -129,6 +143,8 @@ def cmd_events(args) -> int:
     until = parse_timestamp(args.until) if args.until else None
     fmt = (lambda ev: json.dumps(event_json(ev), separators=(",", ":"))) \
         if args.format == "json" else event_line
+    if args.format and args.format != "json":
+        fmt = _event_template(args.format)
     out = sys.stdout
     if until is not None and until <= time.time():
         for ev in engine.events(since, until, filters):
@@ -141,3 +157,24 @@ def cmd_events(args) -> int:
     except KeyboardInterrupt:
         pass
     return 0
+
+
+def _event_template(text: str):
+    """Each event through a Go template, as docker's events.Message (no table, no \\t: docker
+    runs an events format as it is)."""
+    from tui.gotemplate import ExecError, Struct
+    from tui.gotemplate.docker import TYPED, FormatError, template
+    tmpl = template(text)
+
+    def line(ev) -> str:
+        j = event_json(ev)
+        actor = Struct("events.Actor", {"ID": ev.id, "Attributes": dict(ev.attributes)})
+        msg = Struct("*events.Message", {
+            "Status": j.get("status", ""), "ID": j.get("id", ""), "From": j.get("from", ""),
+            "Type": ev.type, "Action": ev.action, "Actor": actor, "Scope": "local",
+            "Time": j["time"], "TimeNano": j["timeNano"]}, json=j)
+        try:
+            return tmpl.execute(msg, TYPED)
+        except ExecError as e:
+            raise FormatError(f"template parsing error: {e}") from None
+    return line

@@ -16,7 +16,8 @@ def register(sub) -> None:
 
     p = ssub.add_parser("df", help="show disk use of images, containers and volumes")
     p.add_argument("-v", "--verbose", action="store_true", help="one line per object")
-    p.add_argument("--format", help="'json' for the raw disk-use report")
+    p.add_argument("--format", help="'json' for the raw disk-use report, or a Go template "
+                                    "('table {{.Type}}\\t{{.Size}}')")
     p.set_defaults(func=cmd_df)
 
     p = ssub.add_parser("prune", help="remove stopped containers, unused networks, dangling "
@@ -116,11 +117,24 @@ def _status(engine, row: dict) -> str:
         return row["Status"]
 
 
+DF_HEADER = {"Type": "TYPE", "TotalCount": "TOTAL", "Active": "ACTIVE", "Size": "SIZE",
+             "Reclaimable": "RECLAIMABLE"}
+
+
 def cmd_df(args) -> int:
     engine = get_engine()
     df = engine.system_df()
     if args.format == "json":
         print_json(df)
+        return 0
+    if args.format and args.format != "table":
+        import sys
+
+        from tui.gotemplate.docker import context, format_rows
+        sys.stdout.write(format_rows(args.format, [context(
+            "*formatter.diskUsageContext", {"Type": t, "TotalCount": str(n), "Active": str(a),
+                                            "Size": size, "Reclaimable": r})
+            for t, n, a, size, r in summary_rows(df)], DF_HEADER))
         return 0
     if not args.verbose:
         print_table(["TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"], summary_rows(df))

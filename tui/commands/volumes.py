@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .common import get_engine, go_template, print_json, print_table
+from .common import get_engine, print_json, print_table
 
 
 def register(sub) -> None:
@@ -91,10 +91,20 @@ def cmd_create(args) -> int:
     return 0
 
 
-def _ls_row(vol) -> dict:
-    return {"Driver": vol.driver, "Name": vol.name, "Mountpoint": vol.mountpoint,
-            "Labels": ",".join(f"{k}={v}" for k, v in sorted(vol.labels.items())),
-            "Scope": "local", "CreatedAt": vol.created, "Size": "N/A", "Links": "N/A"}
+# the column names of docker's volume ls table formats, by field
+LS_HEADER = {"Name": "VOLUME NAME", "Group": "GROUP", "Driver": "DRIVER", "Scope": "SCOPE",
+             "Availability": "AVAILABILITY", "Mountpoint": "MOUNTPOINT", "Labels": "LABELS",
+             "Links": "LINKS", "Size": "SIZE", "Status": "STATUS"}
+
+
+def _ls_row(vol):
+    """A volume as docker's volume ls formats see it (its volumeContext)."""
+    from tui.gotemplate.docker import context
+    return context("*formatter.volumeContext", {
+        "Availability": "N/A", "Driver": vol.driver, "Group": "N/A",
+        "Labels": ",".join(f"{k}={v}" for k, v in sorted(vol.labels.items())), "Links": "N/A",
+        "Mountpoint": vol.mountpoint, "Name": vol.name, "Scope": "local", "Size": "N/A",
+        "Status": "N/A"}, vol.labels)
 
 
 def cmd_ls(args) -> int:
@@ -103,13 +113,9 @@ def cmd_ls(args) -> int:
     if args.quiet:
         for v in vols:
             print(v.name)
-    elif args.format == "json":
-        import json
-        for v in vols:
-            print(json.dumps(_ls_row(v), separators=(",", ":")))
-    elif args.format:
-        for v in vols:
-            print(go_template(args.format, _ls_row(v)))
+    elif args.format and args.format != "table":
+        from tui.gotemplate.docker import format_rows
+        sys.stdout.write(format_rows(args.format, [_ls_row(v) for v in vols], LS_HEADER))
     else:
         print_table(["DRIVER", "VOLUME NAME"], [[v.driver, v.name] for v in vols])
     return 0
@@ -126,8 +132,8 @@ def cmd_inspect(args) -> int:
             print(f"berth: {e}", file=sys.stderr)
             code = 1
     if args.format:
-        for obj in found:
-            print(go_template(args.format, obj))
+        from tui.gotemplate.docker import format_inspect
+        sys.stdout.write(format_inspect(args.format, found))
     else:
         print_json(found)
     return code
