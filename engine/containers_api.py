@@ -54,12 +54,17 @@ class ContainersAPI:
         out.sort(key=lambda c: c.created, reverse=True)
         return out
 
-    def container_inspect(self, ref: str) -> dict:
+    def container_inspect(self, ref: str, size: bool = False) -> dict:
         """Docker's inspect object; of a container with a damaged record too, as far as it can
-        be known (its State.Error says what is damaged)."""
+        be known (its State.Error says what is damaged). ``size``: with SizeRw and SizeRootFs
+        (``inspect -s``)."""
         from .inspect import container_inspect
         from .runtime import records
-        return container_inspect(self, records.find(self.store, ref, damaged=True))
+        c = records.find(self.store, ref, damaged=True)
+        data = container_inspect(self, c)
+        if size:
+            data["SizeRw"], data["SizeRootFs"] = self.container_size(c.id)
+        return data
 
     # --- create ---------------------------------------------------------------------------------
 

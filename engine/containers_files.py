@@ -55,6 +55,18 @@ class ContainerFilesAPI:
         except OSError as e:
             raise HostError(f"write {e.filename or dst}: {e.strerror or e}") from None
 
+    def container_size(self, ref: str) -> tuple[int, int]:
+        """(SizeRw, SizeRootFs) as dockerd reports them: the bytes the container wrote (its
+        upper dir), and those plus its image's."""
+        from .volumes.store import dir_size
+        c = self.container(ref)
+        rw = dir_size(os.path.join(self.paths.container_dir(c.id), "upper"))
+        try:
+            image = self.image(c.config.image_id).size
+        except NotFound:
+            image = 0
+        return rw, rw + image
+
     def diff(self, ref: str) -> list[tuple[str, str]]:
         """The container's changes to its image: ("A"|"C"|"D", path), sorted by path."""
         from . import containerfs as fs

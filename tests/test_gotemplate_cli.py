@@ -104,3 +104,18 @@ def test_templates_render_as_the_docker_cli_renders_them(cli, box, service):  # 
         service.docker("volume", "ls", "--format", text).stdout
     assert cli("volume", "ls", "--format", "json").stdout == \
         service.docker("volume", "ls", "--format", "json").stdout
+
+
+def test_sizes_in_ps_and_inspect_as_docker_shows_them(cli, busybox):
+    """`ps -s` adds docker's SIZE column and `{{.Size}}` asks for sizes as -s does; `inspect
+    -s` adds SizeRw and SizeRootFs (the engine's one container_size serves both and the API)."""
+    cli("run", "--name", "box", "--network", "none", busybox, "sh", "-c",
+        "head -c 5000 /dev/zero > /written")
+    table = cli("ps", "-as").stdout.splitlines()
+    assert table[0].split()[-1] == "SIZE"
+    assert table[1].endswith("5kB (virtual 1.54MB)")
+    assert cli("ps", "-a", "--format", "{{.Size}}").stdout.strip() == " ".join(table[1].split()[-3:])
+    rw, rootfs = cli("inspect", "-s", "-f", "{{.SizeRw}} {{.SizeRootFs}}", "box").stdout.split()
+    image = int(cli("image", "inspect", "-f", "{{.Size}}", busybox).stdout)
+    assert int(rw) == 5000 and int(rootfs) == 5000 + image
+    assert "SizeRw" not in cli("inspect", "box").stdout

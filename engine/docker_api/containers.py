@@ -82,16 +82,10 @@ async def inspect(request: web.Request) -> web.Response:
 
 
 def _sizes(engine, c) -> dict:
-    """SizeRw (what the container wrote: its upper dir) and SizeRootFs (that and its image),
-    which dockerd adds to an inspect or a listing asked for with size=1."""
-    import os
-    from ..volumes.store import dir_size
-    rw = dir_size(os.path.join(engine.paths.container_dir(c.id), "upper"))
-    try:
-        image = engine.image(c.config.image_id).size
-    except NotFound:
-        image = 0
-    return {"SizeRw": rw, "SizeRootFs": rw + image}
+    """SizeRw and SizeRootFs, which dockerd adds to an inspect or a listing asked for with
+    size=1."""
+    rw, rootfs = engine.container_size(c.id)
+    return {"SizeRw": rw, "SizeRootFs": rootfs}
 
 
 def _network_entries(data: dict, c, version: tuple[int, int] = MAX_VERSION) -> None:

@@ -305,7 +305,10 @@ def cmd_ps(args) -> int:
         for c in containers:
             print(c.id if args.no_trunc else c.short_id)
         return 0
-    render_ps(ps_rows(containers, args.no_trunc), args.format)
+    from .containers_view import wants_size
+    sized = args.size or wants_size(args.format)
+    render_ps(ps_rows(containers, args.no_trunc, engine.container_size if sized else None),
+              args.format, size=args.size)
     return 0
 
 
@@ -334,7 +337,7 @@ def cmd_inspect(args) -> int:
     for ref in args.containers:
         try:
             if args.type in (None, "container"):
-                results.append(engine.container_inspect(ref))
+                results.append(engine.container_inspect(ref, size=getattr(args, "size", False)))
                 continue
         except NotFound:
             if args.type == "container":

@@ -51,8 +51,20 @@ def command_text(c, no_trunc: bool = False) -> str:
     return f'"{cmd}"'
 
 
-def ps_rows(containers, no_trunc: bool = False) -> list[dict]:
-    """The fields of docker's ps formats (its ContainerContext), one dict per container."""
+def size_text(rw: int, rootfs: int) -> str:
+    """docker ps's SIZE: '0B (virtual 1.53MB)'."""
+    from .common import human_size
+    return f"{human_size(rw)} (virtual {human_size(rootfs)})" if rootfs > 0 else human_size(rw)
+
+
+def wants_size(fmt: str) -> bool:
+    """Whether a ps format shows .Size (docker's ps then asks for sizes, as -s does)."""
+    return ".Size" in fmt
+
+
+def ps_rows(containers, no_trunc: bool = False, sizes=None) -> list[dict]:
+    """The fields of docker's ps formats (its ContainerContext), one dict per container.
+    ``sizes``: a function of a container's id to (SizeRw, SizeRootFs), when sizes are shown."""
     rows = []
     for c in containers:
         labels = c.config.labels
@@ -66,7 +78,8 @@ def ps_rows(containers, no_trunc: bool = False) -> list[dict]:
             "Mounts": ",".join(m.source if no_trunc or len(m.source) <= 15
                                else m.source[:14] + "…" for m in c.config.mounts),
             "LocalVolumes": str(sum(1 for m in c.config.mounts if m.type == "volume")),
-            "Size": "0B", "Platform": None, "_labels": labels,
+            "Size": size_text(*sizes(c.id)) if sizes else "0B", "Platform": None,
+            "_labels": labels,
         })
     return rows
 
@@ -76,7 +89,7 @@ def _go_time(rfc3339: str) -> str:
     return go_time(rfc3339, seconds=True)
 
 
-def render_ps(rows: list[dict], fmt: str = "") -> None:
+def render_ps(rows: list[dict], fmt: str = "", size: bool = False) -> None:
     if fmt and fmt != "table":
         import sys
         from tui.gotemplate.docker import context, format_rows
@@ -85,5 +98,6 @@ def render_ps(rows: list[dict], fmt: str = "") -> None:
                     {k: v for k, v in r.items() if k != "_labels"}, r["_labels"])
             for r in rows], PS_HEADER))
         return
-    print_table(PS_HEADERS, [(r["ID"], r["Image"], r["Command"], r["RunningFor"], r["Status"],
-                              r["Ports"], r["Names"]) for r in rows])
+    print_table(PS_HEADERS + (("SIZE",) if size else ()),
+                [(r["ID"], r["Image"], r["Command"], r["RunningFor"], r["Status"], r["Ports"],
+                  r["Names"], *((r["Size"],) if size else ())) for r in rows])
