@@ -4,27 +4,33 @@ nftables table), removed with everything it made on the host, pass or fail."""
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
-import tempfile
 
 import pytest
 
-from helpers import ALPINE_ROOTFS, BUSYBOX_MUSL, berth, cleanup_root  # noqa: F401
+from helpers import (ALPINE_ROOTFS, BUSYBOX_MUSL, berth, claim_root, cleanup_root,  # noqa: F401
+                     release_root, sweep_abandoned_roots)
 
 if os.geteuid() != 0:  # pragma: no cover
     pytest.exit("berth's tests run as root against the real kernel", returncode=2)
 
 
+def pytest_sessionstart(session):
+    """Roots a killed earlier run left on this host (its bridges, routes, tables) go first, so its
+    leftovers cannot fail this run's fixed subnets and names."""
+    swept = sweep_abandoned_roots()
+    if swept:
+        print(f"removed {len(swept)} test roots a killed run left behind")
+
+
 @pytest.fixture
 def root():
     """A fresh BERTH_ROOT for this test; whatever it made on the host is removed afterwards."""
-    d = tempfile.mkdtemp(prefix="berth-test-", dir="/var/tmp")
+    d = claim_root("berth-test-")
     try:
         yield d
     finally:
-        cleanup_root(d)
-        shutil.rmtree(d, ignore_errors=True)
+        release_root(d)
 
 
 @pytest.fixture
@@ -56,7 +62,7 @@ def _image_template(kind: str) -> tuple[str, str]:
     cache = _image_template.cache  # type: ignore[attr-defined]
     if kind not in cache:
         from engine import Engine
-        d = tempfile.mkdtemp(prefix=f"berth-tmpl-{kind}-", dir="/var/tmp")
+        d = claim_root(f"berth-tmpl-{kind}-")
         e = Engine(d)
         if kind == "busybox":
             img = e.load(str(BUSYBOX_MUSL))[0]
@@ -74,8 +80,7 @@ _image_template.cache = {}  # type: ignore[attr-defined]
 def _image_templates():
     yield
     for d, _ in _image_template.cache.values():  # type: ignore[attr-defined]
-        cleanup_root(d)
-        shutil.rmtree(d, ignore_errors=True)
+        release_root(d)
     _image_template.cache.clear()  # type: ignore[attr-defined]
 
 

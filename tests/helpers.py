@@ -138,3 +138,71 @@ def root_links(root: str) -> set[str]:
     out = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
     names = {line.split(":")[1].strip().split("@")[0] for line in out.splitlines()}
     return {n for n in names if n.startswith((f"berth{suffix}", f"vb{suffix}"))}
+
+
+# --- test roots a killed run left behind -----------------------------------------------------------
+# A test run that is killed (a CI timeout, a stopped session) cannot clean up: its roots keep their
+# bridges, routes and nftables tables, and a later run on the same host finds its fixed subnets
+# taken. Every root the fixtures make is claimed by an ``<root>.owner`` file beside it, flocked by
+# the process that made it; a root whose owner file nobody holds any more was abandoned, and the
+# next run removes it. Nothing without an owner file is touched.
+
+TEST_ROOTS = "/var/tmp"
+_claims: dict[str, int] = {}
+
+
+def claim_root(prefix: str) -> str:
+    """A new root directory under /var/tmp, claimed by this process until release_root."""
+    import fcntl
+    import tempfile
+    d = tempfile.mkdtemp(prefix=prefix, dir=TEST_ROOTS)
+    # locked before it gets the name a sweeper looks for, so no sweeper can take a live claim
+    pending = f"{d}.owner.new"
+    fd = os.open(pending, os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    os.write(fd, f"{os.getpid()}\n".encode())
+    os.rename(pending, f"{d}.owner")
+    _claims[d] = fd
+    return d
+
+
+def release_root(d: str) -> list[str]:
+    """Remove everything root ``d`` made on the host, then the root and its claim."""
+    found = cleanup_root(d)
+    shutil.rmtree(d, ignore_errors=True)
+    fd = _claims.pop(d, None)
+    try:
+        os.unlink(f"{d}.owner")
+    except FileNotFoundError:
+        pass
+    if fd is not None:
+        os.close(fd)
+    return found
+
+
+def sweep_abandoned_roots() -> list[str]:
+    """Remove the roots whose claiming process is gone; returns them."""
+    import fcntl
+    swept = []
+    for name in sorted(os.listdir(TEST_ROOTS)):
+        if not (name.startswith("berth-") and name.endswith(".owner")):
+            continue
+        owner = os.path.join(TEST_ROOTS, name)
+        try:
+            fd = os.open(owner, os.O_RDONLY | os.O_CLOEXEC)
+        except FileNotFoundError:
+            continue
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                continue            # its run is alive
+            d = owner[:-len(".owner")]
+            if os.path.isdir(d):
+                cleanup_root(d)
+                shutil.rmtree(d, ignore_errors=True)
+            os.unlink(owner)
+            swept.append(d)
+        finally:
+            os.close(fd)
+    return swept

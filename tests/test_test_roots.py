@@ -1,0 +1,47 @@
+"""The suite's own hygiene: a root whose test run was killed is removed by the next run, with
+the bridge and route it held; a root whose run is alive is left alone."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from helpers import REPO, claim_root, release_root, root_links, sweep_abandoned_roots
+
+KILLED_RUN = """
+import os, sys
+sys.path[:0] = [{tests!r}, {repo!r}]
+from helpers import claim_root
+from engine import Engine
+d = claim_root("berth-test-killed-")
+Engine(d).create_network("left", subnet="10.201.240.0/24")
+print(d, flush=True)
+os._exit(0)      # as a SIGKILL would: no fixture teardown
+"""
+
+
+def _routes() -> str:
+    return subprocess.run(["ip", "route"], capture_output=True, text=True).stdout
+
+
+def test_a_killed_runs_root_is_swept_with_its_bridge_and_a_live_one_is_kept():
+    live = claim_root("berth-test-live-")
+    dead = ""
+    try:
+        out = subprocess.run([sys.executable, "-c", KILLED_RUN.format(
+            tests=str(REPO / "tests"), repo=str(REPO))], capture_output=True, text=True,
+            timeout=60, cwd=REPO)
+        assert out.returncode == 0, out.stderr
+        dead = out.stdout.strip()
+        assert root_links(dead) and "10.201.240.0/24" in _routes()
+        swept = sweep_abandoned_roots()
+        assert dead in swept and live not in swept
+        assert not os.path.exists(dead) and not os.path.exists(dead + ".owner")
+        assert not root_links(dead) and "10.201.240.0/24" not in _routes()
+        assert os.path.isdir(live) and os.path.exists(live + ".owner")
+    finally:
+        release_root(live)
+        if dead and os.path.exists(dead):
+            release_root(dead)
+    assert not os.path.exists(live + ".owner")
