@@ -7,6 +7,7 @@ import os
 import stat
 from typing import BinaryIO
 
+from ..fswalk import open_beneath, walk
 from . import (DIR, RESOLVE_BENEATH, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS, RUNTIME_FILES,
                RUNTIME_MOUNTS, is_opaque, join, openat2)
 from .tarwrite import TreeWriter
@@ -14,13 +15,38 @@ from .tarwrite import TreeWriter
 
 def diff(upper: str, lowers: list[str]) -> list[tuple[str, str]]:
     """Docker's ``diff`` of an overlay upper dir over its lower layers (top first): ("A"|"C"|"D",
-    path), sorted; the runtime's own mount points are left out."""
+    path), sorted; the runtime's own mount points are left out. The upper dir is walked
+    however deep it goes (engine/fswalk.py)."""
     lower_fds = [os.open(d, DIR) for d in lowers]
     out: list[tuple[str, str]] = []
+    # directories of the upper dir that the layers have too: below one they don't, nothing
+    # can be in them either, and nothing is looked up
+    present = {""}
+
+    def visit(fd: int, name: str, is_dir: bool, where: str) -> int | None:
+        path = join(where, name)
+        st = os.stat(name, dir_fd=fd, follow_symlinks=False)
+        if stat.S_ISCHR(st.st_mode) and st.st_rdev == 0:
+            out.append(("D", "/" + path))
+            return None
+        existed = where in present and _in_lower(lower_fds, path)
+        out.append(("C" if existed else "A", "/" + path))
+        if not stat.S_ISDIR(st.st_mode):
+            return None
+        sub = os.open(name, DIR, dir_fd=fd)
+        if existed:
+            present.add(path)
+            try:
+                if is_opaque(sub):
+                    _opaque_deletions(lower_fds, path, sub, out)
+            except BaseException:
+                os.close(sub)
+                raise
+        return sub
     try:
         top = os.open(upper, DIR)
         try:
-            _diff_dir(top, "", lower_fds, out)
+            walk(top, visit, ordered=True)
         finally:
             os.close(top)
     finally:
@@ -29,37 +55,29 @@ def diff(upper: str, lowers: list[str]) -> list[tuple[str, str]]:
     return _drop_runtime(sorted(out, key=lambda c: c[1]))
 
 
+def _open_below(fd: int, rel: str, flags: int) -> int:
+    """``rel`` under the layer directory ``fd``, no symlink followed: "a/b" exists below only
+    as a real path. One openat2 while the path is well under PATH_MAX, a component at a time
+    past it."""
+    if len(rel) < 1000:
+        return openat2(fd, rel, flags,
+                       RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS)
+    return open_beneath(fd, rel.split("/"), flags)
+
+
 def _in_lower(lower_fds: list[int], rel: str) -> bool:
     for fd in lower_fds:
         try:
-            # no symlink is followed: "a/b" exists below only as a real path
-            os.close(openat2(fd, rel, os.O_PATH | os.O_NOFOLLOW,
-                             RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS))
+            found = _open_below(fd, rel, os.O_PATH | os.O_NOFOLLOW)
         except OSError:
             continue
+        try:
+            st = os.fstat(found)
+        finally:
+            os.close(found)
         # a whiteout in a higher layer hides it: that layer answers first in this order
-        st = os.stat(rel, dir_fd=fd, follow_symlinks=False)
         return not (stat.S_ISCHR(st.st_mode) and st.st_rdev == 0)
     return False
-
-
-def _diff_dir(fd: int, rel: str, lower_fds: list[int], out: list) -> None:
-    for name in sorted(os.listdir(fd)):
-        path = join(rel, name)
-        st = os.stat(name, dir_fd=fd, follow_symlinks=False)
-        if stat.S_ISCHR(st.st_mode) and st.st_rdev == 0:
-            out.append(("D", "/" + path))
-            continue
-        existed = _in_lower(lower_fds, path)
-        out.append(("C" if existed else "A", "/" + path))
-        if stat.S_ISDIR(st.st_mode):
-            sub = os.open(name, DIR, dir_fd=fd)
-            try:
-                if existed and is_opaque(sub):
-                    _opaque_deletions(lower_fds, path, sub, out)
-                _diff_dir(sub, path, lower_fds, out)
-            finally:
-                os.close(sub)
 
 
 def _opaque_deletions(lower_fds, rel, upper_fd, out) -> None:
@@ -69,8 +87,7 @@ def _opaque_deletions(lower_fds, rel, upper_fd, out) -> None:
     gone: set[str] = set()
     for fd in lower_fds:
         try:
-            d = openat2(fd, rel, os.O_RDONLY | os.O_DIRECTORY,
-                        RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS)
+            d = _open_below(fd, rel, os.O_RDONLY | os.O_DIRECTORY)
         except OSError:
             continue
         try:

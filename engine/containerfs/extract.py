@@ -10,33 +10,16 @@ import tarfile
 from typing import BinaryIO, Callable
 
 from ..errors import InvalidArgument, NotFound
+from ..fswalk import remove_tree
 from . import DIR, not_found, open_in_root, split, write_all
 from .tarwrite import TreeWriter
 
 
 def _parts(name: str) -> list[str]:
     parts = [p for p in name.split("/") if p not in ("", ".")]
-    if any(p == ".." for p in parts):
+    if ".." in parts:
         raise InvalidArgument(f"archive entry {name!r} climbs out with '..': refusing it")
     return parts
-
-
-def _remove_at(parent: int, name: str) -> None:
-    """Remove whatever ``name`` is under ``parent`` (a directory with everything in it)."""
-    try:
-        st = os.stat(name, dir_fd=parent, follow_symlinks=False)
-    except FileNotFoundError:
-        return
-    if stat.S_ISDIR(st.st_mode):
-        fd = os.open(name, DIR, dir_fd=parent)
-        try:
-            for entry in os.listdir(fd):
-                _remove_at(fd, entry)
-        finally:
-            os.close(fd)
-        os.rmdir(name, dir_fd=parent)
-    else:
-        os.unlink(name, dir_fd=parent)
 
 
 class TreeExtractor:
@@ -48,47 +31,77 @@ class TreeExtractor:
         self.dest = dest
         self.rename_top = rename_top
         self.owners = owners
-        self.dir_times: list[tuple[int, str, int]] = []
+        # the directory the last entry went into, open: a tar is written depth first, so the
+        # next entry goes there or one level below, and reaching it costs one open whatever
+        # the depth (not one per level, which makes a deep tree quadratic)
+        self._last: list[str] = []
+        self._last_fd = -1
 
-    def _dir(self, parts: list[str]) -> int:
+    def _open(self, parts: list[str]) -> int:
+        """The destination's directory ``parts``, made where missing, reached from the top one
+        component at a time without following anything; the caller closes it."""
         fd = os.dup(self.dest)
-        for p in parts:
-            try:
-                nfd = os.open(p, DIR, dir_fd=fd)
-            except FileNotFoundError:
-                os.mkdir(p, 0o755, dir_fd=fd)
-                nfd = os.open(p, DIR, dir_fd=fd)
-            except OSError as e:
+        try:
+            for p in parts:
+                nfd = self._step(fd, p)
                 os.close(fd)
-                if e.errno in (errno.ELOOP, errno.ENOTDIR):
-                    raise InvalidArgument(f"cannot extract through '{p}': it is not a "
-                                          "directory in the destination") from None
-                raise
+                fd = nfd
+        except BaseException:
             os.close(fd)
-            fd = nfd
+            raise
         return fd
 
+    @staticmethod
+    def _step(fd: int, name: str) -> int:
+        try:
+            return os.open(name, DIR, dir_fd=fd)
+        except FileNotFoundError:
+            os.mkdir(name, 0o755, dir_fd=fd)
+            return os.open(name, DIR, dir_fd=fd)
+        except OSError as e:
+            if e.errno in (errno.ELOOP, errno.ENOTDIR):
+                raise InvalidArgument(f"cannot extract through '{name}': it is not a "
+                                      "directory in the destination") from None
+            raise
+
+    def _dir(self, parts: list[str]) -> int:
+        """The destination's directory ``parts`` (made where missing); it stays open, for the
+        next entry, until the next call."""
+        if self._last_fd >= 0 and parts == self._last:
+            return self._last_fd
+        if self._last_fd >= 0 and len(parts) == len(self._last) + 1 and parts[:-1] == self._last:
+            fd = self._step(self._last_fd, parts[-1])
+        else:
+            fd = self._open(parts)
+        self._forget()
+        self._last, self._last_fd = parts, fd
+        return fd
+
+    def _forget(self) -> None:
+        if self._last_fd >= 0:
+            os.close(self._last_fd)
+        self._last, self._last_fd = [], -1
+
     def extract(self, tar: tarfile.TarFile) -> None:
-        for m in tar:
-            parts = _parts(m.name)
-            if self.rename_top is not None:
+        try:
+            for m in tar:
+                parts = _parts(m.name)
+                if self.rename_top is not None:
+                    if not parts:
+                        continue
+                    parts[0] = self.rename_top
                 if not parts:
-                    continue
-                parts[0] = self.rename_top
-            if not parts:
-                continue   # "." itself: the destination is already there
-            parent = self._dir(parts[:-1])
-            try:
-                self._entry(tar, m, parent, parts[-1])
-            finally:
-                os.close(parent)
+                    continue   # "." itself: the destination is already there
+                self._entry(tar, m, self._dir(parts[:-1]), parts[-1])
+        finally:
+            self._forget()
 
     def _entry(self, tar: tarfile.TarFile, m: tarfile.TarInfo, parent: int, name: str) -> None:
         if m.isdir():
             try:
                 st = os.stat(name, dir_fd=parent, follow_symlinks=False)
                 if not stat.S_ISDIR(st.st_mode):
-                    _remove_at(parent, name)
+                    remove_tree(name, parent)
                     os.mkdir(name, 0o700, dir_fd=parent)
             except FileNotFoundError:
                 os.mkdir(name, 0o700, dir_fd=parent)
@@ -99,7 +112,7 @@ class TreeExtractor:
             finally:
                 os.close(fd)
             return
-        _remove_at(parent, name)
+        remove_tree(name, parent)
         if m.isreg():
             fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
                          0o600, dir_fd=parent)
@@ -124,7 +137,7 @@ class TreeExtractor:
                 target[0] = self.rename_top
             if not target:
                 raise InvalidArgument(f"hard link {m.name!r} has no target")
-            tparent = self._dir(target[:-1])
+            tparent = self._open(target[:-1])
             try:
                 os.link(target[-1], name, src_dir_fd=tparent, dst_dir_fd=parent,
                         follow_symlinks=False)

@@ -8,6 +8,7 @@ import stat
 import tarfile
 from typing import BinaryIO
 
+from ..fswalk import walk
 from . import DIR, RUNTIME_MOUNTS, is_opaque, join, not_found, open_in_root, split
 
 
@@ -33,8 +34,25 @@ class TreeWriter:
 
     def add(self, parent: int | None, name: str, arcname: str, path: str = "/",
             follow: bool = False) -> None:
-        """Add ``name`` under the directory ``parent`` (and what is below it) as ``arcname``;
-        ``path`` is where it is in the container (for ``skip``)."""
+        """Add ``name`` under the directory ``parent`` (and what is below it, however deep) as
+        ``arcname``; ``path`` is where it is in the container (for ``skip``)."""
+        top = self._entry(parent, name, arcname, path, follow)
+        if top is None:
+            return
+        base = path.rstrip("/")
+
+        def visit(fd: int, entry: str, is_dir: bool, where: str) -> int | None:
+            rel = f"{where}/{entry}" if where else entry
+            return self._entry(fd, entry, join(arcname, rel), f"{base}/{rel}")
+        try:
+            walk(top, visit, ordered=True)
+        finally:
+            os.close(top)
+
+    def _entry(self, parent: int | None, name: str, arcname: str, path: str,
+               follow: bool = False) -> int | None:
+        """Write the entry ``name`` under ``parent``; for a directory whose contents go in too,
+        its open descriptor."""
         flags = 0 if follow else os.O_NOFOLLOW
         st = os.stat(name, dir_fd=parent, follow_symlinks=follow)
         if self.dev is None:
@@ -48,21 +66,22 @@ class TreeWriter:
                     self.tar.addfile(info)
                 if opaque:
                     self._empty(join(arcname, ".wh..wh..opq"), st)
-                if (path in self.skip or self.one_fs and st.st_dev != self.dev):
-                    return
-                for entry in sorted(os.listdir(fd)):
-                    self.add(fd, entry, join(arcname, entry), join(path, entry))
-            finally:
+            except BaseException:
                 os.close(fd)
+                raise
+            if path in self.skip or self.one_fs and st.st_dev != self.dev:
+                os.close(fd)
+                return None
+            return fd
         elif stat.S_ISREG(st.st_mode):
             if self.one_fs and st.st_dev != self.dev:
                 self._empty(arcname, st)   # a file mounted over (hosts): the mount point only
-                return
+                return None
             key = (st.st_dev, st.st_ino)
             if st.st_nlink > 1 and key in self.links:
                 info.type, info.linkname, info.size = tarfile.LNKTYPE, self.links[key], 0
                 self.tar.addfile(info)
-                return
+                return None
             fd = os.open(name, os.O_RDONLY | os.O_CLOEXEC | flags, dir_fd=parent)
             with os.fdopen(fd, "rb") as f:
                 info.size = os.fstat(fd).st_size
@@ -81,6 +100,7 @@ class TreeWriter:
             info.devmajor, info.devminor = os.major(st.st_rdev), os.minor(st.st_rdev)
             self.tar.addfile(info)
         # sockets are not archived (as tar does)
+        return None
 
     @staticmethod
     def _info(arcname: str, st: os.stat_result) -> tarfile.TarInfo:
