@@ -101,15 +101,15 @@ def walk(top: int, visit: Callable[[int, str, bool, str], int | None],
     try:
         while True:
             todo = pending[-1]
-            if todo:
+            while todo:
                 name, is_dir = todo.pop()
                 sub = visit(dirs.fd, name, is_dir, wheres[-1])
                 if sub is not None:
                     dirs.push(sub)
                     names.append(name)
                     wheres.append(f"{wheres[-1]}/{name}" if wheres[-1] else name)
-                    pending.append(_listing(sub, ordered))
-                continue
+                    todo = _listing(sub, ordered)
+                    pending.append(todo)
             if len(pending) == 1:
                 return
             pending.pop()
@@ -147,7 +147,10 @@ def _unlink(name, dir_fd: int | None) -> None:
 def _remove_entry(fd: int, name: str, is_dir: bool, where: str) -> int | None:
     if is_dir:
         return open_dir(name, fd)
-    _unlink(name, fd)
+    try:
+        os.unlink(name, dir_fd=fd)
+    except FileNotFoundError:
+        pass
     return None
 
 
