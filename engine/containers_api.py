@@ -393,11 +393,12 @@ class ContainersAPI:
         release.remove(self.store, c.id, records.read_config(self.store, c.id)[0], volumes)
 
     def prune_containers(self) -> tuple[list[str], int]:
+        from .fswalk import tree_size
         removed, reclaimed = [], 0
         for c in self.containers(all=True):
             if c.running:
                 continue
-            reclaimed += _tree_size(os.path.join(self.paths.container_dir(c.id), "upper"))
+            reclaimed += tree_size(os.path.join(self.paths.container_dir(c.id), "upper"))
             try:
                 self.remove(c.id)
             except NotFound:
@@ -453,13 +454,3 @@ def _fresh_name(taken) -> str:
             return name
     raise Conflict("could not generate a unique container name; give one with --name")
 
-
-def _tree_size(path: str) -> int:
-    total = 0
-    for dirpath, _, files in os.walk(path):
-        for f in files:
-            try:
-                total += os.lstat(os.path.join(dirpath, f)).st_size
-            except OSError:
-                pass
-    return total

@@ -1,4 +1,4 @@
-"""Container filesystem verbs: top, cp, diff, export, commit (engine/containerfs.py does the work
+"""Container filesystem verbs: top, cp, diff, export, commit (engine/containerfs/ does the work
 inside the container's mounts)."""
 
 from __future__ import annotations
@@ -25,42 +25,43 @@ class ContainerFilesAPI:
 
     def copy_from(self, ref: str, path: str, out, follow_link: bool = False) -> None:
         """``path`` in the container as a tar written to ``out`` (``cp CONTAINER:PATH -``)."""
-        from . import containerfs as fs
+        from .containerfs.inroot import run_in_root
+        from .containerfs.tarwrite import archive_path
         c = self.container(ref)
-        fs.run_in_root(self.store, c, lambda root, f: fs.archive_path(root, path, f, follow_link),
-                       out=out)
+        run_in_root(self.store, c, lambda root, f: archive_path(root, path, f, follow_link),
+                    out=out)
 
     def copy_to(self, ref: str, path: str, stream) -> None:
         """A tar read from ``stream`` extracted into the container's directory ``path``."""
-        from . import containerfs as fs
+        from .containerfs.extract import extract_to
+        from .containerfs.inroot import run_in_root
         c = self.container(ref)
-        fs.run_in_root(self.store, c, lambda root, f: fs.extract_to(root, path, f), inp=stream)
+        run_in_root(self.store, c, lambda root, f: extract_to(root, path, f), inp=stream)
 
     def copy_in(self, ref: str, src: str, path: str, follow_link: bool = False) -> None:
         """``cp HOSTPATH CONTAINER:PATH``, bytes, mode, owner and times kept."""
-        from . import containerfs as fs
+        from .containerfs.extract import copy_file_into
+        from .containerfs.inroot import run_in_root
         if not os.path.lexists(src):
             raise NotFound(f"no such file or directory: {src}")
         c = self.container(ref)
-        fs.run_in_root(self.store, c,
-                       lambda root, _: fs.copy_file_into(root, src, path, follow_link))
+        run_in_root(self.store, c, lambda root, _: copy_file_into(root, src, path, follow_link))
 
     def copy_out(self, ref: str, path: str, dst: str, follow_link: bool = False) -> None:
         """``cp CONTAINER:PATH HOSTPATH``."""
-        from . import containerfs as fs
+        from .containerfs.extract import copy_out_to_host
         c = self.container(ref)
         try:
-            fs.copy_out_to_host(lambda tmp: self.copy_from(c.id, path, tmp, follow_link), path,
-                                dst)
+            copy_out_to_host(lambda tmp: self.copy_from(c.id, path, tmp, follow_link), path, dst)
         except OSError as e:
             raise HostError(f"write {e.filename or dst}: {e.strerror or e}") from None
 
     def container_size(self, ref: str) -> tuple[int, int]:
         """(SizeRw, SizeRootFs) as dockerd reports them: the bytes the container wrote (its
         upper dir), and those plus its image's."""
-        from .volumes.store import dir_size
+        from .fswalk import tree_size
         c = self.container(ref)
-        rw = dir_size(os.path.join(self.paths.container_dir(c.id), "upper"))
+        rw = tree_size(os.path.join(self.paths.container_dir(c.id), "upper"))
         try:
             image = self.image(c.config.image_id).size
         except NotFound:
@@ -69,19 +70,20 @@ class ContainerFilesAPI:
 
     def diff(self, ref: str) -> list[tuple[str, str]]:
         """The container's changes to its image: ("A"|"C"|"D", path), sorted by path."""
-        from . import containerfs as fs
+        from .containerfs.changes import diff as upper_diff
         c = self.container(ref)
         raw = records_raw(self.store, c.id)
-        return fs.diff(os.path.join(self.paths.container_dir(c.id), "upper"),
-                       list(reversed(raw.get("layer_dirs") or [])))
+        return upper_diff(os.path.join(self.paths.container_dir(c.id), "upper"),
+                          list(reversed(raw.get("layer_dirs") or [])))
 
     def export(self, ref: str, out) -> None:
         """The container's filesystem as a tar, to ``out`` (a path or a binary file)."""
-        from . import containerfs as fs
+        from .containerfs.inroot import run_in_root
+        from .containerfs.tarwrite import TreeWriter
         c = self.container(ref)
 
         def write(root, f):
-            w = fs.TreeWriter(f, one_fs=True)
+            w = TreeWriter(f, one_fs=True)
             try:
                 w.add(root, ".", ".", "/")
             finally:
@@ -90,23 +92,23 @@ class ContainerFilesAPI:
             tmp = f"{out}.berth-{os.getpid()}"
             try:
                 with open(tmp, "wb") as f:
-                    fs.run_in_root(self.store, c, write, out=f)
+                    run_in_root(self.store, c, write, out=f)
                 os.rename(tmp, out)
             except BaseException:
                 if os.path.exists(tmp):
                     os.unlink(tmp)
                 raise
         else:
-            fs.run_in_root(self.store, c, write, out=out)
+            run_in_root(self.store, c, write, out=out)
         self.emit("container", "export", c.id, name=c.name, image=c.config.image)
 
     def commit(self, ref: str, repository: str | None = None, message: str = "",
                author: str = "", changes=(), pause: bool = True):
         """An image of the container: its image's layers plus its changes as a new layer, with
         its config and ``changes`` (Dockerfile instructions) applied; the Image."""
-        from . import containerfs as fs
+        from .containerfs.commit import commit as commit_container
         c = self.container(ref)
-        img = fs.commit(self, c, repository, message, author, changes, pause)
+        img = commit_container(self, c, repository, message, author, changes, pause)
         # dockerd's image store records what a commit was made from, and when it was named
         from .clock import now_rfc3339
         img.parent = c.config.image_id

@@ -18,7 +18,8 @@ run directory. Reset removes them in the order that keeps any of them from comin
 from __future__ import annotations
 
 import os
-import shutil
+
+from .fswalk import remove_tree
 
 SIGKILL = 9
 # what berth makes at the top of a root; nothing else there is deleted (a root set by mistake
@@ -45,7 +46,7 @@ def reset(store) -> list[str]:
     _links(store, done)
     _nft(store, done)
     if os.path.isdir(store.paths.run):
-        shutil.rmtree(store.paths.run, ignore_errors=True)
+        remove_tree(store.paths.run, ignore_errors=True)
         done.append(f"directory {store.paths.run}")
     _remove_root(store.root, done)
     return done
@@ -60,7 +61,7 @@ def _remove_root(root: str, done: list[str]) -> None:
         path = os.path.join(root, name)
         if name in ROOT_ENTRIES or name.startswith(("events.jsonl", ".lock.tmp.")):
             if os.path.isdir(path) and not os.path.islink(path):
-                shutil.rmtree(path, ignore_errors=True)
+                remove_tree(path, ignore_errors=True)   # containers' trees: of any depth
             else:
                 os.unlink(path)
     try:

@@ -33,6 +33,21 @@ def berth(root: str, *args: str, input: bytes | str | None = None, check: bool =
     return p
 
 
+def add_static_busybox(tar, dirs: tuple[str, ...], applets: tuple[str, ...]) -> None:
+    """A minimal image's root into the open tarfile ``tar``: the directories ``dirs``, the
+    host's static busybox as /bin/busybox and ``applets`` as symlinks to it."""
+    import tarfile
+    for d in dirs:
+        info = tarfile.TarInfo(d)
+        info.type, info.mode = tarfile.DIRTYPE, 0o755
+        tar.addfile(info)
+    tar.add("/bin/busybox", "bin/busybox")
+    for applet in applets:
+        info = tarfile.TarInfo(f"bin/{applet}")
+        info.type, info.linkname = tarfile.SYMTYPE, "busybox"
+        tar.addfile(info)
+
+
 def _pids_in_cgroups(dirs: list[str]) -> set[int]:
     pids: set[int] = set()
     for d in dirs:

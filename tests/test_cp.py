@@ -137,3 +137,13 @@ def test_volumes_of_a_stopped_container(cli, root, busybox, tmp_path):
     out = cli("run", "--rm", "--network", "none", "-v", "keep:/data", busybox, "cat",
               "/data/new").stdout
     assert out == "copied\n"
+
+
+def test_the_whole_root_without_the_runtime_mounts(cli, root, box):
+    """``cp CONTAINER:/ -``: the container's files; /proc and /sys as empty directories (their
+    contents are the kernel's, and reading them fails or never ends)."""
+    p = _raw(root, "cp", f"{box}:/", "-")
+    assert p.returncode == 0, p.stderr.decode()
+    names = _tar_of(p.stdout)
+    assert "bin/busybox" in names and "etc/passwd" in names
+    assert not [n for n in names if n.startswith(("proc/", "sys/"))]

@@ -19,7 +19,7 @@ import time
 
 import pytest
 
-from helpers import BERTH, REPO, _cgroup_dirs, _pids_in_cgroups
+from helpers import BERTH, REPO, _cgroup_dirs, _pids_in_cgroups, add_static_busybox
 
 FILES = 4000
 APPLETS = ("sh", "find", "sort", "xargs", "cat", "md5sum", "wc", "stat", "sleep", "head")
@@ -40,15 +40,7 @@ def image(cli, tmp_path):
     tree = _tree()
     tar_path = tmp_path / "rootfs.tar"
     with tarfile.open(tar_path, "w") as tar:
-        for d in ("bin", "tmp", "etc", "data"):
-            info = tarfile.TarInfo(d)
-            info.type, info.mode = tarfile.DIRTYPE, 0o755
-            tar.addfile(info)
-        tar.add("/bin/busybox", "bin/busybox")
-        for applet in APPLETS:
-            info = tarfile.TarInfo(f"bin/{applet}")
-            info.type, info.linkname = tarfile.SYMTYPE, "busybox"
-            tar.addfile(info)
+        add_static_busybox(tar, ("bin", "tmp", "etc", "data"), APPLETS)
         for name, data in tree.items():
             info = tarfile.TarInfo(name)
             info.size, info.mode = len(data), 0o644

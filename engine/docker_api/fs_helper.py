@@ -21,6 +21,7 @@ def path_stat(engine, ref: str, path: str) -> dict:
     """Docker's PathStat (name, size, mode as Go's FileMode, mtime, linkTarget) of ``path`` as
     the container sees it (symlinks before the last component followed, inside its root)."""
     from engine import containerfs as fs
+    from engine.containerfs.inroot import run_in_root
     from engine.errors import NotFound
     c = engine.container(ref)
     out: dict = {}
@@ -45,7 +46,7 @@ def path_stat(engine, ref: str, path: str) -> dict:
                    mtime=time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(s.st_mtime))
                    + ".%09dZ" % (s.st_mtime_ns % 1_000_000_000))
     if c.running:
-        fs.run_in_root(engine.store, c, op)
+        run_in_root(engine.store, c, op)
         return out
     # a stopped container's root is read in a forked child: the result crosses a pipe
     r, w = os.pipe()
@@ -53,7 +54,7 @@ def path_stat(engine, ref: str, path: str) -> dict:
         def write(root: int, f) -> None:
             op(root, None)
             f.write(json.dumps(out).encode())
-        fs.run_in_root(engine.store, c, write, out=wf)
+        run_in_root(engine.store, c, write, out=wf)
     with os.fdopen(r, "rb") as rf:
         return json.loads(rf.read() or b"{}")
 

@@ -299,8 +299,12 @@ class _Unpacker:
                                  "berth does not unpack (sparse or multi-volume archive?)")
 
     def finish(self) -> None:
-        # children changed their directories' times: set them last, deepest first
-        for key in sorted(self.dir_times, key=lambda k: k.count(b"/"), reverse=True):
+        # children changed their directories' times: set them last, children before parents
+        # and siblings' subtrees one after the other (paths in reverse order, "/" sorting below
+        # any name byte), so each directory is next to one the cache holds open; by depth
+        # alone, two deep chains would take turns evicting each other and every directory
+        # would be reopened from the top
+        for key in sorted(self.dir_times, key=lambda k: k.replace(b"/", b"\0"), reverse=True):
             parts = key.split(b"/") if key else []
             fd = self.dir_fd(parts, key)
             os.utime(fd, ns=self.dir_times[key])

@@ -2,9 +2,9 @@
 
 Runs in the container's first process, after the overlay root is mounted and before the volume
 is mounted over the directory, so the merged view already has every layer, whiteout and opaque
-directory applied. The source is walked through descriptors without following symlinks
-(``os.fwalk``), so a hostile image can only copy its own files. Owners, modes, times, xattrs,
-hardlinks, symlinks, devices and fifos are kept.
+directory applied. The source and the copy are walked through descriptors without following
+symlinks (engine/fswalk.py), so a hostile image can only copy its own files, nested as deep as
+it likes. Owners, modes, times, xattrs, hardlinks, symlinks, devices and fifos are kept.
 
 Several containers may start at once on the same new volume: each mounts it under
 ``VolumeLock`` (exclusive for those that may fill it, shared for the others), and ``fill``
@@ -18,6 +18,10 @@ from __future__ import annotations
 import fcntl
 import os
 import stat
+
+# at module level: the monitor imports this module before it forks the container's first
+# process, which does the copy
+from ..fswalk import DIR_FLAGS, DirStack, open_beneath, remove_tree, walk
 
 COPYING = "_data.copying"   # beside _data: the copy until it is complete
 MOUNTED = ".mounted"        # beside _data: some container has had _data mounted
@@ -61,7 +65,6 @@ def fill(src_fd: int, data_dir: str, id_shift: int = 0) -> bool:
     if os.path.exists(os.path.join(vdir, MOUNTED)) or os.path.ismount(data_dir):
         copy_tree(src_fd, data_dir, id_shift)
         return True
-    from ..runtime.process import remove_tree
     tmp = os.path.join(vdir, COPYING)
     remove_tree(tmp)   # what a copy cut short by a crash left
     os.mkdir(tmp, 0o700)
@@ -78,21 +81,9 @@ def _xattrs(src: str, dst: str, follow: bool = False) -> None:
     for name in names:
         try:
             os.setxattr(dst, name, os.getxattr(src, name, follow_symlinks=follow),
-                        follow_symlinks=follow)
+                        follow_symlinks=False)
         except OSError:
             pass  # a filesystem without that namespace (user.* on a symlink): as cp -a does
-
-
-def _copy_xattrs_followed(src: str, dst: str) -> None:
-    try:
-        names = os.listxattr(src)
-    except OSError:
-        return
-    for name in names:
-        try:
-            os.setxattr(dst, name, os.getxattr(src, name))
-        except OSError:
-            pass
 
 
 def _shifted(ident: int, shift: int) -> int:
@@ -100,69 +91,100 @@ def _shifted(ident: int, shift: int) -> int:
     return ident + shift if 0 <= ident + shift < 65536 or not shift else ident
 
 
-def _meta(path: str, st: os.stat_result, src: str, is_link: bool = False,
+def _meta(dir_fd: int | None, name: str, st: os.stat_result, src: str, is_link: bool = False,
           src_is_magic_link: bool = False, shift: int = 0) -> None:
-    os.chown(path, _shifted(st.st_uid, shift), _shifted(st.st_gid, shift),
+    """Owner, mode, xattrs (read from the path ``src``) and times of ``name`` in the copy."""
+    os.chown(name, _shifted(st.st_uid, shift), _shifted(st.st_gid, shift), dir_fd=dir_fd,
              follow_symlinks=False)
     if not is_link:
         # after chown, which clears set-id bits
-        os.chmod(path, stat.S_IMODE(st.st_mode))
-    if src_is_magic_link:
-        # /proc/self/fd/N itself is a symlink: read the xattrs of what it points at
-        _copy_xattrs_followed(src, path)
-    else:
-        _xattrs(src, path)
-    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns), follow_symlinks=False)
+        os.chmod(name, stat.S_IMODE(st.st_mode), dir_fd=dir_fd)
+    # /proc/self/fd/N itself is a symlink: followed to read what it points at
+    _xattrs(src, name if dir_fd is None else f"/proc/self/fd/{dir_fd}/{name}",
+            follow=src_is_magic_link)
+    os.utime(name, ns=(st.st_atime_ns, st.st_mtime_ns), dir_fd=dir_fd, follow_symlinks=False)
 
 
 def copy_tree(src_fd: int, dest: str, id_shift: int = 0) -> None:
     """Copy the directory open as ``src_fd`` (an O_PATH descriptor is fine) into the existing,
     empty directory ``dest``, giving ``dest`` the source directory's owner and mode. Owners are
-    moved by ``id_shift`` (reading an idmapped root as host root, the disk keeps unshifted ids)."""
+    moved by ``id_shift`` (reading an idmapped root as host root, the disk keeps unshifted ids).
+    Both trees are walked by descriptor (engine/fswalk.py), however deep the image's goes."""
     top = os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=src_fd)
     try:
-        links: dict[tuple[int, int], str] = {}
-        dirs: list[tuple[str, os.stat_result, str]] = []
-        for dirpath, dirnames, filenames, dfd in os.fwalk(".", dir_fd=top, follow_symlinks=False):
-            ddir = os.path.normpath(os.path.join(dest, dirpath))
-            for name in dirnames + filenames:
-                st = os.stat(name, dir_fd=dfd, follow_symlinks=False)
-                src = f"/proc/self/fd/{dfd}/{name}"
-                out = os.path.join(ddir, name)
-                mode = st.st_mode
-                if stat.S_ISDIR(mode):
-                    os.mkdir(out, 0o700)
-                    dirs.append((out, st, src))
-                    continue
-                key = (st.st_dev, st.st_ino)
-                if st.st_nlink > 1 and key in links:
-                    os.link(links[key], out, follow_symlinks=False)
-                    continue
-                if stat.S_ISREG(mode):
-                    _copy_file(dfd, name, out)
-                    _meta(out, st, src, shift=id_shift)
-                elif stat.S_ISLNK(mode):
-                    os.symlink(os.readlink(name, dir_fd=dfd), out)
-                    _meta(out, st, src, is_link=True, shift=id_shift)
-                else:  # devices, fifos, sockets
-                    os.mknod(out, mode, st.st_rdev)
-                    _meta(out, st, src, shift=id_shift)
-                if st.st_nlink > 1:
-                    links[key] = out
-        # directories last, deepest first, so copying their content does not change their times
-        for out, st, src in reversed(dirs):
-            _meta(out, st, src, shift=id_shift)
-        st = os.fstat(top)
-        _meta(dest, st, f"/proc/self/fd/{top}", src_is_magic_link=True, shift=id_shift)
+        out = os.open(dest, DIR_FLAGS)
+    except BaseException:
+        os.close(top)
+        raise
+    dests = DirStack(out)
+    links: dict[tuple[int, int], tuple[str, str]] = {}   # first copy: (its directory, name)
+    dir_stats: list[os.stat_result] = []
+
+    def visit(dfd: int, name: str, is_dir: bool, where: str) -> int | None:
+        st = os.stat(name, dir_fd=dfd, follow_symlinks=False)
+        here = dests.fd
+        mode = st.st_mode
+        if stat.S_ISDIR(mode):
+            os.mkdir(name, 0o700, dir_fd=here)
+            sub = os.open(name, DIR_FLAGS, dir_fd=dfd)
+            try:
+                dests.push(os.open(name, DIR_FLAGS, dir_fd=here))
+            except BaseException:
+                os.close(sub)
+                raise
+            dir_stats.append(st)
+            return sub
+        key = (st.st_dev, st.st_ino)
+        if st.st_nlink > 1 and key in links:
+            _link(out, links[key], where, here, name)
+            return None
+        src = f"/proc/self/fd/{dfd}/{name}"
+        if stat.S_ISREG(mode):
+            _copy_file(dfd, name, here)
+            _meta(here, name, st, src, shift=id_shift)
+        elif stat.S_ISLNK(mode):
+            os.symlink(os.readlink(name, dir_fd=dfd), name, dir_fd=here)
+            _meta(here, name, st, src, is_link=True, shift=id_shift)
+        else:  # devices, fifos, sockets
+            os.mknod(name, mode, st.st_rdev, dir_fd=here)
+            _meta(here, name, st, src, shift=id_shift)
+        if st.st_nlink > 1:
+            links[key] = (where, name)
+        return None
+
+    def leave(dfd: int, name: str, where: str) -> None:
+        # a directory's own times last, so copying its content does not change them
+        dests.pop()
+        _meta(dests.fd, name, dir_stats.pop(), f"/proc/self/fd/{dfd}/{name}", shift=id_shift)
+    try:
+        walk(top, visit, leave)
+        _meta(None, dest, os.fstat(top), f"/proc/self/fd/{top}", src_is_magic_link=True,
+              shift=id_shift)
     finally:
+        dests.close()
+        os.close(out)
         os.close(top)
 
 
-def _copy_file(dir_fd: int, name: str, out: str) -> None:
+def _link(out: int, first: tuple[str, str], where: str, here: int, name: str) -> None:
+    """Hardlink ``name`` in the copy's directory ``here`` (at ``where``) to the first copy of
+    the same file, ``first`` = (its directory from the top ``out``, its name)."""
+    if first[0] == where:
+        os.link(first[1], name, src_dir_fd=here, dst_dir_fd=here, follow_symlinks=False)
+        return
+    src_dir = open_beneath(out, first[0].split("/"), os.O_PATH | os.O_DIRECTORY) \
+        if first[0] else os.dup(out)
+    try:
+        os.link(first[1], name, src_dir_fd=src_dir, dst_dir_fd=here, follow_symlinks=False)
+    finally:
+        os.close(src_dir)
+
+
+def _copy_file(dir_fd: int, name: str, dest_dir: int) -> None:
     sfd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd)
     try:
-        dfd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
-                      0o600)
+        dfd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+                      0o600, dir_fd=dest_dir)
         try:
             size = os.fstat(sfd).st_size
             offset = 0

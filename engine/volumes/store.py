@@ -16,14 +16,17 @@ from __future__ import annotations
 
 import os
 import re
-import stat
 
 from ..clock import now_rfc3339
 from ..errors import Conflict, HostError, InvalidArgument, NotFound, host_error
+from ..fswalk import remove_tree, tree_size
 from ..models import Mount, Volume
 from ..paths import VOLUMES_MODE
 from ..store import Store
 from .parse import validate_volume_name
+
+# a tree's size as system df counts it, however deep (engine/fswalk.py)
+dir_size = tree_size
 
 # The local driver's options, as Docker's: mount a device (or tmpfs, nfs …) as the volume.
 LOCAL_OPTIONS = ("type", "device", "o")
@@ -306,16 +309,9 @@ def remove_volume(store: Store, name: str, force: bool = False,
 
 
 def _rmtree(path: str) -> None:
-    import shutil
-
-    def onerror(func, p, exc_info):
-        # a volume's content may carry immutable/append-only attributes or odd modes
-        try:
-            os.chmod(p, 0o700)
-            func(p)
-        except OSError:
-            pass
-    shutil.rmtree(path, onerror=onerror)
+    """Delete a volume's renamed-away tree, however deep (engine/fswalk.py). What can't be
+    deleted (an immutable file) stays under its temporary name, for system check to report."""
+    remove_tree(path, ignore_errors=True)
 
 
 def mounts_under(path: str) -> list[str]:
@@ -352,38 +348,3 @@ def unmount_all(path: str) -> None:
                 linux.umount2(p, linux.MNT_DETACH)
             except OSError:
                 pass
-
-
-def dir_size(path: str) -> int:
-    """Bytes of a tree as ``docker system df`` counts them: apparent sizes, hardlinks once,
-    never following symlinks nor crossing into other filesystems."""
-    total = 0
-    seen: set[tuple[int, int]] = set()
-    try:
-        root_dev = os.lstat(path).st_dev
-    except OSError:
-        return 0
-    stack = [path]
-    while stack:
-        d = stack.pop()
-        try:
-            it = os.scandir(d)
-        except OSError:
-            continue
-        with it:
-            for e in it:
-                try:
-                    st = e.stat(follow_symlinks=False)
-                except OSError:
-                    continue
-                if stat.S_ISDIR(st.st_mode):
-                    if st.st_dev == root_dev:
-                        stack.append(e.path)
-                    continue
-                if st.st_nlink > 1:
-                    key = (st.st_dev, st.st_ino)
-                    if key in seen:
-                        continue
-                    seen.add(key)
-                total += st.st_size
-    return total
