@@ -384,3 +384,21 @@ def test_stray_temp_files_of_gone_writers_are_found_and_swept(root, cli, busybox
         for path in kept:
             if os.path.exists(path):
                 os.unlink(path)
+
+
+def test_a_seccomp_cache_that_cant_be_written_does_not_stop_a_start(root, cli, busybox,
+                                                                     loop_device):
+    """The compiled-BPF cache is an optimisation: on a full disk the container starts with the
+    program compiled for it, and no temporary file is left in the cache."""
+    cache = os.path.join(root, "cache", "seccomp")
+    os.makedirs(cache, exist_ok=True)
+    _mkfs_mount(loop_device, cache)
+    try:
+        fill(cache)
+        assert free_bytes(cache) < 4096
+        p = cli("run", "--rm", busybox, "sh", "-c", "grep Seccomp: /proc/self/status",
+                check=False)
+        assert p.returncode == 0 and p.stdout.split() == ["Seccomp:", "2"], p
+        assert sorted(os.listdir(cache)) == ["filler", "lost+found"]
+    finally:
+        _unmount(cache)
