@@ -13,6 +13,7 @@ import os
 import socket
 import subprocess
 import time
+from types import SimpleNamespace
 
 import pytest
 
@@ -402,3 +403,25 @@ def test_a_seccomp_cache_that_cant_be_written_does_not_stop_a_start(root, cli, b
         assert sorted(os.listdir(cache)) == ["filler", "lost+found"]
     finally:
         _unmount(cache)
+
+
+def test_an_event_line_the_full_disk_cuts_short_is_taken_back(small_dir):
+    """A write that fits only in part (the tail of the log's last page had room for 10 bytes)
+    leaves the log as it was and says ENOSPC; once space returns the next event is whole."""
+    from engine import events
+    path = os.path.join(small_dir, "events.jsonl")
+    events.append_line(path, b'{"time":1,"type":"container","action":"create","id":"a"}\n')
+    with open(path, "ab") as f:   # blank lines, which readers skip, up to 10 bytes short of a page
+        f.write(b" " * (4096 - 10 - 1 - os.path.getsize(path)) + b"\n")
+    os.sync()
+    filler = fill(small_dir)
+    line = b'{"time":2,"type":"container","action":"start","id":"%s"}\n' % (b"b" * 64)
+    with pytest.raises(OSError) as e:
+        events.append_line(path, line)
+    assert e.value.errno == errno.ENOSPC
+    assert os.path.getsize(path) == 4096 - 10
+    events.emit(SimpleNamespace(events_file=path), "container", "start", "b")   # never raises
+    assert os.path.getsize(path) == 4096 - 10
+    os.unlink(filler)
+    events.append_line(path, line.replace(b'"time":2', b'"time":3'))
+    assert [(e["time"], e["id"][:1]) for e in events.read_events(path)] == [(1, "a"), (3, "b")]
