@@ -64,11 +64,6 @@ def finding(kind: str, ident: str, problem: str, repair_text: str, repair: bool,
 def check_containers(store, repair: bool) -> list[Finding]:
     from .runtime import process, records, release
     out = []
-    base = store.path("containers")
-    for path in process.stale_temporaries(base):
-        out.append(finding("container", os.path.basename(path),
-                            "left under a temporary name by a create or rm that was killed",
-                            "delete it", repair, lambda p=path: process.remove_tree(p)))
     for cid in records.ids(store):
         d = store.paths.container_dir(cid)
         if not os.path.isdir(d):
@@ -160,13 +155,8 @@ def _restore_mounts(store, cid: str) -> None:
 # --- volumes --------------------------------------------------------------------------------
 
 def check_volumes(store, repair: bool) -> list[Finding]:
-    from .runtime import process
     from .volumes import store as vstore
     out = []
-    for path in process.stale_temporaries(store.path("volumes")):
-        out.append(finding("volume", os.path.basename(path),
-                            "left under a temporary name by a volume create or rm that was "
-                            "killed", "delete it", repair, lambda p=path: vstore._rmtree(p)))
     for name in store.list_dir("volumes"):
         if not os.path.isdir(store.paths.volume_dir(name)):
             continue
@@ -192,32 +182,20 @@ def _restore_volume(store, name: str) -> None:
 # --- temporary files ----------------------------------------------------------------------
 
 def check_tempfiles(store, repair: bool) -> list[Finding]:
-    """``*.tmp.<pid>.<tid>`` files of atomic writes whose writer is gone, in the root's record
-    directories (never inside layers, upper dirs or volume data: those are the user's)."""
-    paths = _stray_temp_files(store)
+    """Temporary files and directories whose writer is gone, in the directories engine/temps.py
+    owns (the image store's are its own garbage: _check_images reports those)."""
+    from . import temps
     out = []
-    for p in paths:
-        out.append(finding("tempfile", os.path.relpath(p, store.root),
-                            "a temporary file its writer left when it was killed",
-                            "delete it", repair, lambda p=p: _unlink(p)))
+    for path in temps.stray_temp_files(store):
+        rel = os.path.relpath(path, store.root)
+        area, _, name = rel.partition("/")
+        if area in ("containers", "volumes") and "/" not in name:
+            kind = area[:-1]   # a container or volume directory that was being made or removed
+            out.append(finding(kind, name, f"left under a temporary name by a {kind} create or "
+                                "rm that was killed", "delete it", repair,
+                                lambda p=path: temps.remove(p)))
+        else:
+            out.append(finding("tempfile", rel,
+                                "a temporary file its writer left when it was killed",
+                                "delete it", repair, lambda p=path: temps.remove(p)))
     return out
-
-
-def _stray_temp_files(store) -> list[str]:
-    from . import store as store_module
-    sweep = getattr(store_module, "stray_temp_files", None)
-    if sweep is not None:   # the store's own sweep, where this build has it
-        return list(sweep(store))
-    from .runtime.process import stale_temporaries
-    dirs = [store.root, store.path("images"), store.path("networks"), store.path("blobs"),
-            store.path("blobs", "sha256")]
-    for sub in ("containers", "volumes", "layers"):
-        dirs += [store.path(sub, n) for n in store.list_dir(sub)]
-    return [p for d in dirs for p in stale_temporaries(d) if not os.path.isdir(p)]
-
-
-def _unlink(path: str) -> None:
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass

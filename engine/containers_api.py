@@ -131,9 +131,10 @@ class ContainersAPI:
         spec.json still knows: it may run, holding that name). Called under the root's lock,
         which every create holds: what is left under a temporary name in containers/ by a
         create or rm that was killed is removed here."""
-        from .runtime import process, records
+        from .runtime import records
+        from .temps import sweep_temp_files
         names = {}
-        process.sweep(self.store.path("containers"))
+        sweep_temp_files(self.store, "containers")
         for cid in records.ids(self.store):
             raw = records.read_raw(self.store, cid)
             if raw is not None:

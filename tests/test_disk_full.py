@@ -351,42 +351,6 @@ def test_the_api_answers_a_full_disk_with_one_line(small_root):
     assert b"Traceback" not in proc.stderr.read()
 
 
-def test_stray_temp_files_of_gone_writers_are_found_and_swept(root, cli, busybox):
-    from engine.paths import Paths
-    from engine.store import Store
-    from engine.temps import stray_temp_files
-    cid = cli("run", "-d", str(busybox), "sleep", "1000").stdout.strip()   # prune keeps it
-    store = Store(Paths.from_env(root))
-    dead = subprocess.Popen(["true"])
-    dead.wait()
-    me = os.getpid()
-    cdir = store.paths.container_dir(cid)
-    layer = store.path("layers", os.listdir(store.path("layers"))[0])
-    stray = [os.path.join(cdir, f"state.json.tmp.{dead.pid}.1"),
-             store.path("images", f"refs.json.tmp.{dead.pid}.2"),
-             store.path("networks", f"berth.json.tmp.{dead.pid}.3"),
-             os.path.join(layer, f"meta.json.tmp.{dead.pid}.4"),
-             os.path.join(cdir, f"ctr.log.tmp.{dead.pid}"),
-             # a pid that runs again, but a process that started after the file was written
-             store.path("images", f"old.json.tmp.{me}.5")]
-    kept = [os.path.join(cdir, f"config.json.tmp.{me}.6"),      # its writer is at work
-            os.path.join(cdir, "upper", f"data.tmp.{dead.pid}.7"),   # the container's own
-            os.path.join(layer, "diff", f"data.tmp.{dead.pid}.8")]   # the image's own
-    for path in stray + kept:
-        with open(path, "w") as f:
-            f.write("{}")
-    long_ago = time.time() - 10 * 365 * 86400
-    os.utime(stray[-1], (long_ago, long_ago))
-    try:
-        assert stray_temp_files(store) == sorted(stray)
-        cli("system", "prune", "-f")
-        assert [p for p in stray + kept if os.path.exists(p)] == kept
-    finally:
-        for path in kept:
-            if os.path.exists(path):
-                os.unlink(path)
-
-
 def test_a_seccomp_cache_that_cant_be_written_does_not_stop_a_start(root, cli, busybox,
                                                                      loop_device):
     """The compiled-BPF cache is an optimisation: on a full disk the container starts with the
