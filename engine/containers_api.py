@@ -80,15 +80,17 @@ class ContainersAPI:
             security = None
         if security is not None:
             security.validate(config)
-        image_config, image_id, layer_dirs = self._image_for_create(config.image)
-        merge_image(config, image_config, entrypoint_set)
-        config.image_id = image_id
-        if not config.entrypoint and not config.cmd:
-            raise InvalidArgument("no command specified")
-        cid = os.urandom(32).hex()
-        container = Container(cid, "", now_rfc3339(), config, ContainerState())
-        d = self.paths.container_dir(cid)
         with self.store.lock():
+            # the image is resolved under the root's lock, which rmi and prune hold to remove
+            # one: until config.json names its layers below, nothing can take them away
+            image_config, image_id, layer_dirs = self._image_for_create(config.image)
+            merge_image(config, image_config, entrypoint_set)
+            config.image_id = image_id
+            if not config.entrypoint and not config.cmd:
+                raise InvalidArgument("no command specified")
+            cid = os.urandom(32).hex()
+            container = Container(cid, "", now_rfc3339(), config, ContainerState())
+            d = self.paths.container_dir(cid)
             taken = self._names_in_use()
             container.name = name or _fresh_name(taken)
             if container.name in taken:
@@ -146,7 +148,8 @@ class ContainersAPI:
         return names
 
     def _image_for_create(self, ref: str) -> tuple[dict, str, list[str]]:
-        """(image config, image id, layer dirs bottom first) of ``ref``."""
+        """(image config, image id, layer dirs bottom first) of ``ref``; the caller holds the
+        root's lock until its record names those layers."""
         image_fn = getattr(self, "image", None)
         if image_fn is not None:
             img = image_fn(ref)
