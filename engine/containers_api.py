@@ -149,18 +149,20 @@ class ContainersAPI:
 
     def _image_for_create(self, ref: str) -> tuple[dict, str, list[str]]:
         """(image config, image id, layer dirs bottom first) of ``ref``; the caller holds the
-        root's lock until its record names those layers."""
+        root's lock until its record names those layers. The config is what of the image's can
+        be used (hostile input: images/config_check.py), each value left out a warning."""
         image_fn = getattr(self, "image", None)
         if image_fn is not None:
             img = image_fn(ref)
-            return img.config or {}, img.id, list(self.image_layer_dirs(img))
+            images = self.image_store
+            return images.check_config(img.config, ref), img.id, list(self.image_layer_dirs(img))
         from .images.store import ImageStore   # the images area's seam, before its verbs land
         images = ImageStore(self.store)
         try:
             img = images.resolve(ref)
         except NotFound:
             raise NotFound(f"Unable to find image '{ref}' locally: load or pull it first") from None
-        return img.config or {}, img.id, images.layer_dirs(img)
+        return images.check_config(img.config, ref), img.id, images.layer_dirs(img)
 
     # --- start ----------------------------------------------------------------------------------
 

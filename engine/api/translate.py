@@ -317,11 +317,15 @@ def container_summary(c, networks: dict | None = None) -> dict:
         ports.append({"IP": p.host_ip or "0.0.0.0", "PrivatePort": p.container_port,
                       "PublicPort": p.host_port, "Type": p.proto})
     if c.running:
+        from ..network.ports import parse_exposed
         bound = {(p["PrivatePort"], p["Type"]) for p in ports}
         for e in c.config.exposed_ports:
-            num, _, proto = e.partition("/")
-            if (int(num), proto or "tcp") not in bound:
-                ports.append({"PrivatePort": int(num), "Type": proto or "tcp"})
+            try:
+                num, proto = parse_exposed(e)
+            except InvalidArgument:
+                continue   # recorded before create checked an image's ports ("web/tcp")
+            if (num, proto) not in bound:
+                ports.append({"PrivatePort": num, "Type": proto})
     mounts = [{"Type": m.type, "Name": m.source if m.type == "volume" else "",
                "Source": m.source, "Destination": m.target, "Driver":
                "local" if m.type == "volume" else "", "Mode": "", "RW": not m.read_only,
