@@ -64,11 +64,6 @@ def finding(kind: str, ident: str, problem: str, repair_text: str, repair: bool,
 def check_containers(store, repair: bool) -> list[Finding]:
     from .runtime import process, records, release
     out = []
-    base = store.path("containers")
-    for path in process.stale_temporaries(base):
-        out.append(finding("container", os.path.basename(path),
-                            "left under a temporary name by a create or rm that was killed",
-                            "delete it", repair, lambda p=path: process.remove_tree(p)))
     for cid in records.ids(store):
         d = store.paths.container_dir(cid)
         if not os.path.isdir(d):
@@ -87,7 +82,7 @@ def check_containers(store, repair: bool) -> list[Finding]:
                                 "write its state again from what its monitor tells", repair,
                                 lambda d=d: _restore_state(d)))
         state = process.salvaged_state(d) if process.state_problem(d) else process.read_state(d)
-        if process.needs_release(d, state):
+        if _monitor_dead(d):
             out.append(finding(
                 "container", short,
                 "its monitor died without releasing what the container held"
@@ -96,12 +91,50 @@ def check_containers(store, repair: bool) -> list[Finding]:
                 "record it as exited and release its cgroup, addresses, ports and mounts",
                 repair, lambda c=cid: release.release_dead(store, c)))
         if state.get("status") == "removing":
-            out.append(finding("container", short, "its removal was interrupted",
-                                "finish removing it", repair,
-                                lambda c=cid, cfg=config: release.remove(store, c, cfg)))
+            if not busy(d):   # else an rm is at work on it
+                out.append(finding("container", short, "its removal was interrupted",
+                                    "finish removing it", repair,
+                                    lambda c=cid, cfg=config: release.remove(store, c, cfg)))
             continue
         out += _check_container_files(store, cid, d, state, repair)
     return out
+
+
+def busy(d: str) -> bool:
+    """Whether a berth is starting, removing or updating the container of directory ``d``
+    right now (it holds the container's ``.start`` lock): what the container holds meanwhile
+    is that berth's to set right, not garbage."""
+    return _flocked(os.path.join(d, ".start"))
+
+
+def _flocked(path: str) -> bool:
+    """Whether someone holds a flock on ``path`` (a file or directory)."""
+    import fcntl
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return False
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+
+
+def _monitor_dead(d: str) -> bool:
+    """Whether the container's monitor died still holding something, as the next reader's
+    ``release.release_dead`` judges it (under the container's lock, and only when no monitor
+    or releaser holds ``.monitor``): not a monitor in its teardown, nor a container an rm is
+    killing."""
+    from .runtime import process
+    try:
+        with process.container_lock(d):
+            return process.needs_release(d, process.read_state(d)) \
+                and process.monitor_lock(d)[0] != "held"
+    except FileNotFoundError:
+        return False   # removed meanwhile
 
 
 def _restore_state(d: str) -> None:
@@ -129,11 +162,20 @@ def _check_container_files(store, cid: str, d: str, state: dict, repair: bool
                             "write it again from its start's spec (else its config)", repair,
                             lambda: _restore_mounts(store, cid)))
     from .runtime.attach import socket_path
-    if running and not os.path.exists(socket_path(store.paths.run, cid)):
+    if running and not os.path.exists(socket_path(store.paths.run, cid)) \
+            and _same_run(state, process.read_state(d)):
+        # the socket is there from before a run starts to after it ends: missing while one
+        # run went on (read before and after the look), it is lost
         out.append(finding("container", short, "its attach socket is missing: attach and "
                             "'run' without -d can't reach it", "restart the container", False,
                             None))
     return out
+
+
+def _same_run(before: dict, after: dict) -> bool:
+    from .runtime import process
+    return after.get("status") in process.RUNNING and all(
+        before.get(k) == after.get(k) for k in ("monitor_pid", "monitor_start", "started_at"))
 
 
 def _unreadable(path: str) -> bool:
@@ -160,16 +202,13 @@ def _restore_mounts(store, cid: str) -> None:
 # --- volumes --------------------------------------------------------------------------------
 
 def check_volumes(store, repair: bool) -> list[Finding]:
-    from .runtime import process
     from .volumes import store as vstore
     out = []
-    for path in process.stale_temporaries(store.path("volumes")):
-        out.append(finding("volume", os.path.basename(path),
-                            "left under a temporary name by a volume create or rm that was "
-                            "killed", "delete it", repair, lambda p=path: vstore._rmtree(p)))
     for name in store.list_dir("volumes"):
-        if not os.path.isdir(store.paths.volume_dir(name)):
+        vdir = store.paths.volume_dir(name)
+        if not os.path.isdir(vdir):
             continue
+        out += _check_copy_up(name, vdir, repair)
         vol, problem = vstore.read_meta(store, name)
         if problem:
             out.append(finding("volume", name, problem,
@@ -177,6 +216,28 @@ def check_volumes(store, repair: bool) -> list[Finding]:
                                 "and options are lost)", repair,
                                 lambda n=name: _restore_volume(store, n)))
     return out
+
+
+def _check_copy_up(name: str, vdir: str, repair: bool) -> list[Finding]:
+    """A copy of an image's files into the volume that was cut short (volumes/copyup.py:
+    ``_data.copying``, which the filler holds the volume's lock over while it copies)."""
+    from .volumes.copyup import COPYING
+    partial = os.path.join(vdir, COPYING)
+    if not os.path.isdir(partial) or _flocked(vdir):
+        return []   # none, or a container is filling or mounting the volume right now
+    return [finding("volume", name, f"a copy of an image's files into it was cut short "
+                    f"({COPYING} is left)", "delete the partial copy", repair,
+                    lambda: _remove_copy(vdir))]
+
+
+def _remove_copy(vdir: str) -> None:
+    from .runtime.process import remove_tree
+    from .volumes.copyup import COPYING, VolumeLock
+    held = VolumeLock(os.path.join(vdir, "_data"), exclusive=True)   # no filler meanwhile
+    try:
+        remove_tree(os.path.join(vdir, COPYING))
+    finally:
+        held.release()
 
 
 def _restore_volume(store, name: str) -> None:
@@ -192,32 +253,20 @@ def _restore_volume(store, name: str) -> None:
 # --- temporary files ----------------------------------------------------------------------
 
 def check_tempfiles(store, repair: bool) -> list[Finding]:
-    """``*.tmp.<pid>.<tid>`` files of atomic writes whose writer is gone, in the root's record
-    directories (never inside layers, upper dirs or volume data: those are the user's)."""
-    paths = _stray_temp_files(store)
+    """Temporary files and directories whose writer is gone, in the directories engine/temps.py
+    owns (the image store's are its own garbage: _check_images reports those)."""
+    from . import temps
     out = []
-    for p in paths:
-        out.append(finding("tempfile", os.path.relpath(p, store.root),
-                            "a temporary file its writer left when it was killed",
-                            "delete it", repair, lambda p=p: _unlink(p)))
+    for path in temps.stray_temp_files(store):
+        rel = os.path.relpath(path, store.root)
+        area, _, name = rel.partition("/")
+        if area in ("containers", "volumes") and "/" not in name:
+            kind = area[:-1]   # a container or volume directory that was being made or removed
+            out.append(finding(kind, name, f"left under a temporary name by a {kind} create or "
+                                "rm that was killed", "delete it", repair,
+                                lambda p=path: temps.remove(p)))
+        else:
+            out.append(finding("tempfile", rel,
+                                "a temporary file its writer left when it was killed",
+                                "delete it", repair, lambda p=path: temps.remove(p)))
     return out
-
-
-def _stray_temp_files(store) -> list[str]:
-    from . import store as store_module
-    sweep = getattr(store_module, "stray_temp_files", None)
-    if sweep is not None:   # the store's own sweep, where this build has it
-        return list(sweep(store))
-    from .runtime.process import stale_temporaries
-    dirs = [store.root, store.path("images"), store.path("networks"), store.path("blobs"),
-            store.path("blobs", "sha256")]
-    for sub in ("containers", "volumes", "layers"):
-        dirs += [store.path(sub, n) for n in store.list_dir(sub)]
-    return [p for d in dirs for p in stale_temporaries(d) if not os.path.isdir(p)]
-
-
-def _unlink(path: str) -> None:
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass

@@ -62,9 +62,22 @@ def check_networks(store, repair: bool) -> list[Finding]:
 
 
 def _stale(store) -> list[tuple[str, str, str]]:
+    """Endpoints that hold nothing real, but those of a container whose monitor is letting go
+    of them (it holds ``.monitor``) or that a berth is starting or removing."""
     from .network import ipam, repair as nrepair
     return [(rec.network.name, cid, why) for rec in ipam.load_all(store)
-            for cid, ep in rec.endpoints.items() for why in [nrepair.stale(store, cid, ep)] if why]
+            for cid, ep in rec.endpoints.items() for why in [nrepair.stale(store, cid, ep)]
+            if why and not _attended(store, cid)]
+
+
+def _attended(store, cid: str) -> bool:
+    """Whether a live process looks after the container ``cid`` right now: its monitor (or
+    someone releasing what a dead one left) holds ``.monitor``, or a berth starting, removing
+    or updating it holds ``.start``."""
+    from .check import busy
+    from .runtime import process
+    d = store.paths.container_dir(cid)
+    return process.monitor_lock(d)[0] == "held" or busy(d)
 
 
 def _release_lease(store, name: str, ip: str) -> None:
@@ -210,12 +223,34 @@ def _orphan_monitors(store, repair: bool) -> list[Finding]:
     known = known_monitors(store)
     out = []
     for pid, module in sorted(root_processes(store.root).items()):
-        if module != "engine.runtime.monitor" or pid in known or _age(pid) < STARTING_GRACE:
+        if module != "engine.runtime.monitor" or pid in known or _age(pid) < STARTING_GRACE \
+                or not _serves_a_container(store, pid):
             continue
         out.append(finding("process", str(pid), "a monitor of this root whose container is "
                             "gone or does not know it", "kill it", repair,
                             lambda p=pid: _kill(p)))
     return out
+
+
+def _serves_a_container(store, pid: int) -> bool:
+    """Whether monitor ``pid`` has a container: its pid 1 lives, or it holds a ``.monitor``
+    that is not being removed. One that has neither waits for the container its launcher
+    (a start) will name, or is finishing a --rm removal: either exits by itself."""
+    from .runtime.process import _child_of
+    if _child_of(pid):
+        return True
+    try:
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return False
+    for fd in fds:
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if target.endswith("/.monitor"):
+            return ".tmp." not in os.path.basename(os.path.dirname(target))
+    return False
 
 
 def _kill(pid: int) -> None:
@@ -247,9 +282,9 @@ def _orphan_cgroups(store, repair: bool) -> list[Finding]:
         d = store.paths.container_dir(cid)
         if cid in have:
             state = process.read_state(d)
-            if (state.get("status") in process.RUNNING or process.monitor_lock(d)[0] == "held"
+            if (state.get("status") in process.RUNNING or _attended(store, cid)
                     or process.needs_release(d, state)):
-                continue   # its own, or the container check releases it
+                continue   # its own, one a start is making, or the container check's
         pids = cg.pids(cid)
         problem = ("a cgroup whose container is gone" if cid not in have
                    else "a cgroup of a container that is not running")
@@ -268,7 +303,7 @@ def _orphan_mounts(store, repair: bool) -> list[Finding]:
     from .volumes import store as vstore
     out = []
     running_users = {name for name, users in vstore.volume_users(store).items()
-                     if any(r for _, r in users)}
+                     if any(r or _attended(store, cid) for cid, r in users)}
     seen = set()
     for base in (store.root, store.paths.run):
         for point in vstore.mounts_under(base):

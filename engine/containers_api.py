@@ -85,15 +85,17 @@ class ContainersAPI:
             security = None
         if security is not None:
             security.validate(config)
-        image_config, image_id, layer_dirs = self._image_for_create(config.image)
-        merge_image(config, image_config, entrypoint_set)
-        config.image_id = image_id
-        if not config.entrypoint and not config.cmd:
-            raise InvalidArgument("no command specified")
-        cid = os.urandom(32).hex()
-        container = Container(cid, "", now_rfc3339(), config, ContainerState())
-        d = self.paths.container_dir(cid)
         with self.store.lock():
+            # the image is resolved under the root's lock, which rmi and prune hold to remove
+            # one: until config.json names its layers below, nothing can take them away
+            image_config, image_id, layer_dirs = self._image_for_create(config.image)
+            merge_image(config, image_config, entrypoint_set)
+            config.image_id = image_id
+            if not config.entrypoint and not config.cmd:
+                raise InvalidArgument("no command specified")
+            cid = os.urandom(32).hex()
+            container = Container(cid, "", now_rfc3339(), config, ContainerState())
+            d = self.paths.container_dir(cid)
             taken = self._names_in_use()
             container.name = name or _fresh_name(taken)
             if container.name in taken:
@@ -136,9 +138,10 @@ class ContainersAPI:
         spec.json still knows: it may run, holding that name). Called under the root's lock,
         which every create holds: what is left under a temporary name in containers/ by a
         create or rm that was killed is removed here."""
-        from .runtime import process, records
+        from .runtime import records
+        from .temps import sweep_temp_files
         names = {}
-        process.sweep(self.store.path("containers"))
+        sweep_temp_files(self.store, "containers")
         for cid in records.ids(self.store):
             raw = records.read_raw(self.store, cid)
             if raw is not None:
@@ -150,18 +153,21 @@ class ContainersAPI:
         return names
 
     def _image_for_create(self, ref: str) -> tuple[dict, str, list[str]]:
-        """(image config, image id, layer dirs bottom first) of ``ref``."""
+        """(image config, image id, layer dirs bottom first) of ``ref``; the caller holds the
+        root's lock until its record names those layers. The config is what of the image's can
+        be used (hostile input: images/config_check.py), each value left out a warning."""
         image_fn = getattr(self, "image", None)
         if image_fn is not None:
             img = image_fn(ref)
-            return img.config or {}, img.id, list(self.image_layer_dirs(img))
+            images = self.image_store
+            return images.check_config(img.config, ref), img.id, list(self.image_layer_dirs(img))
         from .images.store import ImageStore   # the images area's seam, before its verbs land
         images = ImageStore(self.store)
         try:
             img = images.resolve(ref)
         except NotFound:
             raise NotFound(f"Unable to find image '{ref}' locally: load or pull it first") from None
-        return img.config or {}, img.id, images.layer_dirs(img)
+        return images.check_config(img.config, ref), img.id, images.layer_dirs(img)
 
     # --- start ----------------------------------------------------------------------------------
 

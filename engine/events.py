@@ -1,13 +1,14 @@
 """The event log: one JSON object per line in ``events.jsonl``, appended by every verb and monitor.
 
-Writing: each event is one ``write`` on an ``O_APPEND`` descriptor, so lines from several
-processes never interleave. The log is bounded: past ``MAX_BYTES`` the writer that crossed the
+Writing: each event is one ``write`` on an ``O_APPEND`` descriptor under the file's exclusive
+``flock``, so lines from several processes never interleave, and one that a full disk cut short
+is truncated away before anyone appends after it: the log holds whole lines. The log is bounded: past ``MAX_BYTES`` the writer that crossed the
 mark renames it to ``events.jsonl.1`` (replacing the previous one), so at most about twice
 ``MAX_BYTES`` are kept.
 
-Why a follower never misses an event across a rotation: writers hold a shared ``flock`` on the
+Why a follower never misses an event across a rotation: writers hold the ``flock`` on the
 file while they append and check, once locked, that the name still points at the file they
-opened; the rotation renames under an exclusive lock on the same file. So once the follower sees
+opened; the rotation renames under the same lock. So once the follower sees
 the name point at a new file, nothing will ever be appended to the old one again: it reads the
 old one to its end, then the new one from its start.
 
@@ -44,21 +45,33 @@ def emit(paths: Paths, type: str, action: str, id: str = "",
 
 
 def append_line(path: str, data: bytes, max_bytes: int | None = None) -> None:
-    """Append ``data`` to the log at ``path`` under a shared lock; rotate when it grew too big."""
+    """Append ``data`` (one line) to the log at ``path`` whole or not at all (OSError), under
+    the file's lock; rotate when it grew too big."""
     limit = MAX_BYTES if max_bytes is None else max_bytes
     for _ in range(10):
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
         try:
-            fcntl.flock(fd, fcntl.LOCK_SH)
+            fcntl.flock(fd, fcntl.LOCK_EX)
             if not _still_named(fd, path):
                 continue  # rotated between our open and our lock: append to the new file
-            os.write(fd, data)
+            _append_whole(fd, data, path)
             if os.fstat(fd).st_size > limit:
                 _rotate(fd, path, limit)
             return
         finally:
             os.close(fd)  # also releases the lock
     raise OSError(f"{path} keeps being rotated under us")
+
+
+def _append_whole(fd: int, data: bytes, path: str) -> None:
+    """Append ``data`` with one write, or nothing of it: a write the disk cut short (full) is
+    taken back and raises ENOSPC, so the log never holds part of a line for the next line to be
+    glued to. The caller holds the file's exclusive lock: nothing was appended after ours."""
+    written = os.write(fd, data)
+    if written != len(data):
+        os.ftruncate(fd, os.lseek(fd, 0, os.SEEK_CUR) - written)
+        import errno
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), path)
 
 
 def _still_named(fd: int, path: str) -> bool:
@@ -71,9 +84,8 @@ def _still_named(fd: int, path: str) -> bool:
 
 
 def _rotate(fd: int, path: str, limit: int) -> None:
-    # the exclusive lock waits for every writer still appending to this file; one that opened
-    # it but locks after the rename sees the name moved and appends to the new file instead
-    fcntl.flock(fd, fcntl.LOCK_EX)
+    # under the file's lock (held by the caller): a writer that opened it but locks after the
+    # rename sees the name moved and appends to the new file instead
     if _still_named(fd, path) and os.fstat(fd).st_size > limit:
         os.rename(path, path + ROTATED_SUFFIX)
 
@@ -204,11 +216,30 @@ def matches(ev: dict, filters: dict[str, list[str]] | None) -> bool:
 
 def _lines(data: bytes):
     for raw in data.splitlines():
-        if raw.strip():
-            try:
-                yield fastjson.loads(raw)
-            except ValueError:
-                continue  # a line torn by a crash mid-write; the rest of the log is fine
+        ev = _event(raw.strip())
+        if ev is not None:
+            yield ev
+
+
+_START = b'{"time":'   # how every line emit writes starts
+
+
+def _event(raw: bytes) -> dict | None:
+    """The event on one line of the log; None for a blank line or one that is not an event: a
+    line a crash or (before writes were taken back) a full disk tore. The event an older berth
+    glued to a torn line is still read."""
+    if not raw:
+        return None
+    try:
+        ev = fastjson.loads(raw)
+    except (ValueError, RecursionError):
+        cut = raw.rfind(_START, 1)
+        return _event(raw[cut:]) if cut > 0 else None
+    if isinstance(ev, dict) and isinstance(ev.get("time"), (int, float)) \
+            and isinstance(ev.get("type"), str) and isinstance(ev.get("action"), str) \
+            and isinstance(ev.get("id", ""), str) and isinstance(ev.get("attributes", {}), dict):
+        return ev
+    return None
 
 
 def read_events(path: str, since: float | None = None, until: float | None = None,

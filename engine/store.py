@@ -172,6 +172,9 @@ class Store:
         """Records a reader skipped because they could not be parsed: "kind ident" -> detail.
         Listings show everything readable and the CLI names these in one warning line
         (``damaged_summary``); ``berth system check --repair`` deals with them."""
+        self.warnings: list[str] = []
+        """What a command let pass but left out (an image config's unusable values, see
+        ``warn``); the CLI prints each as a WARNING line."""
         if create:
             self._ensure_layout()
 
@@ -281,6 +284,12 @@ class Store:
         """Say that ``kind`` ``ident`` (a container id, an image id, a network name, ...) has a
         record that can't be read (``detail``: which file and why), so listings skip it."""
         self.damaged[f"{kind} {ident}"] = detail
+
+    def warn(self, text: str) -> None:
+        """Tell the user ``text`` once, after the command (a value berth left out). Bounded:
+        the API's and the dashboard's engines live on and nobody prints theirs."""
+        if text not in self.warnings and len(self.warnings) < 64:
+            self.warnings.append(text)
 
     def damaged_summary(self) -> str:
         """One line naming every damaged record readers skipped, or "" when there were none."""

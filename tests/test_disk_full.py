@@ -13,6 +13,7 @@ import os
 import socket
 import subprocess
 import time
+from types import SimpleNamespace
 
 import pytest
 
@@ -350,37 +351,41 @@ def test_the_api_answers_a_full_disk_with_one_line(small_root):
     assert b"Traceback" not in proc.stderr.read()
 
 
-def test_stray_temp_files_of_gone_writers_are_found_and_swept(root, cli, busybox):
-    from engine.paths import Paths
-    from engine.store import Store
-    from engine.temps import stray_temp_files
-    cid = cli("run", "-d", str(busybox), "sleep", "1000").stdout.strip()   # prune keeps it
-    store = Store(Paths.from_env(root))
-    dead = subprocess.Popen(["true"])
-    dead.wait()
-    me = os.getpid()
-    cdir = store.paths.container_dir(cid)
-    layer = store.path("layers", os.listdir(store.path("layers"))[0])
-    stray = [os.path.join(cdir, f"state.json.tmp.{dead.pid}.1"),
-             store.path("images", f"refs.json.tmp.{dead.pid}.2"),
-             store.path("networks", f"berth.json.tmp.{dead.pid}.3"),
-             os.path.join(layer, f"meta.json.tmp.{dead.pid}.4"),
-             os.path.join(cdir, f"ctr.log.tmp.{dead.pid}"),
-             # a pid that runs again, but a process that started after the file was written
-             store.path("images", f"old.json.tmp.{me}.5")]
-    kept = [os.path.join(cdir, f"config.json.tmp.{me}.6"),      # its writer is at work
-            os.path.join(cdir, "upper", f"data.tmp.{dead.pid}.7"),   # the container's own
-            os.path.join(layer, "diff", f"data.tmp.{dead.pid}.8")]   # the image's own
-    for path in stray + kept:
-        with open(path, "w") as f:
-            f.write("{}")
-    long_ago = time.time() - 10 * 365 * 86400
-    os.utime(stray[-1], (long_ago, long_ago))
+def test_a_seccomp_cache_that_cant_be_written_does_not_stop_a_start(root, cli, busybox,
+                                                                     loop_device):
+    """The compiled-BPF cache is an optimisation: on a full disk the container starts with the
+    program compiled for it, and no temporary file is left in the cache."""
+    cache = os.path.join(root, "cache", "seccomp")
+    os.makedirs(cache, exist_ok=True)
+    _mkfs_mount(loop_device, cache)
     try:
-        assert stray_temp_files(store) == sorted(stray)
-        cli("system", "prune", "-f")
-        assert [p for p in stray + kept if os.path.exists(p)] == kept
+        fill(cache)
+        assert free_bytes(cache) < 4096
+        p = cli("run", "--rm", busybox, "sh", "-c", "grep Seccomp: /proc/self/status",
+                check=False)
+        assert p.returncode == 0 and p.stdout.split() == ["Seccomp:", "2"], p
+        assert sorted(os.listdir(cache)) == ["filler", "lost+found"]
     finally:
-        for path in kept:
-            if os.path.exists(path):
-                os.unlink(path)
+        _unmount(cache)
+
+
+def test_an_event_line_the_full_disk_cuts_short_is_taken_back(small_dir):
+    """A write that fits only in part (the tail of the log's last page had room for 10 bytes)
+    leaves the log as it was and says ENOSPC; once space returns the next event is whole."""
+    from engine import events
+    path = os.path.join(small_dir, "events.jsonl")
+    events.append_line(path, b'{"time":1,"type":"container","action":"create","id":"a"}\n')
+    with open(path, "ab") as f:   # blank lines, which readers skip, up to 10 bytes short of a page
+        f.write(b" " * (4096 - 10 - 1 - os.path.getsize(path)) + b"\n")
+    os.sync()
+    filler = fill(small_dir)
+    line = b'{"time":2,"type":"container","action":"start","id":"%s"}\n' % (b"b" * 64)
+    with pytest.raises(OSError) as e:
+        events.append_line(path, line)
+    assert e.value.errno == errno.ENOSPC
+    assert os.path.getsize(path) == 4096 - 10
+    events.emit(SimpleNamespace(events_file=path), "container", "start", "b")   # never raises
+    assert os.path.getsize(path) == 4096 - 10
+    os.unlink(filler)
+    events.append_line(path, line.replace(b'"time":2', b'"time":3'))
+    assert [(e["time"], e["id"][:1]) for e in events.read_events(path)] == [(1, "a"), (3, "b")]

@@ -113,6 +113,32 @@ def test_follower_waits_for_a_partial_line(log):
         f.close()
 
 
+def test_readers_skip_torn_and_foreign_lines_in_the_middle_of_the_log(cli, root):
+    """A line a crash (or an older berth on a full disk) tore, with or without the next event
+    glued to it, and lines that are JSON but no event: every reader (history, a follower, the
+    CLI) skips them and reads every whole event around them."""
+    def line(i: int) -> bytes:
+        return json.dumps({"time": time.time() - 60 + i, "type": "container", "action": "start",
+                           "id": f"c{i}", "attributes": {"name": f"n{i}"}},
+                          separators=(",", ":")).encode() + b"\n"
+    with open(os.path.join(root, "events.jsonl"), "wb") as f:
+        f.write(line(1))
+        f.write(line(2)[:30] + b"\n")          # torn, then the writer's crash
+        f.write(line(3)[:25] + line(4))         # torn, and the next event glued to it
+        f.write(b'[1, 2]\nnull\n"text"\n{"time": "soon", "type": "x", "action": "y"}\n')
+        f.write(b'{"time": 5, "type": "container", "action": "start", "attributes": 7}\n')
+        f.write(line(6))
+    path = os.path.join(root, "events.jsonl")
+    assert [e["id"] for e in events.read_events(path)] == ["c1", "c4", "c6"]
+    follower = events.Follower(path, from_start=True)
+    try:
+        assert [e["id"] for e in follower.poll()] == ["c1", "c4", "c6"]
+    finally:
+        follower.close()
+    out = cli("events", "--since", "1h", "--until", "0s").stdout.splitlines()
+    assert [row.split()[3] for row in out] == ["c1", "c4", "c6"], out
+
+
 WRITER = """
 import json, sys, time
 sys.path.insert(0, {repo!r})

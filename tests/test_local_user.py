@@ -271,3 +271,23 @@ def test_only_a_root_not_at_its_mode_is_walked_and_the_umask_changes_nothing(roo
     Store(Paths.from_env(root, str(shared)))
     assert stat.S_IMODE(os.stat(shared).st_mode) == 0o755
     assert stat.S_IMODE(os.stat(shared / "c").st_mode) == 0o700
+
+
+def test_layer_records_have_the_record_mode_whatever_the_umask(root):
+    """Every way a layer is made (load, import, commit) writes its meta.json 0600, as every
+    other record, under the usual umask."""
+    from helpers import ALPINE_ROOTFS, BUSYBOX_MUSL, berth
+    old = os.umask(0o022)
+    try:
+        berth(root, "load", "-i", str(BUSYBOX_MUSL))
+        berth(root, "import", str(ALPINE_ROOTFS), "alpine:3.20")
+        cid = berth(root, "run", "-d", "busybox:1.38.0-musl", "sh", "-c",
+                    "echo x > /new; sleep 1000").stdout.strip()
+        berth(root, "commit", cid, "mine:1")
+        berth(root, "rm", "-f", cid)
+    finally:
+        os.umask(old)
+    metas = glob.glob(os.path.join(root, "layers", "*", "meta.json"))
+    assert len(metas) == 3   # busybox's layer, alpine's, the committed one
+    assert {p: oct(stat.S_IMODE(os.stat(p).st_mode)) for p in metas} == \
+        {p: oct(0o600) for p in metas}

@@ -104,11 +104,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _warn_damaged() -> None:
-    """Name the records the command had to skip, once, after its output (as docker's WARNINGs)."""
+    """Name the records the command had to skip and the values it left out, once, after its
+    output (as docker's WARNINGs)."""
     common = sys.modules.get("tui.commands.common")
-    line = common.damaged_warning() if common is not None else ""
-    if line:
-        print(f"WARNING: {line}", file=sys.stderr)
+    if common is not None:
+        common.print_warnings()
 
 
 def run() -> None:

@@ -319,11 +319,15 @@ def container_summary(c, networks: dict | None = None) -> dict:
         ports.append({"IP": p.host_ip or "0.0.0.0", "PrivatePort": p.container_port,
                       "PublicPort": p.host_port, "Type": p.proto})
     if c.running:
+        from ..network.ports import parse_exposed
         bound = {(p["PrivatePort"], p["Type"]) for p in ports}
         for e in c.config.exposed_ports:
-            num, _, proto = e.partition("/")
-            if (int(num), proto or "tcp") not in bound:
-                ports.append({"PrivatePort": int(num), "Type": proto or "tcp"})
+            try:
+                num, proto = parse_exposed(e)
+            except InvalidArgument:
+                continue   # recorded before create checked an image's ports ("web/tcp")
+            if (num, proto) not in bound:
+                ports.append({"PrivatePort": num, "Type": proto})
     # Name and Driver are a volume's only (omitempty in moby's MountPoint)
     mounts = [{"Type": m.type, "Source": m.source, "Destination": m.target, "Mode": "",
                "RW": not m.read_only, "Propagation": "",

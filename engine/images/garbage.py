@@ -1,8 +1,10 @@
 """The image store's garbage: layers and blobs that no image record or container needs (what a
 berth killed while adding an image left, the blobs of a pull that failed), scratch and partial
-downloads in tmp/, temporary files beside records. Only judged while no berth is adding images
-(``Journal.exclusive``): until its record is written, a live berth's new layer looks exactly
-like an orphan."""
+downloads in tmp/, temporary files beside records (in images/, blobs/, layers/ and each layer's
+directory: the image store owns these; engine/temps.py the root's other directories). Only
+judged while no berth is adding images (``Journal.exclusive``) and under the root's lock:
+until its record is written, a live berth's new layer looks exactly like an orphan, and every
+record and blob is written under one of those locks."""
 
 from __future__ import annotations
 
@@ -41,7 +43,10 @@ def find(images) -> Garbage:
     for name in _listdir(os.path.join(root, "tmp")):
         if name.startswith((scratch.PREFIX, scratch.PARTIAL_PREFIX)):
             g.temps.append(os.path.join(root, "tmp", name))
-    for sub in ("images", "blobs/sha256", "layers"):
+    # temporaries of records and blobs: under these locks no berth is writing one
+    layer_dirs = [f"layers/{n}" for n in _listdir(os.path.join(root, "layers"))
+                  if ".tmp." not in n]
+    for sub in ("images", "blobs", "blobs/sha256", "layers", *layer_dirs):
         for name in _listdir(os.path.join(root, sub)):
             if ".tmp." in name:
                 g.temps.append(os.path.join(root, sub, name))

@@ -15,6 +15,9 @@ from .store import ImageStore
 
 CHANGES = ("CMD", "ENTRYPOINT", "ENV", "EXPOSE", "LABEL", "ONBUILD", "STOPSIGNAL", "USER",
            "VOLUME", "WORKDIR")
+_KEYS = {"CMD": "Cmd", "ENTRYPOINT": "Entrypoint", "ENV": "Env", "EXPOSE": "ExposedPorts",
+         "LABEL": "Labels", "ONBUILD": "OnBuild", "STOPSIGNAL": "StopSignal", "USER": "User",
+         "VOLUME": "Volumes", "WORKDIR": "WorkingDir"}   # the config field each one sets
 _ARCH = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "i686": "386"}
 
 
@@ -46,7 +49,9 @@ def _pairs(value: str, what: str) -> list[tuple[str, str]]:
 
 def apply_changes(config: dict, changes) -> dict:
     """Apply Dockerfile instructions (``CMD ["sh"]``, ``ENV A=b``, ...) to an image config's
-    ``config`` section; InvalidArgument for an instruction import can't apply."""
+    ``config`` section; InvalidArgument for an instruction import can't apply, or for a value
+    an image's config may not hold (images/config_check.py, strictly: the user typed it)."""
+    touched = set()
     for change in changes or ():
         instr, _, value = change.strip().partition(" ")
         if not instr:
@@ -89,6 +94,9 @@ def apply_changes(config: dict, changes) -> dict:
             config["StopSignal"] = value.strip()
         elif op == "ONBUILD":
             config["OnBuild"] = [*(config.get("OnBuild") or []), value.strip()]
+        touched.add(_KEYS[op])
+    from .config_check import check_strict
+    check_strict({k: config[k] for k in touched})
     return config
 
 

@@ -22,11 +22,6 @@ OCI_LAYER_TAR = "application/vnd.oci.image.layer.v1.tar"
 _GZIP_LEVEL = 1
 
 
-def _json():
-    import json  # only where layers are made
-    return json
-
-
 class Layer(Model):
     """A layer of an image: its blob, what the blob unpacks to, and where it is unpacked."""
 
@@ -117,9 +112,8 @@ class Layers:
                 raise IntegrityError(f"{what} does not match its diff_id: it unpacks to {got}, "
                                      f"the config says {diff_id}")
             chain_id = chain_id or got
-            meta = {"chain_id": chain_id, "diff_id": got, "parent": parent, "size": size}
-            with open(os.path.join(tmp, "meta.json"), "w") as f:
-                _json().dump(meta, f)
+            _write_meta(tmp, {"chain_id": chain_id, "diff_id": got, "parent": parent,
+                              "size": size})
             if not self._place(tmp, chain_id):
                 scratch.remove_tree(tmp)
                 return self.layer_size(chain_id), False
@@ -178,9 +172,8 @@ class Layers:
             chain = diff_id if not parent_chain_id else \
                 sha256_bytes(f"{parent_chain_id} {diff_id}".encode())
             blob, _ = self.blobs.ingest(os.path.join(stage, "blob"))
-            with open(os.path.join(stage, "meta.json"), "w") as f:
-                _json().dump({"chain_id": chain, "diff_id": diff_id,
-                              "parent": parent_chain_id, "size": size}, f)
+            _write_meta(stage, {"chain_id": chain, "diff_id": diff_id,
+                                "parent": parent_chain_id, "size": size})
             if self.has_layer(chain) or not self._place(stage, chain):
                 scratch.remove_tree(stage)
             return Layer(diff_id, chain, blob, media_type, size)
@@ -197,6 +190,13 @@ class Layers:
         except FileNotFoundError:
             return
         scratch.remove_tree(doomed)
+
+
+def _write_meta(stage: str, meta: dict) -> None:
+    """A staged layer's meta.json, with the mode of every record (not the umask's)."""
+    from ..store import write_json
+    # not fsynced: the layer's files are not either, and the rename into place comes after
+    write_json(os.path.join(stage, "meta.json"), meta, fsync=False)
 
 
 class _Kept:

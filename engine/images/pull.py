@@ -132,6 +132,12 @@ async def _pull_one(client: RegistryClient, images, store, r: RepoRef, want: Pla
     await _download(client, images, r.repository, config, tmp, report, sem, False)
     with open(images.blob_path(config["digest"]), "rb") as f:
         config_bytes = f.read()
+    try:
+        section = json.loads(config_bytes).get("config")
+    except (ValueError, AttributeError):
+        pass   # not a config at all: add_image refuses it with the reason
+    else:   # a config that can't be used is refused before its layers are fetched
+        images.check_config(section, f"{r.name}@{r.digest}" if r.digest else f"{r.name}:{r.tag}")
     if explicit_platform and not from_index:
         # A single-platform image must be what --platform asked for; an index entry is taken
         # at its word, as Docker does.

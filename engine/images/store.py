@@ -124,6 +124,7 @@ class ImageStore(Records, Names, Layers, Journal):
             for d in diff_ids:
                 check_digest(d)
             tags = [str(reference.parse(t).with_default_tag()) for t in tags]
+            self.check_config(config.get("config"), tags[0] if tags else image_id)
             for blob in (manifest_bytes, config_bytes):
                 digest, new = self.blobs.put(blob)
                 if new:
@@ -161,6 +162,17 @@ class ImageStore(Records, Names, Layers, Journal):
         except BaseException:
             self.discard_unused(new_blobs, new_layers)
             raise
+
+    def check_config(self, config, name: str) -> dict:
+        """The usable part of an image's config section (``config_check.usable``), each value
+        left out told as a warning; InvalidArgument for a config that can't be used at all.
+        ``name`` (a reference or an id) names the image in both."""
+        from .config_check import usable
+        shown = reference.familiar(name) if not name.startswith("sha256:") else name[7:19]
+        out, warnings = usable(config, shown)
+        for w in warnings:
+            self.store.warn(w)
+        return out
 
     def _ensure_layers(self, blobs: list[str], diff_ids: list[str], chains: list[str],
                        new_layers: list[str]) -> int:

@@ -360,10 +360,8 @@ class Monitor(MonitorStart, MonitorIO):
             volumes.release(store, container, remove_anonymous=bool(self.spec.get("auto_remove")))
 
     def _remove(self) -> None:
-        try:
-            process.discard(self.cdir)
-        except OSError:
-            self._log_crash()
+        # what lives outside the container's directory goes first, as rm does it: a run
+        # directory never outlives its container (system check would call it a leftover)
         if _userns_auto(self.spec):
             from . import userns   # [containment] give the --userns auto id range back
             userns.release(self.root, self.cid)
@@ -372,6 +370,10 @@ class Monitor(MonitorStart, MonitorIO):
                 process.remove_tree(os.path.join(self.run_dir, "c", self.cid))
             except OSError:
                 pass
+        try:
+            process.discard(self.cdir)
+        except OSError:
+            self._log_crash()
         self._emit("destroy")
 
     # --- plumbing --------------------------------------------------------------------------------

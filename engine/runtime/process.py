@@ -102,7 +102,7 @@ def remove_tree(path: str) -> None:
 def discard(path: str) -> None:
     """Make directory ``path`` disappear at once (renamed to ``<path>.tmp.<pid>.<tid>`` beside
     it: a reader sees it whole or not at all), then delete it. A kill in between leaves only the
-    temporary name, which create and system check sweep."""
+    temporary name, which create and system check sweep (engine/temps.py)."""
     import _thread
     trash = f"{path}.tmp.{os.getpid()}.{_thread.get_ident()}"
     try:
@@ -110,30 +110,6 @@ def discard(path: str) -> None:
     except FileNotFoundError:
         return
     remove_tree(trash)
-
-
-def stale_temporaries(directory: str) -> list[str]:
-    """Paths in ``directory`` named ``<name>.tmp.<pid>.<tid>`` (``discard``, write_atomic and
-    create's building) whose process is gone: what a kill left half-made or half-deleted."""
-    out = []
-    try:
-        names = os.listdir(directory)
-    except FileNotFoundError:
-        return out
-    for n in names:
-        head, sep, tail = n.rpartition(".tmp.")
-        pid = tail.partition(".")[0]
-        if sep and head and pid.isdigit() and not os.path.exists(f"/proc/{pid}"):
-            out.append(os.path.join(directory, n))
-    return out
-
-
-def sweep(directory: str) -> list[str]:
-    """Delete ``stale_temporaries(directory)``; the paths deleted."""
-    gone = stale_temporaries(directory)
-    for path in gone:
-        remove_tree(path)
-    return gone
 
 
 class MonitorLaunch:

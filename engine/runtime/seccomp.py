@@ -191,9 +191,13 @@ def cached_bpf(profile: bytes, caps: list[str], cache_dir: str) -> bytes:
     except FileNotFoundError:
         pass
     prog = compile_bpf(resolve(parse_profile(profile), caps))
-    os.makedirs(cache_dir, 0o700, exist_ok=True)
     from ..store import write_atomic  # several starts may compile the same profile at once
-    write_atomic(path, prog, 0o600, fsync=False)
+    try:
+        os.makedirs(cache_dir, 0o700, exist_ok=True)
+        write_atomic(path, prog, 0o600, fsync=False)
+    except OSError:
+        pass   # a full disk: the cache is an optimisation, the start goes on (write_atomic
+        # leaves no temporary file behind)
     return prog
 
 

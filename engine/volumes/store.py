@@ -142,8 +142,9 @@ def create_volume(store: Store, name: str | None = None, labels: dict[str, str] 
             store.note_damaged("volume", name, problem)
             raise Conflict(f"volume {name} has a damaged record ({problem}); run 'berth system "
                            "check --repair'")
-        from ..runtime.process import remove_tree, sweep
-        sweep(store.path("volumes"))
+        from ..runtime.process import remove_tree
+        from ..temps import sweep_temp_files
+        sweep_temp_files(store, "volumes")
         vdir = store.paths.volume_dir(name)
         vol = Volume(name=name, created=now_rfc3339(), labels=labels, options=options,
                      anonymous=anonymous)

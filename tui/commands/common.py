@@ -18,16 +18,23 @@ _engines: list = []
 
 
 def get_engine():
-    """The engine a subcommand works on; ``damaged_warning`` reads what it skipped afterwards."""
+    """The engine a subcommand works on; ``print_warnings`` tells what it skipped afterwards."""
     from engine import Engine
     engine = Engine()
     _engines.append(engine)
     return engine
 
 
-def damaged_warning() -> str:
-    """The one warning line naming the damaged records the command's engine skipped, or ""."""
-    return "".join(e.store.damaged_summary() for e in _engines[:1])
+def print_warnings() -> None:
+    """After the command's output, as docker's WARNINGs: what its engine let pass but left
+    out (``Store.warn``), one line each, and the one line naming the damaged records it
+    skipped. Each is said once."""
+    for e in _engines[:1]:
+        for line in [*e.store.warnings, e.store.damaged_summary()]:
+            if line:
+                print(f"WARNING: {line}", file=sys.stderr)
+        e.store.warnings.clear()
+        e.store.damaged.clear()
 
 
 def print_table(headers: Sequence[str], rows: Iterable[Sequence[Any]], out=None) -> None:

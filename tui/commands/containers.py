@@ -100,6 +100,8 @@ def cmd_run(args) -> int:
         code = e.exit_code
     # the container has exited and (with --rm) is gone: skip the interpreter's teardown of
     # everything loaded, which is most of what remains of a short run's time
+    from .common import print_warnings
+    print_warnings()
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)
