@@ -13,8 +13,8 @@ from ..errors import InvalidArgument, NotFound
 from . import reference
 from .store import ImageStore
 
-CHANGES = ("CMD", "ENTRYPOINT", "ENV", "EXPOSE", "LABEL", "ONBUILD", "STOPSIGNAL", "USER",
-           "VOLUME", "WORKDIR")
+CHANGES = ("CMD", "ENTRYPOINT", "ENV", "EXPOSE", "HEALTHCHECK", "LABEL", "ONBUILD", "STOPSIGNAL",
+           "USER", "VOLUME", "WORKDIR")
 _ARCH = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "i686": "386"}
 
 
@@ -87,6 +87,9 @@ def apply_changes(config: dict, changes) -> dict:
             config["WorkingDir"] = value.strip()
         elif op == "STOPSIGNAL":
             config["StopSignal"] = value.strip()
+        elif op == "HEALTHCHECK":
+            from ..healthconfig import parse_instruction
+            config["Healthcheck"] = parse_instruction(value)
         elif op == "ONBUILD":
             config["OnBuild"] = [*(config.get("OnBuild") or []), value.strip()]
     return config
