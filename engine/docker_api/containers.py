@@ -12,6 +12,7 @@ import time
 from aiohttp import web
 
 from ..errors import Conflict, InvalidArgument, NotFound
+from ..runtime.filters import check_health
 from . import runtime_verbs, stats, streams, translate
 from .bodies import CONTAINER_CREATE, read_json
 from .server import call, engine_of
@@ -55,6 +56,7 @@ async def list_containers(request: web.Request) -> web.Response:
     engine = engine_of(request)
     q = request.query
     filters = translate.parse_filters(q.get("filters"))
+    check_health(filters.get("health", ()))
     everything = translate.boolean(q.get("all"))
     limit = translate.query_int(q, "limit", -1)
     found = await call(engine.containers, everything, filters or None)
