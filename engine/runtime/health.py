@@ -165,7 +165,7 @@ class Checker:
 
     @_guarded
     def output(self, fd: int) -> None:
-        """The server's reports: ``CODE LENGTH CUT\\n`` and LENGTH bytes of output each."""
+        """The server's reports: ``CODE LENGTH CUT START END\\n`` and LENGTH bytes of output."""
         if fd != self.reports:
             return
         try:
@@ -248,7 +248,7 @@ class Checker:
             for fd in (req_r, rep_w, err_w, null, *(fd for fd, _ in namespaces)):
                 os.close(fd)
         # the server closes its end once it serves: until then, only a failure is written
-        report = _read_all(err_r)
+        report = joiner._read_all(err_r)
         os.close(err_r)
         if report:
             os.close(req_w)
@@ -336,15 +336,6 @@ def _kill(pid: int) -> None:
         os.kill(pid, signal.SIGKILL)
     except OSError:
         pass
-
-
-def _read_all(fd: int) -> bytes:
-    data = b""
-    while True:
-        chunk = os.read(fd, 65536)
-        if not chunk:
-            return data
-        data += chunk
 
 
 def _failure_text(report: bytes) -> str:
