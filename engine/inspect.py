@@ -31,11 +31,11 @@ def _config(c: Container) -> dict:
             "AttachStdin": k.open_stdin, "AttachStdout": True, "AttachStderr": True,
             "ExposedPorts": {p: {} for p in k.exposed_ports} or None, "Tty": k.tty,
             "OpenStdin": k.open_stdin, "StdinOnce": False, "Env": k.env, "Cmd": k.cmd or None,
+            **({"Healthcheck": to_docker(k.healthcheck)} if k.healthcheck else {}),
+            **({"Shell": k.shell} if k.shell else {}),
             "Image": k.image, "Volumes": {v: {} for v in k.image_volumes} or None,
             "WorkingDir": k.workdir, "Entrypoint": k.entrypoint or None, "OnBuild": None,
             "Labels": k.labels, "StopSignal": k.stop_signal,
-            **({"Healthcheck": to_docker(k.healthcheck)} if k.healthcheck else {}),
-            **({"Shell": k.shell} if k.shell else {}),
             **({"StopTimeout": k.stop_timeout} if k.stop_timeout is not None else {})}
 
 

@@ -12,7 +12,6 @@ import time
 from aiohttp import web
 
 from ..errors import Conflict, InvalidArgument, NotFound
-from ..runtime.filters import check_health
 from . import runtime_verbs, stats, streams, translate
 from .bodies import CONTAINER_CREATE, read_json
 from .server import call, engine_of
@@ -56,6 +55,7 @@ async def list_containers(request: web.Request) -> web.Response:
     engine = engine_of(request)
     q = request.query
     filters = translate.parse_filters(q.get("filters"))
+    from ..runtime.filters import check_health
     check_health(filters.get("health", ()))
     everything = translate.boolean(q.get("all"))
     limit = translate.query_int(q, "limit", -1)

@@ -131,7 +131,6 @@ def build_config(args):
         dns_options=args.dns_option, extra_hosts=args.add_host, mac_address=args.mac_address,
         ip_address=args.ip, aliases=args.network_alias,
         log_opts=options.parse_log_opts(args.log_opt), detach_keys=args.detach_keys)
-    config.healthcheck = _healthcheck(args)
     if getattr(args, "oom_score_adj", None) is not None:
         config.oom_score_adj = options.parse_oom_score_adj(args.oom_score_adj)
     if args.shm_size:
@@ -149,6 +148,7 @@ def build_config(args):
                          + [parse_mount(m) for m in args.mount]
                          + [parse_tmpfs(t) for t in args.tmpfs])
     config.volumes_from = args.volumes_from
+    config.healthcheck = _healthcheck(args)
     return config, args.entrypoint is not None
 
 
