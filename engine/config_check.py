@@ -44,6 +44,9 @@ def validate_config(config) -> None:
     if config.mac_address:
         config.mac_address = normal_mac(config.mac_address)
     _check_numbers(config)
+    if config.healthcheck is not None:
+        from .healthconfig import validate
+        validate(config.healthcheck)
     _check_no_nul(config.to_dict(), "")
 
 

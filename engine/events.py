@@ -194,7 +194,10 @@ def matches(ev: dict, filters: dict[str, list[str]] | None) -> bool:
         if key == "type":
             ok = ev.get("type") in values
         elif key == "event":
-            ok = ev.get("action") in values
+            # Docker's #25798: these three, named without their ": detail", match by prefix
+            action = ev.get("action") or ""
+            ok = action in values or any(action.startswith(v + ":") for v in values
+                                         if v in ("health_status", "exec_create", "exec_start"))
         elif key in ("container", "network", "volume"):
             ok = _named(ev, key, values)
         elif key == "image":

@@ -14,15 +14,27 @@ def _state(c: Container) -> dict:
             "OOMKilled": s.oom_killed, "Dead": s.status == "dead", "Pid": s.pid,
             "ExitCode": s.exit_code, "Error": s.error,
             "StartedAt": s.started_at or "0001-01-01T00:00:00Z",
-            "FinishedAt": s.finished_at or "0001-01-01T00:00:00Z"}
+            "FinishedAt": s.finished_at or "0001-01-01T00:00:00Z", **_health(s.health)}
+
+
+def _health(h) -> dict:
+    """State.Health, present once a container with a healthcheck has started (as Docker's)."""
+    if h is None:
+        return {}
+    return {"Health": {"Status": h.status, "FailingStreak": h.failing_streak,
+                       "Log": [{"Start": r.start, "End": r.end, "ExitCode": r.exit_code,
+                                "Output": r.output} for r in h.log]}}
 
 
 def _config(c: Container) -> dict:
+    from .healthconfig import to_docker
     k = c.config
     return {"Hostname": k.hostname or c.id[:12], "Domainname": k.domainname, "User": k.user,
             "AttachStdin": k.open_stdin, "AttachStdout": True, "AttachStderr": True,
             "ExposedPorts": {p: {} for p in k.exposed_ports} or None, "Tty": k.tty,
             "OpenStdin": k.open_stdin, "StdinOnce": False, "Env": k.env, "Cmd": k.cmd or None,
+            **({"Healthcheck": to_docker(k.healthcheck)} if k.healthcheck else {}),
+            **({"Shell": k.shell} if k.shell else {}),
             "Image": k.image, "Volumes": {v: {} for v in k.image_volumes} or None,
             "WorkingDir": k.workdir, "Entrypoint": k.entrypoint or None, "OnBuild": None,
             "Labels": k.labels,

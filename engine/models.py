@@ -245,6 +245,19 @@ class Resources(Model):
 
 
 @dataclass
+class Healthcheck(Model):
+    """Docker's HealthConfig: ``test`` is ["CMD", argv…], ["CMD-SHELL", command], ["NONE"] or
+    [] (inherit the image's); durations in nanoseconds, 0 meaning Docker's default."""
+
+    test: list[str] = field(default_factory=list)
+    interval: int = 0
+    timeout: int = 0
+    start_period: int = 0
+    start_interval: int = 0
+    retries: int = 0
+
+
+@dataclass
 class ContainerConfig(Model):
     """Everything `create` decided: the image config merged with the flags."""
 
@@ -297,6 +310,31 @@ class ContainerConfig(Model):
     log_driver: str = "json-file"                # json-file | none (nothing is kept)
     detach_keys: str = ""
     oom_score_adj: int = 0                        # written for pid 1 before exec (-1000..1000)
+    healthcheck: Healthcheck | None = None        # flags over the image's HEALTHCHECK
+    shell: list[str] = field(default_factory=list)   # the image's SHELL (CMD-SHELL checks)
+
+
+@dataclass
+class HealthResult(Model):
+    """One run of a container's healthcheck, as Docker logs it."""
+
+    start: str = ""             # RFC 3339
+    end: str = ""
+    exit_code: int = 0          # -1: the check could not run or overran its timeout
+    output: str = ""            # its stdout and stderr, at most 4096 bytes ("..." when cut)
+
+
+@dataclass
+class Health(Model):
+    """State.Health: kept by the monitor while the container runs, left as it was at its exit."""
+
+    status: str = "starting"    # starting | healthy | unhealthy
+    failing_streak: int = 0
+    log: list[HealthResult] = field(default_factory=list)   # the last 5, oldest first
+
+    def label(self) -> str:
+        """Docker's words for it in ps STATUS: "healthy", "unhealthy", "health: starting"."""
+        return "health: starting" if self.status == "starting" else self.status or "unhealthy"
 
 
 @dataclass
@@ -316,6 +354,7 @@ class ContainerState(Model):
     stopped_by_user: bool = False   # for unless-stopped and on-failure
     networks: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> endpoint
     ports: list[Port] = field(default_factory=list)   # as actually bound (after -P)
+    health: Health | None = None   # set at the first start of a container with a healthcheck
 
 
 @dataclass

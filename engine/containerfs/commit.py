@@ -20,6 +20,9 @@ def image_config(container, parent, changes=(), message: str = "", author: str =
                Volumes={v: {} for v in c.image_volumes} or None)
     if c.stop_signal and c.stop_signal != "SIGTERM":
         cfg["StopSignal"] = c.stop_signal
+    if c.healthcheck is not None:   # the container's, over the image's (as Docker commits)
+        from ..healthconfig import to_docker
+        cfg["Healthcheck"] = to_docker(c.healthcheck)
     cfg = {k: v for k, v in apply_changes(cfg, list(changes or ())).items() if v not in (None, "")}
     now = now_rfc3339()
     created_by = " ".join([*c.entrypoint, *c.cmd])

@@ -55,6 +55,8 @@ async def list_containers(request: web.Request) -> web.Response:
     engine = engine_of(request)
     q = request.query
     filters = translate.parse_filters(q.get("filters"))
+    from ..runtime.filters import check_health
+    check_health(filters.get("health", ()))
     everything = translate.boolean(q.get("all"))
     limit = translate.query_int(q, "limit", -1)
     found = await call(engine.containers, everything, filters or None)

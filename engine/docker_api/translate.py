@@ -198,11 +198,9 @@ def _ports(bindings: dict) -> list:
 def container_config(body: dict) -> tuple[ContainerConfig, bool]:
     """(ContainerConfig, entrypoint_set) from a ``POST /containers/create`` body."""
     from .. import options
+    from ..healthconfig import from_docker
     host = body.get("HostConfig") or {}
     _refuse_unsupported(host)
-    health = body.get("Healthcheck") or {}
-    if health.get("Test") and health["Test"][0] != "NONE":
-        raise InvalidArgument("healthchecks are not supported by berth")
     if not body.get("Image"):
         raise InvalidArgument("Config.Image is required")
     entrypoint = body.get("Entrypoint")
@@ -247,7 +245,8 @@ def container_config(body: dict) -> tuple[ContainerConfig, bool]:
                                          (log.get("Config") or {}).items()]),
         log_driver=log.get("Type") or "json-file",
         volumes_from=list(host.get("VolumesFrom") or []),
-        oom_score_adj=options.parse_oom_score_adj(host.get("OomScoreAdj") or 0))
+        oom_score_adj=options.parse_oom_score_adj(host.get("OomScoreAdj") or 0),
+        healthcheck=from_docker(body.get("Healthcheck")), shell=_strslice(body.get("Shell")))
     for u in config.ulimits:
         options.parse_ulimit(f"{u.name}={u.soft}:{u.hard}")
     if host.get("ShmSize"):
@@ -300,7 +299,9 @@ def status_text(c) -> str:
     now = time.time()
     if s.status in ("running", "paused"):
         text = "Up " + human_duration(now - epoch(s.started_at))
-        return text + " (Paused)" if s.status == "paused" else text
+        if s.status == "paused":
+            return text + " (Paused)"
+        return f"{text} ({s.health.label()})" if s.health else text
     if s.status == "restarting":
         return f"Restarting ({s.exit_code}) {human_duration(now - epoch(s.finished_at))} ago"
     if s.status == "exited":

@@ -23,7 +23,6 @@ from ..runtime.names import shown
 _STR_LISTS = ("Entrypoint", "Cmd", "Shell", "OnBuild")
 _STRINGS = ("User", "WorkingDir", "StopSignal", "Hostname", "Domainname")
 _OBJECTS = ("ExposedPorts", "Volumes", "Labels", "Healthcheck")
-_DURATIONS = ("Interval", "Timeout", "StartPeriod", "StartInterval")
 
 
 def usable(config, image: str) -> tuple[dict, list[str]]:
@@ -172,13 +171,15 @@ def _label_ok(key: str, value: str, drop) -> bool:
 
 
 def _health_problem(health: dict) -> str:
+    """Why the daemon would refuse ``health`` as a container's Healthcheck ("" if it would not)."""
+    from ..healthconfig import from_docker, validate
     test = health.get("Test")
-    if test is not None and not (_strings(test) and (not test or test[0] in (
-            "NONE", "CMD", "CMD-SHELL")) and not any("\0" in t for t in test)):
-        return "its Test is not a list starting with NONE, CMD or CMD-SHELL"
-    for key in (*_DURATIONS, "Retries"):
-        value = health.get(key)
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int)
-                                  or value < 0):
-            return f"its {key} is not a number of nanoseconds (or tries), 0 or more"
+    if test is not None and not isinstance(test, (list, str)):
+        return f"its Test is {_kind(test)}, not a list of strings"
+    if isinstance(test, list) and any(isinstance(t, str) and "\0" in t for t in test):
+        return "its Test holds a NUL byte"
+    try:
+        validate(from_docker(health))
+    except InvalidArgument as e:
+        return str(e)
     return ""

@@ -13,11 +13,12 @@ from ..errors import InvalidArgument, NotFound
 from . import reference
 from .store import ImageStore
 
-CHANGES = ("CMD", "ENTRYPOINT", "ENV", "EXPOSE", "LABEL", "ONBUILD", "STOPSIGNAL", "USER",
-           "VOLUME", "WORKDIR")
+CHANGES = ("CMD", "ENTRYPOINT", "ENV", "EXPOSE", "HEALTHCHECK", "LABEL", "ONBUILD", "STOPSIGNAL",
+           "USER", "VOLUME", "WORKDIR")
 _KEYS = {"CMD": "Cmd", "ENTRYPOINT": "Entrypoint", "ENV": "Env", "EXPOSE": "ExposedPorts",
-         "LABEL": "Labels", "ONBUILD": "OnBuild", "STOPSIGNAL": "StopSignal", "USER": "User",
-         "VOLUME": "Volumes", "WORKDIR": "WorkingDir"}   # the config field each one sets
+         "HEALTHCHECK": "Healthcheck", "LABEL": "Labels", "ONBUILD": "OnBuild",
+         "STOPSIGNAL": "StopSignal", "USER": "User", "VOLUME": "Volumes",
+         "WORKDIR": "WorkingDir"}   # the config field each one sets
 _ARCH = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "i686": "386"}
 
 
@@ -92,6 +93,9 @@ def apply_changes(config: dict, changes) -> dict:
             config["WorkingDir"] = value.strip()
         elif op == "STOPSIGNAL":
             config["StopSignal"] = value.strip()
+        elif op == "HEALTHCHECK":
+            from ..healthconfig import parse_instruction
+            config["Healthcheck"] = parse_instruction(value)
         elif op == "ONBUILD":
             config["OnBuild"] = [*(config.get("OnBuild") or []), value.strip()]
         touched.add(_KEYS[op])

@@ -319,6 +319,10 @@ class V1:
         for d in self._dirs(cid):
             _write(f"{d}/cgroup.procs", pid)
 
+    def join_files(self, cid: str) -> list[str]:
+        """The files a single-threaded process writes "0" to, to join the cgroup (join_self)."""
+        return [f"{d}/tasks" for d in self._dirs(cid)]
+
     def join_self(self, cid: str) -> None:
         """Move the calling process, which must be single-threaded, into the cgroup.
 
@@ -502,6 +506,10 @@ class V2:
 
     def add(self, cid: str, pid: int) -> None:
         _write(f"{self.path(cid)}/cgroup.procs", pid)
+
+    def join_files(self, cid: str) -> list[str]:
+        """The file a process writes "0" to, to join the cgroup (join_self)."""
+        return [f"{self.path(cid)}/cgroup.procs"]
 
     def join_self(self, cid: str) -> None:
         """Move the calling process into the cgroup."""

@@ -192,7 +192,13 @@ def _intermediate(job, cg, cid, namespaces, stdio, err_w, sock, program, securit
         # out of the caller's session and process group: the hangup or ctrl-c of the caller's
         # terminal is not the command's (berth-init forwards the signals it gets), as with Docker
         os.setsid()
-        cg.join_self(cid)
+        joins = []
+        if job.get("mode") == "health":
+            # the health server stays out of the container's cgroup (it is no process of the
+            # container's); each check it forks joins through these (berth_init.c)
+            joins = [os.open(p, os.O_WRONLY | os.O_CLOEXEC) for p in cg.join_files(cid)]
+        else:
+            cg.join_self(cid)
         for fd, flag in namespaces:
             linux.setns(fd, flag)
         spec = job["spec"]
@@ -215,13 +221,16 @@ def _intermediate(job, cg, cid, namespaces, stdio, err_w, sock, program, securit
             pty.send_fd(sock, master)
             os.close(master)
             stdio = (slave, slave, slave)
-        high = [fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 100) for fd in (*stdio, err_w, program)]
+        high = [fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 100)
+                for fd in (*stdio, err_w, program, *joins)]
         for target, fd in enumerate(high[:3]):
             os.dup2(fd, target)
         os.dup2(high[3], ERR_FD)   # inheritable: berth-init reports a failed execve on it
         err[0] = ERR_FD
         os.dup2(high[4], PROGRAM_FD, inheritable=False)
-        linux.close_range(PROGRAM_FD + 1)
+        for i, fd in enumerate(high[5:]):
+            os.dup2(fd, PROGRAM_FD + 1 + i)
+        linux.close_range(PROGRAM_FD + 1 + len(joins))
         if security is not None and job["security_spec"]:
             security.finalize(job["security_spec"], uid, gid, groups)
         else:
@@ -232,8 +241,10 @@ def _intermediate(job, cg, cid, namespaces, stdio, err_w, sock, program, securit
             os.chdir(workdir)   # again as the user, as exec_command does
         except OSError:
             pass
-        flags = [*(["-t"] if job["tty"] else []), *(["-d"] if job["detach"] else [])]
-        os.execve(PROGRAM_FD, ["berth-init", "exec", *flags, path, *job["argv"]], env)
+        flags = [*(["-t"] if job["tty"] else []), *(["-d"] if job["detach"] else []),
+                 *(["-c", str(len(joins))] if joins else [])]
+        os.execve(PROGRAM_FD, ["berth-init", job.get("mode", "exec"), *flags, path,
+                               *job["argv"]], env)
     except init.StartError as e:
         _report(err[0], e.code, str(e))
     except UserError as e:

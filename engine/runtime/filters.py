@@ -1,5 +1,5 @@
-"""``ps --filter`` as Docker reads it: status=, name=, label=, ancestor=, id=, exited=; and the
-time parsing that logs --since/--until share."""
+"""``ps --filter`` as Docker reads it: status=, name=, label=, ancestor=, id=, exited=,
+health=; and the time parsing that logs --since/--until share."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from ..errors import InvalidArgument
 
 STATUSES = ("created", "restarting", "running", "removing", "paused", "exited", "dead")
 KEYS = ("status", "name", "label", "ancestor", "id", "exited", "before", "since", "network",
-        "volume")
+        "volume", "health")
+HEALTH = ("starting", "healthy", "unhealthy", "none")
 
 
 def parse_filters(specs: list[str]) -> dict[str, list[str]]:
@@ -25,6 +26,8 @@ def parse_filters(specs: list[str]) -> dict[str, list[str]]:
         if key == "status" and value not in STATUSES:
             raise InvalidArgument(f"invalid filter 'status={value}': use one of "
                                   + ", ".join(STATUSES))
+        if key == "health":
+            check_health([value])
         out.setdefault(key, []).append(value)
     return out
 
@@ -62,7 +65,21 @@ def matches(c, filters: dict[str, list[str]]) -> bool:
             return False
         if key == "network" and c.config.network_mode not in values:
             return False
+        if key == "health" and health_status(c) not in values:
+            return False
     return True
+
+
+def check_health(values) -> None:
+    """``health=`` values as Docker takes them, with its message for others."""
+    for value in values:
+        if value not in HEALTH:
+            raise InvalidArgument(f"Unrecognised filter value for health: {value}")
+
+
+def health_status(c) -> str:
+    """What ``--filter health=`` compares: the container's health status, "none" without one."""
+    return c.state.health.status if c.state.health else "none"
 
 
 def rfc3339_seconds(value: str) -> float:

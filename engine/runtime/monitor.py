@@ -72,6 +72,7 @@ class Monitor(MonitorStart, MonitorIO):
         self.oom_live = False                 # an oom event was emitted while it ran
         self.unsaved: dict = {}               # state changes the disk refused (see _set_state)
         self.unreleased = False               # the network or volumes' records were refused
+        self.health = None                    # health.Checker, with a healthcheck
 
     # --- the life -----------------------------------------------------------------------------
 
@@ -143,12 +144,15 @@ class Monitor(MonitorStart, MonitorIO):
             # --init's pid 1 runs berth-init from a sealed copy made while the host is in view
             from . import sealed
             self.init_fd = sealed.init_program()
+        if self.spec.get("healthcheck") and self.health is None:
+            from .health import Checker
+            self.health = Checker(self, self.spec["healthcheck"])
 
     def serve(self) -> int:
         """Pump output until the container's pid 1 exited and its stdio closed; its exit code."""
         while self.status is None or self.out:
             # lines dropped on a full disk: look again each RETRY, however quiet the container
-            for fd, what in self.sel.select(RETRY if self.log.dropped else None):
+            for fd, what in self.sel.select(self._wait()):
                 if what == "out":
                     self._pump(fd)
                 elif what == "wake":
@@ -161,12 +165,26 @@ class Monitor(MonitorStart, MonitorIO):
                     self._stdin_flush()
                 elif what == "oom":
                     self._oom_event()
+                elif what == "health":
+                    self.health.output(fd)
             self._flush_attachers()
             if self.log.dropped:
                 self.log.retry()
+            if self.health is not None and self.status is None:
+                self.health.tick()
         self.log.flush()
         self._close_stdio()
         return self._record_exit()
+
+    def _wait(self) -> float | None:
+        """How long the loop may sleep: until a dropped log line is retried or the healthcheck
+        has something due."""
+        wait = RETRY if self.log.dropped else None
+        if self.health is not None:
+            due = self.health.wait()
+            if due is not None and (wait is None or due < wait):
+                wait = due
+        return wait
 
     def _wakeup(self) -> None:
         try:
@@ -182,6 +200,8 @@ class Monitor(MonitorStart, MonitorIO):
                 return
             if pid == self.pid:
                 self.status = status
+            elif self.health is not None:
+                self.health.reaped(pid, status)
 
     def _reap_blocking(self) -> None:
         while True:
@@ -194,6 +214,8 @@ class Monitor(MonitorStart, MonitorIO):
                 return
 
     def _record_exit(self) -> int:
+        if self.health is not None:
+            self.health.stop()
         status = self.status or 0
         code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status)
         oom = self.oom_live or self.cg.oom_kill_count(self.cid) > self.oom_before

@@ -103,7 +103,7 @@ class MonitorStart:
         now = now_rfc3339()
         self._set_state(must=True, status="running", pid=self.pid, started_at=now,
                         finished_at="", exit_code=0, oom_killed=False, error="",
-                        restart_count=restarts)
+                        restart_count=restarts, **(self.health.begin() if self.health else {}))
         self._emit("start")
         self._ready({"pid": self.pid})
         return None

@@ -51,6 +51,10 @@ def merge_image(config: ContainerConfig, image_config: dict, entrypoint_set: boo
     labels = dict(ic.get("Labels") or {})
     labels.update(config.labels)
     config.labels = labels
+    if config.healthcheck is not None or ic.get("Healthcheck"):
+        from ..healthconfig import merge
+        config.healthcheck = merge(config.healthcheck, ic.get("Healthcheck"))
+    config.shell = config.shell or list(ic.get("Shell") or [])
 
 
 def build(store, container: Container, layer_dirs: list[str]) -> dict:
@@ -87,5 +91,14 @@ def build(store, container: Container, layer_dirs: list[str]) -> dict:
         "auto_remove": c.auto_remove, "log_opts": c.log_opts,
         "log_driver": c.log_driver, "tty": c.tty,
         "open_stdin": c.open_stdin, "security": security, "device_rules": device_rules,
-        "mounts": mounts, "oom_score_adj": c.oom_score_adj,
+        "mounts": mounts, "oom_score_adj": c.oom_score_adj, "healthcheck": _health(c),
     }
+
+
+def _health(c: ContainerConfig) -> dict | None:
+    """What the monitor's checks run (engine/runtime/health.py): the argv and the schedule."""
+    if c.healthcheck is None:
+        return None
+    from ..healthconfig import probe, schedule
+    argv = probe(c.healthcheck, c.shell)
+    return {"argv": argv, **schedule(c.healthcheck)} if argv else None

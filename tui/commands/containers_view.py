@@ -16,11 +16,14 @@ PS_HEADER = {"ID": "CONTAINER ID", "Names": "NAMES", "Image": "IMAGE", "Command"
 
 
 def status_text(c) -> str:
-    """'Up 5 seconds', 'Up 2 minutes (Paused)', 'Exited (0) 3 seconds ago', 'Created'."""
+    """'Up 5 seconds', 'Up 2 minutes (Paused)', 'Up 1 second (healthy)', 'Exited (0) 3 seconds
+    ago', 'Created'."""
     s = c.state
     if s.status in ("running", "paused"):
         text = "Up " + human_duration(time.time() - parse_time(s.started_at))
-        return text + " (Paused)" if s.status == "paused" else text
+        if s.status == "paused":
+            return text + " (Paused)"
+        return f"{text} ({s.health.label()})" if s.health else text
     if s.status == "restarting":
         return f"Restarting ({s.exit_code}) {ago(s.finished_at)}" if s.finished_at else "Restarting"
     if s.status == "exited":

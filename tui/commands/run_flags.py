@@ -72,6 +72,13 @@ def run_args(p, run: bool = True) -> None:
     a("--add-host", action="append", default=[])
     a("--log-driver", default="json-file")
     a("--log-opt", action="append", default=[])
+    a("--health-cmd", default="", help="command to run to check health")
+    a("--health-interval", default="", help="time between checks (ms|s|m|h), default 30s")
+    a("--health-timeout", default="", help="longest a check may run (ms|s|m|h), default 30s")
+    a("--health-retries", default="", help="failures in a row that make it unhealthy (3)")
+    a("--health-start-period", default="", help="start time before failures count (0s)")
+    a("--health-start-interval", default="", help="time between checks in the start period (5s)")
+    a("--no-healthcheck", action="store_true", help="disable the image's HEALTHCHECK")
     a("--stop-signal", default="")
     a("--stop-timeout", default=None)
     a("-t", "--tty", action="store_true")
@@ -142,7 +149,16 @@ def build_config(args):
                          + [parse_mount(m) for m in args.mount]
                          + [parse_tmpfs(t) for t in args.tmpfs])
     config.volumes_from = args.volumes_from
+    config.healthcheck = _healthcheck(args)
     return config, args.entrypoint is not None
+
+
+def _healthcheck(args):
+    """--health-* and --no-healthcheck as the docker CLI turns them into a HealthConfig."""
+    from engine.healthconfig import from_flags
+    return from_flags(args.health_cmd, args.health_interval, args.health_timeout,
+                      args.health_start_period, args.health_start_interval,
+                      args.health_retries, none=args.no_healthcheck)
 
 
 def int_flags(args) -> dict[str, int]:

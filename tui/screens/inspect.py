@@ -73,7 +73,24 @@ def _section(title: str, rows: list[tuple[str, str]] | list[str]) -> Table:
     return t
 
 
-def summary(kind: str, data: dict) -> list[Table]:
+def _health_section(health: dict, theme_variables: dict[str, str]) -> Table:
+    """A container's State.Health: its status in the theme's colour, the streak, the log."""
+    colour = {"healthy": "success", "unhealthy": "error", "starting": "warning"}
+    status = str(health.get("Status", ""))
+    rows: list[tuple[str, Any]] = [
+        ("status", Text(status, style=f"bold {theme_variables.get(colour.get(status, ''), '')}")),
+        ("failing streak", str(health.get("FailingStreak", 0)))]
+    for entry in reversed(health.get("Log") or []):
+        code = entry.get("ExitCode")
+        output = " ".join(str(entry.get("Output") or "").split())
+        line = Text(f"exit {code}", style=theme_variables.get(
+            "success" if code == 0 else "error", ""))
+        line.append(f"  {output[:200]}" if output else "")
+        rows.append((str(entry.get("Start", ""))[11:19], line))
+    return _section("Health", rows)
+
+
+def summary(kind: str, data: dict, theme_variables: dict[str, str] | None = None) -> list[Table]:
     """The summary sections for one object's inspect JSON."""
     out = []
     if kind == "containers":
@@ -86,6 +103,8 @@ def summary(kind: str, data: dict) -> list[Table]:
             ("command", " ".join((cfg.get("Entrypoint") or []) + (cfg.get("Cmd") or []))),
             ("restart", str((host.get("RestartPolicy") or {}).get("Name", ""))),
         ]))
+        if state.get("Health"):
+            out.append(_health_section(state["Health"], theme_variables or {}))
         out.append(_section("Env", list(cfg.get("Env") or [])))
         mounts = [f"{m.get('Type', '')}  {m.get('Source') or m.get('Name', '')} → "
                   f"{m.get('Destination', '')}{'' if m.get('RW', True) else '  (ro)'}"
@@ -148,7 +167,8 @@ class InspectScreen(Screen):
                                    (f"  {self.title_text}", "bold")), id="inspect-title")
         with Horizontal(id="inspect-body"):
             with VerticalScroll(id="inspect-summary"):
-                for section in summary(self.kind, self.data if isinstance(self.data, dict) else {}):
+                for section in summary(self.kind, self.data if isinstance(self.data, dict) else {},
+                                       self.app.theme_variables):
                     yield Static(section, classes="summary-section")
             tree: Tree = Tree(Text(self.title_text, style="bold"), id="inspect-tree")
             tree.root.expand()

@@ -107,13 +107,24 @@ CONTAINER_COLUMNS = (
 STATE_STYLE = {"running": "bold $success", "paused": "bold $warning", "restarting": "$warning",
                "exited": "$text-muted", "dead": "$error", "created": "$secondary",
                "removing": "$text-muted"}
+# a running container's healthcheck: a glyph after its state, the word after its uptime
+HEALTH_STYLE = {"healthy": "$success", "unhealthy": "bold $error", "starting": "$warning"}
+HEALTH_GLYPH = {"healthy": "✓", "unhealthy": "✗", "starting": "…"}
+
+
+def health_of(c) -> str:
+    """The health status the table shows: a running container's, "" without a healthcheck."""
+    h = c.state.health
+    return h.status if h is not None and c.state.status == "running" else ""
 
 
 def container_status(c, now: float) -> str:
     s = c.state
     if s.status in ("running", "paused"):
         up = age(now - _safe_time(s.started_at)) if s.started_at else "?"
-        return f"Up {up}" + (" (Paused)" if s.status == "paused" else "")
+        health = health_of(c)
+        return f"Up {up}" + (" (Paused)" if s.status == "paused" else
+                             f" ({health})" if health else "")
     if s.status == "restarting":
         return f"Restarting ({s.exit_code})"
     if s.status in ("exited", "dead"):
@@ -139,6 +150,10 @@ def container_row(c, sample, history: Sequence[float], now: float, theme_style) 
     """A container's row; ``sample`` is its latest StatsSample or None when not measured."""
     running = c.state.status in ("running", "paused")
     state = Text(c.state.status, style=theme_style(STATE_STYLE.get(c.state.status, "")))
+    health = health_of(c)
+    if health:
+        state.append(" " + HEALTH_GLYPH.get(health, "?"),
+                     style=theme_style(HEALTH_STYLE.get(health, "")))
     if sample is not None and running:
         cpu = f"{sample.cpu_percent:5.1f}"
         mem = binary_size(sample.memory_usage)
@@ -150,14 +165,18 @@ def container_row(c, sample, history: Sequence[float], now: float, theme_style) 
     spark = Text(sparkline(history) if running else "", style=theme_style("$accent"))
     image = short_image(c.config.image)
     status = container_status(c, now)
+    if health:
+        head, _, _ = status.rpartition(" (")
+        status = Text(head + " ")
+        status.append(f"({health})", style=theme_style(HEALTH_STYLE.get(health, "")))
     ports = ports_text(c)
     cells = (Text(clip(c.name), style="bold"), clip(image, 32), state, status, clip(ports, 40),
              Text(cpu, justify="right"), Text(mem, justify="right"),
              Text(pids, justify="right"), spark, c.id[:12])
     sort = (c.name, image, c.state.status, _safe_time(c.state.started_at or c.created), ports,
             cpu_sort, mem_sort, sample.pids if sample else -1, sum(history), c.id)
-    return Row(c.id, c.id, cells, sort, f"{c.name} {image} {c.state.status} {c.id[:12]} {ports}",
-               c)
+    return Row(c.id, c.id, cells, sort,
+               f"{c.name} {image} {c.state.status} {health} {c.id[:12]} {ports}", c)
 
 
 # --- images -----------------------------------------------------------------------------------
