@@ -362,6 +362,10 @@ class Network(Model):
     created: str = ""
     mtu: int = 1500
     allocations: dict[str, str] = field(default_factory=dict)   # ip -> container id
+    options: dict[str, str] = field(default_factory=dict)       # driver options as the user gave them
+    ipv6: bool = False
+    subnet6: str = ""            # with ipv6: its IPv6 subnet (a container's address mirrors its IPv4 one)
+    gateway6: str = ""
 
 
 @dataclass

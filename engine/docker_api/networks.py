@@ -46,7 +46,7 @@ def _matches(data: dict, filters: dict[str, list[str]]) -> bool:
                 if k not in labels or (eq and labels[k] != v):
                     return False
         if key == "type":
-            custom = data["Name"] not in ("berth", "host", "none")
+            custom = data["Name"] not in ("bridge", "host", "none")
             if not any((v == "custom") == custom for v in values):
                 return False
     return True

@@ -41,12 +41,12 @@ NO_NETNS_MODES = ("host",)
 # --- which networks -----------------------------------------------------------------------
 
 def primary_network(config) -> str | None:
-    """The network named by --network, "berth" for the default bridge; None for host, none and
+    """The network named by --network ("bridge" for the default one); None for host, none and
     container:NAME, which get no endpoint of their own."""
     mode = config.network_mode or "bridge"
     if mode in ("host", "none") or mode.startswith("container:"):
         return None
-    return DEFAULT_NETWORK if mode in ("bridge", "default") else mode
+    return ipam.network_name(mode)
 
 
 def wanted_networks(store, container: Container) -> list[tuple[str, list[str], str]]:
@@ -60,7 +60,7 @@ def wanted_networks(store, container: Container) -> list[tuple[str, list[str], s
     out = [(first, list(cfg.aliases), cfg.ip_address)]
     names = {first}
     for name in cfg.networks:
-        name = DEFAULT_NETWORK if name in ("bridge", "default") else name
+        name = ipam.network_name(name)
         if name not in names:
             out.append((name, list(cfg.aliases), ""))
             names.add(name)
@@ -115,7 +115,7 @@ def validate(store, config) -> None:
             raise InvalidArgument("network-scoped alias is supported only for containers in "
                                   "user defined networks")
     for name in [first, *config.networks]:
-        name = DEFAULT_NETWORK if name in ("bridge", "default") else name
+        name = ipam.network_name(name)
         if name != DEFAULT_NETWORK and ipam.load(store, name) is None:
             raise NotFound(f"network {name} not found")
     if config.ip_address:

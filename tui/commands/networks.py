@@ -93,7 +93,7 @@ def _matches(net, filters: list[str]) -> bool:
             if k not in net.labels or (eq and net.labels[k] != v):
                 return False
         if key == "type":
-            custom = net.name not in ("berth", "host", "none")
+            custom = net.name not in ("bridge", "host", "none")
             if (value == "custom") != custom:
                 return False
     return True
