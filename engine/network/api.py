@@ -205,6 +205,8 @@ class NetworksAPI:
                 aliases=()) -> None:
         """Connect a container to a network: now if it runs, at its next start if not."""
         from . import endpoints, ipam, repair
+        from .hosts import refresh_hosts
+        from .inspect import docker_endpoint
         from ..runtime.names import check_alias
         if isinstance(aliases, str) or not all(isinstance(a, str) for a in aliases):
             raise InvalidArgument("network aliases are a list of names")
@@ -251,14 +253,15 @@ class NetworksAPI:
                         ipam.save(store, rec)
                     raise
                 _set_state_network(store, c.id, name,
-                                   endpoints.docker_endpoint(rec, ep, requested_ip=ip or "", cid=c.id))
-                endpoints._refresh_hosts(store, {name, *(r.network.name for r in ipam.load_all(store)
-                                                         if c.id in r.endpoints)})
+                                   docker_endpoint(rec, ep, requested_ip=ip or "", cid=c.id))
+                refresh_hosts(store, {name, *(r.network.name for r in ipam.load_all(store)
+                                              if c.id in r.endpoints)})
         _event(self, "connect", rec.network.id, name=name, type="bridge", container=c.id)
 
     def disconnect(self, network: str, container: str, force: bool = False) -> None:
         """Take a container off a network (its address, veth and names there go at once)."""
         from . import endpoints, ipam
+        from .hosts import refresh_hosts
         store = self.store
         try:
             c = self._container_for_network(container)
@@ -280,8 +283,8 @@ class NetworksAPI:
             rec = ipam.load(store, name) or rec
             _set_state_network(store, cid, name, None)
             # the container's own hosts file too, through the networks it is still on
-            endpoints._refresh_hosts(store, changed | {r.network.name for r in ipam.load_all(store)
-                                                       if cid in r.endpoints})
+            refresh_hosts(store, changed | {r.network.name for r in ipam.load_all(store)
+                                            if cid in r.endpoints})
         _event(self, "disconnect", rec.network.id, name=name, type="bridge", container=cid)
 
     def port(self, ref: str) -> list[Port]:

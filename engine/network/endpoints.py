@@ -1,6 +1,6 @@
 """Containers on networks: attach at start, detach at exit and rm, connect and disconnect.
 
-Names resolve through hosts files, not a DNS server. Each container's ``hosts`` (in its
+Names resolve through hosts files (hosts.py), not a DNS server. Each container's ``hosts`` (in its
 directory, bind-mounted on /etc/hosts) lists every other container on its networks by name,
 aliases and short id, and is rewritten in place whenever a container joins or leaves one of
 them. Why: berth has no daemon, and an embedded resolver would need a process living as long as
@@ -25,7 +25,8 @@ from contextlib import nullcontext
 
 from ..errors import Conflict, HostError, InvalidArgument, NotFound
 from . import bridge, ipam, nat
-from .files import hosts_lines, write_in_place
+from .hosts import refresh_hosts
+from .inspect import docker_endpoint
 from .ipam import DEFAULT_NETWORK, NetRecord
 from .lifecycle import default_record, ensure_up, linger, live_networks
 
@@ -175,7 +176,7 @@ def _attach(store, container: Container, pid: int, ns) -> dict[str, dict[str, An
             _detach_locked(store, container.id)
             raise
         container.state.ports = bound
-        _refresh_hosts(store, {name for name, _, _ in wanted})
+        refresh_hosts(store, {name for name, _, _ in wanted})
     for name, ep in endpoints.items():
         _event(store, "connect", ep["NetworkID"], name, container.id)
     return endpoints
@@ -249,6 +250,7 @@ def _publish(store, container: Container, network: str | None) -> list[Port]:
     if not (cfg.ports or cfg.publish_all) or network is None:
         return []
     from .ports import PortSpec, assign_host_ports, parse_exposed
+    from .record_view import RecordView
     if isinstance(container, RecordView):
         Port = PortSpec
     else:
@@ -293,7 +295,7 @@ def detach(store, container: Container | str) -> None:
     cid = container if isinstance(container, str) else container.id
     with store.lock():
         changed = _detach_locked(store, cid, background=True)
-        _refresh_hosts(store, changed)
+        refresh_hosts(store, changed)
 
 
 def _detach_locked(store, cid: str, only: str | None = None, background: bool = False,
@@ -377,116 +379,6 @@ def _unpublish(store, rec: NetRecord, cid: str, ep: dict[str, Any]) -> None:
     rules = [r for r in rules if (r[1], r[2], r[0]) not in held]
     if bridge.bridge_exists(rec.network.bridge) or live_networks(store):
         nat.unpublish(store.paths, rules)
-
-
-# --- the monitor's way in: the container's record as JSON, no models -----------------------
-
-class RecordView:
-    """A container as attach reads it, straight from the record on disk (``config.json``: the
-    ContainerConfig's fields with ``id``, ``name`` at the top level), with ContainerConfig's
-    defaults for what is missing."""
-
-    class _Config:
-        DEFAULTS = {"network_mode": "bridge", "networks": [], "aliases": [], "ip_address": "",
-                    "mac_address": "", "hostname": "", "extra_hosts": [], "ports": [],
-                    "publish_all": False, "exposed_ports": []}
-
-        def __init__(self, record: dict):
-            from .ports import PortSpec
-            for key, default in self.DEFAULTS.items():
-                setattr(self, key, record.get(key, default) or default)
-            self.ports = [PortSpec(**p) for p in self.ports]
-
-    class _State:
-        def __init__(self):
-            self.ports: list = []
-
-    def __init__(self, record: dict):
-        self.id = record["id"]
-        self.name = (record.get("name") or "").lstrip("/")
-        self.config = self._Config(record)
-        self.state = self._State()
-
-
-def attach_record(root: str, run: str, record: dict, pid: int) -> tuple[dict, list[dict]]:
-    """attach for the monitor: the container's ``config.json`` as read, without the models.
-    Returns (endpoints for ContainerState.networks, ports as bound for ContainerState.ports)."""
-    view = RecordView(record)
-    endpoints = attach(_store(root, run), view, pid)
-    return endpoints, [p.to_dict() for p in view.state.ports]
-
-
-def detach_record(root: str, run: str, cid: str) -> None:
-    """detach for the monitor: by container id, without the models."""
-    detach(_store(root, run), cid)
-
-
-def _store(root: str, run: str):
-    from ..paths import Paths
-    from ..store import Store
-    return Store(Paths(os.path.abspath(root), os.path.abspath(run)), create=False)
-
-
-# --- names -------------------------------------------------------------------------------
-
-def dns_names(cid: str, ep: dict[str, Any]) -> list[str]:
-    """The names a container answers to on a network: name, aliases, short id."""
-    out: list[str] = []
-    for n in [ep.get("name", ""), *(ep.get("aliases") or []), cid[:12]]:
-        n = n.lstrip("/")
-        if n and n not in out:
-            out.append(n)
-    return out
-
-
-def _refresh_hosts(store, networks: set[str]) -> None:
-    """Rewrite, in place, the hosts file of every container on ``networks``."""
-    if not networks:
-        return
-    recs = ipam.load_all(store)
-    affected = {cid for r in recs if r.network.name in networks for cid in r.endpoints}
-    for cid in affected:
-        mine = [r for r in recs if cid in r.endpoints]
-        first = mine[0].endpoints[cid]
-        own = [r.endpoints[cid]["ip"] for r in mine]
-        peers: list[tuple[str, list[str]]] = []
-        for r in mine:
-            for other, ep in r.endpoints.items():
-                if other != cid:
-                    peers.append((ep["ip"], dns_names(other, ep)))
-        gateway = next((r.network.gateway for r in mine if r.endpoints[cid].get("default_route")),
-                       mine[0].network.gateway)
-        text = hosts_lines(first.get("hostname") or cid[:12], own, peers,
-                           first.get("extra_hosts") or [], gateway)
-        path = os.path.join(store.paths.container_dir(cid), "hosts")
-        if os.path.isdir(os.path.dirname(path)):
-            try:
-                write_in_place(path, text.encode())
-            except OSError:
-                pass  # a container being removed as we write; its peers still get theirs
-
-
-# --- Docker's shapes ------------------------------------------------------------------------
-
-def docker_endpoint(rec: NetRecord, ep: dict[str, Any], requested_ip: str = "",
-                    cid: str = "") -> dict[str, Any]:
-    """One entry of NetworkSettings.Networks, as Docker shows it."""
-    return {
-        "IPAMConfig": {"IPv4Address": requested_ip} if requested_ip else None,
-        "Links": None,
-        "Aliases": list(ep.get("aliases") or []) or None,
-        "MacAddress": ep["mac"],
-        "DriverOpts": None,
-        "NetworkID": rec.network.id,
-        "EndpointID": ep.get("endpoint_id", ""),
-        "Gateway": rec.network.gateway if not rec.network.internal or ep.get("default_route") else "",
-        "IPAddress": ep["ip"],
-        "IPPrefixLen": rec.net.prefixlen,
-        "IPv6Gateway": "",
-        "GlobalIPv6Address": "",
-        "GlobalIPv6PrefixLen": 0,
-        "DNSNames": dns_names(cid, ep) if cid else [n for n in [ep.get("name"), *(ep.get("aliases") or [])] if n],
-    }
 
 
 # --- container:NAME ------------------------------------------------------------------------

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from .ports import port_key
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 _BLANK_IP = {"IPAddress": "", "IPPrefixLen": 0, "Gateway": "", "MacAddress": "",
              "EndpointID": "", "IPv6Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0}
@@ -112,4 +114,26 @@ def network_inspect(rec) -> dict[str, Any]:
         "Containers": containers,
         "Options": default_options(n) if default else dict(n.options or {}),
         "Labels": dict(n.labels),
+    }
+
+
+def docker_endpoint(rec, ep: dict[str, Any], requested_ip: str = "",
+                    cid: str = "") -> dict[str, Any]:
+    """One entry of NetworkSettings.Networks, as Docker shows it."""
+    from .hosts import dns_names
+    return {
+        "IPAMConfig": {"IPv4Address": requested_ip} if requested_ip else None,
+        "Links": None,
+        "Aliases": list(ep.get("aliases") or []) or None,
+        "MacAddress": ep["mac"],
+        "DriverOpts": None,
+        "NetworkID": rec.network.id,
+        "EndpointID": ep.get("endpoint_id", ""),
+        "Gateway": rec.network.gateway if not rec.network.internal or ep.get("default_route") else "",
+        "IPAddress": ep["ip"],
+        "IPPrefixLen": rec.net.prefixlen,
+        "IPv6Gateway": "",
+        "GlobalIPv6Address": "",
+        "GlobalIPv6PrefixLen": 0,
+        "DNSNames": dns_names(cid, ep) if cid else [n for n in [ep.get("name"), *(ep.get("aliases") or [])] if n],
     }

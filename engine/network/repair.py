@@ -18,7 +18,8 @@ import os
 import re
 
 from . import ipam
-from .endpoints import _detach_locked, _refresh_hosts, primary_network
+from .endpoints import _detach_locked, primary_network
+from .hosts import refresh_hosts
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -56,7 +57,7 @@ def drop_stale(store, only: str | None = None, idle_ok: bool = True
     changed: set[str] = set()
     for name, cid, _ in found:
         changed |= _detach_locked(store, cid, only=name, background=True, idle_ok=idle_ok)
-    _refresh_hosts(store, changed)
+    refresh_hosts(store, changed)
     return found
 
 
