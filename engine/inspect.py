@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .models import Container
+from .runtime.namespaces import host_config as host_namespaces
 
 
 def _state(c: Container) -> dict:
@@ -59,6 +60,7 @@ def _host_config(c: Container) -> dict:
         "OomKillDisable": r.oom_kill_disable, "OomScoreAdj": k.oom_score_adj,
         "Ulimits": [{"Name": u.name, "Soft": u.soft, "Hard": u.hard} for u in k.ulimits] or None,
         "Tmpfs": {m.target: ",".join(m.options) for m in k.mounts if m.type == "tmpfs"} or None,
+        **host_namespaces(c),
     }
 
 

@@ -90,9 +90,18 @@ async def inspect(request: web.Request) -> web.Response:
     engine = engine_of(request)
     ref = request.match_info["name"]
     try:
-        return web.json_response(await call(engine.image_inspect, ref))
+        data = await call(engine.image_inspect, ref)
     except NotFound:
         raise NotFound(f"No such image: {ref}") from None
+    version = request.match_info.get("version")
+    if (version and tuple(int(x) for x in version.split(".")) < (1, 45)) or \
+            request.headers.get("User-Agent", "").startswith("docker-compose/1."):
+        # dockerd dropped these at API 1.45, and docker-compose 1.x (which speaks 1.45 to a
+        # new engine) fails every recreate without ContainerConfig (KeyError), dockerd's too
+        from ..images.describe import _CONFIG_DEFAULTS
+        data.setdefault("Container", "")
+        data.setdefault("ContainerConfig", dict(_CONFIG_DEFAULTS))
+    return web.json_response(data)
 
 
 async def history(request: web.Request) -> web.Response:

@@ -24,8 +24,8 @@ import os
 from contextlib import nullcontext
 
 from ..errors import Conflict, HostError, InvalidArgument, NotFound
-from . import bridge, ipam, nat
-from .hosts import refresh_hosts
+from . import bridge, ipam, ipam6, nat
+from .hosts import refresh_hosts, split_links
 from .inspect import docker_endpoint
 from .ipam import DEFAULT_NETWORK, NetRecord
 from .lifecycle import default_record, ensure_up, linger, live_networks
@@ -99,10 +99,11 @@ def validate(store, config) -> None:
         if p.proto not in ("tcp", "udp"):
             raise InvalidArgument(f"cannot publish {p.container_port}/{p.proto}: berth publishes "
                                   "tcp and udp ports only")
-        if p.host_ip and ipaddress.ip_address(p.host_ip).version != 4:
-            raise InvalidArgument(f"cannot publish on {p.host_ip}: berth publishes on IPv4 "
-                                  "addresses only")
     first = primary_network(config)
+    for p in config.ports:
+        if p.host_ip and ipaddress.ip_address(p.host_ip).version == 6:
+            rec = ipam.load(store, first) if first else None
+            _check_ipv6_publish(p, rec.network if rec else None, first or config.network_mode)
     if first is None:
         if config.ip_address or config.aliases or config.networks:
             raise InvalidArgument(f"--ip, --network-alias and more networks need a bridge "
@@ -213,7 +214,11 @@ def _join(store, rec: NetRecord, container: Container, pid: int, n: int, aliases
           "ifname": ifname, "pid": pid, "ports": [], "default_route": route,
           "hostname": container.config.hostname or cid[:12],
           "extra_hosts": list(container.config.extra_hosts),
-          "endpoint_id": os.urandom(32).hex(), "netns_ino": _netns_ino(pid)}
+          "endpoint_id": os.urandom(32).hex(), "netns_ino": _netns_ino(pid),
+          "links": split_links(getattr(container.config, "links", None) or [])}
+    ip6 = ipam6.address(rec.network, ip)
+    if ip6:
+        ep["ip6"] = ip6
     # Recorded before the veth exists, so that a crash from here on leaves detach everything
     # it needs to find and remove.
     rec.endpoints[cid] = ep
@@ -228,9 +233,13 @@ def _join(store, rec: NetRecord, container: Container, pid: int, n: int, aliases
         with (nullcontext(ns) if ns is not None else netns_of(pid)) as inside:
             idx = inside.link_index(ifname)
             inside.add_address(idx, ip, prefix)
+            if ip6:
+                inside.add_address(idx, ip6, int(rec.network.subnet6.partition("/")[2]))
             inside.set_up(idx)
             if route:
                 inside.add_default_route(rec.network.gateway, idx)
+                if ip6:
+                    inside.add_default_route(rec.network.gateway6, idx)
     except OSError as e:
         raise HostError(f"connecting container {container.name} to network "
                         f"'{rec.network.name}': {e.strerror}") from None
@@ -272,9 +281,8 @@ def _publish(store, container: Container, network: str | None) -> list[Port]:
         if p.proto not in ("tcp", "udp"):
             raise InvalidArgument(f"cannot publish {p.container_port}/{p.proto}: berth publishes "
                                   "tcp and udp ports only")
-        if p.host_ip and ipaddress.ip_address(p.host_ip).version != 4:
-            raise InvalidArgument(f"cannot publish on {p.host_ip}: berth publishes on IPv4 "
-                                  "addresses only")
+        if p.host_ip and ipaddress.ip_address(p.host_ip).version == 6:
+            _check_ipv6_publish(p, rec.network, network)
     taken = {(q["host_ip"], q["host_port"], q["proto"])
              for r in ipam.load_all(store) for ep in r.endpoints.values() for q in ep["ports"]}
     bound = assign_host_ports(wanted, taken)
@@ -282,12 +290,37 @@ def _publish(store, container: Container, network: str | None) -> list[Port]:
     ep["ports"] = [p.to_dict() for p in bound]
     ipam.save(store, rec)
     nat.publish(store.paths, _rules(ep))
+    if ep.get("ip6"):
+        from .proxy6 import start_proxies
+        ep["proxies"] = start_proxies(ep, ep["pid"])
+        ipam.save(store, rec)
     return bound
 
 
+def _check_ipv6_publish(p, network, name: str) -> None:
+    """A port published on an IPv6 host address needs the container's network to have IPv6
+    (nftables can't translate between the families); on ::1 it is forwarded for tcp only
+    (proxy6.py says why)."""
+    if network is None or not network.ipv6:
+        raise InvalidArgument(f"cannot publish on [{p.host_ip}]: network {name} has no IPv6; "
+                              "create the network with --ipv6")
+    if p.host_ip == "::1" and p.proto != "tcp":
+        raise InvalidArgument(f"cannot publish {p.proto} on [::1]: berth forwards IPv6 "
+                              "loopback for tcp only")
+
+
 def _rules(ep: dict[str, Any]) -> list[tuple[str, str, int, str, int]]:
-    return [(p["proto"], p["host_ip"], p["host_port"], ep["ip"], p["container_port"])
-            for p in ep.get("ports") or []]
+    """The nftables elements of ``ep``'s published ports: on its IPv4 address, and on its IPv6
+    one for ports published on every address or an IPv6 one (::1 excepted: proxy6.py)."""
+    out = []
+    for p in ep.get("ports") or []:
+        host = p["host_ip"]
+        v6 = ":" in host
+        if not v6:
+            out.append((p["proto"], host, p["host_port"], ep["ip"], p["container_port"]))
+        if ep.get("ip6") and (v6 or not host) and host != "::1":
+            out.append((p["proto"], host or "::", p["host_port"], ep["ip6"], p["container_port"]))
+    return out
 
 
 def detach(store, container: Container | str) -> None:
@@ -340,6 +373,9 @@ def _detach_locked(store, cid: str, only: str | None = None, background: bool = 
                         nl.delete_link(ep["veth"])
                 except OSError as e:
                     errors.append(f"removing {ep['veth']}: {e.strerror}")
+            if ep.get("proxies"):
+                from .proxy6 import stop_proxies
+                stop_proxies(ep["proxies"])
             try:
                 _unpublish(store, rec, cid, ep)
             except HostError as e:

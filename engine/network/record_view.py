@@ -14,7 +14,7 @@ class RecordView:
     class _Config:
         DEFAULTS = {"network_mode": "bridge", "networks": [], "aliases": [], "ip_address": "",
                     "mac_address": "", "hostname": "", "extra_hosts": [], "ports": [],
-                    "publish_all": False, "exposed_ports": []}
+                    "publish_all": False, "exposed_ports": [], "links": []}
 
         def __init__(self, record: dict):
             from .ports import PortSpec

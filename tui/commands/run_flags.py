@@ -47,6 +47,12 @@ def run_args(p, run: bool = True) -> None:
     a("--ulimit", action="append", default=[])
     a("--network", "--net", default="bridge")
     a("--network-alias", action="append", default=[])
+    a("--link", action="append", default=[], help="NAME[:ALIAS]: legacy link to a container")
+    a("--pid", default="", help="PID namespace: host or container:NAME")
+    a("--ipc", default="", help="IPC namespace: none, private, shareable, host, container:NAME")
+    a("--uts", default="", help="UTS namespace: host")
+    a("--cgroup-parent", default="", help="parent cgroup, below berth's own")
+    a("--volume-driver", default="", help="only local")
     a("--ip", default="")
     a("--mac-address", default="")
     a("-p", "--publish", action="append", default=[])
@@ -124,6 +130,11 @@ def build_config(args):
         dns_options=args.dns_option, extra_hosts=args.add_host, mac_address=args.mac_address,
         ip_address=args.ip, aliases=args.network_alias,
         log_opts=options.parse_log_opts(args.log_opt), detach_keys=args.detach_keys)
+    config.links, config.pid_mode, config.ipc_mode = args.link, args.pid, args.ipc
+    config.uts_mode, config.cgroup_parent = args.uts, args.cgroup_parent
+    if args.volume_driver not in ("", "local"):
+        raise InvalidArgument(f'error looking up volume plugin {args.volume_driver}: plugin '
+                              f'"{args.volume_driver}" not found')
     if getattr(args, "oom_score_adj", None) is not None:
         config.oom_score_adj = options.parse_oom_score_adj(args.oom_score_adj)
     if args.shm_size:
