@@ -363,7 +363,7 @@ def test_stray_temp_files_of_gone_writers_are_found_and_swept(root, cli, busybox
     layer = store.path("layers", os.listdir(store.path("layers"))[0])
     stray = [os.path.join(cdir, f"state.json.tmp.{dead.pid}.1"),
              store.path("images", f"refs.json.tmp.{dead.pid}.2"),
-             store.path("networks", f"berth.json.tmp.{dead.pid}.3"),
+             store.path("networks", f"bridge.json.tmp.{dead.pid}.3"),
              os.path.join(layer, f"meta.json.tmp.{dead.pid}.4"),
              os.path.join(cdir, f"ctr.log.tmp.{dead.pid}"),
              # a pid that runs again, but a process that started after the file was written

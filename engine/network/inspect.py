@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from .ports import port_key
-
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
@@ -27,6 +25,7 @@ def network_settings(container) -> dict[str, Any]:
     if not networks and mode in ("host", "none"):
         networks[mode] = {"IPAMConfig": None, "Links": None, "Aliases": None, "NetworkID": "",
                           "DriverOpts": None, "DNSNames": None, **_BLANK_IP}
+    from .ports import port_key
     ports: dict[str, Any] = {}
     if running:
         for spec in container.config.exposed_ports:
