@@ -274,14 +274,20 @@ SPECIAL_RANGES = (("0.0.0.0/8", "'this network' (0.0.0.0/8)"),
                   ("240.0.0.0/4", "reserved and broadcast (240.0.0.0/4)"))
 
 
-def parse_subnet(text: str) -> ipaddress.IPv4Network:
+def parse_network(text: str, version: int, example: str):
+    """``text`` as an IP network of ``version``; InvalidArgument naming ``example`` if not."""
     try:
         net = ipaddress.ip_network(text, strict=False)
     except (TypeError, ValueError):
-        raise InvalidArgument(f"invalid subnet {_shown(text)}: give an IPv4 network such as "
-                              "10.90.0.0/24") from None
-    if net.version != 4:
-        raise InvalidArgument(f"invalid subnet {text}: berth's networks are IPv4 only")
+        net = None
+    if net is None or net.version != version:
+        raise InvalidArgument(f"invalid subnet {_shown(text)}: give an IPv{version} network "
+                              f"such as {example}")
+    return net
+
+
+def parse_subnet(text: str) -> ipaddress.IPv4Network:
+    net = parse_network(text, 4, "10.90.0.0/24 (an IPv6 one goes with --ipv6)")
     if net.prefixlen > 30:
         raise InvalidArgument(f"subnet {text} is too small: give at most a /30")
     for special, what in SPECIAL_RANGES:

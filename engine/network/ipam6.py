@@ -34,15 +34,8 @@ def check_host() -> None:
 
 
 def parse_subnet6(text: str) -> ipaddress.IPv6Network:
-    from ..runtime.names import shown
-    try:
-        net = ipaddress.ip_network(text, strict=False)
-    except (TypeError, ValueError):
-        raise InvalidArgument(f"invalid subnet {shown(text)}: give an IPv6 network such as "
-                              "fd42:1::/64") from None
-    if net.version != 6:
-        raise InvalidArgument(f"invalid IPv6 subnet {text}: give an IPv6 network such as "
-                              "fd42:1::/64")
+    from .ipam import parse_network
+    net = parse_network(text, 6, "fd42:1::/64")
     if not net.subnet_of(ULA):
         raise InvalidArgument(f"invalid IPv6 subnet {text}: berth's IPv6 networks take a unique "
                               "local range (fd00::/8), such as fd42:1::/64")
