@@ -46,7 +46,8 @@ def validate(store, config) -> None:
         raise InvalidArgument(f"invalid UTS mode: {uts}")
     if uts == "host" and config.hostname:
         raise InvalidArgument("conflicting options: hostname and the UTS mode")
-    if (pid or ipc not in ("", "private", "shareable", "none") or uts) and config.userns:
+    if (pid or ipc not in ("", "private", "shareable", "none") or uts) and \
+            config.userns not in ("", "host"):
         raise InvalidArgument(f"conflicting options: --userns {config.userns} and a shared "
                               "PID, IPC or UTS namespace (they belong to the host's user "
                               "namespace)")

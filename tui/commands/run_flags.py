@@ -141,7 +141,7 @@ def build_config(args):
         config.shm_size = options.parse_shm_size(args.shm_size)
     if config.restart_policy.name != "no" and config.auto_remove:
         raise InvalidArgument("Conflicting options: --restart and --rm")
-    if network not in ("bridge", "none", "host") and not network.startswith("container:"):
+    if network not in ("bridge", "default", "none", "host") and not network.startswith("container:"):
         config.networks = [network]
     if args.publish:
         from engine.network.ports import parse_publish
