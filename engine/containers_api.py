@@ -79,6 +79,10 @@ class ContainersAPI:
             name = validate_name(name)
         validate_config(config)
         _validate_network(self.store, config)
+        if config.pid_mode or config.ipc_mode or config.uts_mode or config.cgroup_parent \
+                or config.links:
+            from .runtime.namespaces import validate as validate_namespaces
+            validate_namespaces(self.store, config)
         try:
             from .runtime import security
         except ImportError:
@@ -244,8 +248,10 @@ class ContainersAPI:
     def _make_cgroup(self, cid: str, spec: dict) -> bool:
         """Create the container's cgroup while the monitor's interpreter starts (it would wait
         for this otherwise); on failure the monitor tries itself and reports the error."""
+        from .runtime import cgroups
         try:
-            self._cgroups().create(cid, spec["resources"], spec.get("device_rules"))
+            cgroups.detect(cgroups.nested(self.paths.cgroup_parent, spec.get("cgroup_parent", ""))
+                           ).create(cid, spec["resources"], spec.get("device_rules"))
             return True
         except OSError:
             return False

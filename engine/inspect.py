@@ -5,6 +5,7 @@ from __future__ import annotations
 from .models import Container
 from .runtime import security
 from .shapes import CONTAINER, complete
+from .runtime.namespaces import host_config as host_namespaces
 
 
 def _state(c: Container) -> dict:
@@ -81,6 +82,7 @@ def _host_config(c: Container) -> dict:
         # the paths berth masks and makes read-only, as runc reports Docker's defaults
         "MaskedPaths": None if _unconfined(k) else list(security.MASKED_PATHS),
         "ReadonlyPaths": None if _unconfined(k) else list(security.READONLY_PATHS),
+        **host_namespaces(c),
     }
 
 

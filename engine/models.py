@@ -285,6 +285,11 @@ class ContainerConfig(Model):
     ulimits: list[Ulimit] = field(default_factory=list)
     network_mode: str = "bridge"                  # bridge | none | host | container:<id> | <net>
     networks: list[str] = field(default_factory=list)
+    links: list[str] = field(default_factory=list)   # --link NAME[:ALIAS]
+    pid_mode: str = ""              # "" | host | container:<id>   (runtime/namespaces.py)
+    ipc_mode: str = ""              # "" (private) | none | private | shareable | host | container:<id>
+    uts_mode: str = ""              # "" | host
+    cgroup_parent: str = ""         # below berth's own cgroup parent
     ports: list[Port] = field(default_factory=list)
     publish_all: bool = False
     mounts: list[Mount] = field(default_factory=list)
@@ -406,6 +411,10 @@ class Network(Model):
     created: str = ""
     mtu: int = 1500
     allocations: dict[str, str] = field(default_factory=dict)   # ip -> container id
+    options: dict[str, str] = field(default_factory=dict)       # driver options as the user gave them
+    ipv6: bool = False
+    subnet6: str = ""            # with ipv6: its IPv6 subnet (a container's address mirrors its IPv4 one)
+    gateway6: str = ""
 
 
 @dataclass

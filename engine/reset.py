@@ -179,9 +179,10 @@ def _links(store, done: list[str]) -> None:
 def _nft(store, done: list[str]) -> None:
     import subprocess
     table = store.paths.nft_table
-    try:
-        p = subprocess.run(["nft", "delete", "table", "ip", table], capture_output=True)
-    except FileNotFoundError:
-        return
-    if p.returncode == 0:
-        done.append(f"nftables table ip {table}")
+    for family in ("ip", "ip6"):   # ip6: while a network with IPv6 was up
+        try:
+            p = subprocess.run(["nft", "delete", "table", family, table], capture_output=True)
+        except FileNotFoundError:
+            return
+        if p.returncode == 0:
+            done.append(f"nftables table {family} {table}")

@@ -410,7 +410,7 @@ def test_oversized_bodies_are_refused_and_the_service_stays_small(service, busyb
     assert request(service.path, "GET", "/containers/json?all=1")[0] == 200
     assert time.monotonic() - t < 0.5
     assert request(service.path, "DELETE", f"/containers/{out['Id']}")[0] == 204
-    assert inventory(service)[:3] == ([], ["berth", "host", "none"], [])
+    assert inventory(service)[:3] == ([], ["bridge", "host", "none"], [])
 
 
 def test_max_body_is_configurable_and_streamed_bodies_are_not_limited(root, busybox):

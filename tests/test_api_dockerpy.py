@@ -133,8 +133,8 @@ def test_conflicts_and_bad_parameters(client, busybox):
         client.containers.create("nosuch:1", ["true"])
     # what berth can't honour is refused by name, not silently dropped
     with pytest.raises(docker.errors.APIError) as e:
-        client.containers.create(busybox, ["true"], pid_mode="host")
-    assert e.value.status_code == 400 and "HostConfig.PidMode is not supported" in str(e.value)
+        client.containers.create(busybox, ["true"], runtime="nvidia")
+    assert e.value.status_code == 400 and "HostConfig.Runtime is not supported" in str(e.value)
     with pytest.raises(docker.errors.APIError) as e:
         client.containers.create(busybox, ["true"], restart_policy={"Name": "sometimes"})
     assert e.value.status_code == 400 and "unknown policy 'sometimes'" in str(e.value)

@@ -125,14 +125,14 @@ def _orphans(root: str) -> dict:
     veth = paths.veth_name("e" * 64)
     subprocess.run(["ip", "link", "add", veth, "type", "veth", "peer", "name", "x" + veth[1:]],
                    check=True)
-    with open(os.path.join(root, "networks", "berth.json")) as f:
+    with open(os.path.join(root, "networks", "bridge.json")) as f:
         rec = json.load(f)
     net = ipaddress.IPv4Network(rec["subnet"])   # 10.88.0.0/16 unless another root has it
     from engine.network import nat
     nat.publish(paths, [("tcp", "", 18999, str(net[250]), 80)])
     os.makedirs(os.path.join(paths.run, "c", ghost))
     rec["allocations"][str(net[251])] = ghost
-    with open(os.path.join(root, "networks", "berth.json"), "w") as f:
+    with open(os.path.join(root, "networks", "bridge.json"), "w") as f:
         json.dump(rec, f)
     os.makedirs(os.path.join(root, "containers", f"{ghost}.tmp.{dead}.1", "upper"))
     with open(os.path.join(root, "images", f"refs.json.tmp.{dead}.1"), "w") as f:

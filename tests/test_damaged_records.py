@@ -148,7 +148,7 @@ def test_damaged_network_record(run, root, how):
     _damage(os.path.join(root, "networks", "bad.json"), how)
 
     ls = run("network", "ls", "--format", "{{.Name}}")
-    assert sorted(ls.stdout.split()) == ["berth", "good", "host", "none"]
+    assert sorted(ls.stdout.split()) == ["bridge", "good", "host", "none"]
     assert "network bad" in ls.stderr and ls.stderr.startswith("WARNING: ")
     run("run", "--rm", "busybox", "true")                        # the default network
     run("run", "--rm", "--network", "good", "busybox", "true")   # another one

@@ -118,7 +118,7 @@ def test_records_logs_blobs_and_events_are_root_only(user, run, root):
         time.sleep(0.05)
     blobs = glob.glob(os.path.join(root, "blobs", "sha256", "*"))
     with_secret = [os.path.join(cdir, "config.json"), os.path.join(cdir, "spec.json"), log]
-    others = [os.path.join(root, "events.jsonl"), os.path.join(root, "networks", "berth.json"),
+    others = [os.path.join(root, "events.jsonl"), os.path.join(root, "networks", "bridge.json"),
               os.path.join(root, "images", "refs.json"), os.path.join(cdir, "state.json"),
               blobs[0]]
     for path in with_secret:
@@ -202,7 +202,7 @@ def test_a_root_an_older_berth_made_is_tightened_by_the_next_command(user, run, 
     layers = glob.glob(os.path.join(root, "layers", "*"))
     assert layers and {mode(d) for d in layers} == {0o700}
     assert mode(blob) == 0o400
-    assert mode(root, "events.jsonl") == mode(root, "networks", "berth.json") == 0o600
+    assert mode(root, "events.jsonl") == mode(root, "networks", "bridge.json") == 0o600
     assert mode(root, "volumes") == mode(root, "volumes", "vol") == 0o701
     assert mode(root, "volumes", "vol", "meta.json") == 0o600
     assert mode(root, "volumes", "vol", "_data") == 0o755      # the volume's own: as it was

@@ -164,7 +164,7 @@ def test_create_inspect_rm_network(engine):
     assert doc["IPAM"]["Config"] == [{"Subnet": "10.201.3.0/24", "Gateway": "10.201.3.1"}]
     assert doc["Labels"] == {"tier": "db"} and doc["Id"] == net.id
     assert engine.network(net.id[:10]).name == "app"
-    assert [n.name for n in engine.networks()][:3] == ["berth", "host", "none"]
+    assert [n.name for n in engine.networks()][:3] == ["bridge", "host", "none"]
     rules = subprocess.run(["nft", "list", "table", "ip", engine.paths.nft_table],
                            capture_output=True, text=True).stdout
     assert "10.201.3.0/24" in rules and "masquerade" in rules
@@ -190,7 +190,7 @@ def test_overlapping_subnet_refused_naming_the_conflict(engine):
     with pytest.raises(Conflict, match="already exists"):
         engine.create_network("app", subnet="10.201.5.0/24")
     with pytest.raises(Conflict, match="pre-defined"):
-        engine.remove_network("berth")
+        engine.remove_network("bridge")
 
 
 def test_auto_subnets_do_not_overlap(engine):
@@ -256,7 +256,7 @@ def test_network_cli(cli, engine):
     assert len(nid) == 64
     lines = cli("network", "ls").stdout.splitlines()
     assert lines[0].split() == ["NETWORK", "ID", "NAME", "DRIVER", "SCOPE"]
-    assert [ln.split()[1] for ln in lines[1:]] == ["berth", "host", "none", "front"]
+    assert [ln.split()[1] for ln in lines[1:]] == ["bridge", "host", "none", "front"]
     assert cli("network", "ls", "-q", "-f", "label=env=test").stdout.split() == [nid[:12]]
     assert cli("network", "ls", "--format", "{{.Name}} {{.Driver}}", "-f", "name=fro").stdout == \
         "front bridge\n"

@@ -96,11 +96,11 @@ def test_done_when_web_on_the_default_bridge(engine, make, cli):
     make("web", ports=parse_publish(f"{port}:80"))
     cli("start", "web")
     ip = cli("inspect", "-f", "{{.NetworkSettings.IPAddress}}", "web").stdout.strip()
-    assert ipaddress.ip_address(ip) in ipaddress.ip_network(engine.network("berth").subnet)
+    assert ipaddress.ip_address(ip) in ipaddress.ip_network(engine.network("bridge").subnet)
     assert _wget(f"http://{ip}/") == "hello from berth\n"
     assert _wget(f"http://127.0.0.1:{port}/") == "hello from berth\n"
     assert cli("inspect", "-f", "{{.NetworkSettings.Gateway}}", "web").stdout.strip() == \
-        engine.network("berth").gateway
+        engine.network("bridge").gateway
     assert engine.port("web")[0].host_port == port
     cli("rm", "-f", "web")
     assert _wget(f"http://127.0.0.1:{port}/").startswith("<wget failed")
@@ -134,9 +134,9 @@ def test_killed_monitor_rm_still_releases_everything(engine, make, cli):
     cli("start", "web")
     c = engine.container("web")
     os.kill(c.state.monitor_pid, signal.SIGKILL)
-    assert cid in engine.network("berth").allocations.values()
+    assert cid in engine.network("bridge").allocations.values()
     cli("rm", "-f", "web")
-    assert cid not in engine.network("berth").allocations.values()
+    assert cid not in engine.network("bridge").allocations.values()
     assert f"{port} :" not in subprocess.run(["nft", "list", "ruleset"], capture_output=True,
                                              text=True).stdout
     assert _wait_clean(engine) == ([], "")
@@ -204,12 +204,12 @@ def test_connect_while_stopped_joins_at_start(engine, make, cli):
     cli("network", "connect", "--alias", "w", "side", "web")
     cli("start", "web")
     nets = engine.container_inspect("web")["NetworkSettings"]["Networks"]
-    assert set(nets) == {"berth", "side"}
+    assert set(nets) == {"bridge", "side"}
     assert nets["side"]["Aliases"] == ["w"]
     assert ipaddress.ip_address(nets["side"]["IPAddress"]) in ipaddress.ip_network("10.202.4.0/24")
     assert _wget(f"http://{nets['side']['IPAddress']}/") == "hello from berth\n"
     ls = cli("network", "ls").stdout
-    assert "side" in ls and "berth" in ls
+    assert "side" in ls and "bridge" in ls
     cli("rm", "-f", "web")
     assert engine.network("side").allocations == {}
     cli("network", "rm", "side")

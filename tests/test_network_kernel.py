@@ -109,9 +109,9 @@ def test_container_gets_address_route_and_is_reachable_from_the_host(engine, ctr
     web = ctr("web", mac_address="02:aa:bb:cc:dd:ee")
     ns = network_settings(web)
     ip, gw = ns["IPAddress"], ns["Gateway"]
-    net = ipaddress.ip_network(engine.network("berth").subnet)
+    net = ipaddress.ip_network(engine.network("bridge").subnet)
     assert ipaddress.ip_address(ip) in net and ns["IPPrefixLen"] == net.prefixlen
-    assert ns["Networks"]["berth"]["NetworkID"] == engine.network("berth").id
+    assert ns["Networks"]["bridge"]["NetworkID"] == engine.network("bridge").id
     assert ns["MacAddress"] == "02:aa:bb:cc:dd:ee"
     addr = json.loads(_ns(web.state.pid, "ip", "-j", "addr", "show", "eth0"))[0]
     assert addr["mtu"] == 1500 and addr["address"] == "02:aa:bb:cc:dd:ee"
@@ -121,7 +121,7 @@ def test_container_gets_address_route_and_is_reachable_from_the_host(engine, ctr
     assert "UP" in _ns(web.state.pid, "ip", "-br", "link", "show", "lo")
     assert _get(f"http://{ip}/").stdout == "hello from berth\n"
     # the host end is on the root's bridge, named for the root
-    master = subprocess.run(["ip", "-br", "link", "show", "master", engine.network("berth").bridge],
+    master = subprocess.run(["ip", "-br", "link", "show", "master", engine.network("bridge").bridge],
                             capture_output=True, text=True).stdout
     assert engine.paths.veth_name(web.id, 0) in master
 
@@ -175,7 +175,7 @@ def test_names_resolve_and_follow_containers_coming_and_going(engine, ctr):
     d = ctr("delta")
     assert _resolve(a.state.pid, "delta") == ""
     # and networks are isolated from each other
-    assert _get(f"http://{d.state.networks['berth']['IPAddress']}/", a.state.pid).returncode != 0
+    assert _get(f"http://{d.state.networks['bridge']['IPAddress']}/", a.state.pid).returncode != 0
 
 
 def test_connect_and_disconnect_a_running_container(engine, ctr):
@@ -214,11 +214,11 @@ def test_killed_container_still_releases_address_veth_and_rules(engine, ctr):
     # SIGKILL, as when the monitor and the container die together: nobody detaches
     os.kill(web.state.pid, signal.SIGKILL)
     web._proc.wait()
-    rec_before = engine.network("berth").allocations
+    rec_before = engine.network("bridge").allocations
     assert web.id in rec_before.values()
     detach(engine.store, web)
     detach(engine.store, web)          # idempotent
-    assert web.id not in engine.network("berth").allocations.values()
+    assert web.id not in engine.network("bridge").allocations.values()
     for _ in range(200):   # the veth is deleted by a thread of detach's, or with the netns
         if veth not in _links(engine.paths.suffix):
             break
@@ -284,9 +284,9 @@ def test_default_network_avoids_a_subnet_a_host_route_covers(engine, ctr):
             subprocess.run(["ip", "link", "set", dummy, "up"], check=True)
     try:
         web = ctr("web")
-        subnet = ipaddress.ip_network(engine.network("berth").subnet)
+        subnet = ipaddress.ip_network(engine.network("bridge").subnet)
         assert not subnet.overlaps(taken)
-        assert _get(f"http://{web.state.networks['berth']['IPAddress']}/").stdout == "hello from berth\n"
+        assert _get(f"http://{web.state.networks['bridge']['IPAddress']}/").stdout == "hello from berth\n"
     finally:
         subprocess.run(["ip", "link", "del", dummy], capture_output=True)
 
@@ -307,7 +307,7 @@ def test_port_ranges_and_udp(engine, ctr):
     assert got[2][0] == "127.0.0.1" and got[2][1] in (base + 2, base + 3)   # one of the range
     assert got[3] == ("", 5353, 53, "udp")
     rules = _table(engine)
-    ip = web.state.networks["berth"]["IPAddress"]
+    ip = web.state.networks["bridge"]["IPAddress"]
     assert f"{base} : {ip} . 80" in rules and f"{base + 1} : {ip} . 81" in rules
     assert f"5353 : {ip} . 53" in rules.split("map udp_any {")[1].split("}")[0]
     assert _get(f"http://127.0.0.1:{base}/").stdout == "hello from berth\n"
@@ -339,7 +339,7 @@ def test_attach_again_after_an_unreleased_life(engine, ctr):
     container whose previous endpoints were never released: it gets its network back."""
     port = _free_port()
     web = ctr("web", ports=parse_publish(f"{port}:80"))
-    ip = web.state.networks["berth"]["IPAddress"]
+    ip = web.state.networks["bridge"]["IPAddress"]
     os.kill(web.state.pid, signal.SIGKILL)
     web._proc.wait()
     p = subprocess.Popen(["unshare", "-n", "sleep", "600"])
@@ -349,8 +349,8 @@ def test_attach_again_after_an_unreleased_life(engine, ctr):
                 break
             time.sleep(0.01)
         eps = attach(engine.store, web, p.pid)
-        assert eps["berth"]["IPAddress"] == ip
-        assert list(engine.network("berth").allocations.values()).count(web.id) == 1
+        assert eps["bridge"]["IPAddress"] == ip
+        assert list(engine.network("bridge").allocations.values()).count(web.id) == 1
         assert [q.host_port for q in web.state.ports] == [port]
     finally:
         p.kill()
@@ -370,7 +370,7 @@ def test_a_container_reaches_another_through_the_hosts_published_port(engine, ct
     port = _free_port()
     ctr("web", ports=parse_publish(f"{port}:80"))
     client = ctr("client")
-    gw = client.state.networks["berth"]["Gateway"]
+    gw = client.state.networks["bridge"]["Gateway"]
     assert _get(f"http://{gw}:{port}/", client.state.pid).stdout == "hello from berth\n"
 
 
@@ -393,11 +393,11 @@ def test_the_monitors_record_entry_points(engine, ctr):
         eps, ports = attach_record(engine.paths.root, engine.paths.run, raw, p.pid)
         assert ports == [{"container_port": 80, "proto": "tcp", "host_ip": "",
                           "host_port": port, "host_port_end": 0}]
-        ip = eps["berth"]["IPAddress"]
+        ip = eps["bridge"]["IPAddress"]
         assert f"{port} : {ip} . 80" in _table(engine)
         assert f"{ip}\trec" in open(os.path.join(engine.paths.container_dir(peer.id), "hosts")).read()
         detach_record(engine.paths.root, engine.paths.run, c.id)
-        assert c.id not in engine.network("berth").allocations.values()
+        assert c.id not in engine.network("bridge").allocations.values()
         assert f"{port} :" not in _table(engine)
     finally:
         p.kill()

@@ -150,7 +150,7 @@ def test_cli_run_exec_rm_and_the_network_reaper(hostile, root, busybox):
     image = str(busybox)
     assert hostile.berth("run", "--rm", image, "echo", "hi").stdout == "hi\n"
     bridge = Paths.from_env(root).default_bridge
-    for leave in (("rm", "-f"), ("network", "disconnect", "berth")):
+    for leave in (("rm", "-f"), ("network", "disconnect", "bridge")):
         cid = hostile.berth("run", "-d", image, "sleep", "100").stdout.strip()
         assert hostile.berth("exec", cid, "sh", "-c", "echo $((6*7))").stdout == "42\n"
         # the default network goes idle (the monitor's teardown, or this very command): a

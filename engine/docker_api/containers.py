@@ -101,14 +101,14 @@ def _network_entries(data: dict, c, version: tuple[int, int] = MAX_VERSION) -> N
     mode = c.config.network_mode
     names = list(c.config.networks)
     if mode == "bridge" and not names:
-        names = ["berth"]
+        names = ["bridge"]
     for name in names:
         if name not in nets:
             nets[name] = {"IPAMConfig": None, "Links": None, "Aliases": None, "NetworkID": "",
                           "EndpointID": "", "Gateway": "", "IPAddress": "", "IPPrefixLen": 0,
                           "IPv6Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0,
                           "MacAddress": "", "DriverOpts": None, "DNSNames": None}
-        if name != "berth":
+        if name != "bridge":
             aliases = list(nets[name].get("Aliases") or [])
             legacy = (c.id[:12], data["Config"]["Hostname"]) if version < (1, 45) \
                 else (c.id[:12],)

@@ -111,7 +111,16 @@ async def inspect(request: web.Request) -> web.Response:
         raise NotFound(f"No such image: {ref}") from None
     data.pop("Descriptor", None)   # from API 1.46, with the containerd image store
     data.pop("History", None)      # berth's own (docker history has its endpoint)
-    return web.json_response(complete(data, IMAGE))
+    data = complete(data, IMAGE)
+    version = request.match_info.get("version")
+    if (version and tuple(int(x) for x in version.split(".")) < (1, 45)) or \
+            request.headers.get("User-Agent", "").startswith("docker-compose/1."):
+        # dockerd dropped these at API 1.45, and docker-compose 1.x (which speaks 1.45 to a
+        # new engine) fails every recreate without ContainerConfig (KeyError), dockerd's too
+        from ..images.describe import _CONFIG_DEFAULTS
+        data.setdefault("Container", "")
+        data.setdefault("ContainerConfig", dict(_CONFIG_DEFAULTS))
+    return web.json_response(data)
 
 
 async def distribution(request: web.Request) -> web.Response:

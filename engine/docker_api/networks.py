@@ -47,7 +47,7 @@ def _matches(data: dict, filters: dict[str, list[str]]) -> bool:
                 if k not in labels or (eq and labels[k] != v):
                     return False
         if key == "type":
-            custom = data["Name"] not in ("berth", "host", "none")
+            custom = data["Name"] not in ("bridge", "host", "none")
             if not any((v == "custom") == custom for v in values):
                 return False
     return True
@@ -85,15 +85,18 @@ async def create(request: web.Request) -> web.Response:
     driver = body.get("Driver") or "bridge"
     if driver != "bridge":
         raise InvalidArgument(f"network driver {driver!r} is not supported by berth: use bridge")
-    if body.get("EnableIPv6"):
-        raise InvalidArgument("IPv6 networks are not supported by berth")
     configs = (body.get("IPAM") or {}).get("Config") or []
-    if len(configs) > 1:
-        raise InvalidArgument("berth networks have one subnet")
-    cfg = configs[0] if configs else {}
+    v4 = [c for c in configs if ":" not in (c.get("Subnet") or "")]
+    v6 = [c for c in configs if ":" in (c.get("Subnet") or "")]
+    if len(v4) > 1 or len(v6) > 1:
+        raise InvalidArgument("berth networks have one IPv4 subnet and, with EnableIPv6, one "
+                              "IPv6 subnet")
+    cfg, cfg6 = (v4[0] if v4 else {}), (v6[0] if v6 else {})
     net = await call(engine.create_network, name, cfg.get("Subnet") or None,
                      cfg.get("Gateway") or None, cfg.get("IPRange") or None,
-                     bool(body.get("Internal")), dict(body.get("Labels") or {}))
+                     bool(body.get("Internal")), dict(body.get("Labels") or {}),
+                     dict(body.get("Options") or {}), bool(body.get("EnableIPv6")),
+                     cfg6.get("Subnet") or None, cfg6.get("Gateway") or None)
     return web.json_response({"Id": net.id, "Warning": ""}, status=201)
 
 

@@ -18,9 +18,8 @@ from ..runtime.names import shown
 
 # HostConfig fields berth cannot honour, with the value(s) that mean "not used"
 _UNSUPPORTED = {
-    "CgroupParent": ("",), "PidMode": ("", "private"), "IpcMode": ("", "private", "shareable"),
-    "UTSMode": ("",), "Runtime": ("", "runc"), "Isolation": ("", "default"),
-    "VolumeDriver": ("", "local"), "Links": ((),), "DeviceRequests": ((),), "KernelMemory": (0,),
+    "Runtime": ("", "runc"), "Isolation": ("", "default"),
+    "DeviceRequests": ((),), "KernelMemory": (0,),
     "CpuRealtimePeriod": (0,), "CpuRealtimeRuntime": (0,), "StorageOpt": ({},),
 }
 
@@ -174,6 +173,8 @@ def _mount(m: dict) -> Mount:
     vol = m.get("VolumeOptions") or {}
     if vol.get("NoCopy"):
         parts.append("volume-nocopy")
+    if vol.get("Subpath"):
+        parts.append(f"volume-subpath={vol['Subpath']}")   # API 1.45
     tmpfs = m.get("TmpfsOptions") or {}
     if tmpfs.get("SizeBytes"):
         parts.append(f"tmpfs-size={tmpfs['SizeBytes']}")
@@ -265,8 +266,23 @@ def container_config(body: dict) -> tuple[ContainerConfig, bool]:
         if ipam.get("IPv4Address"):
             config.ip_address = ipam["IPv4Address"]
     config.ports = _ports(host.get("PortBindings"))
+    _namespaces(config, host)
     config.mounts = _mounts(body, host)
     return config, entrypoint is not None
+
+
+def _namespaces(config: ContainerConfig, host: dict) -> None:
+    """PidMode, IpcMode, UTSMode, CgroupParent, Links (engine/runtime/namespaces.py checks
+    them) and VolumeDriver, of which only local exists."""
+    config.pid_mode = host.get("PidMode") or ""
+    config.ipc_mode = host.get("IpcMode") or ""
+    config.uts_mode = host.get("UTSMode") or ""
+    config.cgroup_parent = host.get("CgroupParent") or ""
+    config.links = list(host.get("Links") or [])
+    driver = host.get("VolumeDriver") or ""
+    if driver not in ("", "local"):
+        raise InvalidArgument(f'error looking up volume plugin {driver}: plugin "{driver}" '
+                              "not found")
 
 
 def _mounts(body: dict, host: dict) -> list[Mount]:

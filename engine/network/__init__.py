@@ -41,13 +41,13 @@ def attach_record(root: str, run: str, record: dict, pid: int) -> tuple[dict, li
     container's ``config.json`` as a dict, so that it imports neither the models nor
     engine.store (with json, re, dataclasses and typing: ~25-40 ms of every start). Returns
     (endpoints for ``state.networks``, ports as bound, as dicts, for ``state.ports``)."""
-    from .endpoints import attach_record as _attach_record
+    from .record_view import attach_record as _attach_record
     return _attach_record(root, run, record, pid)
 
 
 def detach_record(root: str, run: str, cid: str) -> None:
     """``detach`` as the monitor should call it (see attach_record): by container id."""
-    from .endpoints import detach_record as _detach_record
+    from .record_view import detach_record as _detach_record
     _detach_record(root, run, cid)
 
 

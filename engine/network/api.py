@@ -25,7 +25,8 @@ from typing import Any
 from ..errors import Conflict, InvalidArgument, NotFound
 from ..models import Network, Port
 
-PREDEFINED = ("berth", "bridge", "default", "host", "none")
+# the default network's names (engine/network/ipam.py DEFAULT_NAMES), host and none
+PREDEFINED = ("bridge", "default", "berth", "host", "none")
 
 
 class NetworksAPI:
@@ -57,7 +58,7 @@ class NetworksAPI:
         from . import ipam, lifecycle
         if ref in ("host", "none"):
             return ipam.NetRecord(_pseudo(ref))
-        if ref in ("bridge", "default", ipam.DEFAULT_NETWORK):
+        if ref in ipam.DEFAULT_NAMES:
             with self.store.lock():
                 return lifecycle.default_record(self.store)
         return ipam.find(self.store, ref)
@@ -69,10 +70,14 @@ class NetworksAPI:
     # --- creating and removing -------------------------------------------------------------
     def create_network(self, name: str, subnet: str | None = None, gateway: str | None = None,
                        ip_range: str | None = None, internal: bool = False,
-                       labels: dict[str, str] | None = None) -> Network:
+                       labels: dict[str, str] | None = None, options: dict[str, str] | None = None,
+                       ipv6: bool = False, subnet6: str | None = None,
+                       gateway6: str | None = None) -> Network:
         """A bridge network with its own bridge and subnet (the next free /16 of the pool
-        unless ``subnet`` is given); its bridge and rules exist from now until it is removed."""
-        from . import bridge, ipam, lifecycle
+        unless ``subnet`` is given); its bridge and rules exist from now until it is removed.
+        ``options``: driver options, shown by inspect as given (the MTU one is honoured);
+        ``ipv6``: an IPv6 subnet too (``subnet6``, or a random unique local /64)."""
+        from . import bridge, ipam, ipam6, lifecycle
         from ..options import validate_labels
         ipam.check_name(name)
         validate_labels(labels or {})
@@ -81,7 +86,15 @@ class NetworksAPI:
                            "choose another name")
         if (gateway or ip_range) and not subnet:
             raise InvalidArgument("--gateway and --ip-range need --subnet; give the subnet too")
+        mtu, ipv6 = _driver_options(options or {}, ipv6)
+        if (subnet6 or gateway6) and not ipv6:
+            raise InvalidArgument("an IPv6 subnet needs an IPv6 network: add --ipv6")
+        if gateway6 and not subnet6:
+            raise InvalidArgument("an IPv6 --gateway needs its --subnet; give the subnet too")
         net = ipam.parse_subnet(subnet) if subnet else None
+        net6 = ipam6.parse_subnet6(subnet6) if subnet6 else None
+        if ipv6:
+            ipam6.check_host()
         store = self.store
         with store.lock():
             if ipam.load(store, name):
@@ -95,7 +108,20 @@ class NetworksAPI:
                     if clash:
                         raise Conflict(f"subnet {net} overlaps {clash}; choose another with --subnet")
                 rec = ipam.new_record(name, net, gateway, ip_range, internal, labels,
-                                      ipam.bridge_for(store, store.paths))
+                                      ipam.bridge_for(store, store.paths), mtu)
+                rec.network.options = dict(options or {})
+                if ipv6:
+                    records = ipam.load_all(store)
+                    if net6 is None:
+                        net6 = ipam6.pick_subnet6(records)
+                    else:
+                        clash = ipam6.conflict6(records, net6)
+                        if clash:
+                            raise Conflict(f"subnet {net6} overlaps {clash}; choose another "
+                                           "with --subnet")
+                    ipam6.check_fits(net6, net)
+                    rec.network.ipv6, rec.network.subnet6 = True, str(net6)
+                    rec.network.gateway6 = ipam6.gateway6(net6, net, rec.network.gateway, gateway6)
                 ipam.save(store, rec)
                 try:
                     bridge.create(rec.network)
@@ -179,6 +205,8 @@ class NetworksAPI:
                 aliases=()) -> None:
         """Connect a container to a network: now if it runs, at its next start if not."""
         from . import endpoints, ipam, repair
+        from .hosts import refresh_hosts
+        from .inspect import docker_endpoint
         from ..runtime.names import check_alias
         if isinstance(aliases, str) or not all(isinstance(a, str) for a in aliases):
             raise InvalidArgument("network aliases are a list of names")
@@ -225,14 +253,15 @@ class NetworksAPI:
                         ipam.save(store, rec)
                     raise
                 _set_state_network(store, c.id, name,
-                                   endpoints.docker_endpoint(rec, ep, requested_ip=ip or "", cid=c.id))
-                endpoints._refresh_hosts(store, {name, *(r.network.name for r in ipam.load_all(store)
-                                                         if c.id in r.endpoints)})
+                                   docker_endpoint(rec, ep, requested_ip=ip or "", cid=c.id))
+                refresh_hosts(store, {name, *(r.network.name for r in ipam.load_all(store)
+                                              if c.id in r.endpoints)})
         _event(self, "connect", rec.network.id, name=name, type="bridge", container=c.id)
 
     def disconnect(self, network: str, container: str, force: bool = False) -> None:
         """Take a container off a network (its address, veth and names there go at once)."""
         from . import endpoints, ipam
+        from .hosts import refresh_hosts
         store = self.store
         try:
             c = self._container_for_network(container)
@@ -254,8 +283,8 @@ class NetworksAPI:
             rec = ipam.load(store, name) or rec
             _set_state_network(store, cid, name, None)
             # the container's own hosts file too, through the networks it is still on
-            endpoints._refresh_hosts(store, changed | {r.network.name for r in ipam.load_all(store)
-                                                       if cid in r.endpoints})
+            refresh_hosts(store, changed | {r.network.name for r in ipam.load_all(store)
+                                            if cid in r.endpoints})
         _event(self, "disconnect", rec.network.id, name=name, type="bridge", container=cid)
 
     def port(self, ref: str) -> list[Port]:
@@ -268,6 +297,34 @@ class NetworksAPI:
             if ep:
                 out += [Port.from_dict(p) for p in ep.get("ports") or []]
         return out or ([] if not c.running else list(c.state.ports))
+
+
+MTU_OPTION = "com.docker.network.driver.mtu"
+IPV6_OPTION = "com.docker.network.enable_ipv6"
+
+
+def _driver_options(options: dict[str, str], ipv6: bool) -> tuple[int, bool]:
+    """(MTU, IPv6) from ``network create -o`` options. Options of Docker's bridge driver that
+    berth doesn't honour are refused by name; others are kept and shown, as Docker's bridge
+    driver ignores options it doesn't know."""
+    from ..runtime.names import shown
+    mtu = 1500
+    for key, value in options.items():
+        if not isinstance(key, str) or not isinstance(value, str):
+            raise InvalidArgument("network options are strings: give KEY=VALUE")
+        if key == MTU_OPTION:
+            if not value.isdigit() or not 68 <= int(value) <= 65535:
+                raise InvalidArgument(f"invalid MTU {shown(value)}: give a number from 68 "
+                                      "to 65535")
+            mtu = int(value)
+        elif key == IPV6_OPTION:
+            if value.lower() not in ("true", "false", "1", "0"):
+                raise InvalidArgument(f"invalid value {shown(value)} for {key}: give true or false")
+            ipv6 = ipv6 or value.lower() in ("true", "1")
+        elif key.startswith("com.docker.network."):
+            raise InvalidArgument(f"network option {shown(key)} is not supported by berth (it "
+                                  f"honours {MTU_OPTION} and {IPV6_OPTION}); remove it")
+    return mtu, ipv6
 
 
 def _event(engine, action: str, nid: str, **attributes: str) -> None:

@@ -54,6 +54,8 @@ def create(network) -> None:
             mac = "02:" + ":".join(f"{b:02x}" for b in os.urandom(5))
             idx = nl.create_bridge(network.bridge, network.mtu, mac)
             nl.add_address(idx, network.gateway, net.prefixlen)
+            if getattr(network, "ipv6", False) and network.subnet6:
+                nl.add_address(idx, network.gateway6, int(network.subnet6.partition("/")[2]))
             _write_sysctl(f"/proc/sys/net/ipv4/conf/{network.bridge}/route_localnet", "1")
             nl.set_up(idx)
     except OSError as e:

@@ -1,6 +1,6 @@
 """Containers on networks: attach at start, detach at exit and rm, connect and disconnect.
 
-Names resolve through hosts files, not a DNS server. Each container's ``hosts`` (in its
+Names resolve through hosts files (hosts.py), not a DNS server. Each container's ``hosts`` (in its
 directory, bind-mounted on /etc/hosts) lists every other container on its networks by name,
 aliases and short id, and is rewritten in place whenever a container joins or leaves one of
 them. Why: berth has no daemon, and an embedded resolver would need a process living as long as
@@ -24,8 +24,9 @@ import os
 from contextlib import nullcontext
 
 from ..errors import Conflict, HostError, InvalidArgument, NotFound
-from . import bridge, ipam, nat
-from .files import hosts_lines, write_in_place
+from . import bridge, ipam, ipam6, nat
+from .hosts import refresh_hosts, split_links
+from .inspect import docker_endpoint
 from .ipam import DEFAULT_NETWORK, NetRecord
 from .lifecycle import default_record, ensure_up, linger, live_networks
 
@@ -41,12 +42,12 @@ NO_NETNS_MODES = ("host",)
 # --- which networks -----------------------------------------------------------------------
 
 def primary_network(config) -> str | None:
-    """The network named by --network, "berth" for the default bridge; None for host, none and
+    """The network named by --network ("bridge" for the default one); None for host, none and
     container:NAME, which get no endpoint of their own."""
     mode = config.network_mode or "bridge"
     if mode in ("host", "none") or mode.startswith("container:"):
         return None
-    return DEFAULT_NETWORK if mode in ("bridge", "default") else mode
+    return ipam.network_name(mode)
 
 
 def wanted_networks(store, container: Container) -> list[tuple[str, list[str], str]]:
@@ -60,7 +61,7 @@ def wanted_networks(store, container: Container) -> list[tuple[str, list[str], s
     out = [(first, list(cfg.aliases), cfg.ip_address)]
     names = {first}
     for name in cfg.networks:
-        name = DEFAULT_NETWORK if name in ("bridge", "default") else name
+        name = ipam.network_name(name)
         if name not in names:
             out.append((name, list(cfg.aliases), ""))
             names.add(name)
@@ -98,10 +99,11 @@ def validate(store, config) -> None:
         if p.proto not in ("tcp", "udp"):
             raise InvalidArgument(f"cannot publish {p.container_port}/{p.proto}: berth publishes "
                                   "tcp and udp ports only")
-        if p.host_ip and ipaddress.ip_address(p.host_ip).version != 4:
-            raise InvalidArgument(f"cannot publish on {p.host_ip}: berth publishes on IPv4 "
-                                  "addresses only")
     first = primary_network(config)
+    for p in config.ports:
+        if p.host_ip and ipaddress.ip_address(p.host_ip).version == 6:
+            rec = ipam.load(store, first) if first else None
+            _check_ipv6_publish(p, rec.network if rec else None, first or config.network_mode)
     if first is None:
         if config.ip_address or config.aliases or config.networks:
             raise InvalidArgument(f"--ip, --network-alias and more networks need a bridge "
@@ -115,7 +117,7 @@ def validate(store, config) -> None:
             raise InvalidArgument("network-scoped alias is supported only for containers in "
                                   "user defined networks")
     for name in [first, *config.networks]:
-        name = DEFAULT_NETWORK if name in ("bridge", "default") else name
+        name = ipam.network_name(name)
         if name != DEFAULT_NETWORK and ipam.load(store, name) is None:
             raise NotFound(f"network {name} not found")
     if config.ip_address:
@@ -175,7 +177,7 @@ def _attach(store, container: Container, pid: int, ns) -> dict[str, dict[str, An
             _detach_locked(store, container.id)
             raise
         container.state.ports = bound
-        _refresh_hosts(store, {name for name, _, _ in wanted})
+        refresh_hosts(store, {name for name, _, _ in wanted})
     for name, ep in endpoints.items():
         _event(store, "connect", ep["NetworkID"], name, container.id)
     return endpoints
@@ -212,7 +214,11 @@ def _join(store, rec: NetRecord, container: Container, pid: int, n: int, aliases
           "ifname": ifname, "pid": pid, "ports": [], "default_route": route,
           "hostname": container.config.hostname or cid[:12],
           "extra_hosts": list(container.config.extra_hosts),
-          "endpoint_id": os.urandom(32).hex(), "netns_ino": _netns_ino(pid)}
+          "endpoint_id": os.urandom(32).hex(), "netns_ino": _netns_ino(pid),
+          "links": split_links(getattr(container.config, "links", None) or [])}
+    ip6 = ipam6.address(rec.network, ip)
+    if ip6:
+        ep["ip6"] = ip6
     # Recorded before the veth exists, so that a crash from here on leaves detach everything
     # it needs to find and remove.
     rec.endpoints[cid] = ep
@@ -227,9 +233,13 @@ def _join(store, rec: NetRecord, container: Container, pid: int, n: int, aliases
         with (nullcontext(ns) if ns is not None else netns_of(pid)) as inside:
             idx = inside.link_index(ifname)
             inside.add_address(idx, ip, prefix)
+            if ip6:
+                inside.add_address(idx, ip6, int(rec.network.subnet6.partition("/")[2]))
             inside.set_up(idx)
             if route:
                 inside.add_default_route(rec.network.gateway, idx)
+                if ip6:
+                    inside.add_default_route(rec.network.gateway6, idx)
     except OSError as e:
         raise HostError(f"connecting container {container.name} to network "
                         f"'{rec.network.name}': {e.strerror}") from None
@@ -249,6 +259,7 @@ def _publish(store, container: Container, network: str | None) -> list[Port]:
     if not (cfg.ports or cfg.publish_all) or network is None:
         return []
     from .ports import PortSpec, assign_host_ports, parse_exposed
+    from .record_view import RecordView
     if isinstance(container, RecordView):
         Port = PortSpec
     else:
@@ -270,9 +281,8 @@ def _publish(store, container: Container, network: str | None) -> list[Port]:
         if p.proto not in ("tcp", "udp"):
             raise InvalidArgument(f"cannot publish {p.container_port}/{p.proto}: berth publishes "
                                   "tcp and udp ports only")
-        if p.host_ip and ipaddress.ip_address(p.host_ip).version != 4:
-            raise InvalidArgument(f"cannot publish on {p.host_ip}: berth publishes on IPv4 "
-                                  "addresses only")
+        if p.host_ip and ipaddress.ip_address(p.host_ip).version == 6:
+            _check_ipv6_publish(p, rec.network, network)
     taken = {(q["host_ip"], q["host_port"], q["proto"])
              for r in ipam.load_all(store) for ep in r.endpoints.values() for q in ep["ports"]}
     bound = assign_host_ports(wanted, taken)
@@ -280,12 +290,37 @@ def _publish(store, container: Container, network: str | None) -> list[Port]:
     ep["ports"] = [p.to_dict() for p in bound]
     ipam.save(store, rec)
     nat.publish(store.paths, _rules(ep))
+    if ep.get("ip6"):
+        from .proxy6 import start_proxies
+        ep["proxies"] = start_proxies(ep, ep["pid"])
+        ipam.save(store, rec)
     return bound
 
 
+def _check_ipv6_publish(p, network, name: str) -> None:
+    """A port published on an IPv6 host address needs the container's network to have IPv6
+    (nftables can't translate between the families); on ::1 it is forwarded for tcp only
+    (proxy6.py says why)."""
+    if network is None or not network.ipv6:
+        raise InvalidArgument(f"cannot publish on [{p.host_ip}]: network {name} has no IPv6; "
+                              "create the network with --ipv6")
+    if p.host_ip == "::1" and p.proto != "tcp":
+        raise InvalidArgument(f"cannot publish {p.proto} on [::1]: berth forwards IPv6 "
+                              "loopback for tcp only")
+
+
 def _rules(ep: dict[str, Any]) -> list[tuple[str, str, int, str, int]]:
-    return [(p["proto"], p["host_ip"], p["host_port"], ep["ip"], p["container_port"])
-            for p in ep.get("ports") or []]
+    """The nftables elements of ``ep``'s published ports: on its IPv4 address, and on its IPv6
+    one for ports published on every address or an IPv6 one (::1 excepted: proxy6.py)."""
+    out = []
+    for p in ep.get("ports") or []:
+        host = p["host_ip"]
+        v6 = ":" in host
+        if not v6:
+            out.append((p["proto"], host, p["host_port"], ep["ip"], p["container_port"]))
+        if ep.get("ip6") and (v6 or not host) and host != "::1":
+            out.append((p["proto"], host or "::", p["host_port"], ep["ip6"], p["container_port"]))
+    return out
 
 
 def detach(store, container: Container | str) -> None:
@@ -293,7 +328,7 @@ def detach(store, container: Container | str) -> None:
     cid = container if isinstance(container, str) else container.id
     with store.lock():
         changed = _detach_locked(store, cid, background=True)
-        _refresh_hosts(store, changed)
+        refresh_hosts(store, changed)
 
 
 def _detach_locked(store, cid: str, only: str | None = None, background: bool = False,
@@ -338,6 +373,9 @@ def _detach_locked(store, cid: str, only: str | None = None, background: bool = 
                         nl.delete_link(ep["veth"])
                 except OSError as e:
                     errors.append(f"removing {ep['veth']}: {e.strerror}")
+            if ep.get("proxies"):
+                from .proxy6 import stop_proxies
+                stop_proxies(ep["proxies"])
             try:
                 _unpublish(store, rec, cid, ep)
             except HostError as e:
@@ -377,116 +415,6 @@ def _unpublish(store, rec: NetRecord, cid: str, ep: dict[str, Any]) -> None:
     rules = [r for r in rules if (r[1], r[2], r[0]) not in held]
     if bridge.bridge_exists(rec.network.bridge) or live_networks(store):
         nat.unpublish(store.paths, rules)
-
-
-# --- the monitor's way in: the container's record as JSON, no models -----------------------
-
-class RecordView:
-    """A container as attach reads it, straight from the record on disk (``config.json``: the
-    ContainerConfig's fields with ``id``, ``name`` at the top level), with ContainerConfig's
-    defaults for what is missing."""
-
-    class _Config:
-        DEFAULTS = {"network_mode": "bridge", "networks": [], "aliases": [], "ip_address": "",
-                    "mac_address": "", "hostname": "", "extra_hosts": [], "ports": [],
-                    "publish_all": False, "exposed_ports": []}
-
-        def __init__(self, record: dict):
-            from .ports import PortSpec
-            for key, default in self.DEFAULTS.items():
-                setattr(self, key, record.get(key, default) or default)
-            self.ports = [PortSpec(**p) for p in self.ports]
-
-    class _State:
-        def __init__(self):
-            self.ports: list = []
-
-    def __init__(self, record: dict):
-        self.id = record["id"]
-        self.name = (record.get("name") or "").lstrip("/")
-        self.config = self._Config(record)
-        self.state = self._State()
-
-
-def attach_record(root: str, run: str, record: dict, pid: int) -> tuple[dict, list[dict]]:
-    """attach for the monitor: the container's ``config.json`` as read, without the models.
-    Returns (endpoints for ContainerState.networks, ports as bound for ContainerState.ports)."""
-    view = RecordView(record)
-    endpoints = attach(_store(root, run), view, pid)
-    return endpoints, [p.to_dict() for p in view.state.ports]
-
-
-def detach_record(root: str, run: str, cid: str) -> None:
-    """detach for the monitor: by container id, without the models."""
-    detach(_store(root, run), cid)
-
-
-def _store(root: str, run: str):
-    from ..paths import Paths
-    from ..store import Store
-    return Store(Paths(os.path.abspath(root), os.path.abspath(run)), create=False)
-
-
-# --- names -------------------------------------------------------------------------------
-
-def dns_names(cid: str, ep: dict[str, Any]) -> list[str]:
-    """The names a container answers to on a network: name, aliases, short id."""
-    out: list[str] = []
-    for n in [ep.get("name", ""), *(ep.get("aliases") or []), cid[:12]]:
-        n = n.lstrip("/")
-        if n and n not in out:
-            out.append(n)
-    return out
-
-
-def _refresh_hosts(store, networks: set[str]) -> None:
-    """Rewrite, in place, the hosts file of every container on ``networks``."""
-    if not networks:
-        return
-    recs = ipam.load_all(store)
-    affected = {cid for r in recs if r.network.name in networks for cid in r.endpoints}
-    for cid in affected:
-        mine = [r for r in recs if cid in r.endpoints]
-        first = mine[0].endpoints[cid]
-        own = [r.endpoints[cid]["ip"] for r in mine]
-        peers: list[tuple[str, list[str]]] = []
-        for r in mine:
-            for other, ep in r.endpoints.items():
-                if other != cid:
-                    peers.append((ep["ip"], dns_names(other, ep)))
-        gateway = next((r.network.gateway for r in mine if r.endpoints[cid].get("default_route")),
-                       mine[0].network.gateway)
-        text = hosts_lines(first.get("hostname") or cid[:12], own, peers,
-                           first.get("extra_hosts") or [], gateway)
-        path = os.path.join(store.paths.container_dir(cid), "hosts")
-        if os.path.isdir(os.path.dirname(path)):
-            try:
-                write_in_place(path, text.encode())
-            except OSError:
-                pass  # a container being removed as we write; its peers still get theirs
-
-
-# --- Docker's shapes ------------------------------------------------------------------------
-
-def docker_endpoint(rec: NetRecord, ep: dict[str, Any], requested_ip: str = "",
-                    cid: str = "") -> dict[str, Any]:
-    """One entry of NetworkSettings.Networks, as Docker shows it."""
-    return {
-        "IPAMConfig": {"IPv4Address": requested_ip} if requested_ip else None,
-        "Links": None,
-        "Aliases": list(ep.get("aliases") or []) or None,
-        "MacAddress": ep["mac"],
-        "DriverOpts": None,
-        "NetworkID": rec.network.id,
-        "EndpointID": ep.get("endpoint_id", ""),
-        "Gateway": rec.network.gateway if not rec.network.internal or ep.get("default_route") else "",
-        "IPAddress": ep["ip"],
-        "IPPrefixLen": rec.net.prefixlen,
-        "IPv6Gateway": "",
-        "GlobalIPv6Address": "",
-        "GlobalIPv6PrefixLen": 0,
-        "DNSNames": dns_names(cid, ep) if cid else [n for n in [ep.get("name"), *(ep.get("aliases") or [])] if n],
-    }
 
 
 # --- container:NAME ------------------------------------------------------------------------

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from .ports import port_key
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 _BLANK_IP = {"IPAddress": "", "IPPrefixLen": 0, "Gateway": "", "MacAddress": "",
              "EndpointID": "", "IPv6Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0}
@@ -25,6 +25,7 @@ def network_settings(container) -> dict[str, Any]:
     if not networks and mode in ("host", "none"):
         networks[mode] = {"IPAMConfig": None, "Links": None, "Aliases": None, "NetworkID": "",
                           "DriverOpts": None, "DNSNames": None, **_BLANK_IP}
+    from .ports import port_key
     ports: dict[str, Any] = {}
     if running:
         for spec in container.config.exposed_ports:
@@ -36,7 +37,8 @@ def network_settings(container) -> dict[str, Any]:
                 ports[port_key(p)] = []
             ports[port_key(p)].append({"HostIp": p.host_ip or "0.0.0.0", "HostPort": str(p.host_port)})
     # Docker fills the top-level fields from the default bridge network only.
-    top = networks.get("berth") or {}
+    from .ipam import DEFAULT_NETWORK
+    top = networks.get(DEFAULT_NETWORK) or {}
     return {
         "Bridge": "",
         "SandboxID": container.id if running else "",
@@ -59,8 +61,21 @@ def network_settings(container) -> dict[str, Any]:
     }
 
 
+def default_options(n) -> dict[str, str]:
+    """The driver options dockerd shows for its default bridge network (berth's bridge device
+    in place of docker0). A user network shows only the options it was created with: compose
+    compares them with its file and recreates a network whose options differ."""
+    return {"com.docker.network.bridge.default_bridge": "true",
+            "com.docker.network.bridge.enable_icc": "true",
+            "com.docker.network.bridge.enable_ip_masquerade": "true",
+            "com.docker.network.bridge.host_binding_ipv4": "0.0.0.0",
+            "com.docker.network.bridge.name": n.bridge,
+            "com.docker.network.driver.mtu": str(n.mtu)}
+
+
 def network_inspect(rec) -> dict[str, Any]:
     """``docker network inspect``'s object for one network record."""
+    from .ipam import DEFAULT_NETWORK
     n = rec.network
     if n.driver != "bridge":
         return {"Name": n.name, "Id": n.id, "Created": n.created, "Scope": "local",
@@ -73,25 +88,51 @@ def network_inspect(rec) -> dict[str, Any]:
     if n.ip_range:
         config["IPRange"] = n.ip_range
     prefix = rec.net.prefixlen if n.subnet else 0
+    configs = [config] if n.subnet else []
+    prefix6 = n.subnet6.partition("/")[2] if n.ipv6 else ""
+    if n.ipv6:
+        configs.append({"Subnet": n.subnet6, "Gateway": n.gateway6})
     containers = {cid: {"Name": ep.get("name", ""), "EndpointID": ep.get("endpoint_id", ""),
                         "MacAddress": ep.get("mac", ""), "IPv4Address": f"{ep['ip']}/{prefix}",
-                        "IPv6Address": ""}
+                        "IPv6Address": f"{ep['ip6']}/{prefix6}" if ep.get("ip6") else ""}
                   for cid, ep in rec.endpoints.items()}
+    default = n.name == DEFAULT_NETWORK
     return {
         "Name": n.name,
         "Id": n.id,
         "Created": n.created,
         "Scope": "local",
         "Driver": "bridge",
-        "EnableIPv6": False,
-        "IPAM": {"Driver": "default", "Options": {}, "Config": [config] if n.subnet else []},
+        "EnableIPv6": bool(n.ipv6),
+        "IPAM": {"Driver": "default", "Options": None if default else {}, "Config": configs},
         "Internal": n.internal,
         "Attachable": False,
         "Ingress": False,
         "ConfigFrom": {"Network": ""},
         "ConfigOnly": False,
         "Containers": containers,
-        "Options": {"com.docker.network.bridge.name": n.bridge,
-                    "com.docker.network.driver.mtu": str(n.mtu)},
+        "Options": default_options(n) if default else dict(n.options or {}),
         "Labels": dict(n.labels),
+    }
+
+
+def docker_endpoint(rec, ep: dict[str, Any], requested_ip: str = "",
+                    cid: str = "") -> dict[str, Any]:
+    """One entry of NetworkSettings.Networks, as Docker shows it."""
+    from .hosts import dns_names
+    return {
+        "IPAMConfig": {"IPv4Address": requested_ip} if requested_ip else None,
+        "Links": None,
+        "Aliases": list(ep.get("aliases") or []) or None,
+        "MacAddress": ep["mac"],
+        "DriverOpts": None,
+        "NetworkID": rec.network.id,
+        "EndpointID": ep.get("endpoint_id", ""),
+        "Gateway": rec.network.gateway if not rec.network.internal or ep.get("default_route") else "",
+        "IPAddress": ep["ip"],
+        "IPPrefixLen": rec.net.prefixlen,
+        "IPv6Gateway": rec.network.gateway6 if ep.get("ip6") and ep.get("default_route") else "",
+        "GlobalIPv6Address": ep.get("ip6", ""),
+        "GlobalIPv6PrefixLen": int(rec.network.subnet6.partition("/")[2]) if ep.get("ip6") else 0,
+        "DNSNames": dns_names(cid, ep) if cid else [n for n in [ep.get("name"), *(ep.get("aliases") or [])] if n],
     }

@@ -27,7 +27,10 @@ from contextlib import contextmanager
 from ..clock import now_rfc3339
 from ..errors import Conflict, InvalidArgument, NotFound
 
-DEFAULT_NETWORK = "berth"
+DEFAULT_NETWORK = "bridge"      # as Docker names its default network
+LEGACY_DEFAULT = "berth"        # what berth called it before; migrated on first use (migrate_legacy)
+# What names the default network in --network, NetworkMode and the network verbs
+DEFAULT_NAMES = (DEFAULT_NETWORK, "default", LEGACY_DEFAULT)
 DEFAULT_SUBNET = "10.88.0.0/16"
 # Where subnets come from when none is given: 10.88.0.0/16, 10.89.0.0/16, … 10.127.0.0/16.
 POOL_SECOND_OCTETS = range(88, 128)
@@ -40,6 +43,12 @@ HOST_LOCK = "/run/berth-networks.lock"
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # annotations only (the monitor imports this: every import costs each start)
     from typing import Any, Iterator
+
+
+def network_name(name: str) -> str:
+    """The record name a network reference means: the default network's for "bridge",
+    "default" and the legacy "berth"; ``name`` itself otherwise."""
+    return DEFAULT_NETWORK if name in DEFAULT_NAMES else name
 
 
 def valid_name(name: str) -> bool:
@@ -60,7 +69,8 @@ class NetworkRecord:
 
     FIELDS = (("name", ""), ("id", ""), ("driver", "bridge"), ("bridge", ""), ("subnet", ""),
               ("gateway", ""), ("ip_range", ""), ("internal", False), ("labels", None),
-              ("created", ""), ("mtu", 1500), ("allocations", None))
+              ("created", ""), ("mtu", 1500), ("allocations", None), ("options", None),
+              ("ipv6", False), ("subnet6", ""), ("gateway6", ""))
     __slots__ = tuple(name for name, _ in FIELDS)
 
     def __init__(self, **values: Any):
@@ -142,6 +152,9 @@ def load(store, name: str) -> NetRecord | None:
     if "/" in name or name.startswith("."):   # a path, not a name: no record to read
         return None
     rec, problem = read(store, name)
+    if rec is None and not problem and name == DEFAULT_NETWORK and _legacy_exists(store):
+        migrate_legacy(store)
+        rec, problem = read(store, name)
     if problem:
         store.note_damaged("network", name, f"networks/{name}.json is {problem}")
         raise Conflict(f"network {name} has a damaged record (networks/{name}.json is "
@@ -161,7 +174,11 @@ def delete(store, name: str) -> None:
 def load_all(store) -> list[NetRecord]:
     """Every network whose record can be read (the others are noted as damaged)."""
     out = []
-    for fn in store.list_dir("networks"):
+    names = store.list_dir("networks")
+    if f"{LEGACY_DEFAULT}.json" in names:
+        migrate_legacy(store)
+        names = store.list_dir("networks")
+    for fn in names:
         if fn.endswith(".json"):
             rec, problem = read(store, fn[:-5])
             if problem:
@@ -169,6 +186,54 @@ def load_all(store) -> list[NetRecord]:
             elif rec:
                 out.append(rec)
     return out
+
+
+def _legacy_exists(store) -> bool:
+    return os.path.exists(store.path("networks", f"{LEGACY_DEFAULT}.json"))
+
+
+def migrate_legacy(store) -> None:
+    """Rename an older root's default network ``berth`` to ``bridge``, as Docker names it:
+    the same record (id, subnet, bridge device, addresses, endpoints) under the new name, and
+    the name changed in every container's state.json and config.json that carries it.
+
+    Crash-safe in order: the new record is written first, then the containers, then the old
+    record goes; killed anywhere, the next look finds ``berth.json`` still there and finishes
+    (rewriting the new record from the old one, which is the same)."""
+    with store.lock():
+        old, problem = read(store, LEGACY_DEFAULT)
+        if old is None:
+            return   # gone meanwhile (another process migrated it), or damaged: left to check
+        rec, _ = read(store, DEFAULT_NETWORK)
+        if rec is None:
+            old.network.name = DEFAULT_NETWORK
+            store.write(old.to_dict(), "networks", f"{DEFAULT_NETWORK}.json")
+        _rename_in_containers(store)
+        delete(store, LEGACY_DEFAULT)
+
+
+def _rename_in_containers(store) -> None:
+    """``berth`` -> ``bridge`` in each container's state (its endpoints) and config (its
+    --network), under the runtime's lock on each record."""
+    from ..runtime import process
+    for cid in store.list_dir("containers"):
+        cdir = store.paths.container_dir(cid)
+        if not os.path.exists(os.path.join(cdir, process.STATE)):
+            continue
+        with process.container_lock(cdir):
+            state = process.read_state(cdir)
+            nets = state.get("networks")
+            if isinstance(nets, dict) and LEGACY_DEFAULT in nets:
+                nets[DEFAULT_NETWORK] = nets.pop(LEGACY_DEFAULT)
+                process.write_json(os.path.join(cdir, process.STATE), state)
+            config = process.read_json(os.path.join(cdir, process.CONFIG))
+            if isinstance(config, dict) and (config.get("network_mode") == LEGACY_DEFAULT
+                                             or LEGACY_DEFAULT in (config.get("networks") or [])):
+                if config.get("network_mode") == LEGACY_DEFAULT:
+                    config["network_mode"] = DEFAULT_NETWORK
+                config["networks"] = [n for n in config.get("networks") or []
+                                      if n != LEGACY_DEFAULT]
+                process.write_json(os.path.join(cdir, process.CONFIG), config)
 
 
 def find(store, ref: str) -> NetRecord:
@@ -209,14 +274,20 @@ SPECIAL_RANGES = (("0.0.0.0/8", "'this network' (0.0.0.0/8)"),
                   ("240.0.0.0/4", "reserved and broadcast (240.0.0.0/4)"))
 
 
-def parse_subnet(text: str) -> ipaddress.IPv4Network:
+def parse_network(text: str, version: int, example: str):
+    """``text`` as an IP network of ``version``; InvalidArgument naming ``example`` if not."""
     try:
         net = ipaddress.ip_network(text, strict=False)
     except (TypeError, ValueError):
-        raise InvalidArgument(f"invalid subnet {_shown(text)}: give an IPv4 network such as "
-                              "10.90.0.0/24") from None
-    if net.version != 4:
-        raise InvalidArgument(f"invalid subnet {text}: berth's networks are IPv4 only")
+        net = None
+    if net is None or net.version != version:
+        raise InvalidArgument(f"invalid subnet {_shown(text)}: give an IPv{version} network "
+                              f"such as {example}")
+    return net
+
+
+def parse_subnet(text: str) -> ipaddress.IPv4Network:
+    net = parse_network(text, 4, "10.90.0.0/24 (an IPv6 one goes with --ipv6)")
     if net.prefixlen > 30:
         raise InvalidArgument(f"subnet {text} is too small: give at most a /30")
     for special, what in SPECIAL_RANGES:

@@ -1,6 +1,7 @@
 """berth's nftables table: masquerade, published ports, isolation of internal networks.
 
-The table (``paths.nft_table``, family ``ip``) belongs to one berth root and to nothing else.
+The table (``paths.nft_table``, family ``ip``; and its twin of family ``ip6`` while a network
+with IPv6 is up) belongs to one berth root and to nothing else.
 It has two parts:
 
 - the chains, a pure function of the root's networks that have a bridge up. ``sync`` rewrites
@@ -26,7 +27,6 @@ from __future__ import annotations
 
 from ..errors import HostError
 
-MAPS = ("tcp_any", "tcp_ip", "udp_any", "udp_ip")
 
 
 def _run(script: str, what: str) -> None:
@@ -44,66 +44,86 @@ def _run(script: str, what: str) -> None:
         raise HostError(f"{what}: nftables refused: {reason}")
 
 
-def _declarations(t: str) -> list[str]:
-    """Statements that make the table, its base chains and its maps exist (no-ops if they do)."""
+def _declarations(t: str, family: str = "ip") -> list[str]:
+    """Statements that make the table, its base chains and its maps exist (no-ops if they do);
+    ``family`` ip, or ip6 for the IPv6 networks' twin table."""
+    addr = "ipv6_addr" if family == "ip6" else "ipv4_addr"
     return [
-        f"add table ip {t}",
-        f"add chain ip {t} prerouting {{ type nat hook prerouting priority dstnat; policy accept; }}",
-        f"add chain ip {t} output {{ type nat hook output priority -100; policy accept; }}",
-        f"add chain ip {t} postrouting {{ type nat hook postrouting priority srcnat; policy accept; }}",
-        f"add chain ip {t} forward {{ type filter hook forward priority filter; policy accept; }}",
-        f"add chain ip {t} published",
-        f"add map ip {t} tcp_any {{ type inet_service : ipv4_addr . inet_service; }}",
-        f"add map ip {t} udp_any {{ type inet_service : ipv4_addr . inet_service; }}",
-        f"add map ip {t} tcp_ip {{ type ipv4_addr . inet_service : ipv4_addr . inet_service; }}",
-        f"add map ip {t} udp_ip {{ type ipv4_addr . inet_service : ipv4_addr . inet_service; }}",
+        f"add table {family} {t}",
+        f"add chain {family} {t} prerouting {{ type nat hook prerouting priority dstnat; policy accept; }}",
+        f"add chain {family} {t} output {{ type nat hook output priority -100; policy accept; }}",
+        f"add chain {family} {t} postrouting {{ type nat hook postrouting priority srcnat; policy accept; }}",
+        f"add chain {family} {t} forward {{ type filter hook forward priority filter; policy accept; }}",
+        f"add chain {family} {t} published",
+        f"add map {family} {t} tcp_any {{ type inet_service : {addr} . inet_service; }}",
+        f"add map {family} {t} udp_any {{ type inet_service : {addr} . inet_service; }}",
+        f"add map {family} {t} tcp_ip {{ type {addr} . inet_service : {addr} . inet_service; }}",
+        f"add map {family} {t} udp_ip {{ type {addr} . inet_service : {addr} . inet_service; }}",
     ]
 
 
 def sync(paths, networks: list) -> None:
     """Make the table's chains match ``networks`` (Network models whose bridges are up); with
-    none, delete the table."""
+    none, delete the table. The IPv6 table exists while a network with IPv6 is up."""
     t = paths.nft_table
+    six = [n for n in networks if getattr(n, "ipv6", False) and n.subnet6]
     if not networks:
-        _run(f"add table ip {t}\ndelete table ip {t}\n", "removing berth's nftables table")
+        _run(f"add table ip {t}\ndelete table ip {t}\nadd table ip6 {t}\ndelete table ip6 {t}\n",
+             "removing berth's nftables table")
         return
-    lines = _declarations(t)
-    for chain in ("prerouting", "output", "postrouting", "forward", "published"):
-        lines.append(f"flush chain ip {t} {chain}")
-    lines += [
-        f"add rule ip {t} prerouting fib daddr type local jump published",
-        f"add rule ip {t} output fib daddr type local jump published",
-    ]
-    for proto in ("tcp", "udp"):
-        lines += [
-            f"add rule ip {t} published meta l4proto {proto} dnat to ip daddr . {proto} dport map @{proto}_ip",
-            f"add rule ip {t} published meta l4proto {proto} dnat to {proto} dport map @{proto}_any",
-        ]
-    prefix = paths.bridge_name(0)[:-1] + "*"    # every bridge of this root
-    for net in networks:
-        br, sub = net.bridge, net.subnet
-        # Traffic from the host's loopback to a published port, DNATed in output.
-        lines.append(f'add rule ip {t} postrouting oifname "{br}" ip saddr 127.0.0.0/8 masquerade')
-        # A container reaching a published port of the host that leads back to its own bridge.
-        lines.append(f'add rule ip {t} postrouting oifname "{br}" ip saddr {sub} ct status dnat masquerade')
-        if net.internal:
-            lines.append(f'add rule ip {t} forward iifname "{br}" ip daddr != {sub} drop')
-            lines.append(f'add rule ip {t} forward oifname "{br}" ip saddr != {sub} drop')
-        else:
-            lines.append(f'add rule ip {t} postrouting ip saddr {sub} oifname != "{br}" masquerade')
-            # Networks are isolated from one another, as Docker's are.
-            lines.append(f'add rule ip {t} forward iifname "{br}" oifname != "{br}" '
-                         f'oifname "{prefix}" drop')
+    lines = _chains(t, "ip", [(n.bridge, n.subnet, n.internal) for n in networks], paths)
+    if six:
+        lines += _chains(t, "ip6", [(n.bridge, n.subnet6, n.internal) for n in six], paths)
+    else:
+        lines += [f"add table ip6 {t}", f"delete table ip6 {t}"]
     _run("\n".join(lines) + "\n", "setting up berth's nftables rules")
 
 
-def _elements(rules: list[tuple[str, str, int, str, int]]) -> dict[str, list[str]]:
-    out: dict[str, list[str]] = {m: [] for m in MAPS}
-    for proto, host_ip, host_port, ip, port in rules:
-        if host_ip and host_ip != "0.0.0.0":
-            out[f"{proto}_ip"].append(f"{host_ip} . {host_port} : {ip} . {port}")
+def _chains(t: str, family: str, networks: list[tuple[str, str, bool]], paths) -> list[str]:
+    """The rules of one family's table: (bridge, subnet, internal) of each network."""
+    ip = "ip6" if family == "ip6" else "ip"
+    lines = _declarations(t, family)
+    for chain in ("prerouting", "output", "postrouting", "forward", "published"):
+        lines.append(f"flush chain {family} {t} {chain}")
+    # ::1 is left to the proxy (proxy6.py): the kernel drops a reply whose address is ::1
+    # when it comes in on a bridge, and IPv6 has no route_localnet to allow it
+    local = "ip6 daddr != ::1 " if family == "ip6" else ""
+    lines += [
+        f"add rule {family} {t} prerouting fib daddr type local jump published",
+        f"add rule {family} {t} output {local}fib daddr type local jump published",
+    ]
+    for proto in ("tcp", "udp"):
+        lines += [
+            f"add rule {family} {t} published meta l4proto {proto} dnat to {ip} daddr . {proto} dport map @{proto}_ip",
+            f"add rule {family} {t} published meta l4proto {proto} dnat to {proto} dport map @{proto}_any",
+        ]
+    prefix = paths.bridge_name(0)[:-1] + "*"    # every bridge of this root
+    for br, sub, internal in networks:
+        if family == "ip":
+            # Traffic from the host's loopback to a published port, DNATed in output.
+            lines.append(f'add rule ip {t} postrouting oifname "{br}" ip saddr 127.0.0.0/8 masquerade')
+        # A container reaching a published port of the host that leads back to its own bridge.
+        lines.append(f'add rule {family} {t} postrouting oifname "{br}" {ip} saddr {sub} ct status dnat masquerade')
+        if internal:
+            lines.append(f'add rule {family} {t} forward iifname "{br}" {ip} daddr != {sub} drop')
+            lines.append(f'add rule {family} {t} forward oifname "{br}" {ip} saddr != {sub} drop')
         else:
-            out[f"{proto}_any"].append(f"{host_port} : {ip} . {port}")
+            lines.append(f'add rule {family} {t} postrouting {ip} saddr {sub} oifname != "{br}" masquerade')
+            # Networks are isolated from one another, as Docker's are.
+            lines.append(f'add rule {family} {t} forward iifname "{br}" oifname != "{br}" '
+                         f'oifname "{prefix}" drop')
+    return lines
+
+
+def _elements(rules: list[tuple[str, str, int, str, int]]) -> dict[tuple[str, str], list[str]]:
+    """(family, map) -> its elements; a rule goes to the family of its container address."""
+    out: dict[tuple[str, str], list[str]] = {}
+    for proto, host_ip, host_port, ip, port in rules:
+        family = "ip6" if ":" in ip else "ip"
+        if host_ip and host_ip not in ("0.0.0.0", "::"):
+            out.setdefault((family, f"{proto}_ip"), []).append(f"{host_ip} . {host_port} : {ip} . {port}")
+        else:
+            out.setdefault((family, f"{proto}_any"), []).append(f"{host_port} : {ip} . {port}")
     return out
 
 
@@ -112,10 +132,12 @@ def publish(paths, rules: list[tuple[str, str, int, str, int]]) -> None:
     if not rules:
         return
     t = paths.nft_table
-    lines = _declarations(t)
-    for m, elems in _elements(rules).items():
-        if elems:
-            lines.append(f"add element ip {t} {m} {{ {', '.join(elems)} }}")
+    elements = _elements(rules)
+    lines = []
+    for family in sorted({f for f, _ in elements}):
+        lines += _declarations(t, family)
+    for (family, m), elems in elements.items():
+        lines.append(f"add element {family} {t} {m} {{ {', '.join(elems)} }}")
     _run("\n".join(lines) + "\n", "publishing ports")
 
 
@@ -124,10 +146,12 @@ def unpublish(paths, rules: list[tuple[str, str, int, str, int]]) -> None:
     if not rules:
         return
     t = paths.nft_table
-    lines = _declarations(t)
-    for m, elems in _elements(rules).items():
-        if elems:
-            body = ", ".join(elems)
-            lines.append(f"add element ip {t} {m} {{ {body} }}")
-            lines.append(f"delete element ip {t} {m} {{ {body} }}")
+    elements = _elements(rules)
+    lines = []
+    for family in sorted({f for f, _ in elements}):
+        lines += _declarations(t, family)
+    for (family, m), elems in elements.items():
+        body = ", ".join(elems)
+        lines.append(f"add element {family} {t} {m} {{ {body} }}")
+        lines.append(f"delete element {family} {t} {m} {{ {body} }}")
     _run("\n".join(lines) + "\n", "removing published ports")

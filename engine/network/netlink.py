@@ -38,6 +38,7 @@ IFLA_LINKINFO, IFLA_NET_NS_PID = 18, 19
 IFLA_INFO_KIND, IFLA_INFO_DATA = 1, 2
 VETH_INFO_PEER = 1
 IFA_ADDRESS, IFA_LOCAL = 1, 2
+IFA_F_NODAD = 0x02
 RTA_DST, RTA_OIF, RTA_GATEWAY, RTA_TABLE = 1, 4, 5, 15
 IFF_UP = 0x1
 RT_TABLE_MAIN, RTPROT_BOOT, RTPROT_STATIC = 254, 3, 4
@@ -194,29 +195,40 @@ class Netlink:
 
     # --- addresses and routes ---------------------------------------------------------
     def add_address(self, index: int, ip: str, prefixlen: int) -> None:
-        packed = ipaddress.IPv4Address(ip).packed
-        body = (_IFADDR.pack(socket.AF_INET, prefixlen, 0, RT_SCOPE_UNIVERSE, index)
-                + _attr(IFA_LOCAL, packed) + _attr(IFA_ADDRESS, packed))
+        """Add an IPv4 or IPv6 address. An IPv6 one skips duplicate address detection (as
+        Docker's do): the subnet is berth's own, and DAD would hold the address back ~2 s."""
+        addr = ipaddress.ip_address(ip)
+        family = socket.AF_INET6 if addr.version == 6 else socket.AF_INET
+        flags = IFA_F_NODAD if addr.version == 6 else 0
+        body = (_IFADDR.pack(family, prefixlen, flags, RT_SCOPE_UNIVERSE, index)
+                + _attr(IFA_LOCAL if addr.version == 4 else IFA_ADDRESS, addr.packed))
+        if addr.version == 4:
+            body += _attr(IFA_ADDRESS, addr.packed)
         self.request(RTM_NEWADDR, body, NLM_F_CREATE | NLM_F_EXCL)
 
     def add_default_route(self, gateway: str, index: int) -> None:
-        body = (_RTMSG.pack(socket.AF_INET, 0, 0, 0, RT_TABLE_MAIN, RTPROT_BOOT,
+        """A default route (IPv4 or IPv6, as ``gateway`` is) through link ``index``."""
+        addr = ipaddress.ip_address(gateway)
+        family = socket.AF_INET6 if addr.version == 6 else socket.AF_INET
+        body = (_RTMSG.pack(family, 0, 0, 0, RT_TABLE_MAIN, RTPROT_BOOT,
                             RT_SCOPE_UNIVERSE, RTN_UNICAST, 0)
-                + _attr(RTA_GATEWAY, ipaddress.IPv4Address(gateway).packed)
-                + _u32(RTA_OIF, index))
+                + _attr(RTA_GATEWAY, addr.packed) + _u32(RTA_OIF, index))
         self.request(RTM_NEWROUTE, body, NLM_F_CREATE | NLM_F_EXCL)
 
-    def routes(self) -> list[tuple[ipaddress.IPv4Network, int]]:
-        """IPv4 routes of every table in this namespace: (destination, output link index)."""
+    def routes(self, family: int = socket.AF_INET) -> list[tuple[ipaddress.IPv4Network, int]]:
+        """Routes of every table in this namespace (IPv4, or IPv6 with ``family`` AF_INET6):
+        (destination, output link index)."""
         out = []
-        for body in self.dump(RTM_GETROUTE, _RTMSG.pack(socket.AF_INET, 0, 0, 0, 0, 0, 0, 0, 0)):
-            family, dst_len, _, _, table, _, _, rtype, _ = _RTMSG.unpack_from(body)
+        size = 16 if family == socket.AF_INET6 else 4
+        network = ipaddress.IPv6Network if family == socket.AF_INET6 else ipaddress.IPv4Network
+        for body in self.dump(RTM_GETROUTE, _RTMSG.pack(family, 0, 0, 0, 0, 0, 0, 0, 0)):
+            _, dst_len, _, _, table, _, _, rtype, _ = _RTMSG.unpack_from(body)
             if rtype != RTN_UNICAST:
                 continue  # local, broadcast and friends describe the host's own addresses
             attrs = _parse_attrs(body[_RTMSG.size:])
-            dst = attrs.get(RTA_DST, b"\0\0\0\0")
+            dst = attrs.get(RTA_DST, b"\0" * size)
             oif = struct.unpack("=I", attrs[RTA_OIF])[0] if RTA_OIF in attrs else 0
-            out.append((ipaddress.IPv4Network((dst, dst_len)), oif))
+            out.append((network((dst, dst_len)), oif))
         return out
 
 

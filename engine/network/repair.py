@@ -18,7 +18,8 @@ import os
 import re
 
 from . import ipam
-from .endpoints import _detach_locked, _refresh_hosts, primary_network
+from .endpoints import _detach_locked, primary_network
+from .hosts import refresh_hosts
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -56,7 +57,7 @@ def drop_stale(store, only: str | None = None, idle_ok: bool = True
     changed: set[str] = set()
     for name, cid, _ in found:
         changed |= _detach_locked(store, cid, only=name, background=True, idle_ok=idle_ok)
-    _refresh_hosts(store, changed)
+    refresh_hosts(store, changed)
     return found
 
 
@@ -280,12 +281,16 @@ def nft_elements(paths) -> set[tuple[str, str, int, str, int]] | None:
     host_port, container_ip, container_port); None when there is no table."""
     import json
     import subprocess
-    p = subprocess.run(["nft", "-j", "list", "table", "ip", paths.nft_table],
-                       capture_output=True, text=True)
-    if p.returncode != 0:
-        return None
+    items = []
+    for family in ("ip", "ip6"):   # the IPv6 table exists while an IPv6 network is up
+        p = subprocess.run(["nft", "-j", "list", "table", family, paths.nft_table],
+                           capture_output=True, text=True)
+        if p.returncode == 0:
+            items += json.loads(p.stdout).get("nftables", [])
+        elif family == "ip":
+            return None
     out = set()
-    for item in json.loads(p.stdout).get("nftables", []):
+    for item in items:
         m = item.get("map")
         if not m or m.get("name") not in ("tcp_any", "tcp_ip", "udp_any", "udp_ip"):
             continue
@@ -307,6 +312,6 @@ def expected_elements(store) -> set[tuple[str, str, int, str, int]]:
     for rec in ipam.load_all(store):
         for ep in rec.endpoints.values():
             for proto, host_ip, host_port, ip, port in _rules(ep):
-                out.add((proto, "" if host_ip in ("", "0.0.0.0") else host_ip, host_port, ip,
-                         port))
+                out.add((proto, "" if host_ip in ("", "0.0.0.0", "::") else host_ip, host_port,
+                         ip, port))
     return out

@@ -170,7 +170,7 @@ class V1:
         self.mounts = mounts          # controller -> its hierarchy's mount point
 
     def path(self, cid: str, controller: str = "memory") -> str:
-        return os.path.join(self.mounts[controller], self.parent, cid)
+        return _located(os.path.join(self.mounts[controller], self.parent), cid)
 
     def _dirs(self, cid: str) -> list[str]:
         seen, out = set(), []
@@ -196,10 +196,12 @@ class V1:
     def _make_dirs(self, cid: str) -> None:
         for ctrl in self.mounts:
             parent = os.path.join(self.mounts[ctrl], self.parent)
-            os.makedirs(parent, exist_ok=True)
-            if ctrl == "cpuset":
-                # a new cpuset cgroup starts empty and refuses tasks until cpus/mems are copied in
-                self._inherit_cpuset(parent)
+            for level in _levels(self.mounts[ctrl], self.parent):   # --cgroup-parent nests
+                os.makedirs(level, exist_ok=True)
+                if ctrl == "cpuset":
+                    # a new cpuset cgroup starts empty and refuses tasks until cpus/mems are
+                    # copied in
+                    self._inherit_cpuset(level)
             os.makedirs(os.path.join(parent, cid), exist_ok=True)
             if ctrl == "cpuset":
                 self._inherit_cpuset(os.path.join(parent, cid))
@@ -382,7 +384,7 @@ class V1:
     def remove(self, cid: str) -> None:
         for d in self._dirs(cid):
             _rmdir_retry(d)
-            _rmdir_if_empty(os.path.dirname(d))
+            _rmdir_parents(d, self.parent)
 
     def oom_kill_count(self, cid: str) -> int:
         try:
@@ -406,12 +408,12 @@ class V2:
         self.mount = mount
 
     def path(self, cid: str, controller: str = "") -> str:
-        return os.path.join(self.mount, self.parent, cid)
+        return _located(os.path.join(self.mount, self.parent), cid)
 
     def create(self, cid: str, resources=None, device_rules: list[str] | None = None) -> None:
         parent = os.path.join(self.mount, self.parent)
         os.makedirs(parent, exist_ok=True)
-        for d in (self.mount, parent):
+        for d in (self.mount, *_levels(self.mount, self.parent)):
             self._enable_controllers(d)
         os.makedirs(self.path(cid), exist_ok=True)
         self.set_resources(cid, resources)
@@ -553,8 +555,9 @@ class V2:
                 pass
 
     def remove(self, cid: str) -> None:
-        _rmdir_retry(self.path(cid))
-        _rmdir_if_empty(os.path.dirname(self.path(cid)))
+        d = self.path(cid)
+        _rmdir_retry(d)
+        _rmdir_parents(d, self.parent)
 
     def oom_kill_count(self, cid: str) -> int:
         try:
@@ -566,6 +569,52 @@ class V2:
             if key == "oom_kill":
                 return int(value)
         return 0
+
+
+def nested(parent: str, sub: str) -> str:
+    """The parent cgroup of a container made with ``--cgroup-parent sub`` (runtime/namespaces.py
+    keeps ``sub`` relative, inside berth's own ``parent``)."""
+    return f"{parent}/{sub}" if sub else parent
+
+
+def _levels(mount: str, parent: str) -> list[str]:
+    """Each directory from the mount down to ``parent`` (one, unless --cgroup-parent nests)."""
+    out, path = [], mount
+    for part in parent.split("/"):
+        path = os.path.join(path, part)
+        out.append(path)
+    return out
+
+
+def _located(base: str, cid: str) -> str:
+    """``base/cid``, or where a container started with --cgroup-parent has its cgroup
+    (``base/<sub>/cid``): callers that know only the root's parent (stats, exec, update,
+    release) still find it. One stat when it is in the usual place."""
+    direct = os.path.join(base, cid)
+    if os.path.isdir(direct) or "/" in cid:
+        return direct
+    try:
+        entries = os.scandir(base)
+    except OSError:
+        return direct
+    with entries:
+        subs = [e.path for e in entries if len(e.name) != 64 and e.is_dir(follow_symlinks=False)]
+    for sub in subs:
+        found = _located(sub, cid)
+        if os.path.isdir(found):
+            return found
+    return direct
+
+
+def _rmdir_parents(d: str, parent: str) -> None:
+    """After ``d`` went: its empty parents up to and including the root's own parent cgroup
+    (the first part of ``parent``), which goes with its last container."""
+    top = parent.split("/")[0]
+    while True:
+        d = os.path.dirname(d)
+        _rmdir_if_empty(d)
+        if os.path.basename(d) == top or d in ("/", ""):
+            return
 
 
 def _rmdir_if_empty(d: str) -> None:

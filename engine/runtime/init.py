@@ -143,10 +143,11 @@ def prepare_root(spec: dict, security, volumes) -> str:
     if user_mounts:
         volumes.mount_all(rootfs, user_mounts, "early")
     mount_proc(rootfs)
-    mount_dev(rootfs, spec["shm_size"], bind_nodes=in_userns)
+    mount_dev(rootfs, spec["shm_size"], bind_nodes=in_userns,
+              ipc=(spec.get("namespaces") or {}).get("ipc"))
     mount_sys(rootfs)
     if not in_userns:
-        bind_etc_files(rootfs, spec["cdir"])
+        bind_etc_files(rootfs, spec.get("etc_dir") or spec["cdir"])
     if user_mounts:
         # after berth's own /proc, /dev, /sys and /etc files, so a user's mount on one of those
         # paths (--tmpfs /dev/shm, -v ./hosts:/etc/hosts) wins, as with Docker
@@ -195,7 +196,7 @@ def mount_proc(rootfs: str) -> None:
                 linux.MS_NOSUID | linux.MS_NODEV | linux.MS_NOEXEC)
 
 
-def mount_dev(rootfs: str, shm_size: int, bind_nodes: bool = False) -> None:
+def mount_dev(rootfs: str, shm_size: int, bind_nodes: bool = False, ipc: dict | None = None) -> None:
     dev = _mount_point(rootfs, "dev")
     linux.mount("tmpfs", dev, "tmpfs", linux.MS_NOSUID | linux.MS_STRICTATIME,
                 "mode=755,size=65536k")
@@ -210,14 +211,48 @@ def mount_dev(rootfs: str, shm_size: int, bind_nodes: bool = False) -> None:
         os.chmod(path, 0o666)  # mknod's mode is filtered by the umask
     for name, target in DEV_LINKS:
         os.symlink(target, f"{dev}/{name}")
+    ipc_mode = (ipc or {}).get("mode")
     for sub in ("pts", "shm", "mqueue"):
-        os.mkdir(f"{dev}/{sub}", 0o755)
+        if sub != "shm" or ipc_mode != "none":   # --ipc none: no /dev/shm at all, as Docker
+            os.mkdir(f"{dev}/{sub}", 0o755)
     linux.mount("devpts", f"{dev}/pts", "devpts", linux.MS_NOSUID | linux.MS_NOEXEC,
                 "newinstance,ptmxmode=0666,mode=0620,gid=5")
-    linux.mount("shm", f"{dev}/shm", "tmpfs",
-                linux.MS_NOSUID | linux.MS_NODEV | linux.MS_NOEXEC, f"mode=1777,size={shm_size}")
+    if ipc_mode == "host":
+        linux.mount("/dev/shm", f"{dev}/shm", None, linux.MS_BIND | linux.MS_REC)
+    elif ipc_mode == "container":
+        bind_donor_shm(ipc["pid"], f"{dev}/shm")
+    elif ipc_mode != "none":
+        linux.mount("shm", f"{dev}/shm", "tmpfs",
+                    linux.MS_NOSUID | linux.MS_NODEV | linux.MS_NOEXEC, f"mode=1777,size={shm_size}")
     linux.mount("mqueue", f"{dev}/mqueue", "mqueue",
                 linux.MS_NOSUID | linux.MS_NODEV | linux.MS_NOEXEC)
+
+
+def bind_donor_shm(pid: int, target: str) -> None:
+    """--ipc container:X: X's /dev/shm, a mount only X's mount namespace has. A tree can be
+    cloned (open_tree) only from the namespace we are in, so step into X's for that one call
+    and back into ours (which resets our root and cwd to its own: the paths here are
+    absolute), then attach the clone here."""
+    own = os.open("/proc/self/ns/mnt", os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        theirs = os.open(f"/proc/{pid}/ns/mnt", os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            linux.setns(theirs, linux.CLONE_NEWNS)
+            try:
+                tree = linux.open_tree("/dev/shm")
+            finally:
+                linux.setns(own, linux.CLONE_NEWNS)
+        finally:
+            os.close(theirs)
+    except OSError as e:
+        raise StartError(f"join the IPC namespace of the donor container: its /dev/shm: "
+                         f"{e.strerror}") from None
+    finally:
+        os.close(own)
+    try:
+        linux.move_mount(tree, target)
+    finally:
+        os.close(tree)
 
 
 def mount_sys(rootfs: str) -> None:
@@ -245,10 +280,11 @@ def pivot_into(rootfs: str) -> None:
 # --- the process (inside the new root) -------------------------------------------------------
 
 def configure_kernel(spec: dict, security) -> None:
-    if spec.get("hostname"):
-        linux.sethostname(spec["hostname"])
-    if spec.get("domainname"):
-        linux.setdomainname(spec["domainname"])
+    if not (spec.get("namespaces") or {}).get("uts"):   # --uts host: the host's, left alone
+        if spec.get("hostname"):
+            linux.sethostname(spec["hostname"])
+        if spec.get("domainname"):
+            linux.setdomainname(spec["domainname"])
     if security is not None and spec.get("security"):
         security.apply_sysctls(spec["security"])
         security.apply_paths(spec["security"])

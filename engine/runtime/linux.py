@@ -46,6 +46,10 @@ PR_SET_CHILD_SUBREAPER = 36
 PR_SET_NO_NEW_PRIVS = 38
 
 _SYS_pivot_root = 155
+_SYS_open_tree, _SYS_move_mount = 428, 429
+OPEN_TREE_CLONE, OPEN_TREE_CLOEXEC, AT_RECURSIVE = 1, 0o2000000, 0x8000
+MOVE_MOUNT_F_EMPTY_PATH = 0x4
+_AT_FDCWD = -100
 _SYS_pidfd_open = 434
 _SYS_close_range = 436
 
@@ -75,6 +79,18 @@ def mount(source: str | None, target: str, fstype: str | None = None, flags: int
           data: str | None = None) -> None:
     _check(_libc.mount(_b(source), _b(target), _b(fstype), ctypes.c_ulong(flags), _b(data)),
            "mount", target)
+
+
+def open_tree(path: str, flags: int = OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE) -> int:
+    """A detached copy of the mount tree at ``path`` (Linux 5.2+), as a descriptor."""
+    return _check(_libc.syscall(_SYS_open_tree, ctypes.c_int(_AT_FDCWD), _b(path),
+                                ctypes.c_uint(flags)), "open_tree", path)
+
+
+def move_mount(tree_fd: int, target: str) -> None:
+    """Attach the detached tree ``tree_fd`` (open_tree) at ``target``."""
+    _check(_libc.syscall(_SYS_move_mount, ctypes.c_int(tree_fd), b"", ctypes.c_int(_AT_FDCWD),
+                         _b(target), ctypes.c_uint(MOVE_MOUNT_F_EMPTY_PATH)), "move_mount", target)
 
 
 def umount2(target: str, flags: int = 0) -> None:

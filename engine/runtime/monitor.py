@@ -52,7 +52,8 @@ class Monitor(MonitorStart, MonitorIO):
         self.cdir = os.path.join(self.root, "containers", cid)
         self.spec = process.read_json(os.path.join(self.cdir, "spec.json"))
         self.events = os.path.join(self.root, "events.jsonl")
-        self.cg = cgroups.detect(os.environ["BERTH_CGROUP_PARENT"])
+        self.cg = cgroups.detect(cgroups.nested(os.environ["BERTH_CGROUP_PARENT"],
+                                                self.spec.get("cgroup_parent") or ""))
         self.sel = Poller()
         self.attachers: list[Attacher] = []
         self.ready_sent = False

@@ -146,7 +146,7 @@ class MonitorStart:
                 # namespace, so the namespaces unshared below belong to it (engine/runtime/userns.py)
                 from . import userns
                 userns.enter(self.spec)
-            flags = NAMESPACES
+            flags = _join_shared(NAMESPACES, self.spec.get("namespaces"))
             if self.spec.get("netns_pid"):
                 # --network container:NAME: join that container's network namespace
                 fd = os.open(f"/proc/{self.spec['netns_pid']}/ns/net", os.O_RDONLY | os.O_CLOEXEC)
@@ -198,6 +198,27 @@ class MonitorStart:
         except Exception as e:  # noqa: BLE001 - reported to start as berth's failure
             return f"network: {e}"
         return None
+
+# --pid, --ipc, --uts (engine/runtime/namespaces.py): kind -> its clone flag
+SHARABLE = (("pid", linux.CLONE_NEWPID), ("ipc", linux.CLONE_NEWIPC), ("uts", linux.CLONE_NEWUTS))
+
+
+def _join_shared(flags: int, namespaces: dict | None) -> int:
+    """In the intermediate, before it unshares: enter the namespaces the container shares with
+    another container (a pid namespace holds for the children forked after), and return the
+    unshare flags without those and the host's it keeps."""
+    for kind, flag in SHARABLE:
+        how = (namespaces or {}).get(kind) or {}
+        if how.get("mode") in ("host", "container"):
+            flags &= ~flag
+        if how.get("mode") == "container":
+            fd = os.open(f"/proc/{how['pid']}/ns/{kind}", os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                linux.setns(fd, flag)
+            finally:
+                os.close(fd)
+    return flags
+
 
 def _close(*fds: int) -> None:
     for fd in fds:

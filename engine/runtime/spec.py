@@ -79,12 +79,24 @@ def build(store, container: Container, layer_dirs: list[str]) -> dict:
     if c.network_mode.startswith("container:"):
         from ..network import netns_pid as _netns_pid
         netns_pid = _netns_pid(store, c.network_mode.partition(":")[2])
+    shared: dict = {}
+    env = c.env
+    if (c.pid_mode or c.ipc_mode or c.uts_mode or c.cgroup_parent or c.links
+            or c.network_mode.startswith("container:")):
+        from .namespaces import resolve
+        shared = resolve(store, container)
+        hostname = shared.get("hostname") or hostname
+        if shared.get("link_env"):
+            env = merge_env(shared["link_env"], c.env)   # the container's own env wins
     return {
         "id": container.id, "name": container.name, "image": c.image, "cdir": d,
         "rootfs": os.path.join(d, "rootfs"), "upper": os.path.join(d, "upper"),
-        "work": os.path.join(d, "work"), "lower": list(reversed(layer_dirs)),
-        "hostname": hostname, "domainname": c.domainname,
-        "argv": [*c.entrypoint, *c.cmd], "env": c.env, "workdir": c.workdir, "user": c.user,
+        "work": os.path.join(d, "work"),
+        "lower": [init_layer(store), *reversed(layer_dirs)],
+        "hostname": hostname, "domainname": shared.get("domainname", c.domainname),
+        "namespaces": shared.get("namespaces") or {}, "etc_dir": shared.get("etc_dir", ""),
+        "cgroup_parent": shared.get("cgroup_parent", ""),
+        "argv": [*c.entrypoint, *c.cmd], "env": env, "workdir": c.workdir, "user": c.user,
         "network_mode": c.network_mode, "netns_pid": netns_pid, "shm_size": c.shm_size,
         "ulimits": [u.to_dict() for u in c.ulimits], "init": c.init,
         "resources": c.resources.to_dict(), "restart": c.restart_policy.to_dict(),
@@ -102,3 +114,18 @@ def _health(c: ContainerConfig) -> dict | None:
     from ..healthconfig import probe, schedule
     argv = probe(c.healthcheck, c.shell)
     return {"argv": argv, **schedule(c.healthcheck)} if argv else None
+
+
+def init_layer(store) -> str:
+    """The layer berth puts above every container's image, as Docker's init layer: only
+    ``/.dockerenv``, the empty file by which programs (testcontainers among them) tell they
+    run in a container. A lower layer, so it is in no ``diff``, ``commit`` or upper dir."""
+    d = os.path.join(store.paths.root, "cache", "init", "diff")
+    marker = os.path.join(d, ".dockerenv")
+    if not os.path.exists(marker):
+        os.makedirs(d, 0o755, exist_ok=True)
+        os.chmod(d, 0o755)
+        fd = os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o755)
+        os.fchmod(fd, 0o755)
+        os.close(fd)
+    return d

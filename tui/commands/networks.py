@@ -15,9 +15,14 @@ def register(sub) -> None:
     p = nsub.add_parser("create", help="create a bridge network")
     p.add_argument("name", metavar="NETWORK")
     p.add_argument("-d", "--driver", default="bridge", help="only bridge is supported")
-    p.add_argument("--subnet", help="CIDR, e.g. 10.90.0.0/24 (default: the next free /16 of "
-                                    "10.88.0.0-10.127.0.0)")
-    p.add_argument("--gateway", help="the bridge's address (default: the subnet's first)")
+    p.add_argument("--subnet", action="append", default=[],
+                   help="CIDR, e.g. 10.90.0.0/24 (default: the next free /16 of "
+                        "10.88.0.0-10.127.0.0); again with an IPv6 one (fd00::/8) for --ipv6")
+    p.add_argument("--gateway", action="append", default=[],
+                   help="the bridge's address (default: the subnet's first)")
+    p.add_argument("--ipv6", action="store_true", help="an IPv6 subnet too (fd00::/8)")
+    p.add_argument("-o", "--opt", action="append", default=[], metavar="KEY=VALUE",
+                   help="driver option (com.docker.network.driver.mtu=N)")
     p.add_argument("--ip-range", help="allocate container addresses from this part of the subnet")
     p.add_argument("--internal", action="store_true", help="no traffic in or out of the network")
     p.add_argument("--label", action="append", default=[], metavar="KEY=VALUE")
@@ -67,14 +72,27 @@ def _labels(items: list[str]) -> dict[str, str]:
     return out
 
 
+def _by_family(values: list[str], flag: str) -> tuple[str | None, str | None]:
+    """(the IPv4 value, the IPv6 one) of a flag given once per family, as docker's is."""
+    from engine.errors import InvalidArgument
+    v4 = [v for v in values if ":" not in v]
+    v6 = [v for v in values if ":" in v]
+    if len(v4) > 1 or len(v6) > 1:
+        raise InvalidArgument(f"{flag} may be given once for IPv4 and once for IPv6")
+    return (v4[0] if v4 else None), (v6[0] if v6 else None)
+
+
 def cmd_create(args) -> int:
     from engine.errors import InvalidArgument
     if args.driver != "bridge":
         raise InvalidArgument(f"network driver {args.driver} is not supported; berth makes bridge "
                               "networks")
-    net = get_engine().create_network(args.name, subnet=args.subnet, gateway=args.gateway,
+    subnet, subnet6 = _by_family(args.subnet, "--subnet")
+    gateway, gateway6 = _by_family(args.gateway, "--gateway")
+    net = get_engine().create_network(args.name, subnet=subnet, gateway=gateway,
                                       ip_range=args.ip_range, internal=args.internal,
-                                      labels=_labels(args.label))
+                                      labels=_labels(args.label), options=_labels(args.opt),
+                                      ipv6=args.ipv6, subnet6=subnet6, gateway6=gateway6)
     print(net.id)
     return 0
 
@@ -93,7 +111,7 @@ def _matches(net, filters: list[str]) -> bool:
             if k not in net.labels or (eq and net.labels[k] != v):
                 return False
         if key == "type":
-            custom = net.name not in ("berth", "host", "none")
+            custom = net.name not in ("bridge", "host", "none")
             if (value == "custom") != custom:
                 return False
     return True

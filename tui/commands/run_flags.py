@@ -47,6 +47,12 @@ def run_args(p, run: bool = True) -> None:
     a("--ulimit", action="append", default=[])
     a("--network", "--net", default="bridge")
     a("--network-alias", action="append", default=[])
+    a("--link", action="append", default=[], help="NAME[:ALIAS]: legacy link to a container")
+    a("--pid", default="", help="PID namespace: host or container:NAME")
+    a("--ipc", default="", help="IPC namespace: none, private, shareable, host, container:NAME")
+    a("--uts", default="", help="UTS namespace: host")
+    a("--cgroup-parent", default="", help="parent cgroup, below berth's own")
+    a("--volume-driver", default="", help="only local")
     a("--ip", default="")
     a("--mac-address", default="")
     a("-p", "--publish", action="append", default=[])
@@ -132,13 +138,18 @@ def build_config(args):
         ip_address=args.ip, aliases=args.network_alias,
         log_opts=options.parse_log_opts(args.log_opt), log_driver=args.log_driver,
         detach_keys=args.detach_keys)
+    config.links, config.pid_mode, config.ipc_mode = args.link, args.pid, args.ipc
+    config.uts_mode, config.cgroup_parent = args.uts, args.cgroup_parent
+    if args.volume_driver not in ("", "local"):
+        raise InvalidArgument(f'error looking up volume plugin {args.volume_driver}: plugin '
+                              f'"{args.volume_driver}" not found')
     if getattr(args, "oom_score_adj", None) is not None:
         config.oom_score_adj = options.parse_oom_score_adj(args.oom_score_adj)
     if args.shm_size:
         config.shm_size = options.parse_shm_size(args.shm_size)
     if config.restart_policy.name != "no" and config.auto_remove:
         raise InvalidArgument("Conflicting options: --restart and --rm")
-    if network not in ("bridge", "none", "host") and not network.startswith("container:"):
+    if network not in ("bridge", "default", "none", "host") and not network.startswith("container:"):
         config.networks = [network]
     if args.publish:
         from engine.network.ports import parse_publish
