@@ -285,6 +285,10 @@ class ContainerConfig(Model):
     ulimits: list[Ulimit] = field(default_factory=list)
     network_mode: str = "bridge"                  # bridge | none | host | container:<id> | <net>
     networks: list[str] = field(default_factory=list)
+    # networks --network or create's EndpointsConfig named that `network disconnect` took it off
+    # (as in Docker, for good); a later `network connect` joins it again through the network's
+    # own member record
+    left_networks: list[str] = field(default_factory=list)
     links: list[str] = field(default_factory=list)   # --link NAME[:ALIAS]
     pid_mode: str = ""              # "" | host | container:<id>   (runtime/namespaces.py)
     ipc_mode: str = ""              # "" (private) | none | private | shareable | host | container:<id>

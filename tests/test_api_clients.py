@@ -115,7 +115,7 @@ def test_exec_tty_is_exec_creates_and_running_execs_are_listed(api):
     assert e.value.status_code == 400 and "Invalid escape keys" in str(e.value)
 
 
-def test_networks_in_docker_pys_style(api):
+def test_networks_in_docker_pys_style(api, service):
     """docker-py's TestNetworks: create, inspect, connect, disconnect, remove, and
     leave_swarm(force=True) in the teardown (the api fixture's)."""
     net = api.create_network("pynet", labels={"t": "1"})
@@ -126,7 +126,12 @@ def test_networks_in_docker_pys_style(api):
     api.start(ctr)
     api.connect_container_to_network(ctr, "pynet", aliases=["web"])
     ep = api.inspect_container(ctr)["NetworkSettings"]["Networks"]["pynet"]
-    assert "web" in ep["Aliases"] and ep["DNSNames"][1:2] == ["web"]
+    # at API 1.45 the aliases are the user's only; before it also the short id and hostname
+    assert ep["Aliases"] == ["web"] and ep["DNSNames"][1:3] == ["web", ctr["Id"][:12]]
+    old = docker.APIClient(base_url=service.url, version="1.44", timeout=20)
+    legacy = old.inspect_container(ctr)["NetworkSettings"]["Networks"]["pynet"]["Aliases"]
+    old.close()
+    assert legacy == ["web", ctr["Id"][:12]]   # the hostname is the short id here
     api.disconnect_container_from_network(ctr, "pynet")
     api.remove_network("pynet")
 

@@ -215,6 +215,29 @@ def test_connect_while_stopped_joins_at_start(engine, make, cli):
     cli("network", "rm", "side")
 
 
+def test_disconnect_from_the_network_a_container_was_created_on_lasts(engine, make, cli):
+    """As compose 1.29 does to every container it creates: off the network --network named, then
+    on it again with other aliases, before the first start. And a disconnect is for good: the
+    next start does not join that network again."""
+    cli("network", "create", "--subnet", "10.202.6.0/24", "proj")
+    make("db", network_mode="proj")
+    cli("network", "disconnect", "proj", "db")
+    bad = cli("network", "disconnect", "proj", "db", check=False)
+    assert bad.returncode != 0 and "is not connected to network proj" in bad.stderr
+    cli("network", "connect", "--alias", "database", "proj", "db")
+    cli("start", "db")
+    nets = engine.container_inspect("db")["NetworkSettings"]["Networks"]
+    assert set(nets) == {"proj"} and nets["proj"]["Aliases"] == ["database"]
+    assert ipaddress.ip_address(nets["proj"]["IPAddress"]) in \
+        ipaddress.ip_network("10.202.6.0/24")
+    cli("network", "disconnect", "proj", "db")
+    cli("restart", "-t", "0", "db")
+    assert engine.container_inspect("db")["NetworkSettings"]["Networks"] == {}
+    assert "eth0" not in _in(engine, "db", "ip", "-o", "link").stdout
+    cli("rm", "-f", "db")
+    cli("network", "rm", "proj")
+
+
 # --- the issue's own words, with the busybox image as published -------------------------------
 
 @pytest.fixture

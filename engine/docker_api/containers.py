@@ -75,7 +75,9 @@ async def inspect(request: web.Request) -> web.Response:
         c = await call(engine.container, data["Id"])
     except NotFound:
         raise NotFound(f"No such container: {request.match_info['id']}") from None
-    _network_entries(data, c, request_version(request))
+    from ..network.endpoints import wanted_networks
+    wanted = await call(wanted_networks, engine.store, c)
+    _network_entries(data, c, wanted, request_version(request))
     if translate.boolean(request.query.get("size")):
         data.update(await call(_sizes, engine, c))
     from .exec import running_execs
@@ -90,34 +92,28 @@ def _sizes(engine, c) -> dict:
     return {"SizeRw": rw, "SizeRootFs": rootfs}
 
 
-def _network_entries(data: dict, c, version: tuple[int, int] = MAX_VERSION) -> None:
-    """Docker lists a container's networks from its creation on. On a user-defined network,
-    DNSNames holds the names it answers to, and before API 1.45 the aliases also carry its
-    short id and hostname (moby's router/container/inspect.go). berth keeps the short id at
-    1.45 too: compose 1.x (which negotiates 1.45) takes a network whose aliases lack it for
-    one to disconnect and connect again, which berth can't do to a container not started."""
+def _network_entries(data: dict, c, wanted, version: tuple[int, int] = MAX_VERSION) -> None:
+    """Docker lists a container's networks from its creation on (``wanted``: what
+    endpoints.wanted_networks says it joins, with each network's aliases). On a user-defined
+    network, DNSNames holds the names it answers to, and before API 1.45 the aliases also
+    carry its short id and hostname (moby's router/container/inspect.go)."""
     nets = data.setdefault("NetworkSettings", {}).setdefault("Networks", {}) or {}
     data["NetworkSettings"]["Networks"] = nets
-    mode = c.config.network_mode
-    names = list(c.config.networks)
-    if mode == "bridge" and not names:
-        names = ["bridge"]
-    for name in names:
+    for name, aliases, _ in wanted:
         if name not in nets:
             nets[name] = {"IPAMConfig": None, "Links": None, "Aliases": None, "NetworkID": "",
                           "EndpointID": "", "Gateway": "", "IPAddress": "", "IPPrefixLen": 0,
                           "IPv6Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0,
                           "MacAddress": "", "DriverOpts": None, "DNSNames": None}
         if name != "bridge":
-            aliases = list(nets[name].get("Aliases") or [])
-            legacy = (c.id[:12], data["Config"]["Hostname"]) if version < (1, 45) \
-                else (c.id[:12],)
-            for alias in (*c.config.aliases, *legacy):
-                if alias not in aliases:
-                    aliases.append(alias)
-            nets[name]["Aliases"] = aliases or None
+            shown = list(nets[name].get("Aliases") or [])
+            legacy = (c.id[:12], data["Config"]["Hostname"]) if version < (1, 45) else ()
+            for alias in (*aliases, *legacy):
+                if alias not in shown:
+                    shown.append(alias)
+            nets[name]["Aliases"] = shown or None
             nets[name]["DNSNames"] = list(dict.fromkeys(
-                [c.name, *c.config.aliases, c.id[:12], data["Config"]["Hostname"]]))
+                [c.name, *aliases, c.id[:12], data["Config"]["Hostname"]]))
 
 
 # --- create and the lifecycle -------------------------------------------------------------------

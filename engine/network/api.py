@@ -263,20 +263,28 @@ class NetworksAPI:
         from . import endpoints, ipam
         from .hosts import refresh_hosts
         store = self.store
+        from ..runtime import records
         try:
             c = self._container_for_network(container)
             cid, cname = c.id, c.name
         except NotFound:
             if not force:
                 raise
-            cid, cname = container, container
+            c, cid, cname = None, container, container
         with store.lock():
             rec = self._network_record(network)
             name = rec.network.name
-            if cid not in rec.endpoints and cid not in rec.members:
+            # a network its config names (--network, create's EndpointsConfig), even before
+            # its first start, as well as one it joined by `network connect`
+            declared = c is not None and name in {
+                n for n, _, _ in endpoints.wanted_networks(store, c)} and cid not in rec.members
+            if cid not in rec.endpoints and cid not in rec.members and not declared:
                 raise Conflict(f"container {cname} is not connected to network {name}")
             # the intent first: killed from here on, it is off the network from its next start
             # on, and the next disconnect finishes it
+            if declared:
+                records.update_raw(store, cid, lambda raw: raw.__setitem__(
+                    "left_networks", [*(raw.get("left_networks") or []), name]))
             if rec.members.pop(cid, None) is not None:
                 ipam.save(store, rec)
             changed = endpoints._detach_locked(store, cid, only=name)

@@ -58,11 +58,12 @@ def wanted_networks(store, container: Container) -> list[tuple[str, list[str], s
     first = primary_network(cfg)
     if first is None:
         return []
-    out = [(first, list(cfg.aliases), cfg.ip_address)]
-    names = {first}
+    left = {ipam.network_name(n) for n in cfg.left_networks}
+    out = [] if first in left else [(first, list(cfg.aliases), cfg.ip_address)]
+    names = {first} - left
     for name in cfg.networks:
         name = ipam.network_name(name)
-        if name not in names:
+        if name not in names and name not in left:
             out.append((name, list(cfg.aliases), ""))
             names.add(name)
     for rec in ipam.load_all(store):

@@ -194,10 +194,16 @@ def write_config(store, container: Container, layer_dirs: list[str], fsync: bool
                        record, fsync)
 
 
-def rewrite_name(store, cid: str, name: str) -> None:
+def update_raw(store, cid: str, change) -> None:
+    """Apply ``change`` (a function of the record's dict) to config.json and write it whole.
+    The caller holds the store's lock."""
     raw = read_raw(store, cid)
     if raw is None:
         raise Conflict(f"container {cid[:12]} has a damaged record; run 'berth system check "
                        "--repair'")
-    raw["name"] = name
+    change(raw)
     process.write_json(os.path.join(cdir(store, cid), process.CONFIG), raw, True)
+
+
+def rewrite_name(store, cid: str, name: str) -> None:
+    update_raw(store, cid, lambda raw: raw.__setitem__("name", name))
