@@ -99,7 +99,9 @@ def test_top_lists_the_container_processes(cli, busybox):
     assert all(r[0] == "root" for r in rows)
     host_pids = {int(r[1]) for r in rows}
     assert all(os.path.exists(f"/proc/{p}") for p in host_pids)
-    assert cli("top", "tops").returncode == 0
+    # ps options as typed after the container, dashes and all (docker top C -eo pid,comm)
+    picked = [ln.split() for ln in cli("top", "tops", "-eo", "pid,comm").stdout.splitlines()]
+    assert picked[0] == ["PID", "COMMAND"] and {int(r[0]) for r in picked[1:]} == host_pids
     cli("stop", "-t", "0", "tops")
     p = cli("top", "tops", check=False)
     assert p.returncode == 125 and "not running" in p.stderr

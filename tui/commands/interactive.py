@@ -481,8 +481,11 @@ def _exec_args(p):
 
 
 def _top_args(p):
+    import argparse
     p.add_argument("container")
-    p.add_argument("ps_args", nargs="*", help="ps options: the host's ps columns for the container's processes, as docker top")
+    # the rest as typed, dashes too (docker top C -eo pid,comm)
+    p.add_argument("ps_args", nargs=argparse.REMAINDER,
+                   help="ps options: the host's ps columns for the container's processes, as docker top")
 
 
 def _cp_args(p):
