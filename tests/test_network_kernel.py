@@ -372,33 +372,3 @@ def test_a_container_reaches_another_through_the_hosts_published_port(engine, ct
     client = ctr("client")
     gw = client.state.networks["bridge"]["Gateway"]
     assert _get(f"http://{gw}:{port}/", client.state.pid).stdout == "hello from berth\n"
-
-
-def test_the_monitors_record_entry_points(engine, ctr):
-    """attach_record/detach_record: what the monitor calls with config.json as read."""
-    from engine.network import attach_record, detach_record
-    peer = ctr("peer")
-    port = _free_port()
-    p = subprocess.Popen(["unshare", "-n", "sleep", "600"])
-    try:
-        for _ in range(500):
-            if os.readlink(f"/proc/{p.pid}/exe").endswith("sleep"):
-                break
-            time.sleep(0.01)
-        c = Container(id=secrets.token_hex(32), name="rec", created="",
-                      config=ContainerConfig(image="busybox", ports=parse_publish(f"{port}:80")))
-        os.makedirs(engine.paths.container_dir(c.id))
-        records.write_config(engine.store, c, [])
-        raw = engine.store.read("containers", c.id, "config.json")
-        eps, ports = attach_record(engine.paths.root, engine.paths.run, raw, p.pid)
-        assert ports == [{"container_port": 80, "proto": "tcp", "host_ip": "",
-                          "host_port": port, "host_port_end": 0}]
-        ip = eps["bridge"]["IPAddress"]
-        assert f"{port} : {ip} . 80" in _table(engine)
-        assert f"{ip}\trec" in open(os.path.join(engine.paths.container_dir(peer.id), "hosts")).read()
-        detach_record(engine.paths.root, engine.paths.run, c.id)
-        assert c.id not in engine.network("bridge").allocations.values()
-        assert f"{port} :" not in _table(engine)
-    finally:
-        p.kill()
-        p.wait()

@@ -36,21 +36,6 @@ def attach(store, container, pid: int) -> dict[str, dict[str, Any]]:
     return _attach(store, container, pid)
 
 
-def attach_record(root: str, run: str, record: dict, pid: int) -> tuple[dict, list[dict]]:
-    """``attach`` as the monitor should call it: with the root and run directories and the
-    container's ``config.json`` as a dict, so that it imports neither the models nor
-    engine.store (with json, re, dataclasses and typing: ~25-40 ms of every start). Returns
-    (endpoints for ``state.networks``, ports as bound, as dicts, for ``state.ports``)."""
-    from .record_view import attach_record as _attach_record
-    return _attach_record(root, run, record, pid)
-
-
-def detach_record(root: str, run: str, cid: str) -> None:
-    """``detach`` as the monitor should call it (see attach_record): by container id."""
-    from .record_view import detach_record as _detach_record
-    _detach_record(root, run, cid)
-
-
 def detach(store, container) -> None:
     """Release everything ``attach`` gave ``container``; safe to call any number of times."""
     from .endpoints import detach as _detach
@@ -76,5 +61,5 @@ def network_settings(container) -> dict[str, Any]:
     return _ns(container)
 
 
-__all__ = ["attach", "attach_record", "detach", "detach_record", "netns_pid",
+__all__ = ["attach", "detach", "netns_pid",
            "network_settings", "validate"]

@@ -259,12 +259,8 @@ def _publish(store, container: Container, network: str | None) -> list[Port]:
     cfg = container.config
     if not (cfg.ports or cfg.publish_all) or network is None:
         return []
-    from .ports import PortSpec, assign_host_ports, parse_exposed
-    from .record_view import RecordView
-    if isinstance(container, RecordView):
-        Port = PortSpec
-    else:
-        from ..models import Port
+    from .ports import assign_host_ports, parse_exposed
+    from ..models import Port
     wanted = list(cfg.ports)
     if cfg.publish_all:
         have = {(p.container_port, p.proto) for p in wanted}

@@ -129,23 +129,6 @@ def port_key(port: Port) -> str:
     return f"{port.container_port}/{port.proto}"
 
 
-class PortSpec:
-    """A port as ``models.Port`` has it, for the monitor, which reads the container's record as
-    plain JSON and does not import the models."""
-
-    __slots__ = ("container_port", "proto", "host_ip", "host_port", "host_port_end")
-
-    def __init__(self, container_port: int, proto: str = "tcp", host_ip: str = "",
-                 host_port: int = 0, host_port_end: int = 0):
-        self.container_port, self.proto, self.host_ip = container_port, proto, host_ip
-        self.host_port, self.host_port_end = host_port, host_port_end
-
-    def to_dict(self) -> dict:
-        return {"container_port": self.container_port, "proto": self.proto,
-                "host_ip": self.host_ip, "host_port": self.host_port,
-                "host_port_end": self.host_port_end}
-
-
 # --- choosing host ports ---------------------------------------------------------------
 
 def ephemeral_range() -> tuple[int, int]:
