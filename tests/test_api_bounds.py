@@ -8,15 +8,13 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import socket
 import subprocess
-import tempfile
 import time
 
 import pytest
 
-from helpers import BUSYBOX_MUSL, cleanup_root, root_links
+from helpers import BUSYBOX_MUSL, claim_root, release_root, root_links
 from test_api_support import DOCKER, Service, service, start_service, stop_service  # noqa: F401
 
 IMAGE = "busybox:1.38.0-musl"
@@ -90,7 +88,7 @@ def shared():
     inventory as it was, which each checks): busybox, a network "app", a running container
     "target"."""
     from engine import Engine
-    root = tempfile.mkdtemp(prefix="berth-test-", dir="/var/tmp")
+    root = claim_root("berth-test-")
     try:
         Engine(root).load(str(BUSYBOX_MUSL))
         proc, path = start_service(root, "--timeout", "0")
@@ -106,8 +104,7 @@ def shared():
         finally:
             stop_service(proc)
     finally:
-        cleanup_root(root)
-        shutil.rmtree(root, ignore_errors=True)
+        release_root(root)
 
 
 # --- wrong JSON types -----------------------------------------------------------------------------

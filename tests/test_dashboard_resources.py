@@ -86,8 +86,9 @@ async def test_a_bad_tag_shows_the_engines_message_and_tags_nothing(engine, cli,
 async def test_save_writes_archives_that_load_back(engine, busybox):
     from textual.widgets import Checkbox, Input
     from tui.screens.resource_dialogs import SaveDialog
+    from helpers import claim_root
     out = tempfile.mkdtemp(prefix="berth-save-", dir="/var/tmp")
-    second = tempfile.mkdtemp(prefix="berth-test-load-", dir="/var/tmp")
+    second = claim_root("berth-test-load-")
     try:
         path = os.path.join(out, "bb.tar")
         app = make_app(engine, live=False)
@@ -130,9 +131,8 @@ async def test_save_writes_archives_that_load_back(engine, busybox):
         assert [img.id for img in loaded] == [busybox.id]
         assert BUSYBOX_REF in loaded[0].repo_tags
     finally:
-        from helpers import cleanup_root
-        cleanup_root(second)
-        shutil.rmtree(second, ignore_errors=True)
+        from helpers import release_root
+        release_root(second)
         shutil.rmtree(out, ignore_errors=True)
 
 

@@ -222,11 +222,10 @@ def test_resolv_conf_from_flags_and_without_loopback_servers(tmp_path):
 
 
 def test_two_roots_choosing_subnets_at_once_never_overlap(engine):
-    import tempfile
     import threading
     from engine import Engine
-    from helpers import cleanup_root
-    other_root = tempfile.mkdtemp(prefix="berth-test-", dir="/var/tmp")
+    from helpers import claim_root, release_root
+    other_root = claim_root("berth-test-")
     try:
         other = Engine(other_root)
         nets = {}
@@ -245,9 +244,7 @@ def test_two_roots_choosing_subnets_at_once_never_overlap(engine):
             for b in subnets[i + 1:]:
                 assert not a.overlaps(b)
     finally:
-        cleanup_root(other_root)
-        import shutil
-        shutil.rmtree(other_root, ignore_errors=True)
+        release_root(other_root)
 
 
 def test_network_cli(cli, engine):
