@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 # pid 1 of a pid namespace ignores SIGTERM unless it handles it: `sleep` makes a container
 # that only SIGKILL (at the end of the stop timeout) ends
 DEAF = ("sleep", "1000")
@@ -46,3 +48,44 @@ def test_the_other_bulk_verbs_take_several_names(cli, busybox):
     p = cli("rm", "bulk1", "nosuch", "bulk2", check=False)
     assert p.stdout.split() == names and "nosuch" in p.stderr and p.returncode == 125
     assert cli("ps", "-aq").stdout == ""
+
+
+# --- the dashboard ------------------------------------------------------------------------------
+
+def _cell(app, name: str, column: str) -> str:
+    from dashboard_support import dashboard
+    table = dashboard(app).table("containers")
+    for row in table.rows_in_order():
+        if row.model.name == name:
+            cell = table.get_cell(row.key, column)
+            return getattr(cell, "plain", str(cell))
+    return ""
+
+
+@pytest.mark.parametrize("size", [(80, 24), (200, 60)], ids=lambda s: f"{s[0]}x{s[1]}")
+async def test_dashboard_stops_marked_deaf_containers_at_once_showing_stopping(
+        engine, busybox, size):
+    from dashboard_support import dashboard, make_app, running, screen_text, settle
+    from engine.models import ContainerConfig
+    names = ["deafa", "deafb", "deafc"]
+    for name in names:
+        engine.run(ContainerConfig(image=str(busybox), cmd=list(DEAF), network_mode="none",
+                                   stop_timeout=1), name)
+    app = make_app(engine)
+    async with running(app, size=size) as pilot:
+        table = dashboard(app).table("containers")
+        await settle(pilot, lambda: all(_cell(app, n, "state") == "running" for n in names))
+        table.move_cursor(row=0)
+        await pilot.press("space", "space", "space")
+        t0 = time.monotonic()
+        await pilot.press("x")
+        await pilot.pause()
+        assert [_cell(app, n, "state") for n in names] == ["stopping…"] * 3
+        assert screen_text(app).count("stopping…") == 3
+        assert all(engine.container(n).state.status == "running" for n in names)
+        await settle(pilot, lambda: all(_cell(app, n, "state") == "exited" for n in names),
+                     rounds=400)
+        took = time.monotonic() - t0
+        assert [engine.container(n).state.status for n in names] == ["exited"] * 3
+        assert "stopping…" not in screen_text(app)
+        assert took < 2.8, f"three deaf containers took {took:.1f}s to stop"

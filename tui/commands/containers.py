@@ -184,17 +184,18 @@ def _each(args, fn, quiet: bool = False) -> int:
     """``fn`` on every named container, in parallel as docker's CLI does (parallel.py): each
     name printed as it completes, in the order given; the failures after them, in that order
     too, as docker prints them; the exit code is the first failure's."""
-    from .parallel import each
+    from .parallel import each, naming
     failures = []
     for ref, error in each(args.containers, fn):
         if error is None:
             if not quiet:
                 print(ref, flush=True)
         else:
-            failures.append(error)
-    for e in failures:
-        print(f"berth: {e}", file=sys.stderr)
-    return failures[0].exit_code if failures else 0
+            failures.append((ref, error))
+    for ref, e in failures:
+        message = naming(ref, e) if len(args.containers) > 1 else str(e)
+        print(f"berth: {message}", file=sys.stderr)
+    return failures[0][1].exit_code if failures else 0
 
 
 def cmd_start(args) -> int:

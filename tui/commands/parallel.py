@@ -60,3 +60,10 @@ def _outcome(error):
     if error is not None and not isinstance(error, BerthError):
         raise error
     return error
+
+
+def naming(name: str, error) -> str:
+    """The error's message, prefixed with the container's name unless it says it already
+    (one failure among several names must say which)."""
+    message = str(error)
+    return message if name in message else f"{name}: {message}"

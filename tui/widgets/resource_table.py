@@ -25,6 +25,15 @@ def _cell_key(cell: Any) -> Any:
     return cell
 
 
+def _state_of(model) -> tuple:
+    """What a verb changes in a model: a container's status and its start and finish times
+    (a restart changes only those); other kinds only go away."""
+    state = getattr(model, "state", None)
+    if state is None:
+        return ()
+    return (state.status, state.started_at, state.finished_at)
+
+
 class ResourceTable(DataTable):
     """One pane's table of containers, images, volumes or networks."""
 
@@ -46,6 +55,9 @@ class ResourceTable(DataTable):
         self.sort_reverse = False
         """Whether the sort is descending."""
         self._cell_keys: dict[str, tuple] = {}
+        self.pending: dict[str, tuple[str, tuple]] = {}
+        """Rows a verb is working on, by key: what their state cell says meanwhile
+        ("stopping…") and the model's state when it began; shown until that state changes."""
 
     def on_mount(self) -> None:
         self.add_column(" ", width=1, key="_mark")
@@ -133,17 +145,19 @@ class ResourceTable(DataTable):
                 del self.rows_by_key[key]
                 self._cell_keys.pop(key, None)
                 self.marked.discard(key)
+                self.pending.pop(key, None)
                 reorder = True
             for row in rows:
-                keys = tuple(_cell_key(c) for c in row.cells)
+                cells = self._shown(row)
+                keys = tuple(_cell_key(c) for c in cells)
                 old = self.rows_by_key.get(row.key)
                 if old is None:
                     mark = Text(MARK if row.key in self.marked else "", style="bold")
-                    self.add_row(mark, *row.cells, key=row.key)
+                    self.add_row(mark, *cells, key=row.key)
                     reorder = True
                 else:
                     old_keys = self._cell_keys[row.key]
-                    for col, a, b, cell in zip(self.columns_spec, old_keys, keys, row.cells):
+                    for col, a, b, cell in zip(self.columns_spec, old_keys, keys, cells):
                         if a != b:
                             self.update_cell(row.key, col.key, cell, update_width=col.key in auto)
                     if old.sort[self.sort_index] != row.sort[self.sort_index]:
@@ -153,6 +167,40 @@ class ResourceTable(DataTable):
             if reorder:
                 self._order()
             self._restore_cursor(cursor_key, cursor_index)
+
+    # --- rows a verb is working on ---------------------------------------------------------------
+
+    def set_pending(self, keys, text: str) -> None:
+        """Show ``text`` ("stopping…") in the state cell of these rows (after the name when
+        the pane has no state) until their model's state changes, they go, or clear_pending."""
+        for key in keys:
+            row = self.rows_by_key.get(key)
+            if row is not None:
+                self.pending[key] = (text, _state_of(row.model))
+        self.update_rows([self.rows_by_key[k] for k in keys if k in self.rows_by_key])
+
+    def clear_pending(self, key: str) -> None:
+        """The verb on this row is over without changing it (it failed): show it as it is."""
+        if self.pending.pop(key, None) is not None and key in self.rows_by_key:
+            self.update_rows([self.rows_by_key[key]])
+
+    def _shown(self, row: Row) -> tuple:
+        """The row's cells as drawn: with the pending verb's word while it works."""
+        pending = self.pending.get(row.key)
+        if pending is None:
+            return row.cells
+        text, state = pending
+        if _state_of(row.model) != state:
+            del self.pending[row.key]
+            return row.cells
+        keys = [c.key for c in self.columns_spec]
+        cells = list(row.cells)
+        if "state" in keys:
+            cells[keys.index("state")] = Text(text, style="bold italic")
+        else:
+            first = cells[0].copy() if isinstance(cells[0], Text) else Text(str(cells[0]))
+            cells[0] = first.append(f" {text}", style="italic")
+        return tuple(cells)
 
     # --- drawing ------------------------------------------------------------------------------
 
@@ -199,8 +247,9 @@ class ResourceTable(DataTable):
             old = self.rows_by_key.get(row.key)
             if old is None:
                 continue
-            keys = tuple(_cell_key(c) for c in row.cells)
-            for col, a, b, cell in zip(self.columns_spec, self._cell_keys[row.key], keys, row.cells):
+            cells = self._shown(row)
+            keys = tuple(_cell_key(c) for c in cells)
+            for col, a, b, cell in zip(self.columns_spec, self._cell_keys[row.key], keys, cells):
                 if a != b:
                     self.update_cell(row.key, col.key, cell, update_width=col.key in auto)
             if old.sort[self.sort_index] != row.sort[self.sort_index]:
