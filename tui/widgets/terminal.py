@@ -36,6 +36,9 @@ from .terminal_select import MouseAndSelection
 from .terminal_sessions import READ_SIZE, AttachSession, PtySession, exec_argv
 from .vt import BRACKETED_PASTE, DECCKM, VtScreen, key_bytes, mouse_bytes, rich_color
 
+PAGE_KEYS = {"shift+pageup": 1, "shift+pagedown": -1}
+"""Keys that scroll the scrollback a page (a terminal's own, never the program's)."""
+
 __all__ = ["AttachSession", "PtySession", "TerminalWidget", "exec_argv", "key_bytes",
            "mouse_bytes"]
 
@@ -90,6 +93,9 @@ class TerminalWidget(MouseAndSelection, Widget, can_focus=True):
         self._outgoing = bytearray()
         self._writer = False
         self._cursor_row = 0
+        self.back = 0
+        """Lines the view is scrolled back into the scrollback (0: the live screen)."""
+        self._seen_scrolled = 0
 
     # --- the session ----------------------------------------------------------------------------
 
@@ -170,6 +176,11 @@ class TerminalWidget(MouseAndSelection, Widget, can_focus=True):
         scr = self.screen_buffer
         changed = set(scr.dirty)
         scr.dirty.clear()
+        if self.back:   # scrolled back: stay on the same lines while new ones come
+            self.back = min(self.back + scr.scrolled - self._seen_scrolled, len(scr.history))
+            self._seen_scrolled = scr.scrolled
+            self.refresh()
+            return
         if self.selection is not None:
             (y0, _), (y1, _) = self._ordered()
             if any(y0 <= y <= y1 for y in changed):   # what was selected is no longer there
@@ -287,16 +298,41 @@ class TerminalWidget(MouseAndSelection, Widget, can_focus=True):
     def check_consume_key(self, key: str, character: str | None) -> bool:
         # the program's keys hide the dashboard's bindings (even priority ones such as
         # ctrl+q, which is also the second detach key); the screen keeps reserved_keys
-        return key not in self.reserved_keys and key_bytes(key, character) is not None
+        return key not in self.reserved_keys and (key in PAGE_KEYS
+                                                   or key_bytes(key, character) is not None)
 
     def on_key(self, event: events.Key) -> None:
+        if event.key in PAGE_KEYS:
+            event.stop()
+            event.prevent_default()
+            self.scroll_history(PAGE_KEYS[event.key] * max(1, self.size.height - 1))
+            return
         data = key_bytes(event.key, event.character, DECCKM in self.screen_buffer.mode)
         if data is None or self.ended:
             return
         event.stop()
         event.prevent_default()
         self.clear_selection()
+        self.scroll_history(-self.back)   # typing shows the live screen, as a terminal does
         self.write(data)
+
+    # --- scrollback -----------------------------------------------------------------------------
+
+    def scroll_history(self, lines: int) -> None:
+        """Scroll the view ``lines`` back into the scrollback (negative: forward); none while a
+        full-screen program shows its alternate screen."""
+        scr = self.screen_buffer
+        back = 0 if scr.alternate else min(max(self.back + lines, 0), len(scr.history))
+        if back != self.back:
+            self.back = back
+            self._seen_scrolled = scr.scrolled
+            self.clear_selection()
+            self.refresh()
+
+    def _history_strip(self, runs: tuple, width: int, base: Style) -> Strip:
+        from pyte.screens import Char
+        segments = [Segment(text, base + self._style(Char("", *attrs))) for text, attrs in runs]
+        return Strip(segments).adjust_cell_length(width, base).crop(0, width)
 
     def on_paste(self, event: events.Paste) -> None:
         event.stop()
@@ -330,11 +366,27 @@ class TerminalWidget(MouseAndSelection, Widget, can_focus=True):
         return style
 
     def render_line(self, y: int) -> Strip:
+        strip = self._row(y)
+        if self.back and y == 0:   # where the view is, over the right end of the top row
+            note = f" ↑ {self.back} lines back: shift+PgDn or type to return "
+            width = self.size.width
+            strip = Strip.join([strip.crop(0, max(0, width - len(note))),
+                                Strip([Segment(note, self.rich_style + Style(reverse=True))])])
+            strip = strip.crop(0, width)
+        return strip
+
+    def _row(self, y: int) -> Strip:
         scr = self.screen_buffer
         width = self.size.width
         base = self.rich_style
         if y >= scr.lines:
             return Strip.blank(width, base)
+        if self.back:
+            n = len(scr.history)
+            i = n - self.back + y
+            if i < n:
+                return self._history_strip(scr.history[i], width, base)
+            y = i - n
         if y == scr.lines - 1 and (self.exit_code is not None or self.detached):
             note = (" [detached: the container runs on] " if self.detached else
                     f" [exited with {self.exit_code}{': ' + self.error if self.error else ''}] ")

@@ -1,7 +1,8 @@
 """The embedded terminal's mouse and selection (a mixin of TerminalWidget): once the program
 asks for mouse reports (xterm modes 1000/1002/1003) the mouse is the program's and shift+drag
 selects, as in xterm; otherwise press, drag and release select (a double click a word, a triple
-click a row) and the selection goes to the clipboard on release (OSC 52)."""
+click a row) and the selection goes to the clipboard on release (OSC 52), and the wheel
+scrolls through the scrollback."""
 
 from __future__ import annotations
 
@@ -9,10 +10,13 @@ from textual import events
 
 from .vt import MOUSE_ANY, MOUSE_DRAG, MOUSE_MODES, MOUSE_SGR, mouse_bytes
 
+WHEEL_LINES = 3
+"""Lines of scrollback one notch of the wheel moves (the program's when it takes the mouse)."""
+
 
 class MouseAndSelection:
     """Mouse reports for the program, or a selection of cells; needs the widget's
-    ``screen_buffer``, ``fd``, ``selection``, ``write`` and ``refresh``."""
+    ``screen_buffer``, ``fd``, ``selection``, ``write``, ``scroll_history`` and ``refresh``."""
 
     # --- mouse: the program's when it asks for reports, else a selection -------------------------
 
@@ -104,14 +108,18 @@ class MouseAndSelection:
         self.copy_selection()
 
     def on_mouse_scroll_up(self, event: events.MouseScrollUp) -> None:
+        event.stop()
         if self._reporting(event):
-            event.stop()
             self._report(event, 64)
+        else:
+            self.scroll_history(WHEEL_LINES)
 
     def on_mouse_scroll_down(self, event: events.MouseScrollDown) -> None:
+        event.stop()
         if self._reporting(event):
-            event.stop()
             self._report(event, 65)
+        else:
+            self.scroll_history(-WHEEL_LINES)
 
     # --- selection and copying ------------------------------------------------------------------
 
