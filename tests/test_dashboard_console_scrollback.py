@@ -68,3 +68,43 @@ async def test_scrollback_and_resize_keep_the_output(engine, cli, busybox, size)
             if line.strip().isdigit():
                 assert line.strip() in term.text().split(), (line, term.text())
         assert len(term.screen_buffer.history) >= 300 - rows
+
+
+async def test_c_goes_back_to_the_console_and_C_lists_them_all(engine, cli, busybox):
+    from tui.screens.console import ConsoleScreen, open_attach
+    from tui.screens.console_list import ConsoleList
+    cli("run", "-d", "--network", "none", "--name", "again", busybox, "sleep", "3600")
+    app = make_app(engine, live=False)
+    async with running(app, size=(80, 24)) as pilot:
+        await pilot.press("c")
+        console = app.screen
+        assert isinstance(console, ConsoleScreen)
+        first = console.current()
+        assert await _until(pilot, lambda: "#" in first.text()), first.text()
+        title = str(console.query_one("#console-title").render())
+        assert "detach" not in title   # an exec tab: ctrl-p ctrl-q is the shell's
+        await pilot.press("f12")
+        assert app.screen is app.dashboard
+        await pilot.press("c")                       # back to the same console, no new tab
+        assert app.screen is console and console.terminals() == [first]
+        assert console.current() is first
+        await pilot.press("f2")                      # asked for another: a second tab
+        assert await _until(pilot, lambda: len(console.terminals()) == 2)
+        second = console.current()
+        assert second is not first and second.container_id == first.container_id
+        attached = await open_attach(app, engine, first.container_id, "again")
+        assert console.current() is attached
+        assert "ctrl-p ctrl-q: detach" in str(console.query_one("#console-title").render())
+        await pilot.pause()   # the new tab is shown
+        await pilot.press("f7")
+        assert console.current() is second
+        assert "detach" not in str(console.query_one("#console-title").render())
+
+        await pilot.press("f12")
+        await pilot.press("C")                       # from the dashboard: the list
+        assert isinstance(app.screen, ConsoleList)
+        text = screen_text(app)
+        assert text.count("again") >= 3 and "attached to the main process" in text
+        await pilot.press("down", "enter")           # the second one
+        assert await _until(pilot, lambda: app.screen is console)
+        assert console.current() is second

@@ -34,6 +34,8 @@ class BerthApp(App):
         Binding("question_mark", "help", "Help", id="help"),
         Binding("colon", "command_palette", "Commands", id="palette"),
         Binding("ctrl+p", "command_palette", "Commands", id="palette2", show=False),
+        Binding("C", "consoles", "Consoles", id="consoles", show=False,
+                tooltip="The open consoles, to go back to one"),
     ]
     """Keys that work on every screen."""
 
@@ -113,6 +115,23 @@ class BerthApp(App):
         from .screens.help import HelpScreen
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
+
+    def action_consoles(self) -> None:
+        """List the open consoles; the one picked comes up in the console screen."""
+        from .screens.console import consoles, show_console
+        from .screens.console_list import ConsoleList
+        if isinstance(self.screen, ConsoleList):
+            return
+        terminals = consoles(self)
+        if not terminals:
+            self.notify("no console is open: c opens one in the selected container",
+                        timeout=3)
+            return
+
+        async def picked(term) -> None:
+            if term is not None:
+                await show_console(self, self.engine, term)
+        self.push_screen(ConsoleList(terminals), picked)
 
     def action_show_pane(self, kind: str) -> None:
         dash = self.dashboard

@@ -73,6 +73,8 @@ class TerminalWidget(MouseAndSelection, Widget, can_focus=True):
         super().__init__(id=id, classes=classes)
         self.session = session if session is not None else PtySession(argv or ["sh"], env)
         self.title = title
+        self.container_id = ""
+        """The container the session is in (set by the console screen)."""
         self.reserved_keys = reserved_keys
         """Keys left to the screen's bindings; every other key is the program's."""
         self.screen_buffer = VtScreen(80, 24, self._reply)
