@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from rich.text import Text
+from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import DataTable
 
@@ -36,6 +37,14 @@ def _state_of(model) -> tuple:
 
 class ResourceTable(DataTable):
     """One pane's table of containers, images, volumes or networks."""
+
+    BINDINGS = [
+        Binding("home,ctrl+home", "first_row", "First row", show=False),
+        Binding("end,ctrl+end", "last_row", "Last row", show=False),
+        Binding("pageup", "page_rows(-1)", "Page up", show=False),
+        Binding("pagedown", "page_rows(1)", "Page down", show=False),
+    ]
+    """Home/End and PgUp/PgDn move the cursor over the rows (DataTable's scroll sideways)."""
 
     class SortChanged(Message):
         """The sort column or direction changed (the screen redraws the header arrow)."""
@@ -129,6 +138,23 @@ class ResourceTable(DataTable):
             if key in self.rows_by_key:
                 self.update_cell(key, "_mark", "")
         self.marked.clear()
+
+    # --- moving ---------------------------------------------------------------------------------
+
+    def action_first_row(self) -> None:
+        if self.row_count:
+            self.move_cursor(row=0)
+
+    def action_last_row(self) -> None:
+        if self.row_count:
+            self.move_cursor(row=self.row_count - 1)
+
+    def action_page_rows(self, direction: int) -> None:
+        """A page of rows down (1) or up (-1): the rows on screen, less one kept in view."""
+        if self.row_count:
+            page = max(1, self.scrollable_content_region.height - 2)
+            row = min(max(self.cursor_row + direction * page, 0), self.row_count - 1)
+            self.move_cursor(row=row)
 
     # --- updates --------------------------------------------------------------------------------
 
