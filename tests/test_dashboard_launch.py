@@ -53,3 +53,20 @@ async def test_keys_open_each_screen_from_the_selection(engine, cli, busybox):
         assert await _until(pilot, lambda: any("name=keyed" in s for s in app.screen.shown()))
         await pilot.press("escape")
         assert app.screen is dashboard(app)
+
+
+def test_without_a_terminal_the_dashboard_refuses_in_one_line(root):
+    """`berth` in a pipe or a cron job: one line and exit 1, at once (textual would spin)."""
+    import subprocess
+    import time
+
+    from helpers import BERTH, REPO
+    env = {**__import__("os").environ, "BERTH_ROOT": root}
+    for argv in ([], ["tui"]):
+        t0 = time.monotonic()
+        p = subprocess.run([*BERTH, *argv], stdin=subprocess.DEVNULL, capture_output=True,
+                           text=True, timeout=30, env=env, cwd=REPO)
+        assert time.monotonic() - t0 < 10
+        assert p.returncode == 1 and p.stdout == ""
+        assert p.stderr.count("\n") == 1 and p.stderr.startswith("berth: the dashboard needs a "
+                                                                 "terminal"), p.stderr
