@@ -84,6 +84,19 @@ class BerthApp(App):
                                          live=self.live))
         for problem in self._problems:
             self.notify(problem, severity="warning", timeout=10)
+        self.theme_changed_signal.subscribe(self, self._theme_chosen)
+
+    def _theme_chosen(self, theme) -> None:
+        """A theme picked in the dashboard is kept in the config file for the next start."""
+        if theme.name != self.config.theme:
+            self.save_setting(theme=theme.name)
+
+    def save_setting(self, **kwargs) -> None:
+        """Write a choice (theme=…, sort=(pane, column, descending)) into the config file."""
+        from .config import save
+        problem = save(self.config, **kwargs)
+        if problem:
+            self.notify(problem, severity="warning", timeout=5)
 
     @property
     def dashboard(self):

@@ -69,6 +69,10 @@ class ResourceTable(DataTable):
         ("stopping…") and the model's state when it began; shown until that state changes."""
 
     def on_mount(self) -> None:
+        saved = getattr(getattr(self.app, "config", None), "sort", {}).get(self.kind)
+        keys = [c.key for c in self.columns_spec]
+        if saved and saved[0] in keys:   # the sort chosen last time (config file [sort])
+            self.sort_index, self.sort_reverse = keys.index(saved[0]), saved[1]
         self.add_column(" ", width=1, key="_mark")
         for col in self.columns_spec:
             self.add_column(self._header(col), width=col.width, key=col.key)
@@ -326,6 +330,9 @@ class ResourceTable(DataTable):
         self._refresh_headers()
         self._restore_cursor(key, self.cursor_row)
         self.post_message(self.SortChanged())
+        save = getattr(self.app, "save_setting", None)
+        if save is not None:
+            save(sort=(self.kind, self.columns_spec[index].key, reverse))
 
     def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
         event.stop()
