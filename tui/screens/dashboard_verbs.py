@@ -147,6 +147,16 @@ class DashboardVerbs:
         from .shell import run_shell
         run_shell(self.app, self.engine, c)
 
+    def action_top(self) -> None:
+        """The selected running container's processes (screens/top.py)."""
+        from .top import TopScreen
+        row = self.table().selected()
+        c = row.model if row else None
+        if self.pane_kind != "containers" or c is None or not c.running:
+            self.app.bell()
+            return
+        self.app.push_screen(TopScreen(self.engine, c.id, c.name))
+
     def action_inspect(self) -> None:
         self._open_inspect("json")
 
