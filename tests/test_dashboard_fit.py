@@ -16,6 +16,7 @@ def _dialogs(engine, busybox):
     from tui.screens.pull_dialog import PullDialog
     from tui.screens.resource_dialogs import NetworkDialog, SaveDialog, TagDialog, VolumeDialog
     from tui.screens.run_dialog import RunDialog
+    from tui.screens.save_logs import SaveLogsDialog
     from tui.screens.update_limits import UpdateLimitsScreen
     c = engine.container("fitme")
     return [
@@ -27,6 +28,8 @@ def _dialogs(engine, busybox):
          "enter/ctrl+s ok"),
         ("volume", lambda: VolumeDialog(engine, "New volume"), "enter/ctrl+s ok"),
         ("network", lambda: NetworkDialog(engine, "New network"), "enter/ctrl+s ok"),
+        ("save logs", lambda: SaveLogsDialog(engine, [], "~/berth-logs-x.log", False),
+         "enter/ctrl+s ok"),
     ]
 
 
@@ -143,3 +146,23 @@ async def test_a_paste_into_the_run_dialog_keeps_its_tabs_in_order(engine, busyb
                 values["memory"], values["cpus"]) == ("web", "sleep 9", "A=1", "8080:80",
                                                       "48m", "0.5"), values
         assert "48m" in screen_text(app)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+async def test_the_dialogs_without_fields_fit(size):
+    """The questions (remove, kill, prune with its checkbox) show whole, keys included."""
+    from tui.screens.confirm import ConfirmScreen
+    from tui.screens.resource_actions import PruneScreen
+    app = _DialogHost()
+    async with app.run_test(size=size) as pilot:
+        for dialog, keys in ((ConfirmScreen("Remove containers " + ", ".join(
+                                  f"name{i}" for i in range(20)) + "?", "This can't be undone."),
+                              "y yes"),
+                             (PruneScreen("Prune images?", "dangling images", "every image"),
+                              "a all")):
+            await app.push_screen(dialog)
+            await pilot.pause()
+            text = screen_text(app)
+            assert keys in text and "esc cancel" in text, text
+            dialog.dismiss(None)
+            await pilot.pause()
