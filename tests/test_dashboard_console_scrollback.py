@@ -6,16 +6,13 @@ from __future__ import annotations
 
 import pytest
 
-from dashboard_support import make_app, running, screen_text
+from dashboard_support import make_app, running, screen_text, settle
 
 SIZES = [(80, 24), (200, 60)]
 
 
-async def _until(pilot, cond, rounds=400):
-    for _ in range(rounds):
-        if cond():
-            return True
-        await pilot.pause(0.05)
+async def _until(pilot, cond) -> bool:
+    await settle(pilot, cond, rounds=1000)
     return cond()
 
 

@@ -147,6 +147,22 @@ class FormDialog(FitsTheTerminal, ModalScreen[Any]):
                             title=self.VERB, timeout=3)
         self.dismiss(None)
 
+    def output_path(self, text: str, example: str) -> str:
+        """The absolute path of a file to write, from the form's ``text``; InvalidArgument for
+        none, a directory, a missing directory, or an existing file not asked for twice."""
+        from engine.errors import InvalidArgument
+        if not text:
+            raise InvalidArgument(f"give the file to write, e.g. {example}")
+        path = os.path.abspath(os.path.expanduser(text))
+        if os.path.isdir(path):
+            raise InvalidArgument(f"{path} is a directory: name the file to write")
+        if not os.path.isdir(os.path.dirname(path)):
+            raise InvalidArgument(f"{os.path.dirname(path)}: no such directory")
+        if os.path.exists(path) and getattr(self, "_overwrite", "") != path:
+            self._overwrite = path
+            raise InvalidArgument(f"{path} exists: enter again to overwrite it")
+        return path
+
     # --- what each form does --------------------------------------------------------------------
 
     def parse(self, values: dict[str, Any]) -> dict:
@@ -201,18 +217,9 @@ class SaveDialog(FormDialog):
         super().__init__(engine, f"Save {label}", {"path": path})
         self.refs = refs
         self.label = label
-        self._overwrite = ""
 
     def parse(self, values: dict[str, Any]) -> dict:
-        from engine.errors import InvalidArgument
-        if not values["path"]:
-            raise InvalidArgument("give the file to write, e.g. ./image.tar")
-        path = os.path.abspath(os.path.expanduser(values["path"]))
-        if os.path.isdir(path):
-            raise InvalidArgument(f"{path} is a directory: name the file to write")
-        if os.path.exists(path) and self._overwrite != path:
-            self._overwrite = path
-            raise InvalidArgument(f"{path} exists: enter again to overwrite it")
+        path = self.output_path(values["path"], "./image.tar")
         fmt = "docker-archive" if values["check"] else "oci-archive"
         return {"path": path, "format": fmt}
 

@@ -1,10 +1,9 @@
 """Saving the logs console's lines: a form asking where, offering
 ``~/berth-logs-<names>-<time>.log``; the file is written in a thread, and an existing file is
-overwritten only when asked twice (as the image save form does)."""
+overwritten only when asked twice (FormDialog.output_path, as the image save form)."""
 
 from __future__ import annotations
 
-import os
 import time
 from typing import Any
 
@@ -29,21 +28,9 @@ class SaveLogsDialog(FormDialog):
         super().__init__(engine, f"Save {len(entries)} log lines", {"path": path})
         self.entries = entries
         self.labels = labels
-        self._overwrite = ""
 
     def parse(self, values: dict[str, Any]) -> dict:
-        from engine.errors import InvalidArgument
-        if not values["path"]:
-            raise InvalidArgument("give the file to write, e.g. ~/web.log")
-        path = os.path.abspath(os.path.expanduser(values["path"]))
-        if os.path.isdir(path):
-            raise InvalidArgument(f"{path} is a directory: name the file to write")
-        if not os.path.isdir(os.path.dirname(path)):
-            raise InvalidArgument(f"{os.path.dirname(path)}: no such directory")
-        if os.path.exists(path) and self._overwrite != path:
-            self._overwrite = path
-            raise InvalidArgument(f"{path} exists: enter again to overwrite it")
-        return {"path": path}
+        return {"path": self.output_path(values["path"], "~/web.log")}
 
     def perform(self, args: dict) -> tuple[str, int]:
         from engine.errors import BerthError
