@@ -166,3 +166,20 @@ async def test_the_dialogs_without_fields_fit(size):
             assert keys in text and "esc cancel" in text, text
             dialog.dismiss(None)
             await pilot.pause()
+
+
+async def test_a_bracketed_paste_with_tabs_fills_one_field_each(engine, busybox):
+    """A terminal's bracketed paste arrives whole (one Paste event): its Tabs move between
+    fields as typed ones would, instead of landing in the first field."""
+    from textual import events
+    from tui.screens.run_dialog import RunDialog
+    app = make_app(engine, live=False)
+    async with running(app, size=(80, 24)) as pilot:
+        dialog = RunDialog(engine, str(busybox))
+        await app.push_screen(dialog)
+        await pilot.pause()
+        app.post_message(events.Paste("web\tsleep 9\tA=1"))
+        await pilot.pause()
+        values = dialog.values()
+        assert (values["name"], values["command"], values["env"]) == ("web", "sleep 9", "A=1")
+        assert app.focused is dialog.query_one("#run-env")

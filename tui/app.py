@@ -68,6 +68,12 @@ class BerthApp(App):
             event.stop()
             event.prevent_default()
             return
+        if isinstance(event, events.Paste) and "\t" in event.text:
+            # an Input would take a paste whole, Tabs and all, into one field
+            from .screens.dialog_fit import FitsTheTerminal
+            if isinstance(self.screen, FitsTheTerminal):
+                self.screen.paste_fields(event.text)
+                return
         await super().on_event(event)
 
     async def action_quit(self) -> None:

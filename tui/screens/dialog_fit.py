@@ -54,6 +54,18 @@ class FitsTheTerminal:
         if focused is not None:
             self.call_after_refresh(focused.scroll_visible, animate=False)
 
+    def paste_fields(self, text: str) -> None:
+        """A pasted text with Tabs, as a terminal's bracketed paste delivers it in one piece:
+        each part into a field, from the focused one on, as typing it with its Tabs would."""
+        from textual.widgets import Input
+        for i, part in enumerate(text.split("\t")):
+            if i:
+                self.focus_next()
+            field = self.focused
+            line = part.splitlines()[0] if part.splitlines() else ""
+            if isinstance(field, Input) and line:
+                field.insert_text_at_cursor(line)
+
 
 
 class DialogFrame(VerticalScroll, can_focus=False):
