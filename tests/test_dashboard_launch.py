@@ -53,3 +53,42 @@ async def test_keys_open_each_screen_from_the_selection(engine, cli, busybox):
         assert await _until(pilot, lambda: any("name=keyed" in s for s in app.screen.shown()))
         await pilot.press("escape")
         assert app.screen is dashboard(app)
+
+
+def test_without_a_terminal_the_dashboard_refuses_in_one_line(root):
+    """`berth` in a pipe or a cron job: one line and exit 1, at once (textual would spin)."""
+    import subprocess
+    import time
+
+    from helpers import BERTH, REPO
+    env = {**__import__("os").environ, "BERTH_ROOT": root}
+    for argv in ([], ["tui"]):
+        t0 = time.monotonic()
+        p = subprocess.run([*BERTH, *argv], stdin=subprocess.DEVNULL, capture_output=True,
+                           text=True, timeout=30, env=env, cwd=REPO)
+        assert time.monotonic() - t0 < 10
+        assert p.returncode == 1 and p.stdout == ""
+        assert p.stderr.count("\n") == 1 and p.stderr.startswith("berth: the dashboard needs a "
+                                                                 "terminal"), p.stderr
+
+
+async def test_the_theme_and_sort_chosen_are_saved_in_the_config_and_restored(engine, tmp_path):
+    from tui.config import load
+    path = tmp_path / "berth" / "config.toml"
+    path.parent.mkdir()
+    path.write_text('# mine\nhide_stopped = false\n\n[keys]\nstart = "S"\n')
+    app = make_app(engine, live=False, config=load(str(path)))
+    async with running(app) as pilot:
+        await pilot.press("o", "o")          # sort by the third column (STATE)
+        app.theme = "berth-light"
+        await pilot.pause()
+        table = dashboard(app).table("containers")
+        column = table.columns_spec[table.sort_index].key
+    saved = load(str(path))
+    assert saved.theme == "berth-light" and saved.sort["containers"] == (column, False)
+    assert saved.keys == {"start": "S"} and "# mine" in path.read_text() and not saved.problems
+    app = make_app(engine, live=False, config=saved)
+    async with running(app) as pilot:
+        table = dashboard(app).table("containers")
+        assert app.theme == "berth-light"
+        assert table.columns_spec[table.sort_index].key == column

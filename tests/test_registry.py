@@ -327,6 +327,10 @@ def test_search_the_catalog(reg, root):
     assert [line.split()[0] for line in lines[1:]] == [f"{reg.host}/library/busybox"]
     p = berth(root, "search", "--limit", "1", f"{reg.host}/library")
     assert len(p.stdout.splitlines()) == 2
+    # the registry alone, as the README shows it: everything it has, never Docker Hub
+    p = berth(root, "search", f"{reg.host}/")
+    assert sorted(line.split()[0] for line in p.stdout.splitlines()[1:]) == [
+        f"{reg.host}/library/{n}" for n in ("alpine", "busybox", "multi")]
 
 
 async def test_wrong_diff_id_is_refused(root, engine):

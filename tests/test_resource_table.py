@@ -4,6 +4,7 @@ re-sort and cursor moves."""
 
 from __future__ import annotations
 
+import pytest
 from textual.app import App
 from textual.widgets import DataTable
 
@@ -65,3 +66,28 @@ async def test_only_changed_cells_are_rendered_again(monkeypatch):
         await pilot.pause()
         assert table.cursor_row == 1
         assert "c09 9.0" in " | ".join(_shown(app))
+
+
+@pytest.mark.parametrize("size", [(80, 24), (200, 60)], ids=lambda s: f"{s[0]}x{s[1]}")
+async def test_home_end_and_pages_move_over_the_rows_not_sideways(size):
+    app = _TableApp()
+    async with app.run_test(size=size) as pilot:
+        table = app.query_one(ResourceTable)
+        # names wider than the screen: DataTable's Home/End would scroll sideways
+        table.apply([_row(f"{i:03d}-" + "x" * 300, float(i)) for i in range(100)])
+        table.focus()
+        await pilot.pause()
+        await pilot.press("end")
+        assert table.cursor_row == 99 and table.scroll_x == 0
+        assert any(line.startswith("099-") for line in _shown(app))
+        await pilot.press("home")
+        assert table.cursor_row == 0 and table.scroll_x == 0
+        page = table.scrollable_content_region.height - 2
+        await pilot.press("pagedown")
+        assert table.cursor_row == page
+        await pilot.press("pagedown")
+        assert table.cursor_row == min(2 * page, 99)
+        await pilot.press("pageup")
+        assert table.cursor_row == min(2 * page, 99) - page
+        await pilot.press("pageup", "pageup")
+        assert table.cursor_row == 0

@@ -34,6 +34,8 @@ class BerthApp(App):
         Binding("question_mark", "help", "Help", id="help"),
         Binding("colon", "command_palette", "Commands", id="palette"),
         Binding("ctrl+p", "command_palette", "Commands", id="palette2", show=False),
+        Binding("C", "consoles", "Consoles", id="consoles", show=False,
+                tooltip="The open consoles, to go back to one"),
     ]
     """Keys that work on every screen."""
 
@@ -66,6 +68,12 @@ class BerthApp(App):
             event.stop()
             event.prevent_default()
             return
+        if isinstance(event, events.Paste) and "\t" in event.text:
+            # an Input would take a paste whole, Tabs and all, into one field
+            from .screens.dialog_fit import FitsTheTerminal
+            if isinstance(self.screen, FitsTheTerminal):
+                self.screen.paste_fields(event.text)
+                return
         await super().on_event(event)
 
     async def action_quit(self) -> None:
@@ -82,6 +90,19 @@ class BerthApp(App):
                                          live=self.live))
         for problem in self._problems:
             self.notify(problem, severity="warning", timeout=10)
+        self.theme_changed_signal.subscribe(self, self._theme_chosen)
+
+    def _theme_chosen(self, theme) -> None:
+        """A theme picked in the dashboard is kept in the config file for the next start."""
+        if theme.name != self.config.theme:
+            self.save_setting(theme=theme.name)
+
+    def save_setting(self, **kwargs) -> None:
+        """Write a choice (theme=…, sort=(pane, column, descending)) into the config file."""
+        from .config import save
+        problem = save(self.config, **kwargs)
+        if problem:
+            self.notify(problem, severity="warning", timeout=5)
 
     @property
     def dashboard(self):
@@ -113,6 +134,23 @@ class BerthApp(App):
         from .screens.help import HelpScreen
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
+
+    def action_consoles(self) -> None:
+        """List the open consoles; the one picked comes up in the console screen."""
+        from .screens.console import consoles, show_console
+        from .screens.console_list import ConsoleList
+        if isinstance(self.screen, ConsoleList):
+            return
+        terminals = consoles(self)
+        if not terminals:
+            self.notify("no console is open: c opens one in the selected container",
+                        timeout=3)
+            return
+
+        async def picked(term) -> None:
+            if term is not None:
+                await show_console(self, self.engine, term)
+        self.push_screen(ConsoleList(terminals), picked)
 
     def action_show_pane(self, kind: str) -> None:
         dash = self.dashboard

@@ -12,10 +12,12 @@ from .registry_client import RegistryClient
 async def search(term: str, registry: str | None = None, limit: int = 25,
                  insecure: bool = False) -> list[dict]:
     """Repositories of ``registry`` whose name contains ``term``, from its /v2/_catalog;
-    the registry may also be given as a prefix of the term (``127.0.0.1:5000/busy``)."""
+    the registry may also be given as a prefix of the term (``127.0.0.1:5000/busy``, or
+    ``127.0.0.1:5000/`` for all it has)."""
     from .auth import get_credentials
-    first, _, rest = term.partition("/")
-    if registry is None and rest and ("." in first or ":" in first or first == "localhost"):
+    first, slash, rest = term.partition("/")
+    # "127.0.0.1:5000/" names the registry and nothing to match: its whole catalog
+    if registry is None and slash and ("." in first or ":" in first or first == "localhost"):
         registry, term = first, rest
     if registry is None:
         registry = DOCKER_HUB

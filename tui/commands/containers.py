@@ -181,17 +181,21 @@ def _refs(p, many: bool = True) -> None:
 
 
 def _each(args, fn, quiet: bool = False) -> int:
-    from engine.errors import BerthError
-    code = 0
-    for ref in args.containers:
-        try:
-            fn(ref)
+    """``fn`` on every named container, in parallel as docker's CLI does (parallel.py): each
+    name printed as it completes, in the order given; the failures after them, in that order
+    too, as docker prints them; the exit code is the first failure's."""
+    from .parallel import each, naming
+    failures = []
+    for ref, error in each(args.containers, fn):
+        if error is None:
             if not quiet:
-                print(ref)
-        except BerthError as e:
-            print(f"berth: {e}", file=sys.stderr)
-            code = e.exit_code if code == 0 else code
-    return code
+                print(ref, flush=True)
+        else:
+            failures.append((ref, error))
+    for ref, e in failures:
+        message = naming(ref, e) if len(args.containers) > 1 else str(e)
+        print(f"berth: {message}", file=sys.stderr)
+    return failures[0][1].exit_code if failures else 0
 
 
 def cmd_start(args) -> int:

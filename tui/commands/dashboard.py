@@ -18,6 +18,12 @@ ESCDELAY_MS = "25"
 
 def cmd_tui(args) -> int:
     import os
+    import sys
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        # textual would draw into a pipe and spin reading a file that never answers
+        print("berth: the dashboard needs a terminal (stdin and stdout are not one); in a "
+              "script use the subcommands: berth ps, berth run, berth --help", file=sys.stderr)
+        return 1
     os.environ.setdefault("ESCDELAY", ESCDELAY_MS)   # read when textual is imported
     from engine import Engine
 

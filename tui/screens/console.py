@@ -3,8 +3,10 @@
 ``berth attach`` / ``run -it``; ctrl-p ctrl-q detaches and closes the tab).
 
 The screen is installed on the app once, so leaving it (F12 or ctrl+]) keeps every console
-running; opening a console for another container adds a tab. Every other key goes to the
-terminal in the current tab; the mouse selects text there and copies it.
+running; opening a console for another container adds a tab, and `c` on a container that has
+one goes back to it (F2 opens another). F11 here, or `C` anywhere else, lists the consoles open.
+Every other key goes to the terminal in the current tab; the mouse selects text there and
+copies it; shift+PgUp/PgDn and the wheel scroll back.
 """
 
 from __future__ import annotations
@@ -55,6 +57,10 @@ class ConsoleScreen(Screen):
         Binding("f9", "close_tab", "Close console", priority=True, id="console_close"),
         Binding("f6", "copy", "Copy", priority=True, id="console_copy",
                 tooltip="Copy the selected text (the mouse selects), or else the whole screen"),
+        Binding("f2", "another", "Another console", priority=True, id="console_another",
+                tooltip="Another exec console in this tab's container"),
+        Binding("f11", "app.consoles", "Consoles", priority=True, id="console_list",
+                tooltip="The open consoles, to pick one"),
     ]
     """Priority keys: every other key belongs to the program in the console."""
 
@@ -98,23 +104,49 @@ class ConsoleScreen(Screen):
         if self.full():
             return None
         env = {"BERTH_ROOT": self.engine.paths.root, "BERTH_RUN": self.engine.paths.run}
-        return await self._add(PtySession(exec_argv(container_id, command), env), name)
+        return await self._add(PtySession(exec_argv(container_id, command), env), name,
+                               container_id)
+
+    def existing(self, container_id: str) -> TerminalWidget | None:
+        """The container's exec console still running, when it has one."""
+        for term in self.terminals():
+            if term.container_id == container_id and term.verb == "exec" and not term.ended:
+                return term
+        return None
+
+    def show(self, term: TerminalWidget) -> None:
+        """Make ``term``'s tab the current one."""
+        pane = self.pane_of(term)
+        if pane is not None:
+            self.query_one(TabbedContent).active = pane.id
+            term.focus()
+            self._update_title()
+
+    async def action_another(self) -> None:
+        """Another exec console in the container of the current tab."""
+        term = self.current()
+        if term is None or not term.container_id:
+            self.app.bell()
+            return
+        await self.open(term.container_id, term.title)
 
     async def attach(self, sock: int, name: str,
-                     detach_keys: bytes = b"\x10\x11") -> TerminalWidget | None:
+                     detach_keys: bytes = b"\x10\x11",
+                     container_id: str = "") -> TerminalWidget | None:
         """Add a console attached to a container's main process through ``sock`` (the frames
         socket of ``Engine.attach``, or of ``Engine.run``'s ``attach_fd``); the console owns
         the socket from here, even when it refuses (too many consoles)."""
         if self.full():
             os.close(sock)
             return None
-        return await self._add(AttachSession(sock, detach_keys), name)
+        return await self._add(AttachSession(sock, detach_keys), name, container_id)
 
-    async def _add(self, session, name: str) -> TerminalWidget:
+    async def _add(self, session, name: str, container_id: str = "") -> TerminalWidget:
         self._serial += 1
         pane_id = f"console-{self._serial}"
         term = TerminalWidget(session=session, title=name, reserved_keys=self.RESERVED_KEYS,
                               id=f"term-{self._serial}")
+        term.container_id = container_id
         tabs = self.query_one(TabbedContent)
         await tabs.add_pane(TabPane(self._label(term), term, id=pane_id))
         tabs.active = pane_id
@@ -140,15 +172,20 @@ class ConsoleScreen(Screen):
         return str(self.query_one(TabbedContent).get_tab(pane.id).label)
 
     def _update_title(self) -> None:
+        """The keys of the current tab: detaching only where it is attached."""
         n = len(self.terminals())
+        term = self.current()
+        detach = "   ctrl-p ctrl-q: detach" if term is not None and term.verb == "attach" else ""
         self.query_one("#console-title", Static).update(
-            f" consoles: {n}   F12/ctrl+] dashboard   F7/F8 tabs   F9 close   F6 copy   "
-            "mouse: select (shift+mouse if the program takes it)   ctrl-p ctrl-q: detach")
+            f" consoles: {n}{detach}   F12/ctrl+] dashboard   F7/F8 tabs   F11 list   F2 another"
+            "   F9 close   F6 copy   shift+PgUp/PgDn scroll   mouse: select (shift+mouse if the"
+            " program takes it)")
 
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
         term = self.current()
         if term is not None:
             term.focus()
+        self._update_title()
 
     async def on_terminal_widget_exited(self, event: TerminalWidget.Exited) -> None:
         term = event.terminal
@@ -260,10 +297,30 @@ async def hang_up_all(app, timeout: float = 1.0) -> None:
         await asyncio.wait([asyncio.ensure_future(w) for w in waits], timeout=timeout)
 
 
-async def open_console(app, engine, container_id: str, name: str) -> TerminalWidget | None:
-    """Show the console screen with a new exec console (a shell) in a container."""
+async def open_console(app, engine, container_id: str, name: str,
+                       another: bool = False) -> TerminalWidget | None:
+    """Show the console screen with the container's exec console: the one already running
+    (unless ``another`` is asked for), or a new shell."""
     screen = await _show(app, engine)
+    term = None if another else screen.existing(container_id)
+    if term is not None:
+        screen.show(term)
+        return term
     return await screen.open(container_id, name)
+
+
+def consoles(app) -> list[TerminalWidget]:
+    """Every open console, in tab order (none before the first is opened)."""
+    try:
+        return app.get_screen(NAME).terminals()
+    except KeyError:
+        return []
+
+
+async def show_console(app, engine, term: TerminalWidget) -> None:
+    """Bring the console screen up on ``term``'s tab."""
+    screen = await _show(app, engine)
+    screen.show(term)
 
 
 async def open_attach(app, engine, container_id: str, name: str,
@@ -284,4 +341,4 @@ async def open_attach(app, engine, container_id: str, name: str,
             app.notify(str(e), title="attach", severity="error")
             return None
     screen = await _show(app, engine)
-    return await screen.attach(sock, name, keys)
+    return await screen.attach(sock, name, keys, container_id)

@@ -88,6 +88,7 @@ class DashboardScreen(DashboardVerbs, Screen):
         Binding("P", "pull_dialog", "Pull", id="pull_dialog", show=False,
                 tooltip="Pull an image"),
         Binding("E", "events", "Events", id="events", show=False, tooltip="Events, live"),
+        Binding("T", "top", "Top", id="top", show=False, tooltip="The container's processes"),
     ]
     """lazydocker / k9s keys; every one can be remapped by its id in the config file."""
 

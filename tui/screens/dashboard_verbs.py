@@ -18,64 +18,83 @@ class DashboardVerbs:
 
     # --- container verbs ------------------------------------------------------------------------
 
-    def _containers(self, check) -> list:
-        return [r.model for r in self.targets() if check(r.model)]
-
     @work(thread=True, group="actions", exit_on_error=False)
-    def run_verb(self, name: str, refs: list[str], label: str, **kwargs) -> None:
-        """Call Engine.<name>(ref) for each ref (thread); failures are raised together."""
-        from engine.errors import BerthError
+    def run_verb(self, name: str, refs: list[str], label: str, keys: list[str] | None = None,
+                 names: list[str] | None = None, **kwargs) -> None:
+        """Call Engine.<name>(ref) for every ref at once (thread; at most PARALLEL at a time,
+        tui/commands/parallel.py); each row's state shows ``label`` until it changes, and
+        failures, each naming its row, are raised together at the end."""
+        from ..commands.parallel import each, naming
         fn = verb(self.engine, name, f"{label}")
+        keys = keys or refs
+        names = names or refs
+        by_ref = dict(zip(refs, zip(keys, names)))
         errors = []
-        for ref in refs:
-            try:
-                fn(ref, **kwargs)
-            except BerthError as e:
-                errors.append(str(e))
-        self.post_message(self.Changed())
+        for ref, error in each(refs, lambda r: fn(r, **kwargs)):
+            key, shown = by_ref[ref]
+            if error is not None:
+                errors.append(naming(shown, error))
+                self.app.call_from_thread(self._clear_pending, key)
+            self.post_message(self.Changed())
         if errors:
             raise ActionFailed("; ".join(errors))
 
-    def _act(self, name: str, check, label: str, **kwargs) -> None:
-        targets = self._containers(check)
-        if not targets:
+    def _begin(self, rows: list, word: str) -> tuple[list[str], list[str]]:
+        """Mark ``rows`` as being worked on (their state cell says ``word``); their keys and
+        names, for run_verb."""
+        keys = [r.key for r in rows]
+        self.table().set_pending(keys, word)
+        return keys, [_name_of(self.pane_kind, r) for r in rows]
+
+    def _clear_pending(self, key: str) -> None:
+        for kind in R.COLUMNS:
+            self.table(kind).clear_pending(key)
+
+    def _act(self, name: str, check, label: str, word: str, **kwargs) -> None:
+        rows = [r for r in self.targets() if check(r.model)]
+        if not rows:
             self.app.bell()
             return
-        self.notify(f"{label} {', '.join(c.name for c in targets)}", timeout=2)
-        self.run_verb(name, [c.id for c in targets], label, **kwargs)
+        keys, names = self._begin(rows, word)
+        self.run_verb(name, [r.model.id for r in rows], label, keys=keys, names=names,
+                      **kwargs)
         self.table().clear_marks()
 
     def action_start(self) -> None:
-        self._act("start", lambda c: c.can_start(), "starting")
+        self._act("start", lambda c: c.can_start(), "start", "starting…")
 
     def action_stop(self) -> None:
-        self._act("stop", lambda c: c.can_stop(), "stopping")
+        self._act("stop", lambda c: c.can_stop(), "stop", "stopping…")
 
     def action_restart(self) -> None:
-        self._act("restart", lambda c: c.can_stop() or c.can_start(), "restarting")
+        self._act("restart", lambda c: c.can_stop() or c.can_start(), "restart", "restarting…")
 
     def action_pause(self) -> None:
-        targets = [r.model for r in self.targets()]
-        pause = [c for c in targets if c.can_pause()]
-        unpause = [c for c in targets if c.can_unpause()]
-        if pause:
-            self.run_verb("pause", [c.id for c in pause], "pause")
-        if unpause:
-            self.run_verb("unpause", [c.id for c in unpause], "unpause")
+        rows = self.targets()
+        pause = [r for r in rows if r.model.can_pause()]
+        unpause = [r for r in rows if r.model.can_unpause()]
         if not pause and not unpause:
             self.app.bell()
+            return
+        for name, chosen, word in (("pause", pause, "pausing…"),
+                                   ("unpause", unpause, "unpausing…")):
+            if chosen:
+                keys, names = self._begin(chosen, word)
+                self.run_verb(name, [r.model.id for r in chosen], name, keys=keys, names=names)
         self.table().clear_marks()
 
     def action_kill(self) -> None:
-        targets = self._containers(lambda c: c.can_stop())
-        if not targets:
+        rows = [r for r in self.targets() if r.model.can_stop()]
+        if not rows:
             self.app.bell()
             return
-        names = ", ".join(c.name for c in targets)
+        names = ", ".join(r.model.name for r in rows)
 
         def answered(yes: bool | None) -> None:
             if yes:
-                self.run_verb("kill", [c.id for c in targets], "kill")
+                keys, shown = self._begin(rows, "killing…")
+                self.run_verb("kill", [r.model.id for r in rows], "kill", keys=keys,
+                              names=shown)
                 self.table().clear_marks()
         self.app.push_screen(ConfirmScreen(f"Kill {names}?", "SIGKILL: the processes get no "
                                            "chance to clean up."), answered)
@@ -103,7 +122,9 @@ class DashboardVerbs:
 
         def answered(yes: bool | None) -> None:
             if yes:
-                self.run_verb(verb_name, [r.ref for r in rows], f"remove {singular}", **kwargs)
+                keys, shown = self._begin(rows, "removing…")
+                self.run_verb(verb_name, [r.ref for r in rows], f"remove {singular}", keys=keys,
+                              names=shown, **kwargs)
                 self.table().clear_marks()
         self.app.push_screen(ConfirmScreen(f"Remove {noun} {names}?", detail), answered)
 
@@ -125,6 +146,16 @@ class DashboardVerbs:
             return
         from .shell import run_shell
         run_shell(self.app, self.engine, c)
+
+    def action_top(self) -> None:
+        """The selected running container's processes (screens/top.py)."""
+        from .top import TopScreen
+        row = self.table().selected()
+        c = row.model if row else None
+        if self.pane_kind != "containers" or c is None or not c.running:
+            self.app.bell()
+            return
+        self.app.push_screen(TopScreen(self.engine, c.id, c.name))
 
     def action_inspect(self) -> None:
         self._open_inspect("json")

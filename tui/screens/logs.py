@@ -9,7 +9,6 @@ the shared executor would hold up the app's exit and starve the other workers.
 
 from __future__ import annotations
 
-import os
 import re
 import threading
 import time
@@ -26,6 +25,8 @@ from textual.widgets import Footer, Input, Static
 from ..widgets.log_view import LABEL_COLOURS, Entry, LogView
 
 FLUSH_DELAY = 0.05
+LABEL_WIDTH = 24
+"""Merged logs: names are padded to the longest, up to this many columns."""
 SINCE_PRESETS = {"0": (None, "all"), "1": (60, "1m"), "2": (300, "5m"), "3": (900, "15m"),
                  "4": (3600, "1h"), "5": (86400, "24h")}
 
@@ -61,14 +62,12 @@ class LogsScreen(Screen):
         def can_replace(self, message: Message) -> bool:
             return isinstance(message, LogsScreen.Pending)
 
-    def __init__(self, engine, targets: list[tuple[str, str]], max_lines: int = 10_000,
-                 save_dir: str | None = None):
+    def __init__(self, engine, targets: list[tuple[str, str]], max_lines: int = 10_000):
         super().__init__()
         self.engine = engine
         self.targets = targets
         """(container id, name) of each container shown."""
         self.max_lines = max_lines
-        self.save_dir = save_dir or os.getcwd()
         self.since_key = "0"
         self._lock = threading.Lock()
         self._pending: deque[Entry] = deque(maxlen=max_lines)
@@ -93,6 +92,7 @@ class LogsScreen(Screen):
     def on_mount(self) -> None:
         view = self.query_one(LogView)
         view.labels = len(self.targets) > 1
+        view.label_width = min(LABEL_WIDTH, max(len(n) for _, n in self.targets))
         self.query_one("#logs-input").display = False
         view.focus()
         self._start_readers()
@@ -129,9 +129,10 @@ class LogsScreen(Screen):
                     return
                 self._queue(gen, Entry(name, colour, line.stream, line.time, line.text))
         except BerthError as e:
-            self._queue(gen, Entry(name, colour, "stderr", "", f"berth: {e}"))
+            self._queue(gen, Entry(name, colour, "stderr", _now(), f"berth: {e}"))
         except Exception as e:  # a reader must never die silently: say why the logs stopped
-            self._queue(gen, Entry(name, colour, "stderr", "", f"berth: {type(e).__name__}: {e}"))
+            self._queue(gen, Entry(name, colour, "stderr", _now(),
+                                   f"berth: {type(e).__name__}: {e}"))
         if gen == self._generation:
             self.ended.add(cid)
             self._queue(gen, None)
@@ -283,16 +284,14 @@ class LogsScreen(Screen):
             self.app.bell()
 
     def action_save(self) -> None:
+        """Ask where to save what the view holds, offering ~/berth-logs-<names>-<time>.log."""
+        from .save_logs import SaveLogsDialog, default_path
         view = self.query_one(LogView)
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        name = "merged" if len(self.targets) > 1 else self.targets[0][1]
-        path = os.path.join(self.save_dir, f"berth-logs-{name}-{stamp}.log")
-        try:
-            with open(path, "w") as f:
-                for e in list(view.entries):
-                    label = f"{e.label} " if len(self.targets) > 1 else ""
-                    f.write(f"{e.time} {label}{e.stream} {e.text.rstrip(chr(10))}\n")
-        except OSError as e:
-            self.notify(f"could not save the logs: {e.strerror or e}", severity="error")
-            return
-        self.notify(f"saved {len(view.entries)} lines to {path}")
+        names = [n for _, n in self.targets]
+        self.app.push_screen(SaveLogsDialog(self.engine, list(view.entries), default_path(names),
+                                            labels=len(names) > 1))
+
+
+def _now() -> str:
+    from engine.clock import now_rfc3339
+    return now_rfc3339()

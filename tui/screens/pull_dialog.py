@@ -15,6 +15,8 @@ from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Checkbox, Input, Label, ProgressBar, Static
 
+from .dialog_fit import FitsTheTerminal, focus_keys, compact_css
+
 MAX_LAYERS = 64      # rows drawn; an image with more shows the rest as a count
 MAX_LINES = 20       # status lines kept (digest, "Status: ...")
 
@@ -91,13 +93,13 @@ class LayerRow(Horizontal):
         self.query_one(".layer-status", Label).update(status)
 
 
-class PullDialog(ModalScreen[str | None]):
+class PullDialog(FitsTheTerminal, ModalScreen[str | None]):
     """Pull an image; dismisses with the reference pulled (None when closed without one)."""
 
     DEFAULT_CSS = """
     PullDialog { align: center middle; }
-    #pull { width: 110; height: auto; max-height: 90%; padding: 0 2; border: round $primary;
-            background: $surface; }
+    #pull { width: 110; max-width: 100%; height: auto; max-height: 100%; padding: 0 2;
+            border: round $primary; background: $surface; }
     #pull-title { text-style: bold; color: $primary; margin-bottom: 1; }
     #pull-form { height: 3; }
     #pull-ref { width: 1fr; }
@@ -105,10 +107,13 @@ class PullDialog(ModalScreen[str | None]):
     #pull-lines, #pull-head { color: $text-muted; height: auto; }
     #pull-error { color: $error; height: auto; }
     #pull-keys { color: $text-muted; margin-top: 1; }
-    """
+    PullDialog.-compact #pull-form { height: 1; }
+    PullDialog.-compact #pull-layers { max-height: 8; }
+    """ + compact_css("PullDialog")
 
     BINDINGS = [
         Binding("escape", "cancel", "Cancel / close", id="pull.cancel"),
+        *focus_keys(),
     ]
 
     class Progress(Message):

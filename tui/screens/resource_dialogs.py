@@ -14,12 +14,14 @@ from typing import Any
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Grid, Vertical
+from textual.containers import Grid
 from textual.screen import ModalScreen
 from textual.widgets import Checkbox, Input, Label, Static
 
+from .dialog_fit import DialogFrame, FitsTheTerminal, focus_keys, compact_css
 
-class FormDialog(ModalScreen[Any]):
+
+class FormDialog(FitsTheTerminal, ModalScreen[Any]):
     """A titled form of labelled inputs; enter or ctrl+s submits, escape closes.
 
     Subclasses name their FIELDS, turn the values into arguments (``parse``, raising BerthError
@@ -28,19 +30,23 @@ class FormDialog(ModalScreen[Any]):
 
     DEFAULT_CSS = """
     FormDialog { align: center middle; }
-    FormDialog #form { width: 84; height: auto; max-height: 100%; padding: 0 2;
-                       border: round $primary; background: $surface; }
+    FormDialog #form { width: 84; max-width: 100%; height: auto; max-height: 100%;
+                       padding: 0 2; border: round $primary; background: $surface; }
     FormDialog #form-title { text-style: bold; color: $primary; margin-bottom: 1; }
     FormDialog #form-grid { grid-size: 2; grid-columns: 16 1fr; grid-rows: 3; height: auto; }
     FormDialog #form-grid Label { padding: 1 0 0 0; }
     FormDialog Checkbox { margin-left: 16; }
     FormDialog #form-error { color: $error; height: auto; }
     FormDialog #form-keys { color: $text-muted; }
-    """
+    FormDialog.-compact #form-grid { grid-rows: 1; }
+    FormDialog.-compact #form-grid Label { padding: 0; }
+    FormDialog.-compact Checkbox { margin-top: 1; }
+    """ + compact_css("FormDialog")
 
     BINDINGS = [
         Binding("ctrl+s", "submit", "OK", id="form.submit"),
         Binding("escape", "cancel", "Cancel", id="form.cancel"),
+        *focus_keys(),
     ]
     """ctrl+s (or enter in a field) submits; escape closes (a save in progress carries on)."""
 
@@ -61,7 +67,7 @@ class FormDialog(ModalScreen[Any]):
         """What the engine call returned, once it succeeded (tests read it)."""
 
     def compose(self) -> ComposeResult:
-        with Vertical(id="form"):
+        with DialogFrame(id="form"):
             yield Static(self.title_text, id="form-title", markup=False)
             with Grid(id="form-grid"):
                 for key, label, hint in self.FIELDS:
@@ -141,6 +147,22 @@ class FormDialog(ModalScreen[Any]):
                             title=self.VERB, timeout=3)
         self.dismiss(None)
 
+    def output_path(self, text: str, example: str) -> str:
+        """The absolute path of a file to write, from the form's ``text``; InvalidArgument for
+        none, a directory, a missing directory, or an existing file not asked for twice."""
+        from engine.errors import InvalidArgument
+        if not text:
+            raise InvalidArgument(f"give the file to write, e.g. {example}")
+        path = os.path.abspath(os.path.expanduser(text))
+        if os.path.isdir(path):
+            raise InvalidArgument(f"{path} is a directory: name the file to write")
+        if not os.path.isdir(os.path.dirname(path)):
+            raise InvalidArgument(f"{os.path.dirname(path)}: no such directory")
+        if os.path.exists(path) and getattr(self, "_overwrite", "") != path:
+            self._overwrite = path
+            raise InvalidArgument(f"{path} exists: enter again to overwrite it")
+        return path
+
     # --- what each form does --------------------------------------------------------------------
 
     def parse(self, values: dict[str, Any]) -> dict:
@@ -195,18 +217,9 @@ class SaveDialog(FormDialog):
         super().__init__(engine, f"Save {label}", {"path": path})
         self.refs = refs
         self.label = label
-        self._overwrite = ""
 
     def parse(self, values: dict[str, Any]) -> dict:
-        from engine.errors import InvalidArgument
-        if not values["path"]:
-            raise InvalidArgument("give the file to write, e.g. ./image.tar")
-        path = os.path.abspath(os.path.expanduser(values["path"]))
-        if os.path.isdir(path):
-            raise InvalidArgument(f"{path} is a directory: name the file to write")
-        if os.path.exists(path) and self._overwrite != path:
-            self._overwrite = path
-            raise InvalidArgument(f"{path} exists: enter again to overwrite it")
+        path = self.output_path(values["path"], "./image.tar")
         fmt = "docker-archive" if values["check"] else "oci-archive"
         return {"path": path, "format": fmt}
 

@@ -17,11 +17,13 @@ import shlex
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Grid, Horizontal, Vertical
+from textual.containers import Grid, Horizontal
 from textual.screen import ModalScreen
 from textual.widgets import Checkbox, Input, Label, Select, Static
 
 from engine.options import RESTART_POLICIES
+
+from .dialog_fit import DialogFrame, FitsTheTerminal, focus_keys, compact_css
 
 # (id, label, hint, flag: each shell word of the field becomes one "flag value" pair)
 FIELDS = (
@@ -84,27 +86,32 @@ def parse_run(argv: list[str]):
     return config, args.name, entrypoint_set
 
 
-class RunDialog(ModalScreen[str | None]):
+class RunDialog(FitsTheTerminal, ModalScreen[str | None]):
     """Run a container; dismisses with its id (None when cancelled)."""
 
     DEFAULT_CSS = """
     RunDialog { align: center middle; }
-    #run { width: 96; height: auto; max-height: 100%; padding: 0 2; border: round $primary;
-           background: $surface; }
+    #run { width: 96; max-width: 100%; height: auto; max-height: 100%; padding: 0 2;
+           border: round $primary; background: $surface; }
     #run-title { text-style: bold; color: $primary; margin-bottom: 1; }
     #run-grid { grid-size: 2; grid-columns: 16 1fr; grid-rows: 3; height: auto; }
     #run-grid Label { padding: 1 0 0 0; }
     #run-options { height: 3; }
     #run-options Checkbox { margin-right: 2; }
     #run-restart { width: 32; }
+    RunDialog.-compact #run-restart { width: 20; }
     #run-restart-label { width: 16; padding: 1 0 0 0; }
     #run-error { color: $error; height: auto; }
     #run-keys { color: $text-muted; }
-    """
+    RunDialog.-compact #run-grid { grid-rows: 1; }
+    RunDialog.-compact #run-grid Label, RunDialog.-compact #run-restart-label { padding: 0; }
+    RunDialog.-compact #run-options { height: 1; margin-top: 1; }
+    """ + compact_css("RunDialog")
 
     BINDINGS = [
         Binding("ctrl+s", "run", "Run", id="run.run"),
         Binding("escape", "cancel", "Cancel", id="run.cancel"),
+        *focus_keys(),
     ]
     """ctrl+s (or enter in a field) runs; escape closes without running anything."""
 
@@ -124,7 +131,7 @@ class RunDialog(ModalScreen[str | None]):
         self.busy = False
 
     def compose(self) -> ComposeResult:
-        with Vertical(id="run"):
+        with DialogFrame(id="run"):
             yield Static("Run a container", id="run-title", markup=False)
             with Grid(id="run-grid"):
                 for key, label, hint, _ in FIELDS:

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Grid, Vertical
+from textual.containers import Grid
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static
+
+from .dialog_fit import DialogFrame, FitsTheTerminal, focus_keys
 
 # (Resources field or "restart", label, hint)
 FIELDS = (
@@ -102,23 +104,27 @@ def _int(text: str, flag: str) -> int:
                               "integer") from None
 
 
-class UpdateLimitsScreen(ModalScreen[tuple | None]):
+class UpdateLimitsScreen(FitsTheTerminal, ModalScreen[tuple | None]):
     """Edit one container's limits; dismisses with (changes, restart policy) or None."""
 
     DEFAULT_CSS = """
     UpdateLimitsScreen { align: center middle; }
-    #limits { width: 72; height: auto; padding: 1 2; border: round $primary;
-              background: $surface; }
+    #limits { width: 72; max-width: 100%; height: auto; max-height: 100%; padding: 1 2;
+              border: round $primary; background: $surface; }
     #limits-title { text-style: bold; margin-bottom: 1; }
     #limits-grid { grid-size: 2; grid-columns: 22 1fr; grid-rows: 3; height: auto; }
     #limits-grid Label { padding: 1 0 0 0; }
     #limits-error { color: $error; height: auto; }
     #limits-keys { color: $text-muted; margin-top: 1; }
+    UpdateLimitsScreen.-compact #limits { padding: 0 2; }
+    UpdateLimitsScreen.-compact #limits-grid { grid-rows: 1; }
+    UpdateLimitsScreen.-compact #limits-grid Label { padding: 0; }
     """
 
     BINDINGS = [
         Binding("ctrl+s", "save", "Save", id="limits.save"),
         Binding("escape", "cancel", "Cancel", id="limits.cancel"),
+        *focus_keys(),
     ]
     """ctrl+s (or enter in a field) saves; escape closes without changing anything."""
 
@@ -128,7 +134,7 @@ class UpdateLimitsScreen(ModalScreen[tuple | None]):
 
     def compose(self) -> ComposeResult:
         values = current_values(self.container)
-        with Vertical(id="limits"):
+        with DialogFrame(id="limits"):
             yield Static(f"Limits of {self.container.name}"
                          + (" (applied live)" if self.container.running else
                             " (applied at its next start)"), id="limits-title", markup=False)

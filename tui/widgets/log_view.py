@@ -37,6 +37,12 @@ class Entry:
     text: str
 
 
+def _when(e: Entry) -> str:
+    """An entry's time as a sort key: the monitor writes fixed-width RFC 3339 in UTC, so the
+    strings sort as the times do."""
+    return e.time
+
+
 class LogView(ScrollView, can_focus=True):
     """The logs console's scrollback."""
 
@@ -70,12 +76,16 @@ class LogView(ScrollView, can_focus=True):
         self._width = 0
         self._programmatic = False
         self._render_cache: dict[int, Text] = {}
+        self.label_width = 0
+        """Merged logs: the width the names are padded to, so the lines start in one column."""
 
     # --- adding ---------------------------------------------------------------------------------
 
     def add_entries(self, entries: list[Entry]) -> None:
         """Append a batch of entries (the oldest fall off past max_lines)."""
         if not entries:
+            return
+        if self.labels and self._merge(entries):
             return
         if len(entries) > self.max_lines:
             entries = entries[-self.max_lines:]
@@ -111,6 +121,21 @@ class LogView(ScrollView, can_focus=True):
                 self.post_message(self.FollowChanged())
         self.refresh()
 
+    def _merge(self, entries: list[Entry]) -> bool:
+        """Merged logs: put ``entries`` in time order among those kept (each container's
+        reader delivers its own lines in order, but not in step with the others). True when
+        that took a re-sort (done here); False when they simply follow the last line."""
+        entries.sort(key=_when)   # stable: lines of one instant keep their arrival order
+        if not self.entries or _when(entries[0]) >= _when(self.entries[-1]):
+            return False
+        merged = sorted([*self.entries, *entries], key=_when)[-self.max_lines:]
+        self.entries = deque(merged, maxlen=self.max_lines)
+        if not self.following:
+            self.unseen += len(entries)
+            self.post_message(self.FollowChanged())
+        self._rebuild()
+        return True
+
     def clear(self) -> None:
         self.entries.clear()
         self.rows.clear()
@@ -126,7 +151,9 @@ class LogView(ScrollView, can_focus=True):
         if self.timestamps:
             t.append(e.time[:23].replace("T", " ") + " ", style="dim")
         if self.labels:
-            t.append(f"{e.label} │ ", style=e.colour)
+            width = self.label_width or len(e.label)
+            label = e.label if len(e.label) <= width else e.label[:width - 1] + "…"
+            t.append(f"{label:<{width}} │ ", style=e.colour)
         body = e.text.rstrip("\n").expandtabs(8)
         if "\x1b" in body:
             body_text = Text.from_ansi(body)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from rich.text import Text
+from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import DataTable
 
@@ -25,8 +26,25 @@ def _cell_key(cell: Any) -> Any:
     return cell
 
 
+def _state_of(model) -> tuple:
+    """What a verb changes in a model: a container's status and its start and finish times
+    (a restart changes only those); other kinds only go away."""
+    state = getattr(model, "state", None)
+    if state is None:
+        return ()
+    return (state.status, state.started_at, state.finished_at)
+
+
 class ResourceTable(DataTable):
     """One pane's table of containers, images, volumes or networks."""
+
+    BINDINGS = [
+        Binding("home,ctrl+home", "first_row", "First row", show=False),
+        Binding("end,ctrl+end", "last_row", "Last row", show=False),
+        Binding("pageup", "page_rows(-1)", "Page up", show=False),
+        Binding("pagedown", "page_rows(1)", "Page down", show=False),
+    ]
+    """Home/End and PgUp/PgDn move the cursor over the rows (DataTable's scroll sideways)."""
 
     class SortChanged(Message):
         """The sort column or direction changed (the screen redraws the header arrow)."""
@@ -46,8 +64,15 @@ class ResourceTable(DataTable):
         self.sort_reverse = False
         """Whether the sort is descending."""
         self._cell_keys: dict[str, tuple] = {}
+        self.pending: dict[str, tuple[str, tuple]] = {}
+        """Rows a verb is working on, by key: what their state cell says meanwhile
+        ("stopping…") and the model's state when it began; shown until that state changes."""
 
     def on_mount(self) -> None:
+        saved = getattr(getattr(self.app, "config", None), "sort", {}).get(self.kind)
+        keys = [c.key for c in self.columns_spec]
+        if saved and saved[0] in keys:   # the sort chosen last time (config file [sort])
+            self.sort_index, self.sort_reverse = keys.index(saved[0]), saved[1]
         self.add_column(" ", width=1, key="_mark")
         for col in self.columns_spec:
             self.add_column(self._header(col), width=col.width, key=col.key)
@@ -118,6 +143,23 @@ class ResourceTable(DataTable):
                 self.update_cell(key, "_mark", "")
         self.marked.clear()
 
+    # --- moving ---------------------------------------------------------------------------------
+
+    def action_first_row(self) -> None:
+        if self.row_count:
+            self.move_cursor(row=0)
+
+    def action_last_row(self) -> None:
+        if self.row_count:
+            self.move_cursor(row=self.row_count - 1)
+
+    def action_page_rows(self, direction: int) -> None:
+        """A page of rows down (1) or up (-1): the rows on screen, less one kept in view."""
+        if self.row_count:
+            page = max(1, self.scrollable_content_region.height - 2)
+            row = min(max(self.cursor_row + direction * page, 0), self.row_count - 1)
+            self.move_cursor(row=row)
+
     # --- updates --------------------------------------------------------------------------------
 
     def apply(self, rows: Sequence[Row]) -> None:
@@ -133,17 +175,19 @@ class ResourceTable(DataTable):
                 del self.rows_by_key[key]
                 self._cell_keys.pop(key, None)
                 self.marked.discard(key)
+                self.pending.pop(key, None)
                 reorder = True
             for row in rows:
-                keys = tuple(_cell_key(c) for c in row.cells)
+                cells = self._shown(row)
+                keys = tuple(_cell_key(c) for c in cells)
                 old = self.rows_by_key.get(row.key)
                 if old is None:
                     mark = Text(MARK if row.key in self.marked else "", style="bold")
-                    self.add_row(mark, *row.cells, key=row.key)
+                    self.add_row(mark, *cells, key=row.key)
                     reorder = True
                 else:
                     old_keys = self._cell_keys[row.key]
-                    for col, a, b, cell in zip(self.columns_spec, old_keys, keys, row.cells):
+                    for col, a, b, cell in zip(self.columns_spec, old_keys, keys, cells):
                         if a != b:
                             self.update_cell(row.key, col.key, cell, update_width=col.key in auto)
                     if old.sort[self.sort_index] != row.sort[self.sort_index]:
@@ -153,6 +197,40 @@ class ResourceTable(DataTable):
             if reorder:
                 self._order()
             self._restore_cursor(cursor_key, cursor_index)
+
+    # --- rows a verb is working on ---------------------------------------------------------------
+
+    def set_pending(self, keys, text: str) -> None:
+        """Show ``text`` ("stopping…") in the state cell of these rows (after the name when
+        the pane has no state) until their model's state changes, they go, or clear_pending."""
+        for key in keys:
+            row = self.rows_by_key.get(key)
+            if row is not None:
+                self.pending[key] = (text, _state_of(row.model))
+        self.update_rows([self.rows_by_key[k] for k in keys if k in self.rows_by_key])
+
+    def clear_pending(self, key: str) -> None:
+        """The verb on this row is over without changing it (it failed): show it as it is."""
+        if self.pending.pop(key, None) is not None and key in self.rows_by_key:
+            self.update_rows([self.rows_by_key[key]])
+
+    def _shown(self, row: Row) -> tuple:
+        """The row's cells as drawn: with the pending verb's word while it works."""
+        pending = self.pending.get(row.key)
+        if pending is None:
+            return row.cells
+        text, state = pending
+        if _state_of(row.model) != state:
+            del self.pending[row.key]
+            return row.cells
+        keys = [c.key for c in self.columns_spec]
+        cells = list(row.cells)
+        if "state" in keys:
+            cells[keys.index("state")] = Text(text, style="bold italic")
+        else:
+            first = cells[0].copy() if isinstance(cells[0], Text) else Text(str(cells[0]))
+            cells[0] = first.append(f" {text}", style="italic")
+        return tuple(cells)
 
     # --- drawing ------------------------------------------------------------------------------
 
@@ -199,8 +277,9 @@ class ResourceTable(DataTable):
             old = self.rows_by_key.get(row.key)
             if old is None:
                 continue
-            keys = tuple(_cell_key(c) for c in row.cells)
-            for col, a, b, cell in zip(self.columns_spec, self._cell_keys[row.key], keys, row.cells):
+            cells = self._shown(row)
+            keys = tuple(_cell_key(c) for c in cells)
+            for col, a, b, cell in zip(self.columns_spec, self._cell_keys[row.key], keys, cells):
                 if a != b:
                     self.update_cell(row.key, col.key, cell, update_width=col.key in auto)
             if old.sort[self.sort_index] != row.sort[self.sort_index]:
@@ -251,6 +330,9 @@ class ResourceTable(DataTable):
         self._refresh_headers()
         self._restore_cursor(key, self.cursor_row)
         self.post_message(self.SortChanged())
+        save = getattr(self.app, "save_setting", None)
+        if save is not None:
+            save(sort=(self.kind, self.columns_spec[index].key, reverse))
 
     def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
         event.stop()

@@ -14,7 +14,8 @@ The mouse selects text (press, drag, release; a double click a word, a triple cl
 the selection goes to the clipboard on release; once the program asks for mouse reports (xterm
 modes 1000/1002/1003), the mouse is the program's and shift+drag selects, as in xterm.
 
-The sessions are in terminal_sessions.py; the xterm bytes and the pyte screen in vt.py.
+The sessions are in terminal_sessions.py; the mouse and the selection in terminal_select.py;
+the xterm bytes and the pyte screen in vt.py.
 """
 
 from __future__ import annotations
@@ -31,14 +32,17 @@ from textual.message import Message
 from textual.strip import Strip
 from textual.widget import Widget
 
+from .terminal_select import MouseAndSelection
 from .terminal_sessions import READ_SIZE, AttachSession, PtySession, exec_argv
-from .vt import (BRACKETED_PASTE, DECCKM, MOUSE_ANY, MOUSE_DRAG, MOUSE_MODES, MOUSE_SGR, VtScreen,
-                 key_bytes, mouse_bytes, rich_color)
+from .vt import BRACKETED_PASTE, DECCKM, VtScreen, key_bytes, mouse_bytes, rich_color
+
+PAGE_KEYS = {"shift+pageup": 1, "shift+pagedown": -1}
+"""Keys that scroll the scrollback a page (a terminal's own, never the program's)."""
 
 __all__ = ["AttachSession", "PtySession", "TerminalWidget", "exec_argv", "key_bytes",
            "mouse_bytes"]
 
-class TerminalWidget(Widget, can_focus=True):
+class TerminalWidget(MouseAndSelection, Widget, can_focus=True):
     """A terminal for one session: colours, cursor, keys, mouse, selection, resize with the
     pane."""
 
@@ -69,6 +73,8 @@ class TerminalWidget(Widget, can_focus=True):
         super().__init__(id=id, classes=classes)
         self.session = session if session is not None else PtySession(argv or ["sh"], env)
         self.title = title
+        self.container_id = ""
+        """The container the session is in (set by the console screen)."""
         self.reserved_keys = reserved_keys
         """Keys left to the screen's bindings; every other key is the program's."""
         self.screen_buffer = VtScreen(80, 24, self._reply)
@@ -89,6 +95,9 @@ class TerminalWidget(Widget, can_focus=True):
         self._outgoing = bytearray()
         self._writer = False
         self._cursor_row = 0
+        self.back = 0
+        """Lines the view is scrolled back into the scrollback (0: the live screen)."""
+        self._seen_scrolled = 0
 
     # --- the session ----------------------------------------------------------------------------
 
@@ -169,6 +178,11 @@ class TerminalWidget(Widget, can_focus=True):
         scr = self.screen_buffer
         changed = set(scr.dirty)
         scr.dirty.clear()
+        if self.back:   # scrolled back: stay on the same lines while new ones come
+            self.back = min(self.back + scr.scrolled - self._seen_scrolled, len(scr.history))
+            self._seen_scrolled = scr.scrolled
+            self.refresh()
+            return
         if self.selection is not None:
             (y0, _), (y1, _) = self._ordered()
             if any(y0 <= y <= y1 for y in changed):   # what was selected is no longer there
@@ -286,16 +300,41 @@ class TerminalWidget(Widget, can_focus=True):
     def check_consume_key(self, key: str, character: str | None) -> bool:
         # the program's keys hide the dashboard's bindings (even priority ones such as
         # ctrl+q, which is also the second detach key); the screen keeps reserved_keys
-        return key not in self.reserved_keys and key_bytes(key, character) is not None
+        return key not in self.reserved_keys and (key in PAGE_KEYS
+                                                   or key_bytes(key, character) is not None)
 
     def on_key(self, event: events.Key) -> None:
+        if event.key in PAGE_KEYS:
+            event.stop()
+            event.prevent_default()
+            self.scroll_history(PAGE_KEYS[event.key] * max(1, self.size.height - 1))
+            return
         data = key_bytes(event.key, event.character, DECCKM in self.screen_buffer.mode)
         if data is None or self.ended:
             return
         event.stop()
         event.prevent_default()
         self.clear_selection()
+        self.scroll_history(-self.back)   # typing shows the live screen, as a terminal does
         self.write(data)
+
+    # --- scrollback -----------------------------------------------------------------------------
+
+    def scroll_history(self, lines: int) -> None:
+        """Scroll the view ``lines`` back into the scrollback (negative: forward); none while a
+        full-screen program shows its alternate screen."""
+        scr = self.screen_buffer
+        back = 0 if scr.alternate else min(max(self.back + lines, 0), len(scr.history))
+        if back != self.back:
+            self.back = back
+            self._seen_scrolled = scr.scrolled
+            self.clear_selection()
+            self.refresh()
+
+    def _history_strip(self, runs: tuple, width: int, base: Style) -> Strip:
+        from pyte.screens import Char
+        segments = [Segment(text, base + self._style(Char("", *attrs))) for text, attrs in runs]
+        return Strip(segments).adjust_cell_length(width, base).crop(0, width)
 
     def on_paste(self, event: events.Paste) -> None:
         event.stop()
@@ -309,151 +348,6 @@ class TerminalWidget(Widget, can_focus=True):
 
     def on_blur(self) -> None:
         self.refresh()
-
-    # --- mouse: the program's when it asks for reports, else a selection -------------------------
-
-    def _reporting(self, event: events.MouseEvent) -> bool:
-        """The program wants this mouse event (shift keeps the mouse for selecting)."""
-        return (self.fd is not None and not event.shift
-                and not MOUSE_MODES.isdisjoint(self.screen_buffer.mode))
-
-    def _cell(self, event: events.MouseEvent) -> tuple[int, int]:
-        offset = event.get_content_offset_capture(self)
-        scr = self.screen_buffer
-        return (min(max(offset.y, 0), scr.lines - 1), min(max(offset.x, 0), scr.columns - 1))
-
-    def _report(self, event: events.MouseEvent, button: int, release: bool = False) -> None:
-        y, x = self._cell(event)
-        button |= (4 if event.shift else 0) | (8 if event.meta else 0) | (16 if event.ctrl else 0)
-        self.write(mouse_bytes(button, x, y, release, MOUSE_SGR in self.screen_buffer.mode))
-
-    def on_mouse_down(self, event: events.MouseDown) -> None:
-        if self._reporting(event):
-            event.stop()
-            if 1 <= event.button <= 3:
-                self._mouse_button = event.button
-                self.capture_mouse()
-                self._report(event, event.button - 1)
-            return
-        if event.button != 1:
-            return
-        event.stop()
-        self.clear_selection()
-        cell = self._cell(event)
-        self.selection = (cell, cell)
-        self._selecting = True
-        self.capture_mouse()
-
-    def on_mouse_move(self, event: events.MouseMove) -> None:
-        if self._mouse_button or (self._reporting(event) and not self._selecting):
-            mode = self.screen_buffer.mode
-            if (self._mouse_button and MOUSE_DRAG in mode) or MOUSE_ANY in mode:
-                self._report(event, 32 + (self._mouse_button - 1 if self._mouse_button else 3))
-            return
-        if self._selecting and self.selection is not None:
-            anchor, head = self.selection
-            cell = self._cell(event)
-            if cell != head:
-                self.selection = (anchor, cell)
-                self.refresh()
-
-    def on_mouse_up(self, event: events.MouseUp) -> None:
-        if self._mouse_button:
-            button, self._mouse_button = self._mouse_button, 0
-            self.release_mouse()
-            if not MOUSE_MODES.isdisjoint(self.screen_buffer.mode):
-                self._report(event, button - 1, release=True)
-            event.stop()
-            return
-        if not self._selecting:
-            return
-        self._selecting = False
-        self.release_mouse()
-        event.stop()
-        if self.selection is not None:
-            anchor, head = self.selection
-            if anchor == head:   # a click, not a selection
-                self.selection = None
-                self.refresh()
-            else:
-                self.copy_selection()
-
-    def on_click(self, event: events.Click) -> None:
-        if self._reporting(event) or event.chain < 2:
-            return
-        event.stop()
-        y, x = self._cell(event)
-        scr = self.screen_buffer
-        if event.chain == 2:   # a word: the run of non-blank cells under the pointer
-            row = scr.buffer[y]
-            if row[x].data.isspace():
-                return
-            x0 = x1 = x
-            while x0 > 0 and not row[x0 - 1].data.isspace():
-                x0 -= 1
-            while x1 < scr.columns - 1 and not row[x1 + 1].data.isspace():
-                x1 += 1
-            self.selection = ((y, x0), (y, x1))
-        else:                  # the whole row
-            self.selection = ((y, 0), (y, scr.columns - 1))
-        self.refresh()
-        self.copy_selection()
-
-    def on_mouse_scroll_up(self, event: events.MouseScrollUp) -> None:
-        if self._reporting(event):
-            event.stop()
-            self._report(event, 64)
-
-    def on_mouse_scroll_down(self, event: events.MouseScrollDown) -> None:
-        if self._reporting(event):
-            event.stop()
-            self._report(event, 65)
-
-    # --- selection and copying ------------------------------------------------------------------
-
-    def _ordered(self) -> tuple[tuple[int, int], tuple[int, int]]:
-        a, b = self.selection
-        return (a, b) if a <= b else (b, a)
-
-    def selected_text(self) -> str:
-        """The selected cells as text: rows joined with newlines, trailing blanks dropped."""
-        if self.selection is None:
-            return ""
-        scr = self.screen_buffer
-        (y0, x0), (y1, x1) = self._ordered()
-        rows = []
-        for y in range(y0, min(y1, scr.lines - 1) + 1):
-            line = scr.buffer[y]
-            start = x0 if y == y0 else 0
-            end = x1 + 1 if y == y1 else scr.columns
-            rows.append("".join(line[x].data for x in range(start, min(end, scr.columns)))
-                        .rstrip())
-        return "\n".join(rows)
-
-    def copy_selection(self) -> str:
-        """Put the selected text on the clipboard (OSC 52); the text copied."""
-        text = self.selected_text()
-        if text:
-            self.copy_text(text)
-        return text
-
-    def copy_text(self, text: str) -> None:
-        self.last_copied = text
-        self.app.copy_to_clipboard(text)
-
-    def clear_selection(self) -> None:
-        if self.selection is not None:
-            self.selection = None
-            self.refresh()
-
-    def _selected_span(self, y: int) -> tuple[int, int] | None:
-        """Columns [start, end) of row ``y`` that are selected."""
-        if self.selection is None or self.selection[0] == self.selection[1]:
-            return None
-        (y0, x0), (y1, x1) = self._ordered()
-        if not y0 <= y <= y1:
-            return None
-        return (x0 if y == y0 else 0, x1 + 1 if y == y1 else self.screen_buffer.columns)
 
     # --- drawing --------------------------------------------------------------------------------
 
@@ -474,11 +368,27 @@ class TerminalWidget(Widget, can_focus=True):
         return style
 
     def render_line(self, y: int) -> Strip:
+        strip = self._row(y)
+        if self.back and y == 0:   # where the view is, over the right end of the top row
+            note = f" ↑ {self.back} lines back: shift+PgDn or type to return "
+            width = self.size.width
+            strip = Strip.join([strip.crop(0, max(0, width - len(note))),
+                                Strip([Segment(note, self.rich_style + Style(reverse=True))])])
+            strip = strip.crop(0, width)
+        return strip
+
+    def _row(self, y: int) -> Strip:
         scr = self.screen_buffer
         width = self.size.width
         base = self.rich_style
         if y >= scr.lines:
             return Strip.blank(width, base)
+        if self.back:
+            n = len(scr.history)
+            i = n - self.back + y
+            if i < n:
+                return self._history_strip(scr.history[i], width, base)
+            y = i - n
         if y == scr.lines - 1 and (self.exit_code is not None or self.detached):
             note = (" [detached: the container runs on] " if self.detached else
                     f" [exited with {self.exit_code}{': ' + self.error if self.error else ''}] ")

@@ -5,10 +5,13 @@ screen that answers the program's queries. Pure, so tested without a pty."""
 from __future__ import annotations
 
 import copy
-from collections import defaultdict
+from collections import defaultdict, deque
 
 import pyte
 from pyte.screens import StaticDefaultDict
+
+HISTORY_LINES = 10_000
+"""Lines of scrollback each console keeps (as runs of text, a few hundred bytes a line)."""
 
 __all__ = ["VtScreen", "key_bytes", "mouse_bytes", "rich_color", "DECCKM", "MOUSE_MODES",
            "MOUSE_DRAG", "MOUSE_ANY", "MOUSE_SGR", "BRACKETED_PASTE"]
@@ -93,12 +96,94 @@ def rich_color(name: str) -> str | None:
 class VtScreen(pyte.Screen):
     """A pyte screen that answers the program's queries (cursor position, device attributes)
     and has xterm's alternate screen (modes 47, 1047, 1049), so the shell's screen is back
-    after ``vi`` or ``top``."""
+    after ``vi`` or ``top``; with xterm's scrollback (``history``: the lines scrolled off the
+    top of the main screen, at most HISTORY_LINES) and xterm's resize (rows below the cursor
+    go first, rows pushed off the top go to the scrollback and come back when it grows)."""
 
-    def __init__(self, columns: int, lines: int, reply) -> None:
+    def __init__(self, columns: int, lines: int, reply, history: int = HISTORY_LINES) -> None:
         self._main = None   # (buffer, cursor) of the main screen while the alternate one shows
+        self.history: deque[tuple] = deque(maxlen=history)
+        """Lines scrolled off the top, oldest first, each a tuple of (text, attributes) runs."""
+        self.scrolled = 0
+        """Lines added to ``history`` in all (a view scrolled back keeps its place by it)."""
+        self._attrs: dict[tuple, tuple] = {}
         super().__init__(columns, lines)
         self._reply = reply
+
+    # --- scrollback -----------------------------------------------------------------------------
+
+    def _keep(self, row) -> None:
+        """Put a row that leaves the top of the main screen into the scrollback."""
+        runs: list[tuple[str, tuple]] = []
+        blank = self.default_char
+        width = max((x + 1 for x, ch in row.items() if ch != blank), default=0)
+        for x in range(min(width, self.columns)):
+            ch = row[x]
+            attrs = tuple(ch[1:])
+            attrs = self._attrs.setdefault(attrs, attrs)   # one tuple per look, shared
+            if runs and runs[-1][1] is attrs:
+                runs[-1] = (runs[-1][0] + ch.data, attrs)
+            else:
+                runs.append((ch.data, attrs))
+        if len(self._attrs) > 4096:   # 24-bit colours could otherwise grow it forever
+            self._attrs.clear()
+        self.history.append(tuple(runs))
+        self.scrolled += 1
+
+    def _restore(self, runs: tuple):
+        """A scrollback line as a buffer row again (the screen grew)."""
+        row = StaticDefaultDict(self.default_char)
+        x = 0
+        for text, attrs in runs:
+            for c in text:
+                if x < self.columns:
+                    row[x] = pyte.screens.Char(c, *attrs)
+                x += 1
+        return row
+
+    def erase_in_display(self, how: int = 0, *args, **kwargs) -> None:
+        if how == 3:   # xterm's "erase saved lines" (what `clear` sends): the scrollback
+            self.history.clear()
+            return
+        super().erase_in_display(how, *args, **kwargs)
+
+    def index(self) -> None:
+        top, bottom = self.margins or (0, self.lines - 1)
+        if self.cursor.y == bottom and top == 0 and self._main is None:
+            self._keep(self.buffer[0])
+        super().index()
+
+    def resize(self, lines: int | None = None, columns: int | None = None) -> None:
+        lines = lines or self.lines
+        columns = columns or self.columns
+        if lines != self.lines and self._main is None:
+            self._resize_main(lines)
+        super().resize(lines, columns)
+
+    def _resize_main(self, lines: int) -> None:
+        """Change the main screen's height as xterm does: shrinking drops the rows below the
+        cursor first, then moves rows off the top into the scrollback; growing brings them back
+        from it (pyte alone would cut the top, the prompt and what was above it)."""
+        old = self.lines
+        shift = 0
+        if lines < old:
+            below = old - 1 - self.cursor.y
+            shift = max(0, (old - lines) - below)
+            for y in range(shift):
+                self._keep(self.buffer[y])
+        elif self.history:
+            shift = -min(lines - old, len(self.history))
+        buffer = self._new_buffer()
+        for y, row in self.buffer.items():
+            if 0 <= y - shift < lines and y < old:
+                buffer[y - shift] = row
+        for y in range(-shift):
+            buffer[-shift - 1 - y] = self._restore(self.history.pop())
+        self.buffer = buffer
+        self.cursor.y = min(max(self.cursor.y - shift, 0), lines - 1)
+        self.lines = lines   # pyte's resize now only changes the width
+        self.dirty.update(range(lines))
+        self.set_margins()
 
     def write_process_input(self, data: str) -> None:
         self._reply(data.encode())
