@@ -21,7 +21,7 @@ from textual.widgets import Footer, Static
 from ..widgets.graphs import CARD_HEIGHT, ContainerGraphs
 from ..widgets.header import HostHeader
 from ..widgets.history import HistoryBook
-from .dashboard import STATS_INTERVAL
+from .dashboard_feed import STATS_INTERVAL
 
 NAME = "berth-graphs"
 INTERVAL = 1.0
