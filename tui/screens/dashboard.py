@@ -12,14 +12,18 @@ from collections import deque
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
+from textual.containers import Container, Vertical
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import ContentSwitcher, Footer, Input, Static
+from textual.widgets import ContentSwitcher, Input, Static
 
 from ..widgets import rows as R
+from ..widgets.detail import DetailPane
+from ..widgets.footer import KeyFooter
 from ..widgets.header import PANES, HostHeader, PaneTabs
+from ..widgets.history import HistoryBook
 from ..widgets.resource_table import ResourceTable
+from .dashboard_detail import DashboardDetail
 from .dashboard_feed import CLOCK_INTERVAL, SLOW_CLOCK_INTERVAL, DashboardFeed
 from .dashboard_verbs import DashboardVerbs
 from .dashboard_view import DashboardView
@@ -28,7 +32,7 @@ from .fetch import Snapshot
 __all__ = ["DashboardScreen", "CLOCK_INTERVAL", "SLOW_CLOCK_INTERVAL"]
 
 
-class DashboardScreen(DashboardFeed, DashboardView, DashboardVerbs, Screen):
+class DashboardScreen(DashboardFeed, DashboardView, DashboardDetail, DashboardVerbs, Screen):
     """The main screen: header, pane tabs, the current pane's table, filter, footer."""
 
     BINDINGS = [
@@ -75,6 +79,12 @@ class DashboardScreen(DashboardFeed, DashboardView, DashboardVerbs, Screen):
         Binding("P", "pull_dialog", "Pull", id="pull_dialog", show=False,
                 tooltip="Pull an image"),
         Binding("E", "events", "Events", id="events", show=False, tooltip="Events, live"),
+        Binding("right_square_bracket", "detail_tab(1)", "Next tab", id="detail_next",
+                show=False, tooltip="The detail pane's next tab"),
+        Binding("left_square_bracket", "detail_tab(-1)", "Previous tab", id="detail_prev",
+                show=False, tooltip="The detail pane's previous tab"),
+        Binding("v", "detail_toggle", "Detail", id="detail_toggle", show=False,
+                tooltip="Show or hide the detail pane"),
     ]
     """lazydocker / k9s keys; every one can be remapped by its id in the config file."""
 
@@ -120,6 +130,11 @@ class DashboardScreen(DashboardFeed, DashboardView, DashboardVerbs, Screen):
         self.snap = Snapshot()
         self.samples: dict[str, object] = {}
         self.history: dict[str, deque] = {}
+        """CPU % per container for the sparklines (HISTORY points, one every STATS_INTERVAL)."""
+        self.book = HistoryBook()
+        """Every measured container's history since the dashboard started (bounded), for the
+        detail pane's graphs and the graphs screen."""
+        self._sample_ticks = 0
         self.filters: dict[str, str] = {k: "" for k in PANES}
         self._refresh_pending = False
         self._dirty: set[tuple[str, str]] = set()
@@ -139,20 +154,24 @@ class DashboardScreen(DashboardFeed, DashboardView, DashboardVerbs, Screen):
         self._watch_sig: tuple | None = None
         self.loaded = False
         """True once the first snapshot was drawn (tests wait for it)."""
+        self._detail_init()
 
     # --- layout ---------------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
         yield HostHeader(self.engine.paths.root, id="host")
         yield PaneTabs(id="tabs")
-        with ContentSwitcher(initial="pane-containers", id="panes"):
-            for kind in PANES:
-                with Vertical(id=f"pane-{kind}", classes="pane"):
-                    yield Static("", id=f"msg-{kind}", classes="pane-message", markup=False)
-                    yield ResourceTable(kind, R.COLUMNS[kind], id=f"table-{kind}")
-        yield Input(placeholder="filter: text, or ~regex   (enter keeps it, esc clears)",
+        with Container(id="body"):
+            with ContentSwitcher(initial="pane-containers", id="panes"):
+                for kind in PANES:
+                    with Vertical(id=f"pane-{kind}", classes="pane"):
+                        yield Static("", id=f"msg-{kind}", classes="pane-message", markup=False)
+                        yield ResourceTable(kind, R.COLUMNS[kind], id=f"table-{kind}")
+            yield DetailPane(id="detail")
+        yield Input(placeholder="filter names and images: text, ~regex, name: image: status: "
+                                "label: id:   (enter keeps it, esc clears)",
                     id="filter")
-        yield Footer(id="footer", show_command_palette=False)
+        yield KeyFooter(id="footer")
 
     def on_mount(self) -> None:
         self.query_one("#filter", Input).display = False

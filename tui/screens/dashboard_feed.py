@@ -23,8 +23,10 @@ WATCH_INTERVAL = 0.25       # seconds between stats of events.jsonl when follow_
 HOST_INTERVAL = 3.0         # host totals
 CLOCK_INTERVAL = 5.0        # re-render "Up 45s" and "3m ago" while something is that young
 SLOW_CLOCK_INTERVAL = 20.0  # ... and when every age is in minutes or more
-STATS_INTERVAL = 2.0        # as k9s refreshes; each sample repaints the visible table
+STATS_INTERVAL = 2.0        # as k9s refreshes; the table repaints with every second sample
+SAMPLE_INTERVAL = 1.0       # the graphs' history (the detail pane's, the graphs screen's) at 1 s
 HISTORY = R.SPARK_WIDTH
+MEASURED = ("running", "paused")   # a paused container still has memory and pids to show
 
 
 class DashboardFeed:
@@ -142,7 +144,8 @@ class DashboardFeed:
         look at every stopped container's record each second)."""
         if getattr(self.engine, "stats", None) is None or self.fed_by_graphs:
             return
-        ids = tuple(sorted(c.id for c in self.snap.items("containers") if c.state.status == "running"))
+        ids = tuple(sorted(c.id for c in self.snap.items("containers")
+                           if c.state.status in MEASURED))
         if ids == self._stats_ids:
             return
         self._stats_ids = ids
@@ -164,12 +167,19 @@ class DashboardFeed:
         """Follow Engine.stats for the running containers."""
         from engine.errors import NotFound
         try:
-            async for samples in self.engine.stats(ids, interval=STATS_INTERVAL):
+            async for samples in self.engine.stats(ids, interval=SAMPLE_INTERVAL):
                 self.post_message(self.Stats(list(samples)))
         except NotFound:  # one of them was removed meanwhile; the next refresh restarts us
             self._stats_ids = None
 
     def on_dashboard_screen_stats(self, message: Stats) -> None:
+        if not self.fed_by_graphs:   # (the graphs screen adds its samples to the book itself)
+            self.book.add(message.samples)
+            self._sample_ticks += 1
+            if self._sample_ticks % round(STATS_INTERVAL / SAMPLE_INTERVAL):
+                self.detail_stats_moved()
+                return   # the table repaints every STATS_INTERVAL, the graphs every sample
+        self.detail_stats_moved()
         seen = {s.id for s in message.samples}
         for cid in [c for c in self.samples if c not in seen]:
             self.samples.pop(cid, None)
@@ -245,6 +255,7 @@ class DashboardFeed:
         if self._stale:
             self._stale = False
             self.redraw()
+        self.detail_follow(force=True)   # what it read may have moved while covered
         if self._host_paused:
             self._host_paused = False
             self.sample_host()

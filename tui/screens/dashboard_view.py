@@ -8,8 +8,9 @@ import re
 
 from textual.widgets import ContentSwitcher, Input, Static
 
-from ..textfilter import compile_filter
+from ..rowfilter import compile_row_filter
 from ..widgets import rows as R
+from ..widgets.footer import KeyFooter
 from ..widgets.header import PANES, HostHeader, PaneTabs
 
 CONTAINER_ACTIONS = {"start", "stop", "restart", "pause", "kill", "logs", "shell",
@@ -78,11 +79,11 @@ class DashboardView:
             message.display = False
             table.display = True
             try:
-                keep = compile_filter(self.filters[kind])
+                keep = compile_row_filter(self.filters[kind], kind)
             except re.error:
                 keep = None
             if keep is not None:
-                rows = [r for r in rows if keep(r.text)]
+                rows = [r for r in rows if keep(r)]
             table.apply(rows)
             counts[kind] = len(rows)
             total = len(self.rows_for(kind) or ()) if keep is not None else len(rows)
@@ -98,6 +99,7 @@ class DashboardView:
             header.counts = {"containers": (sum(c.running for c in cont.items), len(cont.items))}
         self._update_extra()
         self.refresh_keys()
+        self.detail_follow()
 
     def refresh_keys(self) -> None:
         """Redraw the footer only when which keys apply changed: rebuilding it restyles every
@@ -160,6 +162,7 @@ class DashboardView:
 
     def on_data_table_row_highlighted(self, _event) -> None:
         self.refresh_keys()
+        self.detail_follow()
 
     def on_data_table_row_selected(self, _event) -> None:
         # the table takes enter for itself before the screen's binding sees it
@@ -176,12 +179,14 @@ class DashboardView:
         self.pane_kind = kind
         self.query_one(ContentSwitcher).current = f"pane-{kind}"
         self.query_one(PaneTabs).current = kind
+        self.query_one(KeyFooter).set_pane(kind)
         filt = self.query_one("#filter", Input)
         filt.value = self.filters[kind]
         filt.display = bool(self.filters[kind])
         self.table().focus()
         self._update_extra()
         self.refresh_bindings()
+        self.detail_follow()
 
     def action_next_pane(self) -> None:
         self.action_pane(PANES[(PANES.index(self.pane_kind) + 1) % len(PANES)])
@@ -224,7 +229,7 @@ class DashboardView:
         if event.input.id != "filter":
             return
         try:
-            compile_filter(event.value)
+            compile_row_filter(event.value, self.pane_kind)
             event.input.remove_class("-invalid")
         except re.error:
             event.input.add_class("-invalid")
