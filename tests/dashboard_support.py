@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 
 FROZEN_NOW = 1_900_000_000.0
-FOREVER = ("events", "stats", "detail-logs")
+FOREVER = ("events", "stats")
 
 
 async def settle(pilot, until=None, rounds: int = 200) -> None:

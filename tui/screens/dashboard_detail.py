@@ -217,7 +217,10 @@ class DashboardDetail:
         self._log_cid = cid
         self._log_lines = deque(maxlen=LOG_TAIL)
         self._log_stop = threading.Event()
-        self.follow_detail_logs(cid, self._log_lines, self._log_stop)
+        # a plain daemon thread, as the logs screen's readers (screens/logs.py says why): a
+        # worker blocked on a quiet log would hold one of the executor's few threads
+        threading.Thread(target=self.follow_detail_logs, name=f"berth-detail-logs-{cid[:12]}",
+                         args=(cid, self._log_lines, self._log_stop), daemon=True).start()
 
     def _stop_logs(self) -> None:
         if self._log_stop is not None:
@@ -233,7 +236,6 @@ class DashboardDetail:
         self._stop_top()
         self._detail_key = None
 
-    @work(thread=True, group="detail-logs", exit_on_error=False)
     def follow_detail_logs(self, cid: str, lines: deque, stop: threading.Event) -> None:
         """The container's last LOG_TAIL lines, then new ones as they come, until ``stop``."""
         from engine.errors import BerthError
@@ -246,7 +248,10 @@ class DashboardDetail:
                 if n >= LOG_TAIL or n % 50 == 0:   # the tail arrives as a few batches
                     self.post_message(DetailLogs(cid))
         except BerthError as e:
-            self.app.call_from_thread(self._logs_failed, cid, str(e))
+            if not stop.is_set():
+                self.app.call_from_thread(self._logs_failed, cid, str(e))
+            return
+        except RuntimeError:   # the app closed under us
             return
         if not stop.is_set():
             self.post_message(DetailLogs(cid))
