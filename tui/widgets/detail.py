@@ -56,36 +56,30 @@ def _limits(c) -> list[str]:
 
 
 def container_facts(c, sample=None) -> Text:
-    """Health, ports, mounts, limits and the restart policy: what the stats tab shows above
-    the graphs, from the container's record alone."""
+    """Health, limits, pids, ports and mounts in two lines: what the stats tab shows above
+    the graphs, from the container's record alone (the table already shows image and state)."""
     t = Text(no_wrap=True, overflow="ellipsis")
-    state = c.state.status
     health = health_of(c)
-    t.append("state ", style="dim")
-    t.append(state, style="bold")
-    if health:
-        t.append("   health ", style="dim")
-        t.append(health, style="bold")
-        h = c.state.health
-        if h is not None and getattr(h, "failing_streak", 0):
-            t.append(f" ({h.failing_streak} failing)", style="dim")
-    if sample is not None and state in ("running", "paused"):
-        t.append("   pids ", style="dim")
-        t.append(str(sample.pids))
-    t.append("\nimage ", style="dim")
-    t.append(short_image(c.config.image))
-    t.append("\nports ", style="dim")
-    t.append(ports_text(c) or "-")
-    mounts = [f"{m.source or m.type}:{m.target}{':ro' if m.read_only else ''}"
-              for m in c.config.mounts]
-    t.append("\nmounts ", style="dim")
-    t.append(", ".join(mounts) or "-")
-    t.append("\nlimits ", style="dim")
+    t.append("health ", style="dim")
+    t.append(health or "-", style="bold" if health else "")
+    h = c.state.health
+    if health and h is not None and h.failing_streak:
+        t.append(f" ({h.failing_streak} failing)", style="dim")
+    t.append("   limits ", style="dim")
     t.append(", ".join(_limits(c)) or "none")
     policy = c.config.restart_policy
     if policy.name and policy.name != "no":
         t.append("   restart ", style="dim")
         t.append(policy.name)
+    if sample is not None and c.state.status in ("running", "paused"):
+        t.append("   pids ", style="dim")
+        t.append(str(sample.pids))
+    mounts = [f"{m.source or m.type}:{m.target}{':ro' if m.read_only else ''}"
+              for m in c.config.mounts]
+    t.append("\nports ", style="dim")
+    t.append(ports_text(c) or "-")
+    t.append("   mounts ", style="dim")
+    t.append(", ".join(mounts) or "-")
     return t
 
 
