@@ -125,6 +125,12 @@ async def test_filter_fields_and_a_paused_container_at_80x24(engine, busybox):
         await settle(pilot, lambda: paused_cells() and paused_cells()[6].strip() not in
                      ("…", "-"), rounds=500)
         assert paused_cells()[7].strip() not in ("…", "-", "0")   # pids
+        # the graphs' history started with the dashboard: opening them shows what was measured
+        await settle(pilot, lambda: web.id in dash.book.by_id
+                     and len(dash.book.by_id[web.id]["mem"]) >= 4, rounds=500)
+        await pilot.press("g")
+        await settle(pilot, lambda: type(app.screen).__name__ == "GraphsScreen")
+        assert len(app.screen.book.by_id[web.id]["mem"]) >= 4
 
 
 async def test_header_footer_and_columns_at_80_and_160(engine, busybox):

@@ -134,7 +134,6 @@ class DashboardScreen(DashboardFeed, DashboardView, DashboardDetail, DashboardVe
         self.book = HistoryBook()
         """Every measured container's history since the dashboard started (bounded), for the
         detail pane's graphs and the graphs screen."""
-        self._sample_ticks = 0
         self.filters: dict[str, str] = {k: "" for k in PANES}
         self._refresh_pending = False
         self._dirty: set[tuple[str, str]] = set()

@@ -23,8 +23,8 @@ WATCH_INTERVAL = 0.25       # seconds between stats of events.jsonl when follow_
 HOST_INTERVAL = 3.0         # host totals
 CLOCK_INTERVAL = 5.0        # re-render "Up 45s" and "3m ago" while something is that young
 SLOW_CLOCK_INTERVAL = 20.0  # ... and when every age is in minutes or more
-STATS_INTERVAL = 2.0        # as k9s refreshes; the table repaints with every second sample
-SAMPLE_INTERVAL = 1.0       # the graphs' history (the detail pane's, the graphs screen's) at 1 s
+STATS_INTERVAL = 2.0        # as k9s refreshes; each sample repaints the visible table
+POINT = 1.0                 # seconds a point of the graphs' history stands for (graphs.py's)
 HISTORY = R.SPARK_WIDTH
 MEASURED = ("running", "paused")   # a paused container still has memory and pids to show
 
@@ -167,19 +167,16 @@ class DashboardFeed:
         """Follow Engine.stats for the running containers."""
         from engine.errors import NotFound
         try:
-            async for samples in self.engine.stats(ids, interval=SAMPLE_INTERVAL):
+            async for samples in self.engine.stats(ids, interval=STATS_INTERVAL):
                 self.post_message(self.Stats(list(samples)))
         except NotFound:  # one of them was removed meanwhile; the next refresh restarts us
             self._stats_ids = None
 
     def on_dashboard_screen_stats(self, message: Stats) -> None:
         if not self.fed_by_graphs:   # (the graphs screen adds its samples to the book itself)
-            self.book.add(message.samples)
-            self._sample_ticks += 1
-            if self._sample_ticks % round(STATS_INTERVAL / SAMPLE_INTERVAL):
-                self.detail_stats_moved()
-                return   # the table repaints every STATS_INTERVAL, the graphs every sample
-        self.detail_stats_moved()
+            # one sample every 2 s makes two 1 s points: the graphs screen, once open, goes
+            # on with its own 1 s samples in the same book, and the time axis stays true
+            self.book.add(message.samples, repeat=round(STATS_INTERVAL / POINT))
         seen = {s.id for s in message.samples}
         for cid in [c for c in self.samples if c not in seen]:
             self.samples.pop(cid, None)
@@ -192,6 +189,7 @@ class DashboardFeed:
         if self.covered:   # nobody sees the table: draw it once it shows again
             self._stale = True
             return
+        self.detail_stats_moved()
         # only the measured containers' rows can have changed
         table = self.table("containers")
         listing = self.snap.listings.get("containers")

@@ -100,12 +100,13 @@ class ContainerHistory:
         self.cpu_limit = 0.0     # CPUs allowed by the quota; the CPU graph draws it as a line
         self._prev: tuple | None = None
 
-    def add(self, sample) -> None:
+    def add(self, sample, repeat: int = 1) -> None:
+        """Record a sample; ``repeat`` fills that many points with it (a reader sampling every
+        2 s keeps a history of 1 s points: CPU % and rates are averages over the interval)."""
         self.name = sample.name or self.name
         self.memory_limit = sample.memory_limit
         self.cpu_limit = getattr(sample, "cpu_limit", 0.0) or 0.0
-        self.series["cpu"].add(float(sample.cpu_percent))
-        self.series["mem"].add(float(sample.memory_usage))
+        values = {"cpu": float(sample.cpu_percent), "mem": float(sample.memory_usage)}
         counters = (sample.time, sample.net_rx, sample.net_tx, sample.block_read,
                     sample.block_write)
         prev, self._prev = self._prev, counters
@@ -113,8 +114,10 @@ class ContainerHistory:
         if prev is not None and counters[0] > prev[0]:
             dt = counters[0] - prev[0]
             rates = [max(0.0, (c - p) / dt) for c, p in zip(counters[1:], prev[1:])]
-        for name, rate in zip(("net_rx", "net_tx", "blk_read", "blk_write"), rates):
-            self.series[name].add(rate)
+        values.update(zip(("net_rx", "net_tx", "blk_read", "blk_write"), rates))
+        for name, value in values.items():
+            for _ in range(repeat):
+                self.series[name].add(value)
 
     def __getitem__(self, metric: str) -> Series:
         return self.series[metric]
@@ -128,8 +131,9 @@ class HistoryBook:
         self.max_containers = max_containers
         self._series_kw = series_kw
 
-    def add(self, samples) -> None:
-        """Record one tick's samples; containers absent from the tick are forgotten."""
+    def add(self, samples, repeat: int = 1) -> None:
+        """Record one tick's samples (``repeat`` points each); containers absent from the
+        tick are forgotten."""
         seen = set()
         for s in samples:
             seen.add(s.id)
@@ -138,7 +142,7 @@ class HistoryBook:
                 if len(self.by_id) >= self.max_containers:
                     continue
                 h = self.by_id[s.id] = ContainerHistory(s.name, **self._series_kw)
-            h.add(s)
+            h.add(s, repeat)
         for cid in [c for c in self.by_id if c not in seen]:
             del self.by_id[cid]
 
