@@ -59,7 +59,10 @@ class KeyFooter(Static):
         for node, bindings in self.screen._modal_binding_chain:
             for _key, b in bindings:
                 ident = b.id or b.action
-                if ident in by_id or node is not self.screen and node is not self.app:
+                if node is not self.screen and node is not self.app:
+                    continue
+                # one key per binding id; a plain key before a ctrl one (q before textual's ^q)
+                if ident in by_id and not by_id[ident][0].startswith("^"):
                     continue
                 state = self.app._check_action_state(b.action, node)
                 if state is False:

@@ -150,7 +150,9 @@ class ResourceTable(DataTable):
 
     def targets(self) -> list[Row]:
         """The marked rows in table order, or the selected row when none is marked."""
-        marked = [r for r in self.rows_in_order() if r.key in self.marked]
+        # (asked for each key's check_action on every cursor move: no walk over the rows
+        # unless something is marked)
+        marked = [r for r in self.rows_in_order() if r.key in self.marked] if self.marked else []
         if marked:
             return marked
         row = self.selected()
