@@ -21,7 +21,7 @@ from textual.widgets import Footer, Static
 from ..widgets.graphs import CARD_HEIGHT, ContainerGraphs
 from ..widgets.header import HostHeader
 from ..widgets.history import HistoryBook
-from .dashboard import STATS_INTERVAL
+from .dashboard_feed import STATS_INTERVAL
 
 NAME = "berth-graphs"
 INTERVAL = 1.0
@@ -77,10 +77,11 @@ class GraphsScreen(Screen):
             self.totals = totals
             self.error = error
 
-    def __init__(self, engine) -> None:
+    def __init__(self, engine, book: HistoryBook | None = None) -> None:
         super().__init__(name=NAME)
         self.engine = engine
-        self.book = HistoryBook()
+        self.book = book if book is not None else HistoryBook()
+        """The dashboard's history when it has one: the graphs start with the dashboard."""
         self.sort_hot = True
         """Hottest (current CPU) first; else by name."""
         self.coarse = False
@@ -355,9 +356,9 @@ def open_graphs(app, engine):
     try:
         screen = app.get_screen(NAME)
     except KeyError:
-        screen = GraphsScreen(engine)
-        app.install_screen(screen, NAME)
         dash = getattr(app, "dashboard", None)
+        screen = GraphsScreen(engine, getattr(dash, "book", None))
+        app.install_screen(screen, NAME)
         if dash is not None and getattr(app, "live", True):
             dash.feed_from_graphs()
     if app.screen is not screen:

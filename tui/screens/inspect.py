@@ -40,8 +40,11 @@ def _leaf_label(key: str, value: Any, palette: dict[str, str] = PALETTE) -> Text
     return t
 
 
-def fill(node: TreeNode, value: Any, depth: int = 0, palette: dict[str, str] = PALETTE) -> None:
-    """Add ``value`` under ``node``: dicts and lists as branches, the rest as leaves."""
+def fill(node: TreeNode, value: Any, depth: int = 0, palette: dict[str, str] = PALETTE,
+         lazy: bool = False) -> None:
+    """Add ``value`` under ``node``: dicts and lists as branches, the rest as leaves. ``lazy``
+    leaves a folded branch empty, its value in ``data``, for fill_folded when it opens: a
+    container's whole inspect is hundreds of nodes, and building them was most of ``i``."""
     items = value.items() if isinstance(value, dict) else enumerate(value)
     for key, child in items:
         key = str(key)
@@ -49,13 +52,25 @@ def fill(node: TreeNode, value: Any, depth: int = 0, palette: dict[str, str] = P
             n = len(child)
             label = Text.assemble((key, "bold"), (f"  {'{…}' if isinstance(child, dict) else '[…]'} {n}", "dim"))
             branch = node.add(label, expand=depth < 1)
-            fill(branch, child, depth + 1, palette)
+            if lazy and depth >= 1:
+                branch.data = (child, depth + 1)
+            else:
+                fill(branch, child, depth + 1, palette, lazy)
         else:
             if isinstance(child, (dict, list)):
                 child = "{}" if isinstance(child, dict) else "[]"
                 node.add_leaf(Text.assemble((f"{key}: ", "bold"), (child, "dim")))
             else:
                 node.add_leaf(_leaf_label(key, child, palette))
+
+
+def fill_folded(node: TreeNode, palette: dict[str, str] = PALETTE) -> None:
+    """Fill a branch ``fill(lazy=True)`` left empty, one level (its folded branches stay
+    lazy)."""
+    if isinstance(node.data, tuple) and not node.children:
+        value, depth = node.data
+        node.data = None
+        fill(node, value, depth, palette, lazy=True)
 
 
 def _section(title: str, rows: list[tuple[str, str]] | list[str]) -> Table:
@@ -173,7 +188,7 @@ class InspectScreen(Screen):
             tree: Tree = Tree(Text(self.title_text, style="bold"), id="inspect-tree")
             tree.root.expand()
             fill(tree.root, self.data if isinstance(self.data, (dict, list)) else {"value": self.data},
-                 palette=palette_for(self.app.theme_variables))
+                 palette=palette_for(self.app.theme_variables), lazy=True)
             yield tree
         yield Footer(show_command_palette=False)
 
@@ -188,8 +203,18 @@ class InspectScreen(Screen):
         tree = self.query_one("#inspect-tree")
         (self.query_one("#inspect-summary") if tree.has_focus else tree).focus()
 
+    def on_tree_node_expanded(self, event: Tree.NodeExpanded) -> None:
+        fill_folded(event.node, palette_for(self.app.theme_variables))
+
     def action_expand_all(self) -> None:
-        self.query_one(Tree).root.expand_all()
+        root = self.query_one(Tree).root
+        palette = palette_for(self.app.theme_variables)
+        todo = [root]
+        while todo:   # every folded branch filled first, then all of them opened
+            node = todo.pop()
+            fill_folded(node, palette)
+            todo.extend(node.children)
+        root.expand_all()
 
     def action_collapse_all(self) -> None:
         root = self.query_one(Tree).root

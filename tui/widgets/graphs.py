@@ -91,10 +91,11 @@ class ContainerGraphs(Widget, can_focus=True):
 
     @property
     def graph_rows(self) -> int:
-        """Rows of each graph: GRAPH_ROWS on a card, as many as the height allows when filling."""
+        """Rows of each graph: GRAPH_ROWS on a card, as many as the height allows when filling
+        (less the time axis's line)."""
         if not self.fill:
             return GRAPH_ROWS
-        return max(GRAPH_ROWS, self.size.height // SECTIONS - 1)
+        return max(GRAPH_ROWS, (self.size.height - 1) // SECTIONS - 1)
 
     def update_graphs(self, visible: bool = True) -> None:
         """New samples arrived (or the theme changed): draw again, if anything on the card
@@ -162,6 +163,28 @@ class ContainerGraphs(Widget, can_focus=True):
                       blk_top, None)]),
         ]
 
+    @staticmethod
+    def scale(section: str, top: float) -> str:
+        """What the top of a graph's rows stands for, with its unit."""
+        if section == "cpu":
+            return f"{top:g}%"
+        if section == "mem":
+            return human_size(top)
+        return _rate(top)
+
+    def time_axis(self, width: int) -> str:
+        """The line under the graphs: how long ago the left edge is, and "now" at the right."""
+        step = 10 if self.coarse else 1      # seconds a column (history.py's FOLD)
+        left = f"-{_duration(width * step)}"
+        mid = f"-{_duration(width * step // 2)}"
+        line = [" "] * width
+        for at, text in ((0, left), (max(0, width // 2 - len(mid) // 2), mid),
+                         (max(0, width - 3), "now")):
+            for i, ch in enumerate(text):
+                if at + i < width:
+                    line[at + i] = ch
+        return "".join(line)
+
     def _color(self, var: str) -> Style:
         value = self.app.theme_variables.get(var[1:], "")
         try:
@@ -177,22 +200,34 @@ class ContainerGraphs(Widget, can_focus=True):
         muted = base + Style(dim=True)
         height = self.graph_rows
         lines: list[list[tuple[str, Style]]] = []
-        for _, graphs in self._layout(width):
+        for section, graphs in self._layout(width):
             w = width if len(graphs) == 1 else half
             labels, rowsets = [], []
             for label, var, values, top, limit in graphs:
                 style = base + self._color(var)
-                labels.append((label[:w].ljust(w), style))
+                # the scale: what a full column stands for, at the right of the label line
+                scale = f"▲{self.scale(section, top)}" if len(graphs) == 1 else ""
+                text = label[:w]
+                if scale and len(text) + len(scale) + 1 <= w:
+                    text = text.ljust(w - len(scale)) + scale
+                labels.append((text.ljust(w), style))
                 rows = bars(values, w, height, top)
                 if limit is not None and top > 0:
-                    # the limit as a dotted line across the empty cells of its row
+                    # the limit as a dotted line across the empty cells of its row, named
+                    # where its row is empty (the oldest end, on a young history)
                     level = limit / top * height
                     r = max(0, min(height - 1, height - int(level + 0.999)))
-                    rows[r] = "".join("┄" if c == " " else c for c in rows[r])
+                    row = list("".join("┄" if c == " " else c for c in rows[r]))
+                    tag = f" limit {self.scale(section, limit)} " if self.fill else ""
+                    if tag and len(tag) + 2 <= w and all(c == "┄" for c in row[1:len(tag) + 1]):
+                        row[1:len(tag) + 1] = tag
+                    rows[r] = "".join(row)
                 rowsets.append([(row, style) for row in rows])
             lines.append(_join(labels, muted))
             for r in range(height):
                 lines.append(_join([rs[r] for rs in rowsets], muted))
+        if self.fill:
+            lines.append([(self.time_axis(width), muted)])
         return lines
 
     def render_line(self, y: int) -> Strip:
@@ -208,6 +243,14 @@ class ContainerGraphs(Widget, can_focus=True):
 
     def text(self) -> str:
         return "\n".join("".join(t for t, _ in line) for line in self.render_lines_text())
+
+
+def _duration(seconds: int) -> str:
+    if seconds < 120:
+        return f"{seconds}s"
+    if seconds < 7200:
+        return f"{seconds // 60}m"
+    return f"{seconds // 3600}h"
 
 
 def _join(pieces: list[tuple[str, Style]], gap_style: Style) -> list[tuple[str, Style]]:

@@ -26,34 +26,56 @@ class HostHeader(Static):
         self.unavailable = ""
         self.stats_note = ""
 
-    def render(self) -> Text:
-        t = Text(no_wrap=True, overflow="ellipsis")
-        t.append(" ⚓ berth ", style="bold reverse")
-        t.append(f"  {self.root}", style="dim")
-        t.append("   ")
+    def fields(self) -> list[tuple[int, Text]]:
+        """The header's fields as (priority, text): the lower the priority, the sooner a
+        narrow terminal drops it."""
+        out: list[tuple[int, Text]] = []
         tot = self.totals
         if tot:
-            t.append("cpu ", style="dim")
-            t.append(f"{tot.get('cpu_percent', 0):5.1f}%", style="bold")
-            t.append(f" of {tot.get('cpus', '?')}", style="dim")
+            cpu = Text("cpu ", style="dim")
+            cpu.append(f"{tot.get('cpu_percent', 0):.1f}%", style="bold")
+            cpu.append(f" of {tot.get('cpus', '?')}", style="dim")
             used, total = tot.get("memory_used", 0), tot.get("memory_total", 0)
-            t.append("   mem ", style="dim")
-            t.append(f"{binary_size(used)}", style="bold")
-            t.append(f" / {binary_size(total)}", style="dim")
-            t.append("   load ", style="dim")
-            t.append(" ".join(f"{tot.get(k, 0):.2f}" for k in ("load1", "load5", "load15")),
-                     style="bold")
+            mem = Text("mem ", style="dim")
+            mem.append(binary_size(used), style="bold")
+            mem.append(f" / {binary_size(total)}", style="dim")
+            load = Text("load ", style="dim")
+            load.append(f"{tot.get('load1', 0):.2f}", style="bold")
+            load15 = Text(" ".join(f"{tot.get(k, 0):.2f}" for k in ("load5", "load15")),
+                          style="dim")
+            out += [(8, cpu), (7, mem), (6, load), (2, load15)]
         else:
-            t.append(self.unavailable or "host totals: measuring…", style="dim")
-        c = self.counts or {}
-        cont = c.get("containers")
+            out.append((5, Text(self.unavailable or "host totals: measuring…", style="dim")))
+        cont = (self.counts or {}).get("containers")
         if cont is not None:
             running, total = cont
-            t.append("   containers ", style="dim")
-            t.append(f"{running}", style="bold")
+            t = Text("containers ", style="dim")
+            t.append(str(running), style="bold")
             t.append(f" running / {total}", style="dim")
+            out.append((9, t))
         if self.stats_note:
-            t.append(f"   {self.stats_note}", style="dim")
+            out.append((1, Text(self.stats_note, style="dim")))
+        out.append((3, Text(self.root, style="dim")))
+        return out
+
+    SEP = "  │  "
+
+    def render(self) -> Text:
+        width = self.size.width or 160
+        fields = self.fields()
+        brand = Text(" ⚓ berth ", style="bold reverse")
+        # drop the least wanted fields until the rest fit; load 5/15 go with load 1
+        keep = list(fields)
+        while keep and brand.cell_len + sum(f.cell_len + len(self.SEP) for _, f in keep) > width:
+            keep.remove(min(keep, key=lambda pf: pf[0]))
+        t = Text(no_wrap=True, overflow="ellipsis")
+        t.append_text(brand)
+        for i, (prio, f) in enumerate(keep):
+            if prio == 2 and i:   # load 5 and 15 follow load 1 directly
+                t.append(" ")
+            else:
+                t.append(self.SEP, style="dim")
+            t.append_text(f)
         return t
 
 

@@ -9,7 +9,7 @@ that stopped being sampled. Nothing here grows without bound.
 
 from __future__ import annotations
 
-from collections import deque
+from array import array
 
 __all__ = ["FINE_POINTS", "COARSE_POINTS", "FOLD", "Series", "ContainerHistory", "HistoryBook",
            "METRICS"]
@@ -22,12 +22,52 @@ MAX_CONTAINERS = 200  # ~1,000 floats per metric each: a few MB at most
 METRICS = ("cpu", "mem", "net_rx", "net_tx", "blk_read", "blk_write")
 
 
+class Ring:
+    """A bounded sequence of floats, oldest first, in a flat array of doubles (8 bytes a
+    point where a deque of floats takes 32): the dashboard keeps an hour of six of these for
+    every measured container."""
+
+    __slots__ = ("data", "size", "start")
+
+    def __init__(self, maxlen: int) -> None:
+        self.data = array("d")
+        self.size = maxlen
+        self.start = 0
+
+    def append(self, value: float) -> None:
+        if len(self.data) < self.size:
+            self.data.append(value)
+        else:
+            self.data[self.start] = value
+            self.start = (self.start + 1) % self.size
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __getitem__(self, i: int) -> float:
+        n = len(self.data)
+        if not -n <= i < n:
+            raise IndexError(i)
+        return self.data[(self.start + i) % n]
+
+    def tail(self, n: int | None = None) -> list[float]:
+        """The newest ``n`` values (all when None), oldest first."""
+        d, s = self.data, self.start
+        ordered = d[s:] + d[:s] if s else d
+        if n is not None and n < len(ordered):
+            ordered = ordered[len(ordered) - n:]
+        return ordered.tolist()
+
+    def __iter__(self):
+        return iter(self.tail())
+
+
 class Series:
     """One metric over time: fine points plus coarser folded ones, both bounded."""
 
     def __init__(self, fine: int = FINE_POINTS, fold: int = FOLD, coarse: int = COARSE_POINTS):
-        self.fine: deque[float] = deque(maxlen=fine)
-        self.coarse: deque[float] = deque(maxlen=coarse)
+        self.fine = Ring(fine)
+        self.coarse = Ring(coarse)
         self.fold = fold
         self._pending: list[float] = []
 
@@ -44,10 +84,7 @@ class Series:
 
     def points(self, coarse: bool = False, n: int | None = None) -> list[float]:
         """The newest ``n`` points (all when None), oldest first."""
-        data = self.coarse if coarse else self.fine
-        if n is None or n >= len(data):
-            return list(data)
-        return list(data)[len(data) - n:]
+        return (self.coarse if coarse else self.fine).tail(n)
 
     def __len__(self) -> int:
         return len(self.fine)
@@ -63,12 +100,13 @@ class ContainerHistory:
         self.cpu_limit = 0.0     # CPUs allowed by the quota; the CPU graph draws it as a line
         self._prev: tuple | None = None
 
-    def add(self, sample) -> None:
+    def add(self, sample, repeat: int = 1) -> None:
+        """Record a sample; ``repeat`` fills that many points with it (a reader sampling every
+        2 s keeps a history of 1 s points: CPU % and rates are averages over the interval)."""
         self.name = sample.name or self.name
         self.memory_limit = sample.memory_limit
         self.cpu_limit = getattr(sample, "cpu_limit", 0.0) or 0.0
-        self.series["cpu"].add(float(sample.cpu_percent))
-        self.series["mem"].add(float(sample.memory_usage))
+        values = {"cpu": float(sample.cpu_percent), "mem": float(sample.memory_usage)}
         counters = (sample.time, sample.net_rx, sample.net_tx, sample.block_read,
                     sample.block_write)
         prev, self._prev = self._prev, counters
@@ -76,8 +114,10 @@ class ContainerHistory:
         if prev is not None and counters[0] > prev[0]:
             dt = counters[0] - prev[0]
             rates = [max(0.0, (c - p) / dt) for c, p in zip(counters[1:], prev[1:])]
-        for name, rate in zip(("net_rx", "net_tx", "blk_read", "blk_write"), rates):
-            self.series[name].add(rate)
+        values.update(zip(("net_rx", "net_tx", "blk_read", "blk_write"), rates))
+        for name, value in values.items():
+            for _ in range(repeat):
+                self.series[name].add(value)
 
     def __getitem__(self, metric: str) -> Series:
         return self.series[metric]
@@ -91,8 +131,9 @@ class HistoryBook:
         self.max_containers = max_containers
         self._series_kw = series_kw
 
-    def add(self, samples) -> None:
-        """Record one tick's samples; containers absent from the tick are forgotten."""
+    def add(self, samples, repeat: int = 1) -> None:
+        """Record one tick's samples (``repeat`` points each); containers absent from the
+        tick are forgotten."""
         seen = set()
         for s in samples:
             seen.add(s.id)
@@ -101,7 +142,7 @@ class HistoryBook:
                 if len(self.by_id) >= self.max_containers:
                     continue
                 h = self.by_id[s.id] = ContainerHistory(s.name, **self._series_kw)
-            h.add(s)
+            h.add(s, repeat)
         for cid in [c for c in self.by_id if c not in seen]:
             del self.by_id[cid]
 

@@ -16,7 +16,7 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import DataTable
 
-from .rows import MARK, Column, Row
+from .rows import DROP_ORDER, MARK, Column, Row
 
 
 def _cell_key(cell: Any) -> Any:
@@ -68,14 +68,82 @@ class ResourceTable(DataTable):
         """Rows a verb is working on, by key: what their state cell says meanwhile
         ("stopping…") and the model's state when it began; shown until that state changes."""
 
+        self.shown: tuple[int, ...] = tuple(range(len(self.columns_spec)))
+        """Indexes (in ``columns_spec``) of the columns on screen: a narrow table drops some."""
+
     def on_mount(self) -> None:
         saved = getattr(getattr(self.app, "config", None), "sort", {}).get(self.kind)
         keys = [c.key for c in self.columns_spec]
         if saved and saved[0] in keys:   # the sort chosen last time (config file [sort])
             self.sort_index, self.sort_reverse = keys.index(saved[0]), saved[1]
+        self._add_columns()
+
+    def _add_columns(self) -> None:
         self.add_column(" ", width=1, key="_mark")
-        for col in self.columns_spec:
+        for col in self._specs():
             self.add_column(self._header(col), width=col.width, key=col.key)
+
+    def _specs(self) -> list[Column]:
+        return [self.columns_spec[i] for i in self.shown]
+
+    def _cells(self, row: Row) -> list:
+        """The row's cells on screen: the columns shown, with a pending verb's word."""
+        cells = self._with_pending(row)
+        return [cells[i] for i in self.shown]
+
+    # --- columns that fit -----------------------------------------------------------------------
+
+    def natural_width(self, index: int) -> int:
+        """Cells a column wants: its fixed width, or its widest cell or header; plus padding."""
+        col = self.columns_spec[index]
+        if col.width is not None:
+            return col.width + 2 * self.cell_padding
+        widest = len(col.label) + 2
+        for row in self.rows_by_key.values():
+            cell = row.cells[index]
+            widest = max(widest, cell.cell_len if isinstance(cell, Text) else len(str(cell)))
+        return widest + 2 * self.cell_padding
+
+    def fit_columns(self, width: int | None = None) -> None:
+        """Drop columns in the kind's DROP_ORDER until the rest fit ``width`` (the table's own
+        width by default); bring them back when there is room again."""
+        width = width if width is not None else self.size.width
+        if width <= 0:
+            return
+        widths = [self.natural_width(i) for i in range(len(self.columns_spec))]
+        keys = [c.key for c in self.columns_spec]
+        shown = list(range(len(keys)))
+        room = width - 1 - 2 * self.cell_padding - 1    # the mark column and the scrollbar
+        for key in DROP_ORDER.get(self.kind, ()):
+            if sum(widths[i] for i in shown) <= room:
+                break
+            if key in keys and keys.index(key) in shown and len(shown) > 1:
+                shown.remove(keys.index(key))
+        self.set_shown(tuple(shown))
+
+    def set_shown(self, shown: tuple[int, ...]) -> None:
+        """Show the columns ``shown`` (indexes of columns_spec), rebuilding the table if it
+        changes: rows, marks, sort and cursor stay."""
+        if shown == self.shown:
+            return
+        rows = self.rows_in_order()
+        cursor_key, index = self.cursor_key(), self.cursor_row
+        self.shown = shown
+        with self.app.batch_update():
+            self.clear(columns=True)
+            self._add_columns()
+            self.rows_by_key.clear()
+            self._cell_keys.clear()
+            for row in rows:
+                mark = Text(MARK if row.key in self.marked else "", style="bold")
+                self.add_row(mark, *self._cells(row), key=row.key)
+                self.rows_by_key[row.key] = row
+                self._cell_keys[row.key] = tuple(_cell_key(c) for c in self._cells(row))
+            self._order()
+            self._restore_cursor(cursor_key, index)
+
+    def on_resize(self) -> None:
+        self.fit_columns()
 
     def _header(self, col: Column) -> Text:
         label = col.label
@@ -84,7 +152,7 @@ class ResourceTable(DataTable):
         return Text(label, justify="right" if col.right else "left")
 
     def _refresh_headers(self) -> None:
-        for col in self.columns_spec:
+        for col in self._specs():
             column = self.columns.get(col.key)  # type: ignore[call-overload]
             if column is not None:
                 column.label = self._header(col)
@@ -110,7 +178,9 @@ class ResourceTable(DataTable):
 
     def targets(self) -> list[Row]:
         """The marked rows in table order, or the selected row when none is marked."""
-        marked = [r for r in self.rows_in_order() if r.key in self.marked]
+        # (asked for each key's check_action on every cursor move: no walk over the rows
+        # unless something is marked)
+        marked = [r for r in self.rows_in_order() if r.key in self.marked] if self.marked else []
         if marked:
             return marked
         row = self.selected()
@@ -169,6 +239,7 @@ class ResourceTable(DataTable):
         cursor_index = self.cursor_row
         reorder = False
         auto = [c.key for c in self.columns_spec if c.width is None]
+        specs = self._specs()
         with self.app.batch_update():
             for key in [k for k in self.rows_by_key if k not in new]:
                 self.remove_row(key)
@@ -178,7 +249,7 @@ class ResourceTable(DataTable):
                 self.pending.pop(key, None)
                 reorder = True
             for row in rows:
-                cells = self._shown(row)
+                cells = self._cells(row)
                 keys = tuple(_cell_key(c) for c in cells)
                 old = self.rows_by_key.get(row.key)
                 if old is None:
@@ -187,7 +258,7 @@ class ResourceTable(DataTable):
                     reorder = True
                 else:
                     old_keys = self._cell_keys[row.key]
-                    for col, a, b, cell in zip(self.columns_spec, old_keys, keys, cells):
+                    for col, a, b, cell in zip(specs, old_keys, keys, cells):
                         if a != b:
                             self.update_cell(row.key, col.key, cell, update_width=col.key in auto)
                     if old.sort[self.sort_index] != row.sort[self.sort_index]:
@@ -197,6 +268,8 @@ class ResourceTable(DataTable):
             if reorder:
                 self._order()
             self._restore_cursor(cursor_key, cursor_index)
+        if reorder:   # rows came or went: the columns that fit may have changed
+            self.fit_columns()
 
     # --- rows a verb is working on ---------------------------------------------------------------
 
@@ -214,7 +287,7 @@ class ResourceTable(DataTable):
         if self.pending.pop(key, None) is not None and key in self.rows_by_key:
             self.update_rows([self.rows_by_key[key]])
 
-    def _shown(self, row: Row) -> tuple:
+    def _with_pending(self, row: Row) -> tuple:
         """The row's cells as drawn: with the pending verb's word while it works."""
         pending = self.pending.get(row.key)
         if pending is None:
@@ -273,13 +346,14 @@ class ResourceTable(DataTable):
         reorder = False
         auto = [c.key for c in self.columns_spec if c.width is None]
         cursor_key = self.cursor_key()
+        specs = self._specs()
         for row in rows:
             old = self.rows_by_key.get(row.key)
             if old is None:
                 continue
-            cells = self._shown(row)
+            cells = self._cells(row)
             keys = tuple(_cell_key(c) for c in cells)
-            for col, a, b, cell in zip(self.columns_spec, self._cell_keys[row.key], keys, cells):
+            for col, a, b, cell in zip(specs, self._cell_keys[row.key], keys, cells):
                 if a != b:
                     self.update_cell(row.key, col.key, cell, update_width=col.key in auto)
             if old.sort[self.sort_index] != row.sort[self.sort_index]:

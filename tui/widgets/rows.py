@@ -251,6 +251,15 @@ COLUMNS: dict[str, tuple[Column, ...]] = {
 }
 
 
+DROP_ORDER: dict[str, tuple[str, ...]] = {
+    "containers": ("id", "ports", "spark", "pids", "state", "image"),
+    "images": ("id", "used", "created"),
+    "volumes": ("mountpoint", "driver", "created", "kind"),
+    "networks": ("id", "bridge", "gateway", "internal", "driver"),
+}
+"""Which columns a narrow table drops first (keys of COLUMNS), until the rest fit."""
+
+
 def volume_users(containers) -> dict[str, int]:
     out: dict[str, int] = {}
     for c in containers or ():
