@@ -298,11 +298,12 @@ class ResourceTable(DataTable):
             return row.cells
         keys = [c.key for c in self.columns_spec]
         cells = list(row.cells)
-        if "state" in keys:
+        if "state" in keys and keys.index("state") in self.shown:
             cells[keys.index("state")] = Text(text, style="bold italic")
-        else:
-            first = cells[0].copy() if isinstance(cells[0], Text) else Text(str(cells[0]))
-            cells[0] = first.append(f" {text}", style="italic")
+        else:   # no state column here, or a narrow table dropped it: after the name
+            at = keys.index("name") if "name" in keys else self.shown[0]
+            first = cells[at].copy() if isinstance(cells[at], Text) else Text(str(cells[at]))
+            cells[at] = first.append(f" {text}", style="italic")
         return tuple(cells)
 
     # --- drawing ------------------------------------------------------------------------------
