@@ -84,7 +84,8 @@ class ContainerIOAPI:
             secs = rfc3339_seconds(t)
             return (since is None or secs >= since) and (until is None or secs < until)
 
-        for t, stream, text in logs.read_lines(d, tail):
+        lines, mark = logs.read_lines_from(d, tail)
+        for t, stream, text in lines:
             if keep(t):
                 yield LogLine(t, stream, text)
         if not follow or (until is not None and until <= time.time()):
@@ -94,9 +95,9 @@ class ContainerIOAPI:
             state = process.effective_status(process.read_state(d))
             return state.get("status") in ("running", "paused", "restarting")
 
-        if not running():
-            return
-        for t, stream, text in logs.follow(d, running, stop=stop):
+        # from where the read stopped: a line written meanwhile, even as the container ended,
+        # is followed (the follower reads everything before it believes the exit)
+        for t, stream, text in logs.follow(d, running, stop=stop, since_mark=mark):
             if until is not None and rfc3339_seconds(t) >= until:
                 return
             if keep(t):

@@ -22,7 +22,10 @@ pytestmark = pytest.mark.skipif(not os.path.exists("/proc/net/if_inet6"),
 
 def _subnet() -> str:
     # a unique local /64 of the test's own (the host's eth0 has fd00::/64)
-    return f"fd{os.urandom(1).hex()}:{os.urandom(2).hex()}:{os.urandom(2).hex()}::/64"
+    # written as ip(8) prints it (no leading zeros in a group), so tests can look for it
+    import ipaddress
+    text = f"fd{os.urandom(1).hex()}:{os.urandom(2).hex()}:{os.urandom(2).hex()}::/64"
+    return str(ipaddress.ip_network(text))
 
 
 def _free_port() -> int:

@@ -198,30 +198,50 @@ def _parse(raw: bytes):
 
 def read_lines(directory: str, tail: int | None = None):
     """Every (time, stream, text) in the log now, oldest first; the last ``tail`` when given."""
+    return read_lines_from(directory, tail)[0]
+
+
+def read_lines_from(directory: str, tail: int | None = None):
+    """read_lines, and where it stopped in the current log: (inode, offset after the last whole
+    line), for follow to go on from exactly there (inode 0 when there was no log yet: follow
+    reads the one made since from its start)."""
     out = []
+    mark = (0, 0)
+    current = os.path.join(directory, LOG)
     for path in log_files(directory):
         try:
             with open(path, "rb") as f:
+                whole = 0
                 for raw in f:
+                    if raw.endswith(b"\n"):
+                        whole += len(raw)
+                    else:
+                        break    # a line being written: follow reads it once it is whole
                     rec = _parse(raw)
                     if rec:
                         out.append(rec)
+                if path == current:
+                    mark = (os.fstat(f.fileno()).st_ino, whole)
         except FileNotFoundError:
             continue
     if tail is not None:
         out = out[-tail:] if tail > 0 else []
-    return out
+    return out, mark
 
 
-def follow(directory: str, still_running, poll: float = 0.05, stop=None):
-    """Yield (time, stream, text) appended to ctr.log from its current end until
+def follow(directory: str, still_running, poll: float = 0.05, stop=None, since_mark=None):
+    """Yield (time, stream, text) appended to ctr.log from its current end (or from
+    ``since_mark``, where read_lines_from stopped, so that no line falls between the two) until
     ``still_running()`` says the container ended and everything written was read, or ``stop``
     (a threading.Event) is set. Survives a rotation (the file is replaced: read the new one
     from its start)."""
     path = os.path.join(directory, LOG)
     f = open(path, "rb") if os.path.exists(path) else None
-    if f:
+    if f and since_mark is None:
         f.seek(0, os.SEEK_END)
+    elif f and os.fstat(f.fileno()).st_ino == since_mark[0]:
+        f.seek(since_mark[1])
+    # else: the log was rotated (or made) since: its new file is read from the start
     pending = b""
     try:
         while True:
