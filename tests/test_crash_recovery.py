@@ -41,6 +41,30 @@ def test_killed_monitor_frees_its_port_for_the_next_container_at_once(run, root)
     assert left_on_host(root) == []
 
 
+def test_the_default_network_a_dead_container_held_last_is_reaped(run, root):
+    """A container starting on another network drops a dead one's endpoint from the default
+    network; emptied so, the default network gets its reaper (its bridge and rules went up
+    for nothing otherwise: the fault-injection soak found them left after rm of everything)."""
+    from engine.paths import Paths
+    run("network", "create", "--subnet", "10.203.7.0/24", "side")
+    run("run", "-d", "--name", "old", "busybox", "sleep", "600")
+    bridge = f"/sys/class/net/{Paths.from_env(root).bridge_name(0)}"
+    assert os.path.exists(bridge)
+    cid = cid_of(root, "old")
+    pid1 = read_state(root, cid)["pid"]
+    os.kill(monitor_of(root, cid), signal.SIGKILL)
+    os.kill(pid1, signal.SIGKILL)
+    wait_for(lambda: not monitors(root), what="the monitor to die")
+    # no ps in between: this start is what finds the dead container's endpoint
+    run("run", "-d", "--name", "new", "--network", "side", "busybox", "sleep", "600",
+        env={"BERTH_NETWORK_LINGER": "0.2"})
+    wait_for(lambda: not os.path.exists(bridge), timeout=15,
+             what="the idle default network's bridge to be reaped")
+    run("rm", "-f", "old", "new")
+    run("network", "rm", "side")
+    assert left_on_host(root) == []
+
+
 def test_next_ps_marks_a_killed_monitors_container_exited_and_releases_it(run, root):
     port = free_port()
     run("run", "-d", "--name", "web", "-p", f"{port}:80", "-v", "data:/data", "busybox",

@@ -179,9 +179,25 @@ def _attach(store, container: Container, pid: int, ns) -> dict[str, dict[str, An
             raise
         container.state.ports = bound
         refresh_hosts(store, {name for name, _, _ in wanted})
+        if DEFAULT_NETWORK not in {name for name, _, _ in wanted}:
+            _linger_if_idle(store)
     for name, ep in endpoints.items():
         _event(store, "connect", ep["NetworkID"], name, container.id)
     return endpoints
+
+
+def _linger_if_idle(store) -> None:
+    """The detaches above were told a container was about to join (idle_ok=False); when it
+    joined no default network after all, the default network they emptied is idle now, and
+    its reaper must know (else its bridge and rules stay up with nothing on them)."""
+    rec = ipam.load(store, DEFAULT_NETWORK)
+    if rec is None or rec.endpoints or not bridge.bridge_exists(rec.network.bridge):
+        return
+    if not rec.idle:
+        import time
+        rec.idle = time.time()
+        ipam.save(store, rec)
+    linger(store, rec)
 
 
 def _event(store, action: str, network_id: str, name: str, cid: str) -> None:
