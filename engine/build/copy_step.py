@@ -36,9 +36,12 @@ def copy_instruction(b, run, ins) -> None:
         raise InvalidArgument(f"{ins.cmd} requires at least two arguments")
     srcs, dest = words[:-1], words[-1]
     workdir = run.state.config.get("WorkingDir") or "/"
-    if not dest.startswith("/"):
-        dest = posixpath.join(workdir, dest) + ("/" if dest.endswith("/") or dest in (".", "./")
-                                                else "")
+    slash = dest.endswith("/") or dest in (".", "..") or dest.endswith(("/.", "/.."))
+    dest = posixpath.normpath(posixpath.join(workdir, dest))
+    if dest.startswith("//"):
+        dest = dest[1:]
+    if slash and dest != "/":
+        dest += "/"   # names a directory, as Docker keeps it
     chown = _expand_flag(b, env, flags.get("chown"))
     chmod = _mode(_expand_flag(b, env, flags.get("chmod")))
     frm = _expand_flag(b, env, flags.get("from"))
