@@ -230,9 +230,11 @@ def _apply(root: int, src: int, plan: _Plan) -> None:
             single = not is_dir and len(plan.from_paths) == 1 and not plan.dest.endswith("/") \
                 and not any(c in plan.from_paths[0] for c in "*?[")
             with tempfile.TemporaryFile() as tmp:
-                from ..containerfs.tarwrite import archive_path
-                archive_path(src, path.rstrip("/") + "/." if is_dir else path, tmp,
-                             follow_link=True)
+                if is_dir:
+                    _archive_contents(src, path, tmp)
+                else:
+                    from ..containerfs.tarwrite import archive_path
+                    archive_path(src, path, tmp, follow_link=True)
                 tmp.seek(0)
                 _extract(root, plan, single, tmp, uid, gid)
         return
@@ -242,6 +244,22 @@ def _apply(root: int, src: int, plan: _Plan) -> None:
     with open(plan.tar, "rb") as f:
         _extract(root, plan, plan.single, f, uid, gid)
     del tarfile, TreeExtractor
+
+
+def _archive_contents(src: int, path: str, out) -> None:
+    """The contents of the directory ``path`` (symlinks on the way followed inside the
+    source's root) as a tar with names relative to it."""
+    from ..containerfs import open_in_root
+    from ..containerfs.tarwrite import TreeWriter
+    fd = open_in_root(src, path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        w = TreeWriter(out)
+        try:
+            w.add(None, f"/proc/self/fd/{fd}", ".", path, follow=True)
+        finally:
+            w.close()
+    finally:
+        os.close(fd)
 
 
 def _extract(root: int, plan: _Plan, single: bool, f, uid, gid) -> None:
