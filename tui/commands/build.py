@@ -101,22 +101,6 @@ def options_from(args):
         force_rm=args.force_rm)
 
 
-def _context(spec: str, dockerfile_stdin: bool, scratch: str) -> tuple[str, str | None]:
-    """(context directory, Dockerfile text or None) of the PATH | URL | - argument."""
-    from engine.errors import InvalidArgument, NotFound
-    if spec != "-" and "://" not in spec and not spec.startswith("git@"):
-        if not os.path.exists(spec):
-            raise NotFound(f"unable to prepare context: path {spec!r} not found")
-        if not os.path.isdir(spec):
-            raise InvalidArgument(f"unable to prepare context: {spec!r} is not a directory")
-        return spec, None
-    if spec == "-" and dockerfile_stdin:
-        raise InvalidArgument("invalid argument: can't use stdin for both build context and "
-                              "dockerfile")
-    from engine.build.context import from_source
-    return from_source(spec, scratch, sys.stdin.buffer)
-
-
 def cmd_build(args) -> int:
     import signal
     import tempfile
@@ -129,10 +113,10 @@ def cmd_build(args) -> int:
     os.makedirs(tmp, exist_ok=True)
     scratch = tempfile.mkdtemp(prefix="build-context-", dir=tmp)
     try:
-        ctx, text = _context(args.context, args.file == "-", scratch)
-        if args.file == "-":
-            text = sys.stdin.read()
-        elif args.file and text is None and args.context != "-":
+        from engine.build.context import from_source
+        ctx, text = from_source(args.context, scratch, sys.stdin.buffer,
+                                dockerfile="-" if args.file == "-" else "")
+        if args.file and args.file != "-" and text is None:
             # docker reads -f relative to where it is run, not to the context
             path = args.file if os.path.isabs(args.file) or os.path.exists(args.file) \
                 else os.path.join(ctx, args.file)
