@@ -181,6 +181,44 @@ class Layers:
             scratch.remove_tree(stage)
             raise
 
+    def adopt_layer(self, tree: str, write_tar, parent_chain_id: str = "") -> Layer:
+        """A new layer from ``tree``, a directory already in overlay form on this root's
+        filesystem (a build step's upper dir): ``write_tar(out)`` writes the tar of it, which
+        gives the diff_id and the blob (gzip, as ``add_layer`` keeps it); the directory itself is
+        renamed into place as the layer, not unpacked again. ``tree`` is gone afterwards. Hold
+        ``busy()`` until an image or the build cache names the layer."""
+        import hashlib
+        import zlib
+        stage = self.tmpdir("layer")
+        try:
+            h = hashlib.sha256()
+            gz = zlib.compressobj(_GZIP_LEVEL, zlib.DEFLATED, 31)
+            with open(os.path.join(stage, "blob"), "wb") as out:
+
+                class _Out:
+                    @staticmethod
+                    def write(chunk) -> int:
+                        h.update(chunk)
+                        out.write(gz.compress(chunk))
+                        return len(chunk)
+
+                write_tar(_Out)
+                out.write(gz.flush())
+            diff_id = "sha256:" + h.hexdigest()
+            chain = diff_id if not parent_chain_id else \
+                sha256_bytes(f"{parent_chain_id} {diff_id}".encode())
+            blob, _ = self.blobs.ingest(os.path.join(stage, "blob"))
+            size = scratch.tree_size(tree)
+            os.rename(tree, os.path.join(stage, "diff"))
+            _write_meta(stage, {"chain_id": chain, "diff_id": diff_id,
+                                "parent": parent_chain_id, "size": size})
+            if self.has_layer(chain) or not self._place(stage, chain):
+                scratch.remove_tree(stage)
+            return Layer(diff_id, chain, blob, f"{OCI_LAYER_TAR}+gzip", size)
+        except BaseException:
+            scratch.remove_tree(stage)
+            raise
+
     def _remove_layer(self, chain_id: str) -> None:
         # renamed away first, so the layer is either whole or absent for every reader
         path = self.paths.layer_dir(chain_id)
