@@ -187,24 +187,15 @@ class Layers:
         gives the diff_id and the blob (gzip, as ``add_layer`` keeps it); the directory itself is
         renamed into place as the layer, not unpacked again. ``tree`` is gone afterwards. Hold
         ``busy()`` until an image or the build cache names the layer."""
-        import hashlib
-        import zlib
         stage = self.tmpdir("layer")
         try:
-            h = hashlib.sha256()
-            gz = zlib.compressobj(_GZIP_LEVEL, zlib.DEFLATED, 31)
             with open(os.path.join(stage, "blob"), "wb") as out:
-
-                class _Out:
-                    @staticmethod
-                    def write(chunk) -> int:
-                        h.update(chunk)
-                        out.write(gz.compress(chunk))
-                        return len(chunk)
-
-                write_tar(_Out)
-                out.write(gz.flush())
-            diff_id = "sha256:" + h.hexdigest()
+                sink = _GzipSink(out)
+                try:
+                    write_tar(sink)
+                finally:
+                    digest = sink.close()
+            diff_id = "sha256:" + digest
             chain = diff_id if not parent_chain_id else \
                 sha256_bytes(f"{parent_chain_id} {diff_id}".encode())
             blob, _ = self.blobs.ingest(os.path.join(stage, "blob"))
@@ -235,6 +226,68 @@ def _write_meta(stage: str, meta: dict) -> None:
     from ..store import write_json
     # not fsynced: the layer's files are not either, and the rename into place comes after
     write_json(os.path.join(stage, "meta.json"), meta, fsync=False)
+
+
+class _GzipSink:
+    """A writer that hashes what it is given (the diff_id) and gzips it into ``out`` in a
+    thread of its own (zlib and sha256 let go of the GIL), so a tar is made while the last
+    megabyte of it is compressed."""
+
+    CHUNK = 1 << 20
+
+    def __init__(self, out):
+        import queue
+        import threading
+        self.out = out
+        self.buf: list[bytes] = []
+        self.size = 0
+        self.q: queue.Queue = queue.Queue(maxsize=8)
+        self.error: BaseException | None = None
+        self.digest = ""
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        import hashlib
+        import zlib
+        h = hashlib.sha256()
+        gz = zlib.compressobj(_GZIP_LEVEL, zlib.DEFLATED, 31)
+        ended = False
+        try:
+            while True:
+                data = self.q.get()
+                if data is None:
+                    ended = True
+                    break
+                h.update(data)
+                self.out.write(gz.compress(data))
+            self.out.write(gz.flush())
+            self.digest = h.hexdigest()
+        except BaseException as e:  # noqa: BLE001 - raised again in the writer's thread
+            self.error = e
+            while not ended and self.q.get() is not None:   # let the writer finish
+                pass
+
+    def write(self, chunk) -> int:
+        if self.error is not None:
+            raise self.error
+        self.buf.append(bytes(chunk))
+        self.size += len(chunk)
+        if self.size >= self.CHUNK:
+            self.q.put(b"".join(self.buf))
+            self.buf, self.size = [], 0
+        return len(chunk)
+
+    def close(self) -> str:
+        """Wait for the last of it; the sha256 (hex) of everything written."""
+        if self.buf:
+            self.q.put(b"".join(self.buf))
+            self.buf = []
+        self.q.put(None)
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
+        return self.digest
 
 
 class _Kept:
