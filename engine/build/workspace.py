@@ -113,13 +113,9 @@ def in_root(engine, cid: str, state: State, op, source: State | None = None) -> 
                 pass
         os._exit(code)
     os.close(err_w)
-    report = b""
+    from ..runtime.exec import _read_all
     try:
-        while True:
-            chunk = os.read(err_r, 65536)
-            if not chunk:
-                break
-            report += chunk
+        report = _read_all(err_r)
     finally:
         os.close(err_r)
         _, status = os.waitpid(child, 0)
