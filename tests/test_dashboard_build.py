@@ -4,14 +4,11 @@ after; escape cancelling a running build, which leaves nothing behind."""
 
 from __future__ import annotations
 
-from dashboard_support import dashboard, make_app, running
+from dashboard_support import dashboard, make_app, running, settle
 
 
-async def _until(pilot, cond, rounds=600):
-    for _ in range(rounds):
-        if cond():
-            return True
-        await pilot.pause(0.05)
+async def _until(pilot, cond) -> bool:
+    await settle(pilot, cond, rounds=1500)   # 30 s at most
     return cond()
 
 
@@ -76,7 +73,7 @@ async def test_escape_cancels_a_running_build_and_nothing_is_left(engine, cli, b
         await pilot.press("enter")
         assert await _until(pilot, lambda: "run-started" in _log_text(dialog))
         await pilot.press("escape")
-        assert dialog.state == "cancelling"
+        assert dialog.state in ("cancelling", "cancelled")   # the engine may be quick to stop
         assert await _until(pilot, lambda: dialog.state == "cancelled"), _log_text(dialog)
         assert cli("ps", "-aq").stdout == ""
         assert cli("images", "-q", "never").stdout == ""
