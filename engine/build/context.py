@@ -266,3 +266,29 @@ def from_source(spec: str, dest_dir: str, stdin: BinaryIO | None = None,
                                   f'{os.path.abspath(spec)}')
         raise InvalidArgument(f'unable to prepare context: path "{spec}" not found')
     return os.path.abspath(spec), text
+
+
+def read_dockerfile(context_dir: str, name: str = "Dockerfile") -> str:
+    """The text of the Dockerfile ``name`` (relative to the context) as moby opens it: inside
+    the context whatever its symlinks say, ``dockerfile`` when the default ``Dockerfile`` is
+    missing. NotFound with Docker's message when there is none."""
+    from ..errors import NotFound
+    root = os.path.realpath(context_dir)
+    names = [name or "Dockerfile"]
+    if names[0] == "Dockerfile":
+        names.append("dockerfile")
+    for candidate in names:
+        path = os.path.realpath(os.path.join(root, candidate.lstrip("/")))
+        if os.path.commonpath([root, path]) != root:
+            raise InvalidArgument(f"the Dockerfile ({name}) must be within the build context")
+        try:
+            with open(path, "rb") as f:
+                data = f.read(DOCKERFILE_MAX + 1)
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        except IsADirectoryError:
+            raise InvalidArgument(f"the Dockerfile ({name}) is a directory") from None
+        if len(data) > DOCKERFILE_MAX:
+            raise InvalidArgument(f"the Dockerfile ({name}) is over {DOCKERFILE_MAX >> 20} MiB")
+        return data.decode("utf-8", errors="replace")
+    raise NotFound(f"Cannot locate specified Dockerfile: {name}")

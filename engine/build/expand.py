@@ -75,14 +75,10 @@ class _Lexer:
                 val = self.dollar()
                 out.append(val)
                 words.add(val)          # a variable's value splits at its spaces
-            elif ch == "'":
-                val = self.single_quote()
+            elif ch in ("'", '"'):
+                val = self.quoted()
                 out.append(val)
-                words.add_raw(val)
-            elif ch == '"':
-                val = self.double_quote()
-                out.append(val)
-                words.add_raw(val)
+                words.add_raw(val)   # quoted text never splits
             else:
                 ch = self.next()
                 if ch == self.esc:
@@ -100,38 +96,27 @@ class _Lexer:
             raise _LexError(f"unexpected end of statement while looking for matching {stop}")
         return "".join(out), words.get()
 
-    def single_quote(self) -> str:
-        opening = self.next()
-        out = [opening] if self.raw_quotes else []
-        while True:
-            ch = self.next()
-            if not ch:
-                raise _LexError("unexpected end of statement while looking for matching "
-                                "single-quote")
-            if ch == "'":
-                if self.raw_quotes:
-                    out.append(ch)
-                return "".join(out)
-            out.append(ch)
-
-    def double_quote(self) -> str:
-        opening = self.next()
-        out = [opening] if self.raw_quotes else []
+    def quoted(self) -> str:
+        """A single-quoted string (all literal) or a double-quoted one (``$`` expands, the escape
+        token escapes only ``" $`` and itself); the quotes kept with ``raw_quotes``."""
+        quote = self.next()
+        out = [quote] if self.raw_quotes else []
+        double = quote == '"'
         while True:
             ch = self.peek()
             if not ch:
                 raise _LexError("unexpected end of statement while looking for matching "
-                                "double-quote")
-            if ch == '"':
+                                + ("double-quote" if double else "single-quote"))
+            if ch == quote:
                 self.next()
                 if self.raw_quotes:
                     out.append(ch)
                 return "".join(out)
-            if ch == "$":
+            if double and ch == "$":
                 out.append(self.dollar())
                 continue
             ch = self.next()
-            if ch == self.esc:
+            if double and ch == self.esc:
                 if self.raw_escapes:
                     out.append(ch)
                 nxt = self.peek()

@@ -123,34 +123,26 @@ def _extract_flags(line: str) -> tuple[list[str], str]:
             if word != "--" and (blank_ok or word):
                 words.append(word)
             break
-        if quote:
-            if ch == quote:
-                quote = ""
-            else:
-                if ch == "\\":
-                    if pos + 1 == n:
-                        quote = ""
-                        pos += 1
-                        continue
-                    pos += 1
-                    ch = line[pos]
-                word += ch
+        if quote and ch == quote:
+            quote = ""
             pos += 1
             continue
-        if ch.isspace():
-            if word == "--":
-                return words, line[pos:]
-            if blank_ok or word:
-                words.append(word)
-            word, blank_ok, in_word = "", False, False
-            pos += 1
-            continue
-        if ch in ("'", '"'):
-            quote, blank_ok = ch, True
-            pos += 1
-            continue
+        if not quote:
+            if ch.isspace():
+                if word == "--":
+                    return words, line[pos:]
+                if blank_ok or word:
+                    words.append(word)
+                word, blank_ok, in_word = "", False, False
+                pos += 1
+                continue
+            if ch in ("'", '"'):
+                quote, blank_ok = ch, True
+                pos += 1
+                continue
         if ch == "\\":
-            if pos + 1 == n:
+            if pos + 1 == n:     # a trailing backslash is dropped (and ends a quote)
+                quote = ""
                 pos += 1
                 continue
             pos += 1

@@ -8,19 +8,10 @@ import re
 from typing import Callable
 
 from ..errors import InvalidArgument
+from ..volumes.parse import _parse_bool as _go_bool   # Go's ParseBool, Docker's message
 
 MOUNT_TYPES = ("bind", "cache", "tmpfs", "secret", "ssh")
 SHARING = ("shared", "private", "locked")
-_TRUE = ("1", "t", "T", "TRUE", "true", "True")
-_FALSE = ("0", "f", "F", "FALSE", "false", "False")
-
-
-def _go_bool(key: str, value: str) -> bool:
-    if value in _TRUE:
-        return True
-    if value in _FALSE:
-        return False
-    raise InvalidArgument(f"invalid value for {key}: {value}")
 
 
 def _uint(value: str, base: int, what: str) -> int:

@@ -87,6 +87,8 @@ class DashboardScreen(DashboardVerbs, Screen):
                 tooltip="Run a container"),
         Binding("P", "pull_dialog", "Pull", id="pull_dialog", show=False,
                 tooltip="Pull an image"),
+        Binding("b", "build_dialog", "Build", id="build_dialog", show=False,
+                tooltip="Build an image from a Dockerfile (images pane)"),
         Binding("E", "events", "Events", id="events", show=False, tooltip="Events, live"),
     ]
     """lazydocker / k9s keys; every one can be remapped by its id in the config file."""
