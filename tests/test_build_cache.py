@@ -111,3 +111,13 @@ def test_no_cache_builds_every_step(series):
     p = build(root, ctx, "--no-cache", "-t", "c:nocache")
     assert _cached_steps(p.stdout) == [] and p.stdout.count("Running in") == 2
     assert _image(root, "c:nocache")["Id"] != _image(root, "c:3")["Id"]
+
+
+def test_system_prune_reclaims_the_build_cache(series):
+    root, _, _, _ = series
+    assert berth(root, "system", "df", "--format", "json").stdout.count('"regular"') > 0
+    p = berth(root, "system", "prune", "-a", "-f")
+    assert "Deleted build cache objects:" in p.stdout
+    row = next(line for line in berth(root, "system", "df").stdout.splitlines()
+               if line.startswith("Build Cache"))
+    assert row.split()[2:] == ["0", "0", "0B", "0B"]

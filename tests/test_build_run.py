@@ -23,12 +23,13 @@ WORKDIR $APP_HOME
 COPY --chown=1234:2345 --chmod=640 files/a.txt ./renamed.txt
 COPY files/ data/
 COPY files/*.md docs/
-COPY files/a.txt /tmp
+COPY --link files/a.txt /tmp
 COPY <<EOF /etc/motd
 welcome ${APP_HOME}
 EOF
 RUN echo "$GREETING from $(pwd) as $(id -u)" > greeting.txt && echo streamed-output-line
 RUN ["sh", "-c", "echo exec-form > exec.txt"]
+RUN echo "proxy=$http_proxy" > proxy.txt
 RUN <<EOT
 set -e
 mkdir -p /srv/heredoc
@@ -59,7 +60,8 @@ def built(build_root, tmp_path_factory):
         "files/link": ("->", "a.txt"),
     })
     p = build(build_root, ctx, "-t", "every:1", "-t", "every:2", "--build-arg", "GREETING=hi",
-              "--build-arg", "NOT_USED=1", "--label", "extra=1")
+              "--build-arg", "NOT_USED=1", "--label", "extra=1",
+              "--build-arg", "http_proxy=http://127.0.0.1:3128")
     img = json.loads(berth(build_root, "image", "inspect", "every:1").stdout)[0]
     return build_root, p, img
 
@@ -91,7 +93,8 @@ def test_files_are_where_copy_and_run_put_them(built):
     out = run_in(root, "every:1", (
         "cd /srv/app && stat -c '%n %a %u %g' renamed.txt data data/a.txt data/tool.sh "
         "data/sub/c.md docs/b.md /tmp/a.txt sub/dir /etc/motd; readlink data/link; readlink link.txt; "
-        "cat greeting.txt exec.txt /srv/heredoc/out /etc/motd; ls docs; ls data"))
+        "cat greeting.txt exec.txt /srv/heredoc/out /etc/motd; ls docs; ls data; "
+        "cat proxy.txt"))
     lines = out.splitlines()
     assert lines[:9] == ["renamed.txt 640 1234 2345", "data 755 0 0", "data/a.txt 644 0 0",
                          "data/tool.sh 755 0 0", "data/sub/c.md 644 0 0", "docs/b.md 644 0 0",
@@ -101,7 +104,9 @@ def test_files_are_where_copy_and_run_put_them(built):
                             "welcome /srv/app"]
     # a glob copies the files it matches (not into directories of their own); a directory's
     # contents are copied, its symlinks as symlinks
-    assert lines[15:] == ["b.md", "a.txt", "b.md", "link", "sub", "tool.sh"]
+    assert lines[15:21] == ["b.md", "a.txt", "b.md", "link", "sub", "tool.sh"]
+    # Docker's predefined proxy args reach RUN without an ARG
+    assert lines[21:] == ["proxy=http://127.0.0.1:3128"]
 
 
 def test_the_image_runs_with_its_entrypoint_and_cmd(built):
@@ -114,10 +119,10 @@ def test_output_reads_like_docker_build(built):
     _, p, img = built
     out = p.stdout
     steps = [line for line in out.splitlines() if line.startswith("Step ")]
-    assert steps[0] == "Step 1/28 : ARG BASE=busybox:1.38.0-musl"
-    assert steps[1] == "Step 2/28 : FROM ${BASE} AS base"
-    assert steps[-1] == 'Step 28/28 : LABEL "extra"="1"'
-    assert 'Step 14/28 : RUN echo "$GREETING from $(pwd) as $(id -u)" > greeting.txt && ' \
+    assert steps[0] == "Step 1/29 : ARG BASE=busybox:1.38.0-musl"
+    assert steps[1] == "Step 2/29 : FROM ${BASE} AS base"
+    assert steps[-1] == 'Step 29/29 : LABEL "extra"="1"'
+    assert 'Step 14/29 : RUN echo "$GREETING from $(pwd) as $(id -u)" > greeting.txt && ' \
            'echo streamed-output-line' in steps
     assert " ---> Running in " in out and "\nstreamed-output-line\n" in out
     assert "[Warning] One or more build-args [NOT_USED] were not consumed" in out
@@ -139,6 +144,7 @@ def test_history_reads_like_dockers(built):
         " in /srv/app/renamed.txt ") for h in hist)
     assert any(h.startswith("/bin/sh -c #(nop) COPY dir:") for h in hist)
     assert "/bin/sh -ec #(nop)  USER 1234:2345" in hist
+    assert '|1 GREETING=hi /bin/sh -c echo "proxy=$http_proxy" > proxy.txt' in hist
     assert '/bin/sh -ec #(nop)  CMD ["cat /srv/app/greeting.txt"]' in hist
 
 
