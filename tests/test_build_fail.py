@@ -113,3 +113,11 @@ def test_bad_input_is_one_line_and_exit_125(build_root, tmp_path, flags, dockerf
     assert p.returncode == 125, p.stderr
     assert message in p.stderr
     assert _snapshot(build_root)["containers"] == []
+
+
+def test_a_command_that_cannot_start_fails_its_step_with_127(build_root, tmp_path):
+    ctx = write_tree(str(tmp_path), {"Dockerfile": 'FROM busybox\nRUN ["/nonexistent", "x"]\n'})
+    p = build(build_root, ctx, check=False)
+    assert p.returncode == 127
+    assert "berth: The command '/nonexistent x' returned a non-zero code: 127" in p.stderr
+    assert _snapshot(build_root)["containers"] == []

@@ -162,3 +162,5 @@ def test_nothing_is_left_behind(built):
     root, _, _ = built
     assert leftovers(root)["containers"] == []
     assert [n for n in leftovers(root)["tmp"] if n.startswith(("build-", "img-"))] == []
+    # every layer the build made is an image's or the cache's: nothing for check to call orphan
+    assert "no problems found" in berth(root, "system", "check").stdout

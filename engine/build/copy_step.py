@@ -180,8 +180,7 @@ def _make(b, run, plan: _Plan, source):
     cid = ""
     try:
         c = workspace.create(b.engine, run.state, ContainerConfig(
-            image=run.state.id, cmd=["#(nop)"], network_mode="none",
-            labels={"berth.build": "step"}))
+            image=run.state.id, cmd=["#(nop)"], network_mode="none"))
         cid = c.id
         b.containers.add(cid)
         b.check_cancel()

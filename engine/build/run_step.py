@@ -140,20 +140,21 @@ def _execute(b, run, argv: list[str], network: str, mount_specs: list[str]):
                              user=run.state.config.get("User") or "",
                              network_mode=_network(b, network),
                              extra_hosts=list(b.options.extra_hosts), mounts=mounts,
-                             log_driver="none", labels={"berth.build": "step"})
+                             log_driver="none")
     mine, theirs = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_STREAM)
+    name = workspace.step_name()
     cid = ""
     try:
         try:
-            c = workspace.create(b.engine, run.state, config, attach_fd=theirs.fileno())
-            cid = c.id
+            cid = workspace.create(b.engine, run.state, config, attach_fd=theirs.fileno(),
+                                   name=name).id
         except ExecError as e:
             raise b.fail(f"The command '{' '.join(argv)}' returned a non-zero code: "
                          f"{e.exit_code}: {e}", e.exit_code, str(e)) from None
         finally:
             theirs.close()
             if not cid:
-                cid = _leftover(b)
+                workspace.discard(b.engine, name)   # what a failed start left
         b.containers.add(cid)
         b.emit("info", f"Running in {cid[:12]}")
         code, tail = _stream(b, mine.fileno(), cid)
@@ -210,14 +211,6 @@ def _drop_mount_points(b, cid: str, state, targets: list[str]) -> None:
     finally:
         for fd in [upper, *lowers]:
             os.close(fd)
-
-
-def _leftover(b) -> str:
-    """The step container a failed start left (labelled as a build step's), if any."""
-    for c in b.engine.containers(all=True, filters={"label": ["berth.build=step"]}):
-        if c.id not in b.containers and not c.running:
-            return c.id
-    return ""
 
 
 def _stream(b, fd: int, cid: str) -> tuple[int, str]:

@@ -27,13 +27,21 @@ def image_tuple(images, state: State, keep=("Env", "WorkingDir", "User", "Shell"
     return cfg, state.id, dirs
 
 
-def create(engine, state: State, config: ContainerConfig, attach_fd: int | None = None):
+def step_name() -> str:
+    """A fresh name for a step's container (so a failed start still finds what it made)."""
+    return "build-" + os.urandom(6).hex()
+
+
+def create(engine, state: State, config: ContainerConfig, attach_fd: int | None = None,
+           name: str = ""):
     """A container for a step on ``state``: created, or with ``attach_fd`` run (RUN)."""
     config.image = config.image or state.id
+    config.labels = {**config.labels, "berth.build": "step"}
     tup = image_tuple(engine.image_store, state)
+    name = name or step_name()
     if attach_fd is None:
-        return engine.create(config, entrypoint_set=True, _image=tup)
-    return engine.run(config, entrypoint_set=True, attach_fd=attach_fd, _image=tup)
+        return engine.create(config, name, entrypoint_set=True, _image=tup)
+    return engine.run(config, name, entrypoint_set=True, attach_fd=attach_fd, _image=tup)
 
 
 def discard(engine, cid: str) -> None:
