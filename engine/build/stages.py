@@ -145,7 +145,8 @@ class Builder:
         else:
             state = State.of_image(self.images, self.image(base, self.options.pull))
         run = StageRun(stage, state, {})
-        self.emit("layer", image_id=state.id) if state.id else None
+        if state.id:   # scratch has none
+            self.emit("layer", image_id=state.id)
         triggers = list(state.config.get("OnBuild") or [])
         if triggers:
             from .dockerfile import parse_trigger
