@@ -56,3 +56,17 @@ def test_from_an_earlier_stage_and_copy_from_image_and_index(built):
                 "cat /etc/alpine-release").stdout.splitlines()
     assert out[:4] == ["later-stage-ran", "built", "built", "bb-runs"]
     assert out[4].startswith("3.20")
+
+
+def test_from_pulls_a_missing_base_image(build_root, tmp_path):
+    from helpers import BUSYBOX_MUSL
+    from registry_server import registry
+    with registry() as r:
+        r.skopeo_copy_in(f"oci-archive:{BUSYBOX_MUSL}", "library/busybox:pulled")
+        ref = f"{r.host}/library/busybox:pulled"
+        ctx = write_tree(str(tmp_path), {"Dockerfile": f"FROM {ref}\nRUN echo on-pulled\n"})
+        p = build(build_root, ctx, "-t", "pulled:1")
+        assert "on-pulled" in p.stdout
+        assert berth(build_root, "image", "inspect", "--format", "{{.Id}}", ref).stdout.strip()
+        p = build(build_root, ctx, "--pull", "-t", "pulled:2")   # pulled again, still cached
+        assert p.stdout.count(" ---> Using cache") == 1
