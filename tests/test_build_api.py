@@ -107,6 +107,23 @@ def test_docker_cli_bad_dockerfile_is_a_400_before_the_stream(svc, tmp_path):
     assert "Step " not in p.stdout
 
 
+def test_docker_cli_dockerfile_from_stdin(svc, tmp_path):
+    ctx = project(tmp_path / "ctx", "FROM busybox\nRUN false\n")
+    env = {**svc.env(), "DOCKER_BUILDKIT": "0"}
+    # -f -: the Dockerfile from stdin, the files from the directory
+    p = subprocess.run(["docker", "build", "-t", "stdin:1", "-f", "-", "."], cwd=ctx, env=env,
+                       input="FROM busybox\nCOPY data.txt /\nCMD [\"cat\", \"/data.txt\"]\n",
+                       capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert svc.docker("run", "--rm", "stdin:1").stdout == "data"
+    # -: a Dockerfile alone, no context
+    p = subprocess.run(["docker", "build", "-t", "stdin:2", "-"], env=env, capture_output=True,
+                       input="FROM busybox\nENV FROM_STDIN=yes\n", text=True, timeout=300)
+    assert p.returncode == 0, p.stdout + p.stderr
+    env_list = svc.docker("inspect", "-f", "{{json .Config.Env}}", "stdin:2").stdout
+    assert "FROM_STDIN=yes" in env_list
+
+
 def _request(svc, method: str, path: str, body: bytes = b"", headers: dict | None = None,
              timeout: float = 120) -> tuple[int, dict, bytes]:
     """One HTTP/1.1 request on the service's socket; (status, headers, decoded body)."""
@@ -163,6 +180,21 @@ def test_failed_step_ends_the_stream_with_error_detail(svc):
     assert status == 200
     last = _lines(data)[-1]
     assert last["errorDetail"]["code"] == 7 and last["error"] == last["errorDetail"]["message"]
+
+
+def test_remote_git_context(svc, tmp_path):
+    import urllib.parse
+    repo = tmp_path / "repo"
+    (repo / "app").mkdir(parents=True)
+    (repo / "app" / "Dockerfile").write_text("FROM busybox\nLABEL from=git\n")
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@x"]
+    for args in (["init", "-q", "-b", "main"], ["add", "."], ["commit", "-q", "-m", "one"]):
+        subprocess.run([*git, *args], cwd=repo, check=True, capture_output=True)
+    remote = urllib.parse.quote(f"file://{repo}#main:app", safe="")
+    status, _, data = _request(svc, "POST", f"/build?t=git:1&remote={remote}")
+    assert status == 200 and "Successfully tagged git:1" in data.decode(), data
+    labels = svc.docker("inspect", "-f", "{{json .Config.Labels}}", "git:1").stdout
+    assert json.loads(labels) == {"from": "git"}
 
 
 @pytest.mark.parametrize("query,message", [
