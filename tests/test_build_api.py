@@ -82,9 +82,10 @@ def test_docker_cli_builds_caches_and_runs(svc, tmp_path):
     assert built[0] == built[1]
     # -q prints the image id only; --build-arg, --label and --target reach the engine
     (ctx / "Dockerfile").write_text("FROM busybox AS one\nARG WHO=nobody\nLABEL who=$WHO\n"
+                                    "RUN grep -q '10.1.2.3.*myhost' /etc/hosts\n"
                                     "FROM one AS two\nRUN false\n")
     q = build(svc, ctx, "-q", "-t", "app:3", "--build-arg", "WHO=me", "--label", "l=v",
-              "--target", "one")
+              "--target", "one", "--add-host", "myhost:10.1.2.3")
     assert q.stdout.startswith("sha256:") and len(q.stdout.split()) == 1
     labels = json.loads(svc.docker("inspect", "-f", "{{json .Config.Labels}}", "app:3").stdout)
     assert labels == {"who": "me", "l": "v"}
@@ -97,6 +98,9 @@ def test_docker_cli_failing_run_exits_with_its_code(svc, tmp_path):
     assert "going down" in p.stdout
     assert "returned a non-zero code: 3" in p.stderr
     assert svc.docker("ps", "-aq").stdout == ""   # the step's container is gone
+    # with -q the output is held back, and shown when the build fails
+    q = build(svc, ctx, "-q", "-t", "bad", check=False)
+    assert q.returncode == 3 and "going down" in q.stdout + q.stderr
 
 
 def test_docker_cli_bad_dockerfile_is_a_400_before_the_stream(svc, tmp_path):
