@@ -115,7 +115,7 @@ def usage(images) -> list[dict]:
         shared = bool(top) and top in in_use
         rows.append({"ID": rec["key"][:25], "Parent": (rec.get("parent") or "")[7:32],
                      "Type": "regular", "Description": rec.get("created_by") or "",
-                     "InUse": False, "Shared": shared, "Size": own if not shared else 0,
+                     "InUse": False, "Shared": shared, "Size": own,
                      "CreatedAt": rec.get("created") or "", "LastUsedAt": rec.get("created"),
                      "UsageCount": 1})
     return rows

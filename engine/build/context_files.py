@@ -167,30 +167,66 @@ def _entry_line(path: str, rel: str, st: os.stat_result) -> bytes:
     return f"o\0{rel}\0{st.st_mode:o}\n".encode()
 
 
-def write_tar(sources: list[Source], out) -> None:
-    """The sources as one tar, names relative to where they land (a directory's contents at
-    the top, a file under its name, an archive's entries as they are), owned by root."""
-    with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tar:
-        for s in sources:
+class SourceTar:
+    """The sources as the members of one tar would be, without writing one: what
+    ``TreeExtractor`` takes (iterated for TarInfos, ``extractfile`` for a file's bytes). Names
+    are relative to where they land (a directory's contents at the top, a file under its name,
+    an archive's entries as they are); everything from the context is owned by root."""
+
+    def __init__(self, sources: list[Source]):
+        self.sources = sources
+        self._files: dict[int, object] = {}
+        self._archive = None
+
+    def __iter__(self):
+        import io
+        for s in self.sources:
             if s.kind == "dir":
                 for path, rel, st in s.entries:
-                    _add(tar, path, rel, st)
+                    info = _member(path, rel, st)
+                    if info is not None:
+                        self._files[id(info)] = path
+                        yield info
             elif s.kind == "heredoc":
-                import io
                 info = _info(s.name, 0o644, s.mtime)
                 info.size = len(s.data)
-                tar.addfile(info, io.BytesIO(s.data))
+                self._files[id(info)] = io.BytesIO(s.data)
+                yield info
             elif s.kind == "archive":
                 with tarfile.open(s.path, "r:*") as src:
+                    self._archive = src
                     for m in src:
-                        tar.addfile(m, src.extractfile(m) if m.isreg() else None)
+                        self._files[id(m)] = src
+                        yield m
+                    self._archive = None
             else:
                 st = os.stat(s.path)
                 mode = s.mode if s.kind == "url" else stat.S_IMODE(st.st_mode)
                 info = _info(s.name, mode, s.mtime if s.kind == "url" else int(st.st_mtime))
                 info.size = st.st_size
-                with open(s.path, "rb") as f:
-                    tar.addfile(info, f)
+                self._files[id(info)] = s.path
+                yield info
+
+    def extractfile(self, m):
+        src = self._files.pop(id(m))
+        if isinstance(src, str):
+            return _ReadOnce(src)
+        if isinstance(src, tarfile.TarFile):
+            return src.extractfile(m)
+        return src
+
+
+class _ReadOnce:
+    """A host file read to its end once, then closed (the extractor reads until EOF)."""
+
+    def __init__(self, path: str):
+        self.f = open(path, "rb")
+
+    def read(self, n: int = -1) -> bytes:
+        data = self.f.read(n)
+        if not data:
+            self.f.close()
+        return data
 
 
 def _info(name: str, mode: int, mtime: int) -> tarfile.TarInfo:
@@ -199,16 +235,14 @@ def _info(name: str, mode: int, mtime: int) -> tarfile.TarInfo:
     return info
 
 
-def _add(tar, path: str, rel: str, st: os.stat_result) -> None:
+def _member(path: str, rel: str, st: os.stat_result) -> tarfile.TarInfo | None:
     info = _info(rel, stat.S_IMODE(st.st_mode), int(st.st_mtime))
     if stat.S_ISDIR(st.st_mode):
         info.type = tarfile.DIRTYPE
-        tar.addfile(info)
     elif stat.S_ISLNK(st.st_mode):
         info.type, info.linkname = tarfile.SYMTYPE, os.readlink(path)
-        tar.addfile(info)
     elif stat.S_ISREG(st.st_mode):
         info.size = st.st_size
-        with open(path, "rb") as f:
-            tar.addfile(info, f)
-    # sockets, fifos and devices in a context are left out, as Docker's context tar does
+    else:
+        return None   # sockets, fifos and devices in a context are left out, as Docker's are
+    return info

@@ -18,7 +18,7 @@ import posixpath
 import stat
 
 from ..errors import InvalidArgument, NotFound
-from .context_files import Source, context_sources, hash_sources, write_tar
+from .context_files import Source, SourceTar, context_sources, hash_sources
 
 
 def _is_url(word: str) -> bool:
@@ -36,9 +36,12 @@ def copy_instruction(b, run, ins) -> None:
         raise InvalidArgument(f"{ins.cmd} requires at least two arguments")
     srcs, dest = words[:-1], words[-1]
     workdir = run.state.config.get("WorkingDir") or "/"
-    if not dest.startswith("/"):
-        dest = posixpath.join(workdir, dest) + ("/" if dest.endswith("/") or dest in (".", "./")
-                                                else "")
+    slash = dest.endswith("/") or dest in (".", "..") or dest.endswith(("/.", "/.."))
+    dest = posixpath.normpath(posixpath.join(workdir, dest))
+    if dest.startswith("//"):
+        dest = dest[1:]
+    if slash and dest != "/":
+        dest += "/"   # names a directory, as Docker keeps it
     chown = _expand_flag(b, env, flags.get("chown"))
     chmod = _mode(_expand_flag(b, env, flags.get("chmod")))
     frm = _expand_flag(b, env, flags.get("from"))
@@ -168,19 +171,12 @@ class _Plan:
                  from_paths=()):
         self.dest, self.chown, self.chmod = dest, chown, chmod
         self.sources, self.single, self.from_paths = list(sources), single, list(from_paths)
-        self.tar = ""
 
 
 def _make(b, run, plan: _Plan, source):
     """The step's layer: a container on the state, the files written into it, committed."""
-    import tempfile
     from . import workspace
     from ..models import ContainerConfig
-    from .stages import tmp_dir
-    if plan.sources:
-        fd, plan.tar = tempfile.mkstemp(prefix="build-copy-", dir=tmp_dir(b.engine))
-        with os.fdopen(fd, "wb") as f:
-            write_tar(plan.sources, f)
     cid = ""
     try:
         c = workspace.create(b.engine, run.state, ContainerConfig(
@@ -198,8 +194,6 @@ def _make(b, run, plan: _Plan, source):
         if cid:
             workspace.discard(b.engine, cid)
             b.containers.discard(cid)
-        if plan.tar:
-            os.unlink(plan.tar)
 
 
 def make_dirs_layer(b, run, path: str):
@@ -210,10 +204,8 @@ def make_dirs_layer(b, run, path: str):
 # --- in the child, with the container's root mounted --------------------------------------------
 
 def _apply(root: int, src: int, plan: _Plan) -> None:
-    import tarfile
     import tempfile
     from ..containerfs import open_in_root
-    from ..containerfs.extract import TreeExtractor
     uid = gid = None
     if plan.chown:
         uid, gid = _owner(root, plan.chown)
@@ -227,18 +219,34 @@ def _apply(root: int, src: int, plan: _Plan) -> None:
             single = not is_dir and len(plan.from_paths) == 1 and not plan.dest.endswith("/") \
                 and not any(c in plan.from_paths[0] for c in "*?[")
             with tempfile.TemporaryFile() as tmp:
-                from ..containerfs.tarwrite import archive_path
-                archive_path(src, path.rstrip("/") + "/." if is_dir else path, tmp,
-                             follow_link=True)
+                if is_dir:
+                    _archive_contents(src, path, tmp)
+                else:
+                    from ..containerfs.tarwrite import archive_path
+                    archive_path(src, path, tmp, follow_link=True)
                 tmp.seek(0)
                 _extract(root, plan, single, tmp, uid, gid)
         return
     if not plan.sources:   # WORKDIR
         os.close(_make_dirs(root, plan.dest, None, None))
         return
-    with open(plan.tar, "rb") as f:
-        _extract(root, plan, plan.single, f, uid, gid)
-    del tarfile, TreeExtractor
+    _extract(root, plan, plan.single, SourceTar(plan.sources), uid, gid)
+
+
+def _archive_contents(src: int, path: str, out) -> None:
+    """The contents of the directory ``path`` (symlinks on the way followed inside the
+    source's root) as a tar with names relative to it."""
+    from ..containerfs import open_in_root
+    from ..containerfs.tarwrite import TreeWriter
+    fd = open_in_root(src, path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        w = TreeWriter(out)
+        try:
+            w.add(None, f"/proc/self/fd/{fd}", ".", path, follow=True)
+        finally:
+            w.close()
+    finally:
+        os.close(fd)
 
 
 def _extract(root: int, plan: _Plan, single: bool, f, uid, gid) -> None:
@@ -258,8 +266,12 @@ def _extract(root: int, plan: _Plan, single: bool, f, uid, gid) -> None:
     else:
         dest = _make_dirs(root, plan.dest, uid, gid)
     try:
-        with tarfile.open(fileobj=f, mode="r|") as tar:
-            TreeExtractor(dest, rename_top=rename).extract(_Owned(tar, uid, gid, plan.chmod))
+        if isinstance(f, SourceTar):
+            TreeExtractor(dest, rename_top=rename).extract(_Owned(f, uid, gid, plan.chmod))
+        else:
+            with tarfile.open(fileobj=f, mode="r|") as tar:
+                TreeExtractor(dest, rename_top=rename).extract(_Owned(tar, uid, gid,
+                                                                      plan.chmod))
     finally:
         os.close(dest)
 

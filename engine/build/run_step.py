@@ -160,6 +160,7 @@ def _execute(b, run, argv: list[str], network: str, mount_specs: list[str]):
         if code != 0:
             raise b.fail(f"The command '{' '.join(argv)}' returned a non-zero code: {code}",
                          code, tail)
+        _drop_mount_points(b, cid, run.state, [m.target for m in mounts])
         layer = workspace.commit_layer(b.engine, cid, run.state)
         workspace.discard(b.engine, cid)
         b.containers.discard(cid)
@@ -169,6 +170,46 @@ def _execute(b, run, argv: list[str], network: str, mount_specs: list[str]):
         mine.close()
         for d in scratch:
             remove_tree(d)
+
+
+def _drop_mount_points(b, cid: str, state, targets: list[str]) -> None:
+    """What the runtime made in the upper dir to mount the step's --mounts on (an empty
+    directory or file, and its parents, where the image had none): not the step's work, so
+    not in its layer, as BuildKit leaves them out."""
+    import stat
+    from ..containerfs import DIR
+    from ..containerfs.changes import _in_lower, _open_below
+    from .workspace import image_tuple
+    if not targets:
+        return
+    upper = os.open(os.path.join(b.engine.paths.container_dir(cid), "upper"), DIR)
+    lowers = []
+    try:
+        for d in reversed(image_tuple(b.images, state)[2]):
+            lowers.append(os.open(d, DIR))
+        for target in sorted(targets, key=len, reverse=True):
+            parts = [p for p in target.split("/") if p]
+            while parts and not _in_lower(lowers, "/".join(parts)):
+                try:
+                    parent = _open_below(upper, "/".join(parts[:-1]) or ".", DIR)
+                except OSError:
+                    break
+                try:
+                    st = os.stat(parts[-1], dir_fd=parent, follow_symlinks=False)
+                    if stat.S_ISDIR(st.st_mode):
+                        os.rmdir(parts[-1], dir_fd=parent)   # only when empty
+                    elif stat.S_ISREG(st.st_mode) and not st.st_size:
+                        os.unlink(parts[-1], dir_fd=parent)
+                    else:
+                        break
+                except OSError:
+                    break
+                finally:
+                    os.close(parent)
+                parts = parts[:-1]
+    finally:
+        for fd in [upper, *lowers]:
+            os.close(fd)
 
 
 def _leftover(b) -> str:

@@ -178,8 +178,8 @@ class Builder:
                     return self.images.resolve(ref)
                 except NotFound:
                     pass
-            raise NotFound(f"pull access denied for {ref}, repository does not exist or "
-                           f"may require 'berth login': {e}") from None
+            raise NotFound(f"unable to find image '{ref}' locally, and pulling it failed: "
+                           f"{e}") from None
         return self.images.resolve(ref)
 
     def stage_or_image(self, ref: str) -> State:

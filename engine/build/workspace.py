@@ -45,19 +45,22 @@ def discard(engine, cid: str) -> None:
 
 
 def commit_layer(engine, cid: str, state: State) -> Layer:
-    """The container's upper directory as a new layer on top of ``state``'s (the caller holds
-    ``images.busy()`` until the cache records it)."""
-    import tempfile
-    from ..containerfs.changes import write_layer
-    images = engine.image_store
+    """The container's upper directory as a new layer on top of ``state``'s: its tar (as
+    ``commit`` writes it) gives the blob, and the directory itself becomes the layer, moved
+    rather than unpacked again (the caller holds ``images.busy()`` until the cache records it;
+    the container is only fit for removal afterwards)."""
+    from ..containerfs import DIR
+    from ..containerfs.changes import _runtime_leftover, write_layer
     upper = os.path.join(engine.paths.container_dir(cid), "upper")
-    tmp_dir = engine.store.path("tmp")
-    os.makedirs(tmp_dir, exist_ok=True)
-    with tempfile.TemporaryFile(dir=tmp_dir) as tmp:
-        write_layer(upper, tmp)
-        tmp.seek(0)
-        return images.add_layer(tmp, state.layers[-1].chain_id if state.layers else "",
-                                compression="none")
+    fd = os.open(upper, DIR)
+    try:
+        for name in os.listdir(fd):
+            if _runtime_leftover(fd, name):   # the runtime's empty mount points: not the step's
+                os.rmdir(name, dir_fd=fd)
+    finally:
+        os.close(fd)
+    return engine.image_store.adopt_layer(upper, lambda out: write_layer(upper, out),
+                                          state.layers[-1].chain_id if state.layers else "")
 
 
 def in_root(engine, cid: str, state: State, op, source: State | None = None) -> None:
@@ -110,13 +113,9 @@ def in_root(engine, cid: str, state: State, op, source: State | None = None) -> 
                 pass
         os._exit(code)
     os.close(err_w)
-    report = b""
+    from ..runtime.exec import _read_all
     try:
-        while True:
-            chunk = os.read(err_r, 65536)
-            if not chunk:
-                break
-            report += chunk
+        report = _read_all(err_r)
     finally:
         os.close(err_r)
         _, status = os.waitpid(child, 0)
