@@ -82,9 +82,10 @@ def test_docker_cli_builds_caches_and_runs(svc, tmp_path):
     assert built[0] == built[1]
     # -q prints the image id only; --build-arg, --label and --target reach the engine
     (ctx / "Dockerfile").write_text("FROM busybox AS one\nARG WHO=nobody\nLABEL who=$WHO\n"
+                                    "RUN grep -q '10.1.2.3.*myhost' /etc/hosts\n"
                                     "FROM one AS two\nRUN false\n")
     q = build(svc, ctx, "-q", "-t", "app:3", "--build-arg", "WHO=me", "--label", "l=v",
-              "--target", "one")
+              "--target", "one", "--add-host", "myhost:10.1.2.3")
     assert q.stdout.startswith("sha256:") and len(q.stdout.split()) == 1
     labels = json.loads(svc.docker("inspect", "-f", "{{json .Config.Labels}}", "app:3").stdout)
     assert labels == {"who": "me", "l": "v"}
@@ -97,6 +98,9 @@ def test_docker_cli_failing_run_exits_with_its_code(svc, tmp_path):
     assert "going down" in p.stdout
     assert "returned a non-zero code: 3" in p.stderr
     assert svc.docker("ps", "-aq").stdout == ""   # the step's container is gone
+    # with -q the output is held back, and shown when the build fails
+    q = build(svc, ctx, "-q", "-t", "bad", check=False)
+    assert q.returncode == 3 and "going down" in q.stdout + q.stderr
 
 
 def test_docker_cli_bad_dockerfile_is_a_400_before_the_stream(svc, tmp_path):
@@ -105,6 +109,23 @@ def test_docker_cli_bad_dockerfile_is_a_400_before_the_stream(svc, tmp_path):
     assert p.returncode == 1
     assert "Error response from daemon: Dockerfile:2: unknown instruction: FOO" in p.stderr
     assert "Step " not in p.stdout
+
+
+def test_docker_cli_dockerfile_from_stdin(svc, tmp_path):
+    ctx = project(tmp_path / "ctx", "FROM busybox\nRUN false\n")
+    env = {**svc.env(), "DOCKER_BUILDKIT": "0"}
+    # -f -: the Dockerfile from stdin, the files from the directory
+    p = subprocess.run(["docker", "build", "-t", "stdin:1", "-f", "-", "."], cwd=ctx, env=env,
+                       input="FROM busybox\nCOPY data.txt /\nCMD [\"cat\", \"/data.txt\"]\n",
+                       capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert svc.docker("run", "--rm", "stdin:1").stdout == "data"
+    # -: a Dockerfile alone, no context
+    p = subprocess.run(["docker", "build", "-t", "stdin:2", "-"], env=env, capture_output=True,
+                       input="FROM busybox\nENV FROM_STDIN=yes\n", text=True, timeout=300)
+    assert p.returncode == 0, p.stdout + p.stderr
+    env_list = svc.docker("inspect", "-f", "{{json .Config.Env}}", "stdin:2").stdout
+    assert "FROM_STDIN=yes" in env_list
 
 
 def _request(svc, method: str, path: str, body: bytes = b"", headers: dict | None = None,
@@ -163,6 +184,21 @@ def test_failed_step_ends_the_stream_with_error_detail(svc):
     assert status == 200
     last = _lines(data)[-1]
     assert last["errorDetail"]["code"] == 7 and last["error"] == last["errorDetail"]["message"]
+
+
+def test_remote_git_context(svc, tmp_path):
+    import urllib.parse
+    repo = tmp_path / "repo"
+    (repo / "app").mkdir(parents=True)
+    (repo / "app" / "Dockerfile").write_text("FROM busybox\nLABEL from=git\n")
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@x"]
+    for args in (["init", "-q", "-b", "main"], ["add", "."], ["commit", "-q", "-m", "one"]):
+        subprocess.run([*git, *args], cwd=repo, check=True, capture_output=True)
+    remote = urllib.parse.quote(f"file://{repo}#main:app", safe="")
+    status, _, data = _request(svc, "POST", f"/build?t=git:1&remote={remote}")
+    assert status == 200 and "Successfully tagged git:1" in data.decode(), data
+    labels = svc.docker("inspect", "-f", "{{json .Config.Labels}}", "git:1").stdout
+    assert json.loads(labels) == {"from": "git"}
 
 
 @pytest.mark.parametrize("query,message", [

@@ -214,3 +214,16 @@ def test_local_git_repository_with_ref_and_subdir(tmp_path):
     with pytest.raises(InvalidArgument) as e:
         from_source(f"{url}#nosuchref", str(tmp_path / "e"))
     assert "unable to 'git clone'" in str(e.value)
+
+
+def test_tar_without_trailer_as_the_docker_cli_sends_with_f_dash(tmp_path):
+    # Go's tar writer pads the last file and writes the trailer only on Close, which the CLI's
+    # -f - path loses: the stream ends right after the last file's bytes
+    whole = make_tar([("a", "file", b"first"), ("Dockerfile", "file", b"FROM x\n" * 7)])
+    cut = whole[:512 + 512 + 512 + 49]
+    dest = tmp_path / "ok"
+    from_tar(io.BytesIO(cut), str(dest))
+    assert (dest / "Dockerfile").read_bytes() == b"FROM x\n" * 7
+    # but a file cut short is an error
+    with pytest.raises(InvalidArgument):
+        from_tar(io.BytesIO(cut[:-10]), str(tmp_path / "short"))

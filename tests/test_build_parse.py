@@ -45,6 +45,22 @@ def test_comments_continuations_and_lines():
     assert df.warnings == []
 
 
+def test_tabs_and_the_legacy_env_form_as_dockers_own_testfile():
+    df = parse("FROM\tubuntu:14.04\n"
+               "LABEL\tmaintainer\tTianon Gravi <admwiggin@gmail.com> (@tianon)\n"
+               "RUN\tapt-get install -yq \\\n\tapt-utils \\\n\t--no-install-recommends\n"
+               "ENV\tDOCKER_CROSSPLATFORMS\t\\\n\tlinux/386 linux/arm \\\n\tdarwin/amd64\n"
+               "COPY\t.\t/go/src\n")
+    label, run, env, copy = df.stages[0].instructions
+    assert df.stages[0].base == "ubuntu:14.04"
+    assert parse_pairs(label.args[0], {}, what="LABEL") == \
+        [("maintainer", "Tianon Gravi <admwiggin@gmail.com> (@tianon)")]
+    assert run.args == ["apt-get install -yq \tapt-utils \t--no-install-recommends"]
+    assert parse_pairs(env.args[0], {}) == \
+        [("DOCKER_CROSSPLATFORMS", "linux/386 linux/arm \tdarwin/amd64")]
+    assert expand_words(copy.args[0], {}) == [".", "/go/src"]
+
+
 def test_empty_continuation_line_is_a_warning_not_an_error():
     df = parse("FROM busybox\nRUN echo a \\\n\n    b\n")
     assert df.stages[0].instructions[0].args == ["echo a     b"]

@@ -51,6 +51,7 @@ async def test_build_streams_highlights_the_step_and_selects_the_image(engine, c
         assert "Step 2/3 : RUN" in str(dialog.query_one("#build-step").render())
         assert await _until(pilot, lambda: dialog.state == "done"), _log_text(dialog)
         assert "Step 3/3 : LABEL built=by-dialog" in _log_text(dialog)
+        assert "Successfully tagged dialog:1" in _log_text(dialog)
         assert log.current is None
         image = engine.image("dialog:1")
         assert image.id == dialog.image_id

@@ -112,7 +112,17 @@ def from_tar(fileobj: BinaryIO, dest_dir: str) -> str:
     limited = _Limited(_decompressed(fileobj), _free_space(dest_dir))
     try:
         with tarfile.open(fileobj=limited, mode="r|") as tar:  # type: ignore[arg-type]
-            for member in tar:
+            while True:
+                try:
+                    member = tar.next()
+                except tarfile.ReadError as e:
+                    # the docker CLI's tar with -f - ends right after the last file's data (no
+                    # padding, no trailer: Go's reader takes it); that file was extracted whole
+                    if str(e) == "unexpected end of data" and tar.members:
+                        break
+                    raise
+                if member is None:
+                    break
                 tar.extract(member, dest_dir, filter=_member_filter)
     except tarfile.ReadError as e:
         if "empty file" in str(e):

@@ -120,6 +120,8 @@ class _Stream:
         self.request, self.quiet = request, quiet
         self.response = web.StreamResponse(headers={"Content-Type": "application/json"})
         self.queue: asyncio.Queue = asyncio.Queue()
+        self.held: list[str] = []
+        """With ``q``: the output not shown, written only if the build fails (as moby does)."""
 
     async def write(self, message: dict) -> None:
         if not self.response.prepared:
@@ -136,7 +138,10 @@ class _Stream:
             for line in render(ev).splitlines(keepends=True):   # a message per line, as moby
                 await self.write({"stream": line})
             return
-        if not self.quiet:
+        if self.quiet:
+            self.held.append(render(ev))
+            del self.held[:-10000]
+        else:
             await self.write({"stream": render(ev)})
 
     def gone(self) -> bool:
@@ -184,6 +189,8 @@ async def build(request: web.Request) -> web.StreamResponse:
         try:
             task.result()
         except BerthError as e:
+            for text in stream.held:   # -q: what the build said, now that it failed
+                await stream.write({"stream": text})
             if not stream.response.prepared:
                 raise
             detail = {"message": str(e)}

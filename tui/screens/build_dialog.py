@@ -219,8 +219,6 @@ class BuildDialog(ModalScreen[str | None]):
                 entries.append(current)
                 self.step_text = ev.text
                 continue
-            if ev.kind == "done":
-                continue
             text = render(ev)
             stream = "stderr" if ev.kind in ("warning", "error") else "stdout"
             entries.extend(Entry("", "", stream, "", line) for line in text.splitlines())
@@ -250,7 +248,6 @@ class BuildDialog(ModalScreen[str | None]):
             self.image_id = message.image_id
             short = message.image_id.partition(":")[2][:12]
             title.update(f"Built {short}   (esc closes)")
-            log.add_entries([Entry("", "", "stdout", "", f"Successfully built {short}")])
             if self.dashboard is not None:
                 select_image(self.dashboard, message.image_id)
 
