@@ -6,6 +6,7 @@ test, globs, several sources, the whole context through .dockerignore, --chown b
 from __future__ import annotations
 
 import functools
+import hashlib
 import http.server
 import io
 import json
@@ -20,7 +21,7 @@ from helpers import berth
 
 DOCKERFILE = """FROM alpine:3.20
 ADD files.tar.gz /opt/extracted/
-ADD http://127.0.0.1:{port}/remote.txt /opt/remote/
+ADD --checksum=sha256:{digest} http://127.0.0.1:{port}/remote.txt /opt/remote/
 ADD --chown=nobody:nobody plain.txt /opt/plain.txt
 COPY --chown=nobody --chmod=750 tree/ /opt/tree/
 COPY one.txt t?o.txt /opt/multi/
@@ -30,6 +31,10 @@ RUN --mount=type=bind,source=tree,target=/mnt/tree cat /mnt/tree/t.txt > /opt/bo
 RUN --network=none ls /sys/class/net > /opt/netdevs
 RUN grep -c myhost /etc/hosts > /opt/hosts-count
 """
+
+
+REMOTE = "fetched over http\n"
+REMOTE_DIGEST = hashlib.sha256(REMOTE.encode()).hexdigest()
 
 
 def _tarball() -> bytes:
@@ -51,7 +56,7 @@ def _tarball() -> bytes:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     served = tmp_path_factory.mktemp("served")
-    (served / "remote.txt").write_text("fetched over http\n")
+    (served / "remote.txt").write_text(REMOTE)
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(served))
     handler.log_message = lambda *a: None
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
@@ -67,7 +72,7 @@ def server(tmp_path_factory):
 @pytest.fixture(scope="module")
 def built(build_root, server, tmp_path_factory):
     ctx = write_tree(str(tmp_path_factory.mktemp("ctx")), {
-        "Dockerfile": DOCKERFILE.format(port=server),
+        "Dockerfile": DOCKERFILE.format(port=server, digest=REMOTE_DIGEST),
         ".dockerignore": "*.log\n!keep.log\nsecret/\n",
         "app.log": "excluded\n", "keep.log": "kept\n", "secret/key": "hidden\n",
         "tree/t.txt": "tree file\n", "tree/sub/u.txt": "u\n",
@@ -85,6 +90,16 @@ def test_add_extracts_a_local_tar_and_fetches_a_url(built):
                  "remote/remote.txt").splitlines()
     assert out == ["extracted/x/y.txt 700 42 42", "remote/remote.txt 600 0 0", "y.txt",
                    "from the tar", "fetched over http"]
+
+
+def test_add_refuses_a_url_whose_checksum_differs(build_root, server, tmp_path):
+    ctx = write_tree(str(tmp_path), {"Dockerfile": (
+        f"FROM busybox\nADD --checksum=sha256:{'0' * 64} http://127.0.0.1:{server}/remote.txt "
+        "/r.txt\n")})
+    p = build(build_root, ctx, check=False)
+    assert p.returncode == 125 and "digest mismatch" in p.stderr
+    assert [n for n in os.listdir(os.path.join(build_root, "tmp"))
+            if n.startswith("build-")] == []
 
 
 def test_chown_by_name_chmod_globs_and_several_sources(built):

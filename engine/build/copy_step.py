@@ -56,18 +56,22 @@ def copy_instruction(b, run, ins) -> None:
         b.commit(run, shown, make_layer=lambda: _make(b, run, plan, source),
                  key_text=shown + _flag_key(chown, chmod))
         return
-    sources = _gather(b, ins, srcs, env)
-    if len(sources) > 1 and not dest.endswith("/"):
-        raise InvalidArgument(f"When using {ins.cmd} with more than one source file, the "
-                              "destination must be a directory and end with a /")
-    single = len(sources) == 1 and sources[0].kind in ("file", "heredoc", "url") \
-        and not dest.endswith("/")
-    digest = hash_sources(sources)
-    kind = "multi" if len(sources) > 1 else \
-        ("dir" if sources[0].kind == "dir" else "file") if sources else "dir"
-    text = f"{ins.cmd} {kind}:{digest} in {dest} "
-    plan = _Plan(dest, chown, chmod, sources=sources, single=single)
+    checksum = _expand_flag(b, env, flags.get("checksum"))
+    if checksum and not all(_is_url(w) for w in srcs):
+        raise InvalidArgument("checksum can't be specified for non-HTTP(S) sources")
+    sources: list[Source] = []
     try:
+        _gather(b, ins, srcs, env, checksum, sources)
+        if len(sources) > 1 and not dest.endswith("/"):
+            raise InvalidArgument(f"When using {ins.cmd} with more than one source file, the "
+                                  "destination must be a directory and end with a /")
+        single = len(sources) == 1 and sources[0].kind in ("file", "heredoc", "url") \
+            and not dest.endswith("/")
+        digest = hash_sources(sources)
+        kind = "multi" if len(sources) > 1 else \
+            ("dir" if sources[0].kind == "dir" else "file") if sources else "dir"
+        text = f"{ins.cmd} {kind}:{digest} in {dest} "
+        plan = _Plan(dest, chown, chmod, sources=sources, single=single)
         shown = steps.nop(run, text, single=True)
         b.commit(run, shown, make_layer=lambda: _make(b, run, plan, None),
                  key_text=shown + _flag_key(chown, chmod))
@@ -107,9 +111,10 @@ def _mode(text: str) -> int | None:
     return mode
 
 
-def _gather(b, ins, srcs: list[str], env) -> list[Source]:
+def _gather(b, ins, srcs: list[str], env, checksum: str, out: list[Source]) -> None:
+    """The sources the words name, into ``out`` (so that what was downloaded before a failure
+    is still removed by the caller)."""
     heredocs = {h.name: h for h in (ins.heredocs or [])}
-    out: list[Source] = []
     for word in srcs:
         name = word.lstrip("0123456789")
         if name.startswith("<<") and name.lstrip("<-").strip("'\"") in heredocs:
@@ -119,11 +124,10 @@ def _gather(b, ins, srcs: list[str], env) -> list[Source]:
         elif _is_url(word):
             if ins.cmd != "ADD":
                 raise InvalidArgument("source can't be a URL for COPY")
-            out.append(_download(b, word))
+            out.append(_download(b, word, checksum))
         else:
             out.extend(context_sources(b.context, word, b.ignore_rules(),
                                        archives=ins.cmd == "ADD"))
-    return out
 
 
 def _expand_heredoc(text: str, env) -> str:
@@ -132,9 +136,10 @@ def _expand_heredoc(text: str, env) -> str:
                   lambda m: env.get(m.group(1) or m.group(2), ""), text)
 
 
-def _download(b, url: str) -> Source:
+def _download(b, url: str, checksum: str = "") -> Source:
     """ADD of a URL: fetched now (Docker fetches every build and keys the cache on the bytes),
-    kept as the file the path's last component names, mode 0600, the server's mtime."""
+    kept as the file the path's last component names, mode 0600, the server's mtime; with
+    ``--checksum=sha256:…`` refused unless its bytes have that digest."""
     import email.utils
     import tempfile
     import urllib.error
@@ -158,6 +163,14 @@ def _download(b, url: str) -> Source:
                 mtime = int(email.utils.parsedate_to_datetime(modified).timestamp())
             except (TypeError, ValueError):
                 mtime = 0
+        if checksum:
+            from .context_files import _file_digest
+            algo, _, want = checksum.partition(":")
+            got = _file_digest(path)
+            if algo != "sha256" or got != want:
+                os.unlink(path)
+                raise InvalidArgument(f"ADD failed: {url}: digest mismatch: expected "
+                                      f"{checksum}, got sha256:{got}")
         return Source("url", path, name, mode=0o600, mtime=mtime)
     except (OSError, urllib.error.URLError, ValueError) as e:
         os.unlink(path)
