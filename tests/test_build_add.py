@@ -155,3 +155,27 @@ def test_context_and_dockerfile_from_stdin_quiet_and_iidfile(build_root, tmp_pat
     assert run_in(build_root, "stdin:1", "cat /a.txt") == "from the context\n"
     assert json.loads(berth(build_root, "image", "inspect", "stdin:1").stdout)[0]["Id"] == \
         image_id
+
+
+def test_saved_layers_unpack_to_their_diff_ids(build_root, tmp_path):
+    """A step's blob (gzip with stored blocks where the bytes won't compress) is what any
+    gzip reader takes, and unpacks to the layer's diff_id."""
+    import gzip
+    text = b"".join(b"line %d of some text\n" % i for i in range(50000))
+    ctx = write_tree(str(tmp_path / "ctx"), {
+        "Dockerfile": "FROM busybox\nCOPY . /d/\nRUN head -c 300000 /dev/urandom > /r\n",
+        "random.bin": os.urandom(3 << 20), "text.txt": text, "mixed.bin": os.urandom(1 << 19) + text})
+    build(build_root, ctx, "-t", "blobs:1")
+    out = str(tmp_path / "img.tar")
+    berth(build_root, "save", "-o", out, "blobs:1")   # an OCI layout: the blobs as stored
+    with tarfile.open(out) as t:
+        def blob(digest):
+            return t.extractfile("blobs/sha256/" + digest.partition(":")[2]).read()
+        index = json.load(t.extractfile("index.json"))
+        manifest = json.loads(blob(index["manifests"][0]["digest"]))
+        config = json.loads(blob(manifest["config"]["digest"]))
+        diff_ids = config["rootfs"]["diff_ids"]
+        for layer, diff_id in zip(manifest["layers"][-2:], diff_ids[-2:]):
+            data = blob(layer["digest"])
+            assert layer["mediaType"].endswith("+gzip") and data[:2] == b"\x1f\x8b"
+            assert "sha256:" + hashlib.sha256(gzip.decompress(data)).hexdigest() == diff_id

@@ -249,19 +249,42 @@ class _GzipSink:
 
     def _run(self) -> None:
         import hashlib
+        import struct
         import zlib
         h = hashlib.sha256()
-        gz = zlib.compressobj(_GZIP_LEVEL, zlib.DEFLATED, 31)
+        # one gzip member written by hand around raw deflate, so that each megabyte can be
+        # compressed or, when it won't compress (random or already compressed bytes), kept in
+        # stored blocks: deflate at any level costs ~30 MB/s on such data and saves nothing
+        deflate = zlib.compressobj(_GZIP_LEVEL, zlib.DEFLATED, -15)
+        pending = False   # deflate holds bits not yet flushed to a byte boundary
+        crc = size = 0
         ended = False
         try:
+            self.out.write(b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff")
             while True:
                 data = self.q.get()
                 if data is None:
                     ended = True
                     break
                 h.update(data)
-                self.out.write(gz.compress(data))
-            self.out.write(gz.flush())
+                crc = zlib.crc32(data, crc)
+                size += len(data)
+                if _compressible(data):
+                    self.out.write(deflate.compress(data))
+                    pending = True
+                    continue
+                if pending:
+                    self.out.write(deflate.flush(zlib.Z_FULL_FLUSH))
+                    pending = False
+                for i in range(0, len(data), 0xFFFF):
+                    block = data[i:i + 0xFFFF]
+                    self.out.write(struct.pack("<BHH", 0, len(block), len(block) ^ 0xFFFF))
+                    self.out.write(block)
+            if pending:
+                self.out.write(deflate.flush(zlib.Z_SYNC_FLUSH))
+            # the last block: empty, stored, final; then CRC-32 and size
+            self.out.write(b"\x01\x00\x00\xff\xff" + struct.pack("<II", crc & 0xFFFFFFFF,
+                                                                   size & 0xFFFFFFFF))
             self.digest = h.hexdigest()
         except BaseException as e:  # noqa: BLE001 - raised again in the writer's thread
             self.error = e
@@ -288,6 +311,13 @@ class _GzipSink:
         if self.error is not None:
             raise self.error
         return self.digest
+
+
+def _compressible(data: bytes) -> bool:
+    """Whether deflate is worth its time on ``data``, judged by a sample of it."""
+    import zlib
+    sample = data[:1 << 16]
+    return len(zlib.compress(sample, 1)) < len(sample) * 0.9
 
 
 class _Kept:
