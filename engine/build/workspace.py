@@ -89,6 +89,19 @@ def in_root(engine, cid: str, state: State, op, source: State | None = None) -> 
     if source is not None:
         os.makedirs(os.path.join(d, "source-empty"), exist_ok=True)
         os.makedirs(src_dir, exist_ok=True)
+    # the child must not import: another thread of this process (the API server's, the
+    # dashboard's) may have held the import lock when it forked. What the copy uses is loaded
+    # here.
+    import bz2  # noqa: F401 - tarfile's r:* opens these lazily
+    import errno  # noqa: F401
+    import fnmatch  # noqa: F401
+    import gzip  # noqa: F401
+    import io  # noqa: F401
+    import lzma  # noqa: F401
+    import tarfile  # noqa: F401
+    import tempfile  # noqa: F401
+    from ..containerfs import extract, tarwrite  # noqa: F401
+    from ..runtime import users  # noqa: F401
     err_r, err_w = os.pipe()
     child = os.fork()
     if child == 0:   # pragma: no cover - runs in the child; its outcome is reported
