@@ -450,6 +450,8 @@ def test_env_and_label_pairs():
         [("com.example.vendor", "ACME Inc")]
     assert parse_pairs("A=", env) == [("A", "")]
     assert raw_words('a="b c" d') == ['a="b c"', "d"]
+    assert raw_words('a\\ b "c \\" d" \'e\\\' f') == ['a\\ b', '"c \\" d"', "'e\\'", "f"]
+    assert raw_words('x="" y=\'\'') == ['x=""', "y=''"]
 
 
 def test_arg_words():
