@@ -140,7 +140,10 @@ def _request(svc, method: str, path: str, body: bytes = b"", headers: dict | Non
             self.sock.connect(svc.path)
 
     c = Conn("localhost")
-    c.request(method, path, body=body, headers=headers or {})
+    try:
+        c.request(method, path, body=body, headers=headers or {})
+    except (BrokenPipeError, ConnectionResetError):
+        pass   # a bad query is answered before the body is read, as the docker CLI copes with
     r = c.getresponse()
     data = r.read()
     c.close()

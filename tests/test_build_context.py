@@ -79,10 +79,11 @@ def test_empty_body_is_an_empty_context(tmp_path):
     [("victim", "symlink", "VICTIM"), ("victim", "file", b"overwritten")],
     [("h", ("link", 0o777), "VICTIM")],
     [("h", ("link", 0o777), "../victim")],
+    [("d", "dir", None), ("h", ("link", 0o777), "d")],
     [("dev", "chr", None)],
     [("pipe", "fifo", None)],
 ], ids=["dotdot", "nested-dotdot", "through-abs-symlink", "through-rel-symlink",
-        "file-over-symlink", "hardlink-abs", "hardlink-out", "device", "fifo"])
+        "file-over-symlink", "hardlink-abs", "hardlink-out", "hardlink-dir", "device", "fifo"])
 def test_hostile_tars_are_refused(tmp_path, entries):
     # the victim is the test's own file beside the context, never a file of the host
     victim = tmp_path / "victim"
@@ -122,6 +123,10 @@ def test_stdin_tar_or_dockerfile(tmp_path):
     assert text is None and os.path.isfile(os.path.join(ctx, "src/run.sh"))
     ctx, text = from_source("-", str(tmp_path / "b"), io.BytesIO(b"FROM busybox\nRUN true\n"))
     assert text == "FROM busybox\nRUN true\n" and os.listdir(ctx) == []
+    # once decompressed, a first file named like bzip2's magic is a tar's first file
+    ctx, text = from_source("-", str(tmp_path / "bz"), io.BytesIO(gzip.compress(make_tar(
+        [("BZh9-notes", "file", b"x"), ("Dockerfile", "file", b"FROM x\n")]))))
+    assert text is None and sorted(os.listdir(ctx)) == ["BZh9-notes", "Dockerfile"]
     # a gzip-compressed Dockerfile is still a Dockerfile
     ctx, text = from_source("-", str(tmp_path / "c"), io.BytesIO(gzip.compress(b"FROM x\n")))
     assert text == "FROM x\n"

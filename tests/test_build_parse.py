@@ -110,7 +110,10 @@ def test_error_names_file_and_line():
     with pytest.raises(InvalidArgument) as e:
         parse("FROM busybox\n\nFOO bar\n", name="app.Dockerfile")
     assert str(e.value) == "app.Dockerfile:3: unknown instruction: FOO"
-    assert error("FROM busybox\nrunn echo\n") == "Dockerfile:2: unknown instruction: runn"
+    assert error("FROM busybox\nrunn echo\n") == \
+        "Dockerfile:2: unknown instruction: RUNN (did you mean RUN?)"
+    assert error("FROM busybox\nCOPPY a b\n") == \
+        "Dockerfile:2: unknown instruction: COPPY (did you mean COPY?)"
 
 
 # --- stages ----------------------------------------------------------------------------------
@@ -447,6 +450,8 @@ def test_env_and_label_pairs():
         [("com.example.vendor", "ACME Inc")]
     assert parse_pairs("A=", env) == [("A", "")]
     assert raw_words('a="b c" d') == ['a="b c"', "d"]
+    assert raw_words('a\\ b "c \\" d" \'e\\\' f') == ['a\\ b', '"c \\" d"', "'e\\'", "f"]
+    assert raw_words('x="" y=\'\'') == ['x=""', "y=''"]
 
 
 def test_arg_words():

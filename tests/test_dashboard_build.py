@@ -93,3 +93,20 @@ async def test_bad_form_shows_the_message_and_builds_nothing(engine, tmp_path):
         await pilot.press("escape", "1", "b")
         await pilot.pause()
         assert app.screen is dashboard(app)
+
+
+async def test_quitting_the_app_stops_a_running_build(engine, cli, busybox, tmp_path):
+    import time
+    engine.tag(str(busybox), "busybox")
+    (tmp_path / "Dockerfile").write_text("FROM busybox\nRUN echo run-started; sleep 60\n")
+    app = make_app(engine, live=False)
+    async with running(app) as pilot:
+        dialog = await _open_and_fill(pilot, app, {"context": str(tmp_path), "tags": "gone:1"})
+        await pilot.press("enter")
+        assert await _until(pilot, lambda: "run-started" in _log_text(dialog))
+    # the app has exited with the build's step running: the build stops and leaves nothing
+    deadline = time.monotonic() + 30
+    while cli("ps", "-aq").stdout and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert cli("ps", "-aq").stdout == ""
+    assert cli("images", "-q", "gone").stdout == ""

@@ -55,7 +55,7 @@ def _member_filter(member: tarfile.TarInfo, dest: str) -> tarfile.TarInfo:
         root = os.path.realpath(dest)
         target = os.path.realpath(os.path.join(root, member.linkname))
         if os.path.isabs(member.linkname) or os.path.commonpath([root, target]) != root \
-                or not os.path.lexists(target):
+                or not os.path.lexists(target) or os.path.isdir(target):
             raise IntegrityError(f"the build context has a hardlink to outside itself: "
                                  f"{member.name} -> {member.linkname}")
     try:
@@ -105,11 +105,12 @@ def _decompressed(f: BinaryIO):
                               "support; send it uncompressed or gzip-compressed") from None
 
 
-def from_tar(fileobj: BinaryIO, dest_dir: str) -> str:
+def from_tar(fileobj: BinaryIO, dest_dir: str, decompress: bool = True) -> str:
     """Unpack the (maybe compressed) context tar read from ``fileobj`` into the existing
     directory ``dest_dir``; returns ``dest_dir``."""
     os.makedirs(dest_dir, exist_ok=True)
-    limited = _Limited(_decompressed(fileobj), _free_space(dest_dir))
+    limited = _Limited(_decompressed(fileobj) if decompress else fileobj,
+                       _free_space(dest_dir))
     try:
         with tarfile.open(fileobj=limited, mode="r|") as tar:  # type: ignore[arg-type]
             while True:
@@ -155,7 +156,8 @@ def _tar_or_dockerfile(f: BinaryIO, dest_dir: str, what: str) -> tuple[str, str 
     raw = _peekable(_decompressed(f))
     head = raw.peek(512)[:512]
     if _is_tar(head):
-        from_tar(raw, dest_dir)
+        # decompressed already: a first file named "BZh…" must not look like bzip2 again
+        from_tar(raw, dest_dir, decompress=False)
         return dest_dir, None
     data = raw.read(DOCKERFILE_MAX + 1)
     if len(data) > DOCKERFILE_MAX:

@@ -395,32 +395,22 @@ def raw_words(text: str, escape: str = "\\") -> list[str]:
                 i += 1
                 continue
             in_word = True
-        if quote:
-            if ch == quote:
-                quote = ""
-            elif ch == escape and quote != "'":
-                if i + 1 == n:
-                    i += 1
-                    continue
-                cur.append(ch)
-                i += 1
-                ch = text[i]
-            cur.append(ch)
-            i += 1
-            continue
-        if ch.isspace():
+        if quote and ch == quote:
+            quote = ""
+        elif not quote and ch.isspace():
             if blank_ok or cur:
                 words.append("".join(cur))
             cur, blank_ok, in_word = [], False, False
             i += 1
             continue
-        if ch in ("'", '"'):
+        elif not quote and ch in ("'", '"'):
             quote, blank_ok = ch, True
-        elif ch == escape:
-            if i + 1 == n:
+        elif ch == escape and quote != "'":
+            if i + 1 == n:       # a trailing escape is dropped (and ends a quote)
+                quote = ""
                 i += 1
                 continue
-            cur.append(ch)
+            cur.append(ch)       # kept, with what it escapes: expansion reads it later
             i += 1
             ch = text[i]
         cur.append(ch)

@@ -229,7 +229,8 @@ def instruction(line: str, start: int, heredocs: list[Heredoc], escape: str) -> 
     word, raw_flags, rest = split_command(line)
     cmd = word.upper()
     if cmd not in INSTRUCTIONS:
-        raise Fail(f"unknown instruction: {word}")
+        hint = _closest(cmd)
+        raise Fail(f"unknown instruction: {cmd}" + (f" (did you mean {hint}?)" if hint else ""))
     ins = Instruction(cmd=cmd, line=start, original=line, heredocs=heredocs)
     check = _CHECKS.get(cmd)
     if cmd == "HEALTHCHECK":
@@ -248,6 +249,25 @@ def instruction(line: str, start: int, heredocs: list[Heredoc], escape: str) -> 
     if check:
         check(ins, rest, escape)
     return ins
+
+
+def _closest(word: str) -> str:
+    """The instruction ``word`` is one slip away from (a letter added, dropped, changed, or two
+    swapped), for Docker's "did you mean" hint; "" when none is that close."""
+    for name in INSTRUCTIONS:
+        if abs(len(name) - len(word)) > 1:
+            continue
+        if len(name) == len(word):
+            diff = [i for i in range(len(word)) if word[i] != name[i]]
+            if len(diff) == 1 or (len(diff) == 2 and diff[1] == diff[0] + 1
+                                  and word[diff[0]] == name[diff[1]]
+                                  and word[diff[1]] == name[diff[0]]):
+                return name
+            continue
+        short, long_ = sorted((word, name), key=len)
+        if any(long_[:i] + long_[i + 1:] == short for i in range(len(long_))):
+            return name
+    return ""
 
 
 def _check_copy(ins: Instruction, rest: str, escape: str) -> None:

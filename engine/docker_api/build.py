@@ -188,11 +188,18 @@ async def build(request: web.Request) -> web.StreamResponse:
             await stream.event(stream.queue.get_nowait())
         try:
             task.result()
-        except BerthError as e:
+        except Exception as e:  # noqa: BLE001 - once the stream has begun it carries the error
             for text in stream.held:   # -q: what the build said, now that it failed
                 await stream.write({"stream": text})
             if not stream.response.prepared:
                 raise
+            if isinstance(e, OSError):
+                from ..errors import os_error
+                e = os_error("building", e)
+            elif not isinstance(e, BerthError):
+                import traceback
+                traceback.print_exc()   # a bug: on the service's stderr, as the middleware does
+                e = BerthError(f"{type(e).__name__}: {e}")
             detail = {"message": str(e)}
             if isinstance(e, BuildError):
                 detail["code"] = e.exit_code

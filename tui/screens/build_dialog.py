@@ -251,6 +251,11 @@ class BuildDialog(ModalScreen[str | None]):
             if self.dashboard is not None:
                 select_image(self.dashboard, message.image_id)
 
+    def on_unmount(self) -> None:
+        # the app is quitting under a running build: stop it, so its step goes too
+        if self.state == "building" and self.cancel_event is not None:
+            self.cancel_event.set()
+
     def action_cancel(self) -> None:
         if self.state == "building" and self.cancel_event is not None:
             self.cancel_event.set()   # the engine stops the step and removes what it made
