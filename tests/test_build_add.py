@@ -19,6 +19,9 @@ import pytest
 from build_support import build, build_root, run_in, write_tree  # noqa: F401
 from helpers import berth
 
+# one root and one build for the module, its tests in order on one worker
+pytestmark = pytest.mark.xdist_group("build-add")
+
 DOCKERFILE = """FROM alpine:3.20
 ADD files.tar.gz /opt/extracted/
 ADD --checksum=sha256:{digest} http://127.0.0.1:{port}/remote.txt /opt/remote/

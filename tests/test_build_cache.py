@@ -12,6 +12,9 @@ import pytest
 from build_support import build, build_root, run_in, write_tree  # noqa: F401
 from helpers import berth
 
+# one root and one build for the module, its tests in order on one worker
+pytestmark = pytest.mark.xdist_group("build-cache")
+
 DOCKERFILE = """FROM busybox
 COPY a.txt /a.txt
 RUN cat /proc/sys/kernel/random/uuid > /first-run

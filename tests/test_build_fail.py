@@ -14,6 +14,9 @@ import pytest
 from build_support import build, build_root, leftovers, write_tree  # noqa: F401
 from helpers import BERTH, REPO
 
+# one root and one build for the module, its tests in order on one worker
+pytestmark = pytest.mark.xdist_group("build-fail")
+
 
 def _snapshot(root: str) -> dict:
     out = leftovers(root)
@@ -121,3 +124,20 @@ def test_a_command_that_cannot_start_fails_its_step_with_127(build_root, tmp_pat
     assert p.returncode == 127
     assert "berth: The command '/nonexistent x' returned a non-zero code: 127" in p.stderr
     assert _snapshot(build_root)["containers"] == []
+
+
+def test_system_reset_removes_a_root_with_a_build_cache(_image_templates, tmp_path):
+    from conftest import _seed_image
+    from helpers import berth, claim_root, release_root
+    d = claim_root("berth-build-reset-")
+    try:
+        _seed_image(d, "busybox", "busybox:1.38.0-musl")
+        ctx = write_tree(str(tmp_path), {"Dockerfile": "FROM busybox:1.38.0-musl\n"
+                                                       "RUN echo cached\n"})
+        build(d, ctx, "-t", "r:1")
+        assert os.listdir(os.path.join(d, "build-cache"))
+        out = berth(d, "system", "reset", "-f").stdout
+        assert f"directory {d}\n" in out and "kept" not in out
+        assert not os.path.exists(d)
+    finally:
+        release_root(d)

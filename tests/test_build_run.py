@@ -10,6 +10,9 @@ import pytest
 from build_support import build, build_root, leftovers, run_in, write_tree  # noqa: F401
 from helpers import berth
 
+# one root and one build for the module, its tests in order on one worker
+pytestmark = pytest.mark.xdist_group("build-run")
+
 DOCKERFILE = r"""# syntax=docker/dockerfile:1
 ARG BASE=busybox:1.38.0-musl
 FROM ${BASE} AS base

@@ -10,6 +10,9 @@ import pytest
 from build_support import build, build_root, write_tree  # noqa: F401
 from helpers import berth
 
+# one root and one build for the module, its tests in order on one worker
+pytestmark = pytest.mark.xdist_group("build-stages")
+
 DOCKERFILE = """FROM busybox AS builder
 RUN mkdir -p /out && echo built > /out/artifact && ln -s artifact /out/link
 FROM alpine:3.20 AS second
