@@ -110,3 +110,23 @@ async def test_quitting_the_app_stops_a_running_build(engine, cli, busybox, tmp_
         time.sleep(0.2)
     assert cli("ps", "-aq").stdout == ""
     assert cli("images", "-q", "gone").stdout == ""
+
+
+def test_form_fields_as_build_options(tmp_path, monkeypatch):
+    import pytest
+
+    from engine.errors import InvalidArgument
+    from tui.screens.build_dialog import parse_form
+    monkeypatch.setenv("FROM_ENV", "env-value")
+    monkeypatch.delenv("UNSET_ONE", raising=False)
+    context, options = parse_form({"context": str(tmp_path), "tags": "a:1, b:2",
+                                   "args": 'X=1 Y="two words" FROM_ENV UNSET_ONE',
+                                   "target": " build ", "no_cache": "true"})
+    assert context == str(tmp_path) and options.tags == ["a:1", "b:2"]
+    assert options.build_args == {"X": "1", "Y": "two words", "FROM_ENV": "env-value"}
+    assert (options.target, options.no_cache, options.dockerfile) == ("build", True,
+                                                                      "Dockerfile")
+    with pytest.raises(InvalidArgument):
+        parse_form({"context": str(tmp_path), "args": "=1"})
+    with pytest.raises(InvalidArgument):
+        parse_form({"context": str(tmp_path), "args": "X='unbalanced"})

@@ -47,27 +47,20 @@ class BuildLog(LogView):
         return t
 
 
-def parse_form(values: dict[str, str], environ=os.environ):
+def parse_form(values: dict[str, str]):
     """The dialog's fields as (context directory, BuildOptions); InvalidArgument with the
     ``berth build`` wording when one is wrong. ``build args``: ``K=V`` words (shell quoting),
     a bare ``K`` takes its value from the environment, as ``--build-arg K`` does."""
     from engine.build.options import BuildOptions
     from engine.errors import InvalidArgument
+
+    from ..commands.build import _pairs
     context = os.path.expanduser(values.get("context", "").strip() or ".")
     try:
         tags = shlex.split(values.get("tags", "").replace(",", " "))
-        words = shlex.split(values.get("args", ""))
+        build_args = _pairs(shlex.split(values.get("args", "")), "--build-arg", from_env=True)
     except ValueError as e:
         raise InvalidArgument(f"unbalanced quotes in the form: {e}") from None
-    build_args = {}
-    for word in words:
-        key, eq, value = word.partition("=")
-        if not key:
-            raise InvalidArgument(f"invalid build arg {word!r}: give NAME=VALUE")
-        if eq:
-            build_args[key] = value
-        elif key in environ:
-            build_args[key] = environ[key]
     if not os.path.isdir(context):
         raise InvalidArgument(f'unable to prepare context: path "{context}" not found')
     return os.path.abspath(context), BuildOptions(
