@@ -4,6 +4,7 @@ busybox: the image's config, its files, its history and the CLI's output, read f
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -128,6 +129,9 @@ def test_output_reads_like_docker_build(built):
     assert 'Step 14/29 : RUN echo "$GREETING from $(pwd) as $(id -u)" > greeting.txt && ' \
            'echo streamed-output-line' in steps
     assert " ---> Running in " in out and "\nstreamed-output-line\n" in out
+    # as moby's classic builder: the removal on a line of its own, then the new layer
+    assert re.search(r"\nstreamed-output-line\nRemoving intermediate container [0-9a-f]{12}\n"
+                     r" ---> [0-9a-f]{12}\n", out), out
     assert "[Warning] One or more build-args [NOT_USED] were not consumed" in out
     short = img["Id"][7:19]
     assert out.endswith(f"Successfully built {short}\nSuccessfully tagged every:1\n"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..models import Model, dataclass
 
-# kinds: "step" (``Step 3/9 : RUN …``), "info" (`` ---> Running in …``, ``Removed intermediate
+# kinds: "step" (``Step 3/9 : RUN …``), "info" (`` ---> Running in …``, ``Removing intermediate
 # container``), "output" (a RUN's output as it comes), "cache" (`` ---> Using cache``), "layer"
 # (`` ---> 1a2b3c4d5e6f``, image_id set), "warning", "done" (image_id set; text: the tags
 # that were given, one per line), "error" (text: the one-line message)
@@ -33,7 +33,9 @@ def render(event: BuildEvent) -> str:
         return " ---> Using cache\n"
     if k == "layer":
         return f" ---> {event.image_id.partition(':')[2][:12] or event.image_id[:12]}\n"
-    if k == "info":
+    if k == "info":   # moby: " ---> Running in …", then "Removing intermediate container …"
+        if event.text.startswith("Removing "):
+            return event.text + "\n"
         return f" ---> {event.text}\n"
     if k == "warning":
         return f"[Warning] {event.text}\n"

@@ -165,7 +165,7 @@ def _execute(b, run, argv: list[str], network: str, mount_specs: list[str]):
         layer = workspace.commit_layer(b.engine, cid, run.state)
         workspace.discard(b.engine, cid)
         b.containers.discard(cid)
-        b.emit("info", f"Removed intermediate container {cid[:12]}")
+        b.emit("info", f"Removing intermediate container {cid[:12]}")
         return layer
     finally:
         mine.close()
