@@ -257,7 +257,7 @@ def test_client_going_away_cancels_the_build(svc, root):
 
 
 def test_docker_py_build_path_fileobj_and_stream(svc, tmp_path):
-    docker = pytest.importorskip("docker")
+    import docker
     ctx = project(tmp_path / "py")
     client = docker.DockerClient(base_url=svc.url, version="auto", timeout=120)
     try:
@@ -293,7 +293,6 @@ services:
 """
 
 
-@pytest.mark.skipif(COMPOSE is None, reason="docker-compose is not installed")
 def test_compose_build_and_up_build(svc, tmp_path):
     (tmp_path / "api").mkdir()
     (tmp_path / "api" / "Dockerfile").write_text("FROM busybox\nRUN echo api > /msg\n")

@@ -43,7 +43,6 @@ ENTRYPOINT ["/bin/sh", "-c"]
 CMD ["cat /app/run.txt"]
 """
 
-pytestmark = pytest.mark.skipif(shutil.which("buildah") is None, reason="needs buildah")
 
 
 def _archive() -> bytes:
