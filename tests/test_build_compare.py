@@ -13,8 +13,6 @@ import stat
 import subprocess
 import tarfile
 
-import pytest
-
 from build_support import build, build_root, write_tree  # noqa: F401
 from helpers import BUSYBOX_MUSL, berth
 
