@@ -69,7 +69,9 @@ class ContainersAPI:
     # --- create ---------------------------------------------------------------------------------
 
     def create(self, config: ContainerConfig, name: str | None = None,
-               entrypoint_set: bool = False) -> Container:
+               entrypoint_set: bool = False, _image: tuple | None = None) -> Container:
+        """A new container; ``_image`` = (image config, image id, layer dirs bottom first)
+        stands for an image not recorded (yet): a build's step (engine/build/workspace.py)."""
         from .clock import now_rfc3339
         from .config_check import validate_config
         from .options import validate_name
@@ -92,7 +94,7 @@ class ContainersAPI:
         with self.store.lock():
             # the image is resolved under the root's lock, which rmi and prune hold to remove
             # one: until config.json names its layers below, nothing can take them away
-            image_config, image_id, layer_dirs = self._image_for_create(config.image)
+            image_config, image_id, layer_dirs = _image or self._image_for_create(config.image)
             merge_image(config, image_config, entrypoint_set)
             config.image_id = image_id
             if not config.entrypoint and not config.cmd:
@@ -177,12 +179,13 @@ class ContainersAPI:
 
     def run(self, config: ContainerConfig, name: str | None = None,
             entrypoint_set: bool = False, attach_fd: int | None = None,
-            console_size: tuple[int, int] | None = None) -> Container:
+            console_size: tuple[int, int] | None = None, _image: tuple | None = None
+            ) -> Container:
         """create + start, with the monitor's interpreter starting while the record is
         written (what ``berth run`` calls)."""
         launch = self._launch(attach_fd)
         try:
-            c = self.create(config, name, entrypoint_set)
+            c = self.create(config, name, entrypoint_set, _image=_image)
         except BaseException:
             launch.close()
             raise

@@ -7,6 +7,7 @@ import their heavy machinery inside the methods, so ``import engine`` stays chea
 
 from __future__ import annotations
 
+from .build.api import BuildAPI
 from .check_api import CheckAPI
 from .containers_api import ContainersAPI
 from .containers_files import ContainerFilesAPI
@@ -21,7 +22,7 @@ from .volumes_api import VolumesAPI
 
 
 class Engine(ImagesAPI, RegistryAPI, ContainersAPI, ContainerIOAPI, ContainerFilesAPI, NetworksAPI,
-             VolumesAPI, StatsAPI, CheckAPI):
+             VolumesAPI, StatsAPI, CheckAPI, BuildAPI):
     """A berth root and every verb on it.
 
     Local verbs are plain synchronous methods (fast to call from the CLI, run in worker threads

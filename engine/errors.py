@@ -9,7 +9,9 @@
     ├── RegistryError           a registry answered with an error or could not be reached
     │   └── AuthError           credentials missing or wrong
     ├── IntegrityError          bytes that do not match their digest; a hostile archive
-    └── ExecError               the container's command could not be run (126 or 127, as Docker)
+    ├── ExecError               the container's command could not be run (126 or 127, as Docker)
+    ├── BuildError              a build step failed (an InvalidArgument with the step's exit code)
+    └── Cancelled               the caller cancelled the operation; nothing it made is left
 
 Lower libraries' exceptions (OSError, netlink errors, aiohttp errors) are turned into these at
 the edge where they happen, so the CLI and the dashboard only ever show ``str(error)``.
@@ -84,6 +86,22 @@ class ExecError(BerthError):
     def __init__(self, message: str, exit_code: int = 126):
         super().__init__(message)
         self.exit_code = exit_code
+
+
+class BuildError(InvalidArgument):
+    """A build step failed: ``step`` (1-based), ``exit_code`` (a RUN's, else 1, as docker
+    build exits) and ``tail``, the last lines of the step's output."""
+
+    def __init__(self, message: str, step: int = 0, exit_code: int = 1, tail: str = ""):
+        super().__init__(message)
+        self.step, self.exit_code, self.tail = step, exit_code or 1, tail
+
+
+class Cancelled(BerthError):
+    """The caller cancelled the operation (ctrl-c, the dashboard's escape); what it had made
+    is removed."""
+
+    exit_code = 130
 
 
 class NotSupported(BerthError):

@@ -26,8 +26,8 @@ SIGKILL = 9
 # to a directory holding other things keeps them, and the directory)
 def _root_entries() -> tuple[str, ...]:
     from .images.journal import BUSY
-    return (".lock", *BUSY, "blobs", "cache", "containers", "images", "layers", "networks",
-            "tmp", "userns", "volumes")
+    return (".lock", *BUSY, "blobs", "build-cache", "cache", "containers", "images", "layers",
+            "networks", "tmp", "userns", "volumes")
 
 
 ROOT_ENTRIES = _root_entries()

@@ -124,7 +124,7 @@ class VolumesAPI:
     # --- system -------------------------------------------------------------------------
     def system_df(self) -> dict[str, Any]:
         """Disk use as Docker's ``/system/df``: ``LayersSize``, ``Images``, ``Containers``,
-        ``Volumes`` (with ``UsageData``), ``BuildCache`` (always empty: berth does not build)."""
+        ``Volumes`` (with ``UsageData``), ``BuildCache`` (engine/build/cache.py)."""
         from .volumes import df
         return df.system_df(self)
 
@@ -159,6 +159,10 @@ class VolumesAPI:
                 kind, sep, rest = str(line).partition(": ")
                 key = "Untagged" if kind.lower() == "untagged" else "Deleted"
                 report["ImagesDeleted"].append({key: rest if sep else str(line)})
+            report["SpaceReclaimed"] += got[1] or 0
+        got = call("prune_build_cache", all)
+        if got:
+            report["CachesDeleted"] = list(got[0])
             report["SpaceReclaimed"] += got[1] or 0
         from .temps import sweep_temp_files   # what killed writers left behind
         sweep_temp_files(self.store)

@@ -218,7 +218,7 @@ class GuardedHandler(RequestHandler):
 
 
 def make_app(engine, limits: Limits | None = None) -> web.Application:
-    from . import containers, exec as exec_, images, networks, swarm, system, volumes
+    from . import build, containers, exec as exec_, images, networks, swarm, system, volumes
     limits = limits or Limits()
     # client_max_size bounds every whole-body read (request.read/text/json); streamed bodies
     # (image load, archive PUT) are read from request.content and are not limited
@@ -227,7 +227,7 @@ def make_app(engine, limits: Limits | None = None) -> web.Application:
     app[STATE_KEY] = ServiceState()
     app[LIMITS_KEY] = limits
     routes = Routes(app)
-    for module in (system, containers, exec_, images, networks, volumes, swarm):
+    for module in (system, containers, exec_, images, networks, volumes, swarm, build):
         module.register(routes)
     app.router.add_route("*", "/{tail:.*}", _not_found)
     return app

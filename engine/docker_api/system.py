@@ -27,7 +27,7 @@ def register(routes) -> None:
 
 
 def _headers() -> dict:
-    return {"Api-Version": API_VERSION, "Builder-Version": "", "Docker-Experimental": "false",
+    return {"Api-Version": API_VERSION, "Builder-Version": "1", "Docker-Experimental": "false",
             "Ostype": "linux", "Cache-Control": "no-cache, no-store, must-revalidate",
             "Pragma": "no-cache"}
 

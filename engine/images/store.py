@@ -236,7 +236,7 @@ class ImageStore(Records, Names, Layers, Journal):
         """(blobs, chain ids) that the image records and containers need; None for what can't
         be known (a damaged record that can't be rebuilt, a container whose records can't be
         read): then none of that kind may be removed."""
-        from .users import claims
+        from .users import build_cache_claims, claims
         records, damaged = self._all_records()
         blobs: set[str] | None = set()
         chains: set[str] | None = set()
@@ -253,6 +253,9 @@ class ImageStore(Records, Names, Layers, Journal):
                 blobs.add(img.manifest_digest)
         users = claims(self.store)
         chains |= users.chains
+        cached_chains, cached_blobs = build_cache_claims(self.store)
+        chains |= cached_chains
+        blobs |= cached_blobs
         if users.unknown:
             chains = None
         return blobs, chains

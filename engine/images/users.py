@@ -48,6 +48,30 @@ def claims(store) -> Claims:
     return out
 
 
+def build_cache_claims(store) -> tuple[set[str], set[str]]:
+    """(chain ids, blob digests) the build cache's records name (engine/build/cache.py): kept
+    as long as the cache keeps them, as an image's are. A record that can't be read names
+    nothing (the cache treats it as absent too)."""
+    chains: set[str] = set()
+    blobs: set[str] = set()
+    d = store.path("build-cache")
+    try:
+        names = os.listdir(d)
+    except FileNotFoundError:
+        return chains, blobs
+    for name in names:
+        if not name.endswith(".json") or ".tmp." in name:
+            continue
+        doc, _ = _read(os.path.join(d, name))
+        for layer in (doc or {}).get("layers") or []:
+            if isinstance(layer, dict):
+                if isinstance(layer.get("chain_id"), str):
+                    chains.add(layer["chain_id"])
+                if isinstance(layer.get("blob"), str):
+                    blobs.add(layer["blob"])
+    return chains, blobs
+
+
 def _read(path: str) -> tuple[dict | None, bool]:
     """(the JSON object at ``path`` or None, whether a file is there but can't be read)."""
     from ..runtime import fastjson

@@ -131,4 +131,6 @@ def system_df(engine) -> dict[str, Any]:
             "UsageData": {"Size": vstore.dir_size(vol.mountpoint),
                           "RefCount": len(users.get(vol.name, []))}})
     return {"LayersSize": layers_size, "Images": image_rows, "Containers": container_rows,
-            "Volumes": volume_rows, "BuildCache": []}
+            "Volumes": volume_rows,
+            "BuildCache": engine.build_cache_usage() if hasattr(engine, "build_cache_usage")
+            else []}

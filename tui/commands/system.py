@@ -83,6 +83,9 @@ def summary_rows(df: dict) -> list[list[str]]:
     v_size = sum(max(v["UsageData"]["Size"], 0) for v in volumes)
     v_reclaim = sum(max(v["UsageData"]["Size"], 0) for v in volumes
                     if v["UsageData"]["RefCount"] == 0)
+    cache = df.get("BuildCache") or []
+    b_size = sum(b["Size"] for b in cache)
+    b_reclaim = sum(b["Size"] for b in cache if not b["InUse"] and not b["Shared"])
     return [
         ["Images", len(images), sum(1 for i in images if i["Containers"]),
          human_size(total), _reclaimable(total - used, total)],
@@ -90,7 +93,8 @@ def summary_rows(df: dict) -> list[list[str]]:
          human_size(c_size), _reclaimable(c_reclaim, c_size)],
         ["Local Volumes", len(volumes), sum(1 for v in volumes if v["UsageData"]["RefCount"]),
          human_size(v_size), _reclaimable(v_reclaim, v_size)],
-        ["Build Cache", 0, 0, "0B", "0B"],
+        ["Build Cache", len(cache), sum(1 for b in cache if b["InUse"]), human_size(b_size),
+         human_size(b_reclaim)],
     ]
 
 
@@ -166,8 +170,13 @@ def cmd_df(args) -> int:
     print_table(["VOLUME NAME", "LINKS", "SIZE"],
                 [[v["Name"], v["UsageData"]["RefCount"], size3(v["UsageData"]["Size"])]
                  for v in df["Volumes"]])
-    print("\nBuild cache usage: 0B\n")
-    print_table(["CACHE ID", "CACHE TYPE", "SIZE", "CREATED", "LAST USED", "USAGE", "SHARED"], [])
+    from engine.volumes.df import _epoch
+    cache = df.get("BuildCache") or []
+    print(f"\nBuild cache usage: {size3(sum(b['Size'] for b in cache))}\n")
+    print_table(["CACHE ID", "CACHE TYPE", "SIZE", "CREATED", "LAST USED", "USAGE", "SHARED"],
+                [[b["ID"], b["Type"], size3(b["Size"]), _ago(_epoch(b["CreatedAt"])),
+                  _ago(_epoch(b["LastUsedAt"] or "")), b["UsageCount"], str(b["Shared"]).lower()]
+                 for b in cache])
     return 0
 
 
@@ -179,6 +188,7 @@ def cmd_prune(args) -> int:
         lines.append("  - all anonymous volumes not used by at least one container")
     lines.append("  - all images without at least one container associated to them" if args.all
                  else "  - all dangling images")
+    lines.append("  - all build cache" if args.all else "  - unused build cache")
     if not args.force and not confirm("\n".join(lines) + "\n"):
         return 0
     report = get_engine().system_prune(all=args.all, volumes=args.volumes)
@@ -195,6 +205,11 @@ def cmd_prune(args) -> int:
         for item in report["ImagesDeleted"]:
             for k, v in item.items():
                 print(f"{k.lower()}: {v}")
+        print()
+    if report.get("CachesDeleted"):
+        print("Deleted build cache objects:")
+        for k in report["CachesDeleted"]:
+            print(k[:25])
         print()
     print(f"Total reclaimed space: {human_size(report['SpaceReclaimed'])}")
     return 0

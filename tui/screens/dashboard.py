@@ -78,6 +78,8 @@ class DashboardScreen(DashboardFeed, DashboardView, DashboardDetail, DashboardVe
                 tooltip="Run a container"),
         Binding("P", "pull_dialog", "Pull", id="pull_dialog", show=False,
                 tooltip="Pull an image"),
+        Binding("b", "build_dialog", "Build", id="build_dialog", show=False,
+                tooltip="Build an image from a Dockerfile (images pane)"),
         Binding("E", "events", "Events", id="events", show=False, tooltip="Events, live"),
         Binding("T", "top", "Top", id="top", show=False, tooltip="The container's processes"),
         Binding("right_square_bracket", "detail_tab(1)", "Next tab", id="detail_next",

@@ -202,6 +202,11 @@ class DashboardVerbs:
         from . import launch
         launch.pull(self)
 
+    def action_build_dialog(self) -> None:
+        if self.pane_kind == "images":   # b builds from the images pane only
+            from .build_dialog import open_build_dialog
+            open_build_dialog(self)
+
     def action_events(self) -> None:
         from . import launch
         launch.events(self)

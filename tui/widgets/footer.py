@@ -21,7 +21,7 @@ PRIORITY = {
                    "pause", "remove", "inspect", "graphs", "run_dialog", "pull_dialog", "events",
                    "update_limits", "top", "kill", "toggle_stopped"),
     "images": ("details", "run_dialog", "tag_image", "image_history", "save_image", "remove",
-               "inspect", "build", "prune"),
+               "inspect", "build_dialog", "prune"),
     "volumes": ("details", "create", "remove", "inspect", "prune"),
     "networks": ("details", "create", "remove", "inspect", "prune"),
 }
