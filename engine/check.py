@@ -44,12 +44,36 @@ def _check_images(store, repair: bool) -> list[Finding]:
     return check_images(store, repair)
 
 
+class RepairOnly(frozenset):
+    """A ``repair`` that repairs only these (kind, id, problem) findings (see settled)."""
+
+
+def settled(find, store, repair, *args, looks: int = 3, pause: float = 0.15) -> list:
+    """The findings of ``find(store, repair, *args)`` that stay the same over ``looks`` looks
+    ``pause`` seconds apart; only those are repaired. What a berth or monitor is in the middle
+    of (a veth its thread is deleting after the endpoint went, a cgroup it is about to remove)
+    shows in one look and is gone by the next: no finding, and never repaired."""
+    import time
+    stable = None
+    for i in range(looks):
+        if i:
+            time.sleep(pause)
+        now = {(f.kind, f.id, f.problem) for f in find(store, False, *args)}
+        stable = now if stable is None else stable & now
+        if not stable:
+            return []
+    out = find(store, RepairOnly(stable) if repair else False, *args)
+    return [f for f in out if (f.kind, f.id, f.problem) in stable]
+
+
 def finding(kind: str, ident: str, problem: str, repair_text: str, repair: bool,
              fix: Callable[[], object] | None) -> Finding:
     """A Finding; with ``repair`` and a ``fix``, ``fix()`` is run (an exception: not repaired,
     its message added to the problem)."""
     from .models import Finding
     f = Finding(kind=kind, id=ident, problem=problem, repair=repair_text if fix else "")
+    if isinstance(repair, RepairOnly) and (kind, ident, problem) not in repair:
+        repair = False
     if repair and fix is not None:
         try:
             fix()

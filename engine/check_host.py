@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 
-from .check import finding
+from .check import finding, settled
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -56,7 +56,7 @@ def check_networks(store, repair: bool) -> list[Finding]:
         # a damaged record's bridge and ports are accounted for only once it is rebuilt
         damaged = any(ipam.read(store, fn[:-5])[1] for fn in store.list_dir("networks")
                       if fn.endswith(".json"))
-        out += _links(store, repair, damaged)
+        out += settled(_links, store, repair, damaged)
         out += _nft(store, repair, damaged)
     return out
 
@@ -167,7 +167,7 @@ def _elem(e: tuple) -> str:
 def check_host(store, repair: bool) -> list[Finding]:
     out = []
     out += _orphan_monitors(store, repair)
-    out += _orphan_cgroups(store, repair)
+    out += settled(_orphan_cgroups, store, repair)
     out += _orphan_mounts(store, repair)
     out += _orphan_run_dirs(store, repair)
     return out

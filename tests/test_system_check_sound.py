@@ -167,3 +167,27 @@ def test_a_copy_up_in_progress_is_no_finding_and_a_killed_one_is_repaired(root, 
     fixed = berth(root, "system", "check", "--repair", check=False)
     assert not os.path.exists(partial), fixed.stdout
     assert berth(root, "system", "check").stdout.endswith("no problems found\n")
+
+
+def test_a_veth_on_its_way_out_is_no_finding_and_one_that_stays_is_repaired(engine):
+    """A veth whose endpoint went but whose deletion (a monitor's thread) has not run yet shows
+    in one look only: no finding, never repaired. One that stays is found and deleted."""
+    from engine.network.repair import host_links
+
+    def veth(cid: str) -> str:
+        name = engine.paths.veth_name(cid, 0)
+        subprocess.run(["ip", "link", "add", name, "type", "veth", "peer", "name",
+                        f"tp{os.getpid() % 100000}{cid[:3]}"], check=True)
+        return name
+
+    passing = veth("a" * 64)
+    threading.Timer(0.05, subprocess.run, (["ip", "link", "del", passing],)).start()
+    staying = veth("b" * 64)
+    try:
+        found = [(f.kind, f.id, f.repaired) for f in engine.system_check(repair=True)]
+        assert found == [("veth", staying, True)]
+        assert passing not in host_links(engine.paths)[1]
+        assert staying not in host_links(engine.paths)[1]
+    finally:
+        for name in (passing, staying):
+            subprocess.run(["ip", "link", "del", name], capture_output=True)
