@@ -45,7 +45,7 @@ def _check_images(store, repair: bool) -> list[Finding]:
 
 
 class RepairOnly(frozenset):
-    """A ``repair`` that repairs only these (kind, id, problem) findings (see settled)."""
+    """A ``repair`` that repairs only these (kind, id) findings (see settled)."""
 
 
 def settled(find, store, repair, *args, looks: int = 3, pause: float = 0.15) -> list:
@@ -58,12 +58,13 @@ def settled(find, store, repair, *args, looks: int = 3, pause: float = 0.15) -> 
     for i in range(looks):
         if i:
             time.sleep(pause)
-        now = {(f.kind, f.id, f.problem) for f in find(store, False, *args)}
+        # by what it is, not by its words: a cgroup's count of processes may change meanwhile
+        now = {(f.kind, f.id) for f in find(store, False, *args)}
         stable = now if stable is None else stable & now
         if not stable:
             return []
     out = find(store, RepairOnly(stable) if repair else False, *args)
-    return [f for f in out if (f.kind, f.id, f.problem) in stable]
+    return [f for f in out if (f.kind, f.id) in stable]
 
 
 def finding(kind: str, ident: str, problem: str, repair_text: str, repair: bool,
@@ -72,7 +73,7 @@ def finding(kind: str, ident: str, problem: str, repair_text: str, repair: bool,
     its message added to the problem)."""
     from .models import Finding
     f = Finding(kind=kind, id=ident, problem=problem, repair=repair_text if fix else "")
-    if isinstance(repair, RepairOnly) and (kind, ident, problem) not in repair:
+    if isinstance(repair, RepairOnly) and (kind, ident) not in repair:
         repair = False
     if repair and fix is not None:
         try:
