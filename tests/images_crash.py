@@ -267,12 +267,16 @@ class CrashRun:
         if any(left.values()):
             self.fail(f"after rm -f and image prune -a, the root still holds {left}")
 
-    def run(self, rounds: int) -> dict[str, int]:
+    def run(self, rounds: int, min_killed: int = 0) -> dict[str, int]:
+        """``rounds`` rounds, and more (up to three times as many) until ``min_killed`` verbs
+        were killed: how many kills land before their verb ends is chance."""
         self.setup()
-        for i in range(rounds):
+        i = 0
+        while i < rounds or (self.counts.get("killed", 0) < min_killed and i < 3 * rounds):
             self.round()
             if i % 5 == 4:
                 self.check_run(self.state())
+            i += 1
         self.finish()
         return self.counts
 
