@@ -76,8 +76,8 @@ def in_root(engine, cid: str, state: State, op, source: State | None = None) -> 
     overlay in a private mount namespace: the container's root as a descriptor, and with
     ``source`` the root of that image read-only (COPY --from), else -1. Errors raised in
     the child are raised here as the same berth error."""
-    import json
-    from .. import errors
+    import json  # noqa: F401 - report_failure uses it in the child
+    from ..containerfs.inroot import raise_reported, report_failure
     from ..runtime import linux
     from ..runtime.spec import init_layer
     images = engine.image_store
@@ -127,11 +127,7 @@ def in_root(engine, cid: str, state: State, op, source: State | None = None) -> 
             code = 1
             if isinstance(e, OSError) and not isinstance(e, BerthError):
                 e = HostError(f"{e.filename + ': ' if e.filename else ''}{e.strerror or e}")
-            kind = type(e).__name__ if isinstance(e, BerthError) else "HostError"
-            try:
-                os.write(err_w, json.dumps({"type": kind, "message": str(e)}).encode())
-            except BaseException:  # noqa: BLE001
-                pass
+            report_failure(err_w, e)
         os._exit(code)
     os.close(err_w)
     from ..runtime.exec import _read_all
@@ -140,8 +136,4 @@ def in_root(engine, cid: str, state: State, op, source: State | None = None) -> 
     finally:
         os.close(err_r)
         _, status = os.waitpid(child, 0)
-    if report:
-        msg = json.loads(report)
-        raise getattr(errors, msg["type"], HostError)(msg["message"])
-    if status:
-        raise HostError("writing into the build step's filesystem failed")
+    raise_reported(report, status, "writing into the build step's filesystem failed")

@@ -39,6 +39,29 @@ def run_in_root(store, container, op: Callable, out: BinaryIO | None = None,
     return _in_private_mount(store, container, op, out, inp)
 
 
+def report_failure(err_w: int, e: BaseException) -> None:
+    """In a forked child: tell the parent what failed, as Berth's error type and message in one
+    JSON write on ``err_w`` (raise_reported raises it again there)."""
+    import json
+    kind = type(e).__name__ if isinstance(e, BerthError) else "HostError"
+    try:
+        os.write(err_w, json.dumps({"type": kind, "message": str(e)}).encode())
+    except BaseException:  # noqa: BLE001 - the child exits non-zero all the same
+        pass
+
+
+def raise_reported(report: bytes, status: int, failed: str) -> None:
+    """In the parent: raise what the child reported (report_failure), or HostError(``failed``)
+    when it exited non-zero without a word."""
+    if report:
+        import json
+        from .. import errors
+        msg = json.loads(report)
+        raise getattr(errors, msg["type"], HostError)(msg["message"])
+    if status:
+        raise HostError(failed)
+
+
 def _host_error(e: OSError) -> HostError:
     if e.errno in DISK_ERRNOS:
         return host_error("copying files" + (f" ({e.filename})" if e.filename else ""), e)
@@ -52,7 +75,7 @@ def _host_error(e: OSError) -> HostError:
 
 def _in_private_mount(store, container, op, out, inp):
     import fcntl
-    import json
+    import json  # noqa: F401 - loaded before the fork: report_failure uses it in the child
     from ..runtime import linux, process, records
     d = store.paths.container_dir(container.id)
     raw = records.read_raw(store, container.id) or {}
@@ -94,12 +117,8 @@ def _in_private_mount(store, container, op, out, inp):
                         op(root, f if inp is not None else None)
                 os._exit(0)
             except BaseException as e:  # noqa: BLE001 - reported to the parent, never returns
-                if isinstance(e, OSError):
-                    e = _host_error(e)
-                kind = type(e).__name__ if isinstance(e, BerthError) else "HostError"
-                msg = str(e)
                 try:
-                    os.write(err_w, json.dumps({"type": kind, "message": msg}).encode())
+                    report_failure(err_w, _host_error(e) if isinstance(e, OSError) else e)
                 finally:
                     os._exit(1)
         os.close(err_w)
@@ -141,12 +160,7 @@ def _in_private_mount(store, container, op, out, inp):
                 if fd >= 0:
                     os.close(fd)
             _, status = os.waitpid(child, 0)
-        if report:
-            from .. import errors
-            msg = json.loads(report)
-            raise getattr(errors, msg["type"], HostError)(msg["message"])
-        if status:
-            raise HostError(f"reading the filesystem of {container.short_id} failed")
+        raise_reported(report, status, f"reading the filesystem of {container.short_id} failed")
     finally:
         os.close(lock)
 
