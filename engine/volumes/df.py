@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from ..fswalk import tree_size
 from . import store as vstore
 
 
@@ -36,7 +37,7 @@ def _layer_size(engine, chain_id: str, cache: dict[str, int]) -> int:
     meta = engine.store.read("layers", os.path.basename(ldir), "meta.json") or {}
     size = meta.get("size")
     if not isinstance(size, int):
-        size = vstore.dir_size(os.path.join(ldir, "diff"))
+        size = tree_size(os.path.join(ldir, "diff"))
     cache[chain_id] = size
     return size
 
@@ -109,7 +110,7 @@ def system_df(engine) -> dict[str, Any]:
     container_rows = []
     for c in containers:
         cdir = engine.paths.container_dir(c["id"])
-        size_rw = vstore.dir_size(os.path.join(cdir, "upper"))
+        size_rw = tree_size(os.path.join(cdir, "upper"))
         image_size = next((r["Size"] for r in image_rows if r["Id"] == c["image_id"]), 0)
         mounts = vstore.container_mounts(engine.store, c["id"])
         container_rows.append({
@@ -128,7 +129,7 @@ def system_df(engine) -> dict[str, Any]:
             "Name": vol.name, "Driver": vol.driver, "Mountpoint": vol.mountpoint,
             "CreatedAt": vol.created.split(".")[0] + "Z" if vol.created else "",
             "Labels": dict(vol.labels), "Scope": "local", "Options": dict(vol.options),
-            "UsageData": {"Size": vstore.dir_size(vol.mountpoint),
+            "UsageData": {"Size": tree_size(vol.mountpoint),
                           "RefCount": len(users.get(vol.name, []))}})
     return {"LayersSize": layers_size, "Images": image_rows, "Containers": container_rows,
             "Volumes": volume_rows,

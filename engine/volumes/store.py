@@ -25,9 +25,6 @@ from ..paths import VOLUMES_MODE
 from ..store import Store
 from .parse import validate_volume_name
 
-# a tree's size as system df counts it, however deep (engine/fswalk.py)
-dir_size = tree_size
-
 # The local driver's options, as Docker's: mount a device (or tmpfs, nfs …) as the volume.
 LOCAL_OPTIONS = ("type", "device", "o")
 ANONYMOUS_LABEL = "com.docker.volume.anonymous"
@@ -297,7 +294,7 @@ def remove_volume(store: Store, name: str, force: bool = False,
             # removing the tree now would delete what the device (or bound host directory) holds
             raise HostError(f"remove {name}: something is still mounted on {data}; unmount it "
                             "first")
-        size = dir_size(data)
+        size = tree_size(data)
         # renamed away whole first: a crash mid-way leaves garbage under a temporary name
         # (swept by the next create), never a volume with half its data
         import _thread
