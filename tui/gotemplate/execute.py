@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from .funcs import GoError
 from .gofmt import Printer, go_quote, sprint_value
-from .parse import (Action, Branch, Chain, Command, Field, Identifier, Keyword, ListNode,
+from .nodes import (Action, Branch, Chain, Command, Field, Identifier, Keyword, ListNode,
                     Literal, Pipe, TemplateCall, Text, Variable)
 from .values import MISSING, NIL_MAP, NIL_SLICE, NilSlice, NilMap, Struct, gotype, \
     is_string_map, truth
