@@ -156,14 +156,16 @@ def _attach(store, container: Container, pid: int, ns) -> dict[str, dict[str, An
     cfg = container.config
     endpoints: dict[str, dict[str, Any]] = {}
     with store.lock():
+        wanted = wanted_networks(store, container)
         # Endpoints left from this container's previous life (a restart by its monitor, or a
         # monitor killed before it could detach) hold addresses and ports it needs again; so
-        # may those of dead containers nobody has looked at since.
-        _detach_locked(store, container.id, idle_ok=False)
+        # may those of dead containers nobody has looked at since. Dropping them leaves the
+        # default network idle (its reaper told) unless this container is about to join it.
+        idle_ok = DEFAULT_NETWORK not in {name for name, _, _ in wanted}
+        _detach_locked(store, container.id, idle_ok=idle_ok)
         from .repair import drop_stale
-        drop_stale(store, idle_ok=False)
+        drop_stale(store, idle_ok=idle_ok)
         try:
-            wanted = wanted_networks(store, container)
             for n, (name, aliases, ip) in enumerate(wanted):
                 rec = default_record(store) if name == DEFAULT_NETWORK else ipam.load(store, name)
                 if rec is None:
@@ -179,25 +181,9 @@ def _attach(store, container: Container, pid: int, ns) -> dict[str, dict[str, An
             raise
         container.state.ports = bound
         refresh_hosts(store, {name for name, _, _ in wanted})
-        if DEFAULT_NETWORK not in {name for name, _, _ in wanted}:
-            _linger_if_idle(store)
     for name, ep in endpoints.items():
         _event(store, "connect", ep["NetworkID"], name, container.id)
     return endpoints
-
-
-def _linger_if_idle(store) -> None:
-    """The detaches above were told a container was about to join (idle_ok=False); when it
-    joined no default network after all, the default network they emptied is idle now, and
-    its reaper must know (else its bridge and rules stay up with nothing on them)."""
-    rec = ipam.load(store, DEFAULT_NETWORK)
-    if rec is None or rec.endpoints or not bridge.bridge_exists(rec.network.bridge):
-        return
-    if not rec.idle:
-        import time
-        rec.idle = time.time()
-        ipam.save(store, rec)
-    linger(store, rec)
 
 
 def _event(store, action: str, network_id: str, name: str, cid: str) -> None:
