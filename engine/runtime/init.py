@@ -18,6 +18,8 @@ import select  # imported here: nothing can be imported after pivot_root
 import stat
 import struct
 
+from ..paths import rootless
+from ..rootless import overlay
 from . import fastjson, linux
 from .users import UserError, resolve as resolve_user
 
@@ -143,9 +145,9 @@ def prepare_root(spec: dict, security, volumes) -> str:
     if user_mounts:
         volumes.mount_all(rootfs, user_mounts, "early")
     mount_proc(rootfs)
-    mount_dev(rootfs, spec["shm_size"], bind_nodes=in_userns,
+    mount_dev(rootfs, spec["shm_size"], bind_nodes=in_userns or rootless(),
               ipc=(spec.get("namespaces") or {}).get("ipc"))
-    mount_sys(rootfs)
+    mount_sys(rootfs, host_net=spec["network_mode"] == "host")
     if not in_userns:
         bind_etc_files(rootfs, spec.get("etc_dir") or spec["cdir"])
     if user_mounts:
@@ -167,7 +169,7 @@ def mount_overlay(spec: dict) -> str:
     lower = ":".join(spec["lower"])
     opts = f"lowerdir={lower},upperdir={spec['upper']},workdir={spec['work']}"
     try:
-        linux.mount("overlay", rootfs, "overlay", 0, opts)
+        linux.mount("overlay", rootfs, "overlay", 0, overlay.options(opts))
     except OSError as e:
         raise StartError(f"mount the container's root filesystem (overlay): {e.strerror}") from None
     return rootfs
@@ -255,7 +257,15 @@ def bind_donor_shm(pid: int, target: str) -> None:
         os.close(tree)
 
 
-def mount_sys(rootfs: str) -> None:
+def mount_sys(rootfs: str, host_net: bool = False) -> None:
+    if host_net and rootless():
+        # [rootless] sysfs can be mounted only by the owner of the network namespace: with the
+        # host's network, bind the host's /sys (read-only), as rootless podman does
+        target = _mount_point(rootfs, "sys")
+        linux.mount("/sys", target, None, linux.MS_BIND | linux.MS_REC)
+        linux.mount(None, target, None, linux.MS_REMOUNT | linux.MS_BIND | linux.MS_RDONLY
+                    | linux.MS_NOSUID | linux.MS_NODEV | linux.MS_NOEXEC)
+        return
     linux.mount("sysfs", _mount_point(rootfs, "sys"), "sysfs",
                 linux.MS_RDONLY | linux.MS_NOSUID | linux.MS_NODEV | linux.MS_NOEXEC)
 
