@@ -79,7 +79,11 @@ def user_root() -> str:
 def user_run() -> str:
     """The run-time directory of a user without root: $XDG_RUNTIME_DIR/berth, else a private
     directory under /tmp named for the user's uid (said once on stderr: it does not go away at
-    logout, and /tmp may be cleaned under it)."""
+    logout, and /tmp may be cleaned under it). BERTH_USER_RUN carries it to the processes berth
+    starts, whose environment is built from nothing but BERTH_* settings (sealed.environment)."""
+    own = os.environ.get("BERTH_USER_RUN")
+    if own:
+        return own
     xdg = os.environ.get("XDG_RUNTIME_DIR")
     if xdg:
         return os.path.join(os.path.abspath(xdg), "berth")

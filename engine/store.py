@@ -307,6 +307,11 @@ class Store:
         return _RootLock(self)
 
 
+STAND_INS: dict[int, int] = {}
+"""Thread ident -> the thread it works for while that one waits (engine/rootless/netns.py
+runs network code in a thread of its own): it holds the locks its caller holds."""
+
+
 class _RootLock:
     """The context manager behind Store.lock (a class: contextlib costs the monitor 2 ms)."""
 
@@ -318,6 +323,7 @@ class _RootLock:
     def __enter__(self) -> None:
         held_by = self.store._held
         me = _thread.get_ident()
+        me = STAND_INS.get(me, me)
         held = held_by.get(me)
         if held is None:
             fd = os.open(self.store.path(".lock"),
@@ -337,6 +343,7 @@ class _RootLock:
     def __exit__(self, *exc) -> None:
         held_by = self.store._held
         me = _thread.get_ident()
+        me = STAND_INS.get(me, me)
         held = held_by[me]
         held[1] -= 1
         if held[1] == 0:

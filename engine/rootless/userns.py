@@ -53,6 +53,7 @@ def enter() -> str:
     maps = IdMaps.for_current_user()
     warning = "" if maps.full else NO_RANGE_WARNING.format(user=maps.user)
     run = user_run()
+    os.environ["BERTH_USER_RUN"] = run     # for the monitors, forwarders and reapers it starts
     os.makedirs(run, 0o700, exist_ok=True)
     import fcntl
     lock = os.open(os.path.join(run, "pause.lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
@@ -64,6 +65,19 @@ def enter() -> str:
         os.close(lock)
     _joined.append(warning)
     return warning
+
+
+def default_signals() -> None:
+    """Every signal back to its default action before a holder execs: ignored ones (the
+    monitor ignores SIGTERM, Python SIGPIPE) would stay ignored across exec, and the holder
+    must end at a plain kill."""
+    import signal
+    for n in range(1, signal.NSIG):
+        try:
+            signal.signal(n, signal.SIG_DFL)
+        except (OSError, ValueError):
+            pass
+    signal.pthread_sigmask(signal.SIG_SETMASK, [])
 
 
 def _join(pid: int) -> None:
@@ -107,6 +121,7 @@ def _make_holder(maps) -> int:
                 for n in (0, 1, 2):
                     os.dup2(null, n)
                 os.closerange(3, 65536)
+                default_signals()
                 os.execv("/bin/sleep", [PAUSE_NAME, "infinity"])
             os._exit(0)
         except BaseException:

@@ -1,0 +1,96 @@
+"""Published ports without root: the host's side of ``-p``, forwarded by a process of berth's.
+
+A container's ports are DNATed by berth's nftables rules inside the user's network namespace
+(netns.py) as with root. On the host side, the caller (the monitor) binds each published
+address and port itself, so a port in use is one clear error at start, and hands the listening
+sockets to a forwarder (``python -m engine.rootless.portfwd``) started inside the namespace:
+it accepts on the host's sockets and connects to 127.0.0.1:<host port> there, which berth's
+DNAT takes on to the container (rootlesskit's "builtin" port driver works the same way; this
+needs no /dev/net/tun). The forwarder ends when the container's network is detached (its pid
+is kept in the container's run directory) or when the monitor that started it dies (a pipe).
+"""
+
+from __future__ import annotations
+
+import os
+
+from ..errors import HostError
+
+_lifelines: dict[str, int] = {}      # cid -> write end of the pipe the forwarder watches
+
+
+def _pidfile(paths, cid: str) -> str:
+    return os.path.join(paths.container_run_dir(cid), "portfwd.pid")
+
+
+def listen(ports) -> list:
+    """A listening socket on the host for each port (models.Port as bound)."""
+    import socket
+    socks = []
+    try:
+        for p in ports:
+            host_ip = p.host_ip or "0.0.0.0"
+            family = socket.AF_INET6 if ":" in host_ip else socket.AF_INET
+            kind = socket.SOCK_DGRAM if p.proto == "udp" else socket.SOCK_STREAM
+            if kind == socket.SOCK_DGRAM:
+                raise HostError("publishing UDP ports is not available without root yet: "
+                                f"{p.host_port}/udp")
+            s = socket.socket(family, kind)
+            socks.append(s)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                s.bind((host_ip, p.host_port))
+            except OSError as e:
+                raise HostError(f"publishing {host_ip}:{p.host_port}: {e.strerror}") from None
+            s.listen(128)
+    except BaseException:
+        for s in socks:
+            s.close()
+        raise
+    return socks
+
+
+def spawn(paths, cid: str, socks: list) -> None:
+    """Start the forwarder for ``socks`` (call it inside the namespace: it inherits it)."""
+    import subprocess
+    from ..runtime.process import start_time
+    from ..runtime.sealed import environment, python_command
+    life_r, life_w = os.pipe()
+    fds = [s.fileno() for s in socks]
+    try:
+        proc = subprocess.Popen(
+            python_command("engine.rootless.portfwd", str(life_r), *(str(fd) for fd in fds)),
+            env=environment(), pass_fds=(life_r, *fds), stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True, cwd="/")
+    finally:
+        os.close(life_r)
+        for s in socks:
+            s.close()
+    proc.returncode = 0    # it lives on in its own session; unforward ends it
+    os.set_inheritable(life_w, False)
+    _lifelines[cid] = life_w
+    os.makedirs(paths.container_run_dir(cid), 0o700, exist_ok=True)
+    with open(_pidfile(paths, cid), "w") as f:
+        f.write(f"{proc.pid} {start_time(proc.pid)}\n")
+
+
+def unforward(paths, cid: str) -> None:
+    """End the container's forwarder (idempotent; from any process)."""
+    from ..runtime.process import start_time
+    fd = _lifelines.pop(cid, -1)
+    if fd >= 0:
+        os.close(fd)
+    try:
+        with open(_pidfile(paths, cid)) as f:
+            pid, start = (int(x) for x in f.read().split())
+    except (OSError, ValueError):
+        return
+    if pid > 0 and start_time(pid) == start:
+        try:
+            os.kill(pid, 9)
+        except ProcessLookupError:
+            pass
+    try:
+        os.unlink(_pidfile(paths, cid))
+    except FileNotFoundError:
+        pass
