@@ -1,0 +1,152 @@
+"""berth without root, as a real unprivileged user made for the session (rootless_support.py):
+state and run directories, the user namespace and the owners of unpacked layers, run, -it
+through a pty, exec, logs -f, a named volume, a bind of the user's own files, limits refused,
+stats from /proc, commit and build."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import time
+
+import pexpect
+import pytest
+
+from helpers import BUSYBOX_MUSL
+
+pytestmark = pytest.mark.xdist_group("rootless")
+
+IMAGE = "busybox:1.38.0-musl"
+
+
+def _owner(path: str) -> int:
+    return os.lstat(path).st_uid
+
+
+def test_state_run_dirs_namespace_and_layer_owners(rootless_user):
+    u = rootless_user
+    assert u.berth("load", "-i", str(BUSYBOX_MUSL)).stdout.strip() == f"Loaded image: {IMAGE}"
+    # state in ~/.local/share/berth, run files in $XDG_RUNTIME_DIR/berth (0700), both the user's
+    assert _owner(u.state) == u.uid
+    st = os.stat(u.run_dir)
+    assert st.st_uid == u.uid and stat.S_IMODE(st.st_mode) == 0o700
+    # one holder of the user namespace, running as the user, mapping root to the user and
+    # 1..65536 to the subordinate range
+    with open(os.path.join(u.run_dir, "pause.pid")) as f:
+        pause = int(f.read().split()[0])
+    assert os.stat(f"/proc/{pause}").st_uid == u.uid
+    with open(f"/proc/{pause}/uid_map") as f:
+        rows = [line.split() for line in f]
+    assert rows == [["0", str(u.uid), "1"], ["1", str(u.subid_start), "65536"]]
+    # busybox's /home is owned by 65534 in its layer: subordinate id base+65533 on disk
+    layers = os.path.join(u.state, "layers")
+    homes = [os.path.join(layers, d, "diff", "home") for d in os.listdir(layers)]
+    homes = [h for h in homes if os.path.isdir(h)]
+    assert homes and all(_owner(h) == u.subid_start + 65533 for h in homes)
+    assert all(_owner(os.path.join(layers, d, "diff", "bin")) == u.uid for d in os.listdir(layers))
+    # nothing went to root's places
+    assert not os.path.exists(f"/run/berth-{u.name}")
+
+
+def test_run_exec_logs_follow_volume_and_bind(rootless_user):
+    u = rootless_user
+    out = u.berth("run", "--rm", "--network", "none", IMAGE, "id", "-u").stdout
+    assert out.strip() == "0"
+    u.berth("run", "-d", "--name", "talker", "--network", "none", IMAGE, "sh", "-c",
+            "i=0; while :; do echo line$i; i=$((i+1)); sleep 0.1; done")
+    try:
+        follow = u.popen("berth", "logs", "-f", "talker", stdout=subprocess.PIPE, text=True)
+        try:
+            seen = [follow.stdout.readline().strip() for _ in range(15)]
+        finally:
+            follow.kill()
+            follow.wait()
+        assert seen[:3] == ["line0", "line1", "line2"] and seen[14] == "line14"
+        ex = u.berth("exec", "talker", "sh", "-c", "echo $((6*7)) > /tmp/x; cat /tmp/x")
+        assert ex.stdout.strip() == "42"
+        u.berth("cp", "talker:/tmp/x", os.path.join(u.home, "copied"))
+        with open(os.path.join(u.home, "copied")) as f:
+            assert f.read().strip() == "42"
+        assert _owner(os.path.join(u.home, "copied")) == u.uid
+        u.berth("commit", "talker", "talked:1")
+        assert u.berth("run", "--rm", "--network", "none", "talked:1", "cat",
+                       "/tmp/x").stdout.strip() == "42"
+    finally:
+        u.berth("rm", "-f", "talker")
+    # a named volume: a file chowned to 1000 in the container is subordinate id base+999
+    u.berth("volume", "create", "data")
+    u.berth("run", "--rm", "--network", "none", "-v", "data:/data", IMAGE, "sh", "-c",
+            "echo kept > /data/f && chown 1000:1000 /data/f")
+    data = os.path.join(u.state, "volumes", "data", "_data", "f")
+    assert _owner(data) == u.subid_start + 999
+    assert u.berth("run", "--rm", "--network", "none", "-v", "data:/data", IMAGE, "cat",
+                   "/data/f").stdout.strip() == "kept"
+    # a bind of the user's own directory: what the container's root writes is the user's
+    mine = os.path.join(u.home, "mine")
+    u.run("mkdir", mine, check=True)
+    u.berth("run", "--rm", "--network", "none", "-v", f"{mine}:/m", IMAGE, "sh", "-c",
+            "echo w > /m/written")
+    assert _owner(os.path.join(mine, "written")) == u.uid
+
+
+def test_run_it_through_a_pty(rootless_user):
+    u = rootless_user
+    argv = u.command("berth", "run", "-it", "--rm", "--network", "none", IMAGE, "sh")
+    child = pexpect.spawn(argv[0], argv[1:], env=u.env(), cwd=u.home, dimensions=(30, 100),
+                          timeout=30)
+    try:
+        child.expect(r"[#$] ")
+        child.sendline("tty; stty size; echo uid=$(id -u)")
+        child.expect("/dev/pts/0")
+        child.expect("30 100")
+        child.expect("uid=0")
+        child.sendline("exit 3")
+        child.expect(pexpect.EOF)
+        child.close()
+        assert child.exitstatus == 3
+    finally:
+        child.close(force=True)
+
+
+def test_limits_refused_and_stats_from_proc(rootless_user):
+    u = rootless_user
+    p = u.berth("run", "--rm", "--memory", "64m", "--network", "none", IMAGE, "true", check=False)
+    assert p.returncode == 125
+    lines = p.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("berth: --memory needs cgroup delegation")
+    p = u.berth("run", "--rm", "--pids-limit", "10", "--network", "none", IMAGE, "true",
+                check=False)
+    assert p.returncode == 125 and "--pids-limit needs cgroup delegation" in p.stderr
+    assert u.berth("ps", "-aq").stdout == ""        # nothing was created
+    u.berth("run", "-d", "--name", "busy", "--network", "none", IMAGE, "sh", "-c",
+            "sleep 300 & sleep 300 & while :; do :; done")
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            row = json.loads(u.berth("stats", "--no-stream", "--format", "{{json .}}",
+                                     "busy").stdout)
+            if row["PIDs"] == "3" and float(row["CPUPerc"].rstrip("%")) > 20:
+                break
+            assert time.monotonic() < deadline, row
+        p = u.berth("update", "--memory", "64m", "busy", check=False)
+        assert p.returncode == 125 and "needs cgroup delegation" in p.stderr
+        p = u.berth("pause", "busy", check=False)
+        assert p.returncode != 0 and "pause needs cgroup delegation" in p.stderr
+    finally:
+        u.berth("rm", "-f", "busy")
+
+
+def test_build(rootless_user):
+    u = rootless_user
+    ctx = os.path.join(u.home, "ctx")
+    u.run("mkdir", ctx, check=True)
+    u.run("sh", "-c", f"printf 'FROM {IMAGE}\\nRUN echo built > /b && adduser -D app && "
+                      f"chown app /b\\nCOPY f /f\\n' > {ctx}/Dockerfile && echo file > {ctx}/f",
+          check=True)
+    out = u.berth("build", "-t", "made:1", ".", cwd=ctx).stdout
+    assert "Successfully tagged made:1" in out
+    got = u.berth("run", "--rm", "--network", "none", "made:1", "sh", "-c",
+                  "cat /b /f; stat -c %U /b").stdout.split()
+    assert got == ["built", "file", "app"]
