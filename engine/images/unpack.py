@@ -28,7 +28,7 @@ from typing import BinaryIO, Callable
 
 from ..errors import DISK_ERRNOS, HostError, IntegrityError, InvalidArgument, host_error
 from ..paths import rootless
-from ..rootless import overlay
+from ..rootless import idmap, overlay
 from .tarstream import HOST_ERRNOS, TarStream, decompressed
 
 BLOCK = 512
@@ -422,7 +422,7 @@ def _run(u: _Unpacker, stream: TarStream) -> None:
                         xattrs[xname] = v
         # links and nodes normally carry no data; if one does, entry() skips it
         if rootless():   # [rootless] ids the user's namespace doesn't map become the user's
-            uid, gid = overlay.own_id(uid), overlay.own_id(gid)
+            uid, gid = idmap.own_id(uid), idmap.own_id(gid)
         u.entry(stream, name, typ, mode, uid, gid, size, mtime_ns, linkname, devmajor,
                 devminor, xattrs)
         stream.skip(-size % BLOCK)

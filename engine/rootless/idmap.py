@@ -100,3 +100,40 @@ class IdMaps:
                 from ..errors import HostError
                 why = done.stderr.strip().splitlines()[-1:] or [f"exit {done.returncode}"]
                 raise HostError(f"{helper} refused to map your subordinate ids: {why[0]}")
+
+
+def own_id(n: int) -> int:
+    """An owner from a layer as this namespace can store it: itself when mapped, else 0 (the
+    user: with a single-id map, files of other owners become the user's)."""
+    return n if n == 0 or _mapped(n) else 0
+
+
+_ranges: list[tuple[int, int]] = []
+
+
+def _mapped(n: int) -> bool:
+    from ..paths import rootless
+    if not rootless():
+        return True
+    if not _ranges:
+        with open("/proc/self/uid_map") as f:
+            for line in f:
+                inside, _outside, count = (int(x) for x in line.split())
+                _ranges.append((inside, inside + count))
+    return any(lo <= n < hi for lo, hi in _ranges)
+
+
+def set_groups(groups: list[int]) -> None:
+    """os.setgroups, except where the user namespace forbids it (a single-id map, whose
+    /proc/self/setgroups says "deny"): there the process keeps the groups it has, as under
+    rootless podman."""
+    try:
+        os.setgroups(groups)
+    except PermissionError:
+        try:
+            with open("/proc/self/setgroups") as f:
+                if f.read().strip() == "deny":
+                    return
+        except OSError:
+            pass
+        raise

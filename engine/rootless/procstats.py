@@ -48,7 +48,15 @@ def proc_totals(pids: list[int], proc: str = "/proc") -> dict:
 
 
 class ProcStatsReader(StatsReader):
-    """StatsReader over /proc for a NoCgroup backend (engine/rootless/cgroups.py)."""
+    """StatsReader over /proc for a NoCgroup backend (engine/rootless/cgroups.py); its samples
+    say why they carry no limits (``limits_note``), for the dashboard to show."""
+
+    def sample(self, *args, **kwargs):
+        s = super().sample(*args, **kwargs)
+        if s is not None:
+            from .cgroups import NO_DELEGATION
+            s.limits_note = NO_DELEGATION
+        return s
 
     def read_raw(self, cid: str) -> dict | None:
         pids = self.backend.pids(cid)

@@ -19,7 +19,7 @@ import stat
 import struct
 
 from ..paths import rootless
-from ..rootless import overlay
+from ..rootless import idmap, overlay
 from . import fastjson, linux
 from .users import UserError, resolve as resolve_user
 
@@ -171,6 +171,10 @@ def mount_overlay(spec: dict) -> str:
     try:
         linux.mount("overlay", rootfs, "overlay", 0, overlay.options(opts))
     except OSError as e:
+        if rootless():
+            raise StartError(f"mount the container's root filesystem (overlay) in your user "
+                             f"namespace: {e.strerror}; without root berth needs Linux 5.11 or "
+                             "later, whose overlayfs mounts in a user namespace") from None
         raise StartError(f"mount the container's root filesystem (overlay): {e.strerror}") from None
     return rootfs
 
@@ -217,8 +221,10 @@ def mount_dev(rootfs: str, shm_size: int, bind_nodes: bool = False, ipc: dict | 
     for sub in ("pts", "shm", "mqueue"):
         if sub != "shm" or ipc_mode != "none":   # --ipc none: no /dev/shm at all, as Docker
             os.mkdir(f"{dev}/{sub}", 0o755)
+    # [rootless] with a single-id map there is no group 5 (tty) to give the terminals
+    tty_gid = ",gid=5" if idmap.own_id(5) == 5 else ""
     linux.mount("devpts", f"{dev}/pts", "devpts", linux.MS_NOSUID | linux.MS_NOEXEC,
-                "newinstance,ptmxmode=0666,mode=0620,gid=5")
+                f"newinstance,ptmxmode=0666,mode=0620{tty_gid}")
     if ipc_mode == "host":
         linux.mount("/dev/shm", f"{dev}/shm", None, linux.MS_BIND | linux.MS_REC)
     elif ipc_mode == "container":
@@ -415,7 +421,7 @@ def drop_privileges(spec: dict, uid: int, gid: int, groups: list[int], security)
     if security is not None and spec.get("security"):
         security.finalize(spec["security"], uid, gid, groups, after_setuid=die_with_monitor)
     else:
-        os.setgroups(groups)
+        idmap.set_groups(groups)
         os.setresgid(gid, gid, gid)
         os.setresuid(uid, uid, uid)
         die_with_monitor()

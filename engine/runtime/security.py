@@ -29,6 +29,7 @@ import os
 import stat
 
 from engine.errors import InvalidArgument
+from engine.rootless import idmap
 from engine.runtime import caps as _caps
 from engine.runtime import linux
 # Imported here, not in finalize: after pivot_root the host's files (this package) are gone.
@@ -448,7 +449,7 @@ def finalize(spec: dict, uid: int, gid: int, groups: list[int], after_setuid=Non
     if prog and not spec["no_new_privs"]:
         _seccomp.install(prog)
     _caps.set_keepcaps(True)
-    os.setgroups(sorted(set(all_groups)))
+    idmap.set_groups(sorted(set(all_groups)))   # [rootless] not where the namespace denies it
     os.setresgid(gid, gid, gid)
     os.setresuid(uid, uid, uid)
     if after_setuid is not None:

@@ -1,0 +1,215 @@
+"""berth without root, continued, as the session's unprivileged user: published ports reached
+from the host, containers by name on a user network, pull from the local registry, the Docker
+API socket driven by the docker CLI, the dashboard stopping a container (Pilot, run as the
+user), and a second user who can neither see nor touch the first's containers."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import time
+import urllib.request
+
+import pytest
+
+from helpers import BUSYBOX_MUSL, REPO
+from registry_server import free_port, registry
+
+pytestmark = pytest.mark.xdist_group("rootless")
+
+IMAGE = "busybox:1.38.0-musl"
+
+
+@pytest.fixture
+def user(rootless_user):
+    """The session's user with busybox loaded, and none of its containers left afterwards."""
+    u = rootless_user
+    if IMAGE not in u.berth("images", "--format", "{{.Repository}}:{{.Tag}}").stdout.split():
+        u.berth("load", "-i", str(BUSYBOX_MUSL))
+    yield u
+    ids = u.berth("ps", "-aq").stdout.split()
+    if ids:
+        u.berth("rm", "-f", *ids)
+
+
+def _get(url: str, deadline: float = 15) -> bytes:
+    end = time.monotonic() + deadline
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as r:
+                return r.read()
+        except OSError:
+            if time.monotonic() > end:
+                raise
+            time.sleep(0.1)
+
+
+def test_published_port_reachable_from_the_host(user):
+    port = free_port()
+    www = os.path.join(user.home, "www")
+    user.run("sh", "-c", f"mkdir -p {www} && echo rootless-hello > {www}/index.html", check=True)
+    user.berth("run", "-d", "--name", "web", "-p", f"{port}:80", "-v", f"{www}:/www",
+               IMAGE, "httpd", "-f", "-p", "80", "-h", "/www")
+    assert _get(f"http://127.0.0.1:{port}/") == b"rootless-hello\n"
+    assert user.berth("port", "web").stdout.strip() == f"80/tcp -> 0.0.0.0:{port}"
+    user.berth("rm", "-f", "web")
+    with pytest.raises(OSError):        # the forward went with the container
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
+    # below net.ipv4.ip_unprivileged_port_start: refused, saying which sysctl to change
+    p = user.berth("run", "-d", "-p", "80:80", IMAGE, "true", check=False)
+    assert p.returncode == 125
+    assert p.stderr.strip().splitlines() == [
+        "berth: port 80 is below 1024, which only root may bind: publish a port >= 1024, or "
+        "lower the limit with 'sysctl net.ipv4.ip_unprivileged_port_start=80' (as root)"]
+
+
+def test_containers_reach_each_other_by_name_on_a_user_network(user):
+    user.berth("network", "create", "app")
+    try:
+        user.berth("run", "-d", "--name", "db", "--network", "app", IMAGE,
+                   "httpd", "-f", "-p", "8080")
+        out = user.berth("run", "--rm", "--network", "app", IMAGE, "sh", "-c",
+                         "ping -c1 -W5 db >/dev/null && echo reached; "
+                         "wget -q -O- http://db:8080/ 2>&1 | head -1").stdout
+        assert out.splitlines()[0] == "reached"
+        assert "404" in out            # httpd answered over the bridge
+        # nothing of it on the host: the bridge is in the user's network namespace
+        assert not any(n.startswith("berth") for n in os.listdir("/sys/class/net")
+                       if _owned_by(n, user.uid))
+    finally:
+        user.berth("rm", "-f", "db", check=False)
+        user.berth("network", "rm", "app")
+
+
+def _owned_by(link: str, uid: int) -> bool:
+    try:
+        return os.stat(f"/sys/class/net/{link}").st_uid == uid
+    except OSError:
+        return False
+
+
+def test_pull_from_the_local_registry(user):
+    with registry() as r:
+        r.skopeo_copy_in(f"oci-archive:{BUSYBOX_MUSL}", "library/busybox:pulled")
+        ref = f"{r.host}/library/busybox:pulled"
+        user.berth("pull", ref)
+        assert user.berth("run", "--rm", "--network", "none", ref, "echo",
+                          "pulled-ok").stdout.strip() == "pulled-ok"
+        user.berth("rmi", ref)
+
+
+def test_docker_cli_through_the_users_api_socket(user):
+    sock = os.path.join(user.run_dir, "docker.sock")
+    service = user.popen("berth", "system", "service", stdout=subprocess.DEVNULL,
+                         stderr=subprocess.PIPE)
+    try:
+        end = time.monotonic() + 20
+        while not os.path.exists(sock):
+            assert service.poll() is None, service.stderr.read()
+            assert time.monotonic() < end
+            time.sleep(0.05)
+        st = os.stat(sock)
+        assert st.st_uid == user.uid and st.st_mode & 0o777 == 0o600
+        docker = ["docker", "-H", f"unix://{sock}"]
+        out = user.run(*docker, "run", "--rm", "--network", "none", IMAGE, "echo", "via-docker",
+                       check=True).stdout
+        assert out.strip() == "via-docker"
+        user.run(*docker, "run", "-d", "--name", "api-made", IMAGE, "sleep", "300", check=True)
+        assert "api-made" in user.berth("ps").stdout
+        user.run(*docker, "rm", "-f", "api-made", check=True)
+    finally:
+        service.terminate()
+        service.wait(timeout=20)
+
+
+DASHBOARD = r"""
+import asyncio, sys
+sys.path.insert(0, {tests!r})
+from engine import Engine
+from dashboard_support import dashboard, make_app, running, settle
+from tui.screens.graphs import open_graphs
+
+def state(app, name):
+    for row in dashboard(app).table("containers").rows_in_order():
+        if row.model.name == name:
+            return row.cells[2].plain
+    return ""
+
+async def main():
+    engine = Engine()
+    app = make_app(engine)
+    async with running(app) as pilot:
+        await settle(pilot, lambda: state(app, "shown") == "running", rounds=500)
+        table = dashboard(app).table("containers")
+        for i, row in enumerate(table.rows_in_order()):
+            if row.model.name == "shown":
+                table.move_cursor(row=i)
+        await open_graphs(app, engine)
+        cards = app.screen.cards
+        await settle(pilot, lambda: any("limits" in c.text() for c in cards().values()),
+                     rounds=500)
+        print("GRAPHS", any("limits unavailable (no cgroup delegation)" in c.text()
+                            for c in cards().values()))
+        print("\n".join(c.text() for c in cards().values()))
+        await pilot.press("escape")
+        await settle(pilot, lambda: state(app, "shown") == "running")
+        await pilot.press("x")
+        await settle(pilot, lambda: state(app, "shown") == "exited", rounds=1000)
+        print("STATE", engine.container("shown").state.status)
+
+asyncio.run(main())
+"""
+
+
+def test_dashboard_shows_and_stops_a_container(user):
+    user.berth("run", "-d", "--name", "shown", "--network", "none", IMAGE, "sh", "-c",
+               "trap 'exit 0' TERM; while :; do sleep 0.1; done")
+    script = os.path.join(user.home, "dashboard.py")
+    user.run("sh", "-c", f"cat > {script}", input=DASHBOARD.format(tests=str(REPO / "tests")),
+             check=True)
+    out = user.run(f"{user.bin}/python3", script, check=True, timeout=120).stdout
+    assert "GRAPHS True" in out, out
+    assert "STATE exited" in out
+
+
+def test_a_second_user_cannot_see_or_touch_the_first(user, rootless_other):
+    other = rootless_other
+    user.berth("run", "-d", "--name", "private", "--network", "none", IMAGE, "sleep", "300")
+    pid = int(user.berth("inspect", "-f", "{{.State.Pid}}", "private").stdout)
+    sock = os.path.join(user.run_dir, "docker.sock")
+    service = user.popen("berth", "system", "service", stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL)
+    try:
+        end = time.monotonic() + 20
+        while not os.path.exists(sock):
+            assert time.monotonic() < end
+            time.sleep(0.05)
+        # the other user's berth is their own: no containers, and one line saying what a
+        # single-id namespace can't do
+        p = other.berth("ps", "-aq")
+        assert p.stdout == ""
+        assert p.stderr.startswith(f"WARNING: no subordinate ids for {other.name} in /etc/subuid")
+        assert len(p.stderr.strip().splitlines()) == 1
+        # and can't reach the first's: state, run directory, socket, processes
+        p = other.berth("--root", user.state, "ps", "-a", check=False)
+        assert p.returncode == 125 and "Permission denied" in p.stderr
+        assert other.run("ls", user.state).returncode != 0
+        assert other.run("ls", user.run_dir).returncode != 0
+        p = other.run("docker", "-H", f"unix://{sock}", "ps")
+        assert p.returncode != 0 and "permission denied" in p.stderr.lower()
+        p = other.run("kill", "-9", str(pid))
+        assert p.returncode != 0
+        assert user.berth("inspect", "-f", "{{.State.Status}}", "private").stdout.strip() \
+            == "running"
+        # with a single id, a container still runs (busybox's nobody-owned /home becomes theirs)
+        other.berth("load", "-i", str(BUSYBOX_MUSL))
+        assert other.berth("run", "--rm", "--network", "none", IMAGE, "sh", "-c",
+                           "id -u; chown 1000 /tmp 2>/dev/null || echo chown-refused"
+                           ).stdout.split() == ["0", "chown-refused"]
+        other.berth("run", "-d", "--name", "theirs", "--network", "none", IMAGE, "sleep", "300")
+        assert other.berth("exec", "theirs", "id", "-u").stdout.strip() == "0"
+        other.berth("rm", "-f", "theirs")
+    finally:
+        service.terminate()
+        service.wait(timeout=20)
