@@ -46,8 +46,13 @@ def test_state_run_dirs_namespace_and_layer_owners(rootless_user):
     homes = [h for h in homes if os.path.isdir(h)]
     assert homes and all(_owner(h) == u.subid_start + 65533 for h in homes)
     assert all(_owner(os.path.join(layers, d, "diff", "bin")) == u.uid for d in os.listdir(layers))
-    # nothing went to root's places
-    assert not os.path.exists(f"/run/berth-{u.name}")
+    # without XDG_RUNTIME_DIR: a private directory under /tmp, said in one line
+    p = u.berth("images", "-q", env={"XDG_RUNTIME_DIR": None})
+    fallback = f"/tmp/berth-run-{u.uid}"
+    assert p.stderr.splitlines() == [f"berth: XDG_RUNTIME_DIR is not set; run-time files go to "
+                                     f"{fallback} (mode 0700)"]
+    st = os.lstat(fallback)
+    assert st.st_uid == u.uid and stat.S_IMODE(st.st_mode) == 0o700
 
 
 def test_run_exec_logs_follow_volume_and_bind(rootless_user):

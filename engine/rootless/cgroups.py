@@ -20,29 +20,29 @@ REFUSED = ("{flag} needs cgroup delegation, which berth without root doesn't hav
            "v2 host with a systemd user session")
 
 
-def delegated_subtree(mount: str, uid: int) -> str | None:
-    """The user's delegated v2 subtree, relative to the cgroup2 ``mount``, when there is one
-    the user can write (its cgroup.procs and cgroup.subtree_control) and that has controllers."""
+def delegated_subtree(mount: str, uid: int, owner: int | None = None) -> str | None:
+    """The user's delegated v2 subtree, relative to the cgroup2 ``mount``: systemd's
+    ``user@UID.service`` when it has controllers and systemd gave it to the user (it, its
+    cgroup.procs and cgroup.subtree_control owned by ``owner``, the user as this process
+    sees it: uid 0 inside berth's user namespace)."""
+    owner = os.geteuid() if owner is None else owner
     rel = f"user.slice/user-{uid}.slice/user@{uid}.service"
     d = os.path.join(mount, rel)
     try:
         with open(os.path.join(d, "cgroup.controllers")) as f:
             controllers = f.read().split()
+        owned = all(os.stat(os.path.join(d, n)).st_uid == owner
+                    for n in ("", "cgroup.procs", "cgroup.subtree_control"))
     except OSError:
         return None
-    if not controllers:
-        return None
-    if not all(os.access(os.path.join(d, n), os.W_OK)
-               for n in ("cgroup.procs", "cgroup.subtree_control")):
-        return None
-    return rel
+    return rel if controllers and owned else None
 
 
-def backend(parent: str, v2_mount: str | None, uid: int, root: str):
+def backend(parent: str, v2_mount: str | None, uid: int, root: str, owner: int | None = None):
     """The backend for a user's berth: the v2 one below the user's delegated subtree, or
     NoCgroup."""
     if v2_mount:
-        rel = delegated_subtree(v2_mount, uid)
+        rel = delegated_subtree(v2_mount, uid, owner)
         if rel:
             from ..runtime.cgroup_v2 import V2
             return V2(f"{rel}/{parent}", v2_mount)

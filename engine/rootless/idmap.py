@@ -124,16 +124,13 @@ def _mapped(n: int) -> bool:
 
 
 def set_groups(groups: list[int]) -> None:
-    """os.setgroups, except where the user namespace forbids it (a single-id map, whose
-    /proc/self/setgroups says "deny"): there the process keeps the groups it has, as under
-    rootless podman."""
+    """os.setgroups, except where the user namespace forbids it (a single-id map is written
+    with setgroups denied): there the process keeps the groups it has, as under rootless
+    podman. A process with CAP_SETGID that is refused can only be in such a namespace; with
+    root (rootless() false, also the answer when /proc can't tell) the refusal stands."""
     try:
         os.setgroups(groups)
     except PermissionError:
-        try:
-            with open("/proc/self/setgroups") as f:
-                if f.read().strip() == "deny":
-                    return
-        except OSError:
-            pass
-        raise
+        from ..paths import rootless
+        if not rootless():
+            raise
