@@ -56,6 +56,19 @@ def test_published_port_reachable_from_the_host(user):
     user.berth("rm", "-f", "web")
     with pytest.raises(OSError):        # the forward went with the container
         socket.create_connection(("127.0.0.1", port), timeout=2).close()
+    # a restart by the monitor publishes the same port again
+    user.berth("run", "-d", "--name", "again", "--restart", "always", "-p", f"{port}:80",
+               "-v", f"{www}:/www", IMAGE, "sh", "-c", "httpd -f -p 80 -h /www & sleep 1; exit 1")
+    end = time.monotonic() + 20
+    while user.berth("inspect", "-f", "{{.RestartCount}} {{.State.Status}}",
+                     "again").stdout.split() in (["0", "running"], ["0", "restarting"],
+                                                 ["0", "exited"]):
+        assert time.monotonic() < end
+        time.sleep(0.1)
+    assert _get(f"http://127.0.0.1:{port}/") == b"rootless-hello\n"
+    state = user.berth("inspect", "-f", "{{.RestartCount}} {{.State.Error}}", "again").stdout
+    assert not state.split()[1:], state          # no start failed on a port still held
+    user.berth("rm", "-f", "again")
     # below net.ipv4.ip_unprivileged_port_start: refused, saying which sysctl to change
     p = user.berth("run", "-d", "-p", "80:80", IMAGE, "true", check=False)
     assert p.returncode == 125
@@ -77,9 +90,28 @@ def test_containers_reach_each_other_by_name_on_a_user_network(user):
         # nothing of it on the host: the bridge is in the user's network namespace
         assert not any(n.startswith("berth") for n in os.listdir("/sys/class/net")
                        if _owned_by(n, user.uid))
+        assert user.berth("system", "check").stdout.strip().endswith("no problems found")
     finally:
         user.berth("rm", "-f", "db", check=False)
         user.berth("network", "rm", "app")
+
+
+def test_system_reset_of_another_root_of_the_user(user):
+    """Another root of the same user shares the user's network namespace: its reset removes
+    its own bridge and table there, and leaves the user's own root and holders alone."""
+    other = {"BERTH_ROOT": os.path.join(user.home, "second")}
+    port = free_port()
+    user.berth("load", "-i", str(BUSYBOX_MUSL), env=other)
+    user.berth("network", "create", "side", env=other)
+    user.berth("run", "-d", "--network", "side", "-p", f"{port}:80", IMAGE, "httpd", "-f",
+               "-p", "80", env=other)
+    done = user.berth("system", "reset", "-f", env=other).stdout
+    assert "removed nftables table ip" in done and "removed link berth" in done
+    assert "holder" not in done
+    assert not os.path.exists(other["BERTH_ROOT"])
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
+    assert IMAGE in user.berth("images", "--format", "{{.Repository}}:{{.Tag}}").stdout
 
 
 def _owned_by(link: str, uid: int) -> bool:

@@ -74,6 +74,20 @@ def spawn(paths, cid: str, socks: list) -> None:
         f.write(f"{proc.pid} {start_time(proc.pid)}\n")
 
 
+def _gone(pid: int, start: int) -> bool:
+    from ..runtime.process import start_time
+    try:
+        os.waitpid(pid, os.WNOHANG)     # the monitor started it: reap it
+    except ChildProcessError:
+        pass
+    if start_time(pid) == start:
+        return False
+    try:
+        return len(os.listdir(f"/proc/{pid}/task")) <= 1
+    except OSError:
+        return True
+
+
 def unforward(paths, cid: str) -> None:
     """End the container's forwarder (idempotent; from any process)."""
     from ..runtime.process import start_time
@@ -90,6 +104,12 @@ def unforward(paths, cid: str) -> None:
             os.kill(pid, 9)
         except ProcessLookupError:
             pass
+        # its sockets are free only once all of it is gone (a restart binds the same ports at
+        # once); its first thread shows as a zombie while the others are still exiting
+        import time
+        deadline = time.monotonic() + 5
+        while not _gone(pid, start) and time.monotonic() < deadline:
+            time.sleep(0.002)
     try:
         os.unlink(_pidfile(paths, cid))
     except FileNotFoundError:

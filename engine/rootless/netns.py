@@ -217,7 +217,7 @@ def attach(store, container, pid: int):
     the host. The DNAT inside matches any local address (slirp4netns delivers to 10.0.2.100);
     the address a port was published on is slirp4netns's to listen on."""
     from ..network.endpoints import NO_NETNS_MODES, attach as attach_inside
-    from .forward import listen, spawn
+    from .forward import listen, spawn, unforward
     mode = container.config.network_mode or ""
     if mode == "none":       # lo only, which pid 1 brings up itself
         container.state.ports = []
@@ -231,6 +231,9 @@ def attach(store, container, pid: int):
     for p in container.state.ports:
         p.host_ip = wanted.get((p.container_port, p.proto), "")
     try:
+        # a restart by the monitor attaches again without a detach: the last start's
+        # forwarder still holds the ports (attach_inside drops its endpoints likewise)
+        unforward(store.paths, container.id)
         if container.state.ports:
             socks = listen(container.state.ports)
             call(spawn, store.paths, container.id, socks)

@@ -148,3 +148,26 @@ def _make_holder(maps) -> int:
     finally:
         os.close(pid_r)
         os.close(go_w)
+
+
+def stop_holders() -> list[str]:
+    """End the user's holders (the network namespace's, its slirp4netns, the user namespace's),
+    for ``system reset`` of the user's own run directory; what was stopped, one line each. The
+    caller keeps its namespace: a namespace lives while any process is in it."""
+    from .netns import _alive
+    done = []
+    for name, what in (("netns.pid", "network namespace holder"), ("slirp.pid", "slirp4netns"),
+                       (PIDFILE, "user namespace holder")):
+        path = os.path.join(user_run(), name)
+        pid = _alive(path)
+        if pid:
+            try:
+                os.kill(pid, 9)
+                done.append(f"{what} (process {pid})")
+            except ProcessLookupError:
+                pass
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
+    return done
