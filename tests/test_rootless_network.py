@@ -245,3 +245,57 @@ def test_a_second_user_cannot_see_or_touch_the_first(user, rootless_other):
     finally:
         service.terminate()
         service.wait(timeout=20)
+
+
+def _host_address() -> str | None:
+    """An IPv4 address of this machine other than loopback and berth's bridges."""
+    out = subprocess.run(["ip", "-4", "-o", "addr", "show"], capture_output=True,
+                         text=True).stdout
+    for line in out.splitlines():
+        dev, addr = line.split()[1], line.split()[3].partition("/")[0]
+        if dev != "lo" and not dev.startswith(("berth", "vb", "docker", "podman", "cni")):
+            return addr
+    return None
+
+
+def test_outbound_through_slirp4netns_where_tun_is_open(user, tmp_path):
+    """This host keeps /dev/net/tun to root (0600), as some do: the test makes a tun node of
+    its own (0666) and binds it over /dev/net/tun in a mount namespace of the user's commands,
+    as a host that ships it open would have it. slirp4netns then joins the user's network
+    namespace to the outside: a container fetches from a server on the host's address."""
+    import http.server
+    import threading
+    addr = _host_address()
+    if addr is None:
+        pytest.skip("no non-loopback address on this machine")
+    base = os.path.dirname(user.xdg)
+    tun = os.path.join(base, f"tun-{user.name}")
+    os.mknod(tun, 0o20666, os.makedev(10, 200))
+    os.chmod(tun, 0o666)
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    www = tmp_path / "www"
+    www.mkdir()
+    (www / "index.html").write_text("from-the-host\n")
+    server = http.server.ThreadingHTTPServer(
+        ("0.0.0.0", 0), lambda *a, **k: Quiet(*a, directory=str(www), **k))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        cmd = user.command("berth", "run", "--rm", IMAGE, "wget", "-q", "-O-",
+                           f"http://{addr}:{server.server_address[1]}/")
+        p = subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-c",
+                            f"mount --bind {tun} /dev/net/tun && exec \"$@\"", "sh", *cmd],
+                           env=user.env(), cwd=user.home, capture_output=True, text=True,
+                           timeout=90)
+        assert p.stdout == "from-the-host\n", p.stderr
+        with open(os.path.join(user.run_dir, "slirp.pid")) as f:
+            slirp = int(f.read().split()[0])
+        with open(f"/proc/{slirp}/cmdline", "rb") as f:
+            assert f.read().split(b"\0")[0] == b"slirp4netns"
+    finally:
+        server.shutdown()
+        server.server_close()
+        os.unlink(tun)

@@ -21,6 +21,7 @@ import os
 
 from ..errors import HostError
 from ..paths import user_run
+from . import holders
 
 HOLDER_NAME = "berth-netns"
 _inside: set[int] = set()          # threads already in the namespace (calls nest)
@@ -28,25 +29,6 @@ _inside: set[int] = set()          # threads already in the namespace (calls nes
 
 def _file(name: str) -> str:
     return os.path.join(user_run(), name)
-
-
-def _alive(pidfile: str) -> int:
-    """The pid in ``pidfile`` when that process still runs (same start time), else 0."""
-    from ..runtime.process import start_time
-    try:
-        with open(pidfile) as f:
-            pid, start = (int(x) for x in f.read().split())
-    except (OSError, ValueError):
-        return 0
-    return pid if pid > 0 and start_time(pid) == start else 0
-
-
-def _record(pidfile: str, pid: int) -> None:
-    from ..runtime.process import start_time
-    tmp = f"{pidfile}.{os.getpid()}.tmp"
-    with open(tmp, "w") as f:
-        f.write(f"{pid} {start_time(pid)}\n")
-    os.rename(tmp, pidfile)
 
 
 def outbound() -> bool:
@@ -64,60 +46,32 @@ NO_OUTBOUND = ("/dev/net/tun is closed to you (ask for mode 0666, as most distri
 def holder() -> int:
     """The pid of the process holding the namespace, made (with its slirp4netns, where
     /dev/net/tun allows) if needed."""
-    pid = _alive(_file("netns.pid"))
-    if pid and (_alive(_file("slirp.pid")) or not outbound()):
+    pid = holders.alive(_file("netns.pid"))
+    if pid and (holders.alive(_file("slirp.pid")) or not outbound()):
         return pid
     import fcntl
     os.makedirs(user_run(), 0o700, exist_ok=True)
     lock = os.open(_file("netns.lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     try:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        pid = _alive(_file("netns.pid"))
+        pid = holders.alive(_file("netns.pid"))
         if not pid:
-            old = _alive(_file("slirp.pid"))
+            old = holders.alive(_file("slirp.pid"))
             if old:   # the outside of a namespace that is gone
                 os.kill(old, 9)
-            pid = _make_holder()
-            _record(_file("netns.pid"), pid)
-        if outbound() and not _alive(_file("slirp.pid")):
-            _record(_file("slirp.pid"), _start_slirp(pid))
+            from ..runtime import linux
+            pid = holders.start(HOLDER_NAME, linux.CLONE_NEWNET, _lo_up)
+            holders.record(_file("netns.pid"), pid)
+        if outbound() and not holders.alive(_file("slirp.pid")):
+            holders.record(_file("slirp.pid"), _start_slirp(pid))
         return pid
     finally:
         os.close(lock)
 
 
-def _make_holder() -> int:
-    from ..runtime import linux
-    r, w = os.pipe()
-    child = os.fork()
-    if child == 0:  # pragma: no cover - the intermediate: forks the holder and leaves
-        try:
-            os.close(r)
-            os.setsid()
-            if os.fork() == 0:
-                linux.unshare(linux.CLONE_NEWNET)
-                from ..runtime.init import bring_up_loopback
-                bring_up_loopback()      # slirp4netns --configure would; it may not run
-                os.write(w, b"%d\n" % os.getpid())
-                null = os.open(os.devnull, os.O_RDWR)
-                for n in (0, 1, 2):
-                    os.dup2(null, n)
-                os.closerange(3, 65536)
-                from .userns import default_signals
-                default_signals()
-                os.execv("/bin/sleep", [HOLDER_NAME, "infinity"])
-            os._exit(0)
-        except BaseException:
-            os._exit(1)
-    os.close(w)
-    try:
-        os.waitpid(child, 0)
-        data = os.read(r, 32)
-    finally:
-        os.close(r)
-    if not data:
-        raise HostError("could not create berth's network namespace")
-    return int(data)
+def _lo_up() -> None:
+    from ..runtime.init import bring_up_loopback
+    bring_up_loopback()      # slirp4netns --configure would; it may not run
 
 
 def _start_slirp(pid: int) -> int:
@@ -248,7 +202,7 @@ def detach(store, container) -> None:
     from ..network.endpoints import detach as detach_inside
     from .forward import unforward
     unforward(store.paths, container if isinstance(container, str) else container.id)
-    if not _alive(_file("netns.pid")) and not isinstance(container, str) \
+    if not holders.alive(_file("netns.pid")) and not isinstance(container, str) \
             and not container.state.networks:
         return    # never attached there (none, host): no namespace to make for it
     call(detach_inside, store, container)

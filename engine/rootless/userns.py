@@ -20,6 +20,7 @@ import os
 
 from ..errors import HostError
 from ..paths import user_run
+from . import holders
 
 PAUSE_NAME = "berth-pause"
 PIDFILE = "pause.pid"
@@ -30,17 +31,6 @@ def pidfile() -> str:
     """Where the holder's pid and start time are written: the user's own run directory, not
     BERTH_RUN's (one namespace per user, whatever root a command names)."""
     return os.path.join(user_run(), PIDFILE)
-
-
-def _holder() -> int:
-    """The live holder's pid, or 0."""
-    from ..runtime.process import start_time
-    try:
-        with open(pidfile()) as f:
-            pid, start = (int(x) for x in f.read().split())
-    except (OSError, ValueError):
-        return 0
-    return pid if pid > 0 and start_time(pid) == start else 0
 
 
 def enter() -> str:
@@ -59,25 +49,12 @@ def enter() -> str:
     lock = os.open(os.path.join(run, "pause.lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     try:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        pid = _holder() or _make_holder(maps)
+        pid = holders.alive(pidfile()) or _make_holder(maps)
         _join(pid)
     finally:
         os.close(lock)
     _joined.append(warning)
     return warning
-
-
-def default_signals() -> None:
-    """Every signal back to its default action before a holder execs: ignored ones (the
-    monitor ignores SIGTERM, Python SIGPIPE) would stay ignored across exec, and the holder
-    must end at a plain kill."""
-    import signal
-    for n in range(1, signal.NSIG):
-        try:
-            signal.signal(n, signal.SIG_DFL)
-        except (OSError, ValueError):
-            pass
-    signal.pthread_sigmask(signal.SIG_SETMASK, [])
 
 
 def _join(pid: int) -> None:
@@ -102,64 +79,25 @@ def _join(pid: int) -> None:
 def _make_holder(maps) -> int:
     """Start the holder and map its namespace; returns its pid once the maps are written."""
     from ..runtime import linux
-    from ..runtime.process import start_time
-    pid_r, pid_w = os.pipe()
-    go_r, go_w = os.pipe()
-    child = os.fork()
-    if child == 0:  # pragma: no cover - the intermediate: forks the holder and leaves
-        try:
-            os.close(pid_r)
-            os.close(go_w)
-            os.setsid()
-            holder = os.fork()
-            if holder == 0:
-                linux.unshare(linux.CLONE_NEWUSER)
-                os.write(pid_w, b"%d\n" % os.getpid())
-                os.close(pid_w)
-                os.read(go_r, 1)        # the maps are written (or the parent gave up)
-                null = os.open(os.devnull, os.O_RDWR)
-                for n in (0, 1, 2):
-                    os.dup2(null, n)
-                os.closerange(3, 65536)
-                default_signals()
-                os.execv("/bin/sleep", [PAUSE_NAME, "infinity"])
-            os._exit(0)
-        except BaseException:
-            os._exit(1)
-    os.close(pid_w)
-    os.close(go_r)
+    pid = holders.start(PAUSE_NAME, linux.CLONE_NEWUSER)
     try:
-        os.waitpid(child, 0)
-        data = os.read(pid_r, 32)
-        if not data:
-            raise HostError("could not create a user namespace (is user.max_user_namespaces 0, "
-                            "or are unprivileged user namespaces disabled?)")
-        pid = int(data)
-        try:
-            maps.write(pid)
-        except BaseException:
-            os.kill(pid, 9)
-            raise
-        tmp = f"{pidfile()}.{os.getpid()}.tmp"
-        with open(tmp, "w") as f:
-            f.write(f"{pid} {start_time(pid)}\n")
-        os.rename(tmp, pidfile())
-        return pid
-    finally:
-        os.close(pid_r)
-        os.close(go_w)
+        maps.write(pid)
+    except BaseException:
+        os.kill(pid, 9)
+        raise
+    holders.record(pidfile(), pid)
+    return pid
 
 
 def stop_holders() -> list[str]:
     """End the user's holders (the network namespace's, its slirp4netns, the user namespace's),
     for ``system reset`` of the user's own run directory; what was stopped, one line each. The
     caller keeps its namespace: a namespace lives while any process is in it."""
-    from .netns import _alive
     done = []
     for name, what in (("netns.pid", "network namespace holder"), ("slirp.pid", "slirp4netns"),
                        (PIDFILE, "user namespace holder")):
         path = os.path.join(user_run(), name)
-        pid = _alive(path)
+        pid = holders.alive(path)
         if pid:
             try:
                 os.kill(pid, 9)
