@@ -5,6 +5,7 @@ user), and a second user who can neither see nor touch the first's containers.""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -131,7 +132,9 @@ def test_pull_from_the_local_registry(user):
         user.berth("rmi", ref)
 
 
-def test_docker_cli_through_the_users_api_socket(user):
+@contextlib.contextmanager
+def _service(user):
+    """``berth system service`` as the user, until the block ends; yields its socket."""
     sock = os.path.join(user.run_dir, "docker.sock")
     service = user.popen("berth", "system", "service", stdout=subprocess.DEVNULL,
                          stderr=subprocess.PIPE)
@@ -141,6 +144,14 @@ def test_docker_cli_through_the_users_api_socket(user):
             assert service.poll() is None, service.stderr.read()
             assert time.monotonic() < end
             time.sleep(0.05)
+        yield sock
+    finally:
+        service.terminate()
+        service.wait(timeout=20)
+
+
+def test_docker_cli_through_the_users_api_socket(user):
+    with _service(user) as sock:
         st = os.stat(sock)
         assert st.st_uid == user.uid and st.st_mode & 0o777 == 0o600
         docker = ["docker", "-H", f"unix://{sock}"]
@@ -150,9 +161,6 @@ def test_docker_cli_through_the_users_api_socket(user):
         user.run(*docker, "run", "-d", "--name", "api-made", IMAGE, "sleep", "300", check=True)
         assert "api-made" in user.berth("ps").stdout
         user.run(*docker, "rm", "-f", "api-made", check=True)
-    finally:
-        service.terminate()
-        service.wait(timeout=20)
 
 
 DASHBOARD = r"""
@@ -209,14 +217,7 @@ def test_a_second_user_cannot_see_or_touch_the_first(user, rootless_other):
     other = rootless_other
     user.berth("run", "-d", "--name", "private", "--network", "none", IMAGE, "sleep", "300")
     pid = int(user.berth("inspect", "-f", "{{.State.Pid}}", "private").stdout)
-    sock = os.path.join(user.run_dir, "docker.sock")
-    service = user.popen("berth", "system", "service", stdout=subprocess.DEVNULL,
-                         stderr=subprocess.DEVNULL)
-    try:
-        end = time.monotonic() + 20
-        while not os.path.exists(sock):
-            assert time.monotonic() < end
-            time.sleep(0.05)
+    with _service(user) as sock:
         # the other user's berth is their own: no containers, and one line saying what a
         # single-id namespace can't do
         p = other.berth("ps", "-aq")
@@ -242,9 +243,6 @@ def test_a_second_user_cannot_see_or_touch_the_first(user, rootless_other):
         other.berth("run", "-d", "--name", "theirs", "--network", "none", IMAGE, "sleep", "300")
         assert other.berth("exec", "theirs", "id", "-u").stdout.strip() == "0"
         other.berth("rm", "-f", "theirs")
-    finally:
-        service.terminate()
-        service.wait(timeout=20)
 
 
 def _host_address() -> str | None:

@@ -13,36 +13,7 @@ import socket
 import sys
 import threading
 
-
-def _pump(src: socket.socket, dst: socket.socket) -> None:
-    try:
-        while True:
-            data = src.recv(65536)
-            if not data:
-                break
-            dst.sendall(data)
-    except OSError:
-        pass
-    finally:
-        try:
-            dst.shutdown(socket.SHUT_WR)
-        except OSError:
-            pass
-
-
-def _serve(conn: socket.socket, port: int) -> None:
-    try:
-        inner = socket.create_connection(("127.0.0.1", port), timeout=10)
-    except OSError:
-        conn.close()
-        return
-    inner.settimeout(None)
-    t = threading.Thread(target=_pump, args=(inner, conn), daemon=True)
-    t.start()
-    _pump(conn, inner)
-    t.join()
-    conn.close()
-    inner.close()
+from ..network.proxy6 import _serve   # the same joining of two connections, for IPv6's [::1]
 
 
 def _accept(listener: socket.socket) -> None:
@@ -52,7 +23,7 @@ def _accept(listener: socket.socket) -> None:
             conn, _ = listener.accept()
         except OSError:
             return
-        threading.Thread(target=_serve, args=(conn, port), daemon=True).start()
+        threading.Thread(target=_serve, args=(conn, ("127.0.0.1", port)), daemon=True).start()
 
 
 def main(argv: list[str]) -> int:
