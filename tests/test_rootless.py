@@ -21,6 +21,15 @@ pytestmark = pytest.mark.xdist_group("rootless")
 IMAGE = "busybox:1.38.0-musl"
 
 
+@pytest.fixture
+def loaded(rootless_user):
+    """The session's user with busybox loaded (by the first test, or here when run alone)."""
+    u = rootless_user
+    if IMAGE not in u.berth("images", "--format", "{{.Repository}}:{{.Tag}}").stdout.split():
+        u.berth("load", "-i", str(BUSYBOX_MUSL))
+    return u
+
+
 def _owner(path: str) -> int:
     return os.lstat(path).st_uid
 
@@ -55,8 +64,8 @@ def test_state_run_dirs_namespace_and_layer_owners(rootless_user):
     assert st.st_uid == u.uid and stat.S_IMODE(st.st_mode) == 0o700
 
 
-def test_run_exec_logs_follow_volume_and_bind(rootless_user):
-    u = rootless_user
+def test_run_exec_logs_follow_volume_and_bind(loaded):
+    u = loaded
     out = u.berth("run", "--rm", "--network", "none", IMAGE, "id", "-u").stdout
     assert out.strip() == "0"
     u.berth("run", "-d", "--name", "talker", "--network", "none", IMAGE, "sh", "-c",
@@ -96,27 +105,39 @@ def test_run_exec_logs_follow_volume_and_bind(rootless_user):
     assert _owner(os.path.join(mine, "written")) == u.uid
 
 
-def test_run_it_through_a_pty(rootless_user):
-    u = rootless_user
-    argv = u.command("berth", "run", "-it", "--rm", "--network", "none", IMAGE, "sh")
-    child = pexpect.spawn(argv[0], argv[1:], env=u.env(), cwd=u.home, dimensions=(30, 100),
-                          timeout=30)
+def test_run_it_through_a_pty(loaded):
+    u = loaded
+    def spawn(*args: str, rows: int = 30, cols: int = 100) -> pexpect.spawn:
+        argv = u.command("berth", *args)
+        return pexpect.spawn(argv[0], argv[1:], env=u.env(), cwd=u.home, dimensions=(rows, cols),
+                             timeout=30)
+
+    child = spawn("run", "-it", "--name", "tty", "--network", "none", IMAGE, "sh")
     try:
         child.expect(r"[#$] ")
         child.sendline("tty; stty size; echo uid=$(id -u)")
         child.expect("/dev/pts/0")
         child.expect("30 100")
         child.expect("uid=0")
-        child.sendline("exit 3")
+        child.send("\x10\x11")              # ctrl-p ctrl-q: detached, still running
         child.expect(pexpect.EOF)
-        child.close()
-        assert child.exitstatus == 3
     finally:
         child.close(force=True)
+    again = spawn("attach", "tty", rows=25, cols=90)
+    try:
+        again.sendline("stty size")
+        again.expect("25 90")
+        again.sendline("exit 3")
+        again.expect(pexpect.EOF)
+        again.close()
+        assert again.exitstatus == 3
+    finally:
+        again.close(force=True)
+        u.berth("rm", "-f", "tty")
 
 
-def test_limits_refused_and_stats_from_proc(rootless_user):
-    u = rootless_user
+def test_limits_refused_and_stats_from_proc(loaded):
+    u = loaded
     p = u.berth("run", "--rm", "--memory", "64m", "--network", "none", IMAGE, "true", check=False)
     assert p.returncode == 125
     lines = p.stderr.strip().splitlines()
@@ -143,8 +164,8 @@ def test_limits_refused_and_stats_from_proc(rootless_user):
         u.berth("rm", "-f", "busy")
 
 
-def test_build(rootless_user):
-    u = rootless_user
+def test_build(loaded):
+    u = loaded
     ctx = os.path.join(u.home, "ctx")
     u.run("mkdir", ctx, check=True)
     u.run("sh", "-c", f"printf 'FROM {IMAGE}\\nRUN echo built > /b && adduser -D app && "

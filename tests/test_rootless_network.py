@@ -122,14 +122,24 @@ def _owned_by(link: str, uid: int) -> bool:
         return False
 
 
-def test_pull_from_the_local_registry(user):
-    with registry() as r:
+def test_login_pull_and_push_with_the_users_credentials(user):
+    with registry(auth="htpasswd", users={"alice": "wonderland"}) as r:
         r.skopeo_copy_in(f"oci-archive:{BUSYBOX_MUSL}", "library/busybox:pulled")
         ref = f"{r.host}/library/busybox:pulled"
+        assert "Login Succeeded" in user.berth("login", "-u", "alice", "--password-stdin",
+                                               r.host, input="wonderland\n").stdout
+        auth = os.path.join(user.home, ".config", "berth", "auth.json")
+        st = os.stat(auth)
+        assert st.st_uid == user.uid and st.st_mode & 0o777 == 0o600
         user.berth("pull", ref)
         assert user.berth("run", "--rm", "--network", "none", ref, "echo",
                           "pulled-ok").stdout.strip() == "pulled-ok"
-        user.berth("rmi", ref)
+        pushed = f"{r.host}/alice/mine:1"
+        user.berth("tag", ref, pushed)
+        user.berth("push", pushed)
+        assert r.skopeo_inspect("alice/mine:1")["Digest"].startswith("sha256:")
+        user.berth("rmi", ref, pushed)
+        user.berth("logout", r.host)
 
 
 @contextlib.contextmanager
