@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 
 from .check import finding, settled
-from .rootless.netns import in_netns
+from .rootless import in_netns
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 
 from .fswalk import remove_tree
-from .rootless.netns import in_netns
+from .rootless import in_netns
 
 SIGKILL = 9
 # what berth makes at the top of a root; nothing else there is deleted (a root set by mistake

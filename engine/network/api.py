@@ -24,7 +24,7 @@ from typing import Any
 
 from ..errors import Conflict, InvalidArgument, NotFound
 from ..models import Network, Port
-from ..rootless.netns import in_netns   # [rootless] the user's network namespace
+from ..rootless import in_netns   # [rootless] the user's network namespace
 
 # the default network's names (engine/network/ipam.py DEFAULT_NAMES), host and none
 PREDEFINED = ("bridge", "default", "berth", "host", "none")

@@ -9,7 +9,6 @@ can't be created as theirs (they become the user's) and ``chown`` inside a conta
 from __future__ import annotations
 
 import os
-import pwd
 
 SUBUID, SUBGID = "/etc/subuid", "/etc/subgid"
 MAX_IDS = 65536
@@ -50,6 +49,7 @@ class IdMaps:
 
     @classmethod
     def for_current_user(cls) -> "IdMaps":
+        import pwd
         uid, gid = os.geteuid(), os.getegid()
         try:
             name = pwd.getpwuid(uid).pw_name

@@ -154,18 +154,6 @@ def _enter(pid: int) -> None:
     linux.mount("sysfs", "/sys", "sysfs", linux.MS_NOSUID | linux.MS_NODEV | linux.MS_NOEXEC)
 
 
-def in_netns(method):
-    """Decorator: without root, the network verb runs in the user's network namespace."""
-    def wrapper(*args, **kwargs):
-        from ..paths import rootless
-        if rootless():
-            return call(method, *args, **kwargs)
-        return method(*args, **kwargs)
-    wrapper.__name__, wrapper.__doc__ = method.__name__, method.__doc__
-    wrapper.__qualname__ = method.__qualname__
-    return wrapper
-
-
 def attach(store, container, pid: int):
     """network.attach without root: in the namespace, then the published ports forwarded from
     the host. The DNAT inside matches any local address (slirp4netns delivers to 10.0.2.100);
