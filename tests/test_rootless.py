@@ -68,7 +68,8 @@ def test_run_exec_logs_follow_volume_and_bind(loaded):
     u = loaded
     out = u.berth("run", "--rm", "--network", "none", IMAGE, "id", "-u").stdout
     assert out.strip() == "0"
-    u.berth("run", "-d", "--name", "talker", "--network", "none", IMAGE, "sh", "-c",
+    u.berth("run", "-d", "--name", "talker", "--network", "none", "--health-cmd",
+            "test -e /proc/1", "--health-interval", "1s", IMAGE, "sh", "-c",
             "i=0; while :; do echo line$i; i=$((i+1)); sleep 0.1; done")
     try:
         follow = u.popen("berth", "logs", "-f", "talker", stdout=subprocess.PIPE, text=True)
@@ -84,6 +85,14 @@ def test_run_exec_logs_follow_volume_and_bind(loaded):
         with open(os.path.join(u.home, "copied")) as f:
             assert f.read().strip() == "42"
         assert _owner(os.path.join(u.home, "copied")) == u.uid
+        deadline = time.monotonic() + 20
+        while u.berth("inspect", "-f", "{{.State.Health.Status}}",
+                      "talker").stdout.strip() != "healthy":
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        events = u.berth("events", "--since", "10m", "--until", "0s", "--filter",
+                         "container=talker", "--format", "{{.Action}}").stdout.split("\n")
+        assert "start" in events and "health_status: healthy" in events
         u.berth("commit", "talker", "talked:1")
         assert u.berth("run", "--rm", "--network", "none", "talked:1", "cat",
                        "/tmp/x").stdout.strip() == "42"

@@ -171,6 +171,9 @@ def test_docker_cli_through_the_users_api_socket(user):
         user.run(*docker, "run", "-d", "--name", "api-made", IMAGE, "sleep", "300", check=True)
         assert "api-made" in user.berth("ps").stdout
         user.run(*docker, "rm", "-f", "api-made", check=True)
+        info = user.run(*docker, "info", "--format", "{{json .SecurityOptions}} {{.CgroupDriver}}",
+                        check=True).stdout.split()
+        assert "name=rootless" in info[0] and info[1] == "none"
 
 
 DASHBOARD = r"""

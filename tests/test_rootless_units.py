@@ -34,8 +34,13 @@ def _v2_tree(tmp_path, owner: int, controllers: str = "cpuset cpu io memory pids
 def test_delegated_subtree_gets_the_v2_backend_and_its_limits(tmp_path):
     mount = _v2_tree(tmp_path, owner=UID)
     rel = f"user.slice/user-{UID}.slice/user@{UID}.service"
-    assert rcg.delegated_subtree(mount, UID, owner=UID) == rel
-    cg = rcg.backend("berth-1a2b", mount, UID, str(tmp_path / "root"), owner=UID)
+    inside = f"/{rel}/app.slice/berth.scope"
+    assert rcg.delegated_subtree(mount, UID, owner=UID, own_cgroup=inside) == rel
+    # from a login session's scope the subtree can't be reached: no delegation for berth
+    assert rcg.delegated_subtree(mount, UID, owner=UID,
+                                 own_cgroup=f"/user.slice/user-{UID}.slice/session-3.scope") is None
+    cg = rcg.backend("berth-1a2b", mount, UID, str(tmp_path / "root"), owner=UID,
+                     own_cgroup=inside)
     assert cg.version == 2
     cg.create("c1", Resources(memory=64 << 20, nano_cpus=500_000_000, pids_limit=20))
     d = os.path.join(mount, rel, "berth-1a2b", "c1")
@@ -55,8 +60,10 @@ def test_delegated_subtree_gets_the_v2_backend_and_its_limits(tmp_path):
 def test_no_delegation_means_no_cgroup_and_limits_refused(tmp_path, owner, controllers):
     """Not the user's (systemd didn't delegate it), or no controllers: no v2 backend."""
     mount = _v2_tree(tmp_path, owner=owner, controllers=controllers)
-    assert rcg.delegated_subtree(mount, UID, owner=UID) is None
-    cg = rcg.backend("berth-1a2b", mount, UID, str(tmp_path / "root"), owner=UID)
+    inside = f"/user.slice/user-{UID}.slice/user@{UID}.service/app.slice/berth.scope"
+    assert rcg.delegated_subtree(mount, UID, owner=UID, own_cgroup=inside) is None
+    cg = rcg.backend("berth-1a2b", mount, UID, str(tmp_path / "root"), owner=UID,
+                     own_cgroup=inside)
     assert cg.version == 0
     cg.create("c1", Resources())              # nothing to make, nothing refused
     from engine.errors import HostError

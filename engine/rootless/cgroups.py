@@ -17,16 +17,23 @@ from ..errors import HostError
 NO_DELEGATION = "limits unavailable (no cgroup delegation)"
 REFUSED = ("{flag} needs cgroup delegation, which berth without root doesn't have on this host "
            "(cgroup v1, or v2 without systemd's user delegation): run it as root, or on a cgroup "
-           "v2 host with a systemd user session")
+           "v2 host inside your systemd user session (systemd-run --user --scope berth …)")
 
 
-def delegated_subtree(mount: str, uid: int, owner: int | None = None) -> str | None:
+def delegated_subtree(mount: str, uid: int, owner: int | None = None,
+                      own_cgroup: str | None = None) -> str | None:
     """The user's delegated v2 subtree, relative to the cgroup2 ``mount``: systemd's
-    ``user@UID.service`` when it has controllers and systemd gave it to the user (it, its
+    ``user@UID.service`` when it has controllers, systemd gave it to the user (it, its
     cgroup.procs and cgroup.subtree_control owned by ``owner``, the user as this process
-    sees it: uid 0 inside berth's user namespace)."""
+    sees it: uid 0 inside berth's user namespace), and berth runs inside it (``own_cgroup``,
+    from /proc/self/cgroup): the kernel lets a process move others only between cgroups
+    below one it may write, so from a login session's scope the subtree is out of reach."""
     owner = os.geteuid() if owner is None else owner
     rel = f"user.slice/user-{uid}.slice/user@{uid}.service"
+    if own_cgroup is None:
+        own_cgroup = _own_cgroup()
+    if not (own_cgroup + "/").startswith(f"/{rel}/"):
+        return None
     d = os.path.join(mount, rel)
     try:
         with open(os.path.join(d, "cgroup.controllers")) as f:
@@ -38,11 +45,24 @@ def delegated_subtree(mount: str, uid: int, owner: int | None = None) -> str | N
     return rel if controllers and owned else None
 
 
-def backend(parent: str, v2_mount: str | None, uid: int, root: str, owner: int | None = None):
+def _own_cgroup() -> str:
+    """This process's cgroup v2 path ("" when it has none)."""
+    try:
+        with open("/proc/self/cgroup") as f:
+            for line in f:
+                if line.startswith("0::"):
+                    return line[3:].strip()
+    except OSError:
+        pass
+    return ""
+
+
+def backend(parent: str, v2_mount: str | None, uid: int, root: str, owner: int | None = None,
+            own_cgroup: str | None = None):
     """The backend for a user's berth: the v2 one below the user's delegated subtree, or
     NoCgroup."""
     if v2_mount:
-        rel = delegated_subtree(v2_mount, uid, owner)
+        rel = delegated_subtree(v2_mount, uid, owner, own_cgroup)
         if rel:
             from ..runtime.cgroup_v2 import V2
             return V2(f"{rel}/{parent}", v2_mount)
