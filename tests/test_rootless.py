@@ -185,3 +185,18 @@ def test_build(loaded):
     got = u.berth("run", "--rm", "--network", "none", "made:1", "sh", "-c",
                   "cat /b /f; stat -c %U /b").stdout.split()
     assert got == ["built", "file", "app"]
+
+
+def test_host_namespaces_devices_and_privileged(loaded):
+    """What a user namespace can't make fresh is bound from the host: /proc with --pid host,
+    /sys with --network host, device nodes for --device and --privileged."""
+    u = loaded
+    out = u.berth("run", "--rm", "--network", "host", "--pid", "host", "--ipc", "host",
+                  "--device", "/dev/fuse", IMAGE, "sh", "-c",
+                  f"test -d /proc/{os.getpid()} && echo host-pids; test -c /dev/fuse && "
+                  "echo fuse; test -d /sys/class/net/lo && echo host-sys").stdout.split()
+    assert out == ["host-pids", "fuse", "host-sys"]
+    out = u.berth("run", "--rm", "--network", "none", "--privileged", IMAGE, "sh", "-c",
+                  "test -c /dev/fuse && echo devices; "
+                  "grep -c . /proc/self/uid_map").stdout.split()
+    assert out == ["devices", "2"]

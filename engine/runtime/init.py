@@ -144,7 +144,7 @@ def prepare_root(spec: dict, security, volumes) -> str:
     user_mounts = spec.get("mounts") if volumes is not None and not in_userns else None
     if user_mounts:
         volumes.mount_all(rootfs, user_mounts, "early")
-    mount_proc(rootfs)
+    mount_proc(rootfs, host_pid=((spec.get("namespaces") or {}).get("pid") or {}).get("mode") == "host")
     mount_dev(rootfs, spec["shm_size"], bind_nodes=in_userns or rootless(),
               ipc=(spec.get("namespaces") or {}).get("ipc"))
     mount_sys(rootfs, host_net=spec["network_mode"] == "host")
@@ -197,7 +197,12 @@ def _mount_point(rootfs: str, name: str, kind: str = "dir") -> str:
     return path
 
 
-def mount_proc(rootfs: str) -> None:
+def mount_proc(rootfs: str, host_pid: bool = False) -> None:
+    if host_pid and rootless():
+        # [rootless] a procfs can be mounted only by the owner of the pid namespace: with the
+        # host's, bind the host's /proc, as rootless podman does
+        linux.mount("/proc", _mount_point(rootfs, "proc"), None, linux.MS_BIND | linux.MS_REC)
+        return
     linux.mount("proc", _mount_point(rootfs, "proc"), "proc",
                 linux.MS_NOSUID | linux.MS_NODEV | linux.MS_NOEXEC)
 
@@ -232,6 +237,10 @@ def mount_dev(rootfs: str, shm_size: int, bind_nodes: bool = False, ipc: dict | 
     elif ipc_mode != "none":
         linux.mount("shm", f"{dev}/shm", "tmpfs",
                     linux.MS_NOSUID | linux.MS_NODEV | linux.MS_NOEXEC, f"mode=1777,size={shm_size}")
+    if ipc_mode == "host" and rootless():   # [rootless] as /proc: the host's, bound (if any)
+        if os.path.isdir("/dev/mqueue"):
+            linux.mount("/dev/mqueue", f"{dev}/mqueue", None, linux.MS_BIND)
+        return
     linux.mount("mqueue", f"{dev}/mqueue", "mqueue",
                 linux.MS_NOSUID | linux.MS_NODEV | linux.MS_NOEXEC)
 

@@ -29,6 +29,7 @@ import os
 import stat
 
 from engine.errors import InvalidArgument
+from engine.paths import rootless
 from engine.rootless import idmap
 from engine.runtime import caps as _caps
 from engine.runtime import linux
@@ -356,7 +357,7 @@ def create_devices(spec: dict, rootfs: str) -> None:
     """Make the --device nodes (or, with --privileged, the host's) under ``rootfs``/dev: mknod, or a
     bind of the host node in a user namespace where mknod is not allowed. Call it in the child
     after /dev is mounted in the new root and before pivot_root."""
-    in_userns = spec["userns"]["mode"] != "host"
+    in_userns = spec["userns"]["mode"] != "host" or rootless()   # [rootless] bind, no mknod
     for d in spec["devices"]:
         target = os.path.join(rootfs, d["path"].lstrip("/"))
         os.makedirs(os.path.dirname(target), exist_ok=True)
