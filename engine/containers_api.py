@@ -84,7 +84,7 @@ class ContainersAPI:
         _validate_network(self.store, config)
         if rootless():
             from .rootless.checks import validate as validate_rootless
-            validate_rootless(self.paths, config)
+            validate_rootless(self.store, config)
         if config.pid_mode or config.ipc_mode or config.uts_mode or config.cgroup_parent \
                 or config.links:
             from .runtime.namespaces import validate as validate_namespaces

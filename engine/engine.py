@@ -37,7 +37,7 @@ class Engine(ImagesAPI, RegistryAPI, ContainersAPI, ContainerIOAPI, ContainerFil
         self.paths = Paths.from_env(root, run)
         self.store = Store(self.paths)
         if warning:
-            self.store.warnings.append(warning)
+            self.store.warn(warning)
 
     def emit(self, type: str, action: str, id: str = "", **attributes: str) -> None:
         from .events import emit

@@ -16,9 +16,10 @@ def unprivileged_port_start() -> int:
         return 1024
 
 
-def validate(paths, config) -> None:
-    """Refuse what berth can't do for ``config`` without root, saying why and what to do."""
-    refuse_limits(paths, config.resources)
+def validate(store, config) -> None:
+    """Refuse what berth can't do for ``config`` without root, saying why and what to do; and
+    warn (``store.warn``) where a network of the container's can't reach outside."""
+    refuse_limits(store.paths, config.resources)
     if config.userns == "auto":
         raise InvalidArgument("--userns auto is not available without root: a rootless "
                               "container already runs in your own user namespace")
@@ -29,6 +30,11 @@ def validate(paths, config) -> None:
                 f"port {p.host_port} is below {low}, which only root may bind: publish a port "
                 f">= {low}, or lower the limit with 'sysctl net.ipv4.ip_unprivileged_port_start="
                 f"{p.host_port}' (as root)")
+    mode = config.network_mode or "bridge"
+    if mode not in ("none", "host") and not mode.startswith("container:"):
+        from .netns import NO_OUTBOUND, outbound
+        if not outbound():
+            store.warn(NO_OUTBOUND)
 
 
 def refuse_limits(paths, resources) -> None:
