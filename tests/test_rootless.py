@@ -154,6 +154,9 @@ def test_limits_refused_and_stats_from_proc(loaded):
     p = u.berth("run", "--rm", "--pids-limit", "10", "--network", "none", IMAGE, "true",
                 check=False)
     assert p.returncode == 125 and "--pids-limit needs cgroup delegation" in p.stderr
+    p = u.berth("run", "--rm", "--cgroup-parent", "mine", "--network", "none", IMAGE, "true",
+                check=False)
+    assert p.returncode == 125 and "--cgroup-parent needs cgroup delegation" in p.stderr
     assert u.berth("ps", "-aq").stdout == ""        # nothing was created
     u.berth("run", "-d", "--name", "busy", "--network", "none", IMAGE, "sh", "-c",
             "sleep 300 & sleep 300 & while :; do :; done")

@@ -19,7 +19,7 @@ def unprivileged_port_start() -> int:
 def validate(store, config) -> None:
     """Refuse what berth can't do for ``config`` without root, saying why and what to do; and
     warn (``store.warn``) where a network of the container's can't reach outside."""
-    refuse_limits(store.paths, config.resources)
+    refuse_limits(store.paths, config.resources, config.cgroup_parent)
     if config.userns == "auto":
         raise InvalidArgument("--userns auto is not available without root: a rootless "
                               "container already runs in your own user namespace")
@@ -37,10 +37,11 @@ def validate(store, config) -> None:
             store.warn(NO_OUTBOUND)
 
 
-def refuse_limits(paths, resources) -> None:
-    """Refuse cgroup limits when the user has no delegated cgroup (see rootless/cgroups.py)."""
+def refuse_limits(paths, resources, cgroup_parent: str = "") -> None:
+    """Refuse cgroup limits (and --cgroup-parent) when the user has no delegated cgroup (see
+    rootless/cgroups.py)."""
     from .cgroups import REFUSED, limit_flags
-    flags = limit_flags(resources)
+    flags = limit_flags(resources) + (["--cgroup-parent"] if cgroup_parent else [])
     if not flags:
         return
     from ..runtime import cgroups
