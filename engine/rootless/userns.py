@@ -7,10 +7,10 @@ starts (monitors, slirp4netns, builds) inherits it. Inside, berth is uid 0 with 
 capability over what the namespace owns: it unpacks layers as their owners (a layer's uid N is
 subordinate id base+N-1 on disk), mounts overlays and makes the containers' other namespaces.
 
-Why one namespace for all rather than one per container: joining costs one setns (~0.05 ms);
-making a namespace costs a fork and the two setuid helpers newuidmap and newgidmap (~8-13 ms,
-bench/rootless/ns_latency.py), which every start, exec, cp, rm and prune of layers the user
-can't otherwise delete would pay. One namespace also means one owner for everything in the
+Why one namespace for all rather than one per container: joining costs one setns (0.13 ms
+measured); making a namespace costs a fork and the two setuid helpers newuidmap and newgidmap
+(8 to 36 ms measured, bench/rootless/run, on a loaded 2-core machine), which every start,
+exec, cp, rm and prune of layers the user can't otherwise delete would pay. One namespace also means one owner for everything in the
 user's store, so layers are shared by all containers as with root.
 """
 
