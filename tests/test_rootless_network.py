@@ -76,6 +76,10 @@ def test_published_port_reachable_from_the_host(user):
     assert p.stderr.strip().splitlines() == [
         "berth: port 80 is below 1024, which only root may bind: publish a port >= 1024, or "
         "lower the limit with 'sysctl net.ipv4.ip_unprivileged_port_start=80' (as root)"]
+    p = user.berth("run", "-d", "-p", f"{port}:53/udp", IMAGE, "true", check=False)
+    assert p.returncode == 125 and p.stderr.strip().splitlines() == [
+        f"berth: publishing UDP (-p {port}:53/udp) is not available without root yet: publish "
+        "TCP ports on IPv4 addresses"]
 
 
 def test_containers_reach_each_other_by_name_on_a_user_network(user):

@@ -29,13 +29,8 @@ def listen(ports) -> list:
     socks = []
     try:
         for p in ports:
-            host_ip = p.host_ip or "0.0.0.0"
-            family = socket.AF_INET6 if ":" in host_ip else socket.AF_INET
-            kind = socket.SOCK_DGRAM if p.proto == "udp" else socket.SOCK_STREAM
-            if kind == socket.SOCK_DGRAM:
-                raise HostError("publishing UDP ports is not available without root yet: "
-                                f"{p.host_port}/udp")
-            s = socket.socket(family, kind)
+            host_ip = p.host_ip or "0.0.0.0"    # TCP on IPv4 only (rootless/checks.py)
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             socks.append(s)
             s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
