@@ -195,6 +195,21 @@ def rootless_other():
     yield from _user(subids=False)
 
 
+@pytest.fixture
+def loaded_user(rootless_user):
+    """The session's user with busybox loaded (by the first test that needs it), and none of
+    its containers left after the test."""
+    from helpers import BUSYBOX_MUSL
+    u = rootless_user
+    image = "busybox:1.38.0-musl"
+    if image not in u.berth("images", "--format", "{{.Repository}}:{{.Tag}}").stdout.split():
+        u.berth("load", "-i", str(BUSYBOX_MUSL))
+    yield u
+    ids = u.berth("ps", "-aq").stdout.split()
+    if ids:
+        u.berth("rm", "-f", *ids)
+
+
 def _user(subids: bool):
     # not under pytest's tmp: /tmp/pytest-of-root is closed to other users
     import tempfile

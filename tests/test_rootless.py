@@ -21,15 +21,6 @@ pytestmark = pytest.mark.xdist_group("rootless")
 IMAGE = "busybox:1.38.0-musl"
 
 
-@pytest.fixture
-def loaded(rootless_user):
-    """The session's user with busybox loaded (by the first test, or here when run alone)."""
-    u = rootless_user
-    if IMAGE not in u.berth("images", "--format", "{{.Repository}}:{{.Tag}}").stdout.split():
-        u.berth("load", "-i", str(BUSYBOX_MUSL))
-    return u
-
-
 def _owner(path: str) -> int:
     return os.lstat(path).st_uid
 
@@ -64,8 +55,8 @@ def test_state_run_dirs_namespace_and_layer_owners(rootless_user):
     assert st.st_uid == u.uid and stat.S_IMODE(st.st_mode) == 0o700
 
 
-def test_run_exec_logs_follow_volume_and_bind(loaded):
-    u = loaded
+def test_run_exec_logs_follow_volume_and_bind(loaded_user):
+    u = loaded_user
     out = u.berth("run", "--rm", "--network", "none", IMAGE, "id", "-u").stdout
     assert out.strip() == "0"
     u.berth("run", "-d", "--name", "talker", "--network", "none", "--health-cmd",
@@ -114,8 +105,8 @@ def test_run_exec_logs_follow_volume_and_bind(loaded):
     assert _owner(os.path.join(mine, "written")) == u.uid
 
 
-def test_run_it_through_a_pty(loaded):
-    u = loaded
+def test_run_it_through_a_pty(loaded_user):
+    u = loaded_user
     def spawn(*args: str, rows: int = 30, cols: int = 100) -> pexpect.spawn:
         argv = u.command("berth", *args)
         return pexpect.spawn(argv[0], argv[1:], env=u.env(), cwd=u.home, dimensions=(rows, cols),
@@ -145,8 +136,8 @@ def test_run_it_through_a_pty(loaded):
         u.berth("rm", "-f", "tty")
 
 
-def test_limits_refused_and_stats_from_proc(loaded):
-    u = loaded
+def test_limits_refused_and_stats_from_proc(loaded_user):
+    u = loaded_user
     p = u.berth("run", "--rm", "--memory", "64m", "--network", "none", IMAGE, "true", check=False)
     assert p.returncode == 125
     lines = p.stderr.strip().splitlines()
@@ -176,8 +167,8 @@ def test_limits_refused_and_stats_from_proc(loaded):
         u.berth("rm", "-f", "busy")
 
 
-def test_build(loaded):
-    u = loaded
+def test_build(loaded_user):
+    u = loaded_user
     ctx = os.path.join(u.home, "ctx")
     u.run("mkdir", ctx, check=True)
     u.run("sh", "-c", f"printf 'FROM {IMAGE}\\nRUN echo built > /b && adduser -D app && "
@@ -190,10 +181,10 @@ def test_build(loaded):
     assert got == ["built", "file", "app"]
 
 
-def test_host_namespaces_devices_and_privileged(loaded):
+def test_host_namespaces_devices_and_privileged(loaded_user):
     """What a user namespace can't make fresh is bound from the host: /proc with --pid host,
     /sys with --network host, device nodes for --device and --privileged."""
-    u = loaded
+    u = loaded_user
     out = u.berth("run", "--rm", "--network", "host", "--pid", "host", "--ipc", "host",
                   "--device", "/dev/fuse", IMAGE, "sh", "-c",
                   f"test -d /proc/{os.getpid()} && echo host-pids; test -c /dev/fuse && "
