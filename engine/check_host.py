@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 
 from .check import finding, settled
+from .rootless import in_netns
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -19,6 +20,7 @@ STARTING_GRACE = 5.0   # seconds: a monitor this young may not have taken its lo
 
 # --- networks -----------------------------------------------------------------------------
 
+@in_netns   # [rootless] the user's bridges, veths and rules are in the user's network namespace
 def check_networks(store, repair: bool) -> list[Finding]:
     from .network import bridge, ipam, lifecycle, repair as nrepair
     out = []
@@ -266,6 +268,8 @@ def cgroup_children(store) -> list[str]:
     """Container ids with a cgroup under this root's cgroup parent."""
     from .runtime import cgroups
     cg = cgroups.detect(store.paths)
+    if cg.version == 0:   # [rootless] no cgroups at all
+        return []
     parent = os.path.dirname(cg.path("x"))
     try:
         return sorted(n for n in os.listdir(parent) if os.path.isdir(os.path.join(parent, n)))

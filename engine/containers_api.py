@@ -29,6 +29,7 @@ import time
 
 from .errors import Conflict, ExecError, HostError, InvalidArgument, NotFound
 from .models import Container, ContainerConfig, ContainerState
+from .paths import rootless
 
 POLL = 0.01
 
@@ -81,6 +82,9 @@ class ContainersAPI:
             name = validate_name(name)
         validate_config(config)
         _validate_network(self.store, config)
+        if rootless():
+            from .rootless.checks import validate as validate_rootless
+            validate_rootless(self.store, config)
         if config.pid_mode or config.ipc_mode or config.uts_mode or config.cgroup_parent \
                 or config.links:
             from .runtime.namespaces import validate as validate_namespaces

@@ -7,6 +7,8 @@ import their heavy machinery inside the methods, so ``import engine`` stays chea
 
 from __future__ import annotations
 
+import os
+
 from .build.api import BuildAPI
 from .check_api import CheckAPI
 from .containers_api import ContainersAPI
@@ -31,9 +33,19 @@ class Engine(ImagesAPI, RegistryAPI, ContainersAPI, ContainerIOAPI, ContainerFil
     """
 
     def __init__(self, root: str | None = None, run: str | None = None):
+        warning = _enter_user_namespace() if os.geteuid() != 0 else ""
         self.paths = Paths.from_env(root, run)
         self.store = Store(self.paths)
+        if warning:
+            self.store.warn(warning)
 
     def emit(self, type: str, action: str, id: str = "", **attributes: str) -> None:
         from .events import emit
         emit(self.paths, type, action, id, {k: str(v) for k, v in attributes.items()})
+
+
+def _enter_user_namespace() -> str:
+    """Without root, every engine works inside the user's own user namespace
+    (engine/rootless/userns.py); returns the warning to show when it maps a single id."""
+    from .rootless.userns import enter
+    return enter()

@@ -457,6 +457,7 @@ class StatsSample(Model):
     pids: int = 0
     pids_limit: int = 0
     cpu_limit: float = 0.0           # CPUs the CFS quota allows (--cpus 0.5 -> 0.5); 0 = none
+    limits_note: str = ""            # why no limits can exist (rootless, no cgroup delegation)
 
 
 @dataclass

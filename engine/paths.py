@@ -38,8 +38,100 @@ def _suffix(root: str) -> str:
 def default_run(root: str) -> str:
     """The run directory of ``root`` when BERTH_RUN does not say: another root gets its own,
     named like everything else it makes on the host; kept short because unix socket paths live
-    under it."""
+    under it. Without root, the user's run directory (``user_run``) and, for another root than
+    the user's own, a suffixed one beside it."""
+    if rootless():
+        base = user_run()
+        return base if root == user_root() else f"{base}-{_suffix(root)}"
     return DEFAULT_RUN if root == DEFAULT_ROOT else f"{DEFAULT_RUN}-{_suffix(root)}"
+
+
+_rootless: list[bool] = []
+
+
+def rootless() -> bool:
+    """Whether berth runs without root: as an ordinary user, or inside the user namespace that
+    berth made for one (where it is uid 0 but owns nothing of the host). Read once per
+    process from /proc/self/uid_map: only the initial namespace maps all 2^32 ids."""
+    if not _rootless:
+        if os.geteuid() != 0:
+            _rootless.append(True)
+        else:
+            try:
+                with open("/proc/self/uid_map", "rb") as f:
+                    _rootless.append(f.read().split() != [b"0", b"0", b"4294967295"])
+            except OSError:
+                _rootless.append(False)
+    return _rootless[0]
+
+
+def _home() -> str:
+    return os.environ.get("HOME") or os.path.expanduser("~")
+
+
+def user_root() -> str:
+    """The state directory of a user without root: $XDG_DATA_HOME/berth, else
+    ~/.local/share/berth."""
+    base = os.environ.get("XDG_DATA_HOME") or os.path.join(_home(), ".local", "share")
+    return os.path.join(os.path.abspath(base), "berth")
+
+
+def user_run() -> str:
+    """The run-time directory of a user without root: $XDG_RUNTIME_DIR/berth, else a private
+    directory under /tmp named for the user's uid (said once on stderr: it does not go away at
+    logout, and /tmp may be cleaned under it). BERTH_USER_RUN carries it to the processes berth
+    starts, whose environment is built from nothing but BERTH_* settings (sealed.environment)."""
+    own = os.environ.get("BERTH_USER_RUN")
+    if own:
+        return own
+    xdg = os.environ.get("XDG_RUNTIME_DIR")
+    if xdg:
+        return os.path.join(os.path.abspath(xdg), "berth")
+    path = f"/tmp/berth-run-{_host_uid()}"
+    if path not in _told:
+        _told.append(path)
+        _private_dir(path)
+        import sys
+        print(f"berth: XDG_RUNTIME_DIR is not set; run-time files go to {path} (mode 0700)",
+              file=sys.stderr)
+    return path
+
+
+def _private_dir(path: str) -> None:
+    """Make ``path`` 0700, or make sure the one there is the user's own directory (anyone may
+    create a name in /tmp first, or leave a symlink there)."""
+    import stat
+    try:
+        os.mkdir(path, 0o700)
+    except FileExistsError:
+        pass
+    st = os.lstat(path)
+    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.geteuid():
+        from .errors import HostError
+        raise HostError(f"{path} is not a directory of your own; set XDG_RUNTIME_DIR to one "
+                        "(mode 0700) or remove it")
+    if st.st_mode & 0o077:
+        os.chmod(path, 0o700)
+
+
+_told: list[str] = []
+
+
+def _host_uid() -> int:
+    """The user's uid as the host knows it, also from inside berth's user namespace (where
+    the user is uid 0): the host id that uid 0 maps to."""
+    uid = os.geteuid()
+    if uid != 0:
+        return uid
+    try:
+        with open("/proc/self/uid_map", "rb") as f:
+            for line in f:
+                inside, outside, _count = line.split()
+                if inside == b"0":
+                    return int(outside)
+    except (OSError, ValueError):
+        pass
+    return uid
 
 
 class Paths:
@@ -64,7 +156,10 @@ class Paths:
 
     @classmethod
     def from_env(cls, root: str | None = None, run: str | None = None) -> "Paths":
-        root = os.path.abspath(root or os.environ.get("BERTH_ROOT") or DEFAULT_ROOT)
+        root = root or os.environ.get("BERTH_ROOT")
+        if not root:
+            root = user_root() if rootless() else DEFAULT_ROOT
+        root = os.path.abspath(root)
         if run is None:
             run = os.environ.get("BERTH_RUN")
             if not run:
@@ -76,6 +171,12 @@ class Paths:
         """Whether the run directory is berth's own name for this root (not one that BERTH_RUN
         named, which may be shared): only then does berth set its mode when it did not make it."""
         return self.run == default_run(self.root)
+
+    @property
+    def run_mode(self) -> int:
+        """The run directory's mode: RUN_MODE with root (passable, for the API socket's group);
+        0700 without, where nobody else has any business in it."""
+        return 0o700 if rootless() else RUN_MODE
 
     # --- on-disk layout ---------------------------------------------------------------
     def blob(self, digest: str) -> str:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 
 from .fswalk import remove_tree
+from .rootless import in_netns
 
 SIGKILL = 9
 # what berth makes at the top of a root; nothing else there is deleted (a root set by mistake
@@ -45,6 +46,11 @@ def reset(store) -> list[str]:
     _mounts(store, done)
     _links(store, done)
     _nft(store, done)
+    from .paths import rootless, user_run
+    if rootless() and store.paths.run == user_run():
+        # [rootless] the user's own run directory goes: so do the holders it names
+        from .rootless.userns import stop_holders
+        done += stop_holders()
     if os.path.isdir(store.paths.run):
         remove_tree(store.paths.run, ignore_errors=True)
         done.append(f"directory {store.paths.run}")
@@ -117,6 +123,8 @@ def _cgroups(store, done: list[str]) -> None:
     from .check_host import cgroup_children
     from .runtime import cgroups
     cg = cgroups.detect(store.paths)
+    if cg.version == 0:   # [rootless] no cgroups at all
+        return
     for cid in cgroup_children(store):
         try:
             cg.remove(cid)
@@ -154,6 +162,7 @@ def _mounts(store, done: list[str]) -> None:
                 pass
 
 
+@in_netns   # [rootless] the user's links and rules are in the user's network namespace
 def _links(store, done: list[str]) -> None:
     from .network import ipam
     from .network.netlink import Netlink
@@ -176,6 +185,7 @@ def _links(store, done: list[str]) -> None:
         pass
 
 
+@in_netns
 def _nft(store, done: list[str]) -> None:
     import subprocess
     table = store.paths.nft_table

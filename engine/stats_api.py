@@ -88,7 +88,11 @@ class StatsAPI:
     def _stats_reader(self):
         from .runtime import cgroups
         from .stats import StatsReader
-        return StatsReader(cgroups.detect(self.paths))
+        backend = cgroups.detect(self.paths)
+        if backend.version == 0:   # [rootless] no cgroup: the processes' /proc files
+            from .rootless.procstats import ProcStatsReader
+            return ProcStatsReader(backend)
+        return StatsReader(backend)
 
     def _stats_tick(self, reader, targets: _Targets, prev: dict) -> list:
         """One reading of every target: each cgroup file read once, CPU % against ``prev``."""

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from typing import Any
 
 from .errors import DISK_ERRNOS, HostError, host_error
-from .paths import (BLOB_MODE, DIR_MODE, RECORD_MODE, ROOT_MODE, RUN_MODE, VOLUMES_MODE, Paths)
+from .paths import (BLOB_MODE, DIR_MODE, RECORD_MODE, ROOT_MODE, VOLUMES_MODE, Paths)
 from .runtime import fastjson  # the C encoder alone: the json package costs 5 ms (re, enum)
 
 
@@ -199,7 +199,7 @@ class Store:
                 return
             for sub, mode in _LAYOUT:
                 _mkdir(os.path.join(self.root, sub), mode)
-            if _mkdir(self.paths.run, RUN_MODE):   # gone with a reboot: its tmpfs was emptied
+            if _mkdir(self.paths.run, self.paths.run_mode):   # gone with a reboot: its tmpfs was emptied
                 _mkdir(os.path.join(self.paths.run, "c"), DIR_MODE)
         except PermissionError as e:
             raise HostError(f"cannot create berth's state under {self.root}: {e.strerror}; "
@@ -239,8 +239,8 @@ class Store:
             except FileNotFoundError:   # events.jsonl.1 rotated away meanwhile
                 pass
         run = self.paths.run
-        if _mkdir(run, RUN_MODE) or self.paths.own_run:
-            os.chmod(run, RUN_MODE)
+        if _mkdir(run, self.paths.run_mode) or self.paths.own_run:
+            os.chmod(run, self.paths.run_mode)
         if not _mkdir(os.path.join(run, "c"), DIR_MODE):
             os.chmod(os.path.join(run, "c"), DIR_MODE)
         _chmod_entries(os.path.join(run, "c"), DIR_MODE, None)
@@ -307,6 +307,11 @@ class Store:
         return _RootLock(self)
 
 
+STAND_INS: dict[int, int] = {}
+"""Thread ident -> the thread it works for while that one waits (engine/rootless/netns.py
+runs network code in a thread of its own): it holds the locks its caller holds."""
+
+
 class _RootLock:
     """The context manager behind Store.lock (a class: contextlib costs the monitor 2 ms)."""
 
@@ -318,6 +323,7 @@ class _RootLock:
     def __enter__(self) -> None:
         held_by = self.store._held
         me = _thread.get_ident()
+        me = STAND_INS.get(me, me)
         held = held_by.get(me)
         if held is None:
             fd = os.open(self.store.path(".lock"),
@@ -337,6 +343,7 @@ class _RootLock:
     def __exit__(self, *exc) -> None:
         held_by = self.store._held
         me = _thread.get_ident()
+        me = STAND_INS.get(me, me)
         held = held_by[me]
         held[1] -= 1
         if held[1] == 0:

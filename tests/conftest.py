@@ -10,6 +10,7 @@ import pytest
 
 from helpers import (ALPINE_ROOTFS, BUSYBOX_MUSL, berth, claim_root, cleanup_root,  # noqa: F401
                      release_root, sweep_abandoned_roots)
+from rootless_support import loaded_user, rootless_other, rootless_user  # noqa: F401 (one user per session)
 
 if os.geteuid() != 0:  # pragma: no cover
     pytest.exit("berth's tests run as root against the real kernel", returncode=2)

@@ -15,6 +15,7 @@ import os
 from ..errors import BerthError, HostError, NotFound
 from ..images.layers import Layer
 from ..models import ContainerConfig
+from ..rootless import overlay
 from .state import State
 
 
@@ -111,15 +112,15 @@ def in_root(engine, cid: str, state: State, op, source: State | None = None) -> 
             linux.unshare(linux.CLONE_NEWNS)
             linux.mount(None, "/", None, linux.MS_REC | linux.MS_PRIVATE)
             rootfs = os.path.join(d, "rootfs")
-            linux.mount("overlay", rootfs, "overlay", 0,
+            linux.mount("overlay", rootfs, "overlay", 0, overlay.options(
                         f"lowerdir={':'.join(lowers)},upperdir={os.path.join(d, 'upper')},"
-                        f"workdir={os.path.join(d, 'work')}")
+                        f"workdir={os.path.join(d, 'work')}"))
             src_fd = -1
             if source is not None:
                 # a read-only overlay needs two lower layers at least: an empty one on top
-                linux.mount("overlay", src_dir, "overlay", linux.MS_RDONLY,
+                linux.mount("overlay", src_dir, "overlay", linux.MS_RDONLY, overlay.options(
                             "lowerdir=" + ":".join([os.path.join(d, "source-empty"),
-                                                    *src_lowers]))
+                                                    *src_lowers])))
                 src_fd = os.open(src_dir, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
             root = os.open(rootfs, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
             op(root, src_fd)

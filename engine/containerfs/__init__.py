@@ -25,6 +25,7 @@ import errno
 import os
 
 from ..errors import BerthError, HostError, InvalidArgument, NotFound
+from ..rootless import overlay
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _SYS_openat2 = 437
@@ -85,7 +86,7 @@ def join(a: str, b: str) -> str:
 def is_opaque(fd: int) -> bool:
     """Whether the overlay directory open as ``fd`` is opaque (hides what lower layers hold)."""
     try:
-        return os.getxattr(fd, "trusted.overlay.opaque") == b"y"
+        return os.getxattr(fd, overlay.opaque_xattr()) == b"y"
     except OSError:
         return False
 

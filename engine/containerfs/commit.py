@@ -55,7 +55,10 @@ def commit(engine, container, repository: str | None = None, message: str = "",
     if pause and container.running and container.state.status != "paused":
         from ..runtime import cgroups
         cg = cgroups.detect(engine.paths)
-        cg.freeze(container.id)
+        if cg.version == 0:
+            cg = None   # [rootless] no freezer without a delegated cgroup: committed as it runs
+        else:
+            cg.freeze(container.id)
     tmp_dir = engine.store.path("tmp")
     os.makedirs(tmp_dir, exist_ok=True)
     with images.busy():   # the new layer is an orphan until the image is recorded

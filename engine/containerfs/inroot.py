@@ -9,6 +9,7 @@ import os
 from typing import BinaryIO, Callable
 
 from ..errors import DISK_ERRNOS, BerthError, HostError, host_error
+from ..rootless import overlay
 from . import write_all
 
 
@@ -100,7 +101,7 @@ def _in_private_mount(store, container, op, out, inp):
                 rootfs = os.path.join(d, "rootfs")
                 opts = (f"lowerdir={':'.join(lowers)},upperdir={os.path.join(d, 'upper')},"
                         f"workdir={os.path.join(d, 'work')}")
-                linux.mount("overlay", rootfs, "overlay", 0, opts)
+                linux.mount("overlay", rootfs, "overlay", 0, overlay.options(opts))
                 if mounts:
                     # its volumes and binds too, as the container sees them (a tmpfs kept
                     # nothing: what is under it is what a copy must see)

@@ -271,7 +271,12 @@ def _listening(path: str) -> bool:
 
 
 def _secure(path: str) -> None:
-    """The socket is a door to root: owner root, group ``berth`` when it exists, mode 0660."""
+    """The socket is a door to root: owner root, group ``berth`` when it exists, mode 0660.
+    Without root it is a door to the user's own containers only: the user's, mode 0600."""
+    from ..paths import rootless
+    if rootless():
+        os.chmod(path, 0o600)
+        return
     try:
         gid = grp.getgrnam("berth").gr_gid
     except KeyError:

@@ -71,7 +71,7 @@ def _info(engine) -> dict:
     from ..runtime import cgroups
     backend = cgroups.detect(engine.paths)
     version = "2" if "2" in type(backend).__name__ else "1"
-    return {
+    out = {
         "ID": engine.paths.suffix or "berth", "Containers": len(containers),
         "ContainersRunning": states.count("running"), "ContainersPaused": states.count("paused"),
         "ContainersStopped": len(states) - states.count("running") - states.count("paused"),
@@ -100,6 +100,20 @@ def _info(engine) -> dict:
         "LiveRestoreEnabled": True, "Isolation": "", "InitBinary": "",
         "SecurityOptions": ["name=seccomp,profile=builtin"], "Warnings": None,
     }
+    from ..paths import rootless
+    if rootless():
+        _rootless_info(out, backend.version != 0)
+    return out
+
+
+def _rootless_info(out: dict, limits: bool) -> None:
+    """What dockerd's rootless mode says of itself: the security option, and no cgroup
+    driver (nor the limits it backs) where nothing is delegated."""
+    out["SecurityOptions"] = [*out["SecurityOptions"], "name=rootless"]
+    if not limits:
+        out.update(CgroupDriver="none", MemoryLimit=False, SwapLimit=False, CpuCfsPeriod=False,
+                   CpuCfsQuota=False, CPUShares=False, CPUSet=False, PidsLimit=False,
+                   OomKillDisable=False)
 
 
 async def info(request: web.Request) -> web.Response:

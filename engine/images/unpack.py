@@ -27,6 +27,8 @@ import urllib.parse
 from typing import BinaryIO, Callable
 
 from ..errors import DISK_ERRNOS, HostError, IntegrityError, InvalidArgument, host_error
+from ..paths import rootless
+from ..rootless import idmap, overlay
 from .tarstream import HOST_ERRNOS, TarStream, decompressed
 
 BLOCK = 512
@@ -199,7 +201,7 @@ class _Unpacker:
         if base.startswith(WHITEOUT):
             stream.skip(size)
             if base == OPAQUE:
-                os.setxattr(parent, "trusted.overlay.opaque", b"y")
+                os.setxattr(parent, overlay.opaque_xattr(), b"y")
                 return
             if base.startswith(b".wh..wh."):
                 return  # aufs bookkeeping (.wh..wh.plnk and friends): not part of the tree
@@ -317,7 +319,7 @@ def _xattr_name(key: bytes) -> str | None:
         name = urllib.parse.unquote(key[len(b"LIBARCHIVE.xattr."):].decode("ascii", "replace"))
     else:
         return None
-    if name.startswith("trusted.overlay."):
+    if name.startswith(("trusted.overlay.", "user.overlay.")):
         return None  # only berth says what overlayfs sees
     return name
 
@@ -419,6 +421,8 @@ def _run(u: _Unpacker, stream: TarStream) -> None:
                             v = base64.b64decode(v + b"=" * (-len(v) % 4))
                         xattrs[xname] = v
         # links and nodes normally carry no data; if one does, entry() skips it
+        if rootless():   # [rootless] ids the user's namespace doesn't map become the user's
+            uid, gid = idmap.own_id(uid), idmap.own_id(gid)
         u.entry(stream, name, typ, mode, uid, gid, size, mtime_ns, linkname, devmajor,
                 devminor, xattrs)
         stream.skip(-size % BLOCK)

@@ -32,13 +32,21 @@ if TYPE_CHECKING:  # annotations only: the monitor imports this package
 
 def attach(store, container, pid: int) -> dict[str, dict[str, Any]]:
     """Connect the container whose first process is ``pid`` to its networks; see the module doc."""
-    from .endpoints import attach as _attach
+    from ..paths import rootless
+    if rootless():   # in the user's network namespace (engine/rootless/netns.py)
+        from ..rootless.netns import attach as _attach
+    else:
+        from .endpoints import attach as _attach
     return _attach(store, container, pid)
 
 
 def detach(store, container) -> None:
     """Release everything ``attach`` gave ``container``; safe to call any number of times."""
-    from .endpoints import detach as _detach
+    from ..paths import rootless
+    if rootless():
+        from ..rootless.netns import detach as _detach
+    else:
+        from .endpoints import detach as _detach
     _detach(store, container)
 
 

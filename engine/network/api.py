@@ -24,6 +24,7 @@ from typing import Any
 
 from ..errors import Conflict, InvalidArgument, NotFound
 from ..models import Network, Port
+from ..rootless import in_netns   # [rootless] the user's network namespace
 
 # the default network's names (engine/network/ipam.py DEFAULT_NAMES), host and none
 PREDEFINED = ("bridge", "default", "berth", "host", "none")
@@ -68,6 +69,7 @@ class NetworksAPI:
         return network_inspect(self._network_record(ref))
 
     # --- creating and removing -------------------------------------------------------------
+    @in_netns
     def create_network(self, name: str, subnet: str | None = None, gateway: str | None = None,
                        ip_range: str | None = None, internal: bool = False,
                        labels: dict[str, str] | None = None, options: dict[str, str] | None = None,
@@ -138,6 +140,7 @@ class NetworksAPI:
         _event(self, "create", rec.network.id, name=name, type="bridge")
         return rec.network.to_model()
 
+    @in_netns
     def remove_network(self, ref: str) -> None:
         """Remove a user network: its bridge, its rules, its record. Refused while containers
         are attached (named in the message)."""
@@ -171,6 +174,7 @@ class NetworksAPI:
         lifecycle.sync_rules(self.store)
         _event(self, "destroy", found.id, name=name, type="bridge")
 
+    @in_netns
     def prune_networks(self) -> list[str]:
         """Remove every user network no container is attached to; their names."""
         from . import ipam, lifecycle
@@ -201,6 +205,7 @@ class NetworksAPI:
     def _container_for_network(self, ref: str):
         return self.container(ref)
 
+    @in_netns
     def connect(self, network: str, container: str, ip: str | None = None,
                 aliases=()) -> None:
         """Connect a container to a network: now if it runs, at its next start if not."""
@@ -258,6 +263,7 @@ class NetworksAPI:
                                               if c.id in r.endpoints)})
         _event(self, "connect", rec.network.id, name=name, type="bridge", container=c.id)
 
+    @in_netns
     def disconnect(self, network: str, container: str, force: bool = False) -> None:
         """Take a container off a network (its address, veth and names there go at once)."""
         from . import endpoints, ipam

@@ -328,7 +328,10 @@ def _check_range(subnet: ipaddress.IPv4Network, ip_range: str | None) -> str:
 @contextmanager
 def host_lock() -> Iterator[None]:
     """Serialise subnet choice and bridge creation between every berth root on this host."""
-    fd = os.open(HOST_LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    from ..paths import rootless, user_run
+    # [rootless] the user's networks are in a namespace of the user's own: so is the lock
+    path = os.path.join(user_run(), "networks.lock") if rootless() else HOST_LOCK
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield

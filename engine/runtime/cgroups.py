@@ -57,6 +57,9 @@ def detect(paths_or_parent) -> V1 | V2:
     otherwise the cgroup2 mount that has controllers."""
     global _backend
     parent = _parent_name(paths_or_parent)
+    from ..paths import rootless
+    if rootless():
+        return _rootless_backend(paths_or_parent, parent)
     if _backend is None:
         v1 = _v1_mounts()
         if "memory" in v1:
@@ -70,3 +73,13 @@ def detect(paths_or_parent) -> V1 | V2:
             _backend = ("v2", mount)
     kind, where = _backend
     return V1(parent, where) if kind == "v1" else V2(parent, where)
+
+
+def _rootless_backend(paths_or_parent, parent: str):
+    """[rootless] Without root: the user's delegated v2 subtree, or no cgroup at all
+    (engine/rootless/cgroups.py)."""
+    from ..paths import Paths, _host_uid
+    from ..rootless.cgroups import backend
+    root = paths_or_parent.root if isinstance(paths_or_parent, Paths) else Paths.from_env().root
+    v2 = None if "memory" in _v1_mounts() else _v2_mount()
+    return backend(parent, v2, _host_uid(), root)

@@ -29,6 +29,7 @@ import fcntl
 import os
 
 from ..errors import Conflict, ExecError, HostError
+from ..rootless import idmap
 from . import cgroups, fastjson, init, linux, process
 from .users import UserError, resolve as resolve_user
 
@@ -234,7 +235,7 @@ def _intermediate(job, cg, cid, namespaces, stdio, err_w, sock, program, securit
         if security is not None and job["security_spec"]:
             security.finalize(job["security_spec"], uid, gid, groups)
         else:
-            os.setgroups(groups)
+            idmap.set_groups(groups)
             os.setresgid(gid, gid, gid)
             os.setresuid(uid, uid, uid)
         try:

@@ -18,6 +18,8 @@ import select  # imported here: nothing can be imported after pivot_root
 import stat
 import struct
 
+from ..paths import rootless
+from ..rootless import idmap, overlay
 from . import fastjson, linux
 from .users import UserError, resolve as resolve_user
 
@@ -142,10 +144,10 @@ def prepare_root(spec: dict, security, volumes) -> str:
     user_mounts = spec.get("mounts") if volumes is not None and not in_userns else None
     if user_mounts:
         volumes.mount_all(rootfs, user_mounts, "early")
-    mount_proc(rootfs)
-    mount_dev(rootfs, spec["shm_size"], bind_nodes=in_userns,
+    mount_proc(rootfs, host_pid=((spec.get("namespaces") or {}).get("pid") or {}).get("mode") == "host")
+    mount_dev(rootfs, spec["shm_size"], bind_nodes=in_userns or rootless(),
               ipc=(spec.get("namespaces") or {}).get("ipc"))
-    mount_sys(rootfs)
+    mount_sys(rootfs, host_net=spec["network_mode"] == "host")
     if not in_userns:
         bind_etc_files(rootfs, spec.get("etc_dir") or spec["cdir"])
     if user_mounts:
@@ -167,8 +169,12 @@ def mount_overlay(spec: dict) -> str:
     lower = ":".join(spec["lower"])
     opts = f"lowerdir={lower},upperdir={spec['upper']},workdir={spec['work']}"
     try:
-        linux.mount("overlay", rootfs, "overlay", 0, opts)
+        linux.mount("overlay", rootfs, "overlay", 0, overlay.options(opts))
     except OSError as e:
+        if rootless():
+            raise StartError(f"mount the container's root filesystem (overlay) in your user "
+                             f"namespace: {e.strerror}; without root berth needs Linux 5.11 or "
+                             "later, whose overlayfs mounts in a user namespace") from None
         raise StartError(f"mount the container's root filesystem (overlay): {e.strerror}") from None
     return rootfs
 
@@ -191,7 +197,12 @@ def _mount_point(rootfs: str, name: str, kind: str = "dir") -> str:
     return path
 
 
-def mount_proc(rootfs: str) -> None:
+def mount_proc(rootfs: str, host_pid: bool = False) -> None:
+    if host_pid and rootless():
+        # [rootless] a procfs can be mounted only by the owner of the pid namespace: with the
+        # host's, bind the host's /proc, as rootless podman does
+        linux.mount("/proc", _mount_point(rootfs, "proc"), None, linux.MS_BIND | linux.MS_REC)
+        return
     linux.mount("proc", _mount_point(rootfs, "proc"), "proc",
                 linux.MS_NOSUID | linux.MS_NODEV | linux.MS_NOEXEC)
 
@@ -215,8 +226,10 @@ def mount_dev(rootfs: str, shm_size: int, bind_nodes: bool = False, ipc: dict | 
     for sub in ("pts", "shm", "mqueue"):
         if sub != "shm" or ipc_mode != "none":   # --ipc none: no /dev/shm at all, as Docker
             os.mkdir(f"{dev}/{sub}", 0o755)
+    # [rootless] with a single-id map there is no group 5 (tty) to give the terminals
+    tty_gid = ",gid=5" if idmap.own_id(5) == 5 else ""
     linux.mount("devpts", f"{dev}/pts", "devpts", linux.MS_NOSUID | linux.MS_NOEXEC,
-                "newinstance,ptmxmode=0666,mode=0620,gid=5")
+                f"newinstance,ptmxmode=0666,mode=0620{tty_gid}")
     if ipc_mode == "host":
         linux.mount("/dev/shm", f"{dev}/shm", None, linux.MS_BIND | linux.MS_REC)
     elif ipc_mode == "container":
@@ -224,6 +237,10 @@ def mount_dev(rootfs: str, shm_size: int, bind_nodes: bool = False, ipc: dict | 
     elif ipc_mode != "none":
         linux.mount("shm", f"{dev}/shm", "tmpfs",
                     linux.MS_NOSUID | linux.MS_NODEV | linux.MS_NOEXEC, f"mode=1777,size={shm_size}")
+    if ipc_mode == "host" and rootless():   # [rootless] as /proc: the host's, bound (if any)
+        if os.path.isdir("/dev/mqueue"):
+            linux.mount("/dev/mqueue", f"{dev}/mqueue", None, linux.MS_BIND)
+        return
     linux.mount("mqueue", f"{dev}/mqueue", "mqueue",
                 linux.MS_NOSUID | linux.MS_NODEV | linux.MS_NOEXEC)
 
@@ -255,7 +272,15 @@ def bind_donor_shm(pid: int, target: str) -> None:
         os.close(tree)
 
 
-def mount_sys(rootfs: str) -> None:
+def mount_sys(rootfs: str, host_net: bool = False) -> None:
+    if host_net and rootless():
+        # [rootless] sysfs can be mounted only by the owner of the network namespace: with the
+        # host's network, bind the host's /sys (read-only), as rootless podman does
+        target = _mount_point(rootfs, "sys")
+        linux.mount("/sys", target, None, linux.MS_BIND | linux.MS_REC)
+        linux.mount(None, target, None, linux.MS_REMOUNT | linux.MS_BIND | linux.MS_RDONLY
+                    | linux.MS_NOSUID | linux.MS_NODEV | linux.MS_NOEXEC)
+        return
     linux.mount("sysfs", _mount_point(rootfs, "sys"), "sysfs",
                 linux.MS_RDONLY | linux.MS_NOSUID | linux.MS_NODEV | linux.MS_NOEXEC)
 
@@ -405,7 +430,7 @@ def drop_privileges(spec: dict, uid: int, gid: int, groups: list[int], security)
     if security is not None and spec.get("security"):
         security.finalize(spec["security"], uid, gid, groups, after_setuid=die_with_monitor)
     else:
-        os.setgroups(groups)
+        idmap.set_groups(groups)
         os.setresgid(gid, gid, gid)
         os.setresuid(uid, uid, uid)
         die_with_monitor()

@@ -29,6 +29,8 @@ import os
 import stat
 
 from engine.errors import InvalidArgument
+from engine.paths import rootless
+from engine.rootless import idmap
 from engine.runtime import caps as _caps
 from engine.runtime import linux
 # Imported here, not in finalize: after pivot_root the host's files (this package) are gone.
@@ -355,7 +357,7 @@ def create_devices(spec: dict, rootfs: str) -> None:
     """Make the --device nodes (or, with --privileged, the host's) under ``rootfs``/dev: mknod, or a
     bind of the host node in a user namespace where mknod is not allowed. Call it in the child
     after /dev is mounted in the new root and before pivot_root."""
-    in_userns = spec["userns"]["mode"] != "host"
+    in_userns = spec["userns"]["mode"] != "host" or rootless()   # [rootless] bind, no mknod
     for d in spec["devices"]:
         target = os.path.join(rootfs, d["path"].lstrip("/"))
         os.makedirs(os.path.dirname(target), exist_ok=True)
@@ -448,7 +450,7 @@ def finalize(spec: dict, uid: int, gid: int, groups: list[int], after_setuid=Non
     if prog and not spec["no_new_privs"]:
         _seccomp.install(prog)
     _caps.set_keepcaps(True)
-    os.setgroups(sorted(set(all_groups)))
+    idmap.set_groups(sorted(set(all_groups)))   # [rootless] not where the namespace denies it
     os.setresgid(gid, gid, gid)
     os.setresuid(uid, uid, uid)
     if after_setuid is not None:

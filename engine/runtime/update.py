@@ -14,6 +14,7 @@ import os
 
 from ..errors import Conflict, HostError, InvalidArgument
 from ..models import Container, Resources, RestartPolicy
+from ..paths import rootless
 
 # the fields ``berth update`` may change (as ``docker update``); device throttles and the OOM
 # switch are fixed at create
@@ -79,6 +80,9 @@ def update(engine, ref: str, changes: dict, restart_policy: RestartPolicy | None
         # as Docker: the update's own values are checked, not the merged record (a device
         # given at create may be gone, and a new --memory below an old reservation is fine)
         validate_resources(Resources(**{k: v for k, v in changes.items() if v}))
+        if rootless():
+            from ..rootless.checks import refuse_limits
+            refuse_limits(engine.paths, Resources(**{k: v for k, v in changes.items() if v}))
         if restart_policy is not None and restart_policy.name != "no" and c.config.auto_remove:
             raise InvalidArgument("Restart policy cannot be updated because AutoRemove is "
                                   "enabled for the container")

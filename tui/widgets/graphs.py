@@ -150,6 +150,9 @@ class ContainerGraphs(Widget, can_focus=True):
         blk_top = max(pts("blk_read", half) + pts("blk_write", half) + [1024.0])
         mem_label = f"mem {human_size(h['mem'].last)} / {human_size(limit)}" if limit else \
             f"mem {human_size(h['mem'].last)}"
+        if getattr(h, "limits_note", ""):   # [rootless] said, rather than a limit never drawn
+            full = f"{mem_label} · {h.limits_note}"
+            mem_label = full if len(full) <= width else h.limits_note
         return [
             ("cpu", [(cpu_label, "$success", cpu, cpu_top, ceiling or None)]),
             ("mem", [(mem_label, "$accent", mem, mem_top, float(limit) if limit else None)]),

@@ -98,6 +98,7 @@ class ContainerHistory:
         self.series = {m: Series(**series_kw) for m in METRICS}
         self.memory_limit = 0
         self.cpu_limit = 0.0     # CPUs allowed by the quota; the CPU graph draws it as a line
+        self.limits_note = ""    # why there can be no limits (rootless without delegation)
         self._prev: tuple | None = None
 
     def add(self, sample, repeat: int = 1) -> None:
@@ -106,6 +107,7 @@ class ContainerHistory:
         self.name = sample.name or self.name
         self.memory_limit = sample.memory_limit
         self.cpu_limit = getattr(sample, "cpu_limit", 0.0) or 0.0
+        self.limits_note = getattr(sample, "limits_note", "")
         values = {"cpu": float(sample.cpu_percent), "mem": float(sample.memory_usage)}
         counters = (sample.time, sample.net_rx, sample.net_tx, sample.block_read,
                     sample.block_write)

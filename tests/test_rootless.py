@@ -1,0 +1,196 @@
+"""berth without root, as a real unprivileged user made for the session (rootless_support.py):
+state and run directories, the user namespace and the owners of unpacked layers, run, -it
+through a pty, exec, logs -f, a named volume, a bind of the user's own files, limits refused,
+stats from /proc, commit and build."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import time
+
+import pexpect
+import pytest
+
+from helpers import BUSYBOX_MUSL
+
+pytestmark = pytest.mark.xdist_group("rootless")
+
+IMAGE = "busybox:1.38.0-musl"
+
+
+def _owner(path: str) -> int:
+    return os.lstat(path).st_uid
+
+
+def test_state_run_dirs_namespace_and_layer_owners(rootless_user):
+    u = rootless_user
+    assert u.berth("load", "-i", str(BUSYBOX_MUSL)).stdout.strip() == f"Loaded image: {IMAGE}"
+    # state in ~/.local/share/berth, run files in $XDG_RUNTIME_DIR/berth (0700), both the user's
+    assert _owner(u.state) == u.uid
+    st = os.stat(u.run_dir)
+    assert st.st_uid == u.uid and stat.S_IMODE(st.st_mode) == 0o700
+    # one holder of the user namespace, running as the user, mapping root to the user and
+    # 1..65536 to the subordinate range
+    with open(os.path.join(u.run_dir, "pause.pid")) as f:
+        pause = int(f.read().split()[0])
+    assert os.stat(f"/proc/{pause}").st_uid == u.uid
+    with open(f"/proc/{pause}/uid_map") as f:
+        rows = [line.split() for line in f]
+    assert rows == [["0", str(u.uid), "1"], ["1", str(u.subid_start), "65536"]]
+    # busybox's /home is owned by 65534 in its layer: subordinate id base+65533 on disk
+    layers = os.path.join(u.state, "layers")
+    homes = [os.path.join(layers, d, "diff", "home") for d in os.listdir(layers)]
+    homes = [h for h in homes if os.path.isdir(h)]
+    assert homes and all(_owner(h) == u.subid_start + 65533 for h in homes)
+    assert all(_owner(os.path.join(layers, d, "diff", "bin")) == u.uid for d in os.listdir(layers))
+    # without XDG_RUNTIME_DIR: a private directory under /tmp, said in one line
+    p = u.berth("images", "-q", env={"XDG_RUNTIME_DIR": None})
+    fallback = f"/tmp/berth-run-{u.uid}"
+    assert p.stderr.splitlines() == [f"berth: XDG_RUNTIME_DIR is not set; run-time files go to "
+                                     f"{fallback} (mode 0700)"]
+    st = os.lstat(fallback)
+    assert st.st_uid == u.uid and stat.S_IMODE(st.st_mode) == 0o700
+
+
+def test_run_exec_logs_follow_volume_and_bind(loaded_user):
+    u = loaded_user
+    out = u.berth("run", "--rm", "--network", "none", IMAGE, "id", "-u").stdout
+    assert out.strip() == "0"
+    u.berth("run", "-d", "--name", "talker", "--network", "none", "--health-cmd",
+            "test -e /proc/1", "--health-interval", "1s", IMAGE, "sh", "-c",
+            "i=0; while :; do echo line$i; i=$((i+1)); sleep 0.1; done")
+    try:
+        follow = u.popen("berth", "logs", "-f", "talker", stdout=subprocess.PIPE, text=True)
+        try:
+            seen = [follow.stdout.readline().strip() for _ in range(15)]
+        finally:
+            follow.kill()
+            follow.wait()
+        assert seen[:3] == ["line0", "line1", "line2"] and seen[14] == "line14"
+        ex = u.berth("exec", "talker", "sh", "-c", "echo $((6*7)) > /tmp/x; cat /tmp/x")
+        assert ex.stdout.strip() == "42"
+        u.berth("cp", "talker:/tmp/x", os.path.join(u.home, "copied"))
+        with open(os.path.join(u.home, "copied")) as f:
+            assert f.read().strip() == "42"
+        assert _owner(os.path.join(u.home, "copied")) == u.uid
+        deadline = time.monotonic() + 20
+        while u.berth("inspect", "-f", "{{.State.Health.Status}}",
+                      "talker").stdout.strip() != "healthy":
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        events = u.berth("events", "--since", "10m", "--until", "0s", "--filter",
+                         "container=talker", "--format", "{{.Action}}").stdout.split("\n")
+        assert "start" in events and "health_status: healthy" in events
+        u.berth("commit", "talker", "talked:1")
+        assert u.berth("run", "--rm", "--network", "none", "talked:1", "cat",
+                       "/tmp/x").stdout.strip() == "42"
+    finally:
+        u.berth("rm", "-f", "talker")
+    # a named volume: a file chowned to 1000 in the container is subordinate id base+999
+    u.berth("volume", "create", "data")
+    u.berth("run", "--rm", "--network", "none", "-v", "data:/data", IMAGE, "sh", "-c",
+            "echo kept > /data/f && chown 1000:1000 /data/f")
+    data = os.path.join(u.state, "volumes", "data", "_data", "f")
+    assert _owner(data) == u.subid_start + 999
+    assert u.berth("run", "--rm", "--network", "none", "-v", "data:/data", IMAGE, "cat",
+                   "/data/f").stdout.strip() == "kept"
+    # a bind of the user's own directory: what the container's root writes is the user's
+    mine = os.path.join(u.home, "mine")
+    u.run("mkdir", mine, check=True)
+    u.berth("run", "--rm", "--network", "none", "-v", f"{mine}:/m", IMAGE, "sh", "-c",
+            "echo w > /m/written")
+    assert _owner(os.path.join(mine, "written")) == u.uid
+
+
+def test_run_it_through_a_pty(loaded_user):
+    u = loaded_user
+    def spawn(*args: str, rows: int = 30, cols: int = 100) -> pexpect.spawn:
+        argv = u.command("berth", *args)
+        return pexpect.spawn(argv[0], argv[1:], env=u.env(), cwd=u.home, dimensions=(rows, cols),
+                             timeout=30)
+
+    child = spawn("run", "-it", "--name", "tty", "--network", "none", IMAGE, "sh")
+    try:
+        child.expect(r"[#$] ")
+        child.sendline("tty; stty size; echo uid=$(id -u)")
+        child.expect("/dev/pts/0")
+        child.expect("30 100")
+        child.expect("uid=0")
+        child.send("\x10\x11")              # ctrl-p ctrl-q: detached, still running
+        child.expect(pexpect.EOF)
+    finally:
+        child.close(force=True)
+    again = spawn("attach", "tty", rows=25, cols=90)
+    try:
+        again.sendline("stty size")
+        again.expect("25 90")
+        again.sendline("exit 3")
+        again.expect(pexpect.EOF)
+        again.close()
+        assert again.exitstatus == 3
+    finally:
+        again.close(force=True)
+        u.berth("rm", "-f", "tty")
+
+
+def test_limits_refused_and_stats_from_proc(loaded_user):
+    u = loaded_user
+    p = u.berth("run", "--rm", "--memory", "64m", "--network", "none", IMAGE, "true", check=False)
+    assert p.returncode == 125
+    lines = p.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("berth: --memory needs cgroup delegation")
+    p = u.berth("run", "--rm", "--pids-limit", "10", "--network", "none", IMAGE, "true",
+                check=False)
+    assert p.returncode == 125 and "--pids-limit needs cgroup delegation" in p.stderr
+    p = u.berth("run", "--rm", "--cgroup-parent", "mine", "--network", "none", IMAGE, "true",
+                check=False)
+    assert p.returncode == 125 and "--cgroup-parent needs cgroup delegation" in p.stderr
+    assert u.berth("ps", "-aq").stdout == ""        # nothing was created
+    u.berth("run", "-d", "--name", "busy", "--network", "none", IMAGE, "sh", "-c",
+            "sleep 300 & sleep 300 & while :; do :; done")
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            row = json.loads(u.berth("stats", "--no-stream", "--format", "{{json .}}",
+                                     "busy").stdout)
+            if row["PIDs"] == "3" and float(row["CPUPerc"].rstrip("%")) > 20:
+                break
+            assert time.monotonic() < deadline, row
+        p = u.berth("update", "--memory", "64m", "busy", check=False)
+        assert p.returncode == 125 and "needs cgroup delegation" in p.stderr
+        p = u.berth("pause", "busy", check=False)
+        assert p.returncode != 0 and "pause needs cgroup delegation" in p.stderr
+    finally:
+        u.berth("rm", "-f", "busy")
+
+
+def test_build(loaded_user):
+    u = loaded_user
+    ctx = os.path.join(u.home, "ctx")
+    u.run("mkdir", ctx, check=True)
+    u.run("sh", "-c", f"printf 'FROM {IMAGE}\\nRUN echo built > /b && adduser -D app && "
+                      f"chown app /b\\nCOPY f /f\\n' > {ctx}/Dockerfile && echo file > {ctx}/f",
+          check=True)
+    out = u.berth("build", "-t", "made:1", ".", cwd=ctx).stdout
+    assert "Successfully tagged made:1" in out
+    got = u.berth("run", "--rm", "--network", "none", "made:1", "sh", "-c",
+                  "cat /b /f; stat -c %U /b").stdout.split()
+    assert got == ["built", "file", "app"]
+
+
+def test_host_namespaces_devices_and_privileged(loaded_user):
+    """What a user namespace can't make fresh is bound from the host: /proc with --pid host,
+    /sys with --network host, device nodes for --device and --privileged."""
+    u = loaded_user
+    out = u.berth("run", "--rm", "--network", "host", "--pid", "host", "--ipc", "host",
+                  "--device", "/dev/fuse", IMAGE, "sh", "-c",
+                  f"test -d /proc/{os.getpid()} && echo host-pids; test -c /dev/fuse && "
+                  "echo fuse; test -d /sys/class/net/lo && echo host-sys").stdout.split()
+    assert out == ["host-pids", "fuse", "host-sys"]
+    out = u.berth("run", "--rm", "--network", "none", "--privileged", IMAGE, "sh", "-c",
+                  "test -c /dev/fuse && echo devices; "
+                  "grep -c . /proc/self/uid_map").stdout.split()
+    assert out == ["devices", "2"]
