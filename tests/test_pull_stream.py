@@ -1,0 +1,93 @@
+"""berth pull's one pass over the wire's bytes (issue 23): each layer is hashed, written to its
+blob, decompressed and unpacked as it arrives, and never read back; a pull killed in the middle
+of a layer leaves no layer and no image, and the next pull finishes the work."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from helpers import ALPINE_ROOTFS, BERTH, REPO, berth
+from registry_server import build_oci_image, registry
+
+
+@pytest.fixture(scope="module")
+def big():
+    """A registry holding Alpine plus two random 8 MiB layers (built with umoci)."""
+    d = Path(tempfile.mkdtemp(prefix="berth-pullstream-", dir="/var/tmp"))
+    try:
+        src = build_oci_image(d / "layout", "big", ALPINE_ROOTFS, (8 << 20, 8 << 20))
+        with registry() as r:
+            r.skopeo_copy_in(src, "test/big:1")
+            yield f"{r.host}/test/big:1"
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+async def test_pull_reads_no_blob_back(big, root, engine, monkeypatch):
+    """The download's own hash is the blob's verification: no layer blob is hashed again from
+    the file it was written to (a second pass over every byte)."""
+    from engine.images import blobs
+    hashed: list[str] = []
+    real = blobs.sha256_file
+
+    def spy(path):
+        hashed.append(path)
+        return real(path)
+    monkeypatch.setattr(blobs, "sha256_file", spy)
+    image = await engine.pull(big)
+    assert len(image.chain_ids) == 3
+    assert hashed == []
+    # and what went in is what the registry has: every blob still matches its name
+    for digest in image.layers:
+        path = os.path.join(root, "blobs", "sha256", digest[7:])
+        assert real(path) == digest
+
+
+def _scratch(root: str) -> list[str]:
+    return [n for n in os.listdir(os.path.join(root, "tmp")) if n.startswith("img-")]
+
+
+def test_pull_killed_mid_layer_leaves_no_layer_and_the_next_pull_finishes(big, root):
+    env = {**os.environ, "BERTH_ROOT": root}
+    env.pop("BERTH_RUN", None)
+    p = subprocess.Popen([*BERTH, "pull", "-q", big], env=env, cwd=REPO,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    tmp = os.path.join(root, "tmp")
+    killed_in = None
+    deadline = time.monotonic() + 60
+    try:
+        while p.poll() is None and time.monotonic() < deadline:
+            # a layer being unpacked: a staging directory with files in its diff/
+            for n in _scratch(root) if os.path.isdir(tmp) else []:
+                diff = os.path.join(tmp, n, "diff")
+                try:
+                    if os.listdir(diff):
+                        killed_in = n
+                except OSError:
+                    continue
+                break
+            if killed_in:
+                p.send_signal(signal.SIGKILL)
+                break
+            time.sleep(0.002)
+    finally:
+        if p.poll() is None and not killed_in:
+            p.kill()
+        p.wait()
+    assert killed_in, f"the pull ended before a layer was seen unpacking: {p.stderr.read()!r}"
+    assert p.returncode == -signal.SIGKILL
+    assert os.listdir(os.path.join(root, "layers")) == []      # nothing half-unpacked in place
+    assert berth(root, "images", "-q").stdout.strip() == ""
+    berth(root, "pull", "-q", big)
+    out = berth(root, "run", "--rm", "--network", "none", big, "cat", "/etc/alpine-release")
+    assert out.stdout.strip() == "3.20.3"
+    assert _scratch(root) == []                                  # the dead pull's scratch went
+    assert not [n for n in os.listdir(tmp) if n.startswith("pull-")]
