@@ -19,6 +19,66 @@ from .manifests import (ACCEPT, INDEX_TYPES, MANIFEST_TYPES, OCI_INDEX, OCI_MANI
 
 CHUNK = 1 << 17
 PUSH_CHUNK_SIZE = 32 << 20
+# how far a blob's download may run ahead of its writes to disk
+SINK_BUFFER = 16 << 20
+
+
+class _BlobSink:
+    """A downloading blob's file, appended to and hashed in a thread of its own: the event
+    loop only hands each chunk over, so one blob's writes (which stall for tens of ms when the
+    page cache is under pressure) never hold up the others' downloads. The hash sees the bytes
+    in the order they are written."""
+
+    def __init__(self, path: str, h):
+        import queue
+        import threading
+        self.f = open(path, "ab", buffering=0)
+        self.h = h
+        self.q: "queue.SimpleQueue" = queue.SimpleQueue()
+        self.queued = 0
+        self.cond = threading.Condition()
+        self.error: BaseException | None = None
+        self.closed = False
+        self.thread = threading.Thread(target=self._run, name="blob-sink", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        try:
+            while (chunk := self.q.get()) is not None:
+                if self.error is None:
+                    try:
+                        view = memoryview(chunk)
+                        while view:
+                            view = view[self.f.write(view):]
+                        self.h.update(chunk)
+                    except BaseException as e:  # noqa: BLE001 - raised in the event loop
+                        self.error = e
+                with self.cond:
+                    self.queued -= len(chunk)
+                    self.cond.notify_all()
+        finally:
+            self.f.close()
+
+    def write(self, chunk: bytes) -> None:
+        if self.error is not None:
+            raise self.error
+        with self.cond:
+            self.queued += len(chunk)
+        self.q.put(chunk)
+
+    def wait_below(self, limit: int) -> None:
+        """Block until the writer has fewer than ``limit`` bytes left to write."""
+        with self.cond:
+            self.cond.wait_for(lambda: self.queued < limit or self.error is not None)
+
+    def close(self) -> None:
+        """Write what is queued, close the file (blocking) and raise the writer's error."""
+        if not self.closed:
+            self.closed = True
+            self.q.put(None)
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
 
 
 class RegistryClient(DistributionClient):
@@ -196,18 +256,20 @@ class RegistryClient(DistributionClient):
                 if tee:
                     tee(None)
                     tee = None
+            sink = _BlobSink(partial, h)
             try:
-                with open(partial, "ab") as f:
-                    async for chunk in resp.content.iter_chunked(CHUNK):
-                        f.write(chunk)
-                        h.update(chunk)
-                        offset += len(chunk)
-                        if tee and not tee(chunk):
-                            tee = None
-                        if size and offset > size:
-                            break
-                        if progress:
-                            progress(offset, size)
+                async for chunk in resp.content.iter_chunked(CHUNK):
+                    if sink.queued > SINK_BUFFER:
+                        await asyncio.to_thread(sink.wait_below, SINK_BUFFER // 2)
+                    sink.write(chunk)
+                    offset += len(chunk)
+                    if tee and not tee(chunk):
+                        tee = None
+                    if size and offset > size:
+                        break
+                    if progress:
+                        progress(offset, size)
+                await asyncio.to_thread(sink.close)
                 if not size:
                     break
                 if offset < size:
@@ -224,6 +286,9 @@ class RegistryClient(DistributionClient):
                 continue
             finally:
                 resp.release()
+                # a failure's path: what is queued reaches the file before anything (a retry,
+                # another berth resuming this partial) touches it again
+                sink.close()
             if size and offset > size:
                 break
         if h.hexdigest() != hexpart or (size and offset != size):
