@@ -23,6 +23,12 @@ PUSH_CHUNK_SIZE = 32 << 20
 SINK_BUFFER = 16 << 20
 
 
+def _with_digest(url: str, digest: str) -> str:
+    """``url`` (an upload's Location) with ``digest=`` added to its query."""
+    from urllib.parse import urlencode
+    return url + ("&" if "?" in url else "?") + urlencode({"digest": digest})
+
+
 class _BlobSink:
     """A downloading blob's file, appended to and hashed in a thread of its own: the event
     loop only hands each chunk over, so one blob's writes (which stall for tens of ms when the
@@ -82,7 +88,7 @@ class _BlobSink:
 
 
 class RegistryClient(DistributionClient):
-    """One registry, one aiohttp session: ping, auth, manifests, blobs, uploads.
+    """One registry, one HTTP session: ping, auth, manifests, blobs, uploads.
 
     Use as ``async with RegistryClient(registry, ...) as c``. ``credentials`` is (user, password)
     or None for anonymous access; ``insecure`` allows plain http and skips certificate checks.
@@ -189,8 +195,8 @@ class RegistryClient(DistributionClient):
         m = re.search(r"<([^>]+)>\s*;\s*rel=\"?next\"?", link)
         if not m:
             return None
-        from yarl import URL
-        return resp.url.join(URL(m.group(1)))
+        from urllib.parse import urljoin
+        return urljoin(str(resp.url), m.group(1))
 
     # --- blobs ----------------------------------------------------------------------
     async def fetch_blob(self, repo: str, digest: str, size: int, partial: str,
@@ -220,7 +226,7 @@ class RegistryClient(DistributionClient):
     async def _fetch_blob(self, repo: str, digest: str, size: int, partial: str,
                           progress: Callable[[int, int], None] | None,
                           tee: Callable[[bytes | None], bool] | None = None) -> str:
-        import aiohttp
+        from . import httpclient as http
         hexpart = check_digest(digest).partition(":")[2]
         h = hashlib.sha256()
         offset = 0
@@ -273,8 +279,8 @@ class RegistryClient(DistributionClient):
                 if not size:
                     break
                 if offset < size:
-                    raise aiohttp.ClientPayloadError("the connection closed early")
-            except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError,
+                    raise http.ClientPayloadError("the connection closed early")
+            except (http.ClientPayloadError, http.ClientConnectionError,
                     asyncio.TimeoutError) as e:
                 failures += 1
                 if failures >= RETRIES:
@@ -374,7 +380,7 @@ class RegistryClient(DistributionClient):
 
         if size <= chunk_size:
             resp = await self.request(
-                "PUT", location.update_query({"digest": digest}), scopes,
+                "PUT", _with_digest(location, digest), scopes,
                 headers={"Content-Type": "application/octet-stream",
                          "Content-Length": str(size)},
                 data_factory=reader(0, size))
@@ -393,7 +399,7 @@ class RegistryClient(DistributionClient):
                 resp.release()
                 location = self._join(resp.headers["Location"])
                 sent += n
-            resp = await self.request("PUT", location.update_query({"digest": digest}),
+            resp = await self.request("PUT", _with_digest(location, digest),
                                       scopes, headers={"Content-Length": "0"}, data=b"")
         if resp.status not in (201, 204):
             await self._fail(resp, f"the upload of {digest} to {self.registry}/{repo}", repo)
