@@ -91,3 +91,27 @@ def test_pull_killed_mid_layer_leaves_no_layer_and_the_next_pull_finishes(big, r
     assert out.stdout.strip() == "3.20.3"
     assert _scratch(root) == []                                  # the dead pull's scratch went
     assert not [n for n in os.listdir(tmp) if n.startswith("pull-")]
+
+
+def _flags(path: str) -> int | None:
+    import array
+    import fcntl
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        flags = array.array("i", [0])
+        fcntl.ioctl(fd, 0x80086601, flags, True)
+        return flags[0]
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
+async def test_layers_are_staged_below_a_top_directory(big, root, engine):
+    """tmp/, where layers are unpacked before they are renamed into place, carries ext4's
+    TOPDIR flag (chattr +T), so each layer goes to a block group of its own rather than into
+    tmp/'s, whose recently deleted inodes cost every new one a scan (issue 23)."""
+    if _flags(root) is None:
+        pytest.skip("this filesystem has no inode flags")
+    await engine.pull(big)
+    assert _flags(os.path.join(root, "tmp")) & 0x00020000

@@ -38,6 +38,8 @@ class Layers:
     # --- scratch space ------------------------------------------------------------------------
     def tmpdir(self, kind: str) -> str:
         """A fresh scratch directory under tmp/ named for this process (hold ``busy()``)."""
+        if kind == "layer":
+            scratch.spread_below(self.store.path("tmp"))
         return self.store.tmpdir(scratch.name(kind) + "-")
 
     def scratch_path(self, kind: str) -> str:
