@@ -203,6 +203,13 @@ class DistributionClient:
         """GET /v2/: choose https or http and learn how the registry wants to be asked."""
         from . import httpclient as http
         plain_ok = self.insecure or is_loopback(self.host)
+        if plain_ok and self._session.ssl is True:
+            # a handshake alone says whether https is spoken here; a plain-http registry
+            # then costs no reading of the CA bundle
+            from urllib.parse import urlsplit
+            where = urlsplit(f"https://{self.host}")
+            if not await http.speaks_tls(where.hostname or self.host, where.port or 443):
+                self.base = f"http://{self.host}"
         try:
             # Where http is a fallback, a failed https probe is not worth retrying.
             resp = await self._send("GET", f"{self.base}/v2/", retry=not plain_ok)

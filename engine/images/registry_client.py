@@ -17,7 +17,7 @@ from .distribution import RETRIES, RETRY_BASE, DistributionClient
 from .manifests import (ACCEPT, INDEX_TYPES, MANIFEST_TYPES, OCI_INDEX, OCI_MANIFEST, SCHEMA1,
                         check_digest, sha256_digest)
 
-CHUNK = 1 << 17
+CHUNK = 1 << 20
 PUSH_CHUNK_SIZE = 32 << 20
 # how far a blob's download may run ahead of its writes to disk
 SINK_BUFFER = 16 << 20
