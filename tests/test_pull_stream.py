@@ -124,3 +124,16 @@ async def test_a_plain_http_loopback_registry_costs_no_ca_bundle(big, root, engi
     monkeypatch.setattr(httpclient, "_CONTEXTS", {})
     await engine.pull(big)
     assert True not in httpclient._CONTEXTS
+
+
+def test_an_imported_layer_is_not_read_back(root, engine, monkeypatch):
+    """`import` (as load, commit and build) keeps a new layer's blob hashed as it writes it:
+    the blob is not hashed again from its file."""
+    from engine.images import blobs
+    hashed: list[str] = []
+    real = blobs.sha256_file
+    monkeypatch.setattr(blobs, "sha256_file", lambda path: hashed.append(path) or real(path))
+    image = engine.import_image(str(ALPINE_ROOTFS), "imported:1")
+    assert hashed == []
+    blob = image.layers[0]
+    assert real(os.path.join(root, "blobs", "sha256", blob[7:])) == blob
