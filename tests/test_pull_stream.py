@@ -137,3 +137,34 @@ def test_an_imported_layer_is_not_read_back(root, engine, monkeypatch):
     assert hashed == []
     blob = image.layers[0]
     assert real(os.path.join(root, "blobs", "sha256", blob[7:])) == blob
+
+
+def test_a_pull_that_fills_the_disk_says_so_and_leaves_nothing(big, loop_device, tmp_path):
+    """A root on a 64 MiB filesystem with room for less than the image: one line naming the
+    full disk (not a registry failure), no layer, no image, no temporary file."""
+    root = str(tmp_path / "root")
+    os.mkdir(root)
+    subprocess.run(["mkfs.ext4", "-q", "-F", "-m", "0", loop_device], check=True,
+                   capture_output=True)
+    subprocess.run(["mount", loop_device, root], check=True, capture_output=True)
+    try:
+        st = os.statvfs(root)
+        with open(os.path.join(root, "filler"), "wb") as f:   # leave about 12 MiB
+            f.truncate(0)
+            f.write(b"\0" * (st.f_bavail * st.f_frsize - (12 << 20)))
+        p = berth(root, "pull", "-q", big, check=False)
+        assert p.returncode == 125, (p.returncode, p.stderr)
+        lines = p.stderr.splitlines()
+        assert len(lines) == 1 and lines[0].startswith("berth: no space left on device while"), \
+            p.stderr
+        assert os.listdir(os.path.join(root, "layers")) == []
+        assert berth(root, "images", "-q").stdout.strip() == ""
+        left = [os.path.join(d, f) for d, _, files in os.walk(os.path.join(root, "tmp"))
+                for f in files if not f.startswith("pull-")]
+        assert left == []
+    finally:
+        from helpers import cleanup_root
+        try:
+            cleanup_root(root)
+        finally:
+            subprocess.run(["umount", root], capture_output=True)

@@ -407,8 +407,10 @@ def at_the_edge(fn):
         except (http.ClientError, asyncio.TimeoutError) as e:
             raise RegistryError(f"registry connection failed: {e or type(e).__name__}") from e
         except OSError as e:
+            from ..errors import DISK_ERRNOS, host_error
+            if e.errno in DISK_ERRNOS:   # the disk, not the registry
+                raise host_error("storing what the registry sent", e) from e
             if isinstance(e, (FileNotFoundError, PermissionError)) and e.filename:
-                from ..errors import host_error
                 raise host_error(f"cannot use {e.filename}", e) from e
             raise RegistryError(f"registry connection failed: {e.strerror or e}") from e
     return wrapper
