@@ -51,8 +51,10 @@ $(STAMP): pyproject.toml
 screenshots: system $(STAMP) bytecode
 	$(BIN)/python -m tui.screenshots
 
+# every bench/*/run, then one summary line per bench from the `RESULT <name> <ratio>x target
+# <=<t>x met|NOT met` lines each prints last (bench/README.md); BENCH=pull,unpack runs only those
 bench: system $(STAMP) bytecode
-	for b in bench/*/run; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+	$(BIN)/python bench/run_all.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info $(INIT)

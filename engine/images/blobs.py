@@ -56,11 +56,14 @@ class Blobs:
         except InvalidArgument:
             return False
 
-    def ingest(self, src: str, expected: str | None = None) -> tuple[str, bool]:
+    def ingest(self, src: str, expected: str | None = None,
+               verified: bool = False) -> tuple[str, bool]:
         """Move the file ``src`` into the store after checking its digest; (digest, was new).
+        ``verified`` says the caller hashed every byte of ``src`` as it wrote them and they
+        match ``expected`` (a download checks its stream), so the file is not read back.
         ``src`` is consumed either way."""
         try:
-            digest = sha256_file(src)
+            digest = check_digest(expected) if verified and expected else sha256_file(src)
             if expected is not None and digest != check_digest(expected):
                 raise IntegrityError(f"blob {expected} does not match its digest: the content "
                                      f"hashes to {digest}")

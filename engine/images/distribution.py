@@ -113,9 +113,9 @@ def certs_dir() -> str:
 def ssl_context(host: str, verify: bool = True):
     """The TLS setting for ``host``'s connector: system CAs plus certs.d's ``*.crt``, and a
     client certificate from ``*.cert``/``*.key`` when there is one, as Docker reads certs.d.
-    Without a certs.d directory it is True or False, aiohttp's own verifying or non-verifying
-    context: aiohttp makes both when it is imported, and a third costs 15-25 ms of reading the
-    system's CA bundle on every pull."""
+    Without a certs.d directory it is True or False, the HTTP client's own verifying or
+    non-verifying context (httpclient.py), made once and only when https is tried: reading the
+    system's CA bundle costs 15-25 ms."""
     d = os.path.join(certs_dir(), host)
     try:
         names = sorted(os.listdir(d))
@@ -154,7 +154,8 @@ def _error_detail(body: bytes) -> tuple[str, str]:
 
 
 class DistributionClient:
-    """One registry, one aiohttp session: ping, auth, retried and authorised requests.
+    """One registry, one HTTP session (httpclient.py): ping, auth, retried and authorised
+    requests.
 
     ``RegistryClient`` (registry_client.py) is this plus the endpoints; use it as
     ``async with RegistryClient(registry, ...) as c``. ``credentials`` is (user, password) or
@@ -187,14 +188,10 @@ class DistributionClient:
         await self.close()
 
     async def _open(self, ssl_ctx=None) -> None:
-        import aiohttp
+        from . import httpclient
         if ssl_ctx is None:
             ssl_ctx = ssl_context(self.host, verify=not self.insecure)
-        connector = aiohttp.TCPConnector(ssl=ssl_ctx, limit=16)
-        timeout = aiohttp.ClientTimeout(total=None, connect=30, sock_connect=30, sock_read=120)
-        self._session = aiohttp.ClientSession(connector=connector, timeout=timeout,
-                                              auto_decompress=False,
-                                              headers={"User-Agent": "berth/0.1"})
+        self._session = httpclient.Session(ssl=ssl_ctx, headers={"User-Agent": "berth/0.1"})
 
     async def close(self) -> None:
         if self._session is not None:
@@ -204,27 +201,34 @@ class DistributionClient:
     # --- connection and auth --------------------------------------------------------
     async def ping(self) -> None:
         """GET /v2/: choose https or http and learn how the registry wants to be asked."""
-        import aiohttp
+        from . import httpclient as http
         plain_ok = self.insecure or is_loopback(self.host)
+        if plain_ok and self._session.ssl is True:
+            # a handshake alone says whether https is spoken here; a plain-http registry
+            # then costs no reading of the CA bundle
+            from urllib.parse import urlsplit
+            where = urlsplit(f"https://{self.host}")
+            if not await http.speaks_tls(where.hostname or self.host, where.port or 443):
+                self.base = f"http://{self.host}"
         try:
             # Where http is a fallback, a failed https probe is not worth retrying.
             resp = await self._send("GET", f"{self.base}/v2/", retry=not plain_ok)
-        except aiohttp.ClientConnectorCertificateError as e:
+        except http.ClientConnectorCertificateError as e:
             raise RegistryError(
                 f"the certificate of {self.host} is not trusted ({e.certificate_error}): put its "
                 f"CA in {os.path.join(certs_dir(), self.host, 'ca.crt')} or use "
                 "--tls-verify=false") from e
-        except (aiohttp.ClientSSLError, aiohttp.ServerDisconnectedError,
-                aiohttp.ClientOSError) as e:
+        except (http.ClientSSLError, http.ServerDisconnectedError,
+                http.ClientConnectorError) as e:
             if not plain_ok:
                 raise self._unreachable(e) from e
             # A loopback or insecure registry that does not speak TLS: use plain http.
             self.base = f"http://{self.host}"
             try:
                 resp = await self._send("GET", f"{self.base}/v2/")
-            except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as e2:
+            except (http.ClientError, asyncio.TimeoutError, OSError) as e2:
                 raise self._unreachable(e2) from e2
-        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as e:
+        except (http.ClientError, asyncio.TimeoutError, OSError) as e:
             raise self._unreachable(e) from e
         async with resp:
             await resp.read()
@@ -249,7 +253,7 @@ class DistributionClient:
             cached = self._tokens.get(scopes)
             if cached and not refresh and cached[1] > time.monotonic():
                 return cached[0]
-            import aiohttp
+            from . import httpclient as http
             _, params = self._challenge  # type: ignore[misc]
             realm = params.get("realm")
             if not realm:
@@ -266,7 +270,7 @@ class DistributionClient:
                 resp = await self._send("GET", realm, params=query, headers=headers)
                 async with resp:
                     body = await resp.read()
-            except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as e:
+            except (http.ClientError, asyncio.TimeoutError, OSError) as e:
                 raise RegistryError(f"cannot reach the token server of {self.host} "
                                     f"({realm}): {e}") from e
             if resp.status in (401, 403):
@@ -313,16 +317,16 @@ class DistributionClient:
                     **kw):
         """One request, tried again on 429, 5xx and connection failures with backoff.
         ``data_factory`` makes a fresh body for each attempt."""
-        import aiohttp
+        from . import httpclient as http
         attempts = RETRIES if retry else 1
         for attempt in range(attempts):
             if data_factory is not None:
                 kw["data"] = data_factory()
             try:
                 resp = await self._session.request(method, url, **kw)  # type: ignore[union-attr]
-            except (aiohttp.ClientConnectorCertificateError, aiohttp.ClientSSLError):
+            except (http.ClientConnectorCertificateError, http.ClientSSLError):
                 raise
-            except (aiohttp.ClientConnectionError, asyncio.TimeoutError):
+            except (http.ClientConnectionError, asyncio.TimeoutError):
                 if attempt == attempts - 1:
                     raise
                 await asyncio.sleep(RETRY_BASE * 2 ** attempt)
@@ -344,14 +348,14 @@ class DistributionClient:
                       **kw):
         """An authorised request: the token for ``scopes`` is added, and fetched anew once if
         the registry refuses it. The caller reads and releases the response."""
-        import aiohttp
+        from . import httpclient as http
         if isinstance(url, str) and url.startswith("/"):
             url = self.base + url
         for refresh in (False, True):
             h = {**(headers or {}), **await self._auth_header(scopes, refresh)}
             try:
                 resp = await self._send(method, url, headers=h, **kw)
-            except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as e:
+            except (http.ClientError, asyncio.TimeoutError, OSError) as e:
                 raise self._unreachable(e) from e
             if resp.status == 401 and not refresh and self._challenge and \
                     self._challenge[0] == "bearer":
@@ -384,27 +388,29 @@ class DistributionClient:
         raise RegistryError(f"{self.registry} refused {what}: HTTP {resp.status}"
                             f"{' ' + code if code else ''}{detail}")
 
-    def _join(self, location: str):
-        from yarl import URL
-        return URL(self.base).join(URL(location))
+    def _join(self, location: str) -> str:
+        from urllib.parse import urljoin
+        return urljoin(self.base + "/", location)
 
 # --- the edge: lower libraries' errors become berth's ------------------------------------
 
 def at_the_edge(fn):
-    """Wrap a coroutine function so aiohttp's, ssl's and the OS's errors that slipped past the
-    client's own handling still reach the user as one RegistryError line."""
+    """Wrap a coroutine function so the HTTP client's, ssl's and the OS's errors that slipped
+    past the client's own handling still reach the user as one RegistryError line."""
     import functools
 
     @functools.wraps(fn)
     async def wrapper(*args, **kw):
-        import aiohttp
+        from . import httpclient as http
         try:
             return await fn(*args, **kw)
-        except (aiohttp.ClientError, asyncio.TimeoutError) as e:
+        except (http.ClientError, asyncio.TimeoutError) as e:
             raise RegistryError(f"registry connection failed: {e or type(e).__name__}") from e
         except OSError as e:
+            from ..errors import DISK_ERRNOS, host_error
+            if e.errno in DISK_ERRNOS:   # the disk, not the registry
+                raise host_error("storing what the registry sent", e) from e
             if isinstance(e, (FileNotFoundError, PermissionError)) and e.filename:
-                from ..errors import host_error
                 raise host_error(f"cannot use {e.filename}", e) from e
             raise RegistryError(f"registry connection failed: {e.strerror or e}") from e
     return wrapper

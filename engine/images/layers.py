@@ -38,6 +38,8 @@ class Layers:
     # --- scratch space ------------------------------------------------------------------------
     def tmpdir(self, kind: str) -> str:
         """A fresh scratch directory under tmp/ named for this process (hold ``busy()``)."""
+        if kind == "layer":
+            scratch.spread_below(self.store.path("tmp"))
         return self.store.tmpdir(scratch.name(kind) + "-")
 
     def scratch_path(self, kind: str) -> str:
@@ -153,7 +155,8 @@ class Layers:
         stage = self.tmpdir("layer")
         try:
             os.mkdir(os.path.join(stage, "diff"), 0o755)
-            with open(os.path.join(stage, "blob"), "wb") as out:
+            with open(os.path.join(stage, "blob"), "wb") as f:
+                out = _Hashed(f)
                 if compression in ("gzip", "zstd"):
                     kept = _Kept(stream, out.write)
                     ts = TarStream(decompressed(kept, compression))
@@ -171,7 +174,8 @@ class Layers:
             diff_id = ts.digest()
             chain = diff_id if not parent_chain_id else \
                 sha256_bytes(f"{parent_chain_id} {diff_id}".encode())
-            blob, _ = self.blobs.ingest(os.path.join(stage, "blob"))
+            # hashed as it was written: not read back
+            blob, _ = self.blobs.ingest(os.path.join(stage, "blob"), out.digest(), True)
             _write_meta(stage, {"chain_id": chain, "diff_id": diff_id,
                                 "parent": parent_chain_id, "size": size})
             if self.has_layer(chain) or not self._place(stage, chain):
@@ -189,7 +193,8 @@ class Layers:
         ``busy()`` until an image or the build cache names the layer."""
         stage = self.tmpdir("layer")
         try:
-            with open(os.path.join(stage, "blob"), "wb") as out:
+            with open(os.path.join(stage, "blob"), "wb") as f:
+                out = _Hashed(f)
                 sink = _GzipSink(out)
                 try:
                     write_tar(sink)
@@ -198,7 +203,8 @@ class Layers:
             diff_id = "sha256:" + digest
             chain = diff_id if not parent_chain_id else \
                 sha256_bytes(f"{parent_chain_id} {diff_id}".encode())
-            blob, _ = self.blobs.ingest(os.path.join(stage, "blob"))
+            # hashed as it was written: not read back
+            blob, _ = self.blobs.ingest(os.path.join(stage, "blob"), out.digest(), True)
             size = scratch.tree_size(tree)
             os.rename(tree, os.path.join(stage, "diff"))
             _write_meta(stage, {"chain_id": chain, "diff_id": diff_id,
@@ -318,6 +324,23 @@ def _compressible(data: bytes) -> bool:
     import zlib
     sample = data[:1 << 16]
     return len(zlib.compress(sample, 1)) < len(sample) * 0.9
+
+
+class _Hashed:
+    """A writer to ``f`` that hashes what it writes: a new layer's blob digest, known without
+    reading the blob back."""
+
+    def __init__(self, f):
+        import hashlib
+        self.f = f
+        self.h = hashlib.sha256()
+
+    def write(self, data) -> int:
+        self.h.update(data)
+        return self.f.write(data)
+
+    def digest(self) -> str:
+        return "sha256:" + self.h.hexdigest()
 
 
 class _Kept:

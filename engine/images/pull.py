@@ -47,7 +47,10 @@ async def _download(client: RegistryClient, images, repo: str, desc: dict, tmp: 
                 tee)
             if show:
                 report("Verifying Checksum", sid)
-            await asyncio.to_thread(images.ingest_blob, path, digest, desc.get("mediaType"))
+            # fetch_blob hashed every byte as it wrote it and refused a mismatch: the blob
+            # is not read back
+            await asyncio.to_thread(images.ingest_blob, path, digest, desc.get("mediaType"),
+                                    True)
             if show:
                 report("Download complete", sid)
         finally:

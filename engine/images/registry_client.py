@@ -17,12 +17,78 @@ from .distribution import RETRIES, RETRY_BASE, DistributionClient
 from .manifests import (ACCEPT, INDEX_TYPES, MANIFEST_TYPES, OCI_INDEX, OCI_MANIFEST, SCHEMA1,
                         check_digest, sha256_digest)
 
-CHUNK = 1 << 17
+CHUNK = 1 << 20
 PUSH_CHUNK_SIZE = 32 << 20
+# how far a blob's download may run ahead of its writes to disk
+SINK_BUFFER = 16 << 20
+
+
+def _with_digest(url: str, digest: str) -> str:
+    """``url`` (an upload's Location) with ``digest=`` added to its query."""
+    from urllib.parse import urlencode
+    return url + ("&" if "?" in url else "?") + urlencode({"digest": digest})
+
+
+class _BlobSink:
+    """A downloading blob's file, appended to and hashed in a thread of its own: the event
+    loop only hands each chunk over, so one blob's writes (which stall for tens of ms when the
+    page cache is under pressure) never hold up the others' downloads. The hash sees the bytes
+    in the order they are written."""
+
+    def __init__(self, path: str, h):
+        import queue
+        import threading
+        self.f = open(path, "ab", buffering=0)
+        self.h = h
+        self.q: "queue.SimpleQueue" = queue.SimpleQueue()
+        self.queued = 0
+        self.cond = threading.Condition()
+        self.error: BaseException | None = None
+        self.closed = False
+        self.thread = threading.Thread(target=self._run, name="blob-sink", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        try:
+            while (chunk := self.q.get()) is not None:
+                if self.error is None:
+                    try:
+                        view = memoryview(chunk)
+                        while view:
+                            view = view[self.f.write(view):]
+                        self.h.update(chunk)
+                    except BaseException as e:  # noqa: BLE001 - raised in the event loop
+                        self.error = e
+                with self.cond:
+                    self.queued -= len(chunk)
+                    self.cond.notify_all()
+        finally:
+            self.f.close()
+
+    def write(self, chunk: bytes) -> None:
+        if self.error is not None:
+            raise self.error
+        with self.cond:
+            self.queued += len(chunk)
+        self.q.put(chunk)
+
+    def wait_below(self, limit: int) -> None:
+        """Block until the writer has fewer than ``limit`` bytes left to write."""
+        with self.cond:
+            self.cond.wait_for(lambda: self.queued < limit or self.error is not None)
+
+    def close(self) -> None:
+        """Write what is queued, close the file (blocking) and raise the writer's error."""
+        if not self.closed:
+            self.closed = True
+            self.q.put(None)
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
 
 
 class RegistryClient(DistributionClient):
-    """One registry, one aiohttp session: ping, auth, manifests, blobs, uploads.
+    """One registry, one HTTP session: ping, auth, manifests, blobs, uploads.
 
     Use as ``async with RegistryClient(registry, ...) as c``. ``credentials`` is (user, password)
     or None for anonymous access; ``insecure`` allows plain http and skips certificate checks.
@@ -129,8 +195,8 @@ class RegistryClient(DistributionClient):
         m = re.search(r"<([^>]+)>\s*;\s*rel=\"?next\"?", link)
         if not m:
             return None
-        from yarl import URL
-        return resp.url.join(URL(m.group(1)))
+        from urllib.parse import urljoin
+        return urljoin(str(resp.url), m.group(1))
 
     # --- blobs ----------------------------------------------------------------------
     async def fetch_blob(self, repo: str, digest: str, size: int, partial: str,
@@ -160,7 +226,7 @@ class RegistryClient(DistributionClient):
     async def _fetch_blob(self, repo: str, digest: str, size: int, partial: str,
                           progress: Callable[[int, int], None] | None,
                           tee: Callable[[bytes | None], bool] | None = None) -> str:
-        import aiohttp
+        from . import httpclient as http
         hexpart = check_digest(digest).partition(":")[2]
         h = hashlib.sha256()
         offset = 0
@@ -196,23 +262,25 @@ class RegistryClient(DistributionClient):
                 if tee:
                     tee(None)
                     tee = None
+            sink = _BlobSink(partial, h)
             try:
-                with open(partial, "ab") as f:
-                    async for chunk in resp.content.iter_chunked(CHUNK):
-                        f.write(chunk)
-                        h.update(chunk)
-                        offset += len(chunk)
-                        if tee and not tee(chunk):
-                            tee = None
-                        if size and offset > size:
-                            break
-                        if progress:
-                            progress(offset, size)
+                async for chunk in resp.content.iter_chunked(CHUNK):
+                    if sink.queued > SINK_BUFFER:
+                        await asyncio.to_thread(sink.wait_below, SINK_BUFFER // 2)
+                    sink.write(chunk)
+                    offset += len(chunk)
+                    if tee and not tee(chunk):
+                        tee = None
+                    if size and offset > size:
+                        break
+                    if progress:
+                        progress(offset, size)
+                await asyncio.to_thread(sink.close)
                 if not size:
                     break
                 if offset < size:
-                    raise aiohttp.ClientPayloadError("the connection closed early")
-            except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError,
+                    raise http.ClientPayloadError("the connection closed early")
+            except (http.ClientPayloadError, http.ClientConnectionError,
                     asyncio.TimeoutError) as e:
                 failures += 1
                 if failures >= RETRIES:
@@ -224,6 +292,9 @@ class RegistryClient(DistributionClient):
                 continue
             finally:
                 resp.release()
+                # a failure's path: what is queued reaches the file before anything (a retry,
+                # another berth resuming this partial) touches it again
+                sink.close()
             if size and offset > size:
                 break
         if h.hexdigest() != hexpart or (size and offset != size):
@@ -309,7 +380,7 @@ class RegistryClient(DistributionClient):
 
         if size <= chunk_size:
             resp = await self.request(
-                "PUT", location.update_query({"digest": digest}), scopes,
+                "PUT", _with_digest(location, digest), scopes,
                 headers={"Content-Type": "application/octet-stream",
                          "Content-Length": str(size)},
                 data_factory=reader(0, size))
@@ -328,7 +399,7 @@ class RegistryClient(DistributionClient):
                 resp.release()
                 location = self._join(resp.headers["Location"])
                 sent += n
-            resp = await self.request("PUT", location.update_query({"digest": digest}),
+            resp = await self.request("PUT", _with_digest(location, digest),
                                       scopes, headers={"Content-Length": "0"}, data=b"")
         if resp.status not in (201, 204):
             await self._fail(resp, f"the upload of {digest} to {self.registry}/{repo}", repo)

@@ -62,3 +62,38 @@ def sweep(tmp: str) -> list[str]:
             remove_tree(os.path.join(tmp, n))
             gone.append(n)
     return gone
+
+
+# FS_IOC_GETFLAGS / FS_IOC_SETFLAGS and the "top of a directory hierarchy" flag (chattr +T)
+_GETFLAGS, _SETFLAGS, _TOPDIR_FL = 0x80086601, 0x40086602, 0x00020000
+_spread: set[str] = set()
+
+
+def spread_below(tmp: str) -> None:
+    """Mark ``tmp`` (where layers are staged) as the top of directory hierarchies, so that
+    ext4 places each new layer in a block group of its own choosing with plenty of free
+    inodes, as it places top-level directories. Without it every staged layer lands in the
+    group of tmp/, and on an ext4 without a journal a new inode skips every inode of that
+    group deleted in the last minutes, one block lookup each: with containers, builds and
+    pulls coming and going, Alpine's 518 entries took 440-580 ms to create there and 50 ms
+    in a fresh group (issue 23). Once per directory and process; a filesystem without the
+    flag (tmpfs, overlay) is left alone."""
+    if tmp in _spread:
+        return
+    _spread.add(tmp)
+    import array
+    import fcntl
+    try:
+        fd = os.open(tmp, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError:
+        return
+    try:
+        flags = array.array("i", [0])
+        fcntl.ioctl(fd, _GETFLAGS, flags, True)
+        if not flags[0] & _TOPDIR_FL:
+            flags[0] |= _TOPDIR_FL
+            fcntl.ioctl(fd, _SETFLAGS, flags, True)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

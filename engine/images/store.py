@@ -52,9 +52,10 @@ class ImageStore(Records, Names, Layers, Journal):
         return self.blobs.path(digest)
 
     def ingest_blob(self, src_path: str, expected_digest: str | None = None,
-                    media_type: str | None = None) -> str:
-        """Verify the file at ``src_path`` and move it into blobs/ atomically; its digest."""
-        return self.blobs.ingest(src_path, expected_digest)[0]
+                    media_type: str | None = None, verified: bool = False) -> str:
+        """Verify the file at ``src_path`` (unless ``verified``: its writer hashed it against
+        ``expected_digest``) and move it into blobs/ atomically; its digest."""
+        return self.blobs.ingest(src_path, expected_digest, verified)[0]
 
     # --- reading ------------------------------------------------------------------------------
     def images(self) -> list[Image]:

@@ -19,12 +19,25 @@ HOST_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.ENOMEM, errno.EMFI
 
 # --- decompression --------------------------------------------------------------------------
 
+def _inflater():
+    """(decompressobj, error) of the fastest inflate here: ISA-L's (python-isal) inflates a
+    layer 2-2.5x faster than zlib (7 vs 18 ms for 32 MiB of stored blocks, 16 vs 30 ms for
+    Alpine's rootfs, measured for issue 23) and checks the same CRC-32 and size; zlib when
+    isal is not installed."""
+    try:
+        from isal import isal_zlib
+        return isal_zlib.decompressobj, (zlib.error, isal_zlib.error)
+    except ImportError:
+        return zlib.decompressobj, (zlib.error,)
+
+
 class _Gunzip:
     """gzip (several members too) decompressed in large chunks, with bounded output per read."""
 
     def __init__(self, f: BinaryIO):
         self.f = f
-        self.d = zlib.decompressobj(31)
+        self.new, self.errors = _inflater()
+        self.d = self.new(31)
         self.pending = b""
         self.done = False
         self.started = False
@@ -44,13 +57,13 @@ class _Gunzip:
             self.started = True
             try:
                 out = self.d.decompress(data, CHUNK * 4)
-            except zlib.error as e:
+            except self.errors as e:
                 raise IntegrityError(f"the gzip stream is corrupt: {e}") from None
             self.pending = self.d.unconsumed_tail
             if self.d.eof:
                 rest = self.d.unused_data
                 if rest.strip(b"\0"):
-                    self.d = zlib.decompressobj(31)
+                    self.d = self.new(31)
                     self.pending = rest
                 else:
                     self.done = True
