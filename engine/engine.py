@@ -34,6 +34,20 @@ class Engine(ImagesAPI, RegistryAPI, ContainersAPI, ContainerIOAPI, ContainerFil
         self.paths = Paths.from_env(root, run)
         self.store = Store(self.paths)
 
+    def engine_info(self) -> "EngineInfo":
+        """This engine as the dashboard's header names it: berth, on this machine, at its root."""
+        from . import __version__
+        from .models import EngineInfo
+        return EngineInfo("berth", __version__, "local", self.paths.root)
+
+    def take_warnings(self) -> list[str]:
+        """What the verbs so far let pass but left out (``Store.warn``) and the one line naming
+        the damaged records they skipped; each said once (the CLI prints them after its output)."""
+        lines = [w for w in [*self.store.warnings, self.store.damaged_summary()] if w]
+        self.store.warnings.clear()
+        self.store.damaged.clear()
+        return lines
+
     def emit(self, type: str, action: str, id: str = "", **attributes: str) -> None:
         from .events import emit
         emit(self.paths, type, action, id, {k: str(v) for k, v in attributes.items()})

@@ -30,11 +30,8 @@ def print_warnings() -> None:
     out (``Store.warn``), one line each, and the one line naming the damaged records it
     skipped. Each is said once."""
     for e in _engines[:1]:
-        for line in [*e.store.warnings, e.store.damaged_summary()]:
-            if line:
-                print(f"WARNING: {line}", file=sys.stderr)
-        e.store.warnings.clear()
-        e.store.damaged.clear()
+        for line in e.take_warnings():
+            print(f"WARNING: {line}", file=sys.stderr)
 
 
 def print_table(headers: Sequence[str], rows: Iterable[Sequence[Any]], out=None) -> None:
