@@ -50,6 +50,7 @@ _NAMES: dict[str, tuple[str, str | None]] = {
     # `ssh host berth system dial-stdio`), and the environment of a berth process it starts
     "ApiLimits": ("engine.docker_api.server", "Limits"),
     "run_api_service": ("engine.docker_api.server", "run_service"),
+    "dial_stdio": ("engine.docker_api.stdio", "dial_stdio"),
     "sealed_environment": ("engine.runtime.sealed", "environment"),
     "sealed_python": ("engine.runtime.sealed", "python_command"),
 }

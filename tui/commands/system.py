@@ -53,6 +53,10 @@ def register(sub) -> None:
                    help="seconds an idle keep-alive connection stays open (default 60)")
     p.set_defaults(func=cmd_service)
 
+    p = ssub.add_parser("dial-stdio", help="serve the Docker Engine API on stdin/stdout "
+                        "(what `ssh HOST berth system dial-stdio` runs for -H ssh://HOST)")
+    p.set_defaults(func=cmd_dial_stdio)
+
 
 def human_size(n: float) -> str:
     """docker's units.HumanSize: decimal units, 4 significant digits ('16.43MB', '0B')."""
@@ -264,6 +268,15 @@ def cmd_reset(args) -> int:
     for line in engine.system_reset():
         print(f"removed {line}" if " kept: " not in line else line)
     return 0
+
+
+def cmd_dial_stdio(args) -> int:
+    import os
+    from engine.errors import InvalidArgument
+    if os.environ.get("BERTH_HOST") or os.environ.get("BERTH_CONNECTION"):
+        raise InvalidArgument("dial-stdio serves this machine's berth: drop -H/--connection")
+    from engine.public import dial_stdio
+    return dial_stdio()
 
 
 def cmd_service(args) -> int:
