@@ -108,3 +108,13 @@ def test_engine_info_and_models(docker_host):
     from engine.errors import NotSupported
     with pytest.raises(NotSupported, match="not available through the connection to dk"):
         e.system_check()
+
+
+def test_cli_through_a_saved_connection(docker_host, tmp_path):
+    url, *_ = docker_host
+    env = {"HOME": str(tmp_path)}
+    assert berth("connection", "add", "dk", url, env=env).returncode == 0
+    exercise(["--connection", "dk"], env=env, name="remote-conn")
+    # the default connection: plain commands go there
+    assert berth("connection", "use", "dk", env=env).returncode == 0
+    assert "busybox" in berth("images", env=env).stdout

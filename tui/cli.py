@@ -31,7 +31,7 @@ COMMANDS: dict[str, str] = {
     "port": "interactive", "update": "containers",
     # networks, volumes, stats and events, system
     "network": "networks", "volume": "volumes", "stats": "stats", "events": "stats",
-    "system": "system", "tui": "dashboard", "build": "build", "builder": "build",
+    "system": "system", "connection": "connection", "tui": "dashboard", "build": "build", "builder": "build",
 }
 
 

@@ -133,12 +133,24 @@ class RemoteEngine:
             return c
         return self._start_attached(c, attach_fd, console_size)
 
+    def _stateless(self) -> bool:
+        """A berth over ssh: every connection is a process of its own (ssh_verbs.py)."""
+        return self.addr.scheme == "ssh" and self.engine_info().kind == "berth"
+
     def _start_attached(self, c: Container, attach_fd: int, console_size) -> Container:
         import os
         import socket
         from .streams import AttachBridge, Waiter
+        if self._stateless():
+            from .ssh_verbs import SSHFrames
+            words = ["start", "-a"] + (["-i"] if c.config.open_stdin else []) + [c.id]
+            SSHFrames(self, c.id, words, c.config.tty, socket.socket(fileno=os.dup(attach_fd)))
+            self._changed(c.id)
+            return c
         stream = self._attach_stream(c)
-        waiter = Waiter(self.session, c.id, "removed" if c.config.auto_remove else "next-exit")
+        # next-exit for the code (podman 4 answers 0 to "removed"), then with --rm the
+        # removal is waited for too, so the name is free once `run` returns
+        waiter = Waiter(self.session, c.id, "next-exit", then_removed=c.config.auto_remove)
         # the caller's socket speaks frames: the bridge writes the output and the exit into it
         sock = socket.socket(fileno=os.dup(attach_fd))
         try:
@@ -163,8 +175,14 @@ class RemoteEngine:
 
     def attach(self, ref: str) -> int:
         """A socket speaking engine/runtime/frames with the running container."""
+        import socket
         from .streams import AttachBridge
         c = self.container(ref)
+        if self._stateless():
+            from .ssh_verbs import SSHFrames
+            mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+            SSHFrames(self, c.id, ["attach", c.id], c.config.tty, mine)
+            return theirs.detach()
         return AttachBridge(self, c.id, self._attach_stream(c), c.config.tty).start()
 
     def resize(self, ref: str, rows: int, cols: int) -> None:
@@ -266,6 +284,11 @@ class RemoteEngine:
         """``cmd`` in the running container; a RemoteExec shaped as the local ExecProcess."""
         from .streams import RemoteExec
         interactive = tty or (stdio is not None and not _is_devnull(stdio[0]))
+        if self._stateless() and not detach:
+            from .ssh_verbs import SSHProcess, exec_words
+            self.container(ref)   # a missing container is the API's one-line NotFound
+            return SSHProcess(self, exec_words(ref, cmd, env, workdir, user, tty, interactive,
+                                               privileged), tty, stdio, console_size)
         made = self.session.call("POST", f"/containers/{q(ref)}/exec", None, {
             "Cmd": list(cmd), "Env": list(env) or None, "WorkingDir": workdir, "User": user,
             "Tty": tty, "Privileged": privileged, "AttachStdin": interactive and not detach,

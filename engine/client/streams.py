@@ -12,6 +12,7 @@ import select
 import socket
 import threading
 
+from ..errors import NotFound
 from ..runtime import frames
 
 
@@ -103,7 +104,7 @@ class Waiter:
     """``POST /containers/{id}/wait`` sent before the container starts (so an exit, or a
     removal with --rm, can't slip by it); ``result()`` the exit code."""
 
-    def __init__(self, session, cid: str, condition: str):
+    def __init__(self, session, cid: str, condition: str, then_removed: bool = False):
         from .http import q
         self.ready = threading.Event()
         self.done = threading.Event()
@@ -124,6 +125,11 @@ class Waiter:
                 body = json.loads(r.read() or b"{}")
                 r.close()
                 self.code = int(body.get("StatusCode", 125))
+                if then_removed:
+                    session.call("POST", f"/containers/{q(cid)}/wait", {"condition": "removed"},
+                                 timeout=30.0)
+            except NotFound:
+                pass   # removed already
             except Exception as e:
                 self.error = e
             self.done.set()

@@ -118,16 +118,19 @@ def parse_address(url: str, identity: str = "", tls: TLS | None = None) -> Addre
                           "or ssh://USER@HOST[:PORT]")
 
 
-def ssh_argv(addr: Address) -> list[str]:
-    """The ssh command line that runs the dial-stdio helper on ``addr``'s host.
-    BERTH_SSH_COMMAND replaces ``ssh`` (with its own options), as GIT_SSH_COMMAND does git's."""
+def ssh_argv(addr: Address, command: str = "", tty: bool = False) -> list[str]:
+    """The ssh command line that runs the dial-stdio helper (or ``command``) on ``addr``'s
+    host. BERTH_SSH_COMMAND replaces ``ssh`` (with its own options), as GIT_SSH_COMMAND does
+    git's."""
     argv = shlex.split(os.environ.get("BERTH_SSH_COMMAND") or "ssh")
+    argv.append("-tt" if tty else "-T")
     argv += ["-o", "BatchMode=yes", "-o", f"ConnectTimeout={int(CONNECT_TIMEOUT)}"]
     if addr.port:
         argv += ["-p", str(addr.port)]
     if addr.identity:
         argv += ["-i", addr.identity]
-    argv += ["--", f"{addr.user}@{addr.host}" if addr.user else addr.host, addr.remote_command]
+    argv += ["--", f"{addr.user}@{addr.host}" if addr.user else addr.host,
+             command or addr.remote_command]
     return argv
 
 
