@@ -191,7 +191,8 @@ class Session:
             # the stream owns the socket and the ssh process from here: http.client closes its
             # connection after a head it can't frame (an old engine's 200 with no length)
             sock, owner, conn.owner = conn.sock, conn.owner, None
-            conn.request(method, url, body=json.dumps(body if body is not None else {}).encode(),
+            # no body unless one is needed: after the head, an attach reads stdin from it
+            conn.request(method, url, body=json.dumps(body).encode() if body is not None else None,
                          headers={"Host": "docker", "Content-Type": "application/json",
                                   "Connection": "Upgrade", "Upgrade": "tcp"})
             resp = conn.getresponse()
