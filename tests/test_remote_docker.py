@@ -101,6 +101,8 @@ def test_engine_info_and_models(docker_host):
         assert "PID" in headers and any("sleep" in " ".join(r) for r in rows)
         (sample,) = e.stats_once([c.id])
         assert sample.memory_usage > 0 and sample.pids == 1
+        assert e.rename("modelled", "renamed").name == "renamed"
+        assert e.history("busybox:musl")[0]["Created"].endswith("Z")
     finally:
         e.remove(c.id, force=True)
     with pytest.raises(engine.NotFound):

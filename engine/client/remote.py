@@ -210,7 +210,8 @@ class RemoteEngine:
         return self._verb(ref, "unpause")
 
     def rename(self, ref: str, new_name: str) -> Container:
-        return self._verb(ref, "rename", {"name": new_name})
+        cid = self.container(ref).id   # the old name is gone once the verb is done
+        return self._verb(cid, "rename", {"name": new_name})
 
     def remove(self, ref: str, force: bool = False, volumes: bool = False) -> None:
         self.session.call("DELETE", f"/containers/{q(ref)}",
@@ -335,7 +336,9 @@ class RemoteEngine:
         return self.session.call("GET", f"/images/{q(ref)}/json")
 
     def history(self, ref: str) -> list[dict]:
-        return self.session.call("GET", f"/images/{q(ref)}/history") or []
+        # the local engine's shape: Created as RFC 3339, as the image config has it
+        return [{**h, "Created": convert._time(h.get("Created")) if h.get("Created") else ""}
+                for h in self.session.call("GET", f"/images/{q(ref)}/history") or []]
 
     def tag(self, source: str, target: str) -> None:
         repo, tag = _split_ref(target)
