@@ -25,10 +25,16 @@ def cmd_tui(args) -> int:
               "script use the subcommands: berth ps, berth run, berth --help", file=sys.stderr)
         return 1
     os.environ.setdefault("ESCDELAY", ESCDELAY_MS)   # read when textual is imported
-    from engine import Engine
+    from .common import get_engine
+    engine = get_engine()
+    if getattr(engine, "remote", False):
+        from engine.errors import NotSupported
+        raise NotSupported(f"the dashboard shows this machine's berth only, not "
+                           f"{engine.name}: use the commands with -H/--connection there "
+                           "(`berth connection use local` makes this machine the default again)")
 
     from ..app import BerthApp
     from ..config import load
-    app = BerthApp(Engine(), theme=args.theme, config=load())
+    app = BerthApp(engine, theme=args.theme, config=load())
     app.run()
     return app.return_code or 0
