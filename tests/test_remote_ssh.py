@@ -79,3 +79,30 @@ def test_a_host_that_drops_mid_session(remote):
     p = berth("-H", url, "ps", "--format", "{{.Names}}", env=env)
     assert p.stdout.split() == ["talker"], p
     assert berth("-H", url, "rm", "-f", "talker", env=env).returncode == 0
+
+
+def test_dial_stdio_serves_one_client_on_its_stdio_and_ends_with_it(root, busybox):
+    """No socket, no daemon: requests in on stdin, answers out on stdout, and the process is
+    gone once the client closes its end."""
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("BERTH_")},
+           "BERTH_ROOT": root}
+    p = subprocess.Popen([sys.executable, "-m", "tui.cli", "system", "dial-stdio"],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=REPO, env=env)
+    try:
+        p.stdin.write(b"GET /v1.41/images/json HTTP/1.1\r\nHost: x\r\n\r\n")
+        p.stdin.flush()
+        head = b""
+        while b"\r\n\r\n" not in head:
+            head += p.stdout.read1(65536)
+        assert head.startswith(b"HTTP/1.1 200 "), head
+        length = int(head.split(b"Content-Length: ")[1].split(b"\r\n")[0])
+        body = head.split(b"\r\n\r\n", 1)[1]
+        while len(body) < length:
+            body += p.stdout.read1(65536)
+        assert b"busybox:1.38.0-musl" in body
+        p.stdin.close()
+        assert p.wait(timeout=20) == 0
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()

@@ -65,22 +65,10 @@ def _read() -> dict:
 
 
 def _write(data: dict) -> None:
+    from ..store import write_atomic
     path = _file()
     os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
-    tmp = f"{path}.{os.getpid()}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f, indent=2)
-            f.flush()
-            os.fsync(f.fileno())
-        os.rename(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    write_atomic(path, json.dumps(data, indent=2).encode(), mode=0o600)
 
 
 def docker_contexts() -> list[Connection]:

@@ -113,25 +113,10 @@ class SSHFrames:
         self.sock.close()
 
     def _input(self) -> None:
-        dec = frames.Decoder()
-        try:
-            while True:
-                data = self.sock.recv(65536)
-                if not data:
-                    return
-                for kind, payload in dec.feed(data):
-                    if kind == frames.STDIN:
-                        self.proc.stdin.write(payload)
-                        self.proc.stdin.flush()
-                    elif kind == frames.STDIN_EOF:
-                        self.proc.stdin.close()
-                    elif kind == frames.RESIZE:
-                        rows, _, cols = payload.decode().partition(" ")
-                        self.engine.resize(self.cid, int(rows), int(cols))
-                    elif kind == frames.SIGNAL:
-                        self.engine.kill(self.cid, int(payload))
-                    elif kind == frames.DETACH:
-                        self.proc.terminate()
-                        return
-        except Exception:
-            return
+        from .streams import serve_input
+
+        def stdin(data: bytes) -> None:
+            self.proc.stdin.write(data)
+            self.proc.stdin.flush()
+        serve_input(self.sock, self.engine, self.cid, stdin, self.proc.stdin.close,
+                    self.proc.terminate)

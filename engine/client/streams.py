@@ -76,28 +76,37 @@ class AttachBridge:
             self.sock.close()
 
     def _input(self) -> None:
-        dec = frames.Decoder()
-        try:
-            while True:
-                data = self.sock.recv(65536)
-                if not data:
+        def detach() -> None:
+            self.detached.set()
+            self.stream.close()
+        serve_input(self.sock, self.engine, self.cid, self.stream.send, self.stream.close_write,
+                    detach)
+
+
+def serve_input(sock, engine, cid: str, stdin, stdin_eof, detach) -> None:
+    """What a client sends on an attach's frames socket, until it closes it or detaches:
+    STDIN and STDIN_EOF to the given callables, RESIZE and SIGNAL through the API."""
+    dec = frames.Decoder()
+    try:
+        while True:
+            data = sock.recv(65536)
+            if not data:
+                return
+            for kind, payload in dec.feed(data):
+                if kind == frames.STDIN:
+                    stdin(payload)
+                elif kind == frames.STDIN_EOF:
+                    stdin_eof()
+                elif kind == frames.RESIZE:
+                    rows, _, cols = payload.decode().partition(" ")
+                    engine.resize(cid, int(rows), int(cols))
+                elif kind == frames.SIGNAL:
+                    engine.kill(cid, int(payload))
+                elif kind == frames.DETACH:
+                    detach()
                     return
-                for kind, payload in dec.feed(data):
-                    if kind == frames.STDIN:
-                        self.stream.send(payload)
-                    elif kind == frames.STDIN_EOF:
-                        self.stream.close_write()
-                    elif kind == frames.RESIZE:
-                        rows, _, cols = payload.decode().partition(" ")
-                        self.engine.resize(self.cid, int(rows), int(cols))
-                    elif kind == frames.SIGNAL:
-                        self.engine.kill(self.cid, int(payload))
-                    elif kind == frames.DETACH:
-                        self.detached.set()
-                        self.stream.close()
-                        return
-        except Exception:
-            return   # the container or the client went away: the output side ends it
+    except Exception:
+        return   # the container or the client went away: the output side ends it
 
 
 class Waiter:
