@@ -120,3 +120,55 @@ def test_cli_through_a_saved_connection(docker_host, tmp_path):
     # the default connection: plain commands go there
     assert berth("connection", "use", "dk", env=env).returncode == 0
     assert "busybox" in berth("images", env=env).stdout
+
+
+async def test_dashboard_on_a_docker_connection(docker_host):
+    """The dashboard drawn from dockerd: its header names the host and the engine, the list
+    follows dockerd's events, logs stream from its API, and stop and remove work by keys."""
+    import engine
+    from dashboard_support import make_app, running, screen_text, settle, table_names
+    from engine.models import ContainerConfig
+    from test_dashboard_containers import LOOP, row_state, select
+    from tui.screens.confirm import ConfirmScreen
+    from tui.screens.logs import LogsScreen
+    from tui.widgets.log_view import LogView
+    url, *_ = docker_host
+    e = engine.connect(url, name="dk")
+    e.engine_info()
+    e.run(ContainerConfig(image="busybox:musl", cmd=["sh", "-c", LOOP], network_mode="none"),
+          name="chatty")
+    try:
+        app = make_app(e)
+        async with running(app) as pilot:
+            await select(pilot, app, "chatty")
+            assert "dk · Docker " in screen_text(app)
+            assert row_state(app, "chatty") == "running"
+            await pilot.press("l")
+            assert isinstance(app.screen, LogsScreen)
+            view = app.screen.query_one(LogView)
+            await settle(pilot, lambda: any(x.text.startswith("line 3") for x in view.entries),
+                         rounds=1000)
+            assert {x.stream for x in view.entries} == {"stdout", "stderr"}
+            await pilot.press("escape")
+            # a container made elsewhere shows up through dockerd's events
+            e.create(ContainerConfig(image="busybox:musl", cmd=["true"], network_mode="none"),
+                     name="newcomer")
+            await settle(pilot, lambda: "newcomer" in table_names(app, "containers"),
+                         rounds=1000)
+            await select(pilot, app, "chatty")
+            await pilot.press("x")
+            await settle(pilot, lambda: row_state(app, "chatty") == "exited", rounds=1000)
+            assert e.container("chatty").state.status == "exited"
+            await pilot.press("d")
+            assert isinstance(app.screen, ConfirmScreen)
+            await pilot.press("y")
+            await settle(pilot, lambda: "chatty" not in table_names(app, "containers"),
+                         rounds=1000)
+            with pytest.raises(engine.NotFound):
+                e.container("chatty")
+    finally:
+        for name in ("chatty", "newcomer"):
+            try:
+                e.remove(name, force=True)
+            except engine.NotFound:
+                pass

@@ -18,6 +18,17 @@ from .http import Session, q
 from .transport import Address
 
 
+# what a caller reaching for a local root's parts was doing, in the error's words
+LOCAL_ONLY = {"paths": "a local root's files (consoles and shells in it)",
+              "store": "a local root's records"}
+
+
+class Unavailable(NotSupported, AttributeError):
+    """A verb the Docker API has no way to do. An AttributeError too, so that a caller that
+    looks a verb up (``getattr(engine, name, None)``, as the dashboard does) finds it missing
+    and greys it, and a caller that calls it prints the one line."""
+
+
 class RemoteEngine:
     """An engine reached at ``addr``; ``name`` is what the user calls it (a connection's name)."""
 
@@ -37,9 +48,9 @@ class RemoteEngine:
     def __getattr__(self, name: str):
         if name.startswith("__"):
             raise AttributeError(name)
-        raise NotSupported(f"{name.strip('_').replace('_', ' ')} is not available through the "
-                           f"connection to {self.name} ({self.engine_info().label()}): run it "
-                           "on that host")
+        what = LOCAL_ONLY.get(name) or name.strip("_").replace("_", " ")
+        raise Unavailable(f"{what} is not available through the connection to {self.name} "
+                          f"({self.engine_info().label()}): run it on that host")
 
     def close(self) -> None:
         self.session.close()
@@ -427,14 +438,39 @@ class RemoteEngine:
         with ThreadPoolExecutor(max_workers=min(8, max(1, len(targets)))) as pool:
             return [s for s in pool.map(one, targets) if s is not None]
 
-    def iter_stats(self, ids: list[str] | None = None, interval: float = 1.0, all: bool = False):
+    def iter_stats(self, ids: list[str] | None = None, interval: float = 1.0, all: bool = False,
+                   stop=None):
         """Readings every ``interval`` seconds from each container's stats stream."""
         from .streams import StatsFollower
         follower = StatsFollower(self, ids, all)
+        if stop is not None:
+            threading.Thread(target=lambda: (stop.wait(), follower.close()), daemon=True).start()
         try:
             yield from follower.ticks(interval)
         finally:
             follower.close()
+
+    async def stats(self, ids: list[str] | None = None, interval: float = 1.0, all: bool = False):
+        """``iter_stats`` for the dashboard's event loop (the streams are read in threads)."""
+        from .events import in_thread
+        async for samples in in_thread(self.iter_stats, ids, interval, all):
+            yield samples
+
+    # --- events -------------------------------------------------------------------------------
+
+    def events(self, since=None, until=None, filters=None) -> list:
+        from . import events
+        return events.events(self, since, until, filters)
+
+    def iter_events(self, since=None, filters=None, until=None, stop=None):
+        from . import events
+        return events.iter_events(self, since, filters, until, stop)
+
+    async def follow_events(self, since=None, filters=None, until=None):
+        """The engine's events as they happen, for the dashboard's event loop."""
+        from . import events
+        async for ev in events.in_thread(events.iter_events, self, since, filters, until):
+            yield ev
 
 
 def _log_line(raw: bytes, stream: str) -> LogLine:

@@ -27,11 +27,7 @@ def cmd_tui(args) -> int:
     os.environ.setdefault("ESCDELAY", ESCDELAY_MS)   # read when textual is imported
     from .common import get_engine
     engine = get_engine()
-    if getattr(engine, "remote", False):
-        from engine.errors import NotSupported
-        raise NotSupported(f"the dashboard shows this machine's berth only, not "
-                           f"{engine.name}: use the commands with -H/--connection there "
-                           "(`berth connection use local` makes this machine the default again)")
+    engine.engine_info()   # a host that can't be reached is one line here, not a blank screen
 
     from ..app import BerthApp
     from ..config import load
