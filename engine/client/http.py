@@ -111,6 +111,8 @@ class Session:
         self.timeout = timeout
         self._idle: list[_Connection] = []
         self._lock = threading.Lock()
+        self.ok = True        # the last call reached the engine
+        self.error = ""       # why the last one didn't
 
     def _take(self, timeout) -> _Connection:
         with self._lock:
@@ -134,7 +136,15 @@ class Session:
     def lost(self, conn: _Connection, error: BaseException) -> Unreachable:
         why = conn.why_lost() or str(error) or type(error).__name__
         conn.close()
-        return Unreachable(f"lost the connection to {self.addr.display}: {why}")
+        return self.down(Unreachable(f"lost the connection to {self.addr.display}: {why}"))
+
+    def down(self, error: Unreachable) -> Unreachable:
+        self.ok, self.error = False, str(error)
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for c in idle:
+            c.close()
+        return error
 
     def open(self, method: str, path: str, query: dict | None = None, body=None,
              headers: dict | None = None, timeout: float | None | str = "default") -> Response:
@@ -159,6 +169,9 @@ class Session:
                     conn.close()
                     continue
                 raise self.lost(conn, e) from None
+            except Unreachable as e:   # it could not be dialled at all
+                raise self.down(e) from None
+        self.ok = True
         r = Response(self, conn, resp)
         if resp.status >= 400:
             data = r.read()

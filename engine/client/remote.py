@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import threading
 
-from ..errors import BerthError, NotFound, NotSupported, RegistryError
+from ..errors import BerthError, NotFound, NotSupported, RegistryError, Unreachable
 from ..models import Container, EngineInfo, Image, LogLine
 from . import convert
 from .http import Session, q
@@ -467,10 +467,44 @@ class RemoteEngine:
         return events.iter_events(self, since, filters, until, stop)
 
     async def follow_events(self, since=None, filters=None, until=None):
-        """The engine's events as they happen, for the dashboard's event loop."""
+        """The engine's events as they happen, for the dashboard's event loop. A host that
+        drops is tried again, every 0.5 s doubling to 30 s; once back, a "reconnect" event
+        (type container, no id) tells the caller to read its lists again."""
+        import asyncio
+        import time
+        from ..models import Event
         from . import events
-        async for ev in events.in_thread(events.iter_events, self, since, filters, until):
-            yield ev
+        delay = 0.5
+        while True:
+            try:
+                async for ev in events.in_thread(events.iter_events, self, since, filters, until):
+                    delay = 0.5
+                    yield ev
+                if until is not None:
+                    return
+                # without an end asked for, a stream that ends is an engine that went away
+                self.session.down(Unreachable(f"{self.addr.display} closed its event stream"))
+            except Unreachable:
+                pass
+            since = None
+            while True:
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
+                try:
+                    await asyncio.to_thread(self.ping)
+                    break
+                except BerthError:
+                    continue
+            yield Event(time.time(), "container", "reconnect", "")
+
+    @property
+    def connected(self) -> bool:
+        """The last call reached the engine (``connection_error`` says why it didn't)."""
+        return self.session.ok
+
+    @property
+    def connection_error(self) -> str:
+        return self.session.error
 
 
 def _log_line(raw: bytes, stream: str) -> LogLine:

@@ -12,7 +12,7 @@ import select
 import socket
 import threading
 
-from ..errors import NotFound
+from ..errors import NotFound, Unreachable
 from ..runtime import frames
 
 
@@ -324,7 +324,13 @@ class StatsFollower:
         import time
         while not self.closed.is_set():
             started = time.monotonic()
-            for cid in self._targets():
+            try:
+                targets = self._targets()
+            except Unreachable:   # the host is away: nothing to show until it is back
+                targets = []
+                with self.lock:
+                    self.latest.clear()
+            for cid in targets:
                 with self.lock:
                     known = cid in self.streams
                     if not known:

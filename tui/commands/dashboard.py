@@ -29,8 +29,8 @@ def cmd_tui(args) -> int:
     engine = get_engine()
     engine.engine_info()   # a host that can't be reached is one line here, not a blank screen
 
-    from ..app import BerthApp
     from ..config import load
-    app = BerthApp(engine, theme=args.theme, config=load())
+    from ..hosts import HostsApp
+    app = HostsApp(engine, getattr(engine, "name", "local"), theme=args.theme, config=load())
     app.run()
     return app.return_code or 0

@@ -17,7 +17,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import ContentSwitcher, Input, Static
 
-from ..hosts import where
+from ..host_label import where
 from ..widgets import rows as R
 from ..widgets.detail import DetailPane
 from ..widgets.footer import KeyFooter

@@ -18,7 +18,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
-from ..hosts import where
+from ..host_label import where
 from ..widgets.graphs import CARD_HEIGHT, ContainerGraphs
 from ..widgets.header import HostHeader
 from ..widgets.history import HistoryBook

@@ -1,0 +1,106 @@
+"""The dashboard over several engines: `h` switches between this machine's berth and a
+connection (here a second berth root served by `berth system service` on a unix socket), the
+header names each, and a host that goes away shows as disconnected and comes back by itself;
+a host that hangs never freezes the screen."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from dashboard_support import dashboard, running, screen_text, settle
+from helpers import REPO, claim_root, release_root
+from remote_engines import _answers, wait_for
+
+
+def names(app) -> list[str]:
+    return sorted(r.model.name for r in dashboard(app).table("containers").rows_in_order())
+
+
+def _serve(root: str, sock: str) -> subprocess.Popen:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BERTH_")}
+    p = subprocess.Popen([sys.executable, "-m", "tui.cli", "--root", root, "system", "service",
+                          "--socket", sock], cwd=REPO, env=env, stderr=subprocess.DEVNULL,
+                         start_new_session=True)
+    wait_for(lambda: p.poll() is not None or _answers(sock), 30, "berth's API service")
+    assert p.poll() is None
+    return p
+
+
+def _stop(p: subprocess.Popen) -> None:
+    if p.poll() is None:
+        p.send_signal(signal.SIGTERM)
+        try:
+            p.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+
+
+@pytest.fixture
+def other_root(tmp_path):
+    d = claim_root("berth-other-")
+    try:
+        yield d
+    finally:
+        release_root(d)
+
+
+async def test_switch_hosts_and_a_host_that_drops(engine, busybox, other_root, tmp_path,
+                                                  monkeypatch):
+    from engine import Engine
+    from engine.models import ContainerConfig
+    from tui.config import Config
+    from tui.hosts import HostsApp, HostsScreen
+    monkeypatch.setenv("HOME", str(tmp_path))
+    for var in ("XDG_CONFIG_HOME", "DOCKER_HOST", "CONTAINER_HOST", "DOCKER_CONFIG"):
+        monkeypatch.delenv(var, raising=False)
+    other = Engine(other_root)
+    other.load(str(__import__("helpers").BUSYBOX_MUSL))
+    config = ContainerConfig(image="busybox:1.38.0-musl", cmd=["sleep", "300"],
+                             network_mode="none")
+    engine.create(config, name="here")
+    other.create(config, name="there")
+    sock = str(tmp_path / "other.sock")
+    service = _serve(other_root, sock)
+    try:
+        from engine import connections
+        connections.add("other", f"unix://{sock}")
+        app = HostsApp(engine, "local", config=Config(), live=False)
+        async with running(app) as pilot:
+            await settle(pilot, lambda: names(app) == ["here"])
+            assert names(app) == ["here"], screen_text(app)
+            await pilot.press("h")
+            assert isinstance(app.screen, HostsScreen)
+            await pilot.press("down", "enter")   # local, then other
+            await settle(pilot, lambda: app.host == "other" and getattr(app.screen, "loaded", False)
+                         and "there" in names(app), rounds=1000)
+            assert "other · berth" in screen_text(app)
+            # the host goes away: the header says so; it comes back by itself
+            _stop(service)
+            await settle(pilot, lambda: "DISCONNECTED" in screen_text(app), rounds=1000)
+            other.create(config, name="while-away")
+            service = _serve(other_root, sock)
+            await settle(pilot, lambda: "while-away" in names(app)
+                         and "DISCONNECTED" not in screen_text(app), rounds=1500)
+            # a host that hangs (stopped, not gone): keys still work on the screen
+            service.send_signal(signal.SIGSTOP)
+            try:
+                await pilot.press("2")
+                await settle(pilot, lambda: app.screen.pane_kind == "images", rounds=100)
+                assert app.screen.pane_kind == "images"
+                await pilot.press("1")
+            finally:
+                service.send_signal(signal.SIGCONT)
+            # and back to this machine
+            await pilot.press("h")
+            await pilot.press("up", "enter")
+            await settle(pilot, lambda: app.host == "local" and getattr(app.screen, "loaded", False)
+                         and names(app) == ["here"], rounds=1000)
+            assert other_root not in screen_text(app)
+    finally:
+        _stop(service)
