@@ -172,3 +172,38 @@ async def test_dashboard_on_a_docker_connection(docker_host):
                 e.remove(name, force=True)
             except engine.NotFound:
                 pass
+
+
+async def test_the_consoles_exec_reaches_the_engine_it_was_opened_on(docker_host):
+    """The exec console's program (`berth exec -it ID sh` on a pty, as the dashboard starts
+    it) runs in a dockerd container through the API when the dashboard draws dockerd."""
+    import asyncio
+    import engine
+    from engine.models import ContainerConfig
+    from tui.widgets.terminal_sessions import PtySession, exec_argv
+    url, *_ = docker_host
+    e = engine.connect(url, name="dk")
+    c = e.run(ContainerConfig(image="busybox:musl", cmd=["sleep", "300"], network_mode="none"),
+              name="consoled")
+    session = PtySession(exec_argv(c.id, "sh"), e.client_environment())
+    try:
+        await session.start(24, 80)
+        os.write(session.fd, b"echo $((6*7))-$(hostname)\n")
+        seen = b""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 30
+        while f"42-{c.id[:12]}".encode() not in seen and loop.time() < deadline:
+            try:
+                seen += await asyncio.wait_for(loop.run_in_executor(None, os.read, session.fd,
+                                                                    65536), 5)
+            except (asyncio.TimeoutError, OSError):
+                break
+        assert f"42-{c.id[:12]}".encode() in seen, seen
+        os.write(session.fd, b"exit 3\n")
+        code, _ = await asyncio.wait_for(session.wait(), 30)
+        assert code == 3
+    finally:
+        session.close()
+        if session.fd is not None:
+            os.close(session.fd)
+        e.remove(c.id, force=True)

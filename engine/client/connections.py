@@ -39,7 +39,8 @@ class Connection:
             tls = TLS.in_dir(self.tls_dir, not self.skip_tls_verify)
         elif self.url.startswith("tcp://"):
             tls = TLS.from_env()
-        return connect(self.url, self.identity, self.name, tls)
+        return connect(self.url, self.identity, self.name, tls,
+                       connection=self.name if self.source == "berth" else "")
 
 
 def config_dir() -> str:

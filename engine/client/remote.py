@@ -34,9 +34,10 @@ class RemoteEngine:
 
     remote = True
 
-    def __init__(self, addr: Address, name: str = ""):
+    def __init__(self, addr: Address, name: str = "", connection: str = ""):
         self.addr = addr
-        self.name = name or addr.display
+        self.name = name or connection or addr.display
+        self.connection = connection   # the saved connection it was made from, if any
         self.session = Session(addr)
         self._info: EngineInfo | None = None
         self._inspected: dict[str, tuple[str, Container]] = {}   # id -> (state, model)
@@ -77,6 +78,18 @@ class RemoteEngine:
 
     def take_warnings(self) -> list[str]:
         return []
+
+    def client_environment(self) -> dict[str, str]:
+        """What a berth process started for this engine (a console's ``berth exec``) needs in
+        its environment to reach it: the connection or address, and what ssh and TLS read."""
+        import os
+        env = ({"BERTH_HOST": "", "BERTH_CONNECTION": self.connection} if self.connection
+               else {"BERTH_HOST": self.addr.url, "BERTH_CONNECTION": ""})
+        for var in ("HOME", "USER", "SSH_AUTH_SOCK", "XDG_CONFIG_HOME", "DOCKER_CONFIG",
+                    "DOCKER_CERT_PATH", "DOCKER_TLS_VERIFY"):
+            if os.environ.get(var):
+                env[var] = os.environ[var]
+        return env
 
     # --- containers ---------------------------------------------------------------------------
 

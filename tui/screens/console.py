@@ -103,7 +103,7 @@ class ConsoleScreen(Screen):
         """Add an exec console running ``command`` in the container and show it."""
         if self.full():
             return None
-        env = {"BERTH_ROOT": self.engine.paths.root, "BERTH_RUN": self.engine.paths.run}
+        env = self.engine.client_environment()
         return await self._add(PtySession(exec_argv(container_id, command), env), name,
                                container_id)
 

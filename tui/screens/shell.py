@@ -49,7 +49,7 @@ def exec_command(cid: str) -> list[str]:
 def exec_environment(engine) -> dict[str, str]:
     """The whole environment ``exec_command`` runs with (see engine/runtime/sealed.py)."""
     from engine.public import sealed_environment as environment
-    return environment(BERTH_ROOT=engine.paths.root, BERTH_RUN=engine.paths.run)
+    return environment(**engine.client_environment())
 
 
 def run_shell(app, engine, container) -> None:
