@@ -104,3 +104,54 @@ async def test_switch_hosts_and_a_host_that_drops(engine, busybox, other_root, t
             assert other_root not in screen_text(app)
     finally:
         _stop(service)
+
+
+async def test_all_hosts_in_one_list(engine, busybox, other_root, tmp_path, monkeypatch):
+    """F: this machine's containers and a connection's in one table with a HOST column; a
+    stop reaches the right host; a host that hangs is shown as slow, the others still drawn."""
+    from engine import Engine, connections
+    from engine.models import ContainerConfig
+    from tui.config import Config
+    from tui.hosts import HostsApp
+    from tui.screens.fleet import FleetScreen
+    monkeypatch.setenv("HOME", str(tmp_path))
+    for var in ("XDG_CONFIG_HOME", "DOCKER_HOST", "CONTAINER_HOST", "DOCKER_CONFIG"):
+        monkeypatch.delenv(var, raising=False)
+    other = Engine(other_root)
+    other.load(str(__import__("helpers").BUSYBOX_MUSL))
+    config = ContainerConfig(image="busybox:1.38.0-musl", cmd=["sleep", "300"],
+                             network_mode="none")
+    engine.create(config, name="here")
+    other.run(config, name="there")
+    sock = str(tmp_path / "other.sock")
+    service = _serve(other_root, sock)
+    try:
+        connections.add("other", f"unix://{sock}")
+        app = HostsApp(engine, "local", config=Config(), live=False)
+        async with running(app) as pilot:
+            await pilot.press("F")
+            fleet = app.screen
+            assert isinstance(fleet, FleetScreen)
+
+            def listed():
+                return sorted((h, c.name) for h, c in fleet.rows.values())
+            await settle(pilot, lambda: listed() == [("local", "here"), ("other", "there")],
+                         rounds=1000)
+            assert "HOST" in screen_text(app) and "other (berth)" in screen_text(app)
+            table = fleet.query_one("DataTable")
+            keys = list(fleet.rows)
+            table.move_cursor(row=keys.index(next(k for k in keys if k.startswith("other/"))))
+            await pilot.press("x")
+            await settle(pilot, lambda: other.container("there").state.status == "exited",
+                         rounds=1500)
+            # a host that hangs: the others are drawn, it is named as slow
+            service.send_signal(signal.SIGSTOP)
+            try:
+                engine.create(config, name="here-too")
+                await settle(pilot, lambda: ("local", "here-too") in listed()
+                             and "slow" in screen_text(app), rounds=1500)
+                assert ("local", "here-too") in listed(), screen_text(app)
+            finally:
+                service.send_signal(signal.SIGCONT)
+    finally:
+        _stop(service)

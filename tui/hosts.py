@@ -84,7 +84,9 @@ class HostsApp(BerthApp):
     COMMANDS = BerthApp.COMMANDS | {HostCommands}
     BINDINGS = [*BerthApp.BINDINGS,
                 Binding("h", "hosts", "Hosts", id="hosts",
-                        tooltip="Switch to another engine: this machine or a connection")]
+                        tooltip="Switch to another engine: this machine or a connection"),
+                Binding("F", "fleet", "All hosts", id="fleet",
+                        tooltip="The containers of every host in one list")]
 
     def __init__(self, engine, host: str = "local", **kwargs):
         super().__init__(engine, **kwargs)
@@ -105,6 +107,11 @@ class HostsApp(BerthApp):
             if header.root != text:
                 header.root = text
                 header.refresh()
+
+    def action_fleet(self) -> None:
+        from .screens.fleet import FleetScreen
+        if not isinstance(self.screen, FleetScreen):
+            self.push_screen(FleetScreen())
 
     def action_hosts(self) -> None:
         from engine import connections
