@@ -50,6 +50,11 @@ class HostsScreen(ModalScreen[str | None]):
                                       f"{c.url or '(this machine)'}   {c.source}", id=c.name)
                                for c in self.connections], id="hosts-list")
 
+    def on_mount(self) -> None:
+        names = [c.name for c in self.connections]
+        if self.current in names:   # the cursor starts on the host on show
+            self.query_one(OptionList).highlighted = names.index(self.current)
+
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         self.dismiss(event.option.id)
 
