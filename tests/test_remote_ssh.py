@@ -39,7 +39,7 @@ def test_cli_through_ssh_to_a_daemonless_berth(remote, tmp_path):
         for k in env:
             os.environ.pop(k)
         e.close()
-    exercise(["-H", url], env=env, image="busybox:1.38.0-musl")
+    exercise(["-H", url], env=env, image="busybox:1.38.0-musl", full=False)
     # and as a saved connection with its key
     home = {**env, "HOME": str(tmp_path)}
     assert berth("connection", "add", "web", url, env=home).returncode == 0
