@@ -18,9 +18,11 @@ from urllib.parse import unquote, urlsplit
 
 from ..errors import HostError, InvalidArgument, Unreachable
 
-# what the far end of an ssh connection runs: berth when it has it, else docker's helper
+# what the far end of an ssh connection runs: berth when it has it, else docker's helper, else
+# podman's (podman 4 has the same verb)
 REMOTE_DIAL = ("if command -v berth >/dev/null 2>&1; then exec berth system dial-stdio; "
-               "else exec docker system dial-stdio; fi")
+               "elif command -v docker >/dev/null 2>&1; then exec docker system dial-stdio; "
+               "else exec podman system dial-stdio; fi")
 CONNECT_TIMEOUT = 10.0
 
 
