@@ -14,7 +14,7 @@ import pytest
 
 from dashboard_support import dashboard, running, screen_text, settle
 from helpers import REPO, claim_root, release_root
-from remote_engines import _answers, wait_for
+from remote_engines import _answers, _stop, wait_for
 
 
 def names(app) -> list[str]:
@@ -31,16 +31,6 @@ def _serve(root: str, sock: str) -> subprocess.Popen:
     return p
 
 
-def _stop(p: subprocess.Popen) -> None:
-    if p.poll() is None:
-        p.send_signal(signal.SIGTERM)
-        try:
-            p.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait()
-
-
 @pytest.fixture
 def other_root(tmp_path):
     d = claim_root("berth-other-")
@@ -50,111 +40,107 @@ def other_root(tmp_path):
         release_root(d)
 
 
-async def test_switch_hosts_and_a_host_that_drops(engine, busybox, other_root, tmp_path,
-                                                  monkeypatch):
-    from engine import Engine
-    from engine.models import ContainerConfig
-    from tui.config import Config
-    from tui.hosts import HostsApp, HostsScreen
-    monkeypatch.setenv("HOME", str(tmp_path))
-    for var in ("XDG_CONFIG_HOME", "DOCKER_HOST", "CONTAINER_HOST", "DOCKER_CONFIG"):
-        monkeypatch.delenv(var, raising=False)
-    other = Engine(other_root)
-    other.load(str(__import__("helpers").BUSYBOX_MUSL))
-    config = ContainerConfig(image="busybox:1.38.0-musl", cmd=["sleep", "300"],
-                             network_mode="none")
-    engine.create(config, name="here")
-    other.create(config, name="there")
-    sock = str(tmp_path / "other.sock")
-    service = _serve(other_root, sock)
-    try:
-        from engine import connections
-        connections.add("other", f"unix://{sock}")
-        app = HostsApp(engine, "local", config=Config(), live=False)
-        async with running(app) as pilot:
-            await settle(pilot, lambda: names(app) == ["here"])
-            assert names(app) == ["here"], screen_text(app)
-            await pilot.press("h")
-            assert isinstance(app.screen, HostsScreen)
-            await pilot.press("down", "enter")   # local, then other
-            await settle(pilot, lambda: app.host == "other" and getattr(app.screen, "loaded", False)
-                         and names(app) == ["there"], rounds=1000)
-            assert "other · berth" in screen_text(app)
-            # and back to this machine, and there again
-            await pilot.press("h")
-            await pilot.press("up", "enter")
-            await settle(pilot, lambda: app.host == "local" and getattr(app.screen, "loaded", False)
-                         and names(app) == ["here"], rounds=1000)
-            assert "other · berth" not in screen_text(app)
-            await pilot.press("h")
-            await pilot.press("down", "enter")
-            await settle(pilot, lambda: app.host == "other" and getattr(app.screen, "loaded", False)
-                         and names(app) == ["there"], rounds=1000)
-            # the host goes away: the header says so; it comes back by itself
-            _stop(service)
-            await settle(pilot, lambda: "DISCONNECTED" in screen_text(app), rounds=1000)
-            other.create(config, name="while-away")
-            service = _serve(other_root, sock)
-            await settle(pilot, lambda: "while-away" in names(app)
-                         and "DISCONNECTED" not in screen_text(app), rounds=1500)
-            # a host that hangs (stopped, not gone): keys still work on the screen
-            service.send_signal(signal.SIGSTOP)
-            try:
-                await pilot.press("2")
-                await settle(pilot, lambda: app.screen.pane_kind == "images", rounds=100)
-                assert app.screen.pane_kind == "images"
-            finally:
-                service.send_signal(signal.SIGCONT)
-    finally:
-        _stop(service)
-
-
-async def test_all_hosts_in_one_list(engine, busybox, other_root, tmp_path, monkeypatch):
-    """F: this machine's containers and a connection's in one table with a HOST column; a
-    stop reaches the right host; a host that hangs is shown as slow, the others still drawn."""
+@pytest.fixture
+def two_hosts(engine, busybox, other_root, tmp_path, monkeypatch):
+    """This machine's berth (with "here") and a connection "other": a second root (with
+    "there", running) served by `berth system service` on a socket. Yields (other engine,
+    config, socket path, service holder): holder[0] is the service process, which a test may
+    stop and start again."""
     from engine import Engine, connections
     from engine.models import ContainerConfig
-    from tui.config import Config
-    from tui.hosts import HostsApp
-    from tui.screens.fleet import FleetScreen
+    from helpers import BUSYBOX_MUSL
     monkeypatch.setenv("HOME", str(tmp_path))
     for var in ("XDG_CONFIG_HOME", "DOCKER_HOST", "CONTAINER_HOST", "DOCKER_CONFIG"):
         monkeypatch.delenv(var, raising=False)
     other = Engine(other_root)
-    other.load(str(__import__("helpers").BUSYBOX_MUSL))
+    other.load(str(BUSYBOX_MUSL))
     config = ContainerConfig(image="busybox:1.38.0-musl", cmd=["sleep", "300"],
                              network_mode="none")
     engine.create(config, name="here")
     other.run(config, name="there")
     sock = str(tmp_path / "other.sock")
-    service = _serve(other_root, sock)
+    holder = [_serve(other_root, sock)]
     try:
         connections.add("other", f"unix://{sock}")
-        app = HostsApp(engine, "local", config=Config(), live=False)
-        async with running(app) as pilot:
-            await pilot.press("F")
-            fleet = app.screen
-            assert isinstance(fleet, FleetScreen)
-
-            def listed():
-                return sorted((h, c.name) for h, c in fleet.rows.values())
-            await settle(pilot, lambda: listed() == [("local", "here"), ("other", "there")],
-                         rounds=1000)
-            assert "HOST" in screen_text(app) and "other (berth)" in screen_text(app)
-            table = fleet.query_one("DataTable")
-            keys = list(fleet.rows)
-            table.move_cursor(row=keys.index(next(k for k in keys if k.startswith("other/"))))
-            await pilot.press("x")
-            await settle(pilot, lambda: other.container("there").state.status == "exited",
-                         rounds=1500)
-            # a host that hangs: the others are drawn, it is named as slow
-            service.send_signal(signal.SIGSTOP)
-            try:
-                engine.create(config, name="here-too")
-                await settle(pilot, lambda: ("local", "here-too") in listed()
-                             and "slow" in screen_text(app), rounds=1500)
-                assert ("local", "here-too") in listed(), screen_text(app)
-            finally:
-                service.send_signal(signal.SIGCONT)
+        yield other, config, sock, holder
     finally:
-        _stop(service)
+        _stop(holder[0])
+
+
+def _app(engine):
+    from tui.config import Config
+    from tui.hosts import HostsApp
+    return HostsApp(engine, "local", config=Config(), live=False)
+
+
+async def test_switch_hosts_and_a_host_that_drops(engine, two_hosts):
+    from tui.hosts import HostsScreen
+    other, config, sock, holder = two_hosts
+    app = _app(engine)
+    async with running(app) as pilot:
+        await settle(pilot, lambda: names(app) == ["here"])
+        assert names(app) == ["here"], screen_text(app)
+        await pilot.press("h")
+        assert isinstance(app.screen, HostsScreen)
+        await pilot.press("down", "enter")   # local, then other
+        await settle(pilot, lambda: app.host == "other" and getattr(app.screen, "loaded", False)
+                     and names(app) == ["there"], rounds=1000)
+        assert "other · berth" in screen_text(app)
+        # and back to this machine, and there again
+        await pilot.press("h")
+        await pilot.press("up", "enter")
+        await settle(pilot, lambda: app.host == "local" and getattr(app.screen, "loaded", False)
+                     and names(app) == ["here"], rounds=1000)
+        assert "other · berth" not in screen_text(app)
+        await pilot.press("h")
+        await pilot.press("down", "enter")
+        await settle(pilot, lambda: app.host == "other" and getattr(app.screen, "loaded", False)
+                     and names(app) == ["there"], rounds=1000)
+        # the host goes away: the header says so; it comes back by itself
+        _stop(holder[0])
+        await settle(pilot, lambda: "DISCONNECTED" in screen_text(app), rounds=1000)
+        other.create(config, name="while-away")
+        holder[0] = _serve(other.paths.root, sock)
+        await settle(pilot, lambda: "while-away" in names(app)
+                     and "DISCONNECTED" not in screen_text(app), rounds=1500)
+        # a host that hangs (stopped, not gone): keys still work on the screen
+        holder[0].send_signal(signal.SIGSTOP)
+        try:
+            await pilot.press("2")
+            await settle(pilot, lambda: app.screen.pane_kind == "images", rounds=100)
+            assert app.screen.pane_kind == "images"
+        finally:
+            holder[0].send_signal(signal.SIGCONT)
+
+
+async def test_all_hosts_in_one_list(engine, two_hosts):
+    """F: this machine's containers and a connection's in one table with a HOST column; a
+    stop reaches the right host; a host that hangs is shown as slow, the others still drawn."""
+    from tui.screens.fleet import FleetScreen
+    other, config, sock, holder = two_hosts
+    app = _app(engine)
+    async with running(app) as pilot:
+        await pilot.press("F")
+        fleet = app.screen
+        assert isinstance(fleet, FleetScreen)
+
+        def listed():
+            return sorted((h, c.name) for h, c in fleet.rows.values())
+        await settle(pilot, lambda: listed() == [("local", "here"), ("other", "there")],
+                     rounds=1000)
+        assert "HOST" in screen_text(app) and "other (berth)" in screen_text(app)
+        table = fleet.query_one("DataTable")
+        keys = list(fleet.rows)
+        table.move_cursor(row=keys.index(next(k for k in keys if k.startswith("other/"))))
+        await pilot.press("x")
+        await settle(pilot, lambda: other.container("there").state.status == "exited",
+                     rounds=1500)
+        # a host that hangs: the others are drawn, it is named as slow
+        holder[0].send_signal(signal.SIGSTOP)
+        try:
+            engine.create(config, name="here-too")
+            await settle(pilot, lambda: ("local", "here-too") in listed()
+                         and "slow" in screen_text(app), rounds=1500)
+            assert ("local", "here-too") in listed(), screen_text(app)
+        finally:
+            holder[0].send_signal(signal.SIGCONT)

@@ -14,7 +14,6 @@ from functools import partial
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import OptionList, Static
@@ -22,6 +21,7 @@ from textual.widgets.option_list import Option
 
 from .app import BerthApp
 from .host_label import where
+from .screens.palette import BerthCommands
 
 
 class HostsScreen(ModalScreen[str | None]):
@@ -59,8 +59,8 @@ class HostsScreen(ModalScreen[str | None]):
         self.dismiss(event.option.id)
 
 
-class HostCommands(Provider):
-    """"Host: NAME" for every engine, in the command palette."""
+class HostCommands(BerthCommands):
+    """"Host: NAME" for every engine, in the command palette (BerthCommands' matching)."""
 
     def _commands(self):
         from engine import connections
@@ -70,17 +70,6 @@ class HostCommands(Provider):
             return []
         return [(f"Host: {c.name}", partial(self.app.switch_host, c.name),
                  f"show {c.url or 'this machine'}") for c in found]
-
-    async def discover(self) -> Hits:
-        for name, callback, help_text in self._commands():
-            yield DiscoveryHit(name, callback, help=help_text)
-
-    async def search(self, query: str) -> Hits:
-        matcher = self.matcher(query)
-        for name, callback, help_text in self._commands():
-            score = matcher.match(name)
-            if score > 0:
-                yield Hit(score, matcher.highlight(name), callback, help=help_text)
 
 
 class HostsApp(BerthApp):

@@ -61,6 +61,11 @@ def error_for(status: int, body: bytes, what: str) -> BerthError:
     return BerthError(message)
 
 
+# what reading an answer raises when its connection breaks, or is closed under the reader by
+# another thread (a follower's stop): http.client then trips over its own closed parts
+_BROKEN = (OSError, http.client.HTTPException, ValueError, AttributeError)
+
+
 class Response:
     """A streamed answer; ``close`` gives its connection back (or drops it mid-stream)."""
 
@@ -72,13 +77,13 @@ class Response:
     def read(self, n: int = -1) -> bytes:
         try:
             return self.resp.read(n) if n >= 0 else self.resp.read()
-        except (OSError, http.client.HTTPException) as e:
+        except _BROKEN as e:
             raise self.session.lost(self.conn, e) from None
 
     def read1(self, n: int = 65536) -> bytes:
         try:
             return self.resp.read1(n)
-        except (OSError, http.client.HTTPException) as e:
+        except _BROKEN as e:
             raise self.session.lost(self.conn, e) from None
 
     def lines(self):
