@@ -101,8 +101,25 @@ def dockerd(tls_port: int = 0):
                            capture_output=True)
         _stop(proc)
         log.close()
+        _kill_leftovers(tmp)
         _umount_below(tmp)
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _kill_leftovers(path: str) -> None:
+    """Processes an engine left that name ``path`` (podman's exec conmons linger 300 s after
+    the service is gone; containerd shims): by their pids, ours only."""
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                cmdline = f.read()
+        except OSError:
+            continue
+        if path.encode() in cmdline:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(entry), signal.SIGKILL)
 
 
 def _umount_below(path: str) -> None:
@@ -162,6 +179,7 @@ def podman_service():
         _stop(proc)
         log.close()
         subprocess.run([*base, "system", "reset", "-f"], capture_output=True, env=env)
+        _kill_leftovers(tmp)
         _umount_below(tmp)
         shutil.rmtree(tmp, ignore_errors=True)
 
