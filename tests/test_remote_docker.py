@@ -105,6 +105,10 @@ def test_engine_info_and_models(docker_host):
         assert "PID" in headers and any("sleep" in " ".join(r) for r in rows)
         (sample,) = e.stats_once([c.id])
         assert sample.memory_usage > 0 and sample.pids == 1
+        stream = e.iter_stats([c.id], interval=0.3)
+        ticks = [next(stream) for _ in range(12)]
+        stream.close()
+        assert any(t and t[0].id == c.id and t[0].pids == 1 for t in ticks), ticks
         assert e.rename("modelled", "renamed").name == "renamed"
         assert e.history("busybox:musl")[0]["Created"].endswith("Z")
     finally:

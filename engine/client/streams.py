@@ -287,8 +287,6 @@ class StatsFollower:
         self.closed = threading.Event()
 
     def _follow(self, cid: str) -> None:
-        import json
-        from . import convert
         from .http import q
         try:
             r = self.engine.session.open("GET", f"/containers/{q(cid)}/stats", {"stream": "1"},
@@ -303,10 +301,10 @@ class StatsFollower:
             for line in r.lines():
                 if self.closed.is_set():
                     break
-                data = json.loads(line)
-                sample = convert.stats_sample(cid, data.get("name") or cid, data)
+                # kept as it came: engines send a reading a second, a tick may want fewer,
+                # and only the latest is turned into a sample when a tick hands them out
                 with self.lock:
-                    self.latest[cid] = sample
+                    self.latest[cid] = line
         except Exception:
             pass
         finally:
@@ -314,6 +312,13 @@ class StatsFollower:
             with self.lock:
                 self.streams.pop(cid, None)
                 self.latest.pop(cid, None)
+
+    @staticmethod
+    def _sample(cid: str, line: bytes):
+        import json
+        from . import convert
+        data = json.loads(line)
+        return convert.stats_sample(cid, data.get("name") or cid, data)
 
     def _targets(self) -> list[str]:
         if self.ids:
@@ -338,8 +343,8 @@ class StatsFollower:
                 if not known:
                     threading.Thread(target=self._follow, args=(cid,), daemon=True).start()
             with self.lock:
-                samples = list(self.latest.values())
-            yield samples
+                raw = list(self.latest.items())
+            yield [self._sample(cid, line) for cid, line in raw]
             time.sleep(max(0.0, interval - (time.monotonic() - started)))
 
     def close(self) -> None:
