@@ -2,7 +2,8 @@
 
 from .errors import BerthError, Conflict, HostError, InvalidArgument, NotFound
 
-__all__ = ["Engine", "BerthError", "Conflict", "HostError", "InvalidArgument", "NotFound"]
+__version__ = "0.1.0"
+__all__ = ["Engine", "connect", "connections", "BerthError", "Conflict", "HostError", "InvalidArgument", "NotFound"]
 
 
 def __getattr__(name: str):
@@ -11,4 +12,10 @@ def __getattr__(name: str):
     if name == "Engine":
         from .engine import Engine
         return Engine
+    if name == "connect":
+        from .client import connect
+        return connect
+    if name == "connections":
+        from .client import connections
+        return connections
     raise AttributeError(f"module 'engine' has no attribute {name!r}")

@@ -39,6 +39,32 @@ class Engine(ImagesAPI, RegistryAPI, ContainersAPI, ContainerIOAPI, ContainerFil
         if warning:
             self.store.warn(warning)
 
+    def engine_info(self) -> "EngineInfo":
+        """This engine as the dashboard's header names it: berth, on this machine, at its root."""
+        from . import __version__
+        from .models import EngineInfo
+        return EngineInfo("berth", __version__, "local", self.paths.root)
+
+    def client_environment(self) -> dict[str, str]:
+        """What a berth process started for this engine (a console's ``berth exec``) needs in
+        its environment to reach it: this root, and no connection named elsewhere."""
+        import os
+        env = {"BERTH_ROOT": self.paths.root, "BERTH_RUN": self.paths.run}
+        if os.environ.get("BERTH_HOST") or os.environ.get("BERTH_CONNECTION") or \
+                os.path.exists(os.path.join(os.environ.get("XDG_CONFIG_HOME") or
+                                            os.path.expanduser("~/.config"),
+                                            "berth", "connections.json")):
+            env.update(BERTH_HOST="", BERTH_CONNECTION="local")
+        return env
+
+    def take_warnings(self) -> list[str]:
+        """What the verbs so far let pass but left out (``Store.warn``) and the one line naming
+        the damaged records they skipped; each said once (the CLI prints them after its output)."""
+        lines = [w for w in [*self.store.warnings, self.store.damaged_summary()] if w]
+        self.store.warnings.clear()
+        self.store.damaged.clear()
+        return lines
+
     def emit(self, type: str, action: str, id: str = "", **attributes: str) -> None:
         from .events import emit
         emit(self.paths, type, action, id, {k: str(v) for k, v in attributes.items()})

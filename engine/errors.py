@@ -109,6 +109,11 @@ class NotSupported(BerthError):
     Docker's 501."""
 
 
+class Unreachable(HostError):
+    """An engine over a connection (engine/client/) that can't be reached, or that went away
+    mid-call: the dashboard shows its host as disconnected and tries again."""
+
+
 def host_error(what: str, err: OSError) -> HostError:
     """Turn an OSError into a HostError that names the operation and the kernel's reason (a
     DiskError when the filesystem refused a write)."""

@@ -492,6 +492,23 @@ class Finding(Model):
     repaired: bool = False
 
 
+@dataclass
+class EngineInfo(Model):
+    """Which engine a client talks to: what the dashboard's header and ``connection ls`` name."""
+
+    kind: str          # berth | docker | podman
+    version: str = ""  # the engine's own version ("26.1.4", "4.3.1")
+    host: str = ""     # "local", or the connection's name or address
+    address: str = ""  # the root of a local berth; unix://…, tcp://…, ssh://… of a remote one
+
+    def label(self) -> str:
+        """"berth", "Docker 26", "Podman 4.3": the engine and its version as people say it."""
+        name = {"docker": "Docker", "podman": "Podman"}.get(self.kind, self.kind)
+        if self.kind == "berth" or not self.version:
+            return name
+        parts = self.version.split(".")
+        return f"{name} {'.'.join(parts[:1] if self.kind == 'docker' else parts[:2])}"
+
 _MODELS: dict[str, type[Model]] = {
     name: obj for name, obj in list(globals().items())
     if isinstance(obj, type) and issubclass(obj, Model) and obj is not Model

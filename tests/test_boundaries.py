@@ -40,3 +40,38 @@ def test_berth_ps_imports_neither_textual_nor_pyroute2(root):
             "with contextlib.redirect_stdout(io.StringIO()): cli.main(['ps', '-a'])")
     loaded = _top(_modules_after(code, env))
     assert not loaded & {"textual", "rich", "pyroute2", "aiohttp", "asyncio"}, loaded & set(HEAVY)
+
+
+# the engine as the dashboard and the CLI may see it: the facade, the ground, and the helpers a
+# client of any engine needs (engine/public.py). Anything else would tie them to a local root,
+# where a remote engine (engine/client/) must stand in.
+CLIENT_SURFACE = {"engine", "engine.errors", "engine.models", "engine.clock", "engine.options",
+                  "engine.public"}
+
+
+def test_tui_imports_only_the_engines_public_surface():
+    import ast
+    import pathlib
+    offenders = []
+    for path in sorted(pathlib.Path(REPO, "tui").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            elif isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            else:
+                continue
+            for name in names:
+                if (name == "engine" or name.startswith("engine.")) \
+                        and name not in CLIENT_SURFACE:
+                    offenders.append(f"{path.relative_to(REPO)}:{node.lineno} {name}")
+    assert offenders == [], offenders
+
+
+def test_public_names_all_resolve():
+    """Every name engine/public.py promises loads (a renamed function breaks here, not in a
+    user's command)."""
+    out = subprocess.run([sys.executable, "-c",
+                          "import engine.public as p\nfor n in p.__all__: getattr(p, n)"],
+                         capture_output=True, text=True, cwd=REPO)
+    assert out.returncode == 0, out.stderr

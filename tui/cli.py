@@ -31,7 +31,7 @@ COMMANDS: dict[str, str] = {
     "port": "interactive", "update": "containers",
     # networks, volumes, stats and events, system
     "network": "networks", "volume": "volumes", "stats": "stats", "events": "stats",
-    "system": "system", "tui": "dashboard", "build": "build", "builder": "build",
+    "system": "system", "connection": "connection", "tui": "dashboard", "build": "build", "builder": "build",
 }
 
 
@@ -40,6 +40,14 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         prog="berth",
         description="Containers without a daemon. With no command, opens the dashboard.")
     parser.add_argument("--root", help="state directory (default $BERTH_ROOT or /var/lib/berth)")
+    parser.add_argument("-H", "--host", help="the engine at this address: unix:///PATH, "
+                        "tcp://HOST:PORT, ssh://USER@HOST[:PORT] (default: the local berth)")
+    parser.add_argument("-c", "--connection", "--context", dest="connection",
+                        help="the engine of this connection (berth connection ls)")
+    parser.add_argument("--tls", action="store_true", help="tcp with TLS, no verification")
+    parser.add_argument("--tlsverify", action="store_true", help="tcp with TLS, verified")
+    for name in ("tlscacert", "tlscert", "tlskey"):
+        parser.add_argument(f"--{name}", help=f"TLS {name[3:]} file (as docker's)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     modules = [only] if only else sorted(set(COMMANDS.values()))
     for name in modules:
@@ -53,13 +61,19 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+# global options that take a value
+_VALUED = ("--root", "-H", "--host", "-c", "--connection", "--context", "--tlscacert",
+           "--tlscert", "--tlskey")
+
+
 def _command_of(argv: list[str]) -> str | None:
     """The subcommand word in argv, skipping the global options."""
     it = iter(argv)
     for word in it:
-        if word == "--root":
+        if word in _VALUED:
             next(it, None)
-        elif word.startswith("--root="):
+        elif word.startswith(tuple(f"{v}=" for v in _VALUED if v.startswith("--"))) \
+                or word in ("--tls", "--tlsverify"):
             continue
         elif not word.startswith("-"):
             return word
@@ -78,6 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.root:
         os.environ["BERTH_ROOT"] = args.root
+    _target(args)
     if not getattr(args, "func", None):
         parser.print_help()
         return 0
@@ -101,6 +116,25 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         _warn_damaged()
     return code or 0
+
+
+def _target(args) -> None:
+    """-H and --connection (and the TLS flags) as the environment of this command and of the
+    berth processes it starts (the dashboard's consoles), as DOCKER_HOST is docker's."""
+    if args.host and args.connection:
+        from engine.errors import InvalidArgument
+        raise SystemExit(f"berth: {InvalidArgument('give -H or --connection, not both')}")
+    if args.host:
+        os.environ["BERTH_HOST"] = args.host
+        os.environ.pop("BERTH_CONNECTION", None)
+    elif args.connection:
+        os.environ["BERTH_CONNECTION"] = args.connection
+        os.environ.pop("BERTH_HOST", None)
+    if args.tls or args.tlsverify:
+        os.environ["BERTH_TLS"] = "verify" if args.tlsverify else "1"
+    for name in ("tlscacert", "tlscert", "tlskey"):
+        if getattr(args, name):
+            os.environ[f"BERTH_{name.upper()}"] = os.path.abspath(getattr(args, name))
 
 
 def _warn_damaged() -> None:

@@ -10,10 +10,9 @@ import time
 from aiohttp import web
 
 from . import translate
+from .. import __version__ as VERSION
 from ..shapes import INFO, SYSTEM_DF, VERSION as VERSION_SHAPE, complete
 from .server import API_VERSION, MIN_VERSION, call, engine_of, request_version
-
-VERSION = "0.1.0"
 
 
 def register(routes) -> None:

@@ -83,7 +83,7 @@ def _pairs(items: list[str], flag: str, from_env: bool = False) -> dict[str, str
 
 def options_from(args):
     """The BuildOptions the flags ask for (InvalidArgument for a bad one)."""
-    from engine.build.options import BuildOptions, check_platform
+    from engine.public import BuildOptions, check_platform
     from engine.errors import InvalidArgument
     check_platform(args.platform)
     if args.network not in ("default", "none", "host", "bridge"):
@@ -105,7 +105,7 @@ def cmd_build(args) -> int:
     import signal
     import tempfile
     import threading
-    from engine.build.events import render
+    from engine.public import render_build_event as render
     from engine.errors import BuildError
     options = options_from(args)
     engine = get_engine()
@@ -113,7 +113,7 @@ def cmd_build(args) -> int:
     os.makedirs(tmp, exist_ok=True)
     scratch = tempfile.mkdtemp(prefix="build-context-", dir=tmp)
     try:
-        from engine.build.context import from_source
+        from engine.public import context_from_source as from_source
         ctx, text = from_source(args.context, scratch, sys.stdin.buffer,
                                 dockerfile="-" if args.file == "-" else "")
         if args.file and args.file != "-" and text is None:
@@ -160,7 +160,7 @@ def cmd_build(args) -> int:
                 f.write(img.id)
         return 0
     finally:
-        from engine.fswalk import remove_tree
+        from engine.public import remove_tree
         remove_tree(scratch)
 
 

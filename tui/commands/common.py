@@ -18,11 +18,25 @@ _engines: list = []
 
 
 def get_engine():
-    """The engine a subcommand works on; ``print_warnings`` tells what it skipped afterwards."""
-    from engine import Engine
-    engine = Engine()
+    """The engine a subcommand works on (the local berth, or the one -H, --connection or the
+    default connection names); ``print_warnings`` tells what it skipped afterwards."""
+    import os
+    host, name = os.environ.get("BERTH_HOST", ""), os.environ.get("BERTH_CONNECTION", "")
+    if host or name or os.path.exists(connections_file()):
+        from engine import connections
+        engine = connections.resolve(host, name)
+    else:
+        from engine import Engine
+        engine = Engine()
     _engines.append(engine)
     return engine
+
+
+def connections_file() -> str:
+    """Where `berth connection` keeps them (a stat, not an import, on the local hot path)."""
+    import os
+    base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+    return os.path.join(base, "berth", "connections.json")
 
 
 def print_warnings() -> None:
@@ -30,11 +44,8 @@ def print_warnings() -> None:
     out (``Store.warn``), one line each, and the one line naming the damaged records it
     skipped. Each is said once."""
     for e in _engines[:1]:
-        for line in [*e.store.warnings, e.store.damaged_summary()]:
-            if line:
-                print(f"WARNING: {line}", file=sys.stderr)
-        e.store.warnings.clear()
-        e.store.damaged.clear()
+        for line in e.take_warnings():
+            print(f"WARNING: {line}", file=sys.stderr)
 
 
 def print_table(headers: Sequence[str], rows: Iterable[Sequence[Any]], out=None) -> None:

@@ -114,7 +114,7 @@ def _start_attached(engine, cid: str | None, sig_proxy: bool = True, create=None
     detached). ``tty``/``stdin``: serve the user's terminal (interactive.stream)."""
     import _socket  # socket.py costs 3 ms here and adds nothing a socketpair needs
     import signal
-    from engine.runtime import frames
+    from engine.public import frames
     mine, theirs = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_STREAM)  # close-on-exec
 
     def forward(signum, _frame):
@@ -150,7 +150,7 @@ def _start_attached(engine, cid: str | None, sig_proxy: bool = True, create=None
 
 
 def _drain(fd: int) -> int | None:
-    from engine.runtime import frames
+    from engine.public import frames
     code = None
     for kind, payload in frames.read_frames(fd):
         if kind == frames.EXIT:
@@ -159,7 +159,7 @@ def _drain(fd: int) -> int | None:
 
 
 def _stream(fd: int) -> int:
-    from engine.runtime import frames
+    from engine.public import frames
     out, err = sys.stdout.buffer, sys.stderr.buffer
     sys.stdout.flush()
     for kind, payload in frames.read_frames(fd):
@@ -294,7 +294,7 @@ def cmd_prune(args) -> int:
 # --- ps, logs, inspect ----------------------------------------------------------------------------
 
 def cmd_ps(args) -> int:
-    from engine.runtime.filters import parse_filters
+    from engine.public import parse_filters
     from .containers_view import ps_rows, render_ps
     engine = get_engine()
     filters = parse_filters(args.filter)
@@ -319,7 +319,7 @@ def cmd_ps(args) -> int:
 
 
 def cmd_logs(args) -> int:
-    from engine.runtime.filters import parse_since
+    from engine.public import parse_since
     engine = get_engine()
     from engine.options import parse_int
     tail = None if args.tail in ("all", "", None) else parse_int(args.tail, "--tail")

@@ -25,10 +25,12 @@ def cmd_tui(args) -> int:
               "script use the subcommands: berth ps, berth run, berth --help", file=sys.stderr)
         return 1
     os.environ.setdefault("ESCDELAY", ESCDELAY_MS)   # read when textual is imported
-    from engine import Engine
+    from .common import get_engine
+    engine = get_engine()
+    engine.engine_info()   # a host that can't be reached is one line here, not a blank screen
 
-    from ..app import BerthApp
     from ..config import load
-    app = BerthApp(Engine(), theme=args.theme, config=load())
+    from ..hosts import HostsApp
+    app = HostsApp(engine, getattr(engine, "name", "local"), theme=args.theme, config=load())
     app.run()
     return app.return_code or 0

@@ -117,7 +117,7 @@ HISTORY_HEADER = {"ID": "IMAGE", "CreatedSince": "CREATED", "CreatedAt": "CREATE
 def _rows(images):
     """(image, repository, tag, digest) per name of each image, as ``docker images`` lists
     them: one row per tag, a digest-only row for a name pulled by digest, <none> if nameless."""
-    from engine.images.reference import parse
+    from engine.public import parse_reference as parse
     for img in images:
         names = []
         for t in img.repo_tags:
@@ -144,7 +144,7 @@ def _matches(filter_ref: str | None, repo: str, tag: str) -> bool:
     if not filter_ref:
         return True
     from engine.errors import InvalidArgument
-    from engine.images.reference import parse
+    from engine.public import parse_reference as parse
     try:
         r = parse(filter_ref)
     except InvalidArgument:
@@ -322,7 +322,7 @@ def cmd_load(args) -> int:
         finally:
             if tmp and os.path.exists(tmp):
                 os.unlink(tmp)
-    from engine.images.reference import familiar
+    from engine.public import familiar
     if not args.quiet:
         for img in images:
             # the names the archive brought, as docker load reports them

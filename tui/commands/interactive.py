@@ -63,7 +63,7 @@ class _Wakeup:
 
 def console_size() -> tuple[int, int] | None:
     """The user's terminal size, from whichever of stdin, stdout is a terminal."""
-    from engine.runtime import pty
+    from engine.public import pty
     for fd in (0, 1, 2):
         size = pty.get_size(fd)
         if size and size[0] and size[1]:
@@ -83,7 +83,7 @@ def stream(sock: int, tty: bool, stdin: bool, detach_keys: str = "",
     the user detaches (0). ``sock`` speaks engine/runtime/frames; ``sig_proxy`` forwards the
     signals berth gets (ctrl-c without a terminal) to the container."""
     import signal
-    from engine.runtime import frames, pty
+    from engine.public import frames, pty
     keys = _detach_keys(detach_keys)
     # as Docker: only a terminal's input is scanned; piped input is data, whatever its bytes
     scanner = pty.DetachScanner(keys if stdin and tty else b"")
@@ -164,14 +164,14 @@ def _send(sock: int, data: bytes) -> None:
 
 
 def _size_frame() -> bytes:
-    from engine.runtime import frames
+    from engine.public import frames
     size = console_size()
     return frames.encode(frames.RESIZE, f"{size[0]} {size[1]}".encode()) if size else b""
 
 
 def _detach_keys(spec: str) -> bytes:
     from engine.errors import InvalidArgument
-    from engine.runtime import pty
+    from engine.public import pty
     try:
         return pty.parse_detach_keys(spec)
     except ValueError as e:
@@ -294,7 +294,7 @@ def _serve_exec_terminal(proc, interactive: bool, detach_keys: str = "") -> int:
     """-t: copy between the user's terminal and the exec's terminal master until it exits, or
     until the user types the detach keys (the command then runs on, see _hold_terminal)."""
     import signal
-    from engine.runtime import pty
+    from engine.public import pty
     master = proc.master
     scanner = pty.DetachScanner(_detach_keys(detach_keys) if interactive else b"")
     old = pty.raw_mode(0) if interactive and os.isatty(0) else None

@@ -130,7 +130,7 @@ def _run(coro):
 # --- commands ---------------------------------------------------------------------------
 
 def cmd_pull(args) -> int:
-    from engine.images.distribution import parse_repo_ref
+    from engine.public import parse_repo_ref
     given = parse_repo_ref(args.ref, default_tag=False)
     if not (given.tag or given.digest or args.all_tags or args.quiet):
         print("Using default tag: latest", flush=True)
@@ -182,7 +182,7 @@ def cmd_login(args) -> int:
 
 def cmd_logout(args) -> int:
     from engine.errors import NotFound
-    from engine.images.auth import registry_key
+    from engine.public import registry_key
     try:
         get_engine().logout(args.server)
     except NotFound:

@@ -152,10 +152,10 @@ def build_config(args):
     if network not in ("bridge", "default", "none", "host") and not network.startswith("container:"):
         config.networks = [network]
     if args.publish:
-        from engine.network.ports import parse_publish
+        from engine.public import parse_publish
         config.ports = [p for spec in args.publish for p in parse_publish(spec)]
     if args.volume or args.mount or args.tmpfs:
-        from engine.volumes import parse_mount, parse_tmpfs, parse_volume
+        from engine.public import parse_mount, parse_tmpfs, parse_volume
         config.mounts = ([parse_volume(v) for v in args.volume]
                          + [parse_mount(m) for m in args.mount]
                          + [parse_tmpfs(t) for t in args.tmpfs])
@@ -166,7 +166,7 @@ def build_config(args):
 
 def _healthcheck(args):
     """--health-* and --no-healthcheck as the docker CLI turns them into a HealthConfig."""
-    from engine.healthconfig import from_flags
+    from engine.public import health_from_flags as from_flags
     return from_flags(args.health_cmd, args.health_interval, args.health_timeout,
                       args.health_start_period, args.health_start_interval,
                       args.health_retries, none=args.no_healthcheck)

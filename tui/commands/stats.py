@@ -136,7 +136,7 @@ def event_json(ev) -> dict:
 
 
 def cmd_events(args) -> int:
-    from engine.events import parse_filters, parse_timestamp
+    from engine.public import parse_event_filters as parse_filters, parse_timestamp
     engine = get_engine()
     filters = parse_filters(args.filter)
     since = parse_timestamp(args.since) if args.since else None

@@ -53,6 +53,10 @@ def register(sub) -> None:
                    help="seconds an idle keep-alive connection stays open (default 60)")
     p.set_defaults(func=cmd_service)
 
+    p = ssub.add_parser("dial-stdio", help="serve the Docker Engine API on stdin/stdout "
+                        "(what `ssh HOST berth system dial-stdio` runs for -H ssh://HOST)")
+    p.set_defaults(func=cmd_dial_stdio)
+
 
 def human_size(n: float) -> str:
     """docker's units.HumanSize: decimal units, 4 significant digits ('16.43MB', '0B')."""
@@ -105,7 +109,7 @@ def _ago(epoch: int) -> str:
 def _split_tag(tag: str) -> tuple[str, str]:
     """(repository, tag) as ``docker images`` shows a stored reference."""
     try:
-        from engine.images.reference import split_tag
+        from engine.public import split_tag
         return split_tag(tag)
     except Exception:  # noqa: BLE001 - a name the parser rejects is shown as stored
         repo, _, t = tag.rpartition(":")
@@ -170,7 +174,10 @@ def cmd_df(args) -> int:
     print_table(["VOLUME NAME", "LINKS", "SIZE"],
                 [[v["Name"], v["UsageData"]["RefCount"], size3(v["UsageData"]["Size"])]
                  for v in df["Volumes"]])
-    from engine.volumes.df import _epoch
+    from .common import parse_time
+
+    def _epoch(rfc3339: str) -> int:
+        return int(parse_time(rfc3339)) if rfc3339 else 0
     cache = df.get("BuildCache") or []
     print(f"\nBuild cache usage: {size3(sum(b['Size'] for b in cache))}\n")
     print_table(["CACHE ID", "CACHE TYPE", "SIZE", "CREATED", "LAST USED", "USAGE", "SHARED"],
@@ -263,8 +270,17 @@ def cmd_reset(args) -> int:
     return 0
 
 
+def cmd_dial_stdio(args) -> int:
+    import os
+    from engine.errors import InvalidArgument
+    if os.environ.get("BERTH_HOST") or os.environ.get("BERTH_CONNECTION"):
+        raise InvalidArgument("dial-stdio serves this machine's berth: drop -H/--connection")
+    from engine.public import dial_stdio
+    return dial_stdio()
+
+
 def cmd_service(args) -> int:
-    from engine.docker_api.server import Limits, run_service
+    from engine.public import ApiLimits as Limits, run_api_service as run_service
     from engine.errors import InvalidArgument
     from engine.options import parse_size
     max_body = parse_size(args.max_body, "--max-body")

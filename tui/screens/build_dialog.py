@@ -51,7 +51,7 @@ def parse_form(values: dict[str, str]):
     """The dialog's fields as (context directory, BuildOptions); InvalidArgument with the
     ``berth build`` wording when one is wrong. ``build args``: ``K=V`` words (shell quoting),
     a bare ``K`` takes its value from the environment, as ``--build-arg K`` does."""
-    from engine.build.options import BuildOptions
+    from engine.public import BuildOptions
     from engine.errors import InvalidArgument
 
     from ..commands.build import _pairs
@@ -200,7 +200,7 @@ class BuildDialog(ModalScreen[str | None]):
             self.post_message(self.Finished(image_id=image.id))
 
     def on_build_dialog_events(self, _message: Events) -> None:
-        from engine.build.events import render
+        from engine.public import render_build_event as render
         with self.lock:
             events, self.pending = self.pending, []
         log = self.query_one(BuildLog)

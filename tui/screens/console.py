@@ -103,7 +103,7 @@ class ConsoleScreen(Screen):
         """Add an exec console running ``command`` in the container and show it."""
         if self.full():
             return None
-        env = {"BERTH_ROOT": self.engine.paths.root, "BERTH_RUN": self.engine.paths.run}
+        env = self.engine.client_environment()
         return await self._add(PtySession(exec_argv(container_id, command), env), name,
                                container_id)
 
@@ -329,7 +329,7 @@ async def open_attach(app, engine, container_id: str, name: str,
     ``sock``: a frames socket already connected to its monitor (a foreground run's); without
     it, ``Engine.attach`` connects one (the engine's message when it refuses)."""
     from engine.errors import BerthError
-    from engine.runtime import pty
+    from engine.public import pty
     try:
         keys = pty.parse_detach_keys(engine.container(container_id).config.detach_keys or "")
     except (BerthError, ValueError):

@@ -17,6 +17,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import ContentSwitcher, Input, Static
 
+from ..host_label import where
 from ..widgets import rows as R
 from ..widgets.detail import DetailPane
 from ..widgets.footer import KeyFooter
@@ -161,7 +162,7 @@ class DashboardScreen(DashboardFeed, DashboardView, DashboardDetail, DashboardVe
     # --- layout ---------------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        yield HostHeader(self.engine.paths.root, id="host")
+        yield HostHeader(where(self.engine), id="host")
         yield PaneTabs(id="tabs")
         with Container(id="body"):
             with ContentSwitcher(initial="pane-containers", id="panes"):

@@ -18,6 +18,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
+from ..host_label import where
 from ..widgets.graphs import CARD_HEIGHT, ContainerGraphs
 from ..widgets.header import HostHeader
 from ..widgets.history import HistoryBook
@@ -95,7 +96,7 @@ class GraphsScreen(Screen):
         self._status_text = ""
 
     def compose(self) -> ComposeResult:
-        yield HostHeader(self.engine.paths.root, id="graphs-host")
+        yield HostHeader(where(self.engine), id="graphs-host")
         yield Static("", id="graphs-status", markup=False)
         with VerticalScroll(id="graphs-scroll"):
             yield Static("no running containers", id="graphs-empty")

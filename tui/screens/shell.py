@@ -42,14 +42,14 @@ def _drop_typed_ahead() -> None:
 
 def exec_command(cid: str) -> list[str]:
     """``berth exec -it <cid> sh``, sealed from the dashboard's directory and environment."""
-    from engine.runtime.sealed import python_command
+    from engine.public import sealed_python as python_command
     return python_command("tui.cli", "exec", "-it", cid, SHELL, site=True)
 
 
 def exec_environment(engine) -> dict[str, str]:
     """The whole environment ``exec_command`` runs with (see engine/runtime/sealed.py)."""
-    from engine.runtime.sealed import environment
-    return environment(BERTH_ROOT=engine.paths.root, BERTH_RUN=engine.paths.run)
+    from engine.public import sealed_environment as environment
+    return environment(**engine.client_environment())
 
 
 def run_shell(app, engine, container) -> None:

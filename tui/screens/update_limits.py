@@ -64,7 +64,7 @@ def parse_changes(container, values: dict[str, str]):
     from engine.errors import InvalidArgument
     from engine.models import Resources
     from engine.options import validate_resources
-    from engine.runtime.update import merge
+    from engine.public import merge_resources as merge
     before = current_values(container)
     parsers = {
         "memory": lambda v: options.parse_size(v, "--memory"),

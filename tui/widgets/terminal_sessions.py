@@ -20,7 +20,7 @@ READ_SIZE = 65536
 def exec_argv(container_id: str, command: str = "sh") -> list[str]:
     """``berth exec -it <id> <command>`` as the session leader of its pty, sealed from the
     dashboard's directory and environment (setsid is found through the sealed PATH)."""
-    from engine.runtime.sealed import python_command
+    from engine.public import sealed_python as python_command
     return ["setsid", "-w", "-c",
             *python_command("tui.cli", "exec", "-it", container_id, command, site=True)]
 
@@ -45,7 +45,7 @@ class PtySession:
         master, slave = os.openpty()
         try:
             _set_winsize(master, rows, cols)
-            from engine.runtime.sealed import environment
+            from engine.public import sealed_environment as environment
             env = environment(TERM="xterm", **(self.env or {}))
             self.proc = await asyncio.create_subprocess_exec(
                 *self.argv, stdin=slave, stdout=slave, stderr=slave, env=env, close_fds=True)
@@ -99,7 +99,7 @@ class AttachSession:
     proc = None
 
     def __init__(self, sock: int, detach_keys: bytes = b"\x10\x11") -> None:
-        from engine.runtime import frames, pty
+        from engine.public import frames, pty
         self._frames = frames
         self.fd: int | None = sock
         self._decoder = frames.Decoder()

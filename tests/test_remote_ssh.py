@@ -1,0 +1,108 @@
+"""berth on another host over ssh: `-H ssh://root@127.0.0.1:PORT` runs `berth system
+dial-stdio` there through Debian's ssh (a private sshd on a free port, its own host key, a key
+made here), and the CLI works on that berth as on dockerd; a host that drops mid-session ends
+the command with one line."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from helpers import REPO
+from remote_engines import _children, berth_env, sshd, wait_for
+from test_remote_docker import berth, exercise
+
+
+@pytest.fixture
+def remote(root, busybox):
+    with sshd({**berth_env(), "BERTH_ROOT": root}) as (port, env, proc):
+        yield f"ssh://root@127.0.0.1:{port}", env, proc
+
+
+def test_cli_through_ssh_to_a_daemonless_berth(remote, tmp_path):
+    url, env, proc = remote
+    started = time.monotonic()
+    p = berth("-H", url, "ps", env=env)
+    first_list = time.monotonic() - started
+    assert p.returncode == 0 and p.stdout.startswith("CONTAINER ID"), p
+    import engine
+    e = engine.connect(url)
+    os.environ.update(env)
+    try:
+        assert e.engine_info().kind == "berth" and e.engine_info().label() == "berth"
+    finally:
+        for k in env:
+            os.environ.pop(k)
+        e.close()
+    exercise(["-H", url], env=env, image="busybox:1.38.0-musl", full=False)
+    # and as a saved connection with its key
+    home = {**env, "HOME": str(tmp_path)}
+    assert berth("connection", "add", "web", url, env=home).returncode == 0
+    assert "busybox" in berth("--connection", "web", "images", env=home).stdout
+    print(f"first list over ssh: {first_list:.2f}s")
+    # nothing listens on the far end between commands: no daemon was left behind
+    assert not [pid for pid in _children(proc.pid)
+                if os.path.exists(f"/proc/{pid}")
+                and b"dial-stdio" in open(f"/proc/{pid}/cmdline", "rb").read()]
+
+
+def test_a_host_that_drops_mid_session(remote):
+    url, env, proc = remote
+    p = berth("-H", url, "run", "-d", "--name", "talker", "--network", "none",
+              "busybox:1.38.0-musl", "sh", "-c", "while :; do echo tick; sleep 0.2; done",
+              env=env)
+    assert p.returncode == 0, p.stderr
+    full = {k: v for k, v in os.environ.items() if not k.startswith(("BERTH_", "DOCKER_"))}
+    follower = subprocess.Popen([sys.executable, "-m", "tui.cli", "-H", url, "logs", "-f",
+                                 "talker"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                cwd=REPO, env={**full, **env})
+    try:
+        assert follower.stdout.readline() == b"tick\n"
+        sessions = _children(proc.pid)
+        assert sessions
+        for pid in sessions:   # the connection's sshd: the host is gone for this client
+            os.kill(pid, signal.SIGKILL)
+        wait_for(lambda: follower.poll() is not None, 20, "the follower to notice")
+        err = follower.stderr.read().decode()
+        assert follower.returncode == 125 and err.startswith("berth: lost the connection to ssh://"), err
+        assert err.count("\n") == 1, err
+    finally:
+        if follower.poll() is None:
+            follower.kill()
+        follower.wait()
+    # the container lives on (no daemon held it), and the host answers again
+    p = berth("-H", url, "ps", "--format", "{{.Names}}", env=env)
+    assert p.stdout.split() == ["talker"], p
+    assert berth("-H", url, "rm", "-f", "talker", env=env).returncode == 0
+
+
+def test_dial_stdio_serves_one_client_on_its_stdio_and_ends_with_it(root, busybox):
+    """No socket, no daemon: requests in on stdin, answers out on stdout, and the process is
+    gone once the client closes its end."""
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("BERTH_")},
+           "BERTH_ROOT": root}
+    p = subprocess.Popen([sys.executable, "-m", "tui.cli", "system", "dial-stdio"],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=REPO, env=env)
+    try:
+        p.stdin.write(b"GET /v1.41/images/json HTTP/1.1\r\nHost: x\r\n\r\n")
+        p.stdin.flush()
+        head = b""
+        while b"\r\n\r\n" not in head:
+            head += p.stdout.read1(65536)
+        assert head.startswith(b"HTTP/1.1 200 "), head
+        length = int(head.split(b"Content-Length: ")[1].split(b"\r\n")[0])
+        body = head.split(b"\r\n\r\n", 1)[1]
+        while len(body) < length:
+            body += p.stdout.read1(65536)
+        assert b"busybox:1.38.0-musl" in body
+        p.stdin.close()
+        assert p.wait(timeout=20) == 0
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
