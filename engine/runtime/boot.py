@@ -6,6 +6,11 @@ import sys
 
 sys.path.insert(0, __file__.rsplit("/", 3)[0])
 
+from engine.runtime import trace  # noqa: E402
+
+trace.role("monitor")
+trace.mark("interpreter up (python -I -S)")
+
 from runpy import run_module  # noqa: E402
 
 run_module(sys.argv.pop(1), run_name="__main__", alter_sys=True)

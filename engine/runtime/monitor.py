@@ -31,7 +31,7 @@ import time
 
 from ..clock import now_rfc3339
 from ..paths import RECORD_MODE
-from . import cgroups, fastjson, frames, linux, process
+from . import cgroups, fastjson, frames, linux, process, trace
 from .logs import RETRY, JsonFileWriter
 from .monitor_io import MonitorIO
 from .monitor_start import CGROUP_FD, MonitorStart, _container_record, _userns_auto
@@ -85,6 +85,7 @@ class Monitor(MonitorStart, MonitorIO):
         try:
             # held until teardown is done: no second monitor, and a reader can tell our death
             self.alive = process.monitor_started(self.cdir)
+            trace.mark(".monitor locked, pid recorded in state.json")
         except BlockingIOError:
             self._ready({"code": 125, "error": "its monitor is running already"})
             return 125
@@ -99,6 +100,7 @@ class Monitor(MonitorStart, MonitorIO):
             self.log = JsonFileWriter(self.cdir, self.spec.get("log_opts"),
                                       keep=self.spec.get("log_driver") != "none")
             restarts = process.read_state(self.cdir).get("restart_count", 0)
+            trace.mark("seams loaded, attach socket, log writer")
             while True:
                 started = time.monotonic()
                 failure = self.start_container(restarts)
@@ -126,6 +128,7 @@ class Monitor(MonitorStart, MonitorIO):
                 os.close(self.alive)
             else:
                 process.monitor_finished(self.cdir, self.alive)
+            trace.mark("monitor done")
         return code
 
     def _load_seams(self) -> None:
@@ -175,6 +178,7 @@ class Monitor(MonitorStart, MonitorIO):
                 self.health.tick()
         self.log.flush()
         self._close_stdio()
+        trace.mark("output drained, stdio closed")
         return self._record_exit()
 
     def _wait(self) -> float | None:
@@ -200,6 +204,7 @@ class Monitor(MonitorStart, MonitorIO):
             if pid == 0:
                 return
             if pid == self.pid:
+                trace.mark("pid 1 exited (SIGCHLD, reaped)")
                 self.status = status
             elif self.health is not None:
                 self.health.reaped(pid, status)
@@ -225,7 +230,9 @@ class Monitor(MonitorStart, MonitorIO):
         self.oom_live = False
         self._set_state(status="exited", pid=0, exit_code=code, oom_killed=oom,
                         finished_at=now_rfc3339())
+        trace.mark("exit recorded in state.json")
         self._emit("die", exitCode=str(code))
+        trace.mark("die event")
         self.pid = 0
         return code
 
@@ -314,14 +321,17 @@ class Monitor(MonitorStart, MonitorIO):
             self.cg.remove(self.cid)
         except OSError:
             pass
+        trace.mark("teardown: cgroup removed")
         if self.spec.get("mounts") or self.spec["network_mode"] not in ("none", "host"):
             try:
                 self._release_seams()
             except Exception as e:  # noqa: BLE001
                 self._log_crash()
                 self.unreleased = isinstance(e, OSError)   # a full disk: _linger tries again
+        trace.mark("teardown: network and volumes released")
         if self.spec.get("auto_remove"):
             self._remove()
+            trace.mark("teardown: --rm removed the container")
         if self.listener is not None:
             self.listener.close()
             try:
@@ -333,6 +343,7 @@ class Monitor(MonitorStart, MonitorIO):
             a.drain()
             os.close(a.fd)
         self.attachers.clear()
+        trace.mark("teardown: EXIT sent to attachers")
         if not self.spec.get("auto_remove"):
             self._linger()
         if self.log is not None:
@@ -462,6 +473,7 @@ def _read_id(fd: int) -> str:
 
 
 def main(argv: list[str]) -> int:
+    trace.mark("monitor modules imported")
     cid = argv[1]
     if cid == "-":
         # started before the container was ready (MonitorLaunch): its id comes on fd 5
@@ -469,9 +481,11 @@ def main(argv: list[str]) -> int:
         if not cid:
             os._exit(0)   # the caller gave up (create failed, or nothing to start)
     # detach from whoever started us: that process reaps this first one at once
+    trace.mark("container id received")
     if os.fork() > 0:
         os._exit(0)
     os.chdir("/")
+    trace.mark("detached (fork)")
     return Monitor(cid, attached="--attach" in argv[2:],
                    cgroup_fd="--cgroup-fd" in argv[2:]).run()
 

@@ -180,8 +180,11 @@ def profile_bytes(path: str | None) -> bytes:
 def cached_bpf(profile: bytes, caps: list[str], cache_dir: str) -> bytes:
     """The BPF program for this profile and capability set, compiled on first use and read from
     ``cache_dir`` afterwards (the key covers the profile, the caps, the arch and the kernel)."""
-    import hashlib
-    key = hashlib.sha256(b"\0".join([
+    try:
+        from _sha256 import sha256   # hashlib loads OpenSSL: 4 ms of every start
+    except ImportError:   # Python 3.12+ calls it _sha2
+        from hashlib import sha256
+    key = sha256(b"\0".join([
         _COMPILER_VERSION.encode(), profile, ",".join(sorted(caps)).encode(),
         os.uname().machine.encode(), os.uname().release.encode()])).hexdigest()
     path = os.path.join(cache_dir, key + ".bpf")

@@ -81,9 +81,11 @@ def cmd_create(args) -> int:
 
 def cmd_run(args) -> int:
     from engine.errors import BerthError
+    from engine.runtime import trace
     engine = get_engine()
     config, ep = build_config(args)
     _warn_resources(engine, config.resources)
+    trace.mark("engine loaded, config built from flags")
     if args.detach:
         print(engine.run(config, args.name, entrypoint_set=ep).id)
         return 0
@@ -104,6 +106,7 @@ def cmd_run(args) -> int:
     print_warnings()
     sys.stdout.flush()
     sys.stderr.flush()
+    trace.mark("exit")
     os._exit(code)
 
 
@@ -113,7 +116,7 @@ def _start_attached(engine, cid: str | None, sig_proxy: bool = True, create=None
     output streamed from the monitor's first byte; the container's exit code (0 when the user
     detached). ``tty``/``stdin``: serve the user's terminal (interactive.stream)."""
     import _socket  # socket.py costs 3 ms here and adds nothing a socketpair needs
-    import signal
+    import _signal as signal  # signal.py's enum costs 1 ms; the constants and signal() are here
     from engine.runtime import frames
     mine, theirs = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_STREAM)  # close-on-exec
 
@@ -170,6 +173,8 @@ def _stream(fd: int) -> int:
             err.write(payload)
             err.flush()
         elif kind == frames.EXIT:
+            from engine.runtime import trace
+            trace.mark("waited for the exit code (EXIT frame)")
             return int(payload)
     return 125
 
