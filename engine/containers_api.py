@@ -185,7 +185,7 @@ class ContainersAPI:
         written (what ``berth run`` calls)."""
         from .runtime import trace
         launch = self._launch(attach_fd)
-        trace.mark("monitor spawned (posix_spawn)")
+        trace.mark("monitor taken (launched early) or spawned")
         try:
             c = self.create(config, name, entrypoint_set, _image=_image)
         except BaseException:
@@ -195,8 +195,9 @@ class ContainersAPI:
         return self.start(c.id, attach_fd, _launch=launch, console_size=console_size)
 
     def _launch(self, attach_fd: int | None):
-        from .runtime.process import MonitorLaunch
-        return MonitorLaunch(self.paths.root, self.paths.run, self.paths.cgroup_parent, attach_fd)
+        from .runtime.process import MonitorLaunch, take_early
+        key = (self.paths.root, self.paths.run, self.paths.cgroup_parent)
+        return take_early(*key, attach_fd) or MonitorLaunch(*key, attach_fd)
 
     def start(self, ref: str, attach_fd: int | None = None, _launch=None,
               console_size: tuple[int, int] | None = None) -> Container:

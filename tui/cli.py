@@ -79,6 +79,33 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+def _root_of(argv: list[str]) -> str | None:
+    """The --root option's value in argv (before the subcommand), if given."""
+    it = iter(argv)
+    for word in it:
+        if word == "--root":
+            return next(it, None)
+        if word.startswith("--root="):
+            return word.partition("=")[2]
+        if not word.startswith("-"):
+            return None
+    return None
+
+
+def _launch_monitor_early(argv: list[str]) -> None:
+    """``berth run``: the container's monitor boots while this process parses and creates
+    (engine/runtime/process.py launch_early)."""
+    if any(a in ("-h", "--help") for a in argv):
+        return
+    from engine.paths import Paths
+    from engine.runtime import process
+    try:
+        paths = Paths.from_env(_root_of(argv))
+        process.launch_early(paths.root, paths.run, paths.cgroup_parent)
+    except (OSError, ValueError):
+        pass   # the start launches its own, and says what is wrong if that fails too
+
+
 def _command_of(argv: list[str]) -> str | None:
     """The subcommand word in argv, skipping the global options."""
     it = iter(argv)
@@ -100,6 +127,9 @@ def main(argv: list[str] | None = None) -> int:
     if command is None and not any(a in ("-h", "--help") for a in argv):
         argv = [*argv, "tui"]
         command = "tui"
+    if command == "run":
+        _launch_monitor_early(argv)
+        trace.mark("monitor launched (posix_spawn)")
     parser = build_parser(COMMANDS.get(command) if command else None)
     args = parser.parse_args(argv)
     trace.mark("argparse, command module imported, parsed")

@@ -462,6 +462,11 @@ def _why(e: BaseException) -> str:
     return f"monitor: {e}"
 
 
+def _preload() -> None:
+    from .. import events, store  # noqa: F401 - the state record's writer, the event log
+    from . import seccomp, security  # noqa: F401 - the default containment (_load_seams)
+
+
 def _read_id(fd: int) -> str:
     data = b""
     while not data.endswith(b"\n"):
@@ -476,7 +481,10 @@ def main(argv: list[str]) -> int:
     trace.mark("monitor modules imported")
     cid = argv[1]
     if cid == "-":
-        # started before the container was ready (MonitorLaunch): its id comes on fd 5
+        # started before the container was ready (MonitorLaunch): its id comes on fd 5. What
+        # nearly every start needs is loaded while we wait, not after
+        _preload()
+        trace.mark("preloaded security, seccomp, store, events")
         cid = _read_id(CGROUP_FD)
         if not cid:
             os._exit(0)   # the caller gave up (create failed, or nothing to start)

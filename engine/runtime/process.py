@@ -166,6 +166,60 @@ class MonitorLaunch:
             self.pid = 0
 
 
+# --- a monitor launched at the CLI's first instruction ------------------------------------
+
+_early: MonitorLaunch | None = None
+
+
+def launch_early(root: str, run: str, cgroup_parent: str) -> None:
+    """``berth run``: start a monitor's interpreter before the CLI has even parsed its flags, so
+    its boot (25 ms) overlaps the CLI's own (argparse, the engine's imports, create) instead of
+    following it. It gets a foreground socket pair (``early_socket``); ``take_early`` hands it
+    to the start that asks with the same root and that socket. Unused (``run -d``, a flag
+    error), it reads EOF on its control pipe when we close it or exit, and exits."""
+    global _early
+    import _socket
+    mine, theirs = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_STREAM)
+    try:
+        launch = MonitorLaunch(root, run, cgroup_parent, theirs.fileno())
+    except BaseException:
+        mine.close()
+        theirs.close()
+        raise
+    launch.key = (root, run, cgroup_parent)
+    launch.socks = (mine, theirs)
+    _early = launch
+
+
+def early_socket():
+    """(ours, the monitor's) ends of the early monitor's foreground socket, or None."""
+    return _early.socks if _early is not None else None
+
+
+def take_early(root: str, run: str, cgroup_parent: str, attach_fd: int | None):
+    """The early monitor, when it was launched for this root with ``attach_fd`` as its
+    foreground socket (it is then the caller's); None otherwise."""
+    global _early
+    launch = _early
+    if launch is None or launch.key != (root, run, cgroup_parent) \
+            or attach_fd is None or attach_fd != launch.socks[1].fileno():
+        return None
+    _early = None
+    return launch
+
+
+def drop_early() -> None:
+    """Let an unused early monitor go: it exits on EOF; its first process, once reaped by
+    whoever inherits it, is all that remains (we don't wait for its boot)."""
+    global _early
+    launch, _early = _early, None
+    if launch is not None:
+        launch.pid = 0
+        launch.close()
+        for s in launch.socks:
+            s.close()
+
+
 def start_time(pid: int) -> int:
     """The process's start time in clock ticks since boot (0 when it does not exist), which
     tells a live monitor from a reused pid."""

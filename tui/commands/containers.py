@@ -87,6 +87,8 @@ def cmd_run(args) -> int:
     _warn_resources(engine, config.resources)
     trace.mark("engine loaded, config built from flags")
     if args.detach:
+        from engine.runtime.process import drop_early
+        drop_early()
         print(engine.run(config, args.name, entrypoint_set=ep).id)
         return 0
     if args.tty or args.interactive:
@@ -117,8 +119,10 @@ def _start_attached(engine, cid: str | None, sig_proxy: bool = True, create=None
     detached). ``tty``/``stdin``: serve the user's terminal (interactive.stream)."""
     import _socket  # socket.py costs 3 ms here and adds nothing a socketpair needs
     import _signal as signal  # signal.py's enum costs 1 ms; the constants and signal() are here
-    from engine.runtime import frames
-    mine, theirs = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_STREAM)  # close-on-exec
+    from engine.runtime import frames, process
+    # `berth run`'s monitor was launched at our first instruction with this pair (cli.py)
+    early = process.early_socket() if create is not None else None
+    mine, theirs = early or _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_STREAM)
 
     def forward(signum, _frame):
         try:
