@@ -12,10 +12,13 @@ from engine.runtime import trace
 
 trace.mark("interpreter up, site imported")
 
-import argparse  # noqa: E402
-import importlib
-import os
-import sys
+import importlib  # noqa: E402
+import os  # noqa: E402
+import sys  # noqa: E402
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:   # argparse (with re and enum) loads after `berth run` has launched its monitor
+    import argparse
 
 # subcommand -> module in tui.commands that registers it
 COMMANDS: dict[str, str] = {
@@ -39,12 +42,21 @@ COMMANDS: dict[str, str] = {
 }
 
 
-class _Parser(argparse.ArgumentParser):
+def _parser_class():
     """argparse's parser, but its formatters (made for every add_argument) take the terminal's
     width from os, not shutil, whose import (fnmatch, zlib, bz2, lzma) costs `berth run` 4 ms."""
+    import argparse
+    # argparse sends each of its messages through gettext, which looks for a catalogue on disk
+    # at every call (70 calls and locale's import: 4 ms of `berth run`). Python ships none for
+    # argparse, and berth's own messages are English: the messages stay as they are.
+    argparse._ = lambda message: message
+    argparse.ngettext = lambda singular, plural, n: singular if n == 1 else plural
 
-    def _get_formatter(self):
-        return self.formatter_class(prog=self.prog, width=_columns() - 2)
+    class Parser(argparse.ArgumentParser):
+        def _get_formatter(self):
+            return self.formatter_class(prog=self.prog, width=_columns() - 2)
+
+    return Parser
 
 
 def _columns() -> int:
@@ -62,7 +74,7 @@ def _columns() -> int:
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
-    parser = _Parser(
+    parser = _parser_class()(
         prog="berth",
         description="Containers without a daemon. With no command, opens the dashboard.")
     parser.add_argument("--root", help="state directory (default $BERTH_ROOT or /var/lib/berth)")

@@ -329,9 +329,10 @@ class Monitor(MonitorStart, MonitorIO):
                 self._log_crash()
                 self.unreleased = isinstance(e, OSError)   # a full disk: _linger tries again
         trace.mark("teardown: network and volumes released")
+        trash = ""
         if self.spec.get("auto_remove"):
-            self._remove()
-            trace.mark("teardown: --rm removed the container")
+            trash = self._remove()
+            trace.mark("teardown: --rm removed the container (renamed away)")
         if self.listener is not None:
             self.listener.close()
             try:
@@ -344,6 +345,14 @@ class Monitor(MonitorStart, MonitorIO):
             os.close(a.fd)
         self.attachers.clear()
         trace.mark("teardown: EXIT sent to attachers")
+        if trash:
+            # gone for everyone since the rename: deleting its files (the upper layer may be
+            # large) need not keep a foreground `run --rm` waiting
+            try:
+                process.remove_tree(trash)
+            except OSError:
+                self._log_crash()
+            trace.mark("teardown: its files deleted")
         if not self.spec.get("auto_remove"):
             self._linger()
         if self.log is not None:
@@ -393,7 +402,9 @@ class Monitor(MonitorStart, MonitorIO):
             from .. import volumes
             volumes.release(store, container, remove_anonymous=bool(self.spec.get("auto_remove")))
 
-    def _remove(self) -> None:
+    def _remove(self) -> str:
+        """--rm: the container disappears (its directory renamed away); the temporary name,
+        whose files the caller deletes (process.discard's second half), or ""."""
         # what lives outside the container's directory goes first, as rm does it: a run
         # directory never outlives its container (system check would call it a leftover)
         if _userns_auto(self.spec):
@@ -404,11 +415,13 @@ class Monitor(MonitorStart, MonitorIO):
                 process.remove_tree(os.path.join(self.run_dir, "c", self.cid))
             except OSError:
                 pass
+        trash = ""
         try:
-            process.discard(self.cdir)
+            trash = process.hide(self.cdir)
         except OSError:
             self._log_crash()
         self._emit("destroy")
+        return trash
 
     # --- plumbing --------------------------------------------------------------------------------
 
@@ -479,6 +492,12 @@ def _read_id(fd: int) -> str:
 
 def main(argv: list[str]) -> int:
     trace.mark("monitor modules imported")
+    # detach from whoever started us: that process reaps this first one at once (done before
+    # the container's id comes, while `berth run` is still busy: off the start's path)
+    if os.fork() > 0:
+        os._exit(0)
+    os.chdir("/")
+    trace.mark("detached (fork)")
     cid = argv[1]
     if cid == "-":
         # started before the container was ready (MonitorLaunch): its id comes on fd 5. What
@@ -490,10 +509,6 @@ def main(argv: list[str]) -> int:
             os._exit(0)   # the caller gave up (create failed, or nothing to start)
     # detach from whoever started us: that process reaps this first one at once
     trace.mark("container id received")
-    if os.fork() > 0:
-        os._exit(0)
-    os.chdir("/")
-    trace.mark("detached (fork)")
     return Monitor(cid, attached="--attach" in argv[2:],
                    cgroup_fd="--cgroup-fd" in argv[2:]).run()
 
