@@ -116,6 +116,18 @@ def prctl(option: int, arg2: int = 0, arg3: int = 0, arg4: int = 0, arg5: int = 
                               ctypes.c_ulong(arg4), ctypes.c_ulong(arg5)), "prctl")
 
 
+def madvise(addr: int, length: int, advice: int) -> None:
+    _check(_libc.madvise(ctypes.c_void_p(addr), ctypes.c_size_t(length), ctypes.c_int(advice)),
+           "madvise")
+
+
+def malloc_trim() -> None:
+    """Return glibc's free heap to the kernel (a no-op elsewhere)."""
+    trim = getattr(_libc, "malloc_trim", None)
+    if trim is not None:
+        trim(ctypes.c_size_t(0))
+
+
 def socket(domain: int, type: int, proto: int = 0) -> int:
     """A bare socket descriptor (for interface ioctls) without importing the socket module."""
     return _check(_libc.socket(ctypes.c_int(domain), ctypes.c_int(type | 0o2000000),

@@ -31,7 +31,7 @@ import time
 
 from ..clock import now_rfc3339
 from ..paths import RECORD_MODE
-from . import cgroups, fastjson, frames, linux, process, trace
+from . import cgroups, fastjson, frames, linux, process, slim, trace
 from .logs import RETRY, JsonFileWriter
 from .monitor_io import MonitorIO
 from .monitor_start import CGROUP_FD, MonitorStart, _container_record, _userns_auto
@@ -74,6 +74,7 @@ class Monitor(MonitorStart, MonitorIO):
         self.unsaved: dict = {}               # state changes the disk refused (see _set_state)
         self.unreleased = False               # the network or volumes' records were refused
         self.health = None                    # health.Checker, with a healthcheck
+        self.slim = False                     # shed what starting took (slim.py), once
 
     # --- the life -----------------------------------------------------------------------------
 
@@ -156,7 +157,11 @@ class Monitor(MonitorStart, MonitorIO):
         """Pump output until the container's pid 1 exited and its stdio closed; its exit code."""
         while self.status is None or self.out:
             # lines dropped on a full disk: look again each RETRY, however quiet the container
-            for fd, what in self.sel.select(self._wait()):
+            ready = self.sel.select(self._wait())
+            if not ready and not self.slim:
+                self.slim = True   # idle since the container settled
+                slim.shed()
+            for fd, what in ready:
                 if what == "out":
                     self._pump(fd)
                 elif what == "wake":
@@ -182,9 +187,9 @@ class Monitor(MonitorStart, MonitorIO):
         return self._record_exit()
 
     def _wait(self) -> float | None:
-        """How long the loop may sleep: until a dropped log line is retried or the healthcheck
-        has something due."""
-        wait = RETRY if self.log.dropped else None
+        """How long the loop may sleep: until a dropped log line is retried, the healthcheck
+        has something due, or the monitor is to be made small (slim.py)."""
+        wait = RETRY if self.log.dropped else (None if self.slim else slim.SHED_AFTER)
         if self.health is not None:
             due = self.health.wait()
             if due is not None and (wait is None or due < wait):
