@@ -47,7 +47,8 @@ def traced(cmd: list[str], env: dict, check: bool = True) -> list[tuple[int, int
 # a process's first row counts from this mark of its parent (the last one before it started)
 ANCHOR = {"monitor": ("cli", "interpreter up, site imported"),
           "intermediate": ("monitor", "oom watch"),
-          "init": ("intermediate", "unshared the namespaces")}
+          "init": ("intermediate", "unshared the namespaces"),
+          "joiner": ("cli", "exec: berth-init sealed copy made")}
 
 
 def rows(marks: list[tuple[int, int, str, str]]) -> list[tuple[str, str, float, float]]:

@@ -113,9 +113,21 @@ def _launch_monitor_early(argv: list[str]) -> None:
     from engine.runtime import process
     try:
         paths = Paths.from_env(_root_of(argv))
-        process.launch_early(paths.root, paths.run, paths.cgroup_parent)
+        process.launch_early(paths.root, paths.run, paths.cgroup_parent,
+                             network=_joins_network(argv))
     except (OSError, ValueError):
         pass   # the start launches its own, and says what is wrong if that fails too
+
+
+def _joins_network(argv: list[str]) -> bool:
+    """A guess from the raw words (a hint for the monitor's imports, never a decision): false
+    when a --network/--net of none, host or container:X comes before the image's name would."""
+    for i, word in enumerate(argv):
+        name, eq, value = word.partition("=")
+        if name in ("--network", "--net"):
+            mode = value if eq else (argv[i + 1] if i + 1 < len(argv) else "")
+            return not (mode in ("none", "host") or mode.startswith("container:"))
+    return True
 
 
 def _command_of(argv: list[str]) -> str | None:

@@ -68,7 +68,7 @@ def container_main(spec: dict, stdio: tuple[int, int, int], err_fd: int, go_fd: 
         wait_for_monitor()
         trace.mark("waited for the monitor's go")
         linux.close_range(CONSOLE_FD, INIT_FD - 1)
-        _close_from(INIT_FD + 1 if spec.get("init") else INIT_FD)   # --init keeps berth-init
+        close_from(INIT_FD + 1 if spec.get("init") else INIT_FD)   # --init keeps berth-init
         drop_privileges(spec, uid, gid, groups, security)
         trace.mark("privileges dropped: capabilities, no_new_privs, seccomp; execve")
         if spec.get("init"):
@@ -101,11 +101,11 @@ def _arrange_fds(stdio: tuple[int, int, int], err_fd: int, go_fd: int,
     for target, fd in zip((ERR_FD, GO_FD, CONSOLE_FD, INIT_FD), high[3:]):
         if fd is not None:
             os.dup2(fd, target, inheritable=False)
-    _close_from(INIT_FD + 1 if init_fd is not None else
+    close_from(INIT_FD + 1 if init_fd is not None else
                 (GO_FD if console_fd is None else CONSOLE_FD) + 1)
 
 
-def _close_from(first: int) -> None:
+def close_from(first: int) -> None:
     """Close every descriptor from ``first`` up, but a trace's (close-on-exec: the command
     never sees it; see trace.py)."""
     keep = trace.fd()

@@ -480,9 +480,12 @@ def _why(e: BaseException) -> str:
     return f"monitor: {e}"
 
 
-def _preload() -> None:
+def _preload(network: bool = False) -> None:
     from .. import events, store  # noqa: F401 - the state record's writer, the event log
     from . import seccomp, security  # noqa: F401 - the default containment (_load_seams)
+    if network:   # `berth run` without --network none|host|container: (cli.py's hint)
+        from .. import models, paths, network as net  # noqa: F401 - _attach_network's
+        from ..network import endpoints, repair  # noqa: F401
 
 
 def _read_id(fd: int) -> str:
@@ -507,8 +510,8 @@ def main(argv: list[str]) -> int:
     if cid == "-":
         # started before the container was ready (MonitorLaunch): its id comes on fd 5. What
         # nearly every start needs is loaded while we wait, not after
-        _preload()
-        trace.mark("preloaded security, seccomp, store, events")
+        _preload(network="--network" in argv[2:])
+        trace.mark("preloaded security, seccomp, store, events (and network)")
         cid = _read_id(CGROUP_FD)
         if not cid:
             os._exit(0)   # the caller gave up (create failed, or nothing to start)

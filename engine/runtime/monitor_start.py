@@ -209,6 +209,7 @@ class MonitorStart:
             endpoints = network.attach(store, container, self.pid)
             process.update_state(self.cdir, networks=endpoints,
                                  ports=[p.to_dict() for p in container.state.ports])
+            trace.mark("network recorded in state.json")
         except Exception as e:  # noqa: BLE001 - reported to start as berth's failure
             return f"network: {e}"
         return None

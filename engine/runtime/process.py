@@ -124,12 +124,16 @@ class MonitorLaunch:
     """A monitor whose interpreter starts while the caller is still preparing the container
     (its ~15 ms boot overlaps writing the record, the spec and the cgroup)."""
 
-    def __init__(self, root: str, run: str, cgroup_parent: str, attach_fd: int | None = None):
+    def __init__(self, root: str, run: str, cgroup_parent: str, attach_fd: int | None = None,
+                 network: bool = False):
+        """``network``: the container will likely join a network; the monitor loads the
+        network's modules while it waits (a hint: wrong, it costs time or memory, no more)."""
         ready_w, ctl_r = -1, -1
         try:
             self.ready, ready_w = os.pipe()
             ctl_r, self.ctl = os.pipe()
-            self.pid = spawn_monitor("-", root, run, cgroup_parent, ready_w, attach_fd, ctl_r)
+            self.pid = spawn_monitor("-", root, run, cgroup_parent, ready_w, attach_fd, ctl_r,
+                                     network=network)
         finally:
             for fd in (ready_w, ctl_r):
                 if fd >= 0:
@@ -179,7 +183,7 @@ class MonitorLaunch:
 _early: MonitorLaunch | None = None
 
 
-def launch_early(root: str, run: str, cgroup_parent: str) -> None:
+def launch_early(root: str, run: str, cgroup_parent: str, network: bool = False) -> None:
     """``berth run``: start a monitor's interpreter before the CLI has even parsed its flags, so
     its boot (25 ms) overlaps the CLI's own (argparse, the engine's imports, create) instead of
     following it. It gets a foreground socket pair (``early_socket``); ``take_early`` hands it
@@ -189,7 +193,7 @@ def launch_early(root: str, run: str, cgroup_parent: str) -> None:
     import _socket
     mine, theirs = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_STREAM)
     try:
-        launch = MonitorLaunch(root, run, cgroup_parent, theirs.fileno())
+        launch = MonitorLaunch(root, run, cgroup_parent, theirs.fileno(), network=network)
     except BaseException:
         mine.close()
         theirs.close()
@@ -364,7 +368,7 @@ def needs_release(cdir: str, state: dict) -> bool:
 
 def spawn_monitor(cid: str, root: str, run: str, cgroup_parent: str,
                   ready_fd: int, attach_fd: int | None = None,
-                  cgroup_fd: int | None = None) -> int:
+                  cgroup_fd: int | None = None, network: bool = False) -> int:
     """Launch ``python -m engine.runtime.monitor <id>`` (sealed: see sealed.python_command) in
     its own session.
 
@@ -395,7 +399,8 @@ def spawn_monitor(cid: str, root: str, run: str, cgroup_parent: str,
         # sealed: nothing from the caller's directory or PYTHON* variables, no site-packages
         argv = python_command("engine.runtime.monitor", cid,
                               *(["--attach"] if attach_fd is not None else []),
-                              *(["--cgroup-fd"] if cgroup_fd is not None else []))
+                              *(["--cgroup-fd"] if cgroup_fd is not None else []),
+                              *(["--network"] if network else []))
         pid = os.posix_spawn(argv[0], argv, env, file_actions=actions, setsid=True)
     finally:
         os.close(null)
