@@ -97,3 +97,8 @@ def profile(cmd: list[str], env: dict, rounds: int = 5, title: str = "") -> str:
     lines.append(f"wall {wall:.1f} ms; per process (sum of its rows): "
                  + ", ".join(f"{r} {v:.1f}" for r, v in busy.items()))
     return "\n".join(lines)
+
+
+def load() -> str:
+    """The load averages, printed with every bench: a loaded machine inflates all timings."""
+    return "load average " + " ".join(f"{x:.2f}" for x in os.getloadavg())
