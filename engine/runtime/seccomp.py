@@ -11,7 +11,6 @@ only on a cache miss.
 
 from __future__ import annotations
 
-import ctypes
 import os
 
 from engine.errors import InvalidArgument
@@ -215,14 +214,17 @@ def cached_bpf(profile: bytes | None, caps: list[str], cache_dir: str) -> bytes:
     return prog
 
 
-class _SockFprog(ctypes.Structure):
-    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
-
-
 def install(prog: bytes) -> None:
-    """Load a BPF program as this thread's seccomp filter (needs no_new_privs or CAP_SYS_ADMIN)."""
+    """Load a BPF program as this thread's seccomp filter (needs no_new_privs or CAP_SYS_ADMIN).
+    ctypes is loaded by then (linux.py: every caller has made a syscall through it before it
+    entered the container)."""
+    import ctypes
+
+    class SockFprog(ctypes.Structure):
+        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
     buf = ctypes.create_string_buffer(prog, len(prog))
-    fprog = _SockFprog(len(prog) // 8, ctypes.addressof(buf))
+    fprog = SockFprog(len(prog) // 8, ctypes.addressof(buf))
     try:
         linux.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.addressof(fprog))
     except OSError as e:
