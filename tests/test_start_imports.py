@@ -15,8 +15,8 @@ from helpers import REPO
 # what `berth run --rm --network none IMAGE true` loads: measured 114 when this was written
 CLI_BUDGET = 118
 CLI_NEVER = {"ctypes", "typing", "json", "datetime", "shutil", "hashlib", "_hashlib",
-             "ipaddress", "subprocess", "asyncio", "socket", "selectors", "threading", "locale", "signal",
-             "tempfile", "dataclasses", "inspect", "logging", "uuid", "textual", "rich",
+             "ipaddress", "subprocess", "asyncio", "socket", "selectors", "threading", "locale",
+             "signal", "tempfile", "dataclasses", "inspect", "logging", "uuid", "textual", "rich",
              "pyroute2", "aiohttp"}
 # what a monitor has loaded when it waits for its container's id: measured 63 (87 with the
 # network's modules, loaded when `berth run` will join a network)
