@@ -36,10 +36,11 @@ def attach(store, container, pid: int) -> dict[str, dict[str, Any]]:
     return _attach(store, container, pid)
 
 
-def detach(store, container) -> None:
-    """Release everything ``attach`` gave ``container``; safe to call any number of times."""
+def detach(store, container, later: list | None = None) -> None:
+    """Release everything ``attach`` gave ``container``; safe to call any number of times.
+    ``later``: what can wait is appended to it, for the caller to run (endpoints.detach)."""
     from .endpoints import detach as _detach
-    _detach(store, container)
+    _detach(store, container, later)
 
 
 def validate(store, config) -> None:

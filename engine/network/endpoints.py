@@ -29,7 +29,7 @@ from . import bridge, ipam, ipam6, nat
 from .hosts import refresh_hosts, split_links
 from .inspect import docker_endpoint
 from .ipam import DEFAULT_NETWORK, NetRecord
-from .lifecycle import default_record, ensure_up, linger, live_networks
+from .lifecycle import default_record, ensure_up, linger, linger_idle, live_networks
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # annotations only: the monitor imports this, and typing costs it ~3 ms
@@ -333,16 +333,19 @@ def _rules(ep: dict[str, Any]) -> list[tuple[str, str, int, str, int]]:
     return out
 
 
-def detach(store, container: Container | str) -> None:
-    """See engine.network.detach. Accepts a Container or a container id."""
+def detach(store, container: Container | str, later: list | None = None) -> None:
+    """See engine.network.detach. Accepts a Container or a container id. ``later``: the work
+    that can wait (deleting the veths, starting the default network's reaper) is appended to it
+    as functions for the caller to run, instead of being done now (the monitor runs them after
+    it has told `run --rm` the exit code)."""
     cid = container if isinstance(container, str) else container.id
     with store.lock():
-        changed = _detach_locked(store, cid, background=True)
+        changed = _detach_locked(store, cid, background=True, later=later)
         refresh_hosts(store, changed)
 
 
 def _detach_locked(store, cid: str, only: str | None = None, background: bool = False,
-                   idle_ok: bool = True) -> set[str]:
+                   idle_ok: bool = True, later: list | None = None) -> set[str]:
     """Undo what attach (or connect) made for ``cid``; on network ``only`` if given. Returns
     the names of the networks that changed.
 
@@ -394,10 +397,14 @@ def _detach_locked(store, cid: str, only: str | None = None, background: bool = 
             rec.idle = time.time()
             idle_default = rec
         ipam.save(store, rec)
-    if doomed:
+    if doomed and later is not None:
+        later.append(lambda: _delete_links(doomed))
+    elif doomed:
         import threading
         threading.Thread(target=_delete_links, args=(doomed,), name="berth-veth-delete").start()
-    if idle_default is not None:
+    if idle_default is not None and later is not None:
+        later.append(lambda: linger_idle(store))
+    elif idle_default is not None:
         linger(store, idle_default)
     if errors:
         raise HostError(f"releasing the network of container {cid[:12]}: " + "; ".join(errors))

@@ -327,9 +327,10 @@ class Monitor(MonitorStart, MonitorIO):
         except OSError:
             pass
         trace.mark("teardown: cgroup removed")
+        later: list = []   # what the network's release leaves for after the exit is told
         if self.spec.get("mounts") or self.spec["network_mode"] not in ("none", "host"):
             try:
-                self._release_seams()
+                self._release_seams(later)
             except Exception as e:  # noqa: BLE001
                 self._log_crash()
                 self.unreleased = isinstance(e, OSError)   # a full disk: _linger tries again
@@ -350,6 +351,11 @@ class Monitor(MonitorStart, MonitorIO):
             os.close(a.fd)
         self.attachers.clear()
         trace.mark("teardown: EXIT sent to attachers")
+        for work in later:   # veths deleted (RCU waits), the default network's reaper
+            try:
+                work()
+            except Exception:  # noqa: BLE001 - as the thread that did it before: nobody to tell
+                self._log_crash()
         if trash:
             # gone for everyone since the rename: deleting its files (the upper layer may be
             # large) need not keep a foreground `run --rm` waiting
@@ -389,7 +395,7 @@ class Monitor(MonitorStart, MonitorIO):
                 return
             time.sleep(RETRY)
 
-    def _release_seams(self) -> None:
+    def _release_seams(self, later: list | None = None) -> None:
         from ..models import Container
         from ..paths import Paths
         from ..store import Store
@@ -400,7 +406,7 @@ class Monitor(MonitorStart, MonitorIO):
         if mode not in ("none", "host") and not mode.startswith("container:"):
             try:
                 from .. import network
-                network.detach(store, container)
+                network.detach(store, container, later)
             except ImportError:
                 pass
         if self.spec.get("mounts"):
