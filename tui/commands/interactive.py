@@ -354,7 +354,11 @@ def _serve_exec_terminal(proc, interactive: bool, detach_keys: str = "") -> int:
 def _hold_terminal(master: int) -> None:
     """Detached from an exec: a small background process keeps the terminal's master open
     (closing it would hang the command up) and drains its output until the command ends."""
-    if os.fork() > 0:
+    first = os.fork()
+    if first > 0:
+        # once it has left our session: our exit hangs up our terminal's process group, which
+        # it was in until its setsid
+        os.waitpid(first, 0)
         return
     try:
         os.setsid()
