@@ -29,7 +29,7 @@ from . import bridge, ipam, ipam6, nat
 from .hosts import refresh_hosts, split_links
 from .inspect import docker_endpoint
 from .ipam import DEFAULT_NETWORK, NetRecord
-from .lifecycle import default_record, ensure_up, linger, linger_idle, live_networks
+from .lifecycle import default_record, ensure_up, linger, live_networks
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # annotations only: the monitor imports this, and typing costs it ~3 ms
@@ -334,10 +334,10 @@ def _rules(ep: dict[str, Any]) -> list[tuple[str, str, int, str, int]]:
 
 
 def detach(store, container: Container | str, later: list | None = None) -> None:
-    """See engine.network.detach. Accepts a Container or a container id. ``later``: the work
-    that can wait (deleting the veths, starting the default network's reaper) is appended to it
-    as functions for the caller to run, instead of being done now (the monitor runs them after
-    it has told `run --rm` the exit code)."""
+    """See engine.network.detach. Accepts a Container or a container id. ``later``: deleting
+    the veths (which waits for the kernel's RCU grace periods) is appended to it for the caller
+    to run, instead of a thread's doing it now (the monitor runs it after it has told `run
+    --rm` the exit code: as with the thread, the veth outlives the command for a moment)."""
     cid = container if isinstance(container, str) else container.id
     with store.lock():
         changed = _detach_locked(store, cid, background=True, later=later)
@@ -402,9 +402,7 @@ def _detach_locked(store, cid: str, only: str | None = None, background: bool = 
     elif doomed:
         import threading
         threading.Thread(target=_delete_links, args=(doomed,), name="berth-veth-delete").start()
-    if idle_default is not None and later is not None:
-        later.append(lambda: linger_idle(store))
-    elif idle_default is not None:
+    if idle_default is not None:
         linger(store, idle_default)
     if errors:
         raise HostError(f"releasing the network of container {cid[:12]}: " + "; ".join(errors))

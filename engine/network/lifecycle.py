@@ -108,15 +108,6 @@ def _spawn_detached(argv: list[str], env: dict[str, str]) -> None:
         raise OSError(errno.ECHILD, f"{argv[0]} failed ({status})")
 
 
-def linger_idle(store) -> None:
-    """``linger``, for a caller that let go of the root's lock since the default network went
-    idle (network.detach's ``later``): nothing to do if a container has joined it meanwhile."""
-    with store.lock():
-        rec = ipam.load(store, DEFAULT_NETWORK)
-        if rec is not None and rec.idle and not rec.endpoints:
-            linger(store, rec)
-
-
 def _reaper_alive(reaper: dict[str, int]) -> bool:
     from ..runtime.process import start_time
     pid = reaper.get("pid") or 0

@@ -327,7 +327,7 @@ class Monitor(MonitorStart, MonitorIO):
         except OSError:
             pass
         trace.mark("teardown: cgroup removed")
-        later: list = []   # what the network's release leaves for after the exit is told
+        later: list = []   # what the network's release leaves until the exit is told
         if self.spec.get("mounts") or self.spec["network_mode"] not in ("none", "host"):
             try:
                 self._release_seams(later)
@@ -335,10 +335,9 @@ class Monitor(MonitorStart, MonitorIO):
                 self._log_crash()
                 self.unreleased = isinstance(e, OSError)   # a full disk: _linger tries again
         trace.mark("teardown: network and volumes released")
-        trash = ""
         if self.spec.get("auto_remove"):
-            trash = self._remove()
-            trace.mark("teardown: --rm removed the container (renamed away)")
+            self._remove()
+            trace.mark("teardown: --rm removed the container")
         if self.listener is not None:
             self.listener.close()
             try:
@@ -351,19 +350,12 @@ class Monitor(MonitorStart, MonitorIO):
             os.close(a.fd)
         self.attachers.clear()
         trace.mark("teardown: EXIT sent to attachers")
-        for work in later:   # veths deleted (RCU waits), the default network's reaper
+        for work in later:   # the veths deleted (RCU waits)
             try:
                 work()
             except Exception:  # noqa: BLE001 - as the thread that did it before: nobody to tell
                 self._log_crash()
-        if trash:
-            # gone for everyone since the rename: deleting its files (the upper layer may be
-            # large) need not keep a foreground `run --rm` waiting
-            try:
-                process.remove_tree(trash)
-            except OSError:
-                self._log_crash()
-            trace.mark("teardown: its files deleted")
+        trace.mark("teardown: veths deleted")
         if not self.spec.get("auto_remove"):
             self._linger()
         if self.log is not None:
@@ -413,9 +405,7 @@ class Monitor(MonitorStart, MonitorIO):
             from .. import volumes
             volumes.release(store, container, remove_anonymous=bool(self.spec.get("auto_remove")))
 
-    def _remove(self) -> str:
-        """--rm: the container disappears (its directory renamed away); the temporary name,
-        whose files the caller deletes (process.discard's second half), or ""."""
+    def _remove(self) -> None:
         # what lives outside the container's directory goes first, as rm does it: a run
         # directory never outlives its container (system check would call it a leftover)
         if _userns_auto(self.spec):
@@ -426,13 +416,11 @@ class Monitor(MonitorStart, MonitorIO):
                 process.remove_tree(os.path.join(self.run_dir, "c", self.cid))
             except OSError:
                 pass
-        trash = ""
         try:
-            trash = process.hide(self.cdir)
+            process.discard(self.cdir)
         except OSError:
             self._log_crash()
         self._emit("destroy")
-        return trash
 
     # --- plumbing --------------------------------------------------------------------------------
 

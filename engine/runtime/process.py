@@ -103,21 +103,13 @@ def discard(path: str) -> None:
     """Make directory ``path`` disappear at once (renamed to ``<path>.tmp.<pid>.<tid>`` beside
     it: a reader sees it whole or not at all), then delete it. A kill in between leaves only the
     temporary name, which create and system check sweep (engine/temps.py)."""
-    trash = hide(path)
-    if trash:
-        remove_tree(trash)
-
-
-def hide(path: str) -> str:
-    """discard's first half: ``path`` renamed to its temporary name, which is returned for
-    ``remove_tree`` ("" when ``path`` was gone already)."""
     import _thread
     trash = f"{path}.tmp.{os.getpid()}.{_thread.get_ident()}"
     try:
         os.rename(path, trash)
     except FileNotFoundError:
-        return ""
-    return trash
+        return
+    remove_tree(trash)
 
 
 class MonitorLaunch:
