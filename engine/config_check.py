@@ -113,10 +113,12 @@ def normal_mac(value) -> str:
 def _check_networks(config) -> None:
     """A network named by --network or in the API's EndpointsConfig names a record file: only
     names a network can have (no path of any kind) are looked up."""
-    from .network.ipam import valid_name
     mode = config.network_mode or "bridge"
     named = [] if mode in ("bridge", "default", "host", "none") or mode.startswith(
         "container:") else [mode]
+    if not named and not config.networks:
+        return   # ipam's ipaddress costs a plain `berth run` 2 ms
+    from .network.ipam import valid_name
     for name in [*named, *config.networks]:
         if not isinstance(name, str) or not valid_name(name):
             raise NotFound(f"network {shown(name)} not found")

@@ -24,7 +24,7 @@ Each verb is ordered so that a SIGKILL at any instant leaves the old state or th
 from __future__ import annotations
 
 import os
-import signal as _signal
+import _signal  # not signal.py: its enum costs `berth run` 1 ms
 import time
 
 from .errors import Conflict, ExecError, HostError, InvalidArgument, NotFound
@@ -187,17 +187,21 @@ class ContainersAPI:
             ) -> Container:
         """create + start, with the monitor's interpreter starting while the record is
         written (what ``berth run`` calls)."""
+        from .runtime import trace
         launch = self._launch(attach_fd)
+        trace.mark("monitor taken (launched early) or spawned")
         try:
             c = self.create(config, name, entrypoint_set, _image=_image)
         except BaseException:
             launch.close()
             raise
+        trace.mark("created: image resolved, names checked, records written")
         return self.start(c.id, attach_fd, _launch=launch, console_size=console_size)
 
     def _launch(self, attach_fd: int | None):
-        from .runtime.process import MonitorLaunch
-        return MonitorLaunch(self.paths.root, self.paths.run, self.paths.cgroup_parent, attach_fd)
+        from .runtime.process import MonitorLaunch, take_early
+        key = (self.paths.root, self.paths.run, self.paths.cgroup_parent)
+        return take_early(*key, attach_fd) or MonitorLaunch(*key, attach_fd)
 
     def start(self, ref: str, attach_fd: int | None = None, _launch=None,
               console_size: tuple[int, int] | None = None) -> Container:
@@ -225,6 +229,8 @@ class ContainersAPI:
                     raise Conflict("container is marked for removal and cannot be started")
                 from .runtime.release import settle
                 settle(self.store, c.id)   # never a second monitor
+                from .runtime import trace
+                trace.mark("start: container loaded, locked, settled")
                 raw = records.read_raw(self.store, c.id) or {}
                 spec = specs.build(self.store, c, raw.get("layer_dirs") or [])
                 if console_size:
@@ -234,11 +240,14 @@ class ContainersAPI:
                 process.write_json(os.path.join(d, "spec.json"), spec)
                 if c.state.stopped_by_user or c.state.error:
                     process.update_state(d, stopped_by_user=False, error="")
+                trace.mark("spec built and written")
                 launch.assign(c.id)
                 # from here the monitor owns the container: killed or not, we leave it running,
                 # or failed, or with a dead monitor the next reader releases
                 launch.cgroup_made(self._make_cgroup(c.id, spec))
+                trace.mark("cgroup made")
                 msg = launch.result()
+                trace.mark("waited for the monitor's reply (container running)")
             finally:
                 os.close(lock)
         finally:
@@ -250,7 +259,9 @@ class ContainersAPI:
             if code in (126, 127):
                 raise ExecError(error, code)
             raise HostError(f"failed to start container {c.short_id}: {error}")
-        return records.load(self.store, c.id) or c
+        c = records.load(self.store, c.id) or c
+        trace.mark("container reloaded")
+        return c
 
     def _make_cgroup(self, cid: str, spec: dict) -> bool:
         """Create the container's cgroup while the monitor's interpreter starts (it would wait

@@ -53,6 +53,12 @@ _NAMES: dict[str, tuple[str, str | None]] = {
     "dial_stdio": ("engine.docker_api.stdio", "dial_stdio"),
     "sealed_environment": ("engine.runtime.sealed", "environment"),
     "sealed_python": ("engine.runtime.sealed", "python_command"),
+    # beside a local root only: `berth run`'s monitor launched at the CLI's first instruction
+    # (engine/runtime/process.py launch_early), and the start path's time marks (BERTH_TRACE)
+    "launch_monitor_early": ("engine.runtime.process", "launch_early_here"),
+    "early_monitor_socket": ("engine.runtime.process", "early_socket"),
+    "drop_early_monitor": ("engine.runtime.process", "drop_early"),
+    "trace": ("engine.runtime.trace", None),
 }
 
 __all__ = sorted(_NAMES)

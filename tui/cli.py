@@ -8,10 +8,17 @@ textual nor rich nor pyroute2); ``berth --help`` loads them all. Each module in
 
 from __future__ import annotations
 
-import argparse
-import importlib
-import os
-import sys
+from engine.public import trace
+
+trace.mark("interpreter up, site imported")
+
+import importlib  # noqa: E402
+import os  # noqa: E402
+import sys  # noqa: E402
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:   # argparse (with re and enum) loads after `berth run` has launched its monitor
+    import argparse
 
 # subcommand -> module in tui.commands that registers it
 COMMANDS: dict[str, str] = {
@@ -35,8 +42,39 @@ COMMANDS: dict[str, str] = {
 }
 
 
+def _parser_class():
+    """argparse's parser, but its formatters (made for every add_argument) take the terminal's
+    width from os, not shutil, whose import (fnmatch, zlib, bz2, lzma) costs `berth run` 4 ms."""
+    import argparse
+    # argparse sends each of its messages through gettext, which looks for a catalogue on disk
+    # at every call (70 calls and locale's import: 4 ms of `berth run`). Python ships none for
+    # argparse, and berth's own messages are English: the messages stay as they are.
+    argparse._ = lambda message: message
+    argparse.ngettext = lambda singular, plural, n: singular if n == 1 else plural
+
+    class Parser(argparse.ArgumentParser):
+        def _get_formatter(self):
+            return self.formatter_class(prog=self.prog, width=_columns() - 2)
+
+    return Parser
+
+
+def _columns() -> int:
+    """The terminal's width as shutil.get_terminal_size gives it: $COLUMNS, stdout's, or 80."""
+    try:
+        columns = int(os.environ.get("COLUMNS", "0"))
+    except ValueError:
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns
+        except (AttributeError, ValueError, OSError):
+            columns = 0
+    return columns or 80
+
+
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _parser_class()(
         prog="berth",
         description="Containers without a daemon. With no command, opens the dashboard.")
     parser.add_argument("--root", help="state directory (default $BERTH_ROOT or /var/lib/berth)")
@@ -66,6 +104,57 @@ _VALUED = ("--root", "-H", "--host", "-c", "--connection", "--context", "--tlsca
            "--tlscert", "--tlskey")
 
 
+def _root_of(argv: list[str]) -> str | None:
+    """The --root option's value in argv (before the subcommand), if given."""
+    it = iter(argv)
+    for word in it:
+        if word == "--root":
+            return next(it, None)
+        if word.startswith("--root="):
+            return word.partition("=")[2]
+        if not word.startswith("-"):
+            return None
+    return None
+
+
+def _launch_monitor_early(argv: list[str]) -> None:
+    """``berth run``: the container's monitor boots while this process parses and creates
+    (engine/runtime/process.py launch_early)."""
+    if any(a in ("-h", "--help") for a in argv) or not _runs_here(argv):
+        return
+    from engine.public import launch_monitor_early
+    try:
+        launch_monitor_early(_root_of(argv), network=_joins_network(argv))
+    except (OSError, ValueError):
+        pass   # the start launches its own, and says what is wrong if that fails too
+
+
+def _joins_network(argv: list[str]) -> bool:
+    """A guess from the raw words (a hint for the monitor's imports, never a decision): false
+    when a --network/--net of none, host or container:X comes before the image's name would."""
+    for i, word in enumerate(argv):
+        name, eq, value = word.partition("=")
+        if name in ("--network", "--net"):
+            mode = value if eq else (argv[i + 1] if i + 1 < len(argv) else "")
+            return not (mode in ("none", "host") or mode.startswith("container:"))
+    return True
+
+
+def _runs_here(argv: list[str]) -> bool:
+    """Whether the container will run on this machine's berth as root: not when -H, a
+    connection (tui/commands/common.py get_engine) or rootless (the monitor must start inside
+    the user's namespace, which the engine joins later) says otherwise."""
+    if os.geteuid() != 0 or os.environ.get("BERTH_HOST") or os.environ.get("BERTH_CONNECTION"):
+        return False
+    for word in argv:
+        if word.partition("=")[0] in _VALUED[1:]:
+            return False
+        if not word.startswith("-"):
+            break
+    from tui.commands.common import connections_file
+    return not os.path.exists(connections_file())
+
+
 def _command_of(argv: list[str]) -> str | None:
     """The subcommand word in argv, skipping the global options."""
     it = iter(argv)
@@ -88,8 +177,12 @@ def main(argv: list[str] | None = None) -> int:
     if command is None and not any(a in ("-h", "--help") for a in argv):
         argv = [*argv, "tui"]
         command = "tui"
+    if command == "run":
+        _launch_monitor_early(argv)
+        trace.mark("monitor launched (posix_spawn)")
     parser = build_parser(COMMANDS.get(command) if command else None)
     args = parser.parse_args(argv)
+    trace.mark("argparse, command module imported, parsed")
     if args.root:
         os.environ["BERTH_ROOT"] = args.root
     _target(args)

@@ -40,14 +40,17 @@ def attach(store, container, pid: int) -> dict[str, dict[str, Any]]:
     return _attach(store, container, pid)
 
 
-def detach(store, container) -> None:
-    """Release everything ``attach`` gave ``container``; safe to call any number of times."""
+def detach(store, container, later: list | None = None) -> None:
+    """Release everything ``attach`` gave ``container``; safe to call any number of times.
+    ``later``: what can wait is appended to it, for the caller to run (endpoints.detach).
+    Without root all of it is done now: it must run inside the user's network namespace."""
     from ..paths import rootless
     if rootless():
         from ..rootless.netns import detach as _detach
-    else:
-        from .endpoints import detach as _detach
-    _detach(store, container)
+        _detach(store, container)
+        return
+    from .endpoints import detach as _detach
+    _detach(store, container, later)
 
 
 def validate(store, config) -> None:

@@ -24,6 +24,7 @@ import os
 from contextlib import nullcontext
 
 from ..errors import Conflict, HostError, InvalidArgument, NotFound
+from ..runtime import trace
 from . import bridge, ipam, ipam6, nat
 from .hosts import refresh_hosts, split_links
 from .inspect import docker_endpoint
@@ -137,6 +138,7 @@ def attach(store, container: Container, pid: int) -> dict[str, dict[str, Any]]:
     if cfg.network_mode in NO_NETNS_MODES or (cfg.network_mode or "").startswith("container:"):
         container.state.ports = []
         return {}
+    trace.mark("network modules imported")
     try:
         ns = open_netns(pid)
     except OSError as e:
@@ -147,6 +149,7 @@ def attach(store, container: Container, pid: int) -> dict[str, dict[str, Any]]:
             ns.set_up(ns.link_index("lo"))
         except OSError as e:
             raise HostError(f"bringing up lo in container {container.id[:12]}: {e.strerror}") from None
+        trace.mark("netlink socket in the container's namespace, lo up")
         return _attach(store, container, pid, ns)
     finally:
         ns.close()
@@ -165,6 +168,7 @@ def _attach(store, container: Container, pid: int, ns) -> dict[str, dict[str, An
         _detach_locked(store, container.id, idle_ok=idle_ok)
         from .repair import drop_stale
         drop_stale(store, idle_ok=idle_ok)
+        trace.mark("root locked, stale endpoints looked for")
         try:
             for n, (name, aliases, ip) in enumerate(wanted):
                 rec = default_record(store) if name == DEFAULT_NETWORK else ipam.load(store, name)
@@ -176,13 +180,16 @@ def _attach(store, container: Container, pid: int, ns) -> dict[str, dict[str, An
                            ns=ns)
                 endpoints[name] = docker_endpoint(rec, ep, requested_ip=ip, cid=container.id)
             bound = _publish(store, container, wanted[0][0] if wanted else None)
+            trace.mark("ports published (nft)")
         except BaseException:
             _detach_locked(store, container.id)
             raise
         container.state.ports = bound
         refresh_hosts(store, {name for name, _, _ in wanted})
+        trace.mark("hosts files refreshed")
     for name, ep in endpoints.items():
         _event(store, "connect", ep["NetworkID"], name, container.id)
+    trace.mark("connect events")
     return endpoints
 
 
@@ -207,6 +214,7 @@ def _join(store, rec: NetRecord, container: Container, pid: int, n: int, aliases
         raise Conflict(f"container {container.name} is already attached to network "
                        f"'{rec.network.name}'")
     ensure_up(store, rec)
+    trace.mark("bridge up (ensure_up)")
     rec.idle = 0.0   # a reaper that wakes up now finds the network in use again
     ip = ipam.allocate(rec, cid, wanted_ip)
     mac = mac or ipam.mac_for(ip)
@@ -226,6 +234,7 @@ def _join(store, rec: NetRecord, container: Container, pid: int, n: int, aliases
     # it needs to find and remove.
     rec.endpoints[cid] = ep
     ipam.save(store, rec)
+    trace.mark("address allocated, network record saved")
     prefix = rec.net.prefixlen
     try:
         with Netlink() as nl:
@@ -233,6 +242,7 @@ def _join(store, rec: NetRecord, container: Container, pid: int, n: int, aliases
                 nl.delete_link(veth)  # left by a crashed attach under the same name
             nl.create_veth(veth, ifname, pid, _socket.if_nametoindex(rec.network.bridge),
                            rec.network.mtu, mac)
+        trace.mark("veth pair created, host end on the bridge")
         with (nullcontext(ns) if ns is not None else netns_of(pid)) as inside:
             idx = inside.link_index(ifname)
             inside.add_address(idx, ip, prefix)
@@ -243,6 +253,7 @@ def _join(store, rec: NetRecord, container: Container, pid: int, n: int, aliases
                 inside.add_default_route(rec.network.gateway, idx)
                 if ip6:
                     inside.add_default_route(rec.network.gateway6, idx)
+        trace.mark("address, link up, default route inside")
     except OSError as e:
         raise HostError(f"connecting container {container.name} to network "
                         f"'{rec.network.name}': {e.strerror}") from None
@@ -322,16 +333,19 @@ def _rules(ep: dict[str, Any]) -> list[tuple[str, str, int, str, int]]:
     return out
 
 
-def detach(store, container: Container | str) -> None:
-    """See engine.network.detach. Accepts a Container or a container id."""
+def detach(store, container: Container | str, later: list | None = None) -> None:
+    """See engine.network.detach. Accepts a Container or a container id. ``later``: deleting
+    the veths (which waits for the kernel's RCU grace periods) is appended to it for the caller
+    to run, instead of a thread's doing it now (the monitor runs it after it has told `run
+    --rm` the exit code: as with the thread, the veth outlives the command for a moment)."""
     cid = container if isinstance(container, str) else container.id
     with store.lock():
-        changed = _detach_locked(store, cid, background=True)
+        changed = _detach_locked(store, cid, background=True, later=later)
         refresh_hosts(store, changed)
 
 
 def _detach_locked(store, cid: str, only: str | None = None, background: bool = False,
-                   idle_ok: bool = True) -> set[str]:
+                   idle_ok: bool = True, later: list | None = None) -> set[str]:
     """Undo what attach (or connect) made for ``cid``; on network ``only`` if given. Returns
     the names of the networks that changed.
 
@@ -383,7 +397,9 @@ def _detach_locked(store, cid: str, only: str | None = None, background: bool = 
             rec.idle = time.time()
             idle_default = rec
         ipam.save(store, rec)
-    if doomed:
+    if doomed and later is not None:
+        later.append(lambda: _delete_links(doomed))
+    elif doomed:
         import threading
         threading.Thread(target=_delete_links, args=(doomed,), name="berth-veth-delete").start()
     if idle_default is not None:

@@ -168,7 +168,12 @@ def save(store, rec: NetRecord) -> None:
 
 
 def delete(store, name: str) -> None:
+    """Remove the network's record, and the temporary files of its writers that were killed
+    (a `rm -f` or monitor killed while it saved the record: nobody else would ever sweep them;
+    engine/temps.py judges whether their writer is gone)."""
     store.delete("networks", f"{name}.json")
+    from ..temps import sweep_temp_files
+    sweep_temp_files(store, "networks")
 
 
 def load_all(store) -> list[NetRecord]:

@@ -11,6 +11,8 @@ import sys
 
 
 def main() -> int:
+    import os
+    os.chdir("/")   # nothing of where berth was run from stays busy (lifecycle.linger)
     from ..store import Store
     from .lifecycle import reap
     try:

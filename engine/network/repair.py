@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import ipaddress
 import os
-import re
 
 from . import ipam
 from .endpoints import _detach_locked, primary_network
@@ -23,6 +22,7 @@ from .hosts import refresh_hosts
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import re
     from typing import Any
 
 
@@ -134,6 +134,7 @@ def _from_text(store, name: str, ev: Evidence) -> None:
             text = f.read().decode("utf-8", "replace")
     except OSError:
         return
+    import re   # here, not at the top: a start's attach imports this module
     found = {}
     for key in ("id", "subnet", "gateway", "bridge"):
         m = re.search(rf'"{key}"\s*:\s*"([^"\\]*)"', text)
@@ -208,6 +209,7 @@ class _Cfg:
 
 
 def _bridge_pattern(paths) -> re.Pattern:
+    import re
     # another root's bridges are berth<4 hex><index>: the default root's index has 1-4 digits
     return re.compile(rf"berth{paths.suffix}\d{{1,4}}" if not paths.suffix
                       else rf"berth{paths.suffix}\d+")

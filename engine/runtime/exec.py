@@ -30,7 +30,7 @@ import os
 
 from ..errors import Conflict, ExecError, HostError
 from ..rootless import idmap
-from . import cgroups, fastjson, init, linux, process
+from . import cgroups, fastjson, init, linux, process, trace
 from .users import UserError, resolve as resolve_user
 
 # joined in this order: the user namespace first (it owns the others), mnt last (it changes
@@ -120,6 +120,7 @@ def exec_in(store, container, argv: list[str], *, env: list[str] = (), workdir: 
     if not argv:
         raise ExecError("no command specified: give the command to run after the container", 125)
     state, spec = _target(store, container)
+    trace.mark("exec: state and start spec read")
     from . import sealed
     sec_spec = spec.get("security")
     security = None
@@ -131,6 +132,7 @@ def exec_in(store, container, argv: list[str], *, env: list[str] = (), workdir: 
     pty = None
     if tty:
         from . import pty
+    trace.mark("exec: security, pty modules imported")
     cg = cgroups.detect(store.paths)
     pid = state["pid"]
     start = process.start_time(pid)
@@ -138,6 +140,7 @@ def exec_in(store, container, argv: list[str], *, env: list[str] = (), workdir: 
     if process.start_time(pid) != start or not start:
         _close(*(fd for fd, _ in namespaces))
         raise Conflict(f"Container {container.id} is not running")
+    trace.mark("exec: cgroup found, namespaces opened")
     try:
         program = sealed.init_program()
     except BaseException:
@@ -152,6 +155,7 @@ def exec_in(store, container, argv: list[str], *, env: list[str] = (), workdir: 
         import _socket
         a, b = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_STREAM)
         sock_parent, sock_child = a.detach(), b.detach()
+    trace.mark("exec: berth-init sealed copy made")
     job = {"argv": list(argv), "env": list(env), "workdir": workdir, "user": user, "tty": tty,
            "detach": detach, "console_size": console_size, "spec": spec,
            "security_spec": sec_spec}
@@ -167,6 +171,7 @@ def exec_in(store, container, argv: list[str], *, env: list[str] = (), workdir: 
         if tty:
             master = pty.recv_fd(sock_parent)
         report = _read_all(err_r)
+        trace.mark("exec: command started (error pipe closed)")
     finally:
         _close(err_r, sock_parent)
     proc = ExecProcess(child, master, detach)
@@ -188,6 +193,8 @@ def _intermediate(job, cg, cid, namespaces, stdio, err_w, sock, program, securit
     container's own, then exec berth-init, which forks it into the pid namespace."""
     err = [err_w]   # where a failure is reported: moves to ERR_FD with the stdio arrangement
     try:
+        trace.role("joiner")
+        trace.mark("forked")
         linux.prctl(linux.PR_SET_DUMPABLE, 0)
         signal.set_wakeup_fd(-1)
         # out of the caller's session and process group: the hangup or ctrl-c of the caller's
@@ -200,8 +207,10 @@ def _intermediate(job, cg, cid, namespaces, stdio, err_w, sock, program, securit
             joins = [os.open(p, os.O_WRONLY | os.O_CLOEXEC) for p in cg.join_files(cid)]
         else:
             cg.join_self(cid)
+        trace.mark("left the session, joined the cgroup")
         for fd, flag in namespaces:
             linux.setns(fd, flag)
+        trace.mark("joined the namespaces (setns)")
         spec = job["spec"]
         init.set_rlimits(spec.get("ulimits") or [])
         uid, gid, groups, home = resolve_user(job["user"] or spec.get("user") or "0")
@@ -213,6 +222,7 @@ def _intermediate(job, cg, cid, namespaces, stdio, err_w, sock, program, securit
             raise init.StartError(f"chdir to cwd ({workdir!r}) set in config.json failed: "
                                   f"{e.strerror.lower()}", 126) from None
         path = init.find_executable(job["argv"], env)
+        trace.mark("rlimits, user, environment, workdir, executable found")
         if job["tty"]:
             # in the container's devpts; berth-init makes it the command's controlling terminal
             master, slave = pty.open_pty(uid)
@@ -231,7 +241,7 @@ def _intermediate(job, cg, cid, namespaces, stdio, err_w, sock, program, securit
         os.dup2(high[4], PROGRAM_FD, inheritable=False)
         for i, fd in enumerate(high[5:]):
             os.dup2(fd, PROGRAM_FD + 1 + i)
-        linux.close_range(PROGRAM_FD + 1 + len(joins))
+        init.close_from(PROGRAM_FD + 1 + len(joins))
         if security is not None and job["security_spec"]:
             security.finalize(job["security_spec"], uid, gid, groups)
         else:
@@ -242,6 +252,7 @@ def _intermediate(job, cg, cid, namespaces, stdio, err_w, sock, program, securit
             os.chdir(workdir)   # again as the user, as exec_command does
         except OSError:
             pass
+        trace.mark("stdio arranged, privileges dropped (caps, seccomp); execve berth-init")
         flags = [*(["-t"] if job["tty"] else []), *(["-d"] if job["detach"] else []),
                  *(["-c", str(len(joins))] if joins else [])]
         os.execve(PROGRAM_FD, ["berth-init", job.get("mode", "exec"), *flags, path,

@@ -20,7 +20,7 @@ import struct
 
 from ..paths import rootless
 from ..rootless import idmap, overlay
-from . import fastjson, linux
+from . import fastjson, linux, trace
 from .users import UserError, resolve as resolve_user
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -49,9 +49,12 @@ def container_main(spec: dict, stdio: tuple[int, int, int], err_fd: int, go_fd: 
     the socket on which the monitor waits for the terminal's master; ``init_fd`` (--init) the
     sealed copy of berth-init the monitor made (sealed.init_program)."""
     try:
+        trace.mark("forked, signals reset")
         _arrange_fds(stdio, err_fd, go_fd, console_fd, init_fd)
         rootfs = prepare_root(spec, security, volumes)
+        trace.mark("root prepared: overlay, /proc, /dev, /sys, binds")
         pivot_into(rootfs)
+        trace.mark("pivot_root")
         configure_kernel(spec, security)
         set_rlimits(spec.get("ulimits") or [])
         set_oom_score_adj(spec.get("oom_score_adj") or 0)
@@ -63,10 +66,13 @@ def container_main(spec: dict, stdio: tuple[int, int, int], err_fd: int, go_fd: 
         if console_fd is not None:
             take_terminal(spec, uid)
         own_stdio(uid)
+        trace.mark("kernel settings, rlimits, user, executable found")
         wait_for_monitor()
+        trace.mark("waited for the monitor's go")
         linux.close_range(CONSOLE_FD, INIT_FD - 1)
-        linux.close_range(INIT_FD + 1 if spec.get("init") else INIT_FD)   # --init keeps berth-init
+        close_from(INIT_FD + 1 if spec.get("init") else INIT_FD)   # --init keeps berth-init
         drop_privileges(spec, uid, gid, groups, security)
+        trace.mark("privileges dropped: capabilities, no_new_privs, seccomp; execve")
         if spec.get("init"):
             exec_init(path, spec["argv"], env, workdir, console_fd is not None)
         exec_command(path, spec["argv"], env, workdir)
@@ -97,8 +103,20 @@ def _arrange_fds(stdio: tuple[int, int, int], err_fd: int, go_fd: int,
     for target, fd in zip((ERR_FD, GO_FD, CONSOLE_FD, INIT_FD), high[3:]):
         if fd is not None:
             os.dup2(fd, target, inheritable=False)
-    linux.close_range(INIT_FD + 1 if init_fd is not None else
-                      (GO_FD if console_fd is None else CONSOLE_FD) + 1)
+    close_from(INIT_FD + 1 if init_fd is not None else
+                (GO_FD if console_fd is None else CONSOLE_FD) + 1)
+
+
+def close_from(first: int) -> None:
+    """Close every descriptor from ``first`` up, but a trace's (close-on-exec: the command
+    never sees it; see trace.py)."""
+    keep = trace.fd()
+    if keep < first:
+        linux.close_range(first)
+    else:
+        if keep > first:
+            linux.close_range(first, keep - 1)
+        linux.close_range(keep + 1)
 
 
 def own_stdio(uid: int) -> None:

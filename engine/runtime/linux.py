@@ -3,14 +3,40 @@
 unshare, setns, mount, umount2, pivot_root, sethostname, prctl and capset, with the constants
 they take. Each raises OSError with the kernel's errno, like the os module does. Loaded by the
 monitor (and so by every container's first process), so it imports nothing heavy.
+
+ctypes and libc load on the first call of a wrapper, not with the module: `berth run`'s CLI
+imports this module (through caps and security) for its constants alone, and ctypes would cost
+it 3 ms. Every process that calls a wrapper calls one before it enters a container's mount
+namespace, where nothing could be loaded any more (the monitor at its start, exec's joiner at
+its first prctl).
 """
 
 from __future__ import annotations
 
-import ctypes
 import os
 
-_libc = ctypes.CDLL(None, use_errno=True)
+
+class _Deferred:
+    """Stands for ``ctypes`` or ``_libc`` until the first use loads them (see the module doc)."""
+
+    def __init__(self, name: str):
+        self._name = name
+
+    def __getattr__(self, attr: str):
+        _load()
+        return getattr(globals()[self._name], attr)
+
+
+def _load() -> None:
+    g = globals()
+    if isinstance(g["_libc"], _Deferred):
+        import ctypes as real
+        g["ctypes"] = real
+        g["_libc"] = real.CDLL(None, use_errno=True)
+
+
+ctypes = _Deferred("ctypes")
+_libc = _Deferred("_libc")
 
 # namespaces (linux/sched.h)
 CLONE_NEWNS = 0x00020000
@@ -116,6 +142,18 @@ def prctl(option: int, arg2: int = 0, arg3: int = 0, arg4: int = 0, arg5: int = 
                               ctypes.c_ulong(arg4), ctypes.c_ulong(arg5)), "prctl")
 
 
+def madvise(addr: int, length: int, advice: int) -> None:
+    _check(_libc.madvise(ctypes.c_void_p(addr), ctypes.c_size_t(length), ctypes.c_int(advice)),
+           "madvise")
+
+
+def malloc_trim() -> None:
+    """Return glibc's free heap to the kernel (a no-op elsewhere)."""
+    trim = getattr(_libc, "malloc_trim", None)
+    if trim is not None:
+        trim(ctypes.c_size_t(0))
+
+
 def socket(domain: int, type: int, proto: int = 0) -> int:
     """A bare socket descriptor (for interface ioctls) without importing the socket module."""
     return _check(_libc.socket(ctypes.c_int(domain), ctypes.c_int(type | 0o2000000),
@@ -134,22 +172,31 @@ def close_range(first: int, last: int = 0xFFFFFFFF) -> None:
                          ctypes.c_uint(0)), "close_range")
 
 
-class _CapHeader(ctypes.Structure):
-    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
-
-
-class _CapData(ctypes.Structure):
-    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32),
-                ("inheritable", ctypes.c_uint32)]
-
-
 _LINUX_CAPABILITY_VERSION_3 = 0x20080522
+_cap_types: list = []
+
+
+def _cap_structs():
+    """(header, data) structure types of capset/capget, made on first use (ctypes)."""
+    if not _cap_types:
+        _load()
+
+        class CapHeader(ctypes.Structure):
+            _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+        class CapData(ctypes.Structure):
+            _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32),
+                        ("inheritable", ctypes.c_uint32)]
+
+        _cap_types[:] = [CapHeader, CapData]
+    return _cap_types
 
 
 def capset(effective: int, permitted: int, inheritable: int) -> None:
     """Set this thread's capability sets (64-bit masks, bit n = capability n)."""
-    hdr = _CapHeader(_LINUX_CAPABILITY_VERSION_3, 0)
-    data = (_CapData * 2)()
+    header, cap_data = _cap_structs()
+    hdr = header(_LINUX_CAPABILITY_VERSION_3, 0)
+    data = (cap_data * 2)()
     for i in (0, 1):
         shift = 32 * i
         data[i].effective = (effective >> shift) & 0xFFFFFFFF
@@ -160,8 +207,9 @@ def capset(effective: int, permitted: int, inheritable: int) -> None:
 
 def capget() -> tuple[int, int, int]:
     """This thread's (effective, permitted, inheritable) capability masks."""
-    hdr = _CapHeader(_LINUX_CAPABILITY_VERSION_3, 0)
-    data = (_CapData * 2)()
+    header, cap_data = _cap_structs()
+    hdr = header(_LINUX_CAPABILITY_VERSION_3, 0)
+    data = (cap_data * 2)()
     _check(_libc.capget(ctypes.byref(hdr), data), "capget")
     join = lambda f: getattr(data[0], f) | (getattr(data[1], f) << 32)  # noqa: E731
     return join("effective"), join("permitted"), join("inheritable")

@@ -31,7 +31,7 @@ import time
 
 from ..clock import now_rfc3339
 from ..paths import RECORD_MODE
-from . import cgroups, fastjson, frames, linux, process
+from . import cgroups, fastjson, frames, linux, process, slim, trace
 from .logs import RETRY, JsonFileWriter
 from .monitor_io import MonitorIO
 from .monitor_start import CGROUP_FD, MonitorStart, _container_record, _userns_auto
@@ -74,6 +74,7 @@ class Monitor(MonitorStart, MonitorIO):
         self.unsaved: dict = {}               # state changes the disk refused (see _set_state)
         self.unreleased = False               # the network or volumes' records were refused
         self.health = None                    # health.Checker, with a healthcheck
+        self.slim = False                     # shed what starting took (slim.py), once
 
     # --- the life -----------------------------------------------------------------------------
 
@@ -85,6 +86,7 @@ class Monitor(MonitorStart, MonitorIO):
         try:
             # held until teardown is done: no second monitor, and a reader can tell our death
             self.alive = process.monitor_started(self.cdir)
+            trace.mark(".monitor locked, pid recorded in state.json")
         except BlockingIOError:
             self._ready({"code": 125, "error": "its monitor is running already"})
             return 125
@@ -99,6 +101,7 @@ class Monitor(MonitorStart, MonitorIO):
             self.log = JsonFileWriter(self.cdir, self.spec.get("log_opts"),
                                       keep=self.spec.get("log_driver") != "none")
             restarts = process.read_state(self.cdir).get("restart_count", 0)
+            trace.mark("seams loaded, attach socket, log writer")
             while True:
                 started = time.monotonic()
                 failure = self.start_container(restarts)
@@ -126,6 +129,7 @@ class Monitor(MonitorStart, MonitorIO):
                 os.close(self.alive)
             else:
                 process.monitor_finished(self.cdir, self.alive)
+            trace.mark("monitor done")
         return code
 
     def _load_seams(self) -> None:
@@ -153,7 +157,11 @@ class Monitor(MonitorStart, MonitorIO):
         """Pump output until the container's pid 1 exited and its stdio closed; its exit code."""
         while self.status is None or self.out:
             # lines dropped on a full disk: look again each RETRY, however quiet the container
-            for fd, what in self.sel.select(self._wait()):
+            ready = self.sel.select(self._wait())
+            if not ready and not self.slim:
+                self.slim = True   # idle since the container settled
+                slim.shed()
+            for fd, what in ready:
                 if what == "out":
                     self._pump(fd)
                 elif what == "wake":
@@ -175,12 +183,13 @@ class Monitor(MonitorStart, MonitorIO):
                 self.health.tick()
         self.log.flush()
         self._close_stdio()
+        trace.mark("output drained, stdio closed")
         return self._record_exit()
 
     def _wait(self) -> float | None:
-        """How long the loop may sleep: until a dropped log line is retried or the healthcheck
-        has something due."""
-        wait = RETRY if self.log.dropped else None
+        """How long the loop may sleep: until a dropped log line is retried, the healthcheck
+        has something due, or the monitor is to be made small (slim.py)."""
+        wait = RETRY if self.log.dropped else (None if self.slim else slim.SHED_AFTER)
         if self.health is not None:
             due = self.health.wait()
             if due is not None and (wait is None or due < wait):
@@ -200,6 +209,7 @@ class Monitor(MonitorStart, MonitorIO):
             if pid == 0:
                 return
             if pid == self.pid:
+                trace.mark("pid 1 exited (SIGCHLD, reaped)")
                 self.status = status
             elif self.health is not None:
                 self.health.reaped(pid, status)
@@ -225,7 +235,9 @@ class Monitor(MonitorStart, MonitorIO):
         self.oom_live = False
         self._set_state(status="exited", pid=0, exit_code=code, oom_killed=oom,
                         finished_at=now_rfc3339())
+        trace.mark("exit recorded in state.json")
         self._emit("die", exitCode=str(code))
+        trace.mark("die event")
         self.pid = 0
         return code
 
@@ -314,14 +326,18 @@ class Monitor(MonitorStart, MonitorIO):
             self.cg.remove(self.cid)
         except OSError:
             pass
+        trace.mark("teardown: cgroup removed")
+        later: list = []   # what the network's release leaves until the exit is told
         if self.spec.get("mounts") or self.spec["network_mode"] not in ("none", "host"):
             try:
-                self._release_seams()
+                self._release_seams(later)
             except Exception as e:  # noqa: BLE001
                 self._log_crash()
                 self.unreleased = isinstance(e, OSError)   # a full disk: _linger tries again
+        trace.mark("teardown: network and volumes released")
         if self.spec.get("auto_remove"):
             self._remove()
+            trace.mark("teardown: --rm removed the container")
         if self.listener is not None:
             self.listener.close()
             try:
@@ -333,6 +349,13 @@ class Monitor(MonitorStart, MonitorIO):
             a.drain()
             os.close(a.fd)
         self.attachers.clear()
+        trace.mark("teardown: EXIT sent to attachers")
+        for work in later:   # the veths deleted (RCU waits)
+            try:
+                work()
+            except Exception:  # noqa: BLE001 - as the thread that did it before: nobody to tell
+                self._log_crash()
+        trace.mark("teardown: veths deleted")
         if not self.spec.get("auto_remove"):
             self._linger()
         if self.log is not None:
@@ -364,7 +387,7 @@ class Monitor(MonitorStart, MonitorIO):
                 return
             time.sleep(RETRY)
 
-    def _release_seams(self) -> None:
+    def _release_seams(self, later: list | None = None) -> None:
         from ..models import Container
         from ..paths import Paths
         from ..store import Store
@@ -375,7 +398,7 @@ class Monitor(MonitorStart, MonitorIO):
         if mode not in ("none", "host") and not mode.startswith("container:"):
             try:
                 from .. import network
-                network.detach(store, container)
+                network.detach(store, container, later)
             except ImportError:
                 pass
         if self.spec.get("mounts"):
@@ -451,6 +474,14 @@ def _why(e: BaseException) -> str:
     return f"monitor: {e}"
 
 
+def _preload(network: bool = False) -> None:
+    from .. import events, store  # noqa: F401 - the state record's writer, the event log
+    from . import seccomp, security  # noqa: F401 - the default containment (_load_seams)
+    if network:   # `berth run` without --network none|host|container: (cli.py's hint)
+        from .. import models, paths, network as net  # noqa: F401 - _attach_network's
+        from ..network import endpoints, repair  # noqa: F401
+
+
 def _read_id(fd: int) -> str:
     data = b""
     while not data.endswith(b"\n"):
@@ -462,16 +493,24 @@ def _read_id(fd: int) -> str:
 
 
 def main(argv: list[str]) -> int:
+    trace.mark("monitor modules imported")
+    # detach from whoever started us: that process reaps this first one at once (done before
+    # the container's id comes, while `berth run` is still busy: off the start's path)
+    if os.fork() > 0:
+        os._exit(0)
+    os.chdir("/")
+    trace.mark("detached (fork)")
     cid = argv[1]
     if cid == "-":
-        # started before the container was ready (MonitorLaunch): its id comes on fd 5
+        # started before the container was ready (MonitorLaunch): its id comes on fd 5. What
+        # nearly every start needs is loaded while we wait, not after
+        _preload(network="--network" in argv[2:])
+        trace.mark("preloaded security, seccomp, store, events (and network)")
         cid = _read_id(CGROUP_FD)
         if not cid:
             os._exit(0)   # the caller gave up (create failed, or nothing to start)
     # detach from whoever started us: that process reaps this first one at once
-    if os.fork() > 0:
-        os._exit(0)
-    os.chdir("/")
+    trace.mark("container id received")
     return Monitor(cid, attached="--attach" in argv[2:],
                    cgroup_fd="--cgroup-fd" in argv[2:]).run()
 

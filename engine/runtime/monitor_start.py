@@ -8,7 +8,7 @@ import _signal as signal  # not signal.py: it imports enum (the monitor's start 
 import os
 
 from ..clock import now_rfc3339
-from . import fastjson, init, linux, process
+from . import fastjson, init, linux, process, trace
 from .streams import StdinWriter
 
 CGROUP_FD = 5
@@ -43,9 +43,11 @@ class MonitorStart:
             console, console_child = a.detach(), b.detach()
         if not self.cg_ready:
             self._ensure_cgroup()
+        trace.mark("cgroup ready (made by start, or here)")
         self.oom_before = self.cg.oom_kill_count(self.cid)
         if self.oom is None:
             self._watch_oom()
+        trace.mark("oom watch")
         inter = os.fork()
         if inter == 0:
             self._intermediate((stdin, out_w, err_w), fail_w, go_r, pid_w, console_child)
@@ -55,6 +57,7 @@ class MonitorStart:
         try:
             os.waitpid(inter, 0)
             raw = os.read(pid_r, 32)
+            trace.mark("intermediate forked, reaped, pid 1 known")
             if not raw:
                 _close(out_r, err_r, stdin_w)
                 return self._failure(fail_r, "the container's namespaces could not be created")
@@ -68,11 +71,13 @@ class MonitorStart:
                 # pid 1 may have failed first (a command not found, 127) and taken its network
                 # namespace with it: its own report is the real reason
                 return self._failure(fail_r, None) or (125, error)
+            trace.mark("network attached")
             try:
                 os.write(go_w, b"g")
             except BrokenPipeError:
                 pass  # the child failed before it waited for us; its report says why
             failure = self._failure(fail_r, None)
+            trace.mark("pid 1 exec'd (error pipe closed)")
             if failure:
                 self._reap_blocking()
                 _close(out_r, err_r, stdin_w)
@@ -104,8 +109,11 @@ class MonitorStart:
         self._set_state(must=True, status="running", pid=self.pid, started_at=now,
                         finished_at="", exit_code=0, oom_killed=False, error="",
                         restart_count=restarts, **(self.health.begin() if self.health else {}))
+        trace.mark("state.json: running")
         self._emit("start")
+        trace.mark("start event")
         self._ready({"pid": self.pid})
+        trace.mark("start told (ready line)")
         return None
 
     def _watch_oom(self) -> None:
@@ -139,8 +147,11 @@ class MonitorStart:
         """In the forked intermediate: join the cgroup (so pid 1 is born in it), unshare, fork
         pid 1, report its pid, exit."""
         try:
+            trace.role("intermediate")
+            trace.mark("forked")
             linux.prctl(linux.PR_SET_DUMPABLE, 0)
             self.cg.join_self(self.cid)
+            trace.mark("joined the cgroup")
             if _userns_auto(self.spec):
                 # [containment] --userns auto: overlay on idmapped layers, then join the user
                 # namespace, so the namespaces unshared below belong to it (engine/runtime/userns.py)
@@ -155,12 +166,15 @@ class MonitorStart:
             elif self.spec["network_mode"] != "host":
                 flags |= linux.CLONE_NEWNET
             linux.unshare(flags)
+            trace.mark("unshared the namespaces")
             child = os.fork()
             if child == 0:
+                trace.role("init")
                 _reset_signals()
                 init.container_main(self.spec, stdio, fail_w, go_r, self.security, self.volumes,
                                     console if console >= 0 else None, self.init_fd)
             os.write(pid_w, str(child).encode())
+            trace.mark("forked pid 1, reported it")
             os._exit(0)
         except BaseException as e:  # noqa: BLE001
             try:
@@ -195,6 +209,7 @@ class MonitorStart:
             endpoints = network.attach(store, container, self.pid)
             process.update_state(self.cdir, networks=endpoints,
                                  ports=[p.to_dict() for p in container.state.ports])
+            trace.mark("network recorded in state.json")
         except Exception as e:  # noqa: BLE001 - reported to start as berth's failure
             return f"network: {e}"
         return None

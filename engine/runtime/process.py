@@ -116,12 +116,16 @@ class MonitorLaunch:
     """A monitor whose interpreter starts while the caller is still preparing the container
     (its ~15 ms boot overlaps writing the record, the spec and the cgroup)."""
 
-    def __init__(self, root: str, run: str, cgroup_parent: str, attach_fd: int | None = None):
+    def __init__(self, root: str, run: str, cgroup_parent: str, attach_fd: int | None = None,
+                 network: bool = False):
+        """``network``: the container will likely join a network; the monitor loads the
+        network's modules while it waits (a hint: wrong, it costs time or memory, no more)."""
         ready_w, ctl_r = -1, -1
         try:
             self.ready, ready_w = os.pipe()
             ctl_r, self.ctl = os.pipe()
-            self.pid = spawn_monitor("-", root, run, cgroup_parent, ready_w, attach_fd, ctl_r)
+            self.pid = spawn_monitor("-", root, run, cgroup_parent, ready_w, attach_fd, ctl_r,
+                                     network=network)
         finally:
             for fd in (ready_w, ctl_r):
                 if fd >= 0:
@@ -164,6 +168,67 @@ class MonitorLaunch:
         if self.pid:
             os.waitpid(self.pid, 0)
             self.pid = 0
+
+
+# --- a monitor launched at the CLI's first instruction ------------------------------------
+
+_early: MonitorLaunch | None = None
+
+
+def launch_early(root: str, run: str, cgroup_parent: str, network: bool = False) -> None:
+    """``berth run``: start a monitor's interpreter before the CLI has even parsed its flags, so
+    its boot (25 ms) overlaps the CLI's own (argparse, the engine's imports, create) instead of
+    following it. It gets a foreground socket pair (``early_socket``); ``take_early`` hands it
+    to the start that asks with the same root and that socket. Unused (``run -d``, a flag
+    error), it reads EOF on its control pipe when we close it or exit, and exits."""
+    global _early
+    import _socket
+    mine, theirs = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_STREAM)
+    try:
+        launch = MonitorLaunch(root, run, cgroup_parent, theirs.fileno(), network=network)
+    except BaseException:
+        mine.close()
+        theirs.close()
+        raise
+    launch.key = (root, run, cgroup_parent)
+    launch.socks = (mine, theirs)
+    _early = launch
+
+
+def launch_early_here(root_option: str | None, network: bool = False) -> None:
+    """``launch_early`` for the root the CLI's --root (or BERTH_ROOT, or the default) names."""
+    from ..paths import Paths
+    paths = Paths.from_env(root_option)
+    launch_early(paths.root, paths.run, paths.cgroup_parent, network=network)
+
+
+def early_socket():
+    """(ours, the monitor's) ends of the early monitor's foreground socket, or None."""
+    return _early.socks if _early is not None else None
+
+
+def take_early(root: str, run: str, cgroup_parent: str, attach_fd: int | None):
+    """The early monitor, when it was launched for this root with ``attach_fd`` as its
+    foreground socket (it is then the caller's); None otherwise."""
+    global _early
+    launch = _early
+    if launch is None or launch.key != (root, run, cgroup_parent) \
+            or attach_fd is None or attach_fd != launch.socks[1].fileno():
+        return None
+    _early = None
+    return launch
+
+
+def drop_early() -> None:
+    """Let an unused early monitor go: it exits on EOF; its first process, once reaped by
+    whoever inherits it, is all that remains (we don't wait for its boot)."""
+    global _early
+    launch, _early = _early, None
+    if launch is not None:
+        launch.pid = 0
+        launch.close()
+        for s in launch.socks:
+            s.close()
 
 
 def start_time(pid: int) -> int:
@@ -302,7 +367,7 @@ def needs_release(cdir: str, state: dict) -> bool:
 
 def spawn_monitor(cid: str, root: str, run: str, cgroup_parent: str,
                   ready_fd: int, attach_fd: int | None = None,
-                  cgroup_fd: int | None = None) -> int:
+                  cgroup_fd: int | None = None, network: bool = False) -> int:
     """Launch ``python -m engine.runtime.monitor <id>`` (sealed: see sealed.python_command) in
     its own session.
 
@@ -333,7 +398,8 @@ def spawn_monitor(cid: str, root: str, run: str, cgroup_parent: str,
         # sealed: nothing from the caller's directory or PYTHON* variables, no site-packages
         argv = python_command("engine.runtime.monitor", cid,
                               *(["--attach"] if attach_fd is not None else []),
-                              *(["--cgroup-fd"] if cgroup_fd is not None else []))
+                              *(["--cgroup-fd"] if cgroup_fd is not None else []),
+                              *(["--network"] if network else []))
         pid = os.posix_spawn(argv[0], argv, env, file_actions=actions, setsid=True)
     finally:
         os.close(null)

@@ -270,7 +270,8 @@ def prepare(config, cache_dir: str | None = None, cid: str = "", root: str | Non
     seccomp_prog = None
     if not config.privileged and opts["seccomp"] != "unconfined":
         value = opts["seccomp"]
-        profile = value.encode() if value and value.lstrip().startswith("{") else _seccomp.profile_bytes(value)
+        profile = None if value is None else value.encode() if value.lstrip().startswith("{") \
+            else _seccomp.profile_bytes(value)
         seccomp_prog = _seccomp.cached_bpf(
             profile, capnames, cache_dir or os.path.join(root, "cache", "seccomp")).hex()
     unconfined_paths = config.privileged or opts["systempaths_unconfined"]

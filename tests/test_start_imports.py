@@ -1,0 +1,79 @@
+"""The import budget of the start path: what `berth run`'s CLI process and a container's
+monitor load (issue 23). Each module is a file to find, read and execute on every start, and the
+monitor keeps what it loads for its container's whole life; so the lists are checked by name
+(modules that only cost there) and by count, never by timing. A change that needs one of these
+must load it inside the function that uses it (see fastjson, the TYPE_CHECKING blocks)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from helpers import REPO
+
+# what `berth run --rm --network none IMAGE true` loads: measured 114 when this was written
+CLI_BUDGET = 118
+CLI_NEVER = {"ctypes", "typing", "json", "datetime", "shutil", "hashlib", "_hashlib",
+             "ipaddress", "subprocess", "asyncio", "socket", "selectors", "threading", "locale",
+             "signal", "tempfile", "dataclasses", "inspect", "logging", "uuid", "textual", "rich",
+             "pyroute2", "aiohttp"}
+# what a monitor has loaded when it waits for its container's id: measured 63 (87 with the
+# network's modules, loaded when `berth run` will join a network)
+MONITOR_BUDGET = 66
+MONITOR_NETWORK_BUDGET = 90
+MONITOR_NEVER = {"typing", "json", "subprocess", "threading", "asyncio", "socket", "selectors",
+                 "signal", "hashlib", "_hashlib", "datetime", "argparse", "runpy",
+                 "importlib.util", "dataclasses", "inspect", "logging"}
+MONITOR_PLAIN_NEVER = {"re", "enum", "collections", "contextlib", "functools", "ipaddress"}
+
+
+def _imported(stderr: str) -> list[str]:
+    """The module names in ``python -X importtime``'s report, in the order they were loaded."""
+    out = []
+    for line in stderr.splitlines():
+        if line.startswith("import time:") and "imported package" not in line:
+            out.append(line.rsplit("|", 1)[1].strip())
+    return out
+
+
+def test_berth_run_cli_imports_within_its_budget(root, busybox):
+    env = {**os.environ, "BERTH_ROOT": root}
+    env.pop("BERTH_RUN", None)
+    # as the console script runs it (python -m would add runpy's own imports); the second
+    # start, as every start after a root's first (which compiles the seccomp profile)
+    argv = [sys.executable, "-X", "importtime", "-c", "import sys; from tui.cli import run; run()",
+            "run", "--rm", "--network", "none", busybox, "true"]
+    subprocess.run(argv, capture_output=True, env=env, cwd=REPO, timeout=60, check=True)
+    p = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=REPO, timeout=60)
+    assert p.returncode == 0, p.stderr[-2000:]
+    mods = _imported(p.stderr)
+    assert "engine.runtime.monitor" not in mods   # the monitor is its own process
+    assert not set(mods) & CLI_NEVER, sorted(set(mods) & CLI_NEVER)
+    assert len(mods) <= CLI_BUDGET, (len(mods), mods)
+
+
+def _monitor_imports(*flags: str) -> list[str]:
+    """What a monitor launched as `berth run` launches it (sealed.python_command, boot.py) has
+    loaded when it reads its container's id: here EOF, on which it exits."""
+    from engine.runtime.sealed import BOOT
+    p = subprocess.run(["sh", "-c", 'exec "$@" 5</dev/null', "sh", sys.executable, "-I", "-S",
+                        "-X", "importtime", BOOT, "engine.runtime.monitor", "-", *flags],
+                       capture_output=True, text=True, timeout=60, cwd="/")
+    mods = _imported(p.stderr)
+    assert "engine.runtime.security" in mods, p.stderr[-2000:]   # it got as far as its preload
+    return mods
+
+
+def test_monitor_imports_within_its_budget():
+    mods = _monitor_imports()
+    assert not set(mods) & (MONITOR_NEVER | MONITOR_PLAIN_NEVER), \
+        sorted(set(mods) & (MONITOR_NEVER | MONITOR_PLAIN_NEVER))
+    assert len(mods) <= MONITOR_BUDGET, (len(mods), mods)
+
+
+def test_monitor_of_a_networked_container_imports_within_its_budget():
+    mods = _monitor_imports("--network")
+    assert "engine.network.endpoints" in mods
+    assert not set(mods) & MONITOR_NEVER, sorted(set(mods) & MONITOR_NEVER)
+    assert len(mods) <= MONITOR_NETWORK_BUDGET, (len(mods), mods)
