@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 
 from ..errors import HostError
+from ..runtime.cgroup_common import signal_each
 
 NO_DELEGATION = "limits unavailable (no cgroup delegation)"
 REFUSED = ("{flag} needs cgroup delegation, which berth without root doesn't have on this host "
@@ -127,11 +128,7 @@ class NoCgroup:
         return pidns_members(pid1) if pid1 else []
 
     def kill_all(self, cid: str, sig: int = 9) -> None:
-        for pid in self.pids(cid):
-            try:
-                os.kill(pid, sig)
-            except ProcessLookupError:
-                pass
+        signal_each(self.pids(cid), sig)
 
     def remove(self, cid: str) -> None:
         pass

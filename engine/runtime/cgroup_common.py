@@ -17,6 +17,15 @@ DEFAULT_DEVICE_RULES = ["c *:* m", "b *:* m", "c 1:3 rwm", "c 1:5 rwm", "c 1:7 r
                         "c 136:* rwm", "c 10:200 rwm"]
 
 
+def signal_each(pids, sig: int) -> None:
+    """Send ``sig`` to each of ``pids``; one that has exited meanwhile is skipped."""
+    for pid in pids:
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            pass
+
+
 def _res(resources) -> dict:
     """Resources as a plain dict, whether given as the model or as its JSON."""
     if resources is None:

@@ -10,7 +10,8 @@ from .cgroup_common import (DEFAULT_DEVICE_RULES, NO_BLKIO_WEIGHT, NO_BLKIO_WEIG
                             OOM_WITHOUT_MEMORY, SIGKILL, THROTTLES, _levels, _located,
                             _read, _res, _rmdir_parents, _rmdir_retry, _weight_warnings,
                             _write, _write_weight_device, cpu_quota, device_numbers,
-                            memory_swap_limit)
+                            memory_swap_limit,
+                            signal_each)
 
 
 class V1:
@@ -223,11 +224,7 @@ class V1:
         try:
             if have_freezer:
                 self.freeze(cid)
-            for pid in self.pids(cid):
-                try:
-                    os.kill(pid, sig)
-                except ProcessLookupError:
-                    pass
+            signal_each(self.pids(cid), sig)
             if have_freezer:
                 self.thaw(cid)
         except OSError as e:

@@ -10,7 +10,8 @@ from .cgroup_common import (DEFAULT_DEVICE_RULES, NO_BLKIO_WEIGHT, NO_BLKIO_WEIG
                             THROTTLES, V2_CONTROLLERS, _levels, _located, _read,
                             _read_quiet, _res, _rmdir_parents, _rmdir_retry, _write,
                             _write_weight_device, blkio_to_io_weight, cpu_quota,
-                            device_numbers, memory_swap_limit, shares_to_weight)
+                            device_numbers, memory_swap_limit, shares_to_weight,
+                            signal_each)
 
 
 class V2:
@@ -163,11 +164,7 @@ class V2:
             except FileNotFoundError:
                 pass
             return
-        for pid in self.pids(cid):
-            try:
-                os.kill(pid, sig)
-            except ProcessLookupError:
-                pass
+        signal_each(self.pids(cid), sig)
 
     def remove(self, cid: str) -> None:
         d = self.path(cid)
