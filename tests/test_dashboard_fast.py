@@ -54,3 +54,89 @@ async def test_idle_dashboard_with_the_stats_tab_open_lays_nothing_out_again(eng
         await settle(pilot)
         assert counts["stats ticks"] >= 3 and counts["clock ticks"] >= 1, counts
         assert counts["layouts"] == 0 and counts["redraws"] == 0, counts
+
+
+class _Gate:
+    """Holds an engine verb's calls (from the dashboard's worker threads) until released: a
+    slow read, so a test sees what the screen shows before the read is done."""
+
+    def __init__(self, engine, name):
+        import threading
+        self.release = threading.Event()
+        self.waiting = 0
+        real = getattr(engine, name)
+
+        def slowed(*args, **kwargs):
+            self.waiting += 1
+            self.release.wait(30)
+            return real(*args, **kwargs)
+        setattr(engine, name, slowed)
+
+
+async def test_inspect_opens_at_once_with_what_the_pane_read_then_fills_in(engine, busybox):
+    """`i` pushes the inspect screen before its read is done: with the inspect the detail
+    pane read when the cursor rested on the row, or saying it is reading; the read fills it."""
+    from tui.screens.inspect import InspectScreen
+    _sleepers(engine, busybox, ["rested", "passed"])
+    app = make_app(engine)
+    async with running(app, size=(160, 48)) as pilot:
+        dash = dashboard(app)
+        await select(pilot, app, "rested")
+        row = dash.table().selected()
+        # the cursor rests: the pane reads the row's inspect for `i` on its own
+        await settle(pilot, lambda: ("containers", row.ref, id(row.model)) in dash._inspects,
+                     rounds=500)
+        gate = _Gate(engine, "container_inspect")
+        await pilot.press("i")
+        await settle(pilot, lambda: gate.waiting == 1, rounds=500)
+        assert isinstance(app.screen, InspectScreen), type(app.screen).__name__
+        assert app.screen.data["Id"] == engine.container("rested").id
+        text = _text(app)
+        assert "Env" in text and "PATH=" in text and 'Id: "' in text, text
+        gate.release.set()
+        await settle(pilot)
+        assert app.screen.data["Name"] == "/rested"
+        await pilot.press("escape")
+        await settle(pilot, lambda: app.screen is dash)
+        # a row it has not read: the screen opens saying so, and the read fills it in
+        gate.release.clear()
+        await select(pilot, app, "passed")
+        await pilot.press("i")
+        await settle(pilot, lambda: gate.waiting >= 2, rounds=500)
+        assert isinstance(app.screen, InspectScreen) and app.screen.data is None
+        assert "reading…" in _text(app)
+        gate.release.set()
+        await settle(pilot, lambda: app.screen.data is not None, rounds=500)
+        await pilot.pause()
+        assert app.screen.data["Name"] == "/passed" and "PATH=" in _text(app)
+
+
+async def test_logs_open_with_the_pane_tail_then_the_reader_takes_over(engine, busybox):
+    """`l` shows the lines the detail pane's tail already holds while the logs reader has not
+    read anything yet; its first batch then replaces them (no line twice)."""
+    from tui.screens.logs import LogsScreen
+    from engine.models import ContainerConfig
+    engine.run(ContainerConfig(image=str(busybox), cmd=["sh", "-c", "for i in 1 2 3; do echo "
+                                                        "line-$i; done; exec sleep 600"],
+                               network_mode="none"), "talker")
+    app = make_app(engine)
+    async with running(app, size=(160, 48)) as pilot:
+        dash = dashboard(app)
+        await select(pilot, app, "talker")
+        await settle(pilot, lambda: len(dash._log_lines) == 3, rounds=500)
+        gate = _Gate(engine, "logs")
+        await pilot.press("l")
+        await settle(pilot, lambda: gate.waiting == 1, rounds=500)
+        await pilot.pause()
+        assert isinstance(app.screen, LogsScreen)
+        view = app.screen.query_one("#log")
+        assert [e.text.rstrip() for e in view.entries] == ["line-1", "line-2", "line-3"]
+        assert "line-3" in _text(app)
+        gate.release.set()
+        await settle(pilot, lambda: app.screen.received >= 3, rounds=500)
+        assert [e.text.rstrip() for e in view.entries] == ["line-1", "line-2", "line-3"]
+
+
+def _text(app) -> str:
+    from dashboard_support import screen_text
+    return screen_text(app)

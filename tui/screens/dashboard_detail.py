@@ -21,6 +21,7 @@ from .fetch import verb
 LOG_TAIL = 200          # log lines kept for the pane (it shows the newest that fit)
 INSPECT_CACHE = 16      # inspect results kept, newest first out last
 TOP_INTERVAL = 2.0      # the top tab reads the processes again this often
+PREFETCH_DELAY = 0.25   # the cursor rests this long on a row: its inspect is read for `i`
 SIDE_MIN_WIDTH = 140    # from this many columns the pane sits beside the list, else under it
 
 
@@ -50,6 +51,7 @@ class DashboardDetail:
         self._log_stop: threading.Event | None = None
         self._log_cid = ""
         self._top_timer = None
+        self._prefetch_timer = None
 
     def _detail(self):
         return self.query_one("#detail", D.DetailPane)
@@ -109,6 +111,8 @@ class DashboardDetail:
         if tab != "top":
             self._stop_top()
         self._draw_detail(row, tab, fetched=False)
+        if tab != "inspect":
+            self._prefetch_inspect(kind, row)
         if kind == "containers" and tab == "logs":
             self._start_logs(row.model.id)
         elif tab == "inspect":
@@ -189,8 +193,8 @@ class DashboardDetail:
             self._inspects[cache_key] = data
             while len(self._inspects) > INSPECT_CACHE:
                 self._inspects.popitem(last=False)
-        if key != self._detail_key:
-            return    # the cursor moved on meanwhile
+        if key is None or key != self._detail_key:
+            return    # a read for `i` only (_prefetch_inspect), or the cursor moved on
         self._detail_data[what] = data
         row = self.table().selected()
         if row is not None:
@@ -198,6 +202,18 @@ class DashboardDetail:
         if key[2] == "top" and not self.covered:
             self._stop_top()
             self._top_timer = self.set_timer(TOP_INTERVAL, lambda: self._top_again(key))
+
+    def _prefetch_inspect(self, kind: str, row) -> None:
+        """Read the row's inspect once the cursor rests on it (not on every row it passes),
+        so that `i` opens the inspect screen with it at once."""
+        if self._prefetch_timer is not None:
+            self._prefetch_timer.stop()
+            self._prefetch_timer = None
+        if (kind, row.ref, id(row.model)) in self._inspects:
+            return
+        self._prefetch_timer = self.set_timer(
+            PREFETCH_DELAY, lambda: self.detail_fetch(None, kind, row.ref, "inspect",
+                                                      id(row.model)))
 
     def _top_again(self, key: tuple) -> None:
         self._top_timer = None
@@ -234,6 +250,9 @@ class DashboardDetail:
     def _stop_detail_workers(self) -> None:
         self._stop_logs()
         self._stop_top()
+        if self._prefetch_timer is not None:
+            self._prefetch_timer.stop()
+            self._prefetch_timer = None
         self._detail_key = None
 
     def follow_detail_logs(self, cid: str, lines: deque, stop: threading.Event) -> None:
@@ -244,7 +263,7 @@ class DashboardDetail:
                                                       stop=stop)):
                 if stop.is_set():
                     return
-                lines.append((line.stream, line.text.rstrip("\n")))
+                lines.append((line.stream, line.text, line.time))
                 if n >= LOG_TAIL or n % 50 == 0:   # the tail arrives as a few batches
                     self.post_message(DetailLogs(cid))
         except BerthError as e:

@@ -115,15 +115,16 @@ def top_text(headers: list[str], rows: list[list[str]], width: int) -> Text:
 
 
 def log_text(lines, height: int, width: int) -> Text:
-    """The newest ``height`` log lines, each clipped to ``width``; stderr dimmed red."""
+    """The newest ``height`` log lines ((stream, text, time) each), each clipped to ``width``;
+    stderr dimmed red."""
     t = Text(no_wrap=True, overflow="ellipsis")
     shown = list(lines)[-max(1, height):]
     if not shown:
         t.append("no log lines yet", style="dim")
-    for i, (stream, text) in enumerate(shown):
+    for i, (stream, text, *_time) in enumerate(shown):
         if i:
             t.append("\n")
-        t.append(text[:max(1, width)], style="red" if stream == "stderr" else "")
+        t.append(text.rstrip("\n")[:max(1, width)], style="red" if stream == "stderr" else "")
     return t
 
 
