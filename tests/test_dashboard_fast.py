@@ -101,8 +101,10 @@ async def test_inspect_opens_at_once_with_what_the_pane_read_then_fills_in(engin
         # a row it has not read: the screen opens saying so, and the read fills it in
         gate.release.clear()
         await select(pilot, app, "passed")
+        dash._inspects.clear()     # (it may have read this one too, when the app started)
+        waiting = gate.waiting
         await pilot.press("i")
-        await settle(pilot, lambda: gate.waiting >= 2, rounds=500)
+        await settle(pilot, lambda: gate.waiting > waiting, rounds=500)
         assert isinstance(app.screen, InspectScreen) and app.screen.data is None
         assert "reading…" in _text(app)
         gate.release.set()
@@ -140,3 +142,40 @@ async def test_logs_open_with_the_pane_tail_then_the_reader_takes_over(engine, b
 def _text(app) -> str:
     from dashboard_support import screen_text
     return screen_text(app)
+
+
+async def test_a_chatty_containers_tail_is_drawn_a_few_times_a_second_and_ends_drawn(
+        engine, busybox):
+    """A container printing a line every few milliseconds: the detail pane's tail is drawn at
+    most once per TAIL_DRAW_INTERVAL (not once a line, which kept the app from ever being idle),
+    and its last line is on screen once it stops."""
+    from engine.models import ContainerConfig
+    from tui.screens import dashboard_detail
+    engine.run(ContainerConfig(image=str(busybox), cmd=[
+        "sh", "-c", "sleep 1; i=0; while [ $i -lt 300 ]; do i=$((i+1)); echo tick-$i; "
+                    "usleep 10000; done; exec sleep 600"], network_mode="none"), "chatty")
+    app = make_app(engine)
+    async with running(app, size=(160, 48)) as pilot:
+        dash = dashboard(app)
+        await select(pilot, app, "chatty")
+        draws = []
+        real = dash._draw_detail
+
+        def counted(row, tab, fetched):
+            if tab == "logs":
+                draws.append(time.monotonic())
+            return real(row, tab, fetched)
+        dash._draw_detail = counted
+        await settle(pilot, lambda: any(t[1].startswith("tick-1") for t in list(dash._log_lines)),
+                     rounds=500)
+        started = time.monotonic()
+        await settle(pilot, lambda: any(t[1].startswith("tick-300") for t in list(dash._log_lines)),
+                     rounds=1000)
+        took = time.monotonic() - started
+        interval = getattr(dashboard_detail, "TAIL_DRAW_INTERVAL", 0.25)
+        await pilot.pause(2 * interval)
+        await settle(pilot)
+        during = [t for t in draws if started <= t <= started + took]
+        assert took > 1.0, took      # (the burst lasted long enough to tell)
+        assert len(during) <= took / interval + 3, (len(during), took)
+        assert "tick-300" in str(dash.query_one("#detail-text").render())
