@@ -179,3 +179,38 @@ async def test_a_chatty_containers_tail_is_drawn_a_few_times_a_second_and_ends_d
         assert took > 1.0, took      # (the burst lasted long enough to tell)
         assert len(during) <= took / interval + 3, (len(during), took)
         assert "tick-300" in str(dash.query_one("#detail-text").render())
+
+
+async def test_opening_inspect_and_logs_lays_them_out_once_and_not_the_dashboard(
+        engine, busybox, monkeypatch):
+    """A screen pushed over the dashboard is not laid out again for the Resize its own first
+    layout sends it, and the dashboard under it is not laid out for it at all (both were whole
+    re-arrangements of a screen for a size it already had)."""
+    from collections import Counter
+
+    from textual.screen import Screen
+    from tui.screens.inspect import InspectScreen
+    from tui.screens.logs import LogsScreen
+    _sleepers(engine, busybox, ["shown"])
+    resized = Counter()
+    real = Screen._screen_resized
+
+    def counted(self, size):
+        if self.stack_updates and self.is_attached:   # what lays the screen out again
+            resized[type(self).__name__] += 1
+        return real(self, size)
+    monkeypatch.setattr(Screen, "_screen_resized", counted)
+    app = make_app(engine)
+    async with running(app, size=(160, 48)) as pilot:
+        dash = dashboard(app)
+        await select(pilot, app, "shown")
+        for key, kind in (("i", InspectScreen), ("l", LogsScreen)):
+            await settle(pilot)
+            resized.clear()
+            await pilot.press(key)
+            await settle(pilot, lambda k=kind: isinstance(app.screen, k), rounds=500)
+            await settle(pilot)
+            await pilot.press("escape")
+            await settle(pilot, lambda: app.screen is dash)
+            await settle(pilot)
+            assert not resized, resized

@@ -263,6 +263,16 @@ class DashboardFeed:
             return
         super()._compositor_refresh()
 
+    def _screen_resized(self, size) -> None:
+        # A screen pushed over the dashboard gets a Resize with its first layout, and Textual
+        # hands it to the screens under it too: the dashboard laid its whole tree out again,
+        # for a size it already had, in the middle of every `i` and `l`. Covered, it lays out
+        # when it shows again (its resume compares sizes); in view, on a real change only
+        # (screen_size.py does the same for the screens that open over it).
+        if self.covered or size == self._size:
+            return
+        super()._screen_resized(size)
+
     def _redraw_or_defer(self) -> None:
         # a refresh of a screen under the top one is passed up to the top screen to repaint
         if self.covered:

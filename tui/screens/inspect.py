@@ -16,6 +16,7 @@ from textual.widgets import Static, Tree
 from textual.widgets.tree import TreeNode
 
 from ..widgets.footer import ScreenFooter
+from .screen_size import LaidOutOnce
 
 
 PALETTE = {"string": "green", "bool": "magenta", "number": "cyan"}
@@ -161,7 +162,7 @@ def summary(kind: str, data: dict, theme_variables: dict[str, str] | None = None
     return out
 
 
-class InspectScreen(Screen):
+class InspectScreen(LaidOutOnce, Screen):
     """One object's inspect: summary on the left, the whole JSON as a tree on the right.
 
     It opens at once: with what the caller already has (the detail pane's inspect of the same

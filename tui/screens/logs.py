@@ -24,6 +24,7 @@ from textual.widgets import Input, Static
 
 from ..widgets.footer import ScreenFooter
 from ..widgets.log_view import LABEL_COLOURS, Entry, LogView
+from .screen_size import LaidOutOnce
 
 FLUSH_DELAY = 0.05
 LABEL_WIDTH = 24
@@ -32,7 +33,7 @@ SINCE_PRESETS = {"0": (None, "all"), "1": (60, "1m"), "2": (300, "5m"), "3": (90
                  "4": (3600, "1h"), "5": (86400, "24h")}
 
 
-class LogsScreen(Screen):
+class LogsScreen(LaidOutOnce, Screen):
     """The logs console: follow, search, filter, timestamps, wrap, since, save."""
 
     BINDINGS = [
