@@ -266,10 +266,10 @@ class DashboardFeed:
     def _screen_resized(self, size) -> None:
         # A screen pushed over the dashboard gets a Resize with its first layout, and Textual
         # hands it to the screens under it too: the dashboard laid its whole tree out again,
-        # for a size it already had, in the middle of every `i` and `l`. Covered, it lays out
-        # when it shows again (its resume compares sizes); in view, on a real change only
-        # (screen_size.py does the same for the screens that open over it).
-        if self.covered or size == self._size:
+        # in the middle of every `i` and `l`. Covered, it lays out when it shows again (its
+        # resume compares sizes); in view (under a dialog, or back from the shell, whose
+        # Resize is what repaints it) as Textual does. screen_size.py: the screens over it.
+        if self.covered:
             return
         super()._screen_resized(size)
 
