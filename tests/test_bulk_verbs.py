@@ -81,9 +81,6 @@ async def test_dashboard_stops_marked_deaf_containers_at_once_showing_stopping(
     async with running(app, size=size) as pilot:
         table = dashboard(app).table("containers")
         await settle(pilot, lambda: all(_cell(app, n, "state") == "running" for n in names))
-        # the detail pane's live tail keeps the pilot's press waiting for its widgets to settle
-        # (not the screen: its loop stays free), which would blur the timing below
-        await pilot.press("v")
         table.move_cursor(row=0)
         await pilot.press("space", "space", "space")
         t0 = time.monotonic()

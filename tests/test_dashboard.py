@@ -147,7 +147,8 @@ async def test_inspect_shows_the_json_as_a_tree_and_a_summary(volumes):
     app = make_app(volumes)
     async with running(app) as pilot:
         await pilot.press("3", "i")
-        await settle(pilot, lambda: isinstance(app.screen, InspectScreen))
+        await settle(pilot, lambda: isinstance(app.screen, InspectScreen)
+                     and app.screen.data is not None)
         tree = app.screen.query_one(Tree)
         labels = [str(n.label) for n in tree.root.children]
         assert any(label.startswith("Mountpoint:") for label in labels)

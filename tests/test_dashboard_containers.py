@@ -210,7 +210,8 @@ async def test_inspect_a_container_summarises_env(engine, busybox):
     async with running(app) as pilot:
         await select(pilot, app, "env-demo")
         await pilot.press("enter")
-        await settle(pilot, lambda: isinstance(app.screen, InspectScreen))
+        await settle(pilot, lambda: isinstance(app.screen, InspectScreen)
+                     and app.screen.data is not None)
         text = screen_text(app)
         assert "Env" in text and "PATH=" in text
         assert "Mounts" in text and "Networks" in text

@@ -34,6 +34,7 @@ async def test_an_unhealthy_container_shows_it_in_its_row_and_its_details(engine
         table.move_cursor(row=table.rows_in_order().index(sick))
         await pilot.pause()
         await pilot.press("enter")
-        await settle(pilot, lambda: isinstance(app.screen, InspectScreen))
+        await settle(pilot, lambda: isinstance(app.screen, InspectScreen)
+                     and app.screen.data is not None)
         text = screen_text(app)
         assert "Health" in text and "unhealthy" in text and "exit 1  db is down" in text

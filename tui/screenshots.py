@@ -3,8 +3,8 @@
 It makes a throwaway berth root with the shared busybox image, a few containers (a web server and
 an api fetching from it over the default network, a memory-limited cache writing to disk, a
 CPU-capped worker, one created, one exited) and volumes, drives the dashboard at 160x48 with
-Pilot in each theme, saves ``screenshots/<theme>-<screen>.svg`` and removes the root and
-everything it made. For the pull dialog it starts a real registry (docker-registry, with skopeo
+Pilot in each theme, saves ``screenshots/<theme>-<screen>.svg`` (and an 80x24 set,
+``<theme>-80x24-<screen>.svg``) and removes the root and everything it made. For the pull dialog it starts a real registry (docker-registry, with skopeo
 copying in an image of three random layers per theme) behind a proxy that sends at most
 ``PULL_RATE`` bytes a second, so the pull can be caught half-way; without docker-registry,
 skopeo or umoci the dialog is shown filled in instead.
@@ -28,6 +28,7 @@ REPO = Path(__file__).resolve().parents[1]
 IMAGE = REPO.parent / "shared" / "images" / "busybox-1.38.0-musl-amd64.oci.tar"
 OUT = REPO / "screenshots"
 SIZE = (160, 48)
+SMALL = (80, 24)         # the smallest terminal the dashboard is made for: its own set
 LOOP = ("i=0; while :; do i=$((i+1)); wget -q -O /dev/null http://web/blob; "
         "echo \"GET /api/items/$i 200 $((i*7%90))ms\"; "
         "[ $((i%4)) = 0 ] && echo \"warn: slow request $i\" >&2; sleep 0.3; done")
@@ -227,6 +228,50 @@ async def shoot(engine, theme: str, pull_ref: str = "") -> list[str]:
     return saved
 
 
+async def shoot_small(engine, theme: str) -> list[str]:
+    """The 80x24 set: the list with the detail pane under it, the run and limits dialogs
+    (scrolled to the field being typed into), the logs and the inspect screens."""
+    from tui.app import BerthApp
+    from tui.config import Config
+    saved = []
+    app = BerthApp(engine, theme=theme, config=Config())
+    tag = f"{SMALL[0]}x{SMALL[1]}"
+
+    async def save(name: str) -> None:
+        await pilot.pause(0.3)
+        saved.append(app.save_screenshot(f"{theme}-{tag}-{name}.svg", path=str(OUT)))
+
+    async with app.run_test(size=SMALL) as pilot:
+        await until(pilot, lambda: getattr(app.screen, "loaded", False))
+        await pilot.press("home")                      # api, first by name: a live log tail
+        await until(pilot, lambda: "GET /api" in str(app.screen.query_one("#detail-text")
+                                                      .render()))
+        await pilot.pause(2.5)                         # a stats sample for the CPU column
+        await save("containers")
+        await pilot.press("R")
+        await until(pilot, lambda: type(app.screen).__name__ == "RunDialog")
+        for value in ("shop-web-2", "httpd -f -p 8080 -h /srv", "MODE=demo TZ=UTC", "8080:8080",
+                      "uploads:/srv/uploads", "", "128m"):
+            await pilot.press(*value, "tab")           # down to the memory limit, in view
+        await save("run")
+        await pilot.press("escape")
+        await pilot.press("home", "j")                 # cache: memory-limited
+        await pilot.press("u")
+        await until(pilot, lambda: type(app.screen).__name__ == "UpdateLimitsScreen")
+        await pilot.press("ctrl+a", "ctrl+k", *"96m", "tab")
+        await save("limits")
+        await pilot.press("escape", "home", "l")
+        await until(pilot, lambda: type(app.screen).__name__ == "LogsScreen"
+                    and app.screen.received > 5)
+        await save("logs")
+        await pilot.press("escape", "i")
+        await until(pilot, lambda: type(app.screen).__name__ == "InspectScreen"
+                    and app.screen.data is not None)
+        await save("inspect")
+        await pilot.press("escape")
+    return saved
+
+
 async def shoot_console(app, pilot, save) -> None:
     """An exec console in api (selected) with a listing and the container's processes."""
     await pilot.press("c")
@@ -307,6 +352,8 @@ def main() -> int:
         with pull_source(THEMES) as refs:
             for theme in THEMES:
                 for path in asyncio.run(shoot(engine, theme, refs.get(theme, ""))):
+                    print(path)
+                for path in asyncio.run(shoot_small(engine, theme)):
                     print(path)
     finally:
         if engine is not None:

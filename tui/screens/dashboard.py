@@ -153,6 +153,8 @@ class DashboardScreen(DashboardFeed, DashboardView, DashboardDetail, DashboardVe
         self._keys_state: tuple = ()
         self._now = 0.0
         self._row_cache: dict[str, R.Row] = {}
+        self._row_inputs: dict[str, tuple] = {}
+        """What each measured row was last drawn from (dashboard_feed.py's stats handler)."""
         self._stats_ids: tuple[str, ...] | None = None
         self._watch_sig: tuple | None = None
         self.loaded = False

@@ -21,6 +21,8 @@ from .fetch import verb
 LOG_TAIL = 200          # log lines kept for the pane (it shows the newest that fit)
 INSPECT_CACHE = 16      # inspect results kept, newest first out last
 TOP_INTERVAL = 2.0      # the top tab reads the processes again this often
+PREFETCH_DELAY = 0.25   # the cursor rests this long on a row: its inspect is read for `i`
+TAIL_DRAW_INTERVAL = 0.25   # a chatty container's tail is drawn at most this often
 SIDE_MIN_WIDTH = 140    # from this many columns the pane sits beside the list, else under it
 
 
@@ -48,8 +50,12 @@ class DashboardDetail:
         self._inspects: OrderedDict = OrderedDict()
         self._log_lines: deque = deque(maxlen=LOG_TAIL)
         self._log_stop: threading.Event | None = None
+        self._tail = {"added": 0, "posted": False, "drawn": 0}
+        """The pane's log follower and the screen: lines added, drawn, and whether a
+        DetailLogs is on its way (follow_detail_logs)."""
         self._log_cid = ""
         self._top_timer = None
+        self._prefetch_timer = None
 
     def _detail(self):
         return self.query_one("#detail", D.DetailPane)
@@ -109,6 +115,8 @@ class DashboardDetail:
         if tab != "top":
             self._stop_top()
         self._draw_detail(row, tab, fetched=False)
+        if tab != "inspect":
+            self._prefetch_inspect(kind, row)
         if kind == "containers" and tab == "logs":
             self._start_logs(row.model.id)
         elif tab == "inspect":
@@ -189,8 +197,8 @@ class DashboardDetail:
             self._inspects[cache_key] = data
             while len(self._inspects) > INSPECT_CACHE:
                 self._inspects.popitem(last=False)
-        if key != self._detail_key:
-            return    # the cursor moved on meanwhile
+        if key is None or key != self._detail_key:
+            return    # a read for `i` only (_prefetch_inspect), or the cursor moved on
         self._detail_data[what] = data
         row = self.table().selected()
         if row is not None:
@@ -198,6 +206,18 @@ class DashboardDetail:
         if key[2] == "top" and not self.covered:
             self._stop_top()
             self._top_timer = self.set_timer(TOP_INTERVAL, lambda: self._top_again(key))
+
+    def _prefetch_inspect(self, kind: str, row) -> None:
+        """Read the row's inspect once the cursor rests on it (not on every row it passes),
+        so that `i` opens the inspect screen with it at once."""
+        if self._prefetch_timer is not None:
+            self._prefetch_timer.stop()
+            self._prefetch_timer = None
+        if (kind, row.ref, id(row.model)) in self._inspects:
+            return
+        self._prefetch_timer = self.set_timer(
+            PREFETCH_DELAY, lambda: self.detail_fetch(None, kind, row.ref, "inspect",
+                                                      id(row.model)))
 
     def _top_again(self, key: tuple) -> None:
         self._top_timer = None
@@ -217,10 +237,12 @@ class DashboardDetail:
         self._log_cid = cid
         self._log_lines = deque(maxlen=LOG_TAIL)
         self._log_stop = threading.Event()
+        self._tail = {"added": 0, "posted": False, "drawn": 0}
         # a plain daemon thread, as the logs screen's readers (screens/logs.py says why): a
         # worker blocked on a quiet log would hold one of the executor's few threads
         threading.Thread(target=self.follow_detail_logs, name=f"berth-detail-logs-{cid[:12]}",
-                         args=(cid, self._log_lines, self._log_stop), daemon=True).start()
+                         args=(cid, self._log_lines, self._log_stop, self._tail),
+                         daemon=True).start()
 
     def _stop_logs(self) -> None:
         if self._log_stop is not None:
@@ -234,18 +256,27 @@ class DashboardDetail:
     def _stop_detail_workers(self) -> None:
         self._stop_logs()
         self._stop_top()
+        if self._prefetch_timer is not None:
+            self._prefetch_timer.stop()
+            self._prefetch_timer = None
         self._detail_key = None
 
-    def follow_detail_logs(self, cid: str, lines: deque, stop: threading.Event) -> None:
-        """The container's last LOG_TAIL lines, then new ones as they come, until ``stop``."""
+    def follow_detail_logs(self, cid: str, lines: deque, stop: threading.Event,
+                           tail: dict) -> None:
+        """The container's last LOG_TAIL lines, then new ones as they come, until ``stop``.
+
+        It posts DetailLogs only when the screen has drawn what it posted last (``tail``'s
+        "posted" flag, cleared by the screen): a container printing a hundred lines a second
+        makes a few draws a second, not a hundred messages."""
         from engine.errors import BerthError
         try:
-            for n, line in enumerate(self.engine.logs(cid, follow=True, tail=LOG_TAIL,
-                                                      stop=stop)):
+            for line in self.engine.logs(cid, follow=True, tail=LOG_TAIL, stop=stop):
                 if stop.is_set():
                     return
-                lines.append((line.stream, line.text.rstrip("\n")))
-                if n >= LOG_TAIL or n % 50 == 0:   # the tail arrives as a few batches
+                lines.append((line.stream, line.text, line.time))
+                tail["added"] += 1
+                if not tail["posted"]:
+                    tail["posted"] = True
                     self.post_message(DetailLogs(cid))
         except BerthError as e:
             if not stop.is_set():
@@ -257,7 +288,25 @@ class DashboardDetail:
             self.post_message(DetailLogs(cid))
 
     def on_detail_logs(self, message: DetailLogs) -> None:
-        if message.cid != self._log_cid or self.covered:
+        if message.cid != self._log_cid:
+            return
+        self._draw_tail()
+        # what comes within the interval is drawn once at its end (_tail_due)
+        self.set_timer(TAIL_DRAW_INTERVAL, lambda: self._tail_due(message.cid))
+
+    def _tail_due(self, cid: str) -> None:
+        if cid != self._log_cid:
+            return
+        tail = self._tail
+        tail["posted"] = False            # (first: a line appended from here on posts again)
+        if tail["added"] != tail["drawn"]:
+            tail["posted"] = True
+            self._draw_tail()
+            self.set_timer(TAIL_DRAW_INTERVAL, lambda: self._tail_due(cid))
+
+    def _draw_tail(self) -> None:
+        self._tail["drawn"] = self._tail["added"]
+        if self.covered:
             return
         row = self.table().selected()
         if row is not None and self._detail_key and self._detail_key[2] == "logs":

@@ -115,16 +115,24 @@ class DashboardFeed:
         else:
             self.snap.listings.update(snap.listings)
             cont = self.snap.listings.get("containers")
+            moved = bool(snap.listings)
             if message.changed and cont is not None and cont.items is not None:
                 by_id = {c.id: c for c in cont.items}
                 for cid, c in message.changed.items():
+                    old = by_id.get(cid)
+                    if c is not None and old is not None and c == old:
+                        # the clock's look at a running container found it as it was: its
+                        # row, and the pane following it, stay as they are
+                        continue
+                    moved = True
                     self._row_cache.pop(cid, None)
                     if c is None:
                         by_id.pop(cid, None)
                     else:
                         by_id[cid] = c
                 cont.items = list(by_id.values())
-            self._redraw_or_defer()
+            if moved:
+                self._redraw_or_defer()
         self.loaded = True
         self._refreshing = False
         self._quicken_clock()
@@ -181,11 +189,20 @@ class DashboardFeed:
         for cid in [c for c in self.samples if c not in seen]:
             self.samples.pop(cid, None)
             self.history.pop(cid, None)
+            self._row_inputs.pop(cid, None)
             self._row_cache.pop(cid, None)
+        moved = set()
         for s in message.samples:
             self.samples[s.id] = s
-            self.history.setdefault(s.id, deque(maxlen=HISTORY)).append(s.cpu_percent)
-            self._row_cache.pop(s.id, None)
+            history = self.history.setdefault(s.id, deque(maxlen=HISTORY))
+            history.append(s.cpu_percent)
+            # what the row shows of a sample: an idle container's repeats itself, and its row
+            # (and the cells drawn from it) stays as it is
+            inputs = (s.cpu_percent, s.memory_usage, s.pids, tuple(history))
+            if self._row_inputs.get(s.id) != inputs:
+                self._row_inputs[s.id] = inputs
+                self._row_cache.pop(s.id, None)
+                moved.add(s.id)
         if self.covered:   # nobody sees the table: draw it once it shows again
             self._stale = True
             return
@@ -198,10 +215,14 @@ class DashboardFeed:
         now, rows = self._now, []
         for c in listing.items:
             if c.id in seen and c.id in table.rows_by_key:
+                cached = self._row_cache.get(c.id)
+                if c.id not in moved and cached is not None and cached.model is c:
+                    continue
                 row = self._row_cache[c.id] = R.container_row(
                     c, self.samples.get(c.id), self.history.get(c.id, ()), now, self.theme_style)
                 rows.append(row)
-        table.update_rows(rows)
+        if rows:
+            table.update_rows(rows)
 
     @work(thread=True, group="host", exclusive=True, exit_on_error=False)
     def sample_host(self) -> None:
@@ -241,6 +262,16 @@ class DashboardFeed:
             self._dirty_widgets.clear()
             return
         super()._compositor_refresh()
+
+    def _screen_resized(self, size) -> None:
+        # A screen pushed over the dashboard gets a Resize with its first layout, and Textual
+        # hands it to the screens under it too: the dashboard laid its whole tree out again,
+        # in the middle of every `i` and `l`. Covered, it lays out when it shows again (its
+        # resume compares sizes); in view (under a dialog, or back from the shell, whose
+        # Resize is what repaints it) as Textual does. screen_size.py: the screens over it.
+        if self.covered:
+            return
+        super()._screen_resized(size)
 
     def _redraw_or_defer(self) -> None:
         # a refresh of a screen under the top one is passed up to the top screen to repaint

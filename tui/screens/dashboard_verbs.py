@@ -10,7 +10,7 @@ from textual import work
 
 from ..widgets import rows as R
 from .confirm import ConfirmScreen
-from .fetch import verb
+from .fetch import Unavailable, verb
 
 
 class DashboardVerbs:
@@ -135,8 +135,12 @@ class DashboardVerbs:
         containers = [r.model for r in self.targets()]
         if not containers:
             return
+        # the detail pane's tail of the same container shows at once; the reader then reads
+        # the rest and follows
+        seed = list(self._log_lines) if len(containers) == 1 and \
+            self._log_cid == containers[0].id else None
         self.app.push_screen(LogsScreen(self.engine, [(c.id, c.name) for c in containers],
-                                        max_lines=self.app.config.log_lines))
+                                        max_lines=self.app.config.log_lines, seed=seed))
 
     def action_shell(self) -> None:
         row = self.table().selected()
@@ -234,22 +238,30 @@ class DashboardVerbs:
         resource_actions.prune(self)
 
     def _open_inspect(self, focus: str) -> None:
+        """Open the inspect screen at once, with the detail pane's inspect of the row if it
+        read one, and read it afresh in a worker that fills the screen in."""
+        from .inspect import InspectScreen
         row = self.table().selected()
         if row is None:
             return
-        self.fetch_inspect(self.pane_kind, row.ref, _name_of(self.pane_kind, row), focus)
+        kind = self.pane_kind
+        known = self._inspects.get((kind, row.ref, id(row.model)))
+        screen = InspectScreen(kind, _name_of(kind, row), known, focus=focus)
+        self.app.push_screen(screen)
+        self.fetch_inspect(kind, row.ref, screen)
 
     @work(thread=True, group="inspect", exclusive=True, exit_on_error=False)
-    def fetch_inspect(self, kind: str, ref: str, title: str, focus: str) -> None:
-        """Read the Docker-shaped inspect JSON (thread) and open the inspect screen."""
+    def fetch_inspect(self, kind: str, ref: str, screen) -> None:
+        """Read the Docker-shaped inspect JSON (thread) into the inspect screen."""
+        from engine.errors import BerthError
         name = {"containers": "container_inspect", "images": "image_inspect",
                 "volumes": "volume_inspect", "networks": "network_inspect"}[kind]
-        data = verb(self.engine, name, f"{kind[:-1]} inspect")(ref)
-        self.app.call_from_thread(self._show_inspect, kind, title, data, focus)
-
-    def _show_inspect(self, kind: str, title: str, data, focus: str) -> None:
-        from .inspect import InspectScreen
-        self.app.push_screen(InspectScreen(kind, title, data, focus=focus))
+        try:
+            data = verb(self.engine, name, f"{kind[:-1]} inspect")(ref)
+        except (BerthError, Unavailable) as e:     # said on the screen
+            self.app.call_from_thread(screen.set_data, None, str(e))
+            return
+        self.app.call_from_thread(screen.set_data, data)
 
 
 class ActionFailed(Exception):

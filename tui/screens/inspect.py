@@ -12,8 +12,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Static, Tree
+from textual.widgets import Static, Tree
 from textual.widgets.tree import TreeNode
+
+from ..widgets.footer import ScreenFooter
+from .screen_size import LaidOutOnce
 
 
 PALETTE = {"string": "green", "bool": "magenta", "number": "cyan"}
@@ -159,8 +162,11 @@ def summary(kind: str, data: dict, theme_variables: dict[str, str] | None = None
     return out
 
 
-class InspectScreen(Screen):
-    """One object's inspect: summary on the left, the whole JSON as a tree on the right."""
+class InspectScreen(LaidOutOnce, Screen):
+    """One object's inspect: summary on the left, the whole JSON as a tree on the right.
+
+    It opens at once: with what the caller already has (the detail pane's inspect of the same
+    object), or saying it is reading; ``set_data`` fills it in when the read is done."""
 
     BINDINGS = [
         Binding("escape,q", "close", "Back", id="inspect.back"),
@@ -174,23 +180,61 @@ class InspectScreen(Screen):
         super().__init__()
         self.kind = kind
         self.title_text = title
-        self.data = data[0] if isinstance(data, list) and len(data) == 1 else data
+        self.data = _one(data)
+        """The inspect shown, None while it is being read."""
+        self.error = ""
         self.initial_focus = focus
 
     def compose(self) -> ComposeResult:
         yield Static(Text.assemble((f" {self.kind[:-1]} ", "reverse bold"),
                                    (f"  {self.title_text}", "bold")), id="inspect-title")
         with Horizontal(id="inspect-body"):
-            with VerticalScroll(id="inspect-summary"):
-                for section in summary(self.kind, self.data if isinstance(self.data, dict) else {},
-                                       self.app.theme_variables):
-                    yield Static(section, classes="summary-section")
+            yield VerticalScroll(*self._sections(), id="inspect-summary")
             tree: Tree = Tree(Text(self.title_text, style="bold"), id="inspect-tree")
             tree.root.expand()
-            fill(tree.root, self.data if isinstance(self.data, (dict, list)) else {"value": self.data},
-                 palette=palette_for(self.app.theme_variables), lazy=True)
+            self._fill_tree(tree)
             yield tree
-        yield Footer(show_command_palette=False)
+        yield ScreenFooter()
+
+    def _sections(self) -> list[Static]:
+        if self.data is None:
+            return [Static(Text(self.error or "reading…", style="dim"),
+                           classes="summary-section")]
+        return [Static(section, classes="summary-section")
+                for section in summary(self.kind, self.data if isinstance(self.data, dict)
+                                       else {}, self.app.theme_variables)]
+
+    def _fill_tree(self, tree: Tree) -> None:
+        if self.data is not None:
+            fill(tree.root, self.data if isinstance(self.data, (dict, list))
+                 else {"value": self.data}, palette=palette_for(self.app.theme_variables),
+                 lazy=True)
+
+    def set_data(self, data: Any = None, error: str = "") -> None:
+        """What the read found (or why it failed): drawn again unless it is what is shown."""
+        if not self.is_attached:
+            return      # closed before the read ended
+        data = _one(data)
+        if error:
+            if self.data is None:
+                self.error = error
+                self._redraw()
+            else:   # keep what is shown, and say it may be old
+                self.notify(f"inspect: {error}", severity="warning")
+            return
+        if data == self.data:
+            return
+        self.data = data
+        self._redraw()
+
+    def _redraw(self) -> None:
+        box = self.query_one("#inspect-summary", VerticalScroll)
+        box.remove_children()
+        box.mount_all(self._sections())
+        tree = self.query_one("#inspect-tree", Tree)
+        tree.clear()
+        tree.root.expand()
+        self._fill_tree(tree)
 
     def on_mount(self) -> None:
         target = "#inspect-summary" if self.initial_focus == "summary" else "#inspect-tree"
@@ -220,3 +264,8 @@ class InspectScreen(Screen):
         root = self.query_one(Tree).root
         for child in root.children:
             child.collapse_all()
+
+
+def _one(data: Any) -> Any:
+    """An inspect of one object comes as a list of one; show the object."""
+    return data[0] if isinstance(data, list) and len(data) == 1 else data

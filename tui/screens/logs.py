@@ -20,9 +20,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Input, Static
 
+from ..widgets.footer import ScreenFooter
 from ..widgets.log_view import LABEL_COLOURS, Entry, LogView
+from .screen_size import LaidOutOnce
 
 FLUSH_DELAY = 0.05
 LABEL_WIDTH = 24
@@ -31,7 +33,7 @@ SINCE_PRESETS = {"0": (None, "all"), "1": (60, "1m"), "2": (300, "5m"), "3": (90
                  "4": (3600, "1h"), "5": (86400, "24h")}
 
 
-class LogsScreen(Screen):
+class LogsScreen(LaidOutOnce, Screen):
     """The logs console: follow, search, filter, timestamps, wrap, since, save."""
 
     BINDINGS = [
@@ -62,8 +64,13 @@ class LogsScreen(Screen):
         def can_replace(self, message: Message) -> bool:
             return isinstance(message, LogsScreen.Pending)
 
-    def __init__(self, engine, targets: list[tuple[str, str]], max_lines: int = 10_000):
+    def __init__(self, engine, targets: list[tuple[str, str]], max_lines: int = 10_000,
+                 seed: list[tuple[str, str, str]] | None = None):
         super().__init__()
+        self.seed = seed or []
+        """(stream, text, time) of the lines already known (the detail pane's tail of the one
+        container): shown at once, then replaced by the reader's first batch."""
+        self._replace = False
         self.engine = engine
         self.targets = targets
         """(container id, name) of each container shown."""
@@ -87,7 +94,7 @@ class LogsScreen(Screen):
         yield LogView(max_lines=self.max_lines, id="log")
         yield Static(id="logs-status")
         yield Input(id="logs-input")
-        yield Footer(show_command_palette=False)
+        yield ScreenFooter()
 
     def on_mount(self) -> None:
         view = self.query_one(LogView)
@@ -95,6 +102,11 @@ class LogsScreen(Screen):
         view.label_width = min(LABEL_WIDTH, max(len(n) for _, n in self.targets))
         self.query_one("#logs-input").display = False
         view.focus()
+        if self.seed and len(self.targets) == 1:
+            name = self.targets[0][1]
+            view.add_entries([Entry(name, LABEL_COLOURS[0], stream, when, text)
+                              for stream, text, when in self.seed])
+            self._replace = True
         self._start_readers()
         self._update_status()
 
@@ -157,7 +169,11 @@ class LogsScreen(Screen):
             self._pending.clear()
             self._scheduled = False
         if batch:
-            self.query_one(LogView).add_entries(batch)
+            view = self.query_one(LogView)
+            if self._replace:   # the reader's tail starts where the known lines did
+                self._replace = False
+                view.clear()
+            view.add_entries(batch)
             self.received += len(batch)
         self._update_status()
 
@@ -226,6 +242,7 @@ class LogsScreen(Screen):
 
     def action_since(self, key: str) -> None:
         self.since_key = key
+        self._replace = False
         with self._lock:
             self._pending.clear()
         self.query_one(LogView).clear()

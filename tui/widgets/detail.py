@@ -115,15 +115,16 @@ def top_text(headers: list[str], rows: list[list[str]], width: int) -> Text:
 
 
 def log_text(lines, height: int, width: int) -> Text:
-    """The newest ``height`` log lines, each clipped to ``width``; stderr dimmed red."""
+    """The newest ``height`` log lines ((stream, text, time) each), each clipped to ``width``;
+    stderr dimmed red."""
     t = Text(no_wrap=True, overflow="ellipsis")
     shown = list(lines)[-max(1, height):]
     if not shown:
         t.append("no log lines yet", style="dim")
-    for i, (stream, text) in enumerate(shown):
+    for i, (stream, text, *_time) in enumerate(shown):
         if i:
             t.append("\n")
-        t.append(text[:max(1, width)], style="red" if stream == "stderr" else "")
+        t.append(text.rstrip("\n")[:max(1, width)], style="red" if stream == "stderr" else "")
     return t
 
 
@@ -181,6 +182,11 @@ class DetailPane(Vertical):
     DetailPane #detail-graphs { height: 1fr; border: none; padding: 0; }
     """
 
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self._shown: dict[str | None, Text] = {}
+        """What each Static of the pane shows now (to skip updates that change nothing)."""
+
     def compose(self) -> ComposeResult:
         yield Static("", id="detail-tabs")
         yield Static("", id="detail-facts")
@@ -194,7 +200,7 @@ class DetailPane(Vertical):
         self.show(Text(""), graphs=False)
 
     def tabs(self, text: Text) -> None:
-        self.query_one("#detail-tabs", Static).update(text)
+        self._put(self.query_one("#detail-tabs", Static), text)
 
     def show(self, body: Text, graphs: bool = False, facts: Text | None = None,
              history: ContainerHistory | None = None, scroll_end: bool = False) -> None:
@@ -204,11 +210,11 @@ class DetailPane(Vertical):
         graph = self.query_one("#detail-graphs", ContainerGraphs)
         facts_w = self.query_one("#detail-facts", Static)
         if graphs:
-            facts_w.update(facts or Text(""))
+            self._put(facts_w, facts or Text(""))
             graph.history = history or EMPTY_HISTORY
             graph.update_graphs()
         else:
-            self.query_one("#detail-text", Static).update(body)
+            self._put(self.query_one("#detail-text", Static), body)
             if scroll_end:
                 scroll.scroll_end(animate=False, immediate=True)
         if facts_w.display != graphs:
@@ -217,6 +223,17 @@ class DetailPane(Vertical):
             scroll.display = not graphs
             if not graphs:
                 scroll.scroll_home(animate=False)
+
+    def _put(self, widget: Static, text: Text) -> None:
+        """Show ``text`` in ``widget``, doing nothing when it already shows the same: a stats
+        tick redraws the facts with the same words, and every update of a Static re-lays out
+        the whole screen unless its height stays (then only the widget repaints)."""
+        old = self._shown.get(widget.id)
+        if old is not None and old == text and old.style == text.style:
+            return
+        same_height = old is not None and old.plain.count("\n") == text.plain.count("\n")
+        self._shown[widget.id] = text
+        widget.update(text, layout=not same_height)
 
     def graphs_moved(self) -> None:
         """New samples arrived: redraw the graphs if they are on show."""

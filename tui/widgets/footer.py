@@ -1,4 +1,5 @@
-"""KeyFooter: the dashboard's bottom line, the keys that matter for the pane on show.
+"""KeyFooter: the dashboard's bottom line, the keys that matter for the pane on show; and
+ScreenFooter, the other full screens' keys drawn as one line.
 
 Textual's Footer lists every shown binding in declaration order and cuts the line wherever the
 terminal ends (at 80 columns mid-word, "i Inspe"); this one lists the pane's keys in order of
@@ -78,24 +79,71 @@ class KeyFooter(Static):
         return out
 
     def render(self) -> Text:
-        width = self.size.width or 80
-        key_style = Style(bold=True, color=self.app.theme_variables.get("accent") or None)
-        dim = Style(dim=True)
+        key_style = _key_style(self.app)
         tail = Text()
         tail.append(" ? ", style=key_style)
         tail.append("more")
-        t = Text(no_wrap=True, overflow="crop")
-        for key, label, enabled, action in self.keys():
-            piece = Text()
-            piece.append(f" {key} ", style=key_style if enabled else dim)
-            piece.append(label, style=Style.from_meta({"@click": action})
-                         + (Style() if enabled else dim))
-            piece.append(GAP)
-            if t.cell_len + piece.cell_len + tail.cell_len > width:
-                break
-            t.append_text(piece)
-        t.append_text(tail)
-        return t
+        return key_line(self.keys(), self.size.width or 80, key_style, tail)
+
+    def on_resize(self) -> None:
+        self.refresh()
+
+
+def _key_style(app) -> Style:
+    return Style(bold=True, color=app.theme_variables.get("accent") or None)
+
+
+def key_line(keys, width: int, key_style: Style, tail: Text | None = None) -> Text:
+    """``keys`` ((key, label, enabled, action), in order) as one line of ``width`` cells, as
+    many as fit whole, then ``tail``; a label clicked runs its action."""
+    dim = Style(dim=True)
+    tail = tail or Text()
+    t = Text(no_wrap=True, overflow="crop")
+    for key, label, enabled, action in keys:
+        piece = Text()
+        piece.append(f" {key} ", style=key_style if enabled else dim)
+        piece.append(label, style=Style.from_meta({"@click": action})
+                     + (Style() if enabled else dim))
+        piece.append(GAP)
+        if t.cell_len + piece.cell_len + tail.cell_len > width:
+            break
+        t.append_text(piece)
+    t.append_text(tail)
+    return t
+
+
+class ScreenFooter(Static):
+    """A full screen's shown keys on one line, drawn as text.
+
+    Textual's Footer mounts a widget per key again each time the screen's bindings change
+    (the screen opening, every focus change): for the logs and inspect screens that was a
+    good part of the time from the key to the screen. This draws the same keys as one Text
+    and only repaints when the bindings change."""
+
+    DEFAULT_CSS = """
+    ScreenFooter { height: 1; background: $panel; }
+    """
+
+    def on_mount(self) -> None:
+        self.screen.bindings_updated_signal.subscribe(self, lambda _screen: self.refresh())
+
+    def on_unmount(self) -> None:
+        self.screen.bindings_updated_signal.unsubscribe(self)
+
+    def keys(self) -> list[tuple[str, str, bool, str]]:
+        """(key, label, enabled, action) of each shown binding, one per action."""
+        out, seen = [], set()
+        for key, (_node, binding, enabled, _tip) in self.screen.active_bindings.items():
+            if not binding.show or binding.action in seen:
+                continue
+            seen.add(binding.action)
+            # a click presses the key, whichever widget's binding it is
+            out.append((self.app.get_key_display(binding), binding.description, enabled,
+                        f"app.simulate_key({key!r})"))
+        return out
+
+    def render(self) -> Text:
+        return key_line(self.keys(), self.size.width or 80, _key_style(self.app))
 
     def on_resize(self) -> None:
         self.refresh()

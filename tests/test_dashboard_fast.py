@@ -1,0 +1,216 @@
+"""The dashboard stays light and answers at once: what an idle dashboard redoes with the detail
+pane open (counted, not timed), and the screens that open on a key before what they show has
+been read. Real containers on a test root."""
+
+from __future__ import annotations
+
+import time
+
+from dashboard_support import dashboard, make_app, running, settle
+from test_dashboard_containers import select
+
+
+def _sleepers(engine, busybox, names):
+    from engine.models import ContainerConfig
+    for name in names:
+        engine.run(ContainerConfig(image=str(busybox), cmd=["sh", "-c", f"echo {name} up; "
+                                                                  "exec sleep 600"],
+                                   network_mode="none"), name)
+
+
+async def test_idle_dashboard_with_the_stats_tab_open_lays_nothing_out_again(engine, busybox):
+    """Stats ticks and the clock's look at the running containers bring the same figures
+    again: the detail pane's facts and the rows stay as drawn, so the screen is never laid out
+    again and the lists are not redrawn (each layout re-arranged every widget: most of an idle
+    dashboard's CPU)."""
+    from tui.screens import dashboard_feed
+    _sleepers(engine, busybox, ["idlea", "idleb", "idlec"])
+    app = make_app(engine)
+    async with running(app, size=(160, 48)) as pilot:
+        dash = dashboard(app)
+        await select(pilot, app, "idlea")
+        await pilot.press("right_square_bracket")     # the stats tab: facts above the graphs
+        await settle(pilot, lambda: dash.samples and "pids" in str(
+            dash.query_one("#detail-facts").render()), rounds=500)
+        await pilot.pause(0.5)
+        counts = {"layouts": 0, "redraws": 0, "stats ticks": 0, "clock ticks": 0}
+        layout, redraw = dash._refresh_layout, dash.redraw
+        stats, clock = dash.detail_stats_moved, dash._clock_tick
+
+        def count(name, fn):
+            def counted(*a, **kw):
+                counts[name] += 1
+                return fn(*a, **kw)
+            return counted
+        dash._refresh_layout = count("layouts", layout)
+        dash.redraw = count("redraws", redraw)
+        dash.detail_stats_moved = count("stats ticks", stats)
+        dash._clock_tick = count("clock ticks", clock)
+        dash._arm_clock(0.5)   # the clock's look at the running containers, soon
+        deadline = time.monotonic() + 4 * dashboard_feed.STATS_INTERVAL + 2
+        while (counts["stats ticks"] < 3 or counts["clock ticks"] < 1) \
+                and time.monotonic() < deadline:
+            await pilot.pause(0.1)
+        await settle(pilot)
+        assert counts["stats ticks"] >= 3 and counts["clock ticks"] >= 1, counts
+        assert counts["layouts"] == 0 and counts["redraws"] == 0, counts
+
+
+class _Gate:
+    """Holds an engine verb's calls (from the dashboard's worker threads) until released: a
+    slow read, so a test sees what the screen shows before the read is done."""
+
+    def __init__(self, engine, name):
+        import threading
+        self.release = threading.Event()
+        self.waiting = 0
+        real = getattr(engine, name)
+
+        def slowed(*args, **kwargs):
+            self.waiting += 1
+            self.release.wait(30)
+            return real(*args, **kwargs)
+        setattr(engine, name, slowed)
+
+
+async def test_inspect_opens_at_once_with_what_the_pane_read_then_fills_in(engine, busybox):
+    """`i` pushes the inspect screen before its read is done: with the inspect the detail
+    pane read when the cursor rested on the row, or saying it is reading; the read fills it."""
+    from tui.screens.inspect import InspectScreen
+    _sleepers(engine, busybox, ["rested", "passed"])
+    app = make_app(engine)
+    async with running(app, size=(160, 48)) as pilot:
+        dash = dashboard(app)
+        await select(pilot, app, "rested")
+        row = dash.table().selected()
+        # the cursor rests: the pane reads the row's inspect for `i` on its own
+        await settle(pilot, lambda: ("containers", row.ref, id(row.model)) in dash._inspects,
+                     rounds=500)
+        gate = _Gate(engine, "container_inspect")
+        await pilot.press("i")
+        await settle(pilot, lambda: gate.waiting == 1, rounds=500)
+        assert isinstance(app.screen, InspectScreen), type(app.screen).__name__
+        assert app.screen.data["Id"] == engine.container("rested").id
+        text = _text(app)
+        assert "Env" in text and "PATH=" in text and 'Id: "' in text, text
+        gate.release.set()
+        await settle(pilot)
+        assert app.screen.data["Name"] == "/rested"
+        await pilot.press("escape")
+        await settle(pilot, lambda: app.screen is dash)
+        # a row it has not read: the screen opens saying so, and the read fills it in
+        gate.release.clear()
+        await select(pilot, app, "passed")
+        dash._inspects.clear()     # (it may have read this one too, when the app started)
+        waiting = gate.waiting
+        await pilot.press("i")
+        await settle(pilot, lambda: gate.waiting > waiting, rounds=500)
+        assert isinstance(app.screen, InspectScreen) and app.screen.data is None
+        assert "reading…" in _text(app)
+        gate.release.set()
+        await settle(pilot, lambda: app.screen.data is not None, rounds=500)
+        await pilot.pause()
+        assert app.screen.data["Name"] == "/passed" and "PATH=" in _text(app)
+
+
+async def test_logs_open_with_the_pane_tail_then_the_reader_takes_over(engine, busybox):
+    """`l` shows the lines the detail pane's tail already holds while the logs reader has not
+    read anything yet; its first batch then replaces them (no line twice)."""
+    from tui.screens.logs import LogsScreen
+    from engine.models import ContainerConfig
+    engine.run(ContainerConfig(image=str(busybox), cmd=["sh", "-c", "for i in 1 2 3; do echo "
+                                                        "line-$i; done; exec sleep 600"],
+                               network_mode="none"), "talker")
+    app = make_app(engine)
+    async with running(app, size=(160, 48)) as pilot:
+        dash = dashboard(app)
+        await select(pilot, app, "talker")
+        await settle(pilot, lambda: len(dash._log_lines) == 3, rounds=500)
+        gate = _Gate(engine, "logs")
+        await pilot.press("l")
+        await settle(pilot, lambda: gate.waiting == 1, rounds=500)
+        await pilot.pause()
+        assert isinstance(app.screen, LogsScreen)
+        view = app.screen.query_one("#log")
+        assert [e.text.rstrip() for e in view.entries] == ["line-1", "line-2", "line-3"]
+        assert "line-3" in _text(app)
+        gate.release.set()
+        await settle(pilot, lambda: app.screen.received >= 3, rounds=500)
+        assert [e.text.rstrip() for e in view.entries] == ["line-1", "line-2", "line-3"]
+
+
+def _text(app) -> str:
+    from dashboard_support import screen_text
+    return screen_text(app)
+
+
+async def test_a_chatty_containers_tail_is_drawn_a_few_times_a_second_and_ends_drawn(
+        engine, busybox):
+    """A container printing a line every few milliseconds: the detail pane's tail is drawn at
+    most once per TAIL_DRAW_INTERVAL (not once a line, which kept the app from ever being idle),
+    and its last line is on screen once it stops."""
+    from engine.models import ContainerConfig
+    from tui.screens import dashboard_detail
+    engine.run(ContainerConfig(image=str(busybox), cmd=[
+        "sh", "-c", "sleep 1; i=0; while [ $i -lt 300 ]; do i=$((i+1)); echo tick-$i; "
+                    "usleep 10000; done; exec sleep 600"], network_mode="none"), "chatty")
+    app = make_app(engine)
+    async with running(app, size=(160, 48)) as pilot:
+        dash = dashboard(app)
+        await select(pilot, app, "chatty")
+        draws = []
+        real = dash._draw_detail
+
+        def counted(row, tab, fetched):
+            if tab == "logs":
+                draws.append(time.monotonic())
+            return real(row, tab, fetched)
+        dash._draw_detail = counted
+        await settle(pilot, lambda: any(t[1].startswith("tick-1") for t in list(dash._log_lines)),
+                     rounds=500)
+        started = time.monotonic()
+        await settle(pilot, lambda: any(t[1].startswith("tick-300") for t in list(dash._log_lines)),
+                     rounds=1000)
+        took = time.monotonic() - started
+        interval = getattr(dashboard_detail, "TAIL_DRAW_INTERVAL", 0.25)
+        await pilot.pause(2 * interval)
+        await settle(pilot)
+        during = [t for t in draws if started <= t <= started + took]
+        assert took > 1.0, took      # (the burst lasted long enough to tell)
+        assert len(during) <= took / interval + 3, (len(during), took)
+        assert "tick-300" in str(dash.query_one("#detail-text").render())
+
+
+async def test_opening_inspect_and_logs_lays_them_out_once_and_not_the_dashboard(
+        engine, busybox, monkeypatch):
+    """A screen pushed over the dashboard is not laid out again for the Resize its own first
+    layout sends it, and the dashboard under it is not laid out for it at all (both were whole
+    re-arrangements of a screen for a size it already had)."""
+    from collections import Counter
+
+    from textual.screen import Screen
+    from tui.screens.inspect import InspectScreen
+    from tui.screens.logs import LogsScreen
+    _sleepers(engine, busybox, ["shown"])
+    resized = Counter()
+    real = Screen._screen_resized
+
+    def counted(self, size):
+        if self.stack_updates and self.is_attached:   # what lays the screen out again
+            resized[type(self).__name__] += 1
+        return real(self, size)
+    monkeypatch.setattr(Screen, "_screen_resized", counted)
+    app = make_app(engine)
+    async with running(app, size=(160, 48)) as pilot:
+        dash = dashboard(app)
+        await select(pilot, app, "shown")
+        for key, kind in (("i", InspectScreen), ("l", LogsScreen)):
+            await settle(pilot)
+            resized.clear()
+            await pilot.press(key)
+            await settle(pilot, lambda k=kind: isinstance(app.screen, k), rounds=500)
+            await settle(pilot)
+            await pilot.press("escape")
+            await settle(pilot, lambda: app.screen is dash)
+            await settle(pilot)
+            assert not resized, resized
