@@ -69,12 +69,18 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+# what a dockerd run on the host's own /run and /etc would leave there
+HOST_TRACES = ("/etc/docker/key.json", "/run/docker", "/run/containerd",
+               "/sys/fs/cgroup/memory/docker", "/sys/fs/cgroup/pids/docker")
+
+
 @contextlib.contextmanager
 def dockerd(tls_port: int = 0):
     """A private dockerd: (unix URL, its tmp dir, process). With ``tls_port`` it also listens
     on tcp 127.0.0.1:PORT with --tlsverify and certificates made here (tmp/certs)."""
     tmp = tempfile.mkdtemp(prefix="berth-dockerd-", dir="/var/tmp")
     sock = os.path.join(tmp, "docker.sock")
+    traces_before = {p for p in HOST_TRACES if os.path.lexists(p)}
     argv = ["dockerd", "-H", f"unix://{sock}", "--data-root", f"{tmp}/data", "--exec-root",
             f"{tmp}/exec", "--pidfile", f"{tmp}/pid", "--bridge=none", "--iptables=false",
             "--ip6tables=false", "--containerd-namespace", "berthtest",
@@ -84,8 +90,17 @@ def dockerd(tls_port: int = 0):
         certs = make_certs(os.path.join(tmp, "certs"))
         argv += ["-H", f"tcp://127.0.0.1:{tls_port}", "--tlsverify", f"--tlscacert={certs}/ca.pem",
                  f"--tlscert={certs}/server-cert.pem", f"--tlskey={certs}/server-key.pem"]
+    cgroup_parent = f"berth-test-dockerd-{os.path.basename(tmp)}"
+    argv.append(f"--cgroup-parent=/{cgroup_parent}")
+    os.makedirs(f"{tmp}/etc")
+    # /run and /etc/docker private to dockerd (its own mount namespace): its key.json, plugin
+    # and containerd state never reach the host's; its containers' cgroups under a parent
+    # of its own, removed below
     log = open(os.path.join(tmp, "log"), "wb")
-    proc = subprocess.Popen(argv, stdout=log, stderr=log, start_new_session=True)
+    proc = subprocess.Popen(
+        ["unshare", "--mount", "--propagation", "private", "sh", "-c",
+         f'mount -t tmpfs tmpfs /run && mount --bind {tmp}/etc /etc/docker && exec "$@"',
+         "dockerd", *argv], stdout=log, stderr=log, start_new_session=True)
     try:
         wait_for(lambda: proc.poll() is not None or _answers(sock), 60, "dockerd")
         assert proc.poll() is None, open(os.path.join(tmp, "log")).read()[-3000:]
@@ -103,7 +118,20 @@ def dockerd(tls_port: int = 0):
         log.close()
         _kill_leftovers(tmp)
         _umount_below(tmp)
+        _remove_cgroup(cgroup_parent)
         shutil.rmtree(tmp, ignore_errors=True)
+    left = {p for p in HOST_TRACES if os.path.lexists(p)} - traces_before
+    assert not left, f"dockerd left these on the host: {sorted(left)}"
+
+
+def _remove_cgroup(name: str) -> None:
+    """The cgroup parent dockerd's containers were under, in every hierarchy (deepest first)."""
+    for hierarchy in os.listdir("/sys/fs/cgroup"):
+        top = os.path.join("/sys/fs/cgroup", hierarchy, name)
+        if os.path.isdir(top) and not os.path.islink(top):
+            for dirpath, _dirs, _files in sorted(os.walk(top), key=lambda w: -len(w[0])):
+                with contextlib.suppress(OSError):
+                    os.rmdir(dirpath)
 
 
 def _kill_leftovers(path: str) -> None:
