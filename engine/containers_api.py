@@ -32,6 +32,8 @@ from .models import Container, ContainerConfig, ContainerState
 from .paths import rootless
 
 POLL = 0.01
+PIDFD_LOOK = 0.25
+
 
 
 class ContainersAPI:
@@ -363,16 +365,28 @@ class ContainersAPI:
                 pass
 
     def _wait_stopped(self, cid: str, timeout: float | None) -> bool:
+        """Until the record says stopped: asleep on a pidfd of pid 1 while it runs (looking at
+        the record every PIDFD_LOOK, in case the pid was reused), then a look every POLL until
+        the monitor writes the exit down (polling alone kept the dashboard busy while stops
+        waited)."""
         from .runtime import process
         d = self.paths.container_dir(cid)
         deadline = None if timeout is None else time.monotonic() + timeout
+        waited_on = 0
         while True:
             state = process.effective_status(process.read_state(d))
             if state.get("status") not in ("running", "paused", "restarting"):
                 return True
-            if deadline is not None and time.monotonic() >= deadline:
+            now = time.monotonic()
+            if deadline is not None and now >= deadline:
                 return False
-            time.sleep(POLL)
+            left = PIDFD_LOOK if deadline is None else min(PIDFD_LOOK, deadline - now)
+            pid = state.get("pid") or 0
+            if state.get("status") == "running" and pid and pid != waited_on \
+                    and process.sleep_until_exit(pid, left):
+                waited_on = pid   # gone: from here the monitor's record is what's awaited
+                continue
+            time.sleep(min(POLL, left))
 
     def _thaw_quiet(self, cid: str) -> None:
         """Thaw so a signal is delivered; a cgroup already removed had nothing to thaw."""
@@ -449,7 +463,7 @@ class ContainersAPI:
                                f'is already in use by container "{taken[new_name]}". You have to '
                                "remove (or rename) that container to be able to reuse that name.")
             if new_name == c.name:
-                raise Conflict(f"Renaming a container with the same name as its current name")
+                raise Conflict("Renaming a container with the same name as its current name")
             records.rewrite_name(self.store, c.id, new_name)
         self.emit("container", "rename", c.id, name=new_name, oldName=f"/{c.name}",
                   image=c.config.image)

@@ -253,6 +253,22 @@ def monitor_alive(state: dict) -> bool:
 MONITOR_DIED = "its monitor (pid {pid}) died, and the container with it"
 
 
+def sleep_until_exit(pid: int, timeout: float) -> bool:
+    """Sleep until process ``pid`` exits or ``timeout`` passes; whether it has exited (False
+    also when it can't be watched: the caller then polls)."""
+    import select
+    try:
+        fd = os.pidfd_open(pid)
+    except OSError:
+        return False   # gone already (ESRCH) or no pidfd here: the record says soon
+    try:
+        p = select.poll()
+        p.register(fd, select.POLLIN)
+        return bool(p.poll(max(timeout, 0) * 1000))
+    finally:
+        os.close(fd)
+
+
 def effective_status(state: dict) -> dict:
     """The state as readers must see it: a container whose monitor died (SIGKILL, OOM of the
     host) is no longer running, whatever the record last said; its pid 1 died with the monitor
