@@ -26,6 +26,15 @@ def signal_each(pids, sig: int) -> None:
             pass
 
 
+def oom_kills(text: str) -> int:
+    """The ``oom_kill`` count in a memory.oom_control (v1) or memory.events (v2) text."""
+    for line in text.splitlines():
+        key, _, value = line.partition(" ")
+        if key == "oom_kill":
+            return int(value)
+    return 0
+
+
 def _res(resources) -> dict:
     """Resources as a plain dict, whether given as the model or as its JSON."""
     if resources is None:

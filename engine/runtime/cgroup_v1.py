@@ -11,7 +11,7 @@ from .cgroup_common import (DEFAULT_DEVICE_RULES, NO_BLKIO_WEIGHT, NO_BLKIO_WEIG
                             _read, _res, _rmdir_parents, _rmdir_retry, _weight_warnings,
                             _write, _write_weight_device, cpu_quota, device_numbers,
                             memory_swap_limit,
-                            signal_each)
+                            oom_kills, signal_each)
 
 
 class V1:
@@ -241,8 +241,4 @@ class V1:
             text = _read(f"{self.path(cid, 'memory')}/memory.oom_control")
         except (OSError, KeyError):
             return 0
-        for line in text.splitlines():
-            key, _, value = line.partition(" ")
-            if key == "oom_kill":
-                return int(value)
-        return 0
+        return oom_kills(text)

@@ -11,7 +11,7 @@ from .cgroup_common import (DEFAULT_DEVICE_RULES, NO_BLKIO_WEIGHT, NO_BLKIO_WEIG
                             _read_quiet, _res, _rmdir_parents, _rmdir_retry, _write,
                             _write_weight_device, blkio_to_io_weight, cpu_quota,
                             device_numbers, memory_swap_limit, shares_to_weight,
-                            signal_each)
+                            oom_kills, signal_each)
 
 
 class V2:
@@ -176,8 +176,4 @@ class V2:
             text = _read(f"{self.path(cid)}/memory.events")
         except OSError:
             return 0
-        for line in text.splitlines():
-            key, _, value = line.partition(" ")
-            if key == "oom_kill":
-                return int(value)
-        return 0
+        return oom_kills(text)
