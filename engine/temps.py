@@ -17,7 +17,8 @@ them under the image store's locks, where no rule about pids is needed.
 
 ``berth system prune`` sweeps them (``sweep_temp_files``); ``berth system check`` reports them
 (``stray_temp_files``, engine/check.py) and ``--repair`` removes them (``remove``); every
-``create`` sweeps containers/ (``sweep_temp_files(store, "containers")``).
+create and rm of a container, volume or network sweeps its own directory (``sweep_temp_files(store,
+"containers")``), so removing everything leaves nothing for check to find.
 """
 
 from __future__ import annotations

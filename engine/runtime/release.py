@@ -21,7 +21,8 @@ a monitor in the middle of it.
 2. holding ``.monitor``: remove the cgroup, release its networks and mounts (and with
    ``volumes`` its anonymous volumes), its ``--userns`` range and its run directory;
 3. rename ``containers/<id>`` to ``containers/<id>.tmp.<pid>.<tid>``: the container is gone;
-4. delete that tree (what a kill leaves of it is swept by the next create and system check).
+4. delete that tree (what a kill leaves of it is swept by the next create or rm, and named by
+   system check), and sweep what killed creates and rms left beside it.
 """
 
 from __future__ import annotations
@@ -298,6 +299,8 @@ def remove(store, cid: str, config: dict | None, volumes: bool = False, held: in
                 process.discard(d)
             except OSError:
                 pass   # renamed away already: the rest is garbage for system check
+            from ..temps import sweep_temp_files
+            sweep_temp_files(store, "containers")
         finally:
             if fd is not None:
                 os.close(fd)

@@ -7,7 +7,8 @@ reference count to drift out of step after a crash.
 Crashes: ``volume create`` builds the directory, ``_data`` and ``meta.json`` under a temporary
 name (``volumes/<name>.tmp.<pid>.<tid>``) and renames it into place, so a volume is there whole
 or not at all; ``volume rm`` unmounts, then renames the volume away, then deletes it. Both hold
-the root's lock, under which create sweeps what killed ones left under a temporary name. A
+the root's lock, under which both sweep what killed ones left under a temporary name (a create
+killed before any later create would otherwise leave it for system check after the last rm). A
 volume whose meta.json can't be read is listed nowhere and named in the warning; inspect and
 rm still work on it, and system check --repair writes its record again.
 """
@@ -274,6 +275,8 @@ def remove_volume(store: Store, name: str, force: bool = False,
     ``force``, and never goes while a running container uses it. A missing volume is NotFound,
     or nothing at all with ``force``."""
     with store.lock():
+        from ..temps import sweep_temp_files
+        sweep_temp_files(store, "volumes")
         vol, problem = read_meta(store, name)
         if vol is None and not problem:
             if force:
