@@ -10,7 +10,7 @@ import signal
 import subprocess
 
 
-from helpers import BERTH, REPO, cleanup_root
+from helpers import BERTH, REPO, cleanup_root, _monitor_pids as _monitors
 from runtime_support import berth_cgroups, berth_mounts, load_images, wait_for
 
 
@@ -20,8 +20,13 @@ def _state(run, ref):
 
 def test_run_rm_prints_and_leaves_nothing(run, root):
     assert run("run", "--rm", "--network", "none", "busybox", "echo", "hi").stdout == "hi\n"
+    # the container is gone for every reader when run returns; its directory, renamed to a
+    # temporary name by then, is deleted by the monitor after it told the exit code
+    assert [n for n in os.listdir(os.path.join(root, "containers")) if ".tmp." not in n] == []
     assert run("ps", "-aq").stdout == ""
-    assert os.listdir(os.path.join(root, "containers")) == []
+    wait_for(lambda: os.listdir(os.path.join(root, "containers")) == [],
+             what="the monitor to delete the removed container's directory")
+    wait_for(lambda: not _monitors(root), what="the monitor to exit")
     assert cleanup_root(root) == []
 
 
