@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from engine.public import trace
 
-trace.mark("interpreter up, site imported")
+trace.mark("interpreter up (site too, unless started with -S)")
 
 import importlib  # noqa: E402
 import os  # noqa: E402
