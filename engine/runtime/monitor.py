@@ -364,8 +364,9 @@ def _why(e: BaseException) -> str:
 
 
 def _preload(network: bool = False) -> None:
-    from .. import events, store  # noqa: F401 - the state record's writer, the event log
+    from .. import events, stats, store  # noqa: F401 - state record, event log, oom watch
     from . import seccomp, security  # noqa: F401 - the default containment (_load_seams)
+    linux.load_ctypes()   # the first prctl's (run): ctypes and libc, 3 ms once the id came
     if network:   # `berth run` without --network none|host|container: (cli.py's hint)
         from .. import models, paths, network as net  # noqa: F401 - _attach_network's
         from ..network import endpoints, repair  # noqa: F401
