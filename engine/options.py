@@ -12,8 +12,9 @@ import os
 from .errors import InvalidArgument
 from .models import RestartPolicy, Ulimit
 
-_SIZE = r"^(\d+(?:\.\d+)?)\s*([kmgtp]?)(?:i?b)?$"   # re is loaded by the parsers that use it:
-# a plain `berth run` (no sizes) does without it and the enum, functools and collections it loads
+# re is loaded by the parsers that use it: a plain `berth run` (no sizes) does without it and
+# the enum, functools and collections it loads
+_SIZE = r"^(\d+(?:\.\d+)?)\s*([kmgtp]?)(?:i?b)?$"
 _UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50}
 
 ULIMITS = {  # name -> resource module constant name

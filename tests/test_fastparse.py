@@ -37,6 +37,7 @@ READ = [
     "run --restart on-failure:3 --stop-signal SIGINT --stop-timeout 3 --init busybox",
     "run --network=bridge --ip 10.0.0.5 --network-alias web --dns 1.1.1.1 busybox",
     "run '' true",
+    "run --name= -h '' --workdir=/x=y busybox",
     "--root /tmp/r run busybox true",
     "--root=/tmp/r --tls run busybox true",
     "-H unix:///x.sock run busybox true",
@@ -63,7 +64,7 @@ READ = [
 
 # lines it must hand to argparse (help, errors, abbreviations, dash-led values, '--', …)
 HANDED = [
-    "run", "run --help", "run --rm", "run --nme x busybox", "run --netw none busybox",
+    "run", "run --help", "run --rm", "run --rm= busybox", "run --help=x busybox", "run --nme x busybox", "run --netw none busybox",
     "run --memory-swap -1 busybox", "run -e=A=1 busybox", "run -eA=1 busybox",
     "run -d=1 busybox", "run --rm=1 busybox", "run -- busybox true", "run - busybox",
     "run -itx busybox", "run -ie A busybox", "run --name", "run --name --rm busybox",

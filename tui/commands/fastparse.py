@@ -65,50 +65,27 @@ def _read_options(flags: _Flags, argv: list[str], i: int, values: dict) -> int |
         word = argv[i]
         if not word.startswith("-"):
             return i
-        if word == "-" or word == "--":
-            return None
-        if word.startswith("--"):
-            name, eq, value = word.partition("=")
-            found = flags.options.get(name)
-            if found is None:
+        name, eq, value = word.partition("=") if word.startswith("--") else (word, "", "")
+        found = flags.options.get(name)
+        if found is None:
+            # -it: short flags run together (and nothing else)
+            each = [flags.options.get(f"-{c}") for c in word[1:]]
+            if word.startswith("--") or "=" in word or len(word) < 3 \
+                    or not all(e and e[1] == "flag" for e in each):
                 return None
-            dest, kind = found
-            if kind in ("flag", "help", "unknown") and (eq or kind != "flag"):
-                return None
-            if kind == "flag":
-                values[dest] = True
-                i += 1
-                continue
+            values.update((dest, True) for dest, _kind in each)
+        elif found[1] == "flag" and not eq:
+            values[found[0]] = True
+        elif found[1] in ("value", "append"):
             if not eq:
-                if i + 1 >= len(argv) or argv[i + 1].startswith("-"):
+                i += 1
+                if i >= len(argv) or argv[i].startswith("-"):
                     return None
-                value = argv[i + 1]
-                i += 1
+                value = argv[i]
+            dest = found[0]
+            values[dest] = [*values[dest], value] if found[1] == "append" else value
         else:
-            found = flags.options.get(word)
-            if found is None:
-                # -it: short flags run together (and nothing else)
-                each = [flags.options.get(f"-{c}") for c in word[1:]]
-                if "=" in word or not all(e and e[1] == "flag" for e in each):
-                    return None
-                for dest, _kind in each:
-                    values[dest] = True
-                i += 1
-                continue
-            dest, kind = found
-            if kind == "flag":
-                values[dest] = True
-                i += 1
-                continue
-            if kind not in ("value", "append") or i + 1 >= len(argv) \
-                    or argv[i + 1].startswith("-"):
-                return None
-            value = argv[i + 1]
-            i += 1
-        if kind == "append":
-            values[dest] = [*values[dest], value]
-        else:
-            values[dest] = value
+            return None   # --help, a flag given a value, an action not read here
         i += 1
     return i
 
