@@ -36,8 +36,13 @@ venv: $(STAMP)
 # (some CI images set it) every berth command and container monitor compiled engine/ and tui/
 # again, ~60 ms of each `berth ps`. Only changed files are compiled again.
 # (berth-init too: compiled from the tree like the bytecode, and needed by every exec)
-bytecode: $(INIT)
+bytecode: $(INIT) $(BIN)/berth.fast
 	@$(BIN)/python -m compileall -q -j 0 engine tui >/dev/null
+
+# the berth command without site's start-up scan (tui/nosite.py), over the one pip writes
+$(BIN)/berth.fast: tui/berth.in $(STAMP)
+	sed -e 's|@PYTHON@|$(abspath $(BIN))/python|' -e 's|@TREE@|$(CURDIR)|' tui/berth.in > $(BIN)/berth.tmp
+	chmod 755 $(BIN)/berth.tmp && mv $(BIN)/berth.tmp $(BIN)/berth && touch $@
 
 $(INIT): engine/runtime/berth_init.c
 	gcc -static -Os -s -Wall -Wextra -Werror -o $@ $<

@@ -8,12 +8,13 @@ that names the flag and the value.
 from __future__ import annotations
 
 import os
-import re
 
 from .errors import InvalidArgument
 from .models import RestartPolicy, Ulimit
 
-_SIZE = re.compile(r"^(\d+(?:\.\d+)?)\s*([kmgtp]?)(?:i?b)?$", re.IGNORECASE)
+# re is loaded by the parsers that use it: a plain `berth run` (no sizes) does without it and
+# the enum, functools and collections it loads
+_SIZE = r"^(\d+(?:\.\d+)?)\s*([kmgtp]?)(?:i?b)?$"
 _UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50}
 
 ULIMITS = {  # name -> resource module constant name
@@ -63,7 +64,8 @@ def parse_size(value: str | int, flag: str = "--memory") -> int:
     if isinstance(value, int) and not isinstance(value, bool):
         n = value
     else:
-        m = _SIZE.match(value.strip()) if isinstance(value, str) else None
+        import re
+        m = re.match(_SIZE, value.strip(), re.IGNORECASE) if isinstance(value, str) else None
         if not m:
             raise InvalidArgument(f'invalid argument "{_shown(value)}" for "{flag}" flag: '
                                   f"invalid size: '{_shown(value)}'")
@@ -100,6 +102,7 @@ def parse_cpus(value: str) -> int:
     text = str(value).strip()
     try:
         # a short exponent only: Fraction("1e999999999") would compute 10**999999999
+        import re
         if not re.fullmatch(r"(\d+(\.\d*)?|\.\d+)([eE][+-]?\d{1,3})?|\d+/\d+|-[\d.]+", text):
             raise ValueError(text)
         cpus = Fraction(text)
@@ -330,6 +333,7 @@ def validate_name(name: str) -> str:
     if not isinstance(name, str):
         raise InvalidArgument(f"Invalid container name ({_shown(name)}): a name is a string")
     name = name[1:] if name.startswith("/") else name
+    import re
     if not re.fullmatch(r"[a-zA-Z0-9][a-zA-Z0-9_.-]+", name):
         raise InvalidArgument(f"Invalid container name ({_shown(name)}), only "
                               "[a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")

@@ -10,7 +10,7 @@ import signal
 import subprocess
 
 
-from helpers import BERTH, REPO, cleanup_root
+from helpers import BERTH, REPO, cleanup_root, _monitor_pids as _monitors
 from runtime_support import berth_cgroups, berth_mounts, load_images, wait_for
 
 
@@ -20,8 +20,13 @@ def _state(run, ref):
 
 def test_run_rm_prints_and_leaves_nothing(run, root):
     assert run("run", "--rm", "--network", "none", "busybox", "echo", "hi").stdout == "hi\n"
+    # the container is gone for every reader when run returns; its directory, renamed to a
+    # temporary name by then, is deleted by the monitor after it told the exit code
+    assert [n for n in os.listdir(os.path.join(root, "containers")) if ".tmp." not in n] == []
     assert run("ps", "-aq").stdout == ""
-    assert os.listdir(os.path.join(root, "containers")) == []
+    wait_for(lambda: os.listdir(os.path.join(root, "containers")) == [],
+             what="the monitor to delete the removed container's directory")
+    wait_for(lambda: not _monitors(root), what="the monitor to exit")
     assert cleanup_root(root) == []
 
 
@@ -388,3 +393,18 @@ def test_events_of_a_life(run, root):
     assert die["attributes"]["exitCode"] == "137"
     assert actions.index("create") < actions.index("start") < actions.index("die") \
         < actions.index("destroy")
+
+
+def test_a_restart_after_the_monitor_settled_is_confined_again(run):
+    """A settled monitor lets go of what only a start runs (slim.unload_start_modules); the
+    restart after it loads them again: the restarted pid 1 has its seccomp filter and its
+    capabilities cut as the first had."""
+    from engine.runtime.slim import SHED_AFTER
+    run("run", "-d", "--name", "settles", "--restart", "on-failure:1", "--network", "none",
+        "busybox", "sh", "-c",
+        f"grep -E '^(Seccomp|CapBnd):' /proc/self/status; sleep {SHED_AFTER * 3}; exit 3")
+    wait_for(lambda: _state(run, "settles")["Status"] == "exited"
+             and run("logs", "settles").stdout.count("Seccomp") == 2, what="one restart")
+    lines = run("logs", "settles").stdout.splitlines()
+    assert lines[:2] == lines[2:] and "Seccomp:\t2" in lines, lines
+    assert json.loads(run("inspect", "settles").stdout)[0]["RestartCount"] == 1

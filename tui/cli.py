@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from engine.public import trace
 
-trace.mark("interpreter up, site imported")
+trace.mark("interpreter up (site too, unless started with -S)")
 
 import importlib  # noqa: E402
 import os  # noqa: E402
@@ -73,10 +73,8 @@ def _columns() -> int:
     return columns or 80
 
 
-def build_parser(only: str | None = None) -> argparse.ArgumentParser:
-    parser = _parser_class()(
-        prog="berth",
-        description="Containers without a daemon. With no command, opens the dashboard.")
+def global_args(parser) -> None:
+    """The options before the subcommand (argparse's, and tui/commands/fastparse.py's)."""
     parser.add_argument("--root", help="state directory (default $BERTH_ROOT or /var/lib/berth)")
     parser.add_argument("-H", "--host", help="the engine at this address: unix:///PATH, "
                         "tcp://HOST:PORT, ssh://USER@HOST[:PORT] (default: the local berth)")
@@ -86,6 +84,13 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     parser.add_argument("--tlsverify", action="store_true", help="tcp with TLS, verified")
     for name in ("tlscacert", "tlscert", "tlskey"):
         parser.add_argument(f"--{name}", help=f"TLS {name[3:]} file (as docker's)")
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    parser = _parser_class()(
+        prog="berth",
+        description="Containers without a daemon. With no command, opens the dashboard.")
+    global_args(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     modules = [only] if only else sorted(set(COMMANDS.values()))
     for name in modules:
@@ -180,9 +185,15 @@ def main(argv: list[str] | None = None) -> int:
     if command == "run":
         _launch_monitor_early(argv)
         trace.mark("monitor launched (posix_spawn)")
-    parser = build_parser(COMMANDS.get(command) if command else None)
-    args = parser.parse_args(argv)
-    trace.mark("argparse, command module imported, parsed")
+    args = None
+    if COMMANDS.get(command or "") in ("containers", "interactive"):
+        # the hot verbs' plain lines without argparse (its import and parser: ~15 ms)
+        from tui.commands.fastparse import parse
+        args = parse(argv, global_args)
+    if args is None:
+        parser = build_parser(COMMANDS.get(command) if command else None)
+        args = parser.parse_args(argv)
+    trace.mark("command module imported, argv parsed")
     if args.root:
         os.environ["BERTH_ROOT"] = args.root
     _target(args)

@@ -9,29 +9,79 @@ reason.
 
 from __future__ import annotations
 
-import re
-from collections import namedtuple
-
 from ..errors import InvalidArgument
 
 DEFAULT_REGISTRY = "docker.io"
 OFFICIAL_PREFIX = "library/"
 
-_COMPONENT = re.compile(r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*\Z")
-_DOMAIN = re.compile(r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
-                     r"(?:\.(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]))*"
-                     r"(?::[0-9]+)?\Z|\[[0-9a-fA-F:.]+\](?::[0-9]+)?\Z")
-_TAG = re.compile(r"[\w][\w.-]{0,127}\Z")
-_DIGEST = re.compile(r"[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]{32,}\Z")
-_SHA256 = re.compile(r"sha256:[0-9a-f]{64}\Z")
-_HEX64 = re.compile(r"[0-9a-f]{64}\Z")
+# The grammar's rare parts (a registry host, a digest) are regular expressions, compiled on
+# first use; the parts every `berth run IMAGE` checks are plain string tests, so that the start
+# path loads neither re nor the enum, functools and collections it pulls in (~4 ms).
+# tests/test_reference_grammar.py holds them to the expressions they replace (in comments).
+_DOMAIN = (r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
+           r"(?:\.(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]))*"
+           r"(?::[0-9]+)?\Z|\[[0-9a-fA-F:.]+\](?::[0-9]+)?\Z")
+_DIGEST = r"[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]{32,}\Z"
+_SHA256 = r"sha256:[0-9a-f]{64}\Z"
+_LOWER_ALNUM = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
+_HEX = frozenset("0123456789abcdef")
 
 
-class Reference(namedtuple("_Reference", "registry repository tag digest", defaults=("", ""))):
+def _match(pattern: str, text: str) -> bool:
+    import re
+    return re.match(pattern, text) is not None
+
+
+def _component(text: str) -> bool:
+    """[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*\\Z: lowercase alphanumerics, joined by one '.',
+    one '_', '__' or any number of '-'."""
+    if not text or text[0] not in _LOWER_ALNUM or text[-1] not in _LOWER_ALNUM:
+        return False
+    sep = ""
+    for c in text:
+        if c in _LOWER_ALNUM:
+            if sep and sep not in (".", "_", "__") and sep.strip("-"):
+                return False
+            sep = ""
+        elif c in "._-":
+            sep += c
+        else:
+            return False
+    return True
+
+
+def _tag(text: str) -> bool:
+    """[\\w][\\w.-]{0,127}\\Z (\\w as re has it for str: alphanumerics in any script, '_')."""
+    return 0 < len(text) <= 128 and (text[0].isalnum() or text[0] == "_") \
+        and all(c.isalnum() or c in "_.-" for c in text)
+
+
+def _hex64(text: str) -> bool:
+    """[0-9a-f]{64}\\Z"""
+    return len(text) == 64 and all(c in _HEX for c in text)
+
+
+class Reference(tuple):
     """A parsed reference: registry, repository, and a tag and/or a digest ('' when absent).
-    (A named tuple rather than a dataclass: dataclasses costs every berth command 5 ms.)"""
+    (A tuple rather than a dataclass, whose import costs every berth command 5 ms, or a
+    namedtuple, whose collections module costs `berth run` 1 ms.)"""
 
     __slots__ = ()
+
+    def __new__(cls, registry: str, repository: str, tag: str = "", digest: str = ""):
+        return tuple.__new__(cls, (registry, repository, tag, digest))
+
+    registry = property(lambda self: self[0])
+    repository = property(lambda self: self[1])
+    tag = property(lambda self: self[2])
+    digest = property(lambda self: self[3])
+
+    def __repr__(self) -> str:
+        return (f"Reference(registry={self[0]!r}, repository={self[1]!r}, tag={self[2]!r}, "
+                f"digest={self[3]!r})")
+
+    def __getnewargs__(self):
+        return tuple(self)
 
     @property
     def name(self) -> str:
@@ -74,10 +124,10 @@ def parse(ref: str) -> Reference:
     rest, digest = ref, ""
     if "@" in rest:
         rest, _, digest = rest.partition("@")
-        if not _DIGEST.match(digest):
+        if not _match(_DIGEST, digest):
             raise InvalidArgument(f"invalid reference format: '{digest}' in '{ref}' is not a "
                                   "digest (expected sha256:<64 hex digits>)")
-        if digest.startswith("sha256:") and not _SHA256.match(digest):
+        if digest.startswith("sha256:") and not _match(_SHA256, digest):
             raise InvalidArgument(f"invalid reference format: digest '{digest}' must be "
                                   "sha256: and 64 lowercase hex digits")
     tag = ""
@@ -85,7 +135,7 @@ def parse(ref: str) -> Reference:
     colon = rest.rfind(":")
     if colon > slash:
         rest, tag = rest[:colon], rest[colon + 1:]
-        if not _TAG.match(tag):
+        if not _tag(tag):
             raise InvalidArgument(f"invalid reference format: tag '{tag}' in '{ref}' may hold "
                                   "only letters, digits, '_', '.' and '-' (at most 128, not "
                                   "starting with '.' or '-')")
@@ -94,7 +144,7 @@ def parse(ref: str) -> Reference:
     first, sep, remainder = rest.partition("/")
     if sep and (("." in first or ":" in first) or first == "localhost" or first != first.lower()):
         registry, repository = first, remainder
-        if not _DOMAIN.match(registry):
+        if not _match(_DOMAIN, registry):
             raise InvalidArgument(f"invalid reference format: '{registry}' in '{ref}' is not a "
                                   "registry host[:port]")
     else:
@@ -104,14 +154,14 @@ def parse(ref: str) -> Reference:
     if registry == DEFAULT_REGISTRY and "/" not in repository:
         repository = OFFICIAL_PREFIX + repository
     for comp in repository.split("/"):
-        if not _COMPONENT.match(comp):
-            if comp.lower() != comp and _COMPONENT.match(comp.lower()):
+        if not _component(comp):
+            if comp.lower() != comp and _component(comp.lower()):
                 raise InvalidArgument(f"invalid reference format: repository name "
                                       f"({repository}) must be lowercase")
             raise InvalidArgument(f"invalid reference format: '{comp or '(empty)'}' in '{ref}' "
                                   "is not a repository name component (lowercase letters, "
                                   "digits and single separators . _ __ -)")
-    if _HEX64.match(rest):
+    if _hex64(rest):
         raise InvalidArgument(f"invalid repository name ({rest}), cannot specify 64-byte "
                               "hexadecimal strings")
     if len(registry) + 1 + len(repository) > 255:

@@ -23,11 +23,13 @@ class _Deferred:
         self._name = name
 
     def __getattr__(self, attr: str):
-        _load()
+        load_ctypes()
         return getattr(globals()[self._name], attr)
 
 
-def _load() -> None:
+def load_ctypes() -> None:
+    """Load ctypes and libc (at the first wrapper's call, or earlier: the monitor does it while
+    it waits for its container's id)."""
     g = globals()
     if isinstance(g["_libc"], _Deferred):
         import ctypes as real
@@ -179,7 +181,7 @@ _cap_types: list = []
 def _cap_structs():
     """(header, data) structure types of capset/capget, made on first use (ctypes)."""
     if not _cap_types:
-        _load()
+        load_ctypes()
 
         class CapHeader(ctypes.Structure):
             _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]

@@ -36,7 +36,7 @@ from . import cgroups, fastjson, linux, process, slim, trace
 from .logs import RETRY, JsonFileWriter
 from .monitor_end import MonitorEnd
 from .monitor_io import MonitorIO
-from .monitor_start import CGROUP_FD, MonitorStart
+from .monitor_start import CGROUP_FD, MonitorStart, _userns_auto
 from .streams import Attacher, Poller, StdinWriter, emit
 
 READY_FD, ATTACH_FD = 3, 4   # CGROUP_FD (5): monitor_start
@@ -138,10 +138,6 @@ class Monitor(MonitorStart, MonitorIO, MonitorEnd):
         if self.tty:
             from . import pty
             self.pty = pty
-        if self.spec.get("security") is not None:
-            from . import security
-            from . import seccomp  # noqa: F401 - finalize imports it inside the container
-            self.security = security
         if self.spec.get("mounts"):
             from .. import volumes
             from ..volumes import copyup, inroot  # noqa: F401 - mount_all imports them lazily
@@ -161,6 +157,10 @@ class Monitor(MonitorStart, MonitorIO, MonitorEnd):
             ready = self.sel.select(self._wait())
             if not ready and not self.slim:
                 self.slim = True   # idle since the container settled
+                if self.health is None and not _userns_auto(self.spec):
+                    # (a healthcheck's exec and --userns auto's release use them as they run)
+                    self.security = None
+                    slim.unload_start_modules()
                 slim.shed()
             for fd, what in ready:
                 if what == "out":
@@ -364,8 +364,9 @@ def _why(e: BaseException) -> str:
 
 
 def _preload(network: bool = False) -> None:
-    from .. import events, store  # noqa: F401 - the state record's writer, the event log
+    from .. import events, stats, store  # noqa: F401 - state record, event log, oom watch
     from . import seccomp, security  # noqa: F401 - the default containment (_load_seams)
+    linux.load_ctypes()   # the first prctl's (run): ctypes and libc, 3 ms once the id came
     if network:   # `berth run` without --network none|host|container: (cli.py's hint)
         from .. import models, paths, network as net  # noqa: F401 - _attach_network's
         from ..network import endpoints, repair  # noqa: F401

@@ -15,6 +15,8 @@ LINGER = 300.0    # seconds a monitor waits for a full disk to take what it must
 
 
 class MonitorEnd:
+    trash: str | None = None   # --rm's container directory under its temporary name
+
     def teardown(self, code: int) -> None:
         if self.log is not None:
             self.log.flush()
@@ -59,6 +61,14 @@ class MonitorEnd:
             except Exception:  # noqa: BLE001 - as the thread that did it before: nobody to tell
                 self._log_crash()
         trace.mark("teardown: veths deleted")
+        if self.trash is not None:
+            # --rm's container is gone for every reader since its rename; its bytes (a few ms
+            # of unlinks, more on a busy disk) go after the exit code is told
+            try:
+                process.remove_tree(self.trash)
+            except OSError:
+                pass   # a kill or a full disk: create and system check sweep the temporary
+            trace.mark("teardown: --rm's directory deleted")
         if not self.spec.get("auto_remove"):
             self._linger()
         if self.log is not None:
@@ -120,7 +130,7 @@ class MonitorEnd:
             except OSError:
                 pass
         try:
-            process.discard(self.cdir)
+            self.trash = process.hide(self.cdir)
         except OSError:
             self._log_crash()
         self._emit("destroy")

@@ -8,7 +8,7 @@ import _signal as signal  # not signal.py: it imports enum (the monitor's start 
 import os
 
 from ..clock import now_rfc3339
-from . import fastjson, init, linux, process, trace
+from . import fastjson, linux, process, trace
 from .streams import StdinWriter
 
 CGROUP_FD = 5
@@ -44,6 +44,7 @@ class MonitorStart:
         if not self.cg_ready:
             self._ensure_cgroup()
         trace.mark("cgroup ready (made by start, or here)")
+        self._containment()
         self.oom_before = self.cg.oom_kill_count(self.cid)
         if self.oom is None:
             self._watch_oom()
@@ -130,6 +131,17 @@ class MonitorStart:
             self._emit("oom")
             self.oom_live = True
 
+    def _containment(self) -> None:
+        """What the container's pid 1 runs (init.py) and, unless unconfined, the security spec's
+        enforcement, loaded in the monitor before the fork: after pivot_root the child can
+        import nothing. At every start: slim.unload_start_modules lets them go once the
+        container has settled."""
+        from . import init  # noqa: F401
+        if self.spec.get("security") is not None:
+            from . import security
+            from . import seccomp  # noqa: F401 - finalize imports it inside the container
+            self.security = security
+
     def _ensure_cgroup(self) -> None:
         """The container's cgroup: made by ``start`` meanwhile (it says so on fd 5) or here."""
         made = False
@@ -171,6 +183,7 @@ class MonitorStart:
             if child == 0:
                 trace.role("init")
                 _reset_signals()
+                from . import init   # loaded before the fork (_containment): a lookup
                 init.container_main(self.spec, stdio, fail_w, go_r, self.security, self.volumes,
                                     console if console >= 0 else None, self.init_fd)
             os.write(pid_w, str(child).encode())

@@ -103,13 +103,21 @@ def discard(path: str) -> None:
     """Make directory ``path`` disappear at once (renamed to ``<path>.tmp.<pid>.<tid>`` beside
     it: a reader sees it whole or not at all), then delete it. A kill in between leaves only the
     temporary name, which create and system check sweep (engine/temps.py)."""
+    trash = hide(path)
+    if trash is not None:
+        remove_tree(trash)
+
+
+def hide(path: str) -> str | None:
+    """The first half of ``discard``: ``path`` renamed to its temporary name, which is returned
+    (None when there was nothing), for the caller to delete when it has the time."""
     import _thread
     trash = f"{path}.tmp.{os.getpid()}.{_thread.get_ident()}"
     try:
         os.rename(path, trash)
     except FileNotFoundError:
-        return
-    remove_tree(trash)
+        return None
+    return trash
 
 
 class MonitorLaunch:

@@ -9,11 +9,11 @@ describe, are in run_flags.py.
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 
 from .common import get_engine
+from .fastparse import SUPPRESS
 from .run_flags import build_config, int_flags, run_args, update_args
 
 VERBS = ("create", "run", "start", "stop", "kill", "restart", "rm", "ps", "logs", "wait",
@@ -403,7 +403,7 @@ def _logs_args(p):
 def _stop_args(p):
     p.add_argument("-t", "--time", "--timeout", default=None,
                    help="seconds to wait before killing")
-    p.add_argument("-s", "--signal", default=None, help=argparse.SUPPRESS)
+    p.add_argument("-s", "--signal", default=None, help=SUPPRESS)
     _refs(p)
 
 
@@ -415,7 +415,7 @@ def _kill_args(p):
 def _rm_args(p):
     p.add_argument("-f", "--force", action="store_true", help="kill a running container first")
     p.add_argument("-v", "--volumes", action="store_true", help="remove its anonymous volumes")
-    p.add_argument("-l", "--link", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("-l", "--link", action="store_true", help=SUPPRESS)
     _refs(p)
 
 
@@ -427,7 +427,7 @@ def _start_args(p):
 
 
 def _wait_args(p):
-    p.add_argument("--condition", default="not-running", help=argparse.SUPPRESS)
+    p.add_argument("--condition", default="not-running", help=SUPPRESS)
     _refs(p)
 
 

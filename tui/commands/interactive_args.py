@@ -3,6 +3,8 @@ top, cp, diff, commit, export, port, as argparse takes them, and their one-line 
 
 from __future__ import annotations
 
+from .fastparse import REMAINDER
+
 VERBS = ("attach", "exec", "top", "cp", "diff", "commit", "export", "port")
 
 
@@ -19,7 +21,6 @@ def _attach_args(p):
 
 
 def _exec_args(p):
-    import argparse
     p.add_argument("-d", "--detach", action="store_true", help="run the command in the background")
     p.add_argument("-i", "--interactive", action="store_true", help="keep stdin open")
     p.add_argument("-t", "--tty", action="store_true", help="allocate a terminal")
@@ -30,14 +31,13 @@ def _exec_args(p):
     p.add_argument("--privileged", action="store_true", help="every capability the host gives")
     p.add_argument("--detach-keys", default="", help="keys that detach from -it (ctrl-p,ctrl-q)")
     p.add_argument("container")
-    p.add_argument("command", nargs=argparse.REMAINDER)
+    p.add_argument("command", nargs=REMAINDER)
 
 
 def _top_args(p):
-    import argparse
     p.add_argument("container")
     # the rest as typed, dashes too (docker top C -eo pid,comm)
-    p.add_argument("ps_args", nargs=argparse.REMAINDER,
+    p.add_argument("ps_args", nargs=REMAINDER,
                    help="ps options: the host's ps columns for the container's processes, as docker top")
 
 

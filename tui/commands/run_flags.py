@@ -4,7 +4,7 @@ containers.py."""
 
 from __future__ import annotations
 
-import argparse
+from .fastparse import REMAINDER, SUPPRESS
 
 
 def run_args(p, run: bool = True) -> None:
@@ -42,7 +42,7 @@ def run_args(p, run: bool = True) -> None:
     a("--device-write-bps", action="append", default=[], help="PATH:RATE, e.g. /dev/sda:1mb")
     a("--device-read-iops", action="append", default=[], help="PATH:OPS per second")
     a("--device-write-iops", action="append", default=[], help="PATH:OPS per second")
-    a("--kernel-memory", default=None, help=argparse.SUPPRESS)   # refused: deprecated
+    a("--kernel-memory", default=None, help=SUPPRESS)   # refused: deprecated
     a("--oom-score-adj", default=None, help="-1000..1000 for the container's processes")
     a("--ulimit", action="append", default=[])
     a("--network", "--net", default="bridge")
@@ -95,7 +95,7 @@ def run_args(p, run: bool = True) -> None:
     a("--pull", default="missing")
     a("-q", "--quiet", action="store_true")
     a("image")
-    a("command", nargs=argparse.REMAINDER)
+    a("command", nargs=REMAINDER)
 
 
 def build_config(args):
@@ -212,7 +212,7 @@ def update_args(p):
     a("-m", "--memory", default=None, help="memory limit")
     a("--memory-reservation", default=None, help="memory soft limit")
     a("--memory-swap", default=None, help="memory plus swap; -1 for unlimited swap")
-    a("--kernel-memory", default=None, help=argparse.SUPPRESS)   # refused: deprecated
+    a("--kernel-memory", default=None, help=SUPPRESS)   # refused: deprecated
     a("--cpus", default=None, help="number of CPUs")
     a("-c", "--cpu-shares", default="0", help="CPU shares (relative weight)")
     a("--cpu-period", default="0", help="CFS period (microseconds)")

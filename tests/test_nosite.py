@@ -1,0 +1,34 @@
+"""The berth command `make venv` writes (tui/berth.in) starts its interpreter without site
+(python -S); tui/nosite.py runs site when an import first finds nothing, so the commands that
+need the virtualenv's packages still get them."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from helpers import REPO
+
+
+def _python(*code: str, args: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-S", *code, *args], capture_output=True, text=True,
+                          cwd="/", timeout=60)
+
+
+def test_a_site_package_is_found_once_an_import_needs_it():
+    find = f"import sys; sys.path.insert(0, {str(REPO)!r}); {{}}import textual, pyseccomp"
+    assert _python("-c", find.format("")).returncode != 0   # -S alone: not on the path
+    p = _python("-c", find.format("import tui.nosite; "))
+    assert p.returncode == 0, p.stderr[-2000:]
+
+
+def test_the_launcher_runs_ps_without_site(tmp_path):
+    launcher = (REPO / "tui" / "berth.in").read_text()
+    assert launcher.startswith("#!@PYTHON@ -S\n")
+    body = launcher.replace("@TREE@", str(REPO))
+    p = _python("-X", "importtime", "-c", body, args=("--root", str(tmp_path), "ps", "-a"))
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert p.stdout.startswith("CONTAINER ID")
+    mods = [line.rsplit("|", 1)[1].strip() for line in p.stderr.splitlines()
+            if line.startswith("import time:")]
+    assert "tui.cli" in mods and "site" not in mods
