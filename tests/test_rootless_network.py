@@ -69,10 +69,45 @@ def test_published_port_reachable_from_the_host(user):
     assert p.stderr.strip().splitlines() == [
         "berth: port 80 is below 1024, which only root may bind: publish a port >= 1024, or "
         "lower the limit with 'sysctl net.ipv4.ip_unprivileged_port_start=80' (as root)"]
-    p = user.berth("run", "-d", "-p", f"{port}:53/udp", IMAGE, "true", check=False)
-    assert p.returncode == 125 and p.stderr.strip().splitlines() == [
-        f"berth: publishing UDP (-p {port}:53/udp) is not available without root yet: publish "
-        "TCP ports on IPv4 addresses"]
+
+
+def _udp_echo(family: int, address: str, port: int, deadline: float = 15) -> bytes:
+    """A datagram sent to address:port and its answer (sent again until the echo listens)."""
+    end = time.monotonic() + deadline
+    with socket.socket(family, socket.SOCK_DGRAM) as s:
+        s.settimeout(0.3)
+        while True:
+            s.sendto(b"ping", (address, port))
+            try:
+                data, frm = s.recvfrom(100)
+                assert frm[:2] == (address, port)
+                return data
+            except (socket.timeout, ConnectionRefusedError):
+                assert time.monotonic() < end, f"no answer from {address}:{port}"
+
+
+def test_udp_and_ipv6_published_ports_reachable_from_the_host(user):
+    udp4, udp6, tcp6 = free_port(), free_port(), free_port()
+    # each client gets its own session inside: nc answers the first peer only, so one
+    # container a client
+    user.berth("run", "-d", "--name", "echo4", "-p", f"{udp4}:5353/udp", IMAGE,
+               "nc", "-lu", "-p", "5353", "-e", "/bin/cat")
+    user.berth("run", "-d", "--name", "echo6", "-p", f"[::1]:{udp6}:5353/udp",
+               "-p", f"[::]:{tcp6}:80", IMAGE, "sh", "-c",
+               "httpd -p 80 -h /etc; exec nc -lu -p 5353 -e /bin/cat")
+    assert _udp_echo(socket.AF_INET, "127.0.0.1", udp4) == b"ping"
+    assert _udp_echo(socket.AF_INET6, "::1", udp6) == b"ping"
+    assert _get(f"http://[::1]:{tcp6}/hostname").strip() == \
+        user.berth("inspect", "-f", "{{.Config.Hostname}}", "echo6").stdout.strip().encode()
+    with pytest.raises(OSError):        # [::] is IPv6's only, as with root
+        socket.create_connection(("127.0.0.1", tcp6), timeout=2).close()
+    assert sorted(user.berth("port", "echo6").stdout.splitlines()) == [
+        f"5353/udp -> [::1]:{udp6}", f"80/tcp -> [::]:{tcp6}"]
+    user.berth("rm", "-f", "echo4", "echo6")
+    for family, address, port in ((socket.AF_INET, "127.0.0.1", udp4),
+                                  (socket.AF_INET6, "::1", udp6)):
+        with socket.socket(family, socket.SOCK_DGRAM) as s:   # the forwarder let go of it
+            s.bind((address, port))
 
 
 def test_containers_reach_each_other_by_name_on_a_user_network(user):
