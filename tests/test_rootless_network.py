@@ -349,3 +349,63 @@ def test_outbound_through_slirp4netns_where_tun_is_open(user, tmp_path):
         server.shutdown()
         server.server_close()
         os.unlink(tun)
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read().replace(b"\0", b" ").decode(errors="replace").strip()
+    except OSError:
+        return ""
+
+
+def test_cleanup_leaves_no_process_and_no_mount():
+    """A user of its own (the session's keeps its holders): containers with published ports,
+    on a user network, going out through slirp4netns and on fuse-overlayfs. Removing them
+    leaves only the three holders (user namespace, network namespace, slirp4netns); `system
+    reset -f` ends those too: no process of the user's is left, and no mount below its home."""
+    from rootless_support import _mounts_below, _user
+    for u in _user(subids=True):
+        base = os.path.dirname(u.xdg)
+        tun, fuse = os.path.join(base, "tun"), os.path.join(base, "fuse")
+        os.mknod(tun, 0o20666, os.makedev(10, 200))
+        os.mknod(fuse, 0o20666, os.makedev(10, 229))
+        for node in (tun, fuse):
+            os.chmod(node, 0o666)
+
+        def berth(*args: str, **env: str) -> str:
+            # open tun and fuse nodes, as a host that ships them 0666 (this one keeps them 0600)
+            p = subprocess.run(
+                ["unshare", "-m", "--propagation", "private", "sh", "-c",
+                 f"mount --bind {tun} /dev/net/tun && mount --bind {fuse} /dev/fuse && "
+                 "exec \"$@\"", "sh", *u.command("berth", *args)],
+                env=u.env(**env), cwd=u.home, capture_output=True, text=True, timeout=90)
+            assert p.returncode == 0, p.stderr
+            return p.stdout
+
+        u.berth("load", "-i", str(BUSYBOX_MUSL))
+        berth("network", "create", "app")
+        berth("run", "-d", "--name", "web", "--network", "app", "-p", f"{free_port()}:80",
+              "-p", f"{free_port()}:53/udp", IMAGE, "httpd", "-f", "-p", "80")
+        berth("run", "-d", "--name", "fused", IMAGE, "sleep", "300", BERTH_FUSE_OVERLAYFS="1")
+        names = {_cmdline(pid).split(" ")[0] for pid in u.live_pids()}
+        assert {"slirp4netns", "fuse-overlayfs", "berth-pause", "berth-netns"} <= names, names
+        u.berth("rm", "-f", "web", "fused")
+        holders = {"berth-pause infinity", "berth-netns infinity"}
+        end = time.monotonic() + 15
+        while True:
+            left = [_cmdline(pid) for pid in u.live_pids()]
+            rest = [c for c in left if c not in holders and not c.startswith("slirp4netns ")]
+            if not rest:
+                break
+            assert time.monotonic() < end, left
+            time.sleep(0.05)
+        done = u.berth("system", "reset", "-f").stdout
+        for what in ("user namespace holder", "network namespace holder", "slirp4netns"):
+            assert what in done, done
+        end = time.monotonic() + 15
+        while u.live_pids():
+            assert time.monotonic() < end, [_cmdline(pid) for pid in u.live_pids()]
+            time.sleep(0.05)
+        assert _mounts_below(u.home) == []
+        assert not os.path.exists(u.state)
