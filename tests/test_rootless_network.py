@@ -361,8 +361,8 @@ def _cmdline(pid: int) -> str:
 
 def test_cleanup_leaves_no_process_and_no_mount():
     """A user of its own (the session's keeps its holders): containers with published ports,
-    on a user network, going out through slirp4netns and on fuse-overlayfs. Removing them
-    leaves only the three holders (user namespace, network namespace, slirp4netns); `system
+    on a user network and the default one, going out through slirp4netns and on
+    fuse-overlayfs. Removing them leaves only the three holders (user namespace, network namespace, slirp4netns); `system
     reset -f` ends those too: no process of the user's is left, and no mount below its home."""
     from rootless_support import _mounts_below, _user
     for u in _user(subids=True):
@@ -391,6 +391,17 @@ def test_cleanup_leaves_no_process_and_no_mount():
         names = {_cmdline(pid).split(" ")[0] for pid in u.live_pids()}
         assert {"slirp4netns", "fuse-overlayfs", "berth-pause", "berth-netns"} <= names, names
         u.berth("rm", "-f", "web", "fused")
+        # the default network's bridge stays in the user's namespace when its last container
+        # leaves (no reaper takes it down after a linger, as with root: nothing of it shows on
+        # the host)
+        u.berth("run", "--rm", IMAGE, "true", env={"BERTH_NETWORK_LINGER": "0"})
+        with open(os.path.join(u.run_dir, "netns.pid")) as f:
+            netns = f.read().split()[0]
+        links = subprocess.run(["nsenter", "-t", netns, "-n", "ip", "-o", "link", "show"],
+                               capture_output=True, text=True, check=True).stdout
+        bridge = u.berth("network", "inspect", "bridge", "--format",
+                         '{{index .Options "com.docker.network.bridge.name"}}').stdout.strip()
+        assert f" {bridge}:" in links, links
         holders = {"berth-pause infinity", "berth-netns infinity"}
         end = time.monotonic() + 15
         while True:
