@@ -365,7 +365,9 @@ def test_cleanup_leaves_no_process_and_no_mount():
     fuse-overlayfs. Removing them leaves only the three holders (user namespace, network namespace, slirp4netns); `system
     reset -f` ends those too: no process of the user's is left, and no mount below its home."""
     from rootless_support import _mounts_below, _user
-    for u in _user(subids=True):
+    made = _user(subids=True)
+    u = next(made)
+    try:
         base = os.path.dirname(u.xdg)
         tun, fuse = os.path.join(base, "tun"), os.path.join(base, "fuse")
         os.mknod(tun, 0o20666, os.makedev(10, 200))
@@ -420,3 +422,5 @@ def test_cleanup_leaves_no_process_and_no_mount():
             time.sleep(0.05)
         assert _mounts_below(u.home) == []
         assert not os.path.exists(u.state)
+    finally:
+        made.close()     # removes the user, and says what it could not
