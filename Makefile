@@ -6,7 +6,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 SYSTEM_PACKAGES := python3-venv libseccomp2 iproute2 nftables busybox-static docker-registry \
 	skopeo umoci podman runc tmux zstd xz-utils util-linux e2fsprogs docker-compose openssl gcc \
-	libc6-dev librsvg2-bin strace buildah git uidmap slirp4netns openssh-server
+	libc6-dev librsvg2-bin strace buildah git uidmap slirp4netns openssh-server \
+	fuse-overlayfs
 STAMP := $(VENV)/.installed
 # the program berth runs inside containers (--init's pid 1, exec's joiner): static, so that a
 # container never maps a host library (engine/runtime/berth_init.c, engine/runtime/sealed.py)

@@ -1,7 +1,7 @@
 """berth without root, as a real unprivileged user made for the session (rootless_support.py):
 state and run directories, the user namespace and the owners of unpacked layers, run, -it
 through a pty, exec, logs -f, a named volume, a bind of the user's own files, limits refused,
-stats from /proc, commit and build."""
+stats from /proc, commit and build, and the fuse-overlayfs fallback."""
 
 from __future__ import annotations
 
@@ -194,3 +194,70 @@ def test_host_namespaces_devices_and_privileged(loaded_user):
                   "test -c /dev/fuse && echo devices; "
                   "grep -c . /proc/self/uid_map").stdout.split()
     assert out == ["devices", "2"]
+
+
+def _fuse_left(u) -> list[str]:
+    """fuse-overlayfs processes of the user, and FUSE mounts any process of theirs (or this
+    one) sees."""
+    left = []
+    for pid in u.live_pids() + [os.getpid()]:
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                if f.read().split(b"\0")[0].endswith(b"fuse-overlayfs"):
+                    left.append(f"process {pid}")
+            with open(f"/proc/{pid}/mountinfo") as f:
+                left += [f"{pid}: {line.strip()}" for line in f if " - fuse" in line]
+        except OSError:
+            pass
+    return left
+
+
+def test_fuse_overlayfs_fallback_and_its_cleanup(loaded_user, tmp_path):
+    """BERTH_FUSE_OVERLAYFS=1 takes the path of a kernel that refuses overlay in a user
+    namespace: containers' roots, and cp from a stopped container, through fuse-overlayfs. This
+    host keeps /dev/fuse to root (0600): the test binds an open node of its own over it in a
+    mount namespace of the user's commands, as a host that ships it 0666 would have it."""
+    u = loaded_user
+    base = os.path.dirname(u.xdg)
+    fuse = os.path.join(base, f"fuse-{u.name}")
+    os.mknod(fuse, 0o20666, os.makedev(10, 229))
+    os.chmod(fuse, 0o666)
+
+    def berth(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            ["unshare", "-m", "--propagation", "private", "sh", "-c",
+             f"mount --bind {fuse} /dev/fuse && exec \"$@\"", "sh", *u.command("berth", *args)],
+            env=u.env(BERTH_FUSE_OVERLAYFS="1"), cwd=u.home, capture_output=True, text=True,
+            timeout=90)
+
+    try:
+        p = berth("run", "--name", "fused", "--network", "none", IMAGE, "sh", "-c",
+                  "grep ' / ' /proc/mounts | cut -d' ' -f3; echo made > /made; rm /bin/ls; "
+                  "mkdir /etc/new; ls /etc/new; cat /made; which ls || echo whiteout")
+        assert p.stdout.split() == ["fuse.fuse-overlayfs", "made", "whiteout"], p.stderr
+        # the stopped container's files, through fuse-overlayfs in cp's own mount namespace
+        p = berth("cp", "fused:/made", "-")
+        assert p.returncode == 0 and b"made" in p.stdout.encode(), p.stderr
+        # without the forced fallback the same container starts on native overlay
+        assert u.berth("start", "-a", "fused").stdout.split()[0] == "overlay"
+        # a running one, its daemon a process of the container's, which ends with it
+        p = berth("run", "-d", "--name", "fused2", "--network", "none", IMAGE, "sleep", "300")
+        assert p.returncode == 0, p.stderr
+        assert any(line.startswith("process") for line in _fuse_left(u))
+        u.berth("rm", "-f", "fused", "fused2")
+        end = time.monotonic() + 10
+        while _fuse_left(u):
+            assert time.monotonic() < end, _fuse_left(u)
+            time.sleep(0.05)
+        # the fallback's own failure is one line, both reasons in it
+        p = u.berth("run", "--rm", "--network", "none", IMAGE, "true", check=False,
+                    env={"BERTH_FUSE_OVERLAYFS": "1"})
+        lines = p.stderr.strip().splitlines()
+        assert p.returncode == 125 and len(lines) == 1 and lines[0].startswith(
+            "berth: failed to start container ") and lines[0].endswith(
+            ": mount the container's root filesystem (overlay) in your user namespace: "
+            "/dev/fuse: Permission denied; without root berth needs Linux 5.11 or later, whose "
+            "overlayfs mounts in a user namespace, or fuse-overlayfs"), p.stderr
+    finally:
+        u.berth("rm", "-f", "fused", "fused2", check=False)
+        os.unlink(fuse)

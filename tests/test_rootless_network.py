@@ -69,10 +69,45 @@ def test_published_port_reachable_from_the_host(user):
     assert p.stderr.strip().splitlines() == [
         "berth: port 80 is below 1024, which only root may bind: publish a port >= 1024, or "
         "lower the limit with 'sysctl net.ipv4.ip_unprivileged_port_start=80' (as root)"]
-    p = user.berth("run", "-d", "-p", f"{port}:53/udp", IMAGE, "true", check=False)
-    assert p.returncode == 125 and p.stderr.strip().splitlines() == [
-        f"berth: publishing UDP (-p {port}:53/udp) is not available without root yet: publish "
-        "TCP ports on IPv4 addresses"]
+
+
+def _udp_echo(family: int, address: str, port: int, deadline: float = 15) -> bytes:
+    """A datagram sent to address:port and its answer (sent again until the echo listens)."""
+    end = time.monotonic() + deadline
+    with socket.socket(family, socket.SOCK_DGRAM) as s:
+        s.settimeout(0.3)
+        while True:
+            s.sendto(b"ping", (address, port))
+            try:
+                data, frm = s.recvfrom(100)
+                assert frm[:2] == (address, port)
+                return data
+            except (socket.timeout, ConnectionRefusedError):
+                assert time.monotonic() < end, f"no answer from {address}:{port}"
+
+
+def test_udp_and_ipv6_published_ports_reachable_from_the_host(user):
+    udp4, udp6, tcp6 = free_port(), free_port(), free_port()
+    # each client gets its own session inside: nc answers the first peer only, so one
+    # container a client
+    user.berth("run", "-d", "--name", "echo4", "-p", f"{udp4}:5353/udp", IMAGE,
+               "nc", "-lu", "-p", "5353", "-e", "/bin/cat")
+    user.berth("run", "-d", "--name", "echo6", "-p", f"[::1]:{udp6}:5353/udp",
+               "-p", f"[::]:{tcp6}:80", IMAGE, "sh", "-c",
+               "httpd -p 80 -h /etc; exec nc -lu -p 5353 -e /bin/cat")
+    assert _udp_echo(socket.AF_INET, "127.0.0.1", udp4) == b"ping"
+    assert _udp_echo(socket.AF_INET6, "::1", udp6) == b"ping"
+    assert _get(f"http://[::1]:{tcp6}/hostname").strip() == \
+        user.berth("inspect", "-f", "{{.Config.Hostname}}", "echo6").stdout.strip().encode()
+    with pytest.raises(OSError):        # [::] is IPv6's only, as with root
+        socket.create_connection(("127.0.0.1", tcp6), timeout=2).close()
+    assert sorted(user.berth("port", "echo6").stdout.splitlines()) == [
+        f"5353/udp -> [::1]:{udp6}", f"80/tcp -> [::]:{tcp6}"]
+    user.berth("rm", "-f", "echo4", "echo6")
+    for family, address, port in ((socket.AF_INET, "127.0.0.1", udp4),
+                                  (socket.AF_INET6, "::1", udp6)):
+        with socket.socket(family, socket.SOCK_DGRAM) as s:   # the forwarder let go of it
+            s.bind((address, port))
 
 
 def test_containers_reach_each_other_by_name_on_a_user_network(user):
@@ -314,3 +349,78 @@ def test_outbound_through_slirp4netns_where_tun_is_open(user, tmp_path):
         server.shutdown()
         server.server_close()
         os.unlink(tun)
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read().replace(b"\0", b" ").decode(errors="replace").strip()
+    except OSError:
+        return ""
+
+
+def test_cleanup_leaves_no_process_and_no_mount():
+    """A user of its own (the session's keeps its holders): containers with published ports,
+    on a user network and the default one, going out through slirp4netns and on
+    fuse-overlayfs. Removing them leaves only the three holders (user namespace, network namespace, slirp4netns); `system
+    reset -f` ends those too: no process of the user's is left, and no mount below its home."""
+    from rootless_support import _mounts_below, _user
+    made = _user(subids=True)
+    u = next(made)
+    try:
+        base = os.path.dirname(u.xdg)
+        tun, fuse = os.path.join(base, "tun"), os.path.join(base, "fuse")
+        os.mknod(tun, 0o20666, os.makedev(10, 200))
+        os.mknod(fuse, 0o20666, os.makedev(10, 229))
+        for node in (tun, fuse):
+            os.chmod(node, 0o666)
+
+        def berth(*args: str, **env: str) -> str:
+            # open tun and fuse nodes, as a host that ships them 0666 (this one keeps them 0600)
+            p = subprocess.run(
+                ["unshare", "-m", "--propagation", "private", "sh", "-c",
+                 f"mount --bind {tun} /dev/net/tun && mount --bind {fuse} /dev/fuse && "
+                 "exec \"$@\"", "sh", *u.command("berth", *args)],
+                env=u.env(**env), cwd=u.home, capture_output=True, text=True, timeout=90)
+            assert p.returncode == 0, p.stderr
+            return p.stdout
+
+        u.berth("load", "-i", str(BUSYBOX_MUSL))
+        berth("network", "create", "app")
+        berth("run", "-d", "--name", "web", "--network", "app", "-p", f"{free_port()}:80",
+              "-p", f"{free_port()}:53/udp", IMAGE, "httpd", "-f", "-p", "80")
+        berth("run", "-d", "--name", "fused", IMAGE, "sleep", "300", BERTH_FUSE_OVERLAYFS="1")
+        names = {_cmdline(pid).split(" ")[0] for pid in u.live_pids()}
+        assert {"slirp4netns", "fuse-overlayfs", "berth-pause", "berth-netns"} <= names, names
+        u.berth("rm", "-f", "web", "fused")
+        # the default network's bridge stays in the user's namespace when its last container
+        # leaves (no reaper takes it down after a linger, as with root: nothing of it shows on
+        # the host)
+        u.berth("run", "--rm", IMAGE, "true", env={"BERTH_NETWORK_LINGER": "0"})
+        with open(os.path.join(u.run_dir, "netns.pid")) as f:
+            netns = f.read().split()[0]
+        links = subprocess.run(["nsenter", "-t", netns, "-n", "ip", "-o", "link", "show"],
+                               capture_output=True, text=True, check=True).stdout
+        bridge = u.berth("network", "inspect", "bridge", "--format",
+                         '{{index .Options "com.docker.network.bridge.name"}}').stdout.strip()
+        assert f" {bridge}:" in links, links
+        holders = {"berth-pause infinity", "berth-netns infinity"}
+        end = time.monotonic() + 15
+        while True:
+            left = [_cmdline(pid) for pid in u.live_pids()]
+            rest = [c for c in left if c not in holders and not c.startswith("slirp4netns ")]
+            if not rest:
+                break
+            assert time.monotonic() < end, left
+            time.sleep(0.05)
+        done = u.berth("system", "reset", "-f").stdout
+        for what in ("user namespace holder", "network namespace holder", "slirp4netns"):
+            assert what in done, done
+        end = time.monotonic() + 15
+        while u.live_pids():
+            assert time.monotonic() < end, [_cmdline(pid) for pid in u.live_pids()]
+            time.sleep(0.05)
+        assert _mounts_below(u.home) == []
+        assert not os.path.exists(u.state)
+    finally:
+        made.close()     # removes the user, and says what it could not

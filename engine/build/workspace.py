@@ -112,15 +112,13 @@ def in_root(engine, cid: str, state: State, op, source: State | None = None) -> 
             linux.unshare(linux.CLONE_NEWNS)
             linux.mount(None, "/", None, linux.MS_REC | linux.MS_PRIVATE)
             rootfs = os.path.join(d, "rootfs")
-            linux.mount("overlay", rootfs, "overlay", 0, overlay.options(
-                        f"lowerdir={':'.join(lowers)},upperdir={os.path.join(d, 'upper')},"
-                        f"workdir={os.path.join(d, 'work')}"))
+            overlay.mount(rootfs, f"lowerdir={':'.join(lowers)},upperdir="
+                          f"{os.path.join(d, 'upper')},workdir={os.path.join(d, 'work')}")
             src_fd = -1
             if source is not None:
                 # a read-only overlay needs two lower layers at least: an empty one on top
-                linux.mount("overlay", src_dir, "overlay", linux.MS_RDONLY, overlay.options(
-                            "lowerdir=" + ":".join([os.path.join(d, "source-empty"),
-                                                    *src_lowers])))
+                overlay.mount(src_dir, "lowerdir=" + ":".join(
+                    [os.path.join(d, "source-empty"), *src_lowers]), linux.MS_RDONLY)
                 src_fd = os.open(src_dir, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
             root = os.open(rootfs, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
             op(root, src_fd)
@@ -129,6 +127,7 @@ def in_root(engine, cid: str, state: State, op, source: State | None = None) -> 
             if isinstance(e, OSError) and not isinstance(e, BerthError):
                 e = HostError(f"{e.filename + ': ' if e.filename else ''}{e.strerror or e}")
             report_failure(err_w, e)
+        overlay.release()    # fuse-overlayfs's daemons end with their mounts
         os._exit(code)
     os.close(err_w)
     from ..runtime.exec import _read_all

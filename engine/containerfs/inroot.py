@@ -101,7 +101,7 @@ def _in_private_mount(store, container, op, out, inp):
                 rootfs = os.path.join(d, "rootfs")
                 opts = (f"lowerdir={':'.join(lowers)},upperdir={os.path.join(d, 'upper')},"
                         f"workdir={os.path.join(d, 'work')}")
-                linux.mount("overlay", rootfs, "overlay", 0, overlay.options(opts))
+                overlay.mount(rootfs, opts)
                 if mounts:
                     # its volumes and binds too, as the container sees them (a tmpfs kept
                     # nothing: what is under it is what a copy must see)
@@ -116,11 +116,14 @@ def _in_private_mount(store, container, op, out, inp):
                     os.close(data_w)
                     with os.fdopen(data_r, "rb") as f:
                         op(root, f if inp is not None else None)
+                os.close(root)
+                overlay.release()
                 os._exit(0)
             except BaseException as e:  # noqa: BLE001 - reported to the parent, never returns
                 try:
                     report_failure(err_w, _host_error(e) if isinstance(e, OSError) else e)
                 finally:
+                    overlay.release()
                     os._exit(1)
         os.close(err_w)
         if out is not None:

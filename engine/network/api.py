@@ -308,6 +308,9 @@ class NetworksAPI:
         """The container's published ports as bound (``berth port``)."""
         from . import ipam
         c = self._container_for_network(ref)
+        from ..paths import rootless
+        if rootless() and c.running:    # the host's side: the forwarder's, not the records'
+            return list(c.state.ports)
         out = []
         for rec in ipam.load_all(self.store):
             ep = rec.endpoints.get(c.id)

@@ -25,10 +25,6 @@ def validate(store, config) -> None:
                               "container already runs in your own user namespace")
     low = unprivileged_port_start()
     for p in config.ports:
-        if p.proto != "tcp" or ":" in (p.host_ip or ""):
-            raise InvalidArgument(f"publishing {'on IPv6' if ':' in p.host_ip else 'UDP'} "
-                                  f"({_shown(p)}) is not available without root yet: publish "
-                                  "TCP ports on IPv4 addresses")
         if p.host_port and p.host_port < low:
             raise InvalidArgument(
                 f"port {p.host_port} is below {low}, which only root may bind: publish a port "
@@ -52,7 +48,3 @@ def refuse_limits(paths, resources, cgroup_parent: str = "") -> None:
     if cgroups.detect(paths).version == 0:
         raise InvalidArgument(REFUSED.format(flag=flags[0]))
 
-
-def _shown(p) -> str:
-    host = f"[{p.host_ip}]:" if ":" in p.host_ip else (f"{p.host_ip}:" if p.host_ip else "")
-    return f"-p {host}{p.host_port or ''}:{p.container_port}/{p.proto}".replace("-p :", "-p ")

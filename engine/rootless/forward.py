@@ -4,9 +4,9 @@ A container's ports are DNATed by berth's nftables rules inside the user's netwo
 (netns.py) as with root. On the host side, the caller (the monitor) binds each published
 address and port itself, so a port in use is one clear error at start, and hands the listening
 sockets to a forwarder (``python -m engine.rootless.portfwd``) started inside the namespace:
-it accepts on the host's sockets and connects to 127.0.0.1:<host port> there, which berth's
-DNAT takes on to the container (rootlesskit's "builtin" port driver works the same way; this
-needs no /dev/net/tun). The forwarder ends when the container's network is detached (its pid
+it accepts on the host's sockets (IPv4 or IPv6) and connects to 127.0.0.1:<host port> there,
+which berth's DNAT takes on to the container, and relays UDP datagrams the same way
+(rootlesskit's "builtin" port driver works so too; this needs no /dev/net/tun). The forwarder ends when the container's network is detached (its pid
 is kept in the container's run directory) or when the monitor that started it dies (a pipe).
 """
 
@@ -24,20 +24,31 @@ def _pidfile(paths, cid: str) -> str:
 
 
 def listen(ports) -> list:
-    """A listening socket on the host for each port (models.Port as bound)."""
+    """A socket bound on the host for each port (models.Port as bound): listening for TCP,
+    receiving for UDP; an IPv6 address (``-p [::1]:8080:80``) gets an IPv6 socket that takes
+    IPv6 only, so that [::] and 0.0.0.0 are two publications, as they are with root."""
     import socket
     socks = []
     try:
         for p in ports:
-            host_ip = p.host_ip or "0.0.0.0"    # TCP on IPv4 only (rootless/checks.py)
-            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            host_ip = p.host_ip or "0.0.0.0"
+            v6 = ":" in host_ip
+            udp = p.proto == "udp"
+            s = socket.socket(socket.AF_INET6 if v6 else socket.AF_INET,
+                              socket.SOCK_DGRAM if udp else socket.SOCK_STREAM)
             socks.append(s)
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if v6:
+                s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            if not udp:
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
                 s.bind((host_ip, p.host_port))
             except OSError as e:
-                raise HostError(f"publishing {host_ip}:{p.host_port}: {e.strerror}") from None
-            s.listen(128)
+                shown = f"[{host_ip}]" if v6 else host_ip
+                raise HostError(f"publishing {shown}:{p.host_port}/{p.proto}: "
+                                f"{e.strerror}") from None
+            if not udp:
+                s.listen(128)
     except BaseException:
         for s in socks:
             s.close()

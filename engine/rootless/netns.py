@@ -166,12 +166,15 @@ def attach(store, container, pid: int):
         return {}
     if mode in NO_NETNS_MODES or mode.startswith("container:"):
         return attach_inside(store, container, pid)      # nothing of the namespace's
-    wanted = {(p.container_port, p.proto): p.host_ip for p in container.config.ports}
+    asked = [p.host_ip for p in container.config.ports]
     for p in container.config.ports:
         p.host_ip = ""
-    endpoints = call(attach_inside, store, container, pid)
-    for p in container.state.ports:
-        p.host_ip = wanted.get((p.container_port, p.proto), "")
+    try:
+        endpoints = call(attach_inside, store, container, pid)
+    finally:
+        for p, host_ip in zip(container.config.ports, asked):
+            p.host_ip = host_ip
+    _host_addresses(container.config.ports, container.state.ports)
     try:
         # a restart by the monitor attaches again without a detach: the last start's
         # forwarder still holds the ports (attach_inside drops its endpoints likewise)
@@ -183,6 +186,22 @@ def attach(store, container, pid: int):
         detach(store, container)
         raise
     return endpoints
+
+
+def _host_addresses(asked, bound) -> None:
+    """Give each bound port the host address its -p asked for (the same container port may be
+    published twice, on two addresses or host ports)."""
+    left = list(asked)
+    for p in bound:
+        for i, a in enumerate(left):
+            if (a.container_port, a.proto) == (p.container_port, p.proto) \
+                    and (not a.host_port
+                         or a.host_port <= p.host_port <= max(a.host_port, a.host_port_end)):
+                p.host_ip = a.host_ip
+                del left[i]
+                break
+        else:
+            p.host_ip = ""
 
 
 def detach(store, container) -> None:

@@ -187,12 +187,13 @@ def mount_overlay(spec: dict) -> str:
     lower = ":".join(spec["lower"])
     opts = f"lowerdir={lower},upperdir={spec['upper']},workdir={spec['work']}"
     try:
-        linux.mount("overlay", rootfs, "overlay", 0, overlay.options(opts))
+        overlay.mount(rootfs, opts)
     except OSError as e:
         if rootless():
             raise StartError(f"mount the container's root filesystem (overlay) in your user "
                              f"namespace: {e.strerror}; without root berth needs Linux 5.11 or "
-                             "later, whose overlayfs mounts in a user namespace") from None
+                             "later, whose overlayfs mounts in a user namespace, or "
+                             "fuse-overlayfs") from None
         raise StartError(f"mount the container's root filesystem (overlay): {e.strerror}") from None
     return rootfs
 
