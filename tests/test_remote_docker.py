@@ -215,3 +215,15 @@ async def test_the_consoles_exec_reaches_the_engine_it_was_opened_on(docker_host
         if session.fd is not None:
             os.close(session.fd)
         e.remove(c.id, force=True)
+
+
+# dockerd makes a bridge device in the host's network namespace for a network: one with no
+# address (and a name of its own), so nothing routes to it
+DOCKER_NETWORK = ["--internal", "-o", "com.docker.network.bridge.inhibit_ipv4=true"]
+
+
+def test_every_other_verb_through_dockerd(docker_host, tmp_path):
+    from remote_verbs import exercise_verbs
+    url, *_ = docker_host
+    exercise_verbs(["-H", url], tmp_path, "busybox:musl", network_options=DOCKER_NETWORK,
+                   lacks={"search": "Docker Hub's search API"})

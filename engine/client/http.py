@@ -101,6 +101,18 @@ class Response:
                 if line.strip():
                     yield line
 
+    def messages(self, error: type = BerthError):
+        """Docker's JSON progress messages (pull, push, load, import, build) as dicts; an
+        error message in the stream raises ``error`` with its text."""
+        for line in self.lines():
+            try:
+                msg = json.loads(line)
+            except ValueError:
+                continue
+            if msg.get("error") or msg.get("errorDetail"):
+                raise error(msg.get("error") or (msg.get("errorDetail") or {}).get("message", ""))
+            yield msg
+
     def close(self) -> None:
         if self.resp.isclosed():
             self.session.give_back(self.conn)
@@ -155,7 +167,8 @@ class Session:
              headers: dict | None = None, timeout: float | None | str = "default") -> Response:
         """Send a request; the answer's head has arrived (an error status raises)."""
         timeout = self.timeout if timeout == "default" else timeout
-        url = API + path + ("?" + urlencode({k: v for k, v in query.items() if v is not None})
+        url = API + path + ("?" + urlencode({k: v for k, v in query.items() if v is not None},
+                                               doseq=True)
                             if query else "")
         hdrs = {"Host": "docker", **(headers or {})}
         if isinstance(body, (dict, list)):
@@ -185,9 +198,11 @@ class Session:
         return r
 
     def call(self, method: str, path: str, query: dict | None = None, body=None,
-             timeout: float | None | str = "default"):
-        """A whole answer: its JSON (None when it has no body)."""
-        r = self.open(method, path, query, body, timeout=timeout)
+             timeout: float | None | str = "default", headers: dict | None = None):
+        """A whole answer: its JSON (None when it has no body). A file as ``body`` is sent
+        chunked as it is read; give such a call ``timeout=None`` (a connection of its own: a
+        stale kept-alive one can't be retried with a body half read)."""
+        r = self.open(method, path, query, body, headers, timeout=timeout)
         try:
             data = r.read()
         finally:

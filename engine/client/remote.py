@@ -15,6 +15,8 @@ from ..errors import BerthError, NotFound, NotSupported
 from ..models import Container, EngineInfo, LogLine
 from . import convert
 from .http import Session, q
+from .remote_admin import RemoteAdmin
+from .remote_files import RemoteFiles
 from .remote_objects import RemoteObjects
 from .transport import Address
 
@@ -30,7 +32,7 @@ class Unavailable(NotSupported, AttributeError):
     and greys it, and a caller that calls it prints the one line."""
 
 
-class RemoteEngine(RemoteObjects):
+class RemoteEngine(RemoteFiles, RemoteAdmin, RemoteObjects):
     """An engine reached at ``addr``; ``name`` is what the user calls it (a connection's name)."""
 
     remote = True

@@ -59,20 +59,15 @@ class RemoteObjects:
 
     def pull_sync(self, ref: str, platform=None, progress=None, all_tags=False,
                   credentials=None) -> Image:
-        import base64
+        from .remote_admin import _saved_credentials, registry_auth
         name, tag = _split_ref(ref)
-        headers = {}
-        if credentials:
-            auth = json.dumps({"username": credentials[0], "password": credentials[1]})
-            headers["X-Registry-Auth"] = base64.urlsafe_b64encode(auth.encode()).decode()
+        credentials = credentials or _saved_credentials(ref)
+        headers = registry_auth(credentials) if credentials else {}
         r = self.session.open("POST", "/images/create",
                               {"fromImage": name, "tag": None if all_tags else tag,
                                "platform": platform}, b"", headers, timeout=None)
         try:
-            for line in r.lines():
-                msg = json.loads(line)
-                if msg.get("error") or msg.get("errorDetail"):
-                    raise RegistryError(msg.get("error") or msg["errorDetail"].get("message", ""))
+            for msg in r.messages(RegistryError):
                 if progress is not None:
                     progress(msg)
         finally:
