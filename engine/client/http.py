@@ -43,13 +43,20 @@ class _Connection(http.client.HTTPConnection):
         return self.owner.stderr_text() if self.owner is not None else ""
 
 
-def error_for(status: int, body: bytes, what: str) -> BerthError:
-    """The engine.errors type for an API error answer, with the server's message."""
+def error_for(status: int, body: bytes, what: str, host=None) -> BerthError:
+    """The engine.errors type for an API error answer, with the server's message; ``host``
+    (a callable) names the engine when its API lacks the route."""
     try:
         message = json.loads(body).get("message") or ""
     except (ValueError, AttributeError):
         message = body.decode(errors="replace").strip()
-    message = message or f"{what}: HTTP {status}"
+    # one line, as every error berth prints (podman's multi-errors come on several)
+    message = " ".join(message.split()) or f"{what}: HTTP {status}"
+    if status in (404, 405) and message.lower().rstrip(".").startswith(
+            ("not found", "page not found", "404 page not found", "method not allowed")):
+        who = host() if host is not None else "the engine"
+        return MissingRoute(f"{who} has no {what} in its API ({message}): "
+                            "the engine lacks this feature")
     if status == 404:
         return NotFound(message)
     if status == 409:
@@ -59,6 +66,10 @@ def error_for(status: int, body: bytes, what: str) -> BerthError:
     if status == 501:
         return NotSupported(message)
     return BerthError(message)
+
+
+class MissingRoute(NotSupported):
+    """The engine's API has no such route (an older engine: podman 4.3 has no update)."""
 
 
 # what reading an answer raises when its connection breaks, or is closed under the reader by
@@ -130,6 +141,7 @@ class Session:
         self._lock = threading.Lock()
         self.ok = True        # the last call reached the engine
         self.error = ""       # why the last one didn't
+        self.host_words = None   # a callable naming the engine in errors
 
     def _take(self, timeout) -> _Connection:
         with self._lock:
@@ -194,7 +206,8 @@ class Session:
         if resp.status >= 400:
             data = r.read()
             r.close()
-            raise error_for(resp.status, data, f"{method} {path}")
+            raise error_for(resp.status, data, f"{method} {path.split('?')[0]}",
+                            self.host_words)
         return r
 
     def call(self, method: str, path: str, query: dict | None = None, body=None,

@@ -42,6 +42,7 @@ class RemoteEngine(RemoteFiles, RemoteAdmin, RemoteObjects):
         self.name = name or connection or addr.display
         self.connection = connection   # the saved connection it was made from, if any
         self.session = Session(addr)
+        self.session.host_words = lambda: f"{self.name} ({self.engine_info().label()})"
         self._info: EngineInfo | None = None
         self._inspected: dict[str, tuple[str, Container]] = {}   # id -> (state, model)
         self._lock = threading.Lock()

@@ -11,20 +11,33 @@ from ..errors import BerthError, NotFound, NotSupported, RegistryError
 from .http import q
 
 
-def registry_auth(credentials) -> dict:
-    """The X-Registry-Auth header for (user, password); an empty one without (dockerd wants
-    the header on a push even when the registry takes anyone)."""
+def registry_auth(credentials, ref: str = "") -> dict:
+    """The X-Registry-Auth header for (user, password) at the registry of ``ref`` (podman
+    files them under serveraddress); an empty one without (dockerd wants the header on a
+    push even when the registry takes anyone)."""
     import base64
-    auth = ({"username": credentials[0], "password": credentials[1]} if credentials else {})
+    auth = ({"username": credentials[0], "password": credentials[1],
+             "serveraddress": _registry_of(ref)} if credentials else {})
     return {"X-Registry-Auth": base64.urlsafe_b64encode(json.dumps(auth).encode()).decode()}
+
+
+def _registry_of(ref: str) -> str:
+    first = ref.split("/", 1)[0] if "/" in ref else ""
+    return first if ("." in first or ":" in first or first == "localhost") else "docker.io"
 
 
 def _saved_credentials(ref: str):
     """The credentials ``berth login`` saved on this side for the registry of ``ref``."""
     from ..images.auth import get_credentials
-    first = ref.split("/", 1)[0] if "/" in ref else ""
-    registry = first if ("." in first or ":" in first or first == "localhost") else "docker.io"
-    return get_credentials(registry)
+    return get_credentials(_registry_of(ref))
+
+
+def _tls_query(ref: str, tls_verify: bool) -> dict:
+    """podman's tlsVerify (dockerd ignores it): off when asked, and for a registry on
+    loopback, which Docker's engines reach over plain http by default."""
+    from ..images.distribution import is_loopback
+    plain = not tls_verify or is_loopback(_registry_of(ref))
+    return {"tlsVerify": "false" if plain else None}
 
 
 class RemoteAdmin:
@@ -48,9 +61,8 @@ class RemoteAdmin:
             raise NotSupported(f"--destination is not available through the connection to "
                                f"{self.name}: tag the image with that name and push it")
         name, tag = _split_ref(ref)
-        headers = registry_auth(credentials or _saved_credentials(ref))
-        query = {"tag": tag or None,
-                 "tlsVerify": None if tls_verify else "false"}   # podman's; dockerd ignores it
+        headers = registry_auth(credentials or _saved_credentials(ref), ref)
+        query = {"tag": tag or None, **_tls_query(ref, tls_verify)}
         r = self.session.open("POST", f"/images/{q(name)}/push", query, b"", headers,
                               timeout=None)
         digest = ""
@@ -92,8 +104,12 @@ class RemoteAdmin:
         if registry is None and "/" in term and any(c in term.split("/", 1)[0] for c in ".:"):
             registry = term.split("/", 1)[0]
         try:
-            body = await asyncio.to_thread(self.session.call, "GET", "/images/search",
-                                           {"term": full, "limit": str(limit)}, None, 60.0)
+            where = f"{registry}/x" if registry else ""
+            credentials = _saved_credentials(where)
+            body = await asyncio.to_thread(
+                self.session.call, "GET", "/images/search",
+                {"term": full, "limit": str(limit), **_tls_query(full, tls_verify)}, None, 60.0,
+                registry_auth(credentials, where) if credentials else None)
         except BerthError as e:
             if registry and "404" in str(e) and self.engine_info().kind != "berth":
                 # dockerd asks a registry for Docker Hub's v1 search, which registries lack
@@ -139,13 +155,12 @@ class RemoteAdmin:
         self.session.call("DELETE", f"/volumes/{q(name)}", {"force": "1" if force else None})
 
     def prune_volumes(self, all: bool = False, filters=None) -> tuple[list[str], int]:
-        from ..errors import InvalidArgument
         wanted = {**(filters or {}), **({"all": ["true"]} if all else {})}
         try:
             body = self.session.call("POST", "/volumes/prune",
                                      {"filters": json.dumps(wanted) if wanted else None}) or {}
-        except InvalidArgument as e:
-            if not all or "all" not in str(e):
+        except BerthError as e:   # dockerd's 400, podman's 500
+            if not all or "all" not in str(e) or "filter" not in str(e).lower():
                 raise
             # engines before Docker 23 have no "all": they prune named volumes as well
             wanted.pop("all")

@@ -289,8 +289,8 @@ class RemoteFiles:
         the engine fetches itself)."""
         import sys
         url = source.startswith(("http://", "https://"))
-        repo, tag = _split_ref(ref) if ref else (None, None)
-        query = {"fromSrc": source if url else "-", "repo": repo, "tag": tag,
+        # repo=NAME:TAG and no tag, as the docker CLI sends it (podman reads only repo)
+        query = {"fromSrc": source if url else "-", "repo": ref or None,
                  "message": message or None, "changes": list(changes) or None}
         f = None if url else sys.stdin.buffer if source == "-" else open(source, "rb")
         try:

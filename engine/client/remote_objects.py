@@ -62,7 +62,7 @@ class RemoteObjects:
         from .remote_admin import _saved_credentials, registry_auth
         name, tag = _split_ref(ref)
         credentials = credentials or _saved_credentials(ref)
-        headers = registry_auth(credentials) if credentials else {}
+        headers = registry_auth(credentials, ref) if credentials else {}
         r = self.session.open("POST", "/images/create",
                               {"fromImage": name, "tag": None if all_tags else tag,
                                "platform": platform}, b"", headers, timeout=None)
