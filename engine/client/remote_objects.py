@@ -153,9 +153,14 @@ class RemoteObjects:
         from . import events
         delay = 0.5
         while True:
+            opened = []
             try:
-                async for ev in events.in_thread(events.iter_events, self, since, filters, until):
+                async for ev in events.in_thread(events.iter_events, self, since, filters, until,
+                                                 opened=lambda: (opened.append(1),
+                                                                 self._following(1))):
                     delay = 0.5
+                    if ev.type == "container" and ev.id:
+                        self._changed(ev.id)
                     yield ev
                 if until is not None:
                     return
@@ -163,6 +168,9 @@ class RemoteObjects:
                 self.session.down(Unreachable(f"{self.addr.display} closed its event stream"))
             except Unreachable:
                 pass
+            finally:
+                if opened:
+                    self._following(-1)
             since = None
             while True:
                 await asyncio.sleep(delay)
