@@ -91,10 +91,9 @@ class RemoteAdmin:
         save_credentials(key, username, password)
 
     def logout(self, registry: str) -> None:
-        """Forget the credentials saved on this side for ``registry``."""
-        from ..images.auth import registry_key, remove_credentials
-        if not remove_credentials(registry):
-            raise NotFound(f"not logged in to {registry_key(registry)}")
+        """Forget the credentials saved on this side for ``registry`` (as the local one)."""
+        from ..registry_api import RegistryAPI
+        RegistryAPI.logout(self, registry)
 
     async def search(self, term: str, registry: str | None = None, limit: int = 25,
                      tls_verify: bool = True) -> list[dict]:

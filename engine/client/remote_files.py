@@ -86,7 +86,7 @@ class RemoteFiles:
         """``cp HOSTPATH CONTAINER:PATH`` with Docker's rules: into an existing directory under
         the source's name, over an existing file, or as the path's new last component."""
         import stat
-        from ..containerfs.tarwrite import TreeWriter
+        from ..containerfs.extract import archive_host_path
         if not os.path.lexists(src):
             raise NotFound(f"no such file or directory: {src}")
         src_is_dir = stat.S_ISDIR((os.stat(src) if follow_link else os.lstat(src)).st_mode)
@@ -101,19 +101,8 @@ class RemoteFiles:
             if target is None and path.endswith("/"):
                 raise NotFound(f"no such directory: {path} (in the container)")
             into, top = os.path.dirname(path.rstrip("/")) or "/", os.path.basename(path.rstrip("/"))
-        name = os.path.basename(os.path.normpath(src)) or "."
-        arcname = top or ("." if contents else name)
-        parent = os.open(os.path.dirname(os.path.abspath(src)) or "/",
-                         os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         with tempfile.TemporaryFile() as tmp:
-            try:
-                w = TreeWriter(tmp)
-                try:
-                    w.add(parent, name, arcname, follow=follow_link)
-                finally:
-                    w.close()
-            finally:
-                os.close(parent)
+            archive_host_path(src, tmp, top or ("." if contents else None), follow_link)
             tmp.seek(0)
             self.copy_to(ref, into, tmp)
 
@@ -127,20 +116,10 @@ class RemoteFiles:
 
     def export(self, ref: str, out) -> None:
         """The container's filesystem as a tar, to ``out`` (a path or a binary file)."""
+        from ..containers_files import write_out
         r = self.session.open("GET", f"/containers/{q(ref)}/export", timeout=None)
         try:
-            if not isinstance(out, str):
-                _copy(r, out)
-                return
-            tmp = f"{out}.berth-{os.getpid()}"
-            try:
-                with open(tmp, "wb") as f:
-                    _copy(r, f)
-                os.rename(tmp, out)
-            except BaseException:
-                if os.path.exists(tmp):
-                    os.unlink(tmp)
-                raise
+            write_out(out, lambda f: _copy(r, f))
         finally:
             r.close()
 
@@ -247,17 +226,7 @@ class RemoteFiles:
     def load(self, source):
         """Load an image archive (a path, or a binary file such as stdin) into the engine; the
         Images it brought, each with ``loaded_tags``."""
-        f = open(source, "rb") if isinstance(source, str) else source
-        try:
-            r = self.session.open("POST", "/images/load", {"quiet": "1"}, f,
-                                  {"Content-Type": "application/x-tar"}, timeout=None)
-            try:
-                said = [m.get("stream") or "" for m in r.messages(InvalidArgument)]
-            finally:
-                r.close()
-        finally:
-            if isinstance(source, str):
-                f.close()
+        said = self._send_archive("/images/load", {"quiet": "1"}, source, "stream")
         out: dict = {}
         for line in "".join(said).splitlines():
             what, _, name = line.partition(": ")
@@ -271,16 +240,28 @@ class RemoteFiles:
                 img.loaded_tags = []
         return list(out.values())
 
+    def _send_archive(self, path: str, query: dict, source, key: str) -> list[str]:
+        """POST an archive (a path, a binary file, or bytes) whose answer is progress
+        messages; each message's ``key``."""
+        f = open(source, "rb") if isinstance(source, str) else source
+        try:
+            r = self.session.open("POST", path, query, f,
+                                  {"Content-Type": "application/x-tar"}, timeout=None)
+            try:
+                return [m.get(key) or "" for m in r.messages(InvalidArgument)]
+            finally:
+                r.close()
+        finally:
+            if isinstance(source, str):
+                f.close()
+
     def save(self, refs: list[str], path, format: str = "docker-archive") -> None:
         """The images as the engine archives them (``docker save``'s archive) to ``path`` (a
         path or a binary file)."""
+        from ..containers_files import write_out
         r = self.session.open("GET", "/images/get", {"names": list(refs)}, timeout=None)
         try:
-            if isinstance(path, str):
-                with open(path, "wb") as f:
-                    _copy(r, f)
-            else:
-                _copy(r, path)
+            write_out(path, lambda f: _copy(r, f))
         finally:
             r.close()
 
@@ -292,17 +273,8 @@ class RemoteFiles:
         # repo=NAME:TAG and no tag, as the docker CLI sends it (podman reads only repo)
         query = {"fromSrc": source if url else "-", "repo": ref or None,
                  "message": message or None, "changes": list(changes) or None}
-        f = None if url else sys.stdin.buffer if source == "-" else open(source, "rb")
-        try:
-            r = self.session.open("POST", "/images/create", query, f if f is not None else b"",
-                                  {"Content-Type": "application/x-tar"}, timeout=None)
-            try:
-                said = [m.get("status") or "" for m in r.messages(InvalidArgument)]
-            finally:
-                r.close()
-        finally:
-            if f is not None and source != "-":
-                f.close()
+        said = self._send_archive("/images/create", query, b"" if url else
+                                  sys.stdin.buffer if source == "-" else source, "status")
         ident = next((s.strip() for s in reversed(said) if s.strip().startswith("sha256:")), "")
         if not ident:
             raise InvalidArgument(f"the import on {self.name} gave no image")
