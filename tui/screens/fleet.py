@@ -6,7 +6,9 @@ host); ``enter`` opens that host's dashboard.
 
 Each host is read in a worker thread of its own, so one that is slow or gone holds up neither
 the screen nor the others: it shows as a row saying so, and the others are drawn as they come.
-Rows are diffed into the table (only changed cells are drawn again), as the dashboard's are.
+Every host's events are followed: a change anywhere reads the hosts again at once, and the
+timer's reading (ages, a host gone slow) can be rare. Rows are diffed into the table (only
+changed cells are drawn again), as the dashboard's are.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from ..widgets import rows as R
 from ..widgets.resource_table import ResourceTable
 from .dashboard_verbs import DashboardVerbs
 
-REFRESH = 2.0          # seconds between readings of every host
+REFRESH = 5.0          # seconds between readings of every host, besides their events
 HOST_DEADLINE = 5.0    # a host slower than this is shown as slow, and read again next time
 COLUMNS = (R.Column("host", "HOST"), *R.CONTAINER_COLUMNS)
 # the dashboard's container keys that act on a row (DashboardScreen.BINDINGS' ids and keys)
@@ -75,6 +77,8 @@ class FleetScreen(DashboardVerbs, Screen):
         self._log_lines, self._log_cid = (), None
         self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="fleet")
         self._inflight: dict[str, object] = {}   # host -> its reading still under way
+        self._followed: set[str] = set()          # hosts whose events are followed
+        self._reread = False                      # an event asked for a reading, due soon
 
     def compose(self) -> ComposeResult:
         yield Static("all hosts: reading…", id="fleet-title")
@@ -126,6 +130,25 @@ class FleetScreen(DashboardVerbs, Screen):
     def on_fleet_screen_changed(self, _message: Changed) -> None:
         self.read_hosts()
 
+    def _follow(self, hosts) -> None:
+        """Follow the events of the hosts not followed yet (each in a worker of its own)."""
+        for host, engine in hosts:
+            if host not in self._followed and getattr(engine, "follow_events", None):
+                self._followed.add(host)
+                self.run_worker(self._events(engine), group="fleet-events",
+                                exit_on_error=False)
+
+    async def _events(self, engine) -> None:
+        async for ev in engine.follow_events():
+            if ev.type == "container" and not self._reread:
+                # a burst of events makes one reading
+                self._reread = True
+                self.set_timer(0.1, self._read_again)
+
+    def _read_again(self) -> None:
+        self._reread = False
+        self.read_hosts()
+
     def action_mark(self) -> None:
         self.table().toggle_mark()
 
@@ -159,7 +182,9 @@ class FleetScreen(DashboardVerbs, Screen):
             return e.containers(all=self.show_all), e.engine_info().label()
 
         futures = {}
-        for name, e in self._engines():
+        hosts = self._engines()
+        self.app.call_from_thread(self._follow, hosts)
+        for name, e in hosts:
             # a host still answering the last reading is not asked again meanwhile
             pending = self._inflight.get(name)
             if pending is None or pending.done():
