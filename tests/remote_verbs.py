@@ -27,7 +27,8 @@ def exercise_verbs(target: list[str], tmp, image: str, env=None, network_options
     """Each verb through ``target``; ``lacks``: verb -> the words of its one-line refusal on
     an engine that has no such feature; ``registry_name``: what the engine calls this host's
     registry (podman's login takes plain http only from "localhost"). Without ``full``, each
-    verb once and no more checks than its own output (over ssh a command costs a handshake)."""
+    verb once and no more checks than its own output, and system prune for the other prunes
+    (over ssh a command costs a handshake)."""
     lacks = lacks or {}
     env = {**(env or {}), "BERTH_AUTH_FILE": str(tmp / "auth.json")}
 
@@ -111,8 +112,8 @@ def exercise_verbs(target: list[str], tmp, image: str, env=None, network_options
             assert "verbnet" not in b("network", "ls").stdout
         p = b("system", "df")
         assert p.stdout.startswith("TYPE") and "Images" in p.stdout, p
+        _registries(b, refused, registry_name)
         if full:
-            _registries(b, refused, registry_name)
             b("stop", "-t", "0", "verbs")
             assert cid.strip() in b("container", "prune", "-f").stdout
             b("volume", "create", "dangling")
@@ -120,8 +121,11 @@ def exercise_verbs(target: list[str], tmp, image: str, env=None, network_options
             b("network", "create", *network_options, "unused")
             assert "unused" in b("network", "prune", "-f").stdout
             assert "Total reclaimed space" in b("image", "prune", "-f").stdout
-        p = b("system", "prune", "-f")
-        assert "Total reclaimed space" in p.stdout, p
+        # an anonymous volume its container left behind (rm without -v)
+        b("create", "--name", "anon", "-v", "/data", "--network", "none", image, "true")
+        b("rm", "anon")
+        p = b("system", "prune", "-f", "--volumes")   # each prune of the engine's in turn
+        assert "Total reclaimed space" in p.stdout and "Deleted Volumes:" in p.stdout, p
     finally:
         berth(*target, "rm", "-f", "verbs", env=env)
 

@@ -143,11 +143,18 @@ class Session:
         self.error = ""       # why the last one didn't
         self.host_words = None   # a callable naming the engine in errors
 
-    def _take(self, timeout) -> _Connection:
+    def _take(self, timeout, reuse: bool = True) -> _Connection:
+        """An idle kept-alive connection (over ssh each new one is a handshake), with
+        ``timeout`` on its socket from now; a new one without ``reuse``."""
         with self._lock:
-            if self._idle and timeout == self.timeout:
-                return self._idle.pop()
-        return _Connection(self.addr, timeout)
+            conn = self._idle.pop() if self._idle and reuse else None
+        if conn is None:
+            return _Connection(self.addr, timeout)
+        if conn.timeout != timeout:
+            conn.timeout = timeout
+            if conn.sock is not None:
+                conn.sock.settimeout(timeout)
+        return conn
 
     def give_back(self, conn: _Connection) -> None:
         with self._lock:
@@ -186,17 +193,27 @@ class Session:
         if isinstance(body, (dict, list)):
             body = json.dumps(body).encode()
             hdrs["Content-Type"] = "application/json"
+        # a file sent as the body: sent again from its start on a retry, so a kept-alive
+        # connection may carry it only when it can be rewound (stdin can't)
+        start = _position(body) if hasattr(body, "read") else 0
         for attempt in (0, 1):
-            conn = self._take(timeout)
+            conn = self._take(timeout, reuse=start is not None)
             reused = conn.sock is not None
             try:
                 conn.request(method, url, body=body, headers=hdrs)
                 resp = conn.getresponse()
                 break
             except (OSError, http.client.HTTPException) as e:
-                # a kept-alive connection the server closed meanwhile: once more on a new one
-                if reused and attempt == 0 and not isinstance(e, TimeoutError):
+                # a kept-alive connection the server closed meanwhile, or a new one that was
+                # reset before a word of answer (an ssh that gave up at once): once more on a
+                # new one, when that can't do a thing twice
+                reset = (ConnectionResetError, BrokenPipeError, http.client.RemoteDisconnected)
+                again = reused or (conn.owner is not None and method in ("GET", "HEAD")
+                                   and isinstance(e, reset))
+                if again and attempt == 0 and not isinstance(e, TimeoutError):
                     conn.close()
+                    if hasattr(body, "seek"):
+                        body.seek(start)
                     continue
                 raise self.lost(conn, e) from None
             except Unreachable as e:   # it could not be dialled at all
@@ -213,8 +230,7 @@ class Session:
     def call(self, method: str, path: str, query: dict | None = None, body=None,
              timeout: float | None | str = "default", headers: dict | None = None):
         """A whole answer: its JSON (None when it has no body). A file as ``body`` is sent
-        chunked as it is read; give such a call ``timeout=None`` (a connection of its own: a
-        stale kept-alive one can't be retried with a body half read)."""
+        chunked as it is read."""
         r = self.open(method, path, query, body, headers, timeout=timeout)
         try:
             data = r.read()
@@ -292,6 +308,14 @@ class Stream:
         self.sock.close()
         if self.owner is not None:
             self.owner.close()
+
+
+def _position(f) -> int | None:
+    """Where a file body starts, if it can be read again from there (None: it can't)."""
+    try:
+        return f.tell() if f.seekable() else None
+    except (AttributeError, OSError, ValueError):
+        return None
 
 
 def q(ref: str) -> str:

@@ -57,7 +57,7 @@ class RemoteFiles:
         if follow_link:
             st = self.path_stat(ref, path) or {}
             if st.get("linkTarget"):
-                path = st["linkTarget"]
+                path = os.path.join(os.path.dirname(path.rstrip("/")) or "/", st["linkTarget"])
         r = self.session.open("GET", f"/containers/{q(ref)}/archive", {"path": path},
                               timeout=None)
         try:
