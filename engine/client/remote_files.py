@@ -204,7 +204,7 @@ class RemoteFiles:
                                  daemon=True).start()
             image_id = ""
             try:
-                for msg in r.messages(BuildError):
+                for msg in self._build_messages(r, cancel):
                     if (msg.get("aux") or {}).get("ID"):
                         image_id = msg["aux"]["ID"]
                     text = msg.get("stream") or ""
@@ -220,6 +220,20 @@ class RemoteFiles:
         if not image_id:
             raise BuildError(f"the build on {self.name} ended without an image")
         return self.image(image_id)
+
+    @staticmethod
+    def _build_messages(r, cancel):
+        """The build's messages; a cut made by ``cancel`` (its connection closed) ends them
+        as a cancelled build rather than a lost host."""
+        from ..errors import BerthError, Cancelled
+        try:
+            yield from r.messages(BuildError)
+        except BuildError:
+            raise
+        except BerthError:
+            if cancel is not None and cancel.is_set():
+                raise Cancelled("build cancelled") from None
+            raise
 
     # --- image archives -----------------------------------------------------------------------
 
