@@ -88,18 +88,7 @@ class ContainerFilesAPI:
                 w.add(root, ".", ".", "/")
             finally:
                 w.close()
-        if isinstance(out, str):
-            tmp = f"{out}.berth-{os.getpid()}"
-            try:
-                with open(tmp, "wb") as f:
-                    run_in_root(self.store, c, write, out=f)
-                os.rename(tmp, out)
-            except BaseException:
-                if os.path.exists(tmp):
-                    os.unlink(tmp)
-                raise
-        else:
-            run_in_root(self.store, c, write, out=out)
+        write_out(out, lambda f: run_in_root(self.store, c, write, out=f))
         self.emit("container", "export", c.id, name=c.name, image=c.config.image)
 
     def commit(self, ref: str, repository: str | None = None, message: str = "",
@@ -116,6 +105,23 @@ class ContainerFilesAPI:
         self.image_store.annotate(img.id, parent=img.parent, last_tag_time=img.last_tag_time)
         self.emit("container", "commit", c.id, name=c.name, image=c.config.image)
         return img
+
+
+def write_out(out, write) -> None:
+    """``write(f)`` into the binary file ``out``, or into the path ``out`` whole or not at all
+    (a temporary name beside it, renamed once written)."""
+    if not isinstance(out, str):
+        write(out)
+        return
+    tmp = f"{out}.berth-{os.getpid()}"
+    try:
+        with open(tmp, "wb") as f:
+            write(f)
+        os.rename(tmp, out)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
 
 
 def records_raw(store, cid: str) -> dict:

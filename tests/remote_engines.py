@@ -219,8 +219,7 @@ def sshd(remote_env: dict[str, str]):
     env has BERTH_SSH_COMMAND for the client (the key's known host file and this port's
     host key), so nothing of root's ~/.ssh is read or written."""
     tmp = tempfile.mkdtemp(prefix="berth-sshd-", dir="/var/tmp")
-    made_run_dir = not os.path.isdir("/run/sshd")
-    os.makedirs("/run/sshd", mode=0o755, exist_ok=True)   # sshd's compiled-in privsep dir
+    _privsep_dir(+1)
     keygen = lambda path: subprocess.run(  # noqa: E731
         ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", path], check=True)
     keygen(f"{tmp}/host_key")
@@ -266,9 +265,41 @@ LogLevel ERROR
         _stop(proc)
         log.close()
         shutil.rmtree(tmp, ignore_errors=True)
-        if made_run_dir:
+        _privsep_dir(-1)
+
+
+PRIVSEP = "/run/sshd"                       # sshd's compiled-in privilege separation dir
+PRIVSEP_USERS = "/run/berth-test-sshd.users"   # who uses it, and whether a test made it
+
+
+def _privsep_dir(delta: int) -> None:
+    """Make /run/sshd for the first of the tests' sshds (on any xdist worker) and remove it
+    after the last, if a test made it: removed under a running sshd, its next connection
+    fails before ssh reads a byte (a client's "connection reset by peer")."""
+    import fcntl
+    import json
+    fd = os.open(PRIVSEP_USERS, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        raw = os.read(fd, 1 << 16)
+        state = json.loads(raw) if raw else {"made": not os.path.isdir(PRIVSEP), "users": []}
+        users = [p for p in state["users"] if os.path.exists(f"/proc/{p}")]
+        if delta > 0:
+            os.makedirs(PRIVSEP, mode=0o755, exist_ok=True)
+            users.append(os.getpid())
+        elif os.getpid() in users:
+            users.remove(os.getpid())
+        if users:
+            os.lseek(fd, 0, os.SEEK_SET)
+            os.ftruncate(fd, 0)
+            os.write(fd, json.dumps({"made": state["made"], "users": users}).encode())
+            return
+        if state["made"]:
             with contextlib.suppress(OSError):
-                os.rmdir("/run/sshd")
+                os.rmdir(PRIVSEP)
+        os.unlink(PRIVSEP_USERS)
+    finally:
+        os.close(fd)
 
 
 def _children(pid: int) -> list[int]:

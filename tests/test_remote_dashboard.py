@@ -114,10 +114,14 @@ async def test_switch_hosts_and_a_host_that_drops(engine, two_hosts):
 
 
 async def test_all_hosts_in_one_list(engine, two_hosts):
-    """F: this machine's containers and a connection's in one table with a HOST column; a
-    stop reaches the right host; a host that hangs is shown as slow, the others still drawn."""
+    """F: this machine's containers and a connection's in the dashboard's table with a HOST
+    column; the dashboard's keys act on the row's host (stop, start, logs, inspect; marks of
+    the cursor's host only); a host that hangs is shown as slow, the others still drawn."""
     from tui.screens.fleet import FleetScreen
+    from tui.screens.inspect import InspectScreen
+    from tui.screens.logs import LogsScreen
     other, config, sock, holder = two_hosts
+    engine.run(config, name="busy-here")
     app = _app(engine)
     async with running(app) as pilot:
         await pilot.press("F")
@@ -126,15 +130,43 @@ async def test_all_hosts_in_one_list(engine, two_hosts):
 
         def listed():
             return sorted((h, c.name) for h, c in fleet.rows.values())
-        await settle(pilot, lambda: listed() == [("local", "here"), ("other", "there")],
-                     rounds=1000)
-        assert "HOST" in screen_text(app) and "other (berth)" in screen_text(app)
-        table = fleet.query_one("DataTable")
-        keys = list(fleet.rows)
-        table.move_cursor(row=keys.index(next(k for k in keys if k.startswith("other/"))))
+
+        def state(host, name):
+            return next(c.state.status for h, c in fleet.rows.values()
+                        if (h, c.name) == (host, name))
+
+        async def cursor_to(host, name):
+            table = fleet.table()
+            rows = table.rows_in_order()
+            table.move_cursor(row=next(i for i, r in enumerate(rows)
+                                       if r.key.partition("/")[0] == host
+                                       and r.model.name == name))
+            await pilot.pause()
+
+        await settle(pilot, lambda: listed() == [("local", "busy-here"), ("local", "here"),
+                                                 ("other", "there")], rounds=1000)
+        text = screen_text(app)
+        assert "HOST" in text and "CPU%" in text and "other (berth)" in text
+        # marks on two hosts: x stops the cursor's host's marked row only
+        await cursor_to("local", "busy-here")
+        await pilot.press("space")
+        await cursor_to("other", "there")
+        await pilot.press("space")
         await pilot.press("x")
-        await settle(pilot, lambda: other.container("there").state.status == "exited",
+        await settle(pilot, lambda: other.container("there").state.status == "exited"
+                     and state("other", "there") == "exited", rounds=1500)
+        assert engine.container("busy-here").state.status == "running"
+        await pilot.press("s")
+        await settle(pilot, lambda: other.container("there").state.status == "running",
                      rounds=1500)
+        await pilot.press("l")
+        assert isinstance(app.screen, LogsScreen) and app.screen.engine is app.engines["other"]
+        await pilot.press("escape")
+        await pilot.press("i")
+        assert isinstance(app.screen, InspectScreen)
+        await settle(pilot, lambda: other.container("there").id in screen_text(app),
+                     rounds=1000)
+        await pilot.press("escape")
         # a host that hangs: the others are drawn, it is named as slow
         holder[0].send_signal(signal.SIGSTOP)
         try:
@@ -144,3 +176,46 @@ async def test_all_hosts_in_one_list(engine, two_hosts):
             assert ("local", "here-too") in listed(), screen_text(app)
         finally:
             holder[0].send_signal(signal.SIGCONT)
+
+
+async def test_a_host_that_is_down_is_tried_with_backoff(tmp_path):
+    """While a host is gone, its event stream is tried again at growing intervals (0.5 s
+    doubling), not in a loop that would cost the dashboard a core: counted at a socket that
+    takes each connection and hangs up, as a host dying under its sockets does."""
+    import asyncio
+    import socket
+    import threading
+    import time
+    import engine
+    path = str(tmp_path / "gone.sock")
+    listener = socket.socket(socket.AF_UNIX)
+    listener.bind(path)
+    listener.listen(16)
+    tries: list[float] = []
+
+    def hang_up() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            tries.append(time.monotonic())
+            conn.recv(65536)
+            conn.close()
+
+    threading.Thread(target=hang_up, daemon=True).start()
+    e = engine.connect(f"unix://{path}", name="gone")
+    e._info = engine.models.EngineInfo("docker", "28", "gone", path)   # no /version to ask
+    stream = e.follow_events().__aiter__()
+    task = asyncio.ensure_future(stream.__anext__())
+    try:
+        await asyncio.sleep(4.0)
+        assert not task.done()   # no "reconnect" while it is still gone
+        gaps = [b - a for a, b in zip(tries, tries[1:])]
+        assert 3 <= len(tries) <= 5, tries
+        assert all(later >= 1.6 * earlier for earlier, later in zip(gaps, gaps[1:])), gaps
+        assert not e.connected and path in e.connection_error, e.connection_error
+    finally:
+        task.cancel()
+        listener.close()
+        e.close()

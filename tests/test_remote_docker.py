@@ -215,3 +215,57 @@ async def test_the_consoles_exec_reaches_the_engine_it_was_opened_on(docker_host
         if session.fd is not None:
             os.close(session.fd)
         e.remove(c.id, force=True)
+
+
+async def test_a_followed_engine_answers_from_what_its_events_kept(docker_host):
+    """While the dashboard follows dockerd's events, a look at a container it has seen costs
+    no request (its clock and stats look at every running one, often); a change made by
+    someone else comes as an event, and the next look asks dockerd again."""
+    import asyncio
+    import engine
+    from engine.models import ContainerConfig
+    url, *_ = docker_host
+    e, elsewhere = engine.connect(url, name="dk"), engine.connect(url, name="dk2")
+    c = e.run(ContainerConfig(image="busybox:musl", cmd=["sleep", "300"], network_mode="none"),
+              name="watched")
+    seen: list = []
+
+    async def follow():
+        async for ev in e.follow_events():
+            seen.append(ev)
+    task = asyncio.ensure_future(follow())
+    asked: list[str] = []
+    real_open = e.session.open
+    e.session.open = lambda method, path, *a, **kw: (asked.append(path),
+                                                     real_open(method, path, *a, **kw))[1]
+    try:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 20
+        while not e._followers and loop.time() < deadline:
+            await asyncio.sleep(0.05)
+        assert e.container(c.id).running
+        asked.clear()
+        for _ in range(5):
+            assert e.container(c.id).running
+        assert asked == [], asked
+        elsewhere.stop(c.id, timeout=0)
+        while not any(ev.action == "die" and ev.id == c.id for ev in seen) \
+                and loop.time() < deadline:
+            await asyncio.sleep(0.05)
+        assert e.container(c.id).state.status == "exited"
+        assert asked, "the look after the event asked dockerd again"
+    finally:
+        task.cancel()
+        elsewhere.remove(c.id, force=True)
+
+
+# dockerd makes a bridge device in the host's network namespace for a network: one with no
+# address (and a name of its own), so nothing routes to it
+DOCKER_NETWORK = ["--internal", "-o", "com.docker.network.bridge.inhibit_ipv4=true"]
+
+
+def test_every_other_verb_through_dockerd(docker_host, tmp_path):
+    from remote_verbs import exercise_verbs
+    url, *_ = docker_host
+    exercise_verbs(["-H", url], tmp_path, "busybox:musl", network_options=DOCKER_NETWORK,
+                   lacks={"search": "Docker Hub's search API"})

@@ -106,3 +106,10 @@ def test_dial_stdio_serves_one_client_on_its_stdio_and_ends_with_it(root, busybo
         if p.poll() is None:
             p.kill()
             p.wait()
+
+
+def test_every_other_verb_through_ssh_to_berth(remote, tmp_path):
+    """The far end's `berth system dial-stdio` serves each of them, one process a command."""
+    from remote_verbs import exercise_verbs
+    url, env, _ = remote
+    exercise_verbs(["-H", url], tmp_path, "busybox:1.38.0-musl", env=env, full=False)

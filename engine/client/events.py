@@ -40,9 +40,13 @@ def events(engine, since=None, until=None, filters=None) -> list[Event]:
         r.close()
 
 
-def iter_events(engine, since=None, filters=None, until=None, stop: threading.Event | None = None):
-    """Events as the engine reports them, until ``until`` or ``stop``."""
+def iter_events(engine, since=None, filters=None, until=None, stop: threading.Event | None = None,
+                opened=None):
+    """Events as the engine reports them, until ``until`` or ``stop``; ``opened`` is called
+    once the engine has answered (every event from then on will come)."""
     r = engine.session.open("GET", "/events", _query(since, until, filters), timeout=None)
+    if opened is not None:
+        opened()
     if stop is not None:
         threading.Thread(target=lambda: (stop.wait(), r.conn.close()), daemon=True).start()
     try:

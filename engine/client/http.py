@@ -43,13 +43,20 @@ class _Connection(http.client.HTTPConnection):
         return self.owner.stderr_text() if self.owner is not None else ""
 
 
-def error_for(status: int, body: bytes, what: str) -> BerthError:
-    """The engine.errors type for an API error answer, with the server's message."""
+def error_for(status: int, body: bytes, what: str, host=None) -> BerthError:
+    """The engine.errors type for an API error answer, with the server's message; ``host``
+    (a callable) names the engine when its API lacks the route."""
     try:
         message = json.loads(body).get("message") or ""
     except (ValueError, AttributeError):
         message = body.decode(errors="replace").strip()
-    message = message or f"{what}: HTTP {status}"
+    # one line, as every error berth prints (podman's multi-errors come on several)
+    message = " ".join(message.split()) or f"{what}: HTTP {status}"
+    if status in (404, 405) and message.lower().rstrip(".").startswith(
+            ("not found", "page not found", "404 page not found", "method not allowed")):
+        who = host() if host is not None else "the engine"
+        return MissingRoute(f"{who} has no {what} in its API ({message}): "
+                            "the engine lacks this feature")
     if status == 404:
         return NotFound(message)
     if status == 409:
@@ -59,6 +66,10 @@ def error_for(status: int, body: bytes, what: str) -> BerthError:
     if status == 501:
         return NotSupported(message)
     return BerthError(message)
+
+
+class MissingRoute(NotSupported):
+    """The engine's API has no such route (an older engine: podman 4.3 has no update)."""
 
 
 # what reading an answer raises when its connection breaks, or is closed under the reader by
@@ -101,6 +112,18 @@ class Response:
                 if line.strip():
                     yield line
 
+    def messages(self, error: type = BerthError):
+        """Docker's JSON progress messages (pull, push, load, import, build) as dicts; an
+        error message in the stream raises ``error`` with its text."""
+        for line in self.lines():
+            try:
+                msg = json.loads(line)
+            except ValueError:
+                continue
+            if msg.get("error") or msg.get("errorDetail"):
+                raise error(msg.get("error") or (msg.get("errorDetail") or {}).get("message", ""))
+            yield msg
+
     def close(self) -> None:
         if self.resp.isclosed():
             self.session.give_back(self.conn)
@@ -118,12 +141,20 @@ class Session:
         self._lock = threading.Lock()
         self.ok = True        # the last call reached the engine
         self.error = ""       # why the last one didn't
+        self.host_words = None   # a callable naming the engine in errors
 
-    def _take(self, timeout) -> _Connection:
+    def _take(self, timeout, reuse: bool = True) -> _Connection:
+        """An idle kept-alive connection (over ssh each new one is a handshake), with
+        ``timeout`` on its socket from now; a new one without ``reuse``."""
         with self._lock:
-            if self._idle and timeout == self.timeout:
-                return self._idle.pop()
-        return _Connection(self.addr, timeout)
+            conn = self._idle.pop() if self._idle and reuse else None
+        if conn is None:
+            return _Connection(self.addr, timeout)
+        if conn.timeout != timeout:
+            conn.timeout = timeout
+            if conn.sock is not None:
+                conn.sock.settimeout(timeout)
+        return conn
 
     def give_back(self, conn: _Connection) -> None:
         with self._lock:
@@ -155,23 +186,34 @@ class Session:
              headers: dict | None = None, timeout: float | None | str = "default") -> Response:
         """Send a request; the answer's head has arrived (an error status raises)."""
         timeout = self.timeout if timeout == "default" else timeout
-        url = API + path + ("?" + urlencode({k: v for k, v in query.items() if v is not None})
+        url = API + path + ("?" + urlencode({k: v for k, v in query.items() if v is not None},
+                                               doseq=True)
                             if query else "")
         hdrs = {"Host": "docker", **(headers or {})}
         if isinstance(body, (dict, list)):
             body = json.dumps(body).encode()
             hdrs["Content-Type"] = "application/json"
+        # a file sent as the body: sent again from its start on a retry, so a kept-alive
+        # connection may carry it only when it can be rewound (stdin can't)
+        start = _position(body) if hasattr(body, "read") else 0
         for attempt in (0, 1):
-            conn = self._take(timeout)
+            conn = self._take(timeout, reuse=start is not None)
             reused = conn.sock is not None
             try:
                 conn.request(method, url, body=body, headers=hdrs)
                 resp = conn.getresponse()
                 break
             except (OSError, http.client.HTTPException) as e:
-                # a kept-alive connection the server closed meanwhile: once more on a new one
-                if reused and attempt == 0 and not isinstance(e, TimeoutError):
+                # a kept-alive connection the server closed meanwhile, or a new one that was
+                # reset before a word of answer (an ssh that gave up at once): once more on a
+                # new one, when that can't do a thing twice
+                reset = (ConnectionResetError, BrokenPipeError, http.client.RemoteDisconnected)
+                again = reused or (conn.owner is not None and method in ("GET", "HEAD")
+                                   and isinstance(e, reset))
+                if again and attempt == 0 and not isinstance(e, TimeoutError):
                     conn.close()
+                    if hasattr(body, "seek"):
+                        body.seek(start)
                     continue
                 raise self.lost(conn, e) from None
             except Unreachable as e:   # it could not be dialled at all
@@ -181,13 +223,15 @@ class Session:
         if resp.status >= 400:
             data = r.read()
             r.close()
-            raise error_for(resp.status, data, f"{method} {path}")
+            raise error_for(resp.status, data, f"{method} {path.split('?')[0]}",
+                            self.host_words)
         return r
 
     def call(self, method: str, path: str, query: dict | None = None, body=None,
-             timeout: float | None | str = "default"):
-        """A whole answer: its JSON (None when it has no body)."""
-        r = self.open(method, path, query, body, timeout=timeout)
+             timeout: float | None | str = "default", headers: dict | None = None):
+        """A whole answer: its JSON (None when it has no body). A file as ``body`` is sent
+        chunked as it is read."""
+        r = self.open(method, path, query, body, headers, timeout=timeout)
         try:
             data = r.read()
         finally:
@@ -264,6 +308,14 @@ class Stream:
         self.sock.close()
         if self.owner is not None:
             self.owner.close()
+
+
+def _position(f) -> int | None:
+    """Where a file body starts, if it can be read again from there (None: it can't)."""
+    try:
+        return f.tell() if f.seekable() else None
+    except (AttributeError, OSError, ValueError):
+        return None
 
 
 def q(ref: str) -> str:

@@ -15,6 +15,8 @@ from ..errors import BerthError, NotFound, NotSupported
 from ..models import Container, EngineInfo, LogLine
 from . import convert
 from .http import Session, q
+from .remote_admin import RemoteAdmin
+from .remote_files import RemoteFiles
 from .remote_objects import RemoteObjects
 from .transport import Address
 
@@ -30,7 +32,7 @@ class Unavailable(NotSupported, AttributeError):
     and greys it, and a caller that calls it prints the one line."""
 
 
-class RemoteEngine(RemoteObjects):
+class RemoteEngine(RemoteFiles, RemoteAdmin, RemoteObjects):
     """An engine reached at ``addr``; ``name`` is what the user calls it (a connection's name)."""
 
     remote = True
@@ -40,9 +42,15 @@ class RemoteEngine(RemoteObjects):
         self.name = name or connection or addr.display
         self.connection = connection   # the saved connection it was made from, if any
         self.session = Session(addr)
+        self.session.host_words = lambda: f"{self.name} ({self.engine_info().label()})"
         self._info: EngineInfo | None = None
         self._inspected: dict[str, tuple[str, Container]] = {}   # id -> (state, model)
         self._lock = threading.Lock()
+        # event streams followed now (follow_events): while one is, every change to a
+        # container comes as an event that drops it from _inspected, and container() answers
+        # from there without asking the engine (the dashboard's clock and stats look often)
+        self._followers = 0
+        self._generation = 0   # counts what dropped records: a look older than one isn't kept
 
     def __repr__(self) -> str:
         return f"RemoteEngine({self.name!r}, {self.addr.display!r})"
@@ -107,7 +115,7 @@ class RemoteEngine(RemoteObjects):
                 known = self._inspected.get(cid)
             if known is None or known[0] != state:
                 try:
-                    c = self.container(cid)
+                    c = self._look(cid)
                 except NotFound:
                     continue   # removed between the list and the look
             else:
@@ -120,9 +128,21 @@ class RemoteEngine(RemoteObjects):
         return out
 
     def container(self, ref: str) -> Container:
+        if self._followers:
+            with self._lock:
+                known = self._inspected.get(ref)
+            if known is not None:
+                return known[1]
+        return self._look(ref)
+
+    def _look(self, ref: str) -> Container:
+        """The container as the engine has it now (kept for container() and containers())."""
+        generation = self._generation
         c = convert.container(self.container_inspect(ref))
         with self._lock:
-            self._inspected[c.id] = (c.state.status, c)
+            # an event that came while we asked may say more than the answer: not kept then
+            if generation == self._generation:
+                self._inspected[c.id] = (c.state.status, c)
         return c
 
     def container_inspect(self, ref: str, size: bool = False) -> dict:
@@ -131,8 +151,18 @@ class RemoteEngine(RemoteObjects):
 
     def _changed(self, ref: str) -> None:
         with self._lock:
+            self._generation += 1
             for cid in [k for k in self._inspected if k == ref or k.startswith(ref)]:
                 del self._inspected[cid]
+
+    def _following(self, delta: int) -> None:
+        """An event stream began (its head arrived: 1) or ended (-1). What was inspected
+        before it began may have changed unseen: forgotten."""
+        with self._lock:
+            self._followers += delta
+            if delta > 0:
+                self._generation += 1
+                self._inspected.clear()
 
     def create(self, config, name: str | None = None, entrypoint_set: bool = False) -> Container:
         body = convert.create_body(config, entrypoint_set)

@@ -59,20 +59,15 @@ class RemoteObjects:
 
     def pull_sync(self, ref: str, platform=None, progress=None, all_tags=False,
                   credentials=None) -> Image:
-        import base64
+        from .remote_admin import _saved_credentials, registry_auth
         name, tag = _split_ref(ref)
-        headers = {}
-        if credentials:
-            auth = json.dumps({"username": credentials[0], "password": credentials[1]})
-            headers["X-Registry-Auth"] = base64.urlsafe_b64encode(auth.encode()).decode()
+        credentials = credentials or _saved_credentials(ref)
+        headers = registry_auth(credentials, ref) if credentials else {}
         r = self.session.open("POST", "/images/create",
                               {"fromImage": name, "tag": None if all_tags else tag,
                                "platform": platform}, b"", headers, timeout=None)
         try:
-            for line in r.lines():
-                msg = json.loads(line)
-                if msg.get("error") or msg.get("errorDetail"):
-                    raise RegistryError(msg.get("error") or msg["errorDetail"].get("message", ""))
+            for msg in r.messages(RegistryError):
                 if progress is not None:
                     progress(msg)
         finally:
@@ -158,9 +153,14 @@ class RemoteObjects:
         from . import events
         delay = 0.5
         while True:
+            opened = []
             try:
-                async for ev in events.in_thread(events.iter_events, self, since, filters, until):
+                async for ev in events.in_thread(events.iter_events, self, since, filters, until,
+                                                 opened=lambda: (opened.append(1),
+                                                                 self._following(1))):
                     delay = 0.5
+                    if ev.type == "container" and ev.id:
+                        self._changed(ev.id)
                     yield ev
                 if until is not None:
                     return
@@ -168,6 +168,9 @@ class RemoteObjects:
                 self.session.down(Unreachable(f"{self.addr.display} closed its event stream"))
             except Unreachable:
                 pass
+            finally:
+                if opened:
+                    self._following(-1)
             since = None
             while True:
                 await asyncio.sleep(delay)

@@ -285,6 +285,7 @@ class StatsFollower:
         self.streams: dict = {}
         self.lock = threading.Lock()
         self.closed = threading.Event()
+        self._resolved: list[str] | None = None
 
     def _follow(self, cid: str) -> None:
         from .http import q
@@ -322,7 +323,11 @@ class StatsFollower:
 
     def _targets(self) -> list[str]:
         if self.ids:
-            return [self.engine.container(i).id for i in self.ids]
+            # names and prefixes resolved once: a look at each container every tick was most
+            # of an idle dashboard's work on a remote host (a stream that ends, ends)
+            if self._resolved is None:
+                self._resolved = [self.engine.container(i).id for i in self.ids]
+            return self._resolved
         return [c.id for c in self.engine.containers(all=self.all) if c.running]
 
     def ticks(self, interval: float):

@@ -156,11 +156,18 @@ class SSHSocket:
         self.sock = mine
 
     def stderr_text(self) -> str:
+        """What ssh said on its way out (or its exit status, when it said nothing)."""
+        try:
+            self.proc.wait(timeout=1)
+        except subprocess.TimeoutExpired:
+            pass
         try:
             self.errors.seek(0)
-            return self.errors.read().decode(errors="replace").strip()
+            said = self.errors.read().decode(errors="replace").strip()
         except (OSError, ValueError):
-            return ""
+            said = ""
+        code = self.proc.returncode
+        return said or (f"ssh exited with status {code}" if code else "")
 
     def close(self) -> None:
         try:

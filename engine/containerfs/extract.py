@@ -242,21 +242,28 @@ def _overwrite(root: int, src: str, path: str, st: os.stat_result) -> None:
         os.close(fd)
 
 
+def archive_host_path(src: str, out: BinaryIO, arcname: str | None = None,
+                      follow_link: bool = False) -> None:
+    """The host path ``src`` (and what is below it) as a tar written to ``out``, its top entry
+    named ``arcname`` (its own name by default)."""
+    name = os.path.basename(os.path.normpath(src)) or "."
+    parent = os.open(os.path.dirname(os.path.abspath(src)) or "/", os.O_RDONLY | os.O_DIRECTORY
+                     | os.O_CLOEXEC)
+    try:
+        w = TreeWriter(out)
+        try:
+            w.add(parent, name, arcname or name, follow=follow_link)
+        finally:
+            w.close()
+    finally:
+        os.close(parent)
+
+
 def _copy_host_tree(src: str, dest: int, top: str | None, follow_link: bool) -> None:
     """Archive the host path ``src`` and extract it under ``dest`` (as ``top`` when given)."""
     import tempfile
-    name = os.path.basename(os.path.normpath(src)) or "."
     with tempfile.TemporaryFile() as tmp:
-        parent = os.open(os.path.dirname(os.path.abspath(src)) or "/", os.O_RDONLY | os.O_DIRECTORY
-                         | os.O_CLOEXEC)
-        try:
-            w = TreeWriter(tmp)
-            try:
-                w.add(parent, name, name, follow=follow_link)
-            finally:
-                w.close()
-        finally:
-            os.close(parent)
+        archive_host_path(src, tmp, follow_link=follow_link)
         tmp.seek(0)
         with tarfile.open(fileobj=tmp, mode="r|") as tar:
             TreeExtractor(dest, rename_top=top).extract(tar)

@@ -107,7 +107,13 @@ def _prepare_context(engine, request: web.Request, loop, dest: str, dockerfile: 
     if remote:
         context, text = from_source(remote, dest)
     else:
-        context, text = from_tar(_BodyReader(request, loop), dest), None
+        body = _BodyReader(request, loop)
+        context, text = from_tar(body, dest), None
+        # what follows the archive's end (a writer's padding): read, so the connection is
+        # left clean (aiohttp drops one with a body unread, and a client over ssh (dial-stdio)
+        # whose last bytes were never read saw its connection reset)
+        while body.read(1 << 16):
+            pass
     if text is None:
         text = read_dockerfile(context, dockerfile)
     return context, text

@@ -109,8 +109,10 @@ def cmd_build(args) -> int:
     from engine.errors import BuildError
     options = options_from(args)
     engine = get_engine()
-    tmp = engine.store.path("tmp")
-    os.makedirs(tmp, exist_ok=True)
+    # a remote engine's context is made here before it is sent: the system's temp dir then
+    tmp = None if getattr(engine, "remote", False) else engine.store.path("tmp")
+    if tmp:
+        os.makedirs(tmp, exist_ok=True)
     scratch = tempfile.mkdtemp(prefix="build-context-", dir=tmp)
     try:
         from engine.public import context_from_source as from_source

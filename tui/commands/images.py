@@ -310,18 +310,14 @@ def cmd_load(args) -> int:
         if sys.stdin.isatty():
             raise InvalidArgument("requested load from stdin, but stdin is a terminal: use "
                                   "-i FILE or pipe an archive in")
-        import shutil
-        tmp = engine.image_store.scratch_path("stdin.tar")
-    with engine.image_store.busy():   # keeps prune off the scratch copy of stdin
-        try:
-            if tmp:
-                with open(tmp, "wb") as out:
-                    shutil.copyfileobj(sys.stdin.buffer, out, 1 << 20)
-                path = tmp
-            images = engine.load(path)
-        finally:
-            if tmp and os.path.exists(tmp):
-                os.unlink(tmp)
+        if getattr(engine, "remote", False):   # streamed to the engine as it is read
+            path = sys.stdin.buffer
+        else:
+            tmp = engine.image_store.scratch_path("stdin.tar")
+    if getattr(engine, "remote", False):
+        images = engine.load(path)
+    else:
+        images = _load_local(engine, path, tmp)
     from engine.public import familiar
     if not args.quiet:
         for img in images:
@@ -333,6 +329,20 @@ def cmd_load(args) -> int:
     return 0
 
 
+def _load_local(engine, path: str, tmp: str | None):
+    with engine.image_store.busy():   # keeps prune off the scratch copy of stdin
+        try:
+            if tmp:
+                import shutil
+                with open(tmp, "wb") as out:
+                    shutil.copyfileobj(sys.stdin.buffer, out, 1 << 20)
+                path = tmp
+            return engine.load(path)
+        finally:
+            if tmp and os.path.exists(tmp):
+                os.unlink(tmp)
+
+
 def cmd_save(args) -> int:
     from engine.errors import InvalidArgument
     engine = get_engine()
@@ -342,6 +352,10 @@ def cmd_save(args) -> int:
     if sys.stdout.isatty():
         raise InvalidArgument("cowardly refusing to save to a terminal: use -o FILE or "
                               "redirect stdout")
+    if getattr(engine, "remote", False):   # the engine's archive as it comes
+        engine.save(args.images, sys.stdout.buffer, args.format)
+        sys.stdout.buffer.flush()
+        return 0
     tmp = engine.image_store.scratch_path("stdout.tar")
     with engine.image_store.busy():   # keeps prune off the scratch archive
         try:

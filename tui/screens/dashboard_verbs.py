@@ -20,12 +20,13 @@ class DashboardVerbs:
 
     @work(thread=True, group="actions", exit_on_error=False)
     def run_verb(self, name: str, refs: list[str], label: str, keys: list[str] | None = None,
-                 names: list[str] | None = None, **kwargs) -> None:
+                 names: list[str] | None = None, engine=None, **kwargs) -> None:
         """Call Engine.<name>(ref) for every ref at once (thread; at most PARALLEL at a time,
         tui/commands/parallel.py); each row's state shows ``label`` until it changes, and
-        failures, each naming its row, are raised together at the end."""
+        failures, each naming its row, are raised together at the end. ``engine``: another
+        than the screen's (the all-hosts list's row's host)."""
         from ..commands.parallel import each, naming
-        fn = verb(self.engine, name, f"{label}")
+        fn = verb(engine or self.engine, name, f"{label}")
         keys = keys or refs
         names = names or refs
         by_ref = dict(zip(refs, zip(keys, names)))

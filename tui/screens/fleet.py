@@ -1,29 +1,52 @@
-"""FleetScreen: the containers of every engine at once (this machine and each connection), with
-a HOST column; ``x`` stops, ``d`` removes (asks), ``l`` shows the logs of the selected one,
-``enter`` opens its host's dashboard.
+"""FleetScreen: the containers of every engine at once (this machine and each connection), in
+the dashboard's own container table with a HOST column first. The dashboard's container keys
+work here on the selected row's host (start, stop, restart, pause, kill, remove, logs, shell,
+inspect, details, top, limits, console, attach; marks act on the marked rows of the cursor's
+host); ``enter`` opens that host's dashboard.
 
 Each host is read in a worker thread of its own, so one that is slow or gone holds up neither
 the screen nor the others: it shows as a row saying so, and the others are drawn as they come.
+Every host's events are followed: a change anywhere reads the hosts again at once, and the
+timer's reading (ages, a host gone slow) can be rare. Rows are diffed into the table (only
+changed cells are drawn again), as the dashboard's are.
 """
 
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor, wait
 
+from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import Footer, Static
 
-from ..widgets.rows import container_status
+from ..widgets import rows as R
+from ..widgets.resource_table import ResourceTable
+from .dashboard_verbs import DashboardVerbs
 
-REFRESH = 2.0          # seconds between readings of every host
+REFRESH = 5.0          # seconds between readings of every host, besides their events
 HOST_DEADLINE = 5.0    # a host slower than this is shown as slow, and read again next time
+COLUMNS = (R.Column("host", "HOST"), *R.CONTAINER_COLUMNS)
+# the dashboard's container keys that act on a row (DashboardScreen.BINDINGS' ids and keys)
+ROW_KEYS = (("s", "start", "Start"), ("x", "stop", "Stop"), ("r", "restart", "Restart"),
+            ("p", "pause", "Pause"), ("K", "kill", "Kill"), ("d", "remove", "Remove"),
+            ("l", "logs", "Logs"), ("e", "shell", "Shell"), ("i", "inspect", "Inspect"),
+            ("T", "top", "Top"), ("u", "update_limits", "Limits"), ("c", "console", "Console"),
+            ("A", "attach", "Attach"), ("space", "mark", "Mark"))
 
 
-class FleetScreen(Screen):
-    """Every host's containers in one table."""
+def host_row(host: str, c, now: float, theme_style) -> R.Row:
+    """A container's dashboard row with its host's name as the first cell; keyed by both."""
+    base = R.container_row(c, None, (), now, theme_style)
+    return R.Row(f"{host}/{c.id}", c.id, (Text(host, style="bold"), *base.cells),
+                 (host, *base.sort), f"{host} {base.text}", c)
+
+
+class FleetScreen(DashboardVerbs, Screen):
+    """Every host's containers in one table; the row's host is the engine a key acts on."""
 
     DEFAULT_CSS = """
     #fleet-title { text-style: bold; color: $primary; padding: 0 1; }
@@ -32,34 +55,110 @@ class FleetScreen(Screen):
 
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back", id="fleet.back"),
-        Binding("x", "stop", "Stop", id="fleet.stop"),
-        Binding("d", "remove", "Remove", id="fleet.remove"),
-        Binding("l", "logs", "Logs", id="fleet.logs"),
+        *[Binding(key, action, label, id=f"fleet.{action}", show=action in ("stop", "remove",
+                                                                         "logs", "start"))
+          for key, action, label in ROW_KEYS],
         Binding("enter", "open_host", "Open host", id="fleet.open"),
         Binding("a", "toggle_stopped", "All", id="fleet.all"),
+        Binding("j,down", "cursor_down", "Down", show=False),
+        Binding("k,up", "cursor_up", "Up", show=False),
     ]
+
+    class Changed(Message):
+        """A verb went through: read the hosts again (DashboardVerbs posts it)."""
 
     def __init__(self) -> None:
         super().__init__()
         self.rows: dict[str, tuple[str, object]] = {}   # row key -> (host, container)
         self.show_all = True
         self.loaded = False
+        self.pane_kind = "containers"
+        self._inspects: dict = {}       # (what DashboardVerbs reads of the detail pane's)
+        self._log_lines, self._log_cid = (), None
         self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="fleet")
         self._inflight: dict[str, object] = {}   # host -> its reading still under way
+        self._followed: set[str] = set()          # hosts whose events are followed
+        self._reread = False                      # an event asked for a reading, due soon
 
     def compose(self) -> ComposeResult:
         yield Static("all hosts: reading…", id="fleet-title")
-        table = DataTable(id="fleet-table", cursor_type="row", zebra_stripes=True)
-        table.add_columns("HOST", "NAME", "IMAGE", "STATE", "STATUS", "ID")
-        yield table
+        yield ResourceTable("containers", COLUMNS, id="fleet-table")
         yield Footer()
 
     def on_mount(self) -> None:
+        self.table().focus()
         self.read_hosts()
         self.set_interval(REFRESH, self.read_hosts)
 
     def on_unmount(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
+
+    # --- what DashboardVerbs asks of its screen -----------------------------------------------
+
+    def table(self, kind: str | None = None) -> ResourceTable:
+        return self.query_one(ResourceTable)
+
+    def targets(self) -> list[R.Row]:
+        """The marked rows of the cursor's host (one engine per verb), or the cursor's row."""
+        host = self._cursor_host()
+        return [r for r in self.table().targets() if r.key.partition("/")[0] == host]
+
+    @property
+    def engine(self):
+        """The engine of the cursor's row (the host the keys act on)."""
+        return self._engine_of(self._cursor_host())
+
+    def run_verb(self, *args, **kwargs):
+        # the row's engine now, not whichever row the cursor is on once the worker runs
+        return super().run_verb(*args, engine=self.engine, **kwargs)
+
+    def _cursor_host(self) -> str:
+        row = self.table().selected()
+        return row.key.partition("/")[0] if row is not None else ""
+
+    def _engine_of(self, host: str):
+        engines = getattr(self.app, "engines", None)
+        if engines and host in engines:
+            return engines[host]
+        return self.app.engine
+
+    def theme_style(self, spec: str) -> str:
+        variables = self.app.theme_variables
+        return " ".join(variables.get(tok[1:], "") if tok.startswith("$") else tok
+                        for tok in spec.split())
+
+    def on_fleet_screen_changed(self, _message: Changed) -> None:
+        self.read_hosts()
+
+    def _follow(self, hosts) -> None:
+        """Follow the events of the hosts not followed yet (each in a worker of its own)."""
+        for host, engine in hosts:
+            if host not in self._followed and getattr(engine, "follow_events", None):
+                self._followed.add(host)
+                self.run_worker(self._events(engine), group="fleet-events",
+                                exit_on_error=False)
+
+    async def _events(self, engine) -> None:
+        async for ev in engine.follow_events():
+            if ev.type == "container" and not self._reread:
+                # a burst of events makes one reading
+                self._reread = True
+                self.set_timer(0.1, self._read_again)
+
+    def _read_again(self) -> None:
+        self._reread = False
+        self.read_hosts()
+
+    def action_mark(self) -> None:
+        self.table().toggle_mark()
+
+    def action_cursor_down(self) -> None:
+        self.table().action_cursor_down()
+
+    def action_cursor_up(self) -> None:
+        self.table().action_cursor_up()
+
+    # --- reading every host -------------------------------------------------------------------
 
     def _engines(self) -> list[tuple[str, object]]:
         """(name, engine) of every host: those the app has reached, then every connection."""
@@ -83,7 +182,9 @@ class FleetScreen(Screen):
             return e.containers(all=self.show_all), e.engine_info().label()
 
         futures = {}
-        for name, e in self._engines():
+        hosts = self._engines()
+        self.app.call_from_thread(self._follow, hosts)
+        for name, e in hosts:
             # a host still answering the last reading is not asked again meanwhile
             pending = self._inflight.get(name)
             if pending is None or pending.done():
@@ -103,74 +204,35 @@ class FleetScreen(Screen):
         self.app.call_from_thread(self._draw, result, labels)
 
     def _draw(self, result, labels) -> None:
-        import time
-        table = self.query_one(DataTable)
-        keep = table.cursor_row
-        table.clear()
+        now = self.app.clock() if hasattr(self.app, "clock") else __import__("time").time()
+        rows, problems = [], []
         self.rows.clear()
-        now = time.time()
-        hosts = sorted({h for h, _, _ in result})
-        for host, c, problem in sorted(result, key=lambda r: (r[0], r[1].name if r[1] else "")):
+        for host, c, problem in result:
             if c is None:
-                table.add_row(host, "—", problem, "", "", "", key=f"{host}/")
+                problems.append(f"{host}: {problem}")
                 continue
-            key = f"{host}/{c.id}"
-            self.rows[key] = (host, c)
-            table.add_row(host, c.name, c.config.image, c.state.status, container_status(c, now),
-                          c.id[:12], key=key)
-        if table.row_count:
-            table.move_cursor(row=min(keep, table.row_count - 1))
+            row = host_row(host, c, now, self.theme_style)
+            self.rows[row.key] = (host, c)
+            rows.append(row)
+        self.table().apply(rows)
+        hosts = sorted({h for h, _, _ in result})
         title = "  ".join(f"{h} ({labels.get(h) or '?'})" for h in hosts)
         self.query_one("#fleet-title", Static).update(
-            f"all hosts: {title}   ({len(self.rows)} containers; esc back)")
+            f"all hosts: {title}   ({len(self.rows)} containers; esc back)"
+            + "".join(f"\n  {p}" for p in problems))
         self.loaded = True
 
     def _selected(self):
-        table = self.query_one(DataTable)
-        if not table.row_count:
+        """(host, engine, container) of the cursor's row, or None."""
+        row = self.table().selected()
+        if row is None:
             return None
-        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
-        if key not in self.rows:
-            return None
-        host, c = self.rows[key]
-        return host, self.app.engines[host] if hasattr(self.app, "engines") else self.app.engine, c
+        host = row.key.partition("/")[0]
+        return host, self._engine_of(host), row.model
 
     def action_toggle_stopped(self) -> None:
         self.show_all = not self.show_all
         self.read_hosts()
-
-    def action_stop(self) -> None:
-        picked = self._selected()
-        if picked:
-            self._verb(picked, "stop")
-
-    def action_remove(self) -> None:
-        picked = self._selected()
-        if not picked:
-            return
-        from .confirm import ConfirmScreen
-        host, _, c = picked
-        self.app.push_screen(ConfirmScreen(f"Remove {c.name} on {host}?",
-                                           "It is stopped first." if c.running else ""),
-                             lambda yes: self._verb(picked, "remove") if yes else None)
-
-    @work(thread=True, group="fleet verbs", exit_on_error=False)
-    def _verb(self, picked, verb: str) -> None:
-        host, engine, c = picked
-        if verb == "stop":
-            engine.stop(c.id)
-        else:
-            engine.remove(c.id, force=True)
-        self.app.call_from_thread(self.notify, f"{verb}: {c.name} on {host}", timeout=3)
-        self.read_hosts()
-
-    def action_logs(self) -> None:
-        picked = self._selected()
-        if picked:
-            from .logs import LogsScreen
-            _, engine, c = picked
-            self.app.push_screen(LogsScreen(engine, [(c.id, c.name)],
-                                            max_lines=self.app.config.log_lines))
 
     def action_open_host(self) -> None:
         picked = self._selected()
