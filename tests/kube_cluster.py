@@ -122,8 +122,8 @@ class Node:
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "tui.cli", "node", "run", "--kubeconfig",
-                 self.cluster.kubeconfig, "--name", self.name, "--port", "0"], cwd=REPO, env=env, stdout=log,
-                stderr=subprocess.STDOUT, start_new_session=True)
+                 self.cluster.kubeconfig, "--name", self.name, "--port", "0"], cwd=REPO,
+                env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         until(lambda: self.ready(), 30, f"node {self.name} Ready")
 
     def ready(self) -> bool:

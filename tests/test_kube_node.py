@@ -1,0 +1,232 @@
+"""berth as a Kubernetes node (engine/kube/, `berth node run`) against a real control plane:
+etcd, kube-apiserver, kube-scheduler and kube-controller-manager 1.20 from ../shared/kube.
+Deployments are scheduled by Kubernetes' own scheduler onto berth nodes and run as berth
+containers there."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+import urllib.request
+
+import pytest
+
+from helpers import berth
+from kube_cluster import Cluster, Node, until
+
+pytestmark = [pytest.mark.xdist_group("kube"), pytest.mark.timeout(1500)]
+
+IMAGE = "busybox:1.38.0-musl"
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    c = Cluster()
+    try:
+        yield c
+    finally:
+        c.down()
+
+
+@pytest.fixture(scope="module")
+def seed(_image_templates):
+    from conftest import _seed_image
+
+    def put(root: str) -> None:
+        _seed_image(root, "busybox", IMAGE)
+    return put
+
+
+@pytest.fixture(scope="module")
+def node(cluster, seed):
+    n = Node(cluster, "berth-a", seed)
+    try:
+        yield n
+    finally:
+        n.close()
+
+
+def deployment(name: str, replicas: int, node: str | None = None) -> str:
+    selector = f"      nodeSelector: {{kubernetes.io/hostname: {node}}}\n" if node else ""
+    return f"""
+apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: {name}}}
+spec:
+  replicas: {replicas}
+  selector: {{matchLabels: {{app: {name}}}}}
+  template:
+    metadata: {{labels: {{app: {name}}}}}
+    spec:
+{selector}      terminationGracePeriodSeconds: 1
+      containers:
+      - name: web
+        image: {IMAGE}
+        imagePullPolicy: IfNotPresent
+        command: [sh, -c, 'mkdir -p /www && echo "$POD_NAME on $NODE at $POD_IP" > /www/index.html && exec httpd -f -p 80 -h /www']
+        env:
+        - {{name: POD_NAME, valueFrom: {{fieldRef: {{fieldPath: metadata.name}}}}}}
+        - {{name: NODE, valueFrom: {{fieldRef: {{fieldPath: spec.nodeName}}}}}}
+        - {{name: POD_IP, valueFrom: {{fieldRef: {{fieldPath: status.podIP}}}}}}
+        ports: [{{containerPort: 80}}]
+        readinessProbe: {{httpGet: {{path: /, port: 80}}, periodSeconds: 1}}
+        resources: {{limits: {{memory: 64Mi, cpu: 250m}}}}
+"""
+
+
+def running_pods(cluster: Cluster, selector: str, count: int) -> list[dict]:
+    """The pods of ``selector`` once exactly ``count`` of them are Running and ready with IPs."""
+    def check():
+        pods = cluster.get("pods", "-l", selector)["items"]
+        live = [p for p in pods if not p["metadata"].get("deletionTimestamp")]
+        ok = [p for p in live if p["status"].get("phase") == "Running" and p["status"].get("podIP")
+              and all(s["ready"] for s in p["status"].get("containerStatuses") or [{"ready": 0}])]
+        return ok if len(ok) == count == len(pods) else None
+    return until(check, 90, f"{count} running pods of {selector}", interval=0.5)
+
+
+def host_leftovers(root: str) -> list[str]:
+    """What pods' containers leave on the host when they are not removed: mounts under the
+    root, container cgroups, veths of the root."""
+    from engine.paths import Paths
+    from helpers import _cgroup_dirs, root_links
+    paths = Paths.from_env(root)
+    out = []
+    with open("/proc/self/mountinfo") as f:
+        out += [line.split()[4] for line in f
+                if line.split()[4].startswith((paths.root + "/", paths.run + "/"))]
+    for d in _cgroup_dirs(paths.cgroup_parent):
+        out += [os.path.join(d, e) for e in os.listdir(d) if os.path.isdir(os.path.join(d, e))]
+    out += [n for n in root_links(root) if n.startswith(f"vb{paths.suffix}")]
+    return out
+
+
+def test_deployment_runs_as_berth_containers_scales_and_leaves_nothing(cluster, node):
+    cluster.apply(deployment("web", 3))
+    pods = running_pods(cluster, "app=web", 3)
+    wide = cluster.kubectl("get", "pods", "-l", "app=web", "-o", "wide").stdout
+    print(wide)
+    assert wide.count("Running") == 3 and wide.count("berth-a") == 3
+    ips = {p["status"]["podIP"] for p in pods}
+    assert len(ips) == 3
+    # each pod is an infra container and its web container, in berth, labelled with the pod
+    containers = node.pod_containers()
+    for p in pods:
+        mine = [c for c in containers
+                if c.config.labels["io.kubernetes.pod.uid"] == p["metadata"]["uid"]]
+        assert sorted(c.config.labels["io.kubernetes.container.name"] for c in mine) == \
+            ["POD", "web"], mine
+        assert all(c.running for c in mine)
+        web = next(c for c in mine if c.config.labels["io.kubernetes.container.name"] == "web")
+        assert web.config.resources.memory == 64 << 20
+        assert web.config.resources.nano_cpus == 250_000_000
+        status = p["status"]["containerStatuses"][0]
+        assert status["containerID"] == f"berth://{web.id}"
+        assert status["restartCount"] == 0 and "running" in status["state"]
+        # the httpd answers on the pod's IP from the host, with what fieldRef gave it
+        with urllib.request.urlopen(f"http://{p['status']['podIP']}/", timeout=5) as r:
+            assert r.read().decode().strip() == \
+                f"{p['metadata']['name']} on berth-a at {p['status']['podIP']}"
+    assert cluster.get("node", "berth-a")["status"]["nodeInfo"]["containerRuntimeVersion"] \
+        .startswith("berth://")
+
+    cluster.kubectl("scale", "deployment/web", "--replicas=1")
+    left = running_pods(cluster, "app=web", 1)
+    until(lambda: len(node.pod_containers()) == 2, 30, "two pods' containers removed")
+    assert {c.config.labels["io.kubernetes.pod.uid"] for c in node.pod_containers()} == \
+        {left[0]["metadata"]["uid"]}
+
+    cluster.kubectl("delete", "deployment/web")
+    until(lambda: not cluster.get("pods", "-l", "app=web")["items"], 60, "the pods deleted")
+    until(lambda: not node.pod_containers(), 30, "the containers removed")
+    assert node.engine().containers(all=True) == []
+    assert host_leftovers(node.root) == []
+    pods_dir = os.path.join(node.root, "kube", "pods")
+    assert not os.path.exists(pods_dir) or not os.listdir(pods_dir)
+
+
+def test_failing_liveness_probe_restarts_the_container(cluster, node):
+    cluster.apply(f"""
+apiVersion: v1
+kind: Pod
+metadata: {{name: sick}}
+spec:
+  nodeName: berth-a
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: app
+    image: {IMAGE}
+    command: [sh, -c, 'touch /tmp/ok; sleep 2; rm /tmp/ok; exec sleep 3600']
+    livenessProbe: {{exec: {{command: [test, -e, /tmp/ok]}}, periodSeconds: 1, failureThreshold: 1}}
+""")
+    try:
+        def restarted():
+            st = (cluster.get("pod", "sick")["status"].get("containerStatuses") or [{}])[0]
+            return st if st.get("restartCount") == 1 and "running" in st.get("state", {}) else None
+        status = until(restarted, 60, "restartCount 1")
+        assert status["lastState"]["terminated"]["exitCode"] == 137
+        runs = [c for c in node.pod_containers()
+                if c.config.labels["io.kubernetes.container.name"] == "app"]
+        assert sorted(c.config.labels["berth.kube.attempt"] for c in runs) == ["0", "1"]
+    finally:
+        cluster.kubectl("delete", "pod", "sick", "--wait=false")
+    until(lambda: not node.pod_containers(), 60, "the sick pod's containers removed")
+
+
+def test_configmap_volume_shows_its_keys_as_files(cluster, node):
+    cluster.apply(f"""
+apiVersion: v1
+kind: ConfigMap
+metadata: {{name: settings}}
+data: {{greeting: hello, colour: blue}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {{name: reader}}
+spec:
+  nodeName: berth-a
+  terminationGracePeriodSeconds: 1
+  volumes: [{{name: cfg, configMap: {{name: settings}}}}]
+  containers:
+  - name: app
+    image: {IMAGE}
+    command: [sleep, '3600']
+    volumeMounts: [{{name: cfg, mountPath: /etc/settings, readOnly: true}}]
+""")
+    try:
+        running_pods(cluster, "!app", 1)
+        app = until(lambda: [c for c in node.pod_containers() if c.running and
+                             c.config.labels["io.kubernetes.container.name"] == "app"], 30, "app")
+        out = berth(node.root, "exec", app[0].id, "sh", "-c",
+                    "ls /etc/settings; cat /etc/settings/greeting; echo; cat /etc/settings/colour").stdout
+        assert out.split() == ["colour", "greeting", "hello", "blue"]
+    finally:
+        cluster.kubectl("delete", "pod", "reader", "--wait=false")
+        cluster.kubectl("delete", "configmap", "settings")
+    until(lambda: not node.pod_containers(), 60, "the reader pod's containers removed")
+
+
+def test_agent_killed_and_restarted_adopts_its_pods(cluster, node):
+    cluster.apply(deployment("keep", 2))
+    try:
+        before = running_pods(cluster, "app=keep", 2)
+        ids = {c.id for c in node.pod_containers()}
+        assert len(ids) == 4
+        node.kill(signal.SIGKILL)
+        # the pods run on without their agent
+        for p in before:
+            with urllib.request.urlopen(f"http://{p['status']['podIP']}/", timeout=5) as r:
+                assert r.status == 200
+        node.start()
+        cluster.kubectl("annotate", "deployment/keep", "poke=1")   # a change for the agent to see
+        after = running_pods(cluster, "app=keep", 2)
+        assert {p["metadata"]["uid"] for p in after} == {p["metadata"]["uid"] for p in before}
+        until(lambda: node.agent_log().count("adopted") >= 2, 30, "the pods adopted")
+        time.sleep(2)   # two more passes of the reconcile loop start nothing again
+        assert {c.id for c in node.pod_containers()} == ids
+        assert all(s["restartCount"] == 0 for p in cluster.get("pods", "-l", "app=keep")["items"]
+                   for s in p["status"]["containerStatuses"])
+    finally:
+        cluster.kubectl("delete", "deployment/keep")
+    until(lambda: not node.pod_containers(), 60, "the keep pods' containers removed")
