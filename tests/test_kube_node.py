@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import time
 import urllib.request
 
@@ -157,7 +158,7 @@ spec:
   containers:
   - name: app
     image: {IMAGE}
-    command: [sh, -c, 'touch /tmp/ok; sleep 2; rm /tmp/ok; exec sleep 3600']
+    command: [sh, -c, 'echo run; touch /tmp/ok; sleep 2; rm /tmp/ok; exec sleep 3600']
     livenessProbe: {{exec: {{command: [test, -e, /tmp/ok]}}, periodSeconds: 1, failureThreshold: 1}}
 """)
     try:
@@ -169,6 +170,7 @@ spec:
         runs = [c for c in node.pod_containers()
                 if c.config.labels["io.kubernetes.container.name"] == "app"]
         assert sorted(c.config.labels["berth.kube.attempt"] for c in runs) == ["0", "1"]
+        assert cluster.kubectl("logs", "sick", "--previous").stdout == "run\n"
     finally:
         cluster.kubectl("delete", "pod", "sick", "--wait=false")
     until(lambda: not node.pod_containers(), 60, "the sick pod's containers removed")
@@ -230,3 +232,80 @@ def test_agent_killed_and_restarted_adopts_its_pods(cluster, node):
     finally:
         cluster.kubectl("delete", "deployment/keep")
     until(lambda: not node.pod_containers(), 60, "the keep pods' containers removed")
+
+
+def test_kubectl_logs_and_exec_through_the_kubelet_api(cluster, node):
+    cluster.apply(f"""
+apiVersion: v1
+kind: Pod
+metadata: {{name: talker}}
+spec:
+  nodeName: berth-a
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: app
+    image: {IMAGE}
+    command: [sh, -c, 'echo one; echo two; echo three >&2; exec sleep 3600']
+  - name: echo
+    image: {IMAGE}
+    stdin: true
+    command: [sh, -c, 'while read line; do echo "got $line"; done']
+""")
+    try:
+        running_pods(cluster, "!app", 1)
+        logs = until(lambda: cluster.kubectl("logs", "talker", "-c", "app").stdout.count("\n") == 3
+                     and cluster.kubectl("logs", "talker", "-c", "app").stdout, 30, "the log")
+        assert sorted(logs.split()) == ["one", "three", "two"]
+        assert cluster.kubectl("logs", "talker", "-c", "app", "--tail=1").stdout.count("\n") == 1
+        stamped = cluster.kubectl("logs", "talker", "-c", "app", "--timestamps").stdout \
+            .splitlines()
+        assert all(line[:2] == "20" and line[10] == "T" for line in stamped), stamped
+        p = cluster.kubectl("exec", "talker", "--", "sh", "-c", "echo out; echo err >&2; exit 3",
+                            check=False)
+        assert (p.returncode, p.stdout) == (3, "out\n"), p.stderr
+        assert "err" in p.stderr
+        p = cluster.kubectl("exec", "-i", "talker", "--", "sh", "-c", "tr a-z A-Z; hostname",
+                            input="hello\n")
+        assert p.stdout == "HELLO\ntalker\n", p.stderr
+        p = cluster.kubectl("logs", "talker", "-c", "nope", check=False)
+        assert p.returncode != 0
+        # a follower sees what the container writes later
+        follow = subprocess.Popen(["kubectl", f"--kubeconfig={cluster.kubeconfig}", "logs", "-f",
+                                   "talker", "-c", "app"], stdout=subprocess.PIPE, text=True)
+        try:
+            assert sorted(follow.stdout.readline() for _ in range(3)) == \
+                ["one\n", "three\n", "two\n"]
+            cluster.kubectl("exec", "talker", "--", "sh", "-c", "echo later > /proc/1/fd/1")
+            assert follow.stdout.readline() == "later\n"
+        finally:
+            follow.kill()
+            follow.wait()
+        # a terminal: kubectl's resize goes through to the container's
+        import pexpect
+        term = pexpect.spawn("kubectl", [f"--kubeconfig={cluster.kubeconfig}", "exec", "-it",
+                                         "talker", "--", "sh"], dimensions=(30, 91), timeout=20)
+        try:
+            term.expect("# ")
+            term.sendline("stty size; echo $((6 * 7))")
+            term.expect("30 91")
+            term.expect("42")
+            term.sendline("exit 4")
+            term.expect(pexpect.EOF)
+        finally:
+            term.close()
+        assert term.exitstatus == 4
+        # attach: the container's own stdin and stdout
+        # (the session stays open past stdin's end, as without stdinOnce: kubectl is stopped)
+        attach = subprocess.Popen(["kubectl", f"--kubeconfig={cluster.kubeconfig}", "attach",
+                                   "-i", "talker", "-c", "echo"], stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        try:
+            attach.stdin.write("hello\n")
+            attach.stdin.flush()
+            assert attach.stdout.readline() == "got hello\n"
+        finally:
+            attach.kill()
+            attach.wait()
+    finally:
+        cluster.kubectl("delete", "pod", "talker", "--wait=false")
+    until(lambda: not node.pod_containers(), 60, "the talker pod's containers removed")

@@ -1,8 +1,10 @@
 """The node's kubelet API on its port (10250 by default, TLS): what the API server proxies
 ``kubectl logs`` to (``/containerLogs/NS/POD/CONTAINER`` with follow, tailLines, previous,
-timestamps, sinceSeconds), and ``/healthz`` and ``/pods``. The certificate is the node's own,
-made once in ``ROOT/kube/pki`` (the API server's kubelet client verifies it only when given
---kubelet-certificate-authority). It listens on the node's address only."""
+timestamps, sinceSeconds, limitBytes), ``kubectl exec`` and ``attach`` (``/exec/…`` and
+``/attach/…`` over a WebSocket speaking v4/v5.channel.k8s.io: kubectl since 1.30 asks for it,
+and the API server passes the upgrade through), and ``/healthz`` and ``/pods``. The certificate
+is the node's own, made once in ``ROOT/kube/pki`` (the API server's kubelet client verifies it
+only when given --kubelet-certificate-authority). It listens on the node's address only."""
 
 from __future__ import annotations
 
@@ -91,9 +93,15 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                                                    "items": items}).encode(), "application/json")
             if len(parts) == 4 and parts[0] == "containerLogs":
                 return self._logs(*parts[1:], q)
+            if len(parts) == 4 and parts[0] in ("exec", "attach"):
+                from .streaming import serve
+                return serve(self, parts[0], *parts[1:],
+                             urllib.parse.parse_qs(url.query))
             self._send(404, b"404 page not found", "text/plain")
         except (BrokenPipeError, ConnectionResetError, ssl.SSLError):
             pass
+
+    do_POST = do_GET   # noqa: N815 - SPDY's exec is a POST: refused by serve(), which says so
 
     def _logs(self, ns: str, pod: str, container: str, q: dict) -> None:
         previous = q.get("previous") == "true"
