@@ -309,3 +309,35 @@ spec:
     finally:
         cluster.kubectl("delete", "pod", "talker", "--wait=false")
     until(lambda: not node.pod_containers(), 60, "the talker pod's containers removed")
+
+
+def test_two_berth_nodes_share_a_deployment(cluster, node, seed):
+    second = Node(cluster, "berth-b", seed)
+    try:
+        spread = deployment("both", 4).replace(
+            "      terminationGracePeriodSeconds: 1\n",
+            "      terminationGracePeriodSeconds: 1\n      topologySpreadConstraints:\n"
+            "      - {maxSkew: 1, topologyKey: kubernetes.io/hostname, "
+            "whenUnsatisfiable: DoNotSchedule, labelSelector: {matchLabels: {app: both}}}\n")
+        cluster.apply(spread)
+        pods = running_pods(cluster, "app=both", 4)
+        print(cluster.kubectl("get", "pods", "-l", "app=both", "-o", "wide").stdout)
+        by_node = {}
+        for p in pods:
+            by_node.setdefault(p["spec"]["nodeName"], set()).add(p["metadata"]["uid"])
+        assert sorted(len(v) for v in by_node.values()) == [2, 2] and \
+            set(by_node) == {"berth-a", "berth-b"}
+        for n in (node, second):   # each node runs its own pods, and only those
+            assert {c.config.labels["io.kubernetes.pod.uid"] for c in n.pod_containers()} == \
+                by_node[n.name]
+        for p in pods:
+            with urllib.request.urlopen(f"http://{p['status']['podIP']}/", timeout=5) as r:
+                assert r.read().decode().split()[2] == p["spec"]["nodeName"]
+        cluster.kubectl("delete", "deployment/both")
+        until(lambda: not node.pod_containers() and not second.pod_containers(), 60,
+              "both nodes' containers removed")
+        assert host_leftovers(second.root) == []
+    finally:
+        cluster.kubectl("delete", "deployment/both", "--ignore-not-found")
+        second.close()
+        cluster.kubectl("delete", "node", "berth-b")
