@@ -341,3 +341,36 @@ def test_two_berth_nodes_share_a_deployment(cluster, node, seed):
         cluster.kubectl("delete", "deployment/both", "--ignore-not-found")
         second.close()
         cluster.kubectl("delete", "node", "berth-b")
+
+
+def test_init_containers_in_order_then_the_pod_succeeds(cluster, node):
+    cluster.apply(f"""
+apiVersion: v1
+kind: Pod
+metadata: {{name: steps}}
+spec:
+  nodeName: berth-a
+  restartPolicy: Never
+  volumes: [{{name: work, emptyDir: {{}}}}]
+  initContainers:
+  - {{name: first, image: {IMAGE}, command: [sh, -c, 'echo first > /work/log'],
+     volumeMounts: [{{name: work, mountPath: /work}}]}}
+  - {{name: second, image: {IMAGE}, command: [sh, -c, 'echo second >> /work/log'],
+     volumeMounts: [{{name: work, mountPath: /work}}]}}
+  containers:
+  - {{name: main, image: {IMAGE}, command: [cat, /work/log],
+     volumeMounts: [{{name: work, mountPath: /work}}]}}
+""")
+    try:
+        pod = until(lambda: (p := cluster.get("pod", "steps"))["status"].get("phase") ==
+                    "Succeeded" and p, 60, "the pod Succeeded")
+        inits = pod["status"]["initContainerStatuses"]
+        assert [(s["name"], s["state"]["terminated"]["reason"]) for s in inits] == \
+            [("first", "Completed"), ("second", "Completed")]
+        assert cluster.kubectl("logs", "steps").stdout == "first\nsecond\n"
+        # the finished pod's sandbox is stopped; its containers stay for their logs
+        until(lambda: not any(c.running for c in node.pod_containers()), 30, "the sandbox stopped")
+        assert len(node.pod_containers()) == 4
+    finally:
+        cluster.kubectl("delete", "pod", "steps", "--wait=false")
+    until(lambda: not node.pod_containers(), 60, "the steps pod's containers removed")

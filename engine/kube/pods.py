@@ -51,6 +51,12 @@ class PodRunner:
             return
         runs = _by_name(containers)
         infra = (runs.get(INFRA) or [None])[-1]
+        if (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
+            # done for good: its network goes, as the kubelet stops a finished pod's sandbox;
+            # the containers stay (for their logs) until the pod is deleted
+            if infra is not None and infra.running:
+                self._kill(infra.id, "SIGKILL")
+            return
         if infra is None or not infra.running:
             if infra is not None:   # the sandbox died: start the pod over, as the kubelet does
                 self._remove_all(containers)
