@@ -5,6 +5,7 @@ containers there."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -203,6 +204,10 @@ spec:
         out = berth(node.root, "exec", app[0].id, "sh", "-c",
                     "ls /etc/settings; cat /etc/settings/greeting; echo; cat /etc/settings/colour").stdout
         assert out.split() == ["colour", "greeting", "hello", "blue"]
+        # a change to the ConfigMap reaches the files (within the agent's 10 s refresh)
+        cluster.kubectl("patch", "configmap", "settings", "-p", '{"data": {"colour": "red"}}')
+        until(lambda: berth(node.root, "exec", app[0].id, "cat", "/etc/settings/colour")
+              .stdout == "red", 30, "the new colour", interval=1)
     finally:
         cluster.kubectl("delete", "pod", "reader", "--wait=false")
         cluster.kubectl("delete", "configmap", "settings")
@@ -267,6 +272,13 @@ spec:
         p = cluster.kubectl("exec", "-i", "talker", "--", "sh", "-c", "tr a-z A-Z; hostname",
                             input="hello\n")
         assert p.stdout == "HELLO\ntalker\n", p.stderr
+        # the kubelet's stats, from berth's cgroup readings
+        summary = json.loads(cluster.kubectl("get", "--raw",
+                                             "/api/v1/nodes/berth-a/proxy/stats/summary").stdout)
+        [pod] = [p for p in summary["pods"] if p["podRef"]["name"] == "talker"]
+        assert sorted(c["name"] for c in pod["containers"]) == ["app", "echo"]
+        assert all(c["memory"]["workingSetBytes"] > 0 for c in pod["containers"])
+        assert summary["node"]["memory"]["usageBytes"] > 0
         p = cluster.kubectl("logs", "talker", "-c", "nope", check=False)
         assert p.returncode != 0
         # a follower sees what the container writes later

@@ -2,9 +2,10 @@
 ``kubectl logs`` to (``/containerLogs/NS/POD/CONTAINER`` with follow, tailLines, previous,
 timestamps, sinceSeconds, limitBytes), ``kubectl exec`` and ``attach`` (``/exec/…`` and
 ``/attach/…`` over a WebSocket speaking v4/v5.channel.k8s.io: kubectl since 1.30 asks for it,
-and the API server passes the upgrade through), and ``/healthz`` and ``/pods``. The certificate
-is the node's own, made once in ``ROOT/kube/pki`` (the API server's kubelet client verifies it
-only when given --kubelet-certificate-authority). It listens on the node's address only."""
+and the API server passes the upgrade through; streaming.py), ``/stats/summary`` (summary.py),
+``/healthz`` and ``/pods``. The certificate is the node's own, made once in ``ROOT/kube/pki``
+(the API server's kubelet client verifies it only when given --kubelet-certificate-authority).
+It listens on the node's address only."""
 
 from __future__ import annotations
 
@@ -91,6 +92,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                     items = list(self.api.agent.pods.values())
                 return self._send(200, json.dumps({"kind": "PodList", "apiVersion": "v1",
                                                    "items": items}).encode(), "application/json")
+            if parts == ["stats", "summary"]:
+                from .summary import summary
+                return self._send(200, json.dumps(summary(self.api.agent)).encode(),
+                                  "application/json")
             if len(parts) == 4 and parts[0] == "containerLogs":
                 return self._logs(*parts[1:], q)
             if len(parts) == 4 and parts[0] in ("exec", "attach"):
