@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 from helpers import REPO, claim_root, release_root
+from remote_engines import wait_for as until
 
 KUBE = REPO.parent / "shared" / "kube"
 BUILD = Path(os.environ.get("KUBE_BUILD") or
@@ -159,15 +160,3 @@ class Node:
             os.unlink(self.log)
         except FileNotFoundError:
             pass
-
-
-def until(check, timeout: float, what: str, interval: float = 0.2):
-    """``check()``'s first truthy value within ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(interval)

@@ -5,6 +5,7 @@ containers there."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -49,6 +50,31 @@ def node(cluster, seed):
         n.close()
 
 
+def pod(name: str) -> str:
+    """The start of a pod's manifest, bound to berth-a, with a short grace period (the
+    containers' pid 1 ignores SIGTERM)."""
+    return f"""
+apiVersion: v1
+kind: Pod
+metadata: {{name: {name}}}
+spec:
+  nodeName: berth-a
+  terminationGracePeriodSeconds: 1
+"""
+
+
+@contextlib.contextmanager
+def applied(cluster: Cluster, node: Node, manifest: str, *objects: str):
+    """``manifest`` applied; afterwards ``objects`` ("pod/x") are deleted and the node is
+    left with no pod's container."""
+    cluster.apply(manifest)
+    try:
+        yield
+    finally:
+        cluster.kubectl("delete", "--wait=false", "--ignore-not-found", *objects)
+    until(lambda: not node.pod_containers(), 60, f"the containers of {objects} removed")
+
+
 def deployment(name: str, replicas: int, node: str | None = None) -> str:
     selector = f"      nodeSelector: {{kubernetes.io/hostname: {node}}}\n" if node else ""
     return f"""
@@ -85,7 +111,7 @@ def running_pods(cluster: Cluster, selector: str, count: int) -> list[dict]:
         ok = [p for p in live if p["status"].get("phase") == "Running" and p["status"].get("podIP")
               and all(s["ready"] for s in p["status"].get("containerStatuses") or [{"ready": 0}])]
         return ok if len(ok) == count == len(pods) else None
-    return until(check, 90, f"{count} running pods of {selector}", interval=0.5)
+    return until(check, 90, f"{count} running pods of {selector}")
 
 
 def host_leftovers(root: str) -> list[str]:
@@ -149,20 +175,13 @@ def test_deployment_runs_as_berth_containers_scales_and_leaves_nothing(cluster, 
 
 
 def test_failing_liveness_probe_restarts_the_container(cluster, node):
-    cluster.apply(f"""
-apiVersion: v1
-kind: Pod
-metadata: {{name: sick}}
-spec:
-  nodeName: berth-a
-  terminationGracePeriodSeconds: 1
+    with applied(cluster, node, pod("sick") + f"""
   containers:
   - name: app
     image: {IMAGE}
     command: [sh, -c, 'echo run; touch /tmp/ok; sleep 2; rm /tmp/ok; exec sleep 3600']
     livenessProbe: {{exec: {{command: [test, -e, /tmp/ok]}}, periodSeconds: 1, failureThreshold: 1}}
-""")
-    try:
+""", "pod/sick"):
         def restarted():
             st = (cluster.get("pod", "sick")["status"].get("containerStatuses") or [{}])[0]
             return st if st.get("restartCount") == 1 and "running" in st.get("state", {}) else None
@@ -172,51 +191,36 @@ spec:
                 if c.config.labels["io.kubernetes.container.name"] == "app"]
         assert sorted(c.config.labels["berth.kube.attempt"] for c in runs) == ["0", "1"]
         assert cluster.kubectl("logs", "sick", "--previous").stdout == "run\n"
-    finally:
-        cluster.kubectl("delete", "pod", "sick", "--wait=false")
-    until(lambda: not node.pod_containers(), 60, "the sick pod's containers removed")
 
 
 def test_configmap_volume_shows_its_keys_as_files(cluster, node):
-    cluster.apply(f"""
+    with applied(cluster, node, """
 apiVersion: v1
 kind: ConfigMap
-metadata: {{name: settings}}
-data: {{greeting: hello, colour: blue}}
----
-apiVersion: v1
-kind: Pod
-metadata: {{name: reader}}
-spec:
-  nodeName: berth-a
-  terminationGracePeriodSeconds: 1
+metadata: {name: settings}
+data: {greeting: hello, colour: blue}
+---""" + pod("reader") + f"""
   volumes: [{{name: cfg, configMap: {{name: settings}}}}]
   containers:
   - name: app
     image: {IMAGE}
     command: [sleep, '3600']
     volumeMounts: [{{name: cfg, mountPath: /etc/settings, readOnly: true}}]
-""")
-    try:
+""", "pod/reader", "configmap/settings"):
         running_pods(cluster, "!app", 1)
         app = until(lambda: [c for c in node.pod_containers() if c.running and
                              c.config.labels["io.kubernetes.container.name"] == "app"], 30, "app")
-        out = berth(node.root, "exec", app[0].id, "sh", "-c",
-                    "ls /etc/settings; cat /etc/settings/greeting; echo; cat /etc/settings/colour").stdout
+        out = berth(node.root, "exec", app[0].id, "sh", "-c", "ls /etc/settings; "
+                    "cat /etc/settings/greeting; echo; cat /etc/settings/colour").stdout
         assert out.split() == ["colour", "greeting", "hello", "blue"]
         # a change to the ConfigMap reaches the files (within the agent's 10 s refresh)
         cluster.kubectl("patch", "configmap", "settings", "-p", '{"data": {"colour": "red"}}')
         until(lambda: berth(node.root, "exec", app[0].id, "cat", "/etc/settings/colour")
-              .stdout == "red", 30, "the new colour", interval=1)
-    finally:
-        cluster.kubectl("delete", "pod", "reader", "--wait=false")
-        cluster.kubectl("delete", "configmap", "settings")
-    until(lambda: not node.pod_containers(), 60, "the reader pod's containers removed")
+              .stdout == "red", 30, "the new colour")
 
 
 def test_agent_killed_and_restarted_adopts_its_pods(cluster, node):
-    cluster.apply(deployment("keep", 2))
-    try:
+    with applied(cluster, node, deployment("keep", 2), "deployment/keep"):
         before = running_pods(cluster, "app=keep", 2)
         ids = {c.id for c in node.pod_containers()}
         assert len(ids) == 4
@@ -234,19 +238,10 @@ def test_agent_killed_and_restarted_adopts_its_pods(cluster, node):
         assert {c.id for c in node.pod_containers()} == ids
         assert all(s["restartCount"] == 0 for p in cluster.get("pods", "-l", "app=keep")["items"]
                    for s in p["status"]["containerStatuses"])
-    finally:
-        cluster.kubectl("delete", "deployment/keep")
-    until(lambda: not node.pod_containers(), 60, "the keep pods' containers removed")
 
 
 def test_kubectl_logs_and_exec_through_the_kubelet_api(cluster, node):
-    cluster.apply(f"""
-apiVersion: v1
-kind: Pod
-metadata: {{name: talker}}
-spec:
-  nodeName: berth-a
-  terminationGracePeriodSeconds: 1
+    with applied(cluster, node, pod("talker") + f"""
   containers:
   - name: app
     image: {IMAGE}
@@ -255,8 +250,7 @@ spec:
     image: {IMAGE}
     stdin: true
     command: [sh, -c, 'while read line; do echo "got $line"; done']
-""")
-    try:
+""", "pod/talker"):
         running_pods(cluster, "!app", 1)
         logs = until(lambda: cluster.kubectl("logs", "talker", "-c", "app").stdout.count("\n") == 3
                      and cluster.kubectl("logs", "talker", "-c", "app").stdout, 30, "the log")
@@ -275,9 +269,9 @@ spec:
         # the kubelet's stats, from berth's cgroup readings
         summary = json.loads(cluster.kubectl("get", "--raw",
                                              "/api/v1/nodes/berth-a/proxy/stats/summary").stdout)
-        [pod] = [p for p in summary["pods"] if p["podRef"]["name"] == "talker"]
-        assert sorted(c["name"] for c in pod["containers"]) == ["app", "echo"]
-        assert all(c["memory"]["workingSetBytes"] > 0 for c in pod["containers"])
+        [mine] = [p for p in summary["pods"] if p["podRef"]["name"] == "talker"]
+        assert sorted(c["name"] for c in mine["containers"]) == ["app", "echo"]
+        assert all(c["memory"]["workingSetBytes"] > 0 for c in mine["containers"])
         assert summary["node"]["memory"]["usageBytes"] > 0
         p = cluster.kubectl("logs", "talker", "-c", "nope", check=False)
         assert p.returncode != 0
@@ -306,8 +300,8 @@ spec:
         finally:
             term.close()
         assert term.exitstatus == 4
-        # attach: the container's own stdin and stdout
-        # (the session stays open past stdin's end, as without stdinOnce: kubectl is stopped)
+        # attach: the container's own stdin and stdout (the session stays open past stdin's
+        # end, as without stdinOnce: kubectl is stopped)
         attach = subprocess.Popen(["kubectl", f"--kubeconfig={cluster.kubeconfig}", "attach",
                                    "-i", "talker", "-c", "echo"], stdin=subprocess.PIPE,
                                   stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
@@ -318,9 +312,30 @@ spec:
         finally:
             attach.kill()
             attach.wait()
-    finally:
-        cluster.kubectl("delete", "pod", "talker", "--wait=false")
-    until(lambda: not node.pod_containers(), 60, "the talker pod's containers removed")
+
+
+def test_init_containers_in_order_then_the_pod_succeeds(cluster, node):
+    with applied(cluster, node, pod("steps") + f"""
+  restartPolicy: Never
+  volumes: [{{name: work, emptyDir: {{}}}}]
+  initContainers:
+  - {{name: first, image: {IMAGE}, command: [sh, -c, 'echo first > /work/log'],
+     volumeMounts: [{{name: work, mountPath: /work}}]}}
+  - {{name: second, image: {IMAGE}, command: [sh, -c, 'echo second >> /work/log'],
+     volumeMounts: [{{name: work, mountPath: /work}}]}}
+  containers:
+  - {{name: main, image: {IMAGE}, command: [cat, /work/log],
+     volumeMounts: [{{name: work, mountPath: /work}}]}}
+""", "pod/steps"):
+        pod_ = until(lambda: (p := cluster.get("pod", "steps"))["status"].get("phase") ==
+                     "Succeeded" and p, 60, "the pod Succeeded")
+        inits = pod_["status"]["initContainerStatuses"]
+        assert [(s["name"], s["state"]["terminated"]["reason"]) for s in inits] == \
+            [("first", "Completed"), ("second", "Completed")]
+        assert cluster.kubectl("logs", "steps").stdout == "first\nsecond\n"
+        # the finished pod's sandbox is stopped; its containers stay for their logs
+        until(lambda: not any(c.running for c in node.pod_containers()), 30, "the sandbox stopped")
+        assert len(node.pod_containers()) == 4
 
 
 def test_two_berth_nodes_share_a_deployment(cluster, node, seed):
@@ -353,36 +368,3 @@ def test_two_berth_nodes_share_a_deployment(cluster, node, seed):
         cluster.kubectl("delete", "deployment/both", "--ignore-not-found")
         second.close()
         cluster.kubectl("delete", "node", "berth-b")
-
-
-def test_init_containers_in_order_then_the_pod_succeeds(cluster, node):
-    cluster.apply(f"""
-apiVersion: v1
-kind: Pod
-metadata: {{name: steps}}
-spec:
-  nodeName: berth-a
-  restartPolicy: Never
-  volumes: [{{name: work, emptyDir: {{}}}}]
-  initContainers:
-  - {{name: first, image: {IMAGE}, command: [sh, -c, 'echo first > /work/log'],
-     volumeMounts: [{{name: work, mountPath: /work}}]}}
-  - {{name: second, image: {IMAGE}, command: [sh, -c, 'echo second >> /work/log'],
-     volumeMounts: [{{name: work, mountPath: /work}}]}}
-  containers:
-  - {{name: main, image: {IMAGE}, command: [cat, /work/log],
-     volumeMounts: [{{name: work, mountPath: /work}}]}}
-""")
-    try:
-        pod = until(lambda: (p := cluster.get("pod", "steps"))["status"].get("phase") ==
-                    "Succeeded" and p, 60, "the pod Succeeded")
-        inits = pod["status"]["initContainerStatuses"]
-        assert [(s["name"], s["state"]["terminated"]["reason"]) for s in inits] == \
-            [("first", "Completed"), ("second", "Completed")]
-        assert cluster.kubectl("logs", "steps").stdout == "first\nsecond\n"
-        # the finished pod's sandbox is stopped; its containers stay for their logs
-        until(lambda: not any(c.running for c in node.pod_containers()), 30, "the sandbox stopped")
-        assert len(node.pod_containers()) == 4
-    finally:
-        cluster.kubectl("delete", "pod", "steps", "--wait=false")
-    until(lambda: not node.pod_containers(), 60, "the steps pod's containers removed")

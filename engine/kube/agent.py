@@ -32,7 +32,8 @@ NETWORK = "kube"
 
 def run_node(kubeconfig: str, name: str, context: str | None = None,
              address: str = "127.0.0.1", port: int = 10250, labels: list[str] = (),
-             taints: list[str] = (), stop: threading.Event | None = None) -> None:
+             taints: list[str] = (), stop: threading.Event | None = None,
+             tls: tuple[str, str] = ("", "")) -> None:
     """``berth node run``: the agent for this root (BERTH_ROOT), from the command line's words,
     until ``stop`` is set."""
     from .. import Engine
@@ -42,10 +43,13 @@ def run_node(kubeconfig: str, name: str, context: str | None = None,
     if not kubeconfig:
         raise InvalidArgument("node run needs the cluster: give --kubeconfig FILE "
                               "(or set KUBECONFIG)")
+    if bool(tls[0]) != bool(tls[1]):
+        raise InvalidArgument("give --tls-cert-file and --tls-private-key-file together")
     label_map = dict(parse_label(x) for x in labels)
     taint_list = [parse_taint(x) for x in taints]
     client = KubeClient(load(kubeconfig, context))
     agent = Agent(Engine(), client, name, address, label_map, taint_list, port)
+    agent.tls = tls
     try:
         agent.run(stop or threading.Event())
     except KubeError as e:
@@ -63,6 +67,7 @@ class Agent:
         self.root = engine.paths.root
         self.network = NETWORK
         self.port = port
+        self.tls = ("", "")    # the kubelet API's certificate and key ("": its own)
         self.node = NodeRegistration(client, name, address, labels or {}, taints or [], port)
         self.out = out or sys.stderr
         self.pods: dict[str, dict] = {}

@@ -50,7 +50,8 @@ class KubeletAPI:
         handler = type("Handler", (_Handler,), {"api": self})
         self.server = _Server((address, port), handler)
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ctx.load_cert_chain(*certificate(agent.root, agent.name, address))
+        ctx.load_cert_chain(*(agent.tls if agent.tls[0] else
+                              certificate(agent.root, agent.name, address)))
         self.server.socket = ctx.wrap_socket(self.server.socket, server_side=True)
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True,

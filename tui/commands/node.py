@@ -20,6 +20,9 @@ def register(sub) -> None:
                    help="the node's InternalIP, where the API server reaches it")
     p.add_argument("--port", type=int, default=10250,
                    help="the kubelet API's port (0: any free one)")
+    p.add_argument("--tls-cert-file", default="",
+                   help="the kubelet API's certificate (default: one made for the node)")
+    p.add_argument("--tls-private-key-file", default="", help="its key")
     p.add_argument("--label", action="append", default=[], metavar="KEY=VALUE",
                    help="a label of the Node (repeatable)")
     p.add_argument("--taint", action="append", default=[], metavar="KEY[=VALUE]:EFFECT",
@@ -37,5 +40,6 @@ def cmd_run(args) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     run_node(args.kubeconfig, (args.name or socket.gethostname()).lower(), args.context,
-             args.address, args.port, args.label, args.taint, stop)
+             args.address, args.port, args.label, args.taint, stop,
+             (args.tls_cert_file, args.tls_private_key_file))
     return 0
