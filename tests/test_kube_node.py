@@ -234,6 +234,10 @@ def test_agent_killed_and_restarted_adopts_its_pods(cluster, node):
         after = running_pods(cluster, "app=keep", 2)
         assert {p["metadata"]["uid"] for p in after} == {p["metadata"]["uid"] for p in before}
         until(lambda: node.agent_log().count("adopted") >= 2, 30, "the pods adopted")
+        # one agent per root
+        p = berth(node.root, "node", "run", "--kubeconfig", cluster.kubeconfig, "--name", "x",
+                  "--port", "0", check=False)
+        assert p.returncode == 125 and "a node agent already runs on the root" in p.stderr
         time.sleep(2)   # two more passes of the reconcile loop start nothing again
         assert {c.id for c in node.pod_containers()} == ids
         assert all(s["restartCount"] == 0 for p in cluster.get("pods", "-l", "app=keep")["items"]
@@ -368,3 +372,44 @@ def test_two_berth_nodes_share_a_deployment(cluster, node, seed):
         cluster.kubectl("delete", "deployment/both", "--ignore-not-found")
         second.close()
         cluster.kubectl("delete", "node", "berth-b")
+
+
+def test_security_context_secrets_downward_api_and_host_paths(cluster, node, tmp_path):
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    (shared / "from-host").write_text("host file\n")
+    with applied(cluster, node, """
+apiVersion: v1
+kind: Secret
+metadata: {name: creds}
+stringData: {password: s3cret}
+---""" + pod("locked") + f"""
+  volumes:
+  - {{name: creds, secret: {{secretName: creds, defaultMode: 0444}}}}
+  - {{name: me, downwardAPI: {{items: [{{path: name, fieldRef: {{fieldPath: metadata.name}}}},
+                                      {{path: ns, fieldRef: {{fieldPath: metadata.namespace}}}}]}}}}
+  - {{name: host, hostPath: {{path: {shared}, type: Directory}}}}
+  containers:
+  - name: app
+    image: {IMAGE}
+    command: [sh, -c, 'id -u; id -g; cat /creds/password; echo; cat /me/name; echo; cat /me/ns;
+              echo; cat /host/from-host; echo "$PASSWORD $(MEMORY)";
+              touch /tmp/x 2>/dev/null || echo read-only; echo hi > /host/from-pod;
+              exec sleep 3600']
+    env:
+    - {{name: PASSWORD, valueFrom: {{secretKeyRef: {{name: creds, key: password}}}}}}
+    - {{name: MEMORY, valueFrom: {{resourceFieldRef: {{resource: limits.memory, divisor: 1Mi}}}}}}
+    resources: {{limits: {{memory: 32Mi}}}}
+    securityContext: {{runAsUser: 1000, runAsGroup: 1001, readOnlyRootFilesystem: true}}
+    volumeMounts:
+    - {{name: creds, mountPath: /creds}}
+    - {{name: me, mountPath: /me}}
+    - {{name: host, mountPath: /host}}
+""", "pod/locked", "secret/creds"):
+        running_pods(cluster, "!app", 1)
+        log = until(lambda: (out := cluster.kubectl("logs", "locked").stdout).count("\n") >= 8
+                    and out, 30, "the pod's report")
+        assert log.splitlines() == ["1000", "1001", "s3cret", "locked", "default", "host file",
+                                    "s3cret 32", "read-only"], log
+        assert (shared / "from-pod").read_text() == "hi\n"

@@ -17,7 +17,7 @@ import threading
 import time
 
 from ..clock import now_rfc3339
-from ..errors import NotFound
+from ..errors import Conflict, NotFound
 from ..models import Container
 from .client import Expired, KubeClient, KubeError
 from .node import NodeRegistration
@@ -83,6 +83,7 @@ class Agent:
 
     def run(self, stop: threading.Event) -> None:
         from .kubelet_api import KubeletAPI
+        lock = self._lock()
         self.ensure_network()
         self.ensure_pause_image()
         api = KubeletAPI(self, self.address, self.port)
@@ -92,6 +93,24 @@ class Agent:
             self._run(stop)
         finally:
             api.close()
+            os.close(lock)
+
+    def _lock(self) -> int:
+        """One agent per root: two would start every pod twice."""
+        import fcntl
+        d = os.path.join(self.root, "kube")
+        os.makedirs(d, mode=0o700, exist_ok=True)
+        fd = os.open(os.path.join(d, "agent.lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            owner = os.read(fd, 32).decode().strip()
+            os.close(fd)
+            raise Conflict(f"a node agent already runs on the root {self.root} (pid {owner}): "
+                           "stop it first") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        return fd
 
     def _run(self, stop: threading.Event) -> None:
         self.node.register()

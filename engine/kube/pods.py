@@ -296,8 +296,9 @@ class PodRunner:
             for spec in pod["spec"].get(kind) or []:
                 mine = runs.get(spec["name"]) or []
                 p = self.probers.get(mine[-1].id) if mine else None
-                ready = p.ready if p else kind == "containers"
-                started = p.started if p else True
+                # no prober yet (started this pass): not ready before its first probe says so
+                ready = p.ready if p else kind == "containers" and "readinessProbe" not in spec
+                started = p.started if p else "startupProbe" not in spec
                 health = mine[-1].state.health if mine else None
                 if health is not None and health.status == "unhealthy":
                     ready = False
