@@ -11,8 +11,6 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
 
 from helpers import REPO, claim_root, release_root
@@ -60,11 +58,14 @@ class Cluster:
 
     def __init__(self, controllers: bool = True):
         wait_for_binaries()
-        self.workdir = tempfile.mkdtemp(prefix="berth-kube-")
+        # claimed as a test root is, with BERTH_ROOT naming it in the environment of every
+        # process of the control plane: a run killed before down() leaves a root that the
+        # next run's sweep (conftest.py) removes with those processes
+        self.workdir = claim_root("berth-kube-cp-")
         self.api_port, self.etcd_port = _ports()
         self.kubeconfig = os.path.join(self.workdir, "kubeconfig")
         env = {**os.environ, "API_PORT": str(self.api_port), "ETCD_PORT": str(self.etcd_port),
-               "KUBE_APISERVER": str(BIN / "kube-apiserver")}
+               "KUBE_APISERVER": str(BIN / "kube-apiserver"), "BERTH_ROOT": self.workdir}
         p = subprocess.run(["bash", str(KUBE / "up.sh"), self.workdir], capture_output=True,
                            text=True, env=env, timeout=120)
         if p.returncode != 0:
@@ -82,7 +83,7 @@ class Cluster:
                     [str(BIN / f"kube-{name}"), f"--kubeconfig={self.kubeconfig}",
                      "--leader-elect=false", "--port=0", "--secure-port=0", *extra],
                     cwd=self.workdir, stdout=log, stderr=subprocess.STDOUT,
-                    start_new_session=True)
+                    start_new_session=True, env=env)
             with open(os.path.join(self.workdir, f"{name}.pid"), "w") as f:
                 f.write(str(proc.pid))
 
@@ -102,8 +103,7 @@ class Cluster:
 
     def down(self) -> None:
         subprocess.run(["bash", str(KUBE / "down.sh"), self.workdir], capture_output=True)
-        time.sleep(0.2)
-        subprocess.run(["rm", "-rf", "--one-file-system", self.workdir])
+        release_root(self.workdir)   # and whatever down.sh's SIGTERM left running
 
 
 class Node:
