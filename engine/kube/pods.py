@@ -41,6 +41,7 @@ class PodRunner:
         self.volumes_at = 0.0
         self.sent: dict | None = None
         self.terminate_at: float | None = None
+        self.changed = False                      # this pass started or removed a container
         self.done = False
 
     # --- the sync --------------------------------------------------------------------------------
@@ -74,9 +75,12 @@ class PodRunner:
             self.agent.log(f"pod {_key(pod)}: volumes: {e}")
             self._report(pod, runs, pod_ip)
             return
+        self.changed = False
         if self._run_inits(pod, runs, infra, pod_ip):
             self._run_apps(pod, runs, infra, pod_ip)
-        self._report(pod, _by_name(self.agent.containers_of(self.uid)), pod_ip)
+        if self.changed:   # read again what this pass started or removed
+            runs = _by_name(self.agent.containers_of(self.uid))
+        self._report(pod, runs, pod_ip)
 
     def _run_inits(self, pod, runs, infra, pod_ip) -> bool:
         """Start or wait for the init containers in order; True once all succeeded."""
@@ -172,6 +176,7 @@ class PodRunner:
             config, entrypoint_set = container_config(
                 pod, spec, kind, n, infra.id, self.volumes or {}, self.agent.name, pod_ip,
                 self.agent.address, self._lookup(pod))
+            self.changed = True
             c = self.engine.create(config, name=container_name(pod, name, n),
                                    entrypoint_set=entrypoint_set)
             self.engine.start(c.id)
@@ -228,6 +233,7 @@ class PodRunner:
             pass   # it exited meanwhile
 
     def _remove(self, cid: str) -> None:
+        self.changed = True
         self._close_prober(cid)
         self.killing.pop(cid, None)
         try:
