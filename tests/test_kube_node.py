@@ -172,6 +172,7 @@ def test_deployment_runs_as_berth_containers_scales_and_leaves_nothing(cluster, 
     assert host_leftovers(node.root) == []
     pods_dir = os.path.join(node.root, "kube", "pods")
     assert not os.path.exists(pods_dir) or not os.listdir(pods_dir)
+    assert node.engine().system_check() == []   # nothing berth's own check finds amiss
 
 
 def test_failing_liveness_probe_restarts_the_container(cluster, node):
