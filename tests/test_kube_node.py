@@ -9,6 +9,7 @@ import contextlib
 import json
 import os
 import signal
+import ssl
 import subprocess
 import time
 import urllib.request
@@ -414,3 +415,22 @@ stringData: {password: s3cret}
         assert log.splitlines() == ["1000", "1001", "s3cret", "locked", "default", "host file",
                                     "s3cret 32", "read-only"], log
         assert (shared / "from-pod").read_text() == "hi\n"
+
+
+def test_the_kubelet_api_serves_a_certificate_of_the_cluster_once_approved(cluster, node):
+    def csrs():
+        items = [c for c in cluster.get("csr")["items"]
+                 if c["metadata"]["name"].startswith("berth-node-berth-a-")]
+        return sorted(items, key=lambda c: c["metadata"]["creationTimestamp"])
+    newest = until(csrs, 30, "the node's CSR")[-1]
+    assert newest["spec"]["signerName"] == "kubernetes.io/kubelet-serving"
+    port = cluster.get("node", "berth-a")["status"]["daemonEndpoints"]["kubeletEndpoint"]["Port"]
+
+    def issuer() -> str:
+        pem = ssl.get_server_certificate(("127.0.0.1", port))
+        return subprocess.run(["openssl", "x509", "-noout", "-issuer"], input=pem,
+                              capture_output=True, text=True).stdout
+    assert "test-ca" not in issuer()   # the node's own until then
+    cluster.kubectl("certificate", "approve", newest["metadata"]["name"])
+    until(lambda: "test-ca" in issuer(), 30, "a certificate the cluster's CA signed")
+    assert cluster.kubectl("get", "--raw", "/api/v1/nodes/berth-a/proxy/healthz").stdout == "ok"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import os
+import subprocess
 import sys
 import tarfile
 import threading
@@ -23,6 +24,7 @@ from .client import Expired, KubeClient, KubeError
 from .node import NodeRegistration
 from .podspec import L_NODE, L_UID, PAUSE_BINARY, PAUSE_IMAGE
 from .pods import PodRunner
+from .serving_cert import request, signed
 
 LEASE_EVERY = 10.0
 STATUS_EVERY = 60.0
@@ -89,6 +91,7 @@ class Agent:
         api = KubeletAPI(self, self.address, self.port)
         self.node.port = api.port
         api.start()
+        self.api = api
         try:
             self._run(stop)
         finally:
@@ -120,6 +123,9 @@ class Agent:
         threads = [threading.Thread(target=self._heartbeat, args=(stop,), daemon=True,
                                     name="lease"),
                    threading.Thread(target=self._watch, args=(stop,), daemon=True, name="watch")]
+        if not self.tls[0] and signed(self.root) is None:
+            threads.append(threading.Thread(
+                target=self._serving_cert, args=(stop,), daemon=True, name="csr"))
         for t in threads:
             t.start()
         while not stop.is_set():
@@ -158,6 +164,13 @@ class Agent:
         return self.engine.containers(all=True, filters={"label": [f"{L_UID}={uid}"]})
 
     # --- threads ---------------------------------------------------------------------------------
+
+    def _serving_cert(self, stop: threading.Event) -> None:
+        try:
+            request(self.client, self.root, self.name, self.address, stop, self.api.install,
+                    self.log)
+        except (KubeError, OSError, subprocess.CalledProcessError) as e:
+            self.log(f"serving certificate: {e}")
 
     def _heartbeat(self, stop: threading.Event) -> None:
         last_status = time.monotonic()

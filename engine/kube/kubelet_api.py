@@ -3,9 +3,9 @@
 timestamps, sinceSeconds, limitBytes), ``kubectl exec`` and ``attach`` (``/exec/…`` and
 ``/attach/…`` over a WebSocket speaking v4/v5.channel.k8s.io: kubectl since 1.30 asks for it,
 and the API server passes the upgrade through; streaming.py), ``/stats/summary`` (summary.py),
-``/healthz`` and ``/pods``. The certificate is the node's own, made once in ``ROOT/kube/pki``
-(the API server's kubelet client verifies it only when given --kubelet-certificate-authority).
-It listens on the node's address only."""
+``/healthz`` and ``/pods``. Its certificate comes from serving_cert.py (the API server's kubelet
+client verifies it only when given --kubelet-certificate-authority). It listens on the node's
+address only."""
 
 from __future__ import annotations
 
@@ -14,27 +14,14 @@ import json
 import os
 import socketserver
 import ssl
-import subprocess
 import threading
 import time
 import urllib.parse
 
 from ..errors import BerthError
 from .podspec import L_CONTAINER, L_NS, L_POD
+from .serving_cert import self_signed, signed
 from .status import attempt
-
-
-def certificate(root: str, name: str, address: str) -> tuple[str, str]:
-    """(cert, key) paths of the node's serving certificate, made with openssl the first time."""
-    d = os.path.join(root, "kube", "pki")
-    crt, key = os.path.join(d, "kubelet.crt"), os.path.join(d, "kubelet.key")
-    if not (os.path.exists(crt) and os.path.exists(key)):
-        os.makedirs(d, mode=0o700, exist_ok=True)
-        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days",
-                        "3650", "-subj", f"/CN={name}", "-keyout", key, "-out", crt,
-                        "-addext", f"subjectAltName=DNS:{name},IP:{address}"],
-                       check=True, capture_output=True)
-    return crt, key
 
 
 class _Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
@@ -49,16 +36,20 @@ class KubeletAPI:
         self.agent = agent
         handler = type("Handler", (_Handler,), {"api": self})
         self.server = _Server((address, port), handler)
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ctx.load_cert_chain(*(agent.tls if agent.tls[0] else
-                              certificate(agent.root, agent.name, address)))
-        self.server.socket = ctx.wrap_socket(self.server.socket, server_side=True)
+        self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.ctx.load_cert_chain(*(agent.tls if agent.tls[0] else signed(agent.root)
+                                   or self_signed(agent.root, agent.name, address)))
+        self.server.socket = self.ctx.wrap_socket(self.server.socket, server_side=True)
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True,
                                        name="kubelet-api")
 
     def start(self) -> None:
         self.thread.start()
+
+    def install(self, cert: str, key: str) -> None:
+        """Serve ``cert`` from the next connection on."""
+        self.ctx.load_cert_chain(cert, key)
 
     def close(self) -> None:
         self.server.shutdown()
