@@ -14,7 +14,7 @@ from engine.kube.client import KubeClient, KubeError
 from engine.kube.kubeconfig import load
 from kube_cluster import Cluster
 
-pytestmark = [pytest.mark.xdist_group("kube"), pytest.mark.timeout(1500)]
+pytestmark = [pytest.mark.xdist_group("kube-client"), pytest.mark.timeout(1500)]
 
 
 @pytest.fixture(scope="module")
