@@ -153,9 +153,11 @@ class Node:
             f"berth.kube.node={self.name}"]})
 
     def close(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.kill(signal.SIGTERM)
-        release_root(self.root)
+        try:
+            if self.proc and self.proc.poll() is None:
+                self.kill(signal.SIGTERM)
+        finally:
+            release_root(self.root)   # kills the agent too if it didn't stop (its BERTH_ROOT)
         try:
             os.unlink(self.log)
         except FileNotFoundError:
