@@ -214,3 +214,71 @@ async def test_opening_inspect_and_logs_lays_them_out_once_and_not_the_dashboard
             await settle(pilot, lambda: app.screen is dash)
             await settle(pilot)
             assert not resized, resized
+
+
+def _count_rows_rendered(monkeypatch, table) -> list:
+    """The rows of ``table`` that DataTable renders from their cells (not reused), by key."""
+    from textual.widgets import DataTable
+    rendered = []
+    real = DataTable._render_line_in_row
+
+    def counted(self, row_key, *args, **kwargs):
+        if self is table and row_key in self._row_locations:
+            rendered.append(row_key.value)
+        return real(self, row_key, *args, **kwargs)
+    monkeypatch.setattr(DataTable, "_render_line_in_row", counted)
+    return rendered
+
+
+async def test_back_to_the_containers_pane_reuses_its_drawn_rows(engine, busybox, monkeypatch):
+    """A pane switch moves the focus, which restyles the tables: DataTable dropped every
+    row it had drawn, so `1` rendered the whole containers list again. Its drawings are kept
+    per focus state, and coming back draws none of its rows anew."""
+    from engine.models import ContainerConfig
+    for name in ("kept1", "kept2", "kept3"):
+        engine.create(ContainerConfig(image=str(busybox), cmd=["true"], network_mode="none"),
+                      name=name)
+    app = make_app(engine)
+    async with running(app, size=(160, 48)) as pilot:
+        dash = dashboard(app)
+        table = dash.table("containers")
+        await settle(pilot, lambda: len(table.rows_by_key) == 3)
+        await settle(pilot)
+        rendered = _count_rows_rendered(monkeypatch, table)
+        await pilot.press("2")
+        await settle(pilot, lambda: dash.pane_kind == "images")
+        await settle(pilot)
+        assert not table.has_focus
+        rendered.clear()
+        await pilot.press("1")
+        await settle(pilot, lambda: dash.pane_kind == "containers")
+        await settle(pilot)
+        assert table.has_focus and "kept1" in _text(app)
+        assert rendered == [], rendered
+
+
+async def test_one_changed_cell_renders_its_row_alone(engine, busybox, monkeypatch):
+    """A stats tick replaces a few cells of the measured rows: DataTable keyed every drawn
+    row on one table-wide count, so one new cell rendered every row on screen again (most
+    of an idle dashboard's CPU with 50 running). Only the row whose cell changed is drawn."""
+    from dataclasses import replace
+
+    from engine.models import ContainerConfig
+    from rich.text import Text
+    for name in ("same1", "same2", "moved"):
+        engine.create(ContainerConfig(image=str(busybox), cmd=["true"], network_mode="none"),
+                      name=name)
+    app = make_app(engine)
+    async with running(app, size=(160, 48)) as pilot:
+        dash = dashboard(app)
+        table = dash.table("containers")
+        await settle(pilot, lambda: len(table.rows_by_key) == 3)
+        await settle(pilot)
+        rendered = _count_rows_rendered(monkeypatch, table)
+        row = next(r for r in table.rows_by_key.values() if r.model.name == "moved")
+        cells = list(row.cells)
+        cells[0] = Text("MOVED")     # as wide: the columns stay as they are
+        table.update_rows([replace(row, cells=tuple(cells))])
+        await settle(pilot)
+        assert "MOVED" in _text(app)
+        assert rendered and set(rendered) == {row.key}, rendered
