@@ -282,3 +282,46 @@ async def test_one_changed_cell_renders_its_row_alone(engine, busybox, monkeypat
         await settle(pilot)
         assert "MOVED" in _text(app)
         assert rendered and set(rendered) == {row.key}, rendered
+
+
+async def test_top_events_and_graphs_draw_their_keys_as_one_line_and_lay_out_once(
+        engine, busybox, monkeypatch):
+    """The top, events and graphs screens drew their keys with Textual's Footer (a widget
+    per key, mounted again on every bindings change) and were laid out a second time for the
+    size they already had, as logs and inspect were: they draw a ScreenFooter and lay out
+    once (screen_size.py's LaidOutOnce)."""
+    from collections import Counter
+
+    from textual.screen import Screen
+    from textual.widgets import Footer
+    from tui.screens.events import EventsScreen
+    from tui.screens.graphs import GraphsScreen
+    from tui.screens.top import TopScreen
+    from tui.widgets.footer import ScreenFooter
+    _sleepers(engine, busybox, ["topped"])
+    resized = Counter()
+    real = Screen._screen_resized
+
+    def counted(self, size):
+        if self.stack_updates and self.is_attached:   # what lays the screen out again
+            resized[type(self).__name__] += 1
+        return real(self, size)
+    monkeypatch.setattr(Screen, "_screen_resized", counted)
+    app = make_app(engine)
+    async with running(app, size=(160, 48)) as pilot:
+        dash = dashboard(app)
+        await select(pilot, app, "topped")
+        for key, kind, shows in (("T", TopScreen, "Back"), ("E", EventsScreen, "Filter"),
+                                 ("g", GraphsScreen, "Zoom")):
+            await pilot.pause(0.3)      # (the graphs' stream never ends: no settle())
+            resized.clear()
+            await pilot.press(key)
+            await settle(pilot, lambda k=kind: isinstance(app.screen, k), rounds=500)
+            await settle(pilot, lambda s=shows: s in _text(app).splitlines()[-1], rounds=200)
+            assert not app.screen.query(Footer), kind.__name__
+            assert app.screen.query(ScreenFooter), kind.__name__
+            assert shows in _text(app).splitlines()[-1], _text(app)
+            await pilot.press("escape")
+            await settle(pilot, lambda: app.screen is dash)
+            await pilot.pause(0.3)
+            assert not resized, (kind.__name__, resized)
