@@ -325,3 +325,58 @@ async def test_top_events_and_graphs_draw_their_keys_as_one_line_and_lay_out_onc
             await settle(pilot, lambda: app.screen is dash)
             await pilot.pause(0.3)
             assert not resized, (kind.__name__, resized)
+
+
+async def test_the_clock_reads_the_running_containers_again_once_a_minute(engine, busybox):
+    """The clock reads the running containers' records again, so that the engine notices a
+    monitor that died; it did so on every tick (every 5 or 20 s), which with 50 running was a
+    fifth of an idle dashboard's CPU. Ticks within MONITOR_LOOK of that read don't."""
+    from tui.screens import dashboard_feed
+    _sleepers(engine, busybox, ["looked1", "looked2"])
+    app = make_app(engine)
+    async with running(app, size=(160, 48)) as pilot:
+        dash = dashboard(app)
+        await settle(pilot, lambda: len(dash.table().rows_by_key) == 2)
+        await settle(pilot)
+        reads = []
+        real = engine.container
+
+        def counted(ref):
+            reads.append(ref)
+            return real(ref)
+        engine.container = counted
+        dash._clock_tick()
+        await settle(pilot, lambda: len(reads) >= 2)
+        await settle(pilot)
+        assert len(reads) == 2, reads
+        dash._clock_tick()               # the next tick, well within MONITOR_LOOK
+        await pilot.pause(0.3)
+        await settle(pilot)
+        assert len(reads) == 2, reads
+        dash._monitor_look -= dashboard_feed.MONITOR_LOOK
+        dash._clock_tick()               # a minute on
+        await settle(pilot, lambda: len(reads) >= 4)
+        assert len(reads) == 4, reads
+
+
+async def test_graphs_drawn_from_the_same_figures_are_not_drawn_again(engine, busybox):
+    """Each stats tick redrew the detail pane's graphs, all their bars, to find that an idle
+    container's flat lines had not moved; the lines are kept with the figures they were
+    drawn from and reused while those are the same."""
+    from types import SimpleNamespace
+    _sleepers(engine, busybox, ["flat"])
+    app = make_app(engine, live=False)
+    async with running(app, size=(160, 48)) as pilot:
+        dash = dashboard(app)
+        await select(pilot, app, "flat")
+        await pilot.press("right_square_bracket")       # the stats tab: the graphs
+        await settle(pilot)
+        graphs = dash.query_one("#detail-graphs")
+        first = graphs.render_lines_text()
+        assert graphs.render_lines_text() is first
+        sample = SimpleNamespace(id="x", name="flat", memory_limit=0, cpu_limit=0.0,
+                                 limits_note="", cpu_percent=50.0, memory_usage=1 << 20,
+                                 time=1.0, net_rx=0, net_tx=0, block_read=0, block_write=0)
+        graphs.history.add(sample)
+        moved = graphs.render_lines_text()
+        assert moved is not first and moved != first
