@@ -4,6 +4,7 @@ been read. Real containers on a test root."""
 
 from __future__ import annotations
 
+import contextlib
 import time
 
 from dashboard_support import dashboard, make_app, running, settle
@@ -181,17 +182,11 @@ async def test_a_chatty_containers_tail_is_drawn_a_few_times_a_second_and_ends_d
         assert "tick-300" in str(dash.query_one("#detail-text").render())
 
 
-async def test_opening_inspect_and_logs_lays_them_out_once_and_not_the_dashboard(
-        engine, busybox, monkeypatch):
-    """A screen pushed over the dashboard is not laid out again for the Resize its own first
-    layout sends it, and the dashboard under it is not laid out for it at all (both were whole
-    re-arrangements of a screen for a size it already had)."""
+def _count_relayouts(monkeypatch):
+    """A Counter of the screens laid out again for a Resize, by class name."""
     from collections import Counter
 
     from textual.screen import Screen
-    from tui.screens.inspect import InspectScreen
-    from tui.screens.logs import LogsScreen
-    _sleepers(engine, busybox, ["shown"])
     resized = Counter()
     real = Screen._screen_resized
 
@@ -200,6 +195,18 @@ async def test_opening_inspect_and_logs_lays_them_out_once_and_not_the_dashboard
             resized[type(self).__name__] += 1
         return real(self, size)
     monkeypatch.setattr(Screen, "_screen_resized", counted)
+    return resized
+
+
+async def test_opening_inspect_and_logs_lays_them_out_once_and_not_the_dashboard(
+        engine, busybox, monkeypatch):
+    """A screen pushed over the dashboard is not laid out again for the Resize its own first
+    layout sends it, and the dashboard under it is not laid out for it at all (both were whole
+    re-arrangements of a screen for a size it already had)."""
+    from tui.screens.inspect import InspectScreen
+    from tui.screens.logs import LogsScreen
+    _sleepers(engine, busybox, ["shown"])
+    resized = _count_relayouts(monkeypatch)
     app = make_app(engine)
     async with running(app, size=(160, 48)) as pilot:
         dash = dashboard(app)
@@ -230,21 +237,30 @@ def _count_rows_rendered(monkeypatch, table) -> list:
     return rendered
 
 
-async def test_back_to_the_containers_pane_reuses_its_drawn_rows(engine, busybox, monkeypatch):
-    """A pane switch moves the focus, which restyles the tables: DataTable dropped every
-    row it had drawn, so `1` rendered the whole containers list again. Its drawings are kept
-    per focus state, and coming back draws none of its rows anew."""
+@contextlib.asynccontextmanager
+async def _stopped_rows(engine, busybox, names, monkeypatch):
+    """The dashboard on containers ``names`` (created, never started: their rows don't move),
+    with the containers table's rows counted as DataTable renders them."""
     from engine.models import ContainerConfig
-    for name in ("kept1", "kept2", "kept3"):
+    for name in names:
         engine.create(ContainerConfig(image=str(busybox), cmd=["true"], network_mode="none"),
                       name=name)
     app = make_app(engine)
     async with running(app, size=(160, 48)) as pilot:
-        dash = dashboard(app)
-        table = dash.table("containers")
-        await settle(pilot, lambda: len(table.rows_by_key) == 3)
+        table = dashboard(app).table("containers")
+        await settle(pilot, lambda: len(table.rows_by_key) == len(names))
         await settle(pilot)
-        rendered = _count_rows_rendered(monkeypatch, table)
+        yield pilot, app, table, _count_rows_rendered(monkeypatch, table)
+
+
+async def test_back_to_the_containers_pane_reuses_its_drawn_rows(engine, busybox, monkeypatch):
+    """A pane switch moves the focus, which restyles the tables: DataTable dropped every
+    row it had drawn, so `1` rendered the whole containers list again. Its drawings are kept
+    per focus state, and coming back draws none of its rows anew."""
+    names = ("kept1", "kept2", "kept3")
+    async with _stopped_rows(engine, busybox, names, monkeypatch) as (pilot, app, table,
+                                                                       rendered):
+        dash = dashboard(app)
         await pilot.press("2")
         await settle(pilot, lambda: dash.pane_kind == "images")
         await settle(pilot)
@@ -263,18 +279,11 @@ async def test_one_changed_cell_renders_its_row_alone(engine, busybox, monkeypat
     of an idle dashboard's CPU with 50 running). Only the row whose cell changed is drawn."""
     from dataclasses import replace
 
-    from engine.models import ContainerConfig
     from rich.text import Text
-    for name in ("same1", "same2", "moved"):
-        engine.create(ContainerConfig(image=str(busybox), cmd=["true"], network_mode="none"),
-                      name=name)
-    app = make_app(engine)
-    async with running(app, size=(160, 48)) as pilot:
+    names = ("same1", "same2", "moved")
+    async with _stopped_rows(engine, busybox, names, monkeypatch) as (pilot, app, table,
+                                                                       rendered):
         dash = dashboard(app)
-        table = dash.table("containers")
-        await settle(pilot, lambda: len(table.rows_by_key) == 3)
-        await settle(pilot)
-        rendered = _count_rows_rendered(monkeypatch, table)
         row = next(r for r in table.rows_by_key.values() if r.model.name == "moved")
         cells = list(row.cells)
         cells[0] = Text("MOVED")     # as wide: the columns stay as they are
@@ -290,23 +299,13 @@ async def test_top_events_and_graphs_draw_their_keys_as_one_line_and_lay_out_onc
     per key, mounted again on every bindings change) and were laid out a second time for the
     size they already had, as logs and inspect were: they draw a ScreenFooter and lay out
     once (screen_size.py's LaidOutOnce)."""
-    from collections import Counter
-
-    from textual.screen import Screen
     from textual.widgets import Footer
     from tui.screens.events import EventsScreen
     from tui.screens.graphs import GraphsScreen
     from tui.screens.top import TopScreen
     from tui.widgets.footer import ScreenFooter
     _sleepers(engine, busybox, ["topped"])
-    resized = Counter()
-    real = Screen._screen_resized
-
-    def counted(self, size):
-        if self.stack_updates and self.is_attached:   # what lays the screen out again
-            resized[type(self).__name__] += 1
-        return real(self, size)
-    monkeypatch.setattr(Screen, "_screen_resized", counted)
+    resized = _count_relayouts(monkeypatch)
     app = make_app(engine)
     async with running(app, size=(160, 48)) as pilot:
         dash = dashboard(app)
