@@ -379,3 +379,18 @@ async def test_graphs_drawn_from_the_same_figures_are_not_drawn_again(engine, bu
         graphs.history.add(sample)
         moved = graphs.render_lines_text()
         assert moved is not first and moved != first
+
+
+async def test_the_footer_draws_its_line_again_only_when_its_keys_change(engine, busybox):
+    """Every focus change (two a pane switch) asks the footer to draw again, mostly for the
+    same keys: it reuses the line it drew for them, and draws anew when they change."""
+    from tui.widgets.footer import KeyFooter
+    _sleepers(engine, busybox, ["footed"])
+    app = make_app(engine, live=False)
+    async with running(app, size=(160, 48)) as pilot:
+        footer = dashboard(app).query_one(KeyFooter)
+        await settle(pilot)
+        drawn = footer.render()
+        assert footer.render() is drawn
+        footer.set_pane("images")
+        assert footer.render().plain != drawn.plain
