@@ -4,6 +4,7 @@ been read. Real containers on a test root."""
 
 from __future__ import annotations
 
+import contextlib
 import time
 
 from dashboard_support import dashboard, make_app, running, settle
@@ -181,17 +182,11 @@ async def test_a_chatty_containers_tail_is_drawn_a_few_times_a_second_and_ends_d
         assert "tick-300" in str(dash.query_one("#detail-text").render())
 
 
-async def test_opening_inspect_and_logs_lays_them_out_once_and_not_the_dashboard(
-        engine, busybox, monkeypatch):
-    """A screen pushed over the dashboard is not laid out again for the Resize its own first
-    layout sends it, and the dashboard under it is not laid out for it at all (both were whole
-    re-arrangements of a screen for a size it already had)."""
+def _count_relayouts(monkeypatch):
+    """A Counter of the screens laid out again for a Resize, by class name."""
     from collections import Counter
 
     from textual.screen import Screen
-    from tui.screens.inspect import InspectScreen
-    from tui.screens.logs import LogsScreen
-    _sleepers(engine, busybox, ["shown"])
     resized = Counter()
     real = Screen._screen_resized
 
@@ -200,6 +195,18 @@ async def test_opening_inspect_and_logs_lays_them_out_once_and_not_the_dashboard
             resized[type(self).__name__] += 1
         return real(self, size)
     monkeypatch.setattr(Screen, "_screen_resized", counted)
+    return resized
+
+
+async def test_opening_inspect_and_logs_lays_them_out_once_and_not_the_dashboard(
+        engine, busybox, monkeypatch):
+    """A screen pushed over the dashboard is not laid out again for the Resize its own first
+    layout sends it, and the dashboard under it is not laid out for it at all (both were whole
+    re-arrangements of a screen for a size it already had)."""
+    from tui.screens.inspect import InspectScreen
+    from tui.screens.logs import LogsScreen
+    _sleepers(engine, busybox, ["shown"])
+    resized = _count_relayouts(monkeypatch)
     app = make_app(engine)
     async with running(app, size=(160, 48)) as pilot:
         dash = dashboard(app)
@@ -214,3 +221,176 @@ async def test_opening_inspect_and_logs_lays_them_out_once_and_not_the_dashboard
             await settle(pilot, lambda: app.screen is dash)
             await settle(pilot)
             assert not resized, resized
+
+
+def _count_rows_rendered(monkeypatch, table) -> list:
+    """The rows of ``table`` that DataTable renders from their cells (not reused), by key."""
+    from textual.widgets import DataTable
+    rendered = []
+    real = DataTable._render_line_in_row
+
+    def counted(self, row_key, *args, **kwargs):
+        if self is table and row_key in self._row_locations:
+            rendered.append(row_key.value)
+        return real(self, row_key, *args, **kwargs)
+    monkeypatch.setattr(DataTable, "_render_line_in_row", counted)
+    return rendered
+
+
+@contextlib.asynccontextmanager
+async def _stopped_rows(engine, busybox, names, monkeypatch):
+    """The dashboard on containers ``names`` (created, never started: their rows don't move),
+    with the containers table's rows counted as DataTable renders them."""
+    from engine.models import ContainerConfig
+    for name in names:
+        engine.create(ContainerConfig(image=str(busybox), cmd=["true"], network_mode="none"),
+                      name=name)
+    app = make_app(engine)
+    async with running(app, size=(160, 48)) as pilot:
+        table = dashboard(app).table("containers")
+        await settle(pilot, lambda: len(table.rows_by_key) == len(names))
+        await settle(pilot)
+        yield pilot, app, table, _count_rows_rendered(monkeypatch, table)
+
+
+async def test_back_to_the_containers_pane_reuses_its_drawn_rows(engine, busybox, monkeypatch):
+    """A pane switch moves the focus, which restyles the tables: DataTable dropped every
+    row it had drawn, so `1` rendered the whole containers list again. Its drawings are kept
+    per focus state, and coming back draws none of its rows anew."""
+    names = ("kept1", "kept2", "kept3")
+    async with _stopped_rows(engine, busybox, names, monkeypatch) as (pilot, app, table,
+                                                                       rendered):
+        dash = dashboard(app)
+        await pilot.press("2")
+        await settle(pilot, lambda: dash.pane_kind == "images")
+        await settle(pilot)
+        assert not table.has_focus
+        rendered.clear()
+        await pilot.press("1")
+        await settle(pilot, lambda: dash.pane_kind == "containers")
+        await settle(pilot)
+        assert table.has_focus and "kept1" in _text(app)
+        assert rendered == [], rendered
+
+
+async def test_one_changed_cell_renders_its_row_alone(engine, busybox, monkeypatch):
+    """A stats tick replaces a few cells of the measured rows: DataTable keyed every drawn
+    row on one table-wide count, so one new cell rendered every row on screen again (most
+    of an idle dashboard's CPU with 50 running). Only the row whose cell changed is drawn."""
+    from dataclasses import replace
+
+    from rich.text import Text
+    names = ("same1", "same2", "moved")
+    async with _stopped_rows(engine, busybox, names, monkeypatch) as (pilot, app, table,
+                                                                       rendered):
+        dash = dashboard(app)
+        row = next(r for r in table.rows_by_key.values() if r.model.name == "moved")
+        cells = list(row.cells)
+        cells[0] = Text("MOVED")     # as wide: the columns stay as they are
+        table.update_rows([replace(row, cells=tuple(cells))])
+        await settle(pilot)
+        assert "MOVED" in _text(app)
+        assert rendered and set(rendered) == {row.key}, rendered
+
+
+async def test_top_events_and_graphs_draw_their_keys_as_one_line_and_lay_out_once(
+        engine, busybox, monkeypatch):
+    """The top, events and graphs screens drew their keys with Textual's Footer (a widget
+    per key, mounted again on every bindings change) and were laid out a second time for the
+    size they already had, as logs and inspect were: they draw a ScreenFooter and lay out
+    once (screen_size.py's LaidOutOnce)."""
+    from textual.widgets import Footer
+    from tui.screens.events import EventsScreen
+    from tui.screens.graphs import GraphsScreen
+    from tui.screens.top import TopScreen
+    from tui.widgets.footer import ScreenFooter
+    _sleepers(engine, busybox, ["topped"])
+    resized = _count_relayouts(monkeypatch)
+    app = make_app(engine)
+    async with running(app, size=(160, 48)) as pilot:
+        dash = dashboard(app)
+        await select(pilot, app, "topped")
+        for key, kind, shows in (("T", TopScreen, "Back"), ("E", EventsScreen, "Filter"),
+                                 ("g", GraphsScreen, "Zoom")):
+            await pilot.pause(0.3)      # (the graphs' stream never ends: no settle())
+            resized.clear()
+            await pilot.press(key)
+            await settle(pilot, lambda k=kind: isinstance(app.screen, k), rounds=500)
+            await settle(pilot, lambda s=shows: s in _text(app).splitlines()[-1], rounds=200)
+            assert not app.screen.query(Footer), kind.__name__
+            assert app.screen.query(ScreenFooter), kind.__name__
+            assert shows in _text(app).splitlines()[-1], _text(app)
+            await pilot.press("escape")
+            await settle(pilot, lambda: app.screen is dash)
+            await pilot.pause(0.3)
+            assert not resized, (kind.__name__, resized)
+
+
+async def test_the_clock_reads_the_running_containers_again_once_a_minute(engine, busybox):
+    """The clock reads the running containers' records again, so that the engine notices a
+    monitor that died; it did so on every tick (every 5 or 20 s), which with 50 running was a
+    fifth of an idle dashboard's CPU. Ticks within MONITOR_LOOK of that read don't."""
+    from tui.screens import dashboard_feed
+    _sleepers(engine, busybox, ["looked1", "looked2"])
+    app = make_app(engine)
+    async with running(app, size=(160, 48)) as pilot:
+        dash = dashboard(app)
+        await settle(pilot, lambda: len(dash.table().rows_by_key) == 2)
+        await settle(pilot)
+        reads = []
+        real = engine.container
+
+        def counted(ref):
+            reads.append(ref)
+            return real(ref)
+        engine.container = counted
+        dash._clock_tick()
+        await settle(pilot, lambda: len(reads) >= 2)
+        await settle(pilot)
+        assert len(reads) == 2, reads
+        dash._clock_tick()               # the next tick, well within MONITOR_LOOK
+        await pilot.pause(0.3)
+        await settle(pilot)
+        assert len(reads) == 2, reads
+        dash._monitor_look -= dashboard_feed.MONITOR_LOOK
+        dash._clock_tick()               # a minute on
+        await settle(pilot, lambda: len(reads) >= 4)
+        assert len(reads) == 4, reads
+
+
+async def test_graphs_drawn_from_the_same_figures_are_not_drawn_again(engine, busybox):
+    """Each stats tick redrew the detail pane's graphs, all their bars, to find that an idle
+    container's flat lines had not moved; the lines are kept with the figures they were
+    drawn from and reused while those are the same."""
+    from types import SimpleNamespace
+    _sleepers(engine, busybox, ["flat"])
+    app = make_app(engine, live=False)
+    async with running(app, size=(160, 48)) as pilot:
+        dash = dashboard(app)
+        await select(pilot, app, "flat")
+        await pilot.press("right_square_bracket")       # the stats tab: the graphs
+        await settle(pilot)
+        graphs = dash.query_one("#detail-graphs")
+        first = graphs.render_lines_text()
+        assert graphs.render_lines_text() is first
+        sample = SimpleNamespace(id="x", name="flat", memory_limit=0, cpu_limit=0.0,
+                                 limits_note="", cpu_percent=50.0, memory_usage=1 << 20,
+                                 time=1.0, net_rx=0, net_tx=0, block_read=0, block_write=0)
+        graphs.history.add(sample)
+        moved = graphs.render_lines_text()
+        assert moved is not first and moved != first
+
+
+async def test_the_footer_draws_its_line_again_only_when_its_keys_change(engine, busybox):
+    """Every focus change (two a pane switch) asks the footer to draw again, mostly for the
+    same keys: it reuses the line it drew for them, and draws anew when they change."""
+    from tui.widgets.footer import KeyFooter
+    _sleepers(engine, busybox, ["footed"])
+    app = make_app(engine, live=False)
+    async with running(app, size=(160, 48)) as pilot:
+        footer = dashboard(app).query_one(KeyFooter)
+        await settle(pilot)
+        drawn = footer.render()
+        assert footer.render() is drawn
+        footer.set_pane("images")
+        assert footer.render().plain != drawn.plain

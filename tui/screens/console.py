@@ -16,16 +16,18 @@ import os
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import Footer, Static, TabbedContent, TabPane
+from textual.widgets import Static, TabbedContent, TabPane
 
+from ..widgets.footer import ScreenFooter
 from ..widgets.terminal import AttachSession, PtySession, TerminalWidget, exec_argv
+from .screen_size import LaidOutOnce
 
 NAME = "berth-console"
 MAX_CONSOLES = 8
 """Consoles open at once (each is a process and a pty)."""
 
 
-class ConsoleScreen(Screen):
+class ConsoleScreen(LaidOutOnce, Screen):
     """Tabs of exec consoles."""
 
     DEFAULT_CSS = """
@@ -75,7 +77,7 @@ class ConsoleScreen(Screen):
     def compose(self) -> ComposeResult:
         yield Static("", id="console-title", markup=False)
         yield TabbedContent(id="consoles")
-        yield Footer(show_command_palette=False)
+        yield ScreenFooter()
 
     def on_mount(self) -> None:
         self._update_title()

@@ -18,9 +18,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Log, Static
+from textual.widgets import Input, Log, Static
 
 from ..textfilter import compile_filter
+from ..widgets.footer import ScreenFooter
+from .screen_size import LaidOutOnce
 
 MAX_EVENTS = 5000
 BACKLOG = 3600.0     # seconds of history shown on opening
@@ -43,7 +45,7 @@ def short_line(ev) -> str:
     return HEX_ID.sub(r"\1", f"{stamp} {ev.type:<9} {ev.action:<10} {ev.id}{event_attrs(ev)}")
 
 
-class EventsScreen(Screen):
+class EventsScreen(LaidOutOnce, Screen):
     """The engine's events, following."""
 
     DEFAULT_CSS = """
@@ -77,7 +79,7 @@ class EventsScreen(Screen):
         yield Log(max_lines=MAX_EVENTS, id="events-log", auto_scroll=True)
         yield Input(placeholder="filter: text, or ~regex   (enter keeps it, esc clears)",
                     id="events-filter")
-        yield Footer(show_command_palette=False)
+        yield ScreenFooter()
 
     def on_mount(self) -> None:
         self.query_one("#events-filter").display = False

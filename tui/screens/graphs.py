@@ -16,13 +16,15 @@ from textual.binding import Binding
 from textual.containers import Grid, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from ..host_label import where
+from ..widgets.footer import ScreenFooter
 from ..widgets.graphs import CARD_HEIGHT, ContainerGraphs
 from ..widgets.header import HostHeader
 from ..widgets.history import HistoryBook
 from .dashboard_feed import STATS_INTERVAL
+from .screen_size import LaidOutOnce
 
 NAME = "berth-graphs"
 INTERVAL = 1.0
@@ -32,7 +34,7 @@ DASHBOARD_EVERY = max(1, round(STATS_INTERVAL / INTERVAL))
 RESORT_TICKS = 5       # re-sort by heat every few seconds, not every tick (cards would jump)
 
 
-class GraphsScreen(Screen):
+class GraphsScreen(LaidOutOnce, Screen):
     """CPU, memory, network and block I/O over time for every running container."""
 
     DEFAULT_CSS = """
@@ -101,7 +103,7 @@ class GraphsScreen(Screen):
         with VerticalScroll(id="graphs-scroll"):
             yield Static("no running containers", id="graphs-empty")
             yield Grid(id="graphs-grid")
-        yield Footer(show_command_palette=False)
+        yield ScreenFooter()
 
     def on_mount(self) -> None:
         scroll = self.query_one("#graphs-scroll")
@@ -281,7 +283,7 @@ class GraphsScreen(Screen):
         self.app.push_screen(GraphDetailScreen(self, cid))
 
 
-class GraphDetailScreen(Screen):
+class GraphDetailScreen(LaidOutOnce, Screen):
     """One container's graphs as tall as the terminal allows, following the same history."""
 
     DEFAULT_CSS = """
@@ -314,7 +316,7 @@ class GraphDetailScreen(Screen):
         yield Static("", id="graph-detail-status", markup=False)
         yield ContainerGraphs(self.cid, history, self.graphs.coarse, fill=True,
                               id="graph-detail")
-        yield Footer(show_command_palette=False)
+        yield ScreenFooter()
 
     def on_mount(self) -> None:
         self._status()

@@ -10,7 +10,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
+
+from ..widgets.footer import ScreenFooter
+from .screen_size import LaidOutOnce
 
 
 def history_table(rows: list[dict], now: float) -> Table:
@@ -41,7 +44,7 @@ def history_table(rows: list[dict], now: float) -> Table:
     return t
 
 
-class HistoryScreen(Screen):
+class HistoryScreen(LaidOutOnce, Screen):
     """One image's history; escape or q goes back."""
 
     DEFAULT_CSS = """
@@ -67,7 +70,7 @@ class HistoryScreen(Screen):
                      id="history-title")
         with VerticalScroll(id="history-body"):
             yield Static("reading…", id="history-table")
-        yield Footer(show_command_palette=False)
+        yield ScreenFooter()
 
     def on_mount(self) -> None:
         self.query_one("#history-body").focus()

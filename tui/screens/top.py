@@ -7,13 +7,16 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
+
+from ..widgets.footer import ScreenFooter
+from .screen_size import LaidOutOnce
 
 INTERVAL = 2.0
 """Seconds between two reads of the processes (as the stats refresh)."""
 
 
-class TopScreen(Screen):
+class TopScreen(LaidOutOnce, Screen):
     """A container's processes, refreshed while the screen shows."""
 
     DEFAULT_CSS = """
@@ -34,7 +37,7 @@ class TopScreen(Screen):
     def compose(self) -> ComposeResult:
         yield Static(f" top  {self.container_name}   reading…", id="top-title", markup=False)
         yield DataTable(id="top-table", cursor_type="row", zebra_stripes=True)
-        yield Footer(show_command_palette=False)
+        yield ScreenFooter()
 
     def on_mount(self) -> None:
         self.query_one(DataTable).focus()

@@ -43,6 +43,7 @@ class KeyFooter(Static):
     def __init__(self, pane: str = "containers", **kwargs) -> None:
         super().__init__(**kwargs)
         self.pane = pane
+        self._drawn: tuple | None = None
 
     def on_mount(self) -> None:
         self.screen.bindings_updated_signal.subscribe(self, lambda _screen: self.refresh())
@@ -80,10 +81,16 @@ class KeyFooter(Static):
 
     def render(self) -> Text:
         key_style = _key_style(self.app)
+        keys, width = self.keys(), self.size.width or 80
+        drawn = (keys, width, key_style)
+        if self._drawn is not None and self._drawn[0] == drawn:
+            return self._drawn[1]     # each focus change asks again, mostly for the same keys
         tail = Text()
         tail.append(" ? ", style=key_style)
         tail.append("more")
-        return key_line(self.keys(), self.size.width or 80, key_style, tail)
+        text = key_line(keys, width, key_style, tail)
+        self._drawn = (drawn, text)
+        return text
 
     def on_resize(self) -> None:
         self.refresh()

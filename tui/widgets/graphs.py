@@ -88,6 +88,8 @@ class ContainerGraphs(Widget, can_focus=True):
         self._title = f" {history.name} "
         self.border_title = self._title
         self._cache: tuple[tuple[int, int], list] | None = None
+        self._drawn: tuple[tuple, list] | None = None
+        """The last lines render_lines_text made, with what they were made from."""
 
     @property
     def graph_rows(self) -> int:
@@ -111,6 +113,8 @@ class ContainerGraphs(Widget, can_focus=True):
             return
         old, lines = self._cache, self.render_lines_text()
         self._cache = ((width, height), lines)
+        if old is not None and old[1] is lines and old[0] == (width, height):
+            return      # drawn from the same figures: nothing moved
         if old is None or old[0] != (width, height) or len(old[1]) != len(lines):
             self.refresh()
             return
@@ -196,14 +200,19 @@ class ContainerGraphs(Widget, can_focus=True):
             return Style()
 
     def render_lines_text(self) -> list[list[tuple[str, Style]]]:
-        """The card as lines of (text, style) pieces."""
+        """The card as lines of (text, style) pieces; the same list again while what it is
+        drawn from is the same (an idle container's flat lines, tick after tick)."""
         width = max(2, self.size.width)
         half = max(1, (width - 1) // 2)
         base = self.rich_style
-        muted = base + Style(dim=True)
         height = self.graph_rows
+        layout = self._layout(width)
+        key = (width, height, self.fill, base, self.app.theme, layout)
+        if self._drawn is not None and self._drawn[0] == key:
+            return self._drawn[1]
+        muted = base + Style(dim=True)
         lines: list[list[tuple[str, Style]]] = []
-        for section, graphs in self._layout(width):
+        for section, graphs in layout:
             w = width if len(graphs) == 1 else half
             labels, rowsets = [], []
             for label, var, values, top, limit in graphs:
@@ -231,6 +240,7 @@ class ContainerGraphs(Widget, can_focus=True):
                 lines.append(_join([rs[r] for rs in rowsets], muted))
         if self.fill:
             lines.append([(self.time_axis(width), muted)])
+        self._drawn = (key, lines)
         return lines
 
     def render_line(self, y: int) -> Strip:

@@ -71,12 +71,15 @@ class Series:
         self.fold = fold
         self._pending: list[float] = []
 
-    def add(self, value: float) -> None:
-        self.fine.append(value)
-        self._pending.append(value)
-        if len(self._pending) >= self.fold:
-            self.coarse.append(sum(self._pending) / len(self._pending))
-            self._pending = []
+    def add(self, value: float, repeat: int = 1) -> None:
+        """Record ``value`` as ``repeat`` points."""
+        fine, pending = self.fine, self._pending
+        for _ in range(repeat):
+            fine.append(value)
+            pending.append(value)
+            if len(pending) >= self.fold:
+                self.coarse.append(sum(pending) / len(pending))
+                pending.clear()
 
     @property
     def last(self) -> float:
@@ -117,9 +120,9 @@ class ContainerHistory:
             dt = counters[0] - prev[0]
             rates = [max(0.0, (c - p) / dt) for c, p in zip(counters[1:], prev[1:])]
         values.update(zip(("net_rx", "net_tx", "blk_read", "blk_write"), rates))
+        series = self.series
         for name, value in values.items():
-            for _ in range(repeat):
-                self.series[name].add(value)
+            series[name].add(value, repeat)
 
     def __getitem__(self, metric: str) -> Series:
         return self.series[metric]

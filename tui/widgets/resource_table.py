@@ -17,6 +17,7 @@ from textual.message import Message
 from textual.widgets import DataTable
 
 from .rows import DROP_ORDER, MARK, Column, Row
+from .table_drawing import KeptDrawing
 
 
 def _cell_key(cell: Any) -> Any:
@@ -35,7 +36,7 @@ def _state_of(model) -> tuple:
     return (state.status, state.started_at, state.finished_at)
 
 
-class ResourceTable(DataTable):
+class ResourceTable(KeptDrawing):
     """One pane's table of containers, images, volumes or networks."""
 
     BINDINGS = [
@@ -55,8 +56,6 @@ class ResourceTable(DataTable):
         self.columns_spec = tuple(columns)
         self.rows_by_key: dict[str, Row] = {}
         """The rows on screen, by key."""
-        self._cells_drawn: dict[tuple, tuple[Any, Any]] = {}
-        """Rendered cells by position and look, each with the value it was rendered from."""
         self.marked: set[str] = set()
         """Keys of the rows marked with space."""
         self.sort_index = 0
@@ -305,42 +304,6 @@ class ResourceTable(DataTable):
             first = cells[at].copy() if isinstance(cells[at], Text) else Text(str(cells[at]))
             cells[at] = first.append(f" {text}", style="italic")
         return tuple(cells)
-
-    # --- drawing ------------------------------------------------------------------------------
-
-    CELLS_DRAWN_MAX = 20000
-
-    def _render_cell(self, row_index: int, column_index: int, base_style, width: int,
-                     cursor: bool = False, hover: bool = False):
-        """A rendered cell, reused while the cell holds the same value.
-
-        DataTable keys its cell cache on one table-wide update count, so a single changed cell
-        renders every cell on screen again: with 50 running containers the stats tick changes
-        a few cells a row, and rendering 500 cells through Rich was most of the idle dashboard's
-        CPU. Here a cell is rendered again only when its value object, its place or its look
-        changed (update_rows always puts in new objects, never edits one in place)."""
-        try:
-            row_key = self._row_locations.get_key(row_index) if row_index >= 0 else None
-            column_key = self._column_locations.get_key(column_index)
-            value = self._data[row_key][column_key] if row_key is not None else None
-        except (AttributeError, KeyError, TypeError):   # header, labels or textual changed
-            row_key = None
-        if row_key is None:
-            return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
-        key = (row_key, column_key, row_index, column_index, base_style, width, cursor, hover,
-               self._show_hover_cursor, self.show_cursor, self._pseudo_class_state)
-        hit = self._cells_drawn.get(key)
-        if hit is not None and hit[0] is value:
-            return hit[1]
-        lines = super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
-        if len(self._cells_drawn) >= self.CELLS_DRAWN_MAX:
-            self._cells_drawn.clear()
-        self._cells_drawn[key] = (value, lines)
-        return lines
-
-    def _clear_caches(self) -> None:
-        super()._clear_caches()
-        self._cells_drawn.clear()
 
     def update_rows(self, rows: Sequence[Row]) -> None:
         """Update rows already on screen (a stats tick): no rows come or go."""
