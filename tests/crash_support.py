@@ -103,6 +103,17 @@ def monitors(root: str) -> set[int]:
     return {p for p, m in root_processes(root).items() if m == "monitor"}
 
 
+def monitors_settle(root: str, expected: set[int], timeout: float = 5.0) -> set[int]:
+    """The root's monitors once they are ``expected`` (or what they are after ``timeout``). A
+    start launches its monitor before it reads the container (process.launch_early); when it
+    refuses, that unused monitor exits only on reading EOF after its own boot, a few ms after
+    the CLI has: a second monitor that really holds the container stays, and fails the test."""
+    deadline = time.monotonic() + timeout
+    while (found := monitors(root)) != expected and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return found
+
+
 def cgroup_pids(root: str, cid: str) -> list[int]:
     from engine.paths import Paths
     from engine.runtime import cgroups

@@ -14,7 +14,7 @@ import sys
 import time
 
 from crash_support import (alive, cdir, cid_of, free_port, has_cgroup, leases, left_on_host,
-                           monitor_of, monitors, read_state, root_processes)
+                           monitor_of, monitors, monitors_settle, read_state, root_processes)
 from helpers import REPO, cleanup_root
 from runtime_support import wait_for
 
@@ -107,7 +107,7 @@ def test_a_killed_rm_leaves_removal_in_progress_which_start_refuses(run, root):
     p = run("start", "doomed", check=False)
     assert p.returncode == 125
     assert "container is marked for removal and cannot be started" in p.stderr
-    assert not monitors(root)
+    assert monitors_settle(root, set()) == set()
     run("rm", "-f", "doomed")
     assert run("ps", "-aq").stdout == ""
     assert left_on_host(root) == []

@@ -11,7 +11,7 @@ import urllib.request
 import pytest
 
 from crash_support import (alive, cdir, cgroup_pids, cid_of, free_port, left_on_host,
-                           monitor_of, monitors)
+                           monitor_of, monitors_settle)
 from runtime_support import wait_for
 
 DAMAGE = {
@@ -89,7 +89,7 @@ def test_lost_state_of_a_running_container(run, root, how):
     assert "state.json" in ps.stderr and cid[:12] in ps.stderr
     # start must not launch a second copy into the same cgroup
     run("start", "victim")
-    assert monitors(root) == {monitor}
+    assert monitors_settle(root, {monitor}) == {monitor}
     assert sorted(cgroup_pids(root, cid)) == procs
     info = json.loads(run("inspect", "victim").stdout)[0]
     assert info["State"]["Running"] is True and info["State"]["Pid"] == procs[0]
