@@ -184,7 +184,7 @@ def claim_root(prefix: str) -> str:
 def release_root(d: str) -> list[str]:
     """Remove everything root ``d`` made on the host, then the root and its claim."""
     found = cleanup_root(d)
-    shutil.rmtree(d, ignore_errors=True)
+    _remove_root(d)
     fd = _claims.pop(d, None)
     try:
         os.unlink(f"{d}.owner")
@@ -193,6 +193,18 @@ def release_root(d: str) -> list[str]:
     if fd is not None:
         os.close(fd)
     return found
+
+
+def _remove_root(d: str) -> None:
+    """Delete root ``d``, then its run directory again: a berth process that opened the root
+    between cleanup_root's removal of the run directory and the root's (a monitor's teardown, a
+    reaper) made the run directory anew (the store makes it when a reboot emptied /run), and a
+    full suite left one empty ``/run/berth-XXXX/c`` behind."""
+    from engine.paths import DEFAULT_RUN, default_run
+    shutil.rmtree(d, ignore_errors=True)
+    run = default_run(os.path.abspath(d))
+    if run != DEFAULT_RUN:   # only the root's own suffixed run directory, never the shared one
+        shutil.rmtree(run, ignore_errors=True)
 
 
 def sweep_abandoned_roots() -> list[str]:
@@ -215,7 +227,7 @@ def sweep_abandoned_roots() -> list[str]:
             d = owner[:-len(".owner")]
             if os.path.isdir(d):
                 cleanup_root(d)
-                shutil.rmtree(d, ignore_errors=True)
+                _remove_root(d)
             os.unlink(owner)
             swept.append(d)
         finally:

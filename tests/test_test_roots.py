@@ -45,3 +45,28 @@ def test_a_killed_runs_root_is_swept_with_its_bridge_and_a_live_one_is_kept():
         if dead and os.path.exists(dead):
             release_root(dead)
     assert not os.path.exists(live + ".owner")
+
+
+def test_a_run_directory_made_again_after_cleanup_goes_with_the_root(monkeypatch):
+    """A berth process that opens the root after cleanup_root removed its run directory (a
+    monitor's teardown, a network reaper) makes it anew; releasing the root removes it too."""
+    import helpers
+    from engine import Engine
+    from engine.paths import Paths
+    d = claim_root("berth-test-late-")
+    run = Paths.from_env(d).run
+    real = helpers.cleanup_root
+
+    def cleanup_then_a_late_opener(root):
+        found = real(root)
+        Engine(root)   # the store makes the run directory again, as after a reboot
+        return found
+    monkeypatch.setattr(helpers, "cleanup_root", cleanup_then_a_late_opener)
+    try:
+        release_root(d)
+        assert not os.path.exists(d)
+        assert not os.path.exists(run)
+    finally:
+        import shutil
+        shutil.rmtree(run, ignore_errors=True)
+        shutil.rmtree(d, ignore_errors=True)
