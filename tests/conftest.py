@@ -9,7 +9,7 @@ import subprocess
 import pytest
 
 from helpers import (ALPINE_ROOTFS, BUSYBOX_MUSL, berth, claim_root, cleanup_root,  # noqa: F401
-                     release_root, sweep_abandoned_roots)
+                     release_root, sweep_abandoned_roots, sweep_released_runs)
 from rootless_support import loaded_user, rootless_other, rootless_user  # noqa: F401 (one user per session)
 
 if os.geteuid() != 0:  # pragma: no cover
@@ -22,6 +22,13 @@ def pytest_sessionstart(session):
     swept = sweep_abandoned_roots()
     if swept:
         print(f"removed {len(swept)} test roots a killed run left behind")
+
+
+def pytest_sessionfinish(session):
+    """A released root's run directory that came back meanwhile goes too (tests/helpers.py)."""
+    again = sweep_released_runs()
+    if again:
+        print(f"removed {len(again)} run directories made again after their root was released")
 
 
 @pytest.fixture

@@ -205,6 +205,21 @@ def _remove_root(d: str) -> None:
     run = default_run(os.path.abspath(d))
     if run != DEFAULT_RUN:   # only the root's own suffixed run directory, never the shared one
         shutil.rmtree(run, ignore_errors=True)
+        _released_runs.add(run)
+
+
+_released_runs: set[str] = set()
+"""Run directories of the roots this process released, for sweep_released_runs."""
+
+
+def sweep_released_runs() -> list[str]:
+    """At the end of a session: the run directories of roots released earlier that something
+    made again since (a thread of a test's dashboard or engine still at work when its root went),
+    removed by their exact names; the ones removed."""
+    again = sorted(r for r in _released_runs if os.path.isdir(r))
+    for run in again:
+        shutil.rmtree(run, ignore_errors=True)
+    return again
 
 
 def sweep_abandoned_roots() -> list[str]:

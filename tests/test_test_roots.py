@@ -70,3 +70,20 @@ def test_a_run_directory_made_again_after_cleanup_goes_with_the_root(monkeypatch
         import shutil
         shutil.rmtree(run, ignore_errors=True)
         shutil.rmtree(d, ignore_errors=True)
+
+
+def test_a_run_directory_made_after_the_release_goes_at_the_session_end():
+    """What comes back later still (a worker thread of a finished test opening its root) is
+    swept by the session's end, by name."""
+    from engine.paths import Paths
+    from helpers import sweep_released_runs
+    d = claim_root("berth-test-later-")
+    run = Paths.from_env(d).run
+    release_root(d)
+    os.makedirs(os.path.join(run, "c"))
+    try:
+        assert run in sweep_released_runs()
+        assert not os.path.exists(run)
+    finally:
+        import shutil
+        shutil.rmtree(run, ignore_errors=True)
