@@ -16,7 +16,8 @@ from .runtime.names import check_alias, check_hostname, check_search_domain, sho
 def validate_config(config) -> None:
     """Raise InvalidArgument (with Docker's message where Docker has one) for the first value of
     ``config`` that can't be used; normalises the MAC address to Docker's form."""
-    from .options import validate_env, validate_labels, validate_resources
+    from .options import validate_env, validate_labels
+    from .resource_options import validate_resources
     _check_image(config.image)
     validate_resources(config.resources, config.oom_score_adj)
     if config.hostname:

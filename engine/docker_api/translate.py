@@ -141,7 +141,7 @@ _BLOCK_DEVICES = {"BlkioWeightDevice": ("blkio_weight_device", "Weight"),
 
 
 def _block_devices(host: dict) -> dict:
-    from .. import options
+    from .. import resource_options as options
     out = {}
     for key, (field, value_key) in _BLOCK_DEVICES.items():
         entries = host.get(key) or []
@@ -200,6 +200,7 @@ def container_config(body: dict) -> tuple[ContainerConfig, bool]:
     """(ContainerConfig, entrypoint_set) from a ``POST /containers/create`` body."""
     from .. import options
     from ..healthconfig import from_docker
+    from ..resource_options import parse_oom_score_adj
     host = body.get("HostConfig") or {}
     _refuse_unsupported(host)
     if not body.get("Image"):
@@ -246,7 +247,7 @@ def container_config(body: dict) -> tuple[ContainerConfig, bool]:
                                          (log.get("Config") or {}).items()]),
         log_driver=log.get("Type") or "json-file",
         volumes_from=list(host.get("VolumesFrom") or []),
-        oom_score_adj=options.parse_oom_score_adj(host.get("OomScoreAdj") or 0),
+        oom_score_adj=parse_oom_score_adj(host.get("OomScoreAdj") or 0),
         healthcheck=from_docker(body.get("Healthcheck")), shell=_strslice(body.get("Shell")))
     for u in config.ulimits:
         options.parse_ulimit(f"{u.name}={u.soft}:{u.hard}")

@@ -68,7 +68,7 @@ def update(engine, ref: str, changes: dict, restart_policy: RestartPolicy | None
            ) -> Container:
     """Apply ``changes`` (Resources field -> new value) and ``restart_policy`` to ``ref``."""
     import fcntl
-    from ..options import validate_resources
+    from ..resource_options import validate_resources
     from . import records
     c = engine.container(ref)
     d = engine.paths.container_dir(c.id)

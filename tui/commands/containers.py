@@ -450,7 +450,8 @@ def cmd_update(args) -> int:
     from engine import options
     from engine.errors import InvalidArgument
     if args.kernel_memory:
-        raise InvalidArgument(options.KERNEL_MEMORY_REFUSED)
+        from engine.resource_options import KERNEL_MEMORY_REFUSED
+        raise InvalidArgument(KERNEL_MEMORY_REFUSED)
     changes = {
         "memory": options.parse_size(args.memory, "--memory") if args.memory else 0,
         "memory_reservation": (options.parse_size(args.memory_reservation,

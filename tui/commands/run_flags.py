@@ -144,7 +144,8 @@ def build_config(args):
         raise InvalidArgument(f'error looking up volume plugin {args.volume_driver}: plugin '
                               f'"{args.volume_driver}" not found')
     if getattr(args, "oom_score_adj", None) is not None:
-        config.oom_score_adj = options.parse_oom_score_adj(args.oom_score_adj)
+        from engine.resource_options import parse_oom_score_adj
+        config.oom_score_adj = parse_oom_score_adj(args.oom_score_adj)
     if args.shm_size:
         config.shm_size = options.parse_shm_size(args.shm_size)
     if config.restart_policy.name != "no" and config.auto_remove:
@@ -183,7 +184,7 @@ def int_flags(args) -> dict[str, int]:
 def _device_limits(args, res) -> None:
     """--blkio-weight-device and --device-{read,write}-{bps,iops} into ``res``; --kernel-memory
     refused as Docker deprecated it."""
-    from engine import options
+    from engine import resource_options as options
     from engine.errors import InvalidArgument
     if getattr(args, "kernel_memory", None):
         raise InvalidArgument(options.KERNEL_MEMORY_REFUSED)

@@ -63,7 +63,7 @@ def parse_changes(container, values: dict[str, str]):
     from engine import options
     from engine.errors import InvalidArgument
     from engine.models import Resources
-    from engine.options import validate_resources
+    from engine.resource_options import validate_resources
     from engine.public import merge_resources as merge
     before = current_values(container)
     parsers = {
