@@ -128,6 +128,9 @@ def test_the_network_reaper_never_makes_a_deleted_root_again(run, root):
     run("run", "--rm", "busybox", "true", env=env)
     reapers = [p for p, m in root_processes(root).items() if m == "reaper"]
     assert reapers
+    # run --rm tells its exit code once the container is renamed away and its monitor
+    # deletes the bytes after: the root goes once that is done, the reaper still waiting
+    assert monitors_settle(root, set()) == set()
     shutil.rmtree(root)
     wait_for(lambda: not any(alive(p) for p in reapers), timeout=30, what="the reaper to end")
     assert not os.path.exists(root)
