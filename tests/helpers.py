@@ -183,8 +183,7 @@ def claim_root(prefix: str) -> str:
 
 def release_root(d: str) -> list[str]:
     """Remove everything root ``d`` made on the host, then the root and its claim."""
-    found = cleanup_root(d)
-    _remove_root(d)
+    found = remove_root(d)
     fd = _claims.pop(d, None)
     try:
         os.unlink(f"{d}.owner")
@@ -195,11 +194,20 @@ def release_root(d: str) -> list[str]:
     return found
 
 
-def _remove_root(d: str) -> None:
-    """Delete root ``d``, then its run directory again: a berth process that opened the root
-    between cleanup_root's removal of the run directory and the root's (a monitor's teardown, a
-    reaper) made the run directory anew (the store makes it when a reboot emptied /run), and a
-    full suite left one empty ``/run/berth-XXXX/c`` behind."""
+def remove_root(d: str) -> list[str]:
+    """cleanup_root(d), then delete root ``d`` and its run directory again; returns what
+    cleanup_root found. Every test, bench or tool that made a root of its own deletes it with
+    this: a berth process that opened the root between cleanup_root's removal of the run
+    directory and the root's (a monitor's teardown, a reaper, a dashboard's thread) made the run
+    directory anew (the store makes it when a reboot emptied /run), and full suites left an
+    empty ``/run/berth-XXXX/c`` behind."""
+    found = cleanup_root(d)
+    _forget_root(d)
+    return found
+
+
+def _forget_root(d: str) -> None:
+    """Delete root ``d`` (cleaned up already), then its own run directory."""
     from engine.paths import DEFAULT_RUN, default_run
     shutil.rmtree(d, ignore_errors=True)
     run = default_run(os.path.abspath(d))
@@ -241,8 +249,7 @@ def sweep_abandoned_roots() -> list[str]:
                 continue            # its run is alive
             d = owner[:-len(".owner")]
             if os.path.isdir(d):
-                cleanup_root(d)
-                _remove_root(d)
+                remove_root(d)
             os.unlink(owner)
             swept.append(d)
         finally:

@@ -23,7 +23,7 @@ pytestmark = pytest.mark.xdist_group("dashboard-snapshots")
 @pytest.fixture
 def snap_engine():
     from engine import Engine
-    from helpers import cleanup_root
+    from helpers import remove_root
     root = "/var/tmp/berth-snapshot-root"
     shutil.rmtree(root, ignore_errors=True)
     os.makedirs(root)
@@ -33,8 +33,7 @@ def snap_engine():
             engine.create_volume(name, labels={"app": "demo"})
         yield engine
     finally:
-        cleanup_root(root)
-        shutil.rmtree(root, ignore_errors=True)
+        remove_root(root)
 
 
 def app_for(engine, theme="berth-dark"):

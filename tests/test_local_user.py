@@ -21,7 +21,7 @@ import time
 
 import pytest
 
-from helpers import REPO, cleanup_root
+from helpers import REPO, remove_root
 
 from engine.paths import Paths
 
@@ -60,7 +60,7 @@ def root():
     try:
         yield d
     finally:
-        cleanup_root(d)
+        remove_root(d)
         shutil.rmtree(parent, ignore_errors=True)
 
 

@@ -166,8 +166,9 @@ def test_a_pull_that_fills_the_disk_says_so_and_leaves_nothing(big, loop_device,
                 for f in files if not f.startswith("pull-")]
         assert left == []
     finally:
-        from helpers import cleanup_root
+        from helpers import cleanup_root, remove_root
         try:
             cleanup_root(root)
         finally:
             subprocess.run(["umount", root], capture_output=True)
+            remove_root(root)

@@ -7,6 +7,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from helpers import REPO, claim_root, release_root, root_links, sweep_abandoned_roots
 
 KILLED_RUN = """
@@ -47,13 +49,21 @@ def test_a_killed_runs_root_is_swept_with_its_bridge_and_a_live_one_is_kept():
     assert not os.path.exists(live + ".owner")
 
 
-def test_a_run_directory_made_again_after_cleanup_goes_with_the_root(monkeypatch):
+@pytest.mark.parametrize("how", ["release_root", "remove_root"])
+def test_a_run_directory_made_again_after_cleanup_goes_with_the_root(monkeypatch, how):
     """A berth process that opens the root after cleanup_root removed its run directory (a
-    monitor's teardown, a network reaper) makes it anew; releasing the root removes it too."""
+    monitor's teardown, a network reaper) makes it anew; releasing a claimed root removes it
+    too, and so does remove_root, which roots made otherwise (the snapshots' fixed root,
+    screenshots, benches) are deleted with."""
+    import tempfile
+
     import helpers
     from engine import Engine
     from engine.paths import Paths
-    d = claim_root("berth-test-late-")
+    if how == "release_root":
+        d = claim_root("berth-test-late-")
+    else:
+        d = tempfile.mkdtemp(prefix="berth-test-late-", dir="/var/tmp")
     run = Paths.from_env(d).run
     real = helpers.cleanup_root
 
@@ -63,7 +73,7 @@ def test_a_run_directory_made_again_after_cleanup_goes_with_the_root(monkeypatch
         return found
     monkeypatch.setattr(helpers, "cleanup_root", cleanup_then_a_late_opener)
     try:
-        release_root(d)
+        (release_root if how == "release_root" else helpers.remove_root)(d)
         assert not os.path.exists(d)
         assert not os.path.exists(run)
     finally:

@@ -364,11 +364,10 @@ def main() -> int:
                     print(f"screenshots: remove {c.name}: {e}", file=sys.stderr)
         try:
             sys.path.insert(0, str(REPO / "tests"))
-            from helpers import cleanup_root
-            cleanup_root(root)
-        except ImportError:
-            pass
-        shutil.rmtree(root, ignore_errors=True)
+            from helpers import remove_root
+            remove_root(root)
+        except ImportError:   # no tests/ beside an installed tui: the root itself at least
+            shutil.rmtree(root, ignore_errors=True)
     return 0
 
 
