@@ -123,3 +123,131 @@ def test_connection_and_the_cli_over_a_cluster(cluster, node, home, tmp_path):
     # a container engine's verbs refuse a cluster, and a cluster's verbs a container engine
     p = berth(home, "kube", "pods")
     assert p.returncode == 125 and "kube://" in p.stderr, p.stderr
+
+
+def _app(home):
+    from engine import connections
+    from tui.config import Config
+    from tui.hosts import HostsApp
+    return HostsApp(connections.find("k8s").connect(), "k8s", config=Config(), live=False)
+
+
+def names_in(app, kind: str = "pods") -> list[str]:
+    return sorted(r.model["metadata"]["name"] for r in app.screen.table(kind).rows_in_order()
+                  if r.model["metadata"].get("namespace") == "default")
+
+
+async def wait(pilot, cond, seconds: float = 60) -> bool:
+    import time
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if cond():
+            return True
+        await pilot.pause(0.05)
+    return cond()
+
+
+async def test_the_dashboard_follows_the_cluster_and_acts_on_it(cluster, node, home):
+    from tui.screens.confirm import ConfirmScreen
+    from tui.screens.inspect import InspectScreen
+    from tui.screens.kube import KubeScreen
+    from tui.screens.kube_dialogs import ScaleDialog
+    from tui.screens.logs import LogsScreen
+    from tui.widgets.log_view import LogView
+    pods = web_pods(cluster, 2)
+    app = _app(home)
+    async with running(app) as pilot:
+        screen = app.screen
+        assert isinstance(screen, KubeScreen)
+        assert await wait(pilot, lambda: names_in(app) == pods), names_in(app)
+        row = screen.table().rows_by_key[f"default/{pods[0]}"]
+        cells = [c.plain for c in row.cells]
+        assert cells[2:4] == ["1/1", "Running"] and cells[7] == "berth-d", cells
+        # a watch, not a poll: kubectl's scale shows as a row that comes, then goes
+        cluster.kubectl("scale", "deployment/web", "--replicas=3")
+        assert await wait(pilot, lambda: len(names_in(app)) == 3), names_in(app)
+        cluster.kubectl("scale", "deployment/web", "--replicas=2")
+        assert await wait(pilot, lambda: len([n for n in names_in(app)]) == 2 and all(
+            screen.table().rows_by_key[f"default/{n}"].cells[3].plain == "Running"
+            for n in names_in(app))), names_in(app)
+
+        # l: the pod's logs through the API server
+        pods = names_in(app)
+        screen.table().move_cursor(row=screen.table().get_row_index(f"default/{pods[0]}"))
+        await pilot.press("l")
+        assert isinstance(app.screen, LogsScreen)
+        view = app.screen.query_one(LogView)
+        assert await wait(pilot, lambda: any(f"hello from {pods[0]}" in e.text
+                                             for e in view.entries)), list(view.entries)
+        await pilot.press("escape")
+
+        # i: describe, the pod as the inspect tree, with the events about it
+        await pilot.press("i")
+        assert isinstance(app.screen, InspectScreen)
+        assert await wait(pilot, lambda: app.screen.data is not None, 20), app.screen.error
+        data = app.screen.data
+        assert data["metadata"]["name"] == pods[0] and data["spec"]["nodeName"] == "berth-d"
+        assert any("Scheduled" in e for e in data["events"]), data["events"]
+        labels = [str(n.label) for n in app.screen.query_one("#inspect-tree").root.children]
+        assert any(label.startswith("spec") for label in labels), labels
+        await pilot.press("escape")
+
+        # d: delete, after asking; the controller makes another pod
+        await pilot.press("d")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("y")
+        assert await wait(pilot, lambda: pods[0] not in names_in(app)), names_in(app)
+        assert await wait(pilot, lambda: len(names_in(app)) == 2), names_in(app)
+
+        # s on a deployment: the dialog asks for the replicas and scales it
+        await pilot.press("2")
+        assert [r.key for r in screen.table().rows_in_order()
+                if r.key.startswith("default/")] == ["default/web"]
+        await pilot.press("s")
+        assert isinstance(app.screen, ScaleDialog)
+        await pilot.press("ctrl+a", "ctrl+k", "1", "enter")
+        assert await wait(pilot, lambda: not isinstance(app.screen, ScaleDialog), 20)
+        assert cluster.get("deployment", "web")["spec"]["replicas"] == 1
+        await pilot.press("1")
+        assert await wait(pilot, lambda: len(names_in(app)) == 1), names_in(app)
+        cluster.kubectl("scale", "deployment/web", "--replicas=2")
+
+
+async def test_a_console_in_a_pod(cluster, node, home):
+    from tui.screens.console import ConsoleScreen
+    pods = web_pods(cluster, 2)
+    app = _app(home)
+    async with running(app) as pilot:
+        screen = app.screen
+        assert await wait(pilot, lambda: names_in(app) == pods), names_in(app)
+        screen.table().move_cursor(row=screen.table().get_row_index(f"default/{pods[1]}"))
+        await pilot.press("e")
+        assert await wait(pilot, lambda: isinstance(app.screen, ConsoleScreen), 20)
+        term = app.screen.current()
+        assert await wait(pilot, lambda: "#" in term.text(), 30), term.text()
+        await pilot.press(*"echo in-$(hostname)-$((6*7))", "enter")
+        assert await wait(pilot, lambda: f"in-{pods[1]}-42" in term.text(), 20), term.text()
+        await pilot.press("ctrl+d")
+        assert await wait(pilot, lambda: term.exit_code is not None, 20), term.text()
+        assert term.exit_code == 0
+
+
+async def test_a_cluster_that_drops_shows_so_and_comes_back(cluster, node, home):
+    web_pods(cluster, 2)
+    app = _app(home)
+    async with running(app) as pilot:
+        screen = app.screen
+        header = screen.query_one("#kube-header")
+        assert "connected" in str(header.render())
+        argv = cluster.stop_apiserver()
+        try:
+            assert await wait(pilot, lambda: "DISCONNECTED" in str(header.render()), 30), \
+                str(header.render())
+        finally:
+            cluster.start_apiserver(argv)
+        assert await wait(pilot, lambda: "DISCONNECTED" not in str(header.render()), 30), \
+            str(header.render())
+        # the watches are back: a change made now shows
+        cluster.kubectl("scale", "deployment/web", "--replicas=3")
+        assert await wait(pilot, lambda: len(names_in(app)) == 3), names_in(app)
+    cluster.kubectl("scale", "deployment/web", "--replicas=2")
