@@ -129,7 +129,7 @@ def _app(home):
     from engine import connections
     from tui.config import Config
     from tui.hosts import HostsApp
-    return HostsApp(connections.find("k8s").connect(), "k8s", config=Config(), live=False)
+    return HostsApp(connections.find("k8s").connect(), "k8s", config=Config())
 
 
 def names_in(app, kind: str = "pods") -> list[str]:
@@ -251,3 +251,25 @@ async def test_a_cluster_that_drops_shows_so_and_comes_back(cluster, node, home)
         cluster.kubectl("scale", "deployment/web", "--replicas=3")
         assert await wait(pilot, lambda: len(names_in(app)) == 3), names_in(app)
     cluster.kubectl("scale", "deployment/web", "--replicas=2")
+
+
+async def test_cpu_and_memory_of_pods_on_berth_nodes_and_their_graphs(cluster, node, home):
+    from tui.screens.graphs import GraphsScreen
+    pods = web_pods(cluster, 2)
+    app = _app(home)
+    async with running(app) as pilot:
+        screen = app.screen
+        assert await wait(pilot, lambda: names_in(app) == pods), names_in(app)
+
+        def cells():
+            row = screen.table().rows_by_key.get(f"default/{pods[0]}")
+            return [c.plain for c in row.cells] if row else []
+        # the memory from the first reading of the node's /stats/summary, the CPU from the second
+        assert await wait(pilot, lambda: cells()[8].endswith("m") and cells()[9].endswith("B"),
+                          20), cells()
+        await pilot.press("g")
+        assert isinstance(app.screen, GraphsScreen)
+        book = app.screen.book.by_id
+        assert await wait(pilot, lambda: {f"default/{p}" for p in pods} <= {
+            h.name for h in book.values()}, 20), [h.name for h in book.values()]
+        assert all(h["mem"].last > 0 for h in book.values() if h.name.startswith("default/"))

@@ -66,6 +66,7 @@ class Cluster:
         self.api = KubeClient(self.config)
         self.api.user_agent = "berth-dashboard"
         self._cache = None
+        self._usage = None
         self._lock = threading.Lock()
         self._version = ""
 
@@ -115,6 +116,44 @@ class Cluster:
     @property
     def connected(self) -> bool:
         return self._cache is None or self._cache.connected
+
+    # --- what the graphs and the CPU / memory columns show ---------------------------------------
+
+    def pod_usage(self) -> dict[str, dict]:
+        """CPU (cores) and memory (bytes) of each pod on a berth node (engine/kube/usage.py)."""
+        with self._lock:
+            if self._usage is None:
+                from .usage import PodUsage
+                self._usage = PodUsage(self.api)
+        return self._call(self._usage.sample)
+
+    async def stats(self, ids: list[str] | None = None, interval: float = 1.0, all: bool = False):
+        """As Engine.stats: a list of StatsSample (the pod's uid, named ``NAMESPACE/POD``;
+        ``ids`` are either) every ``interval``
+        (2 s at least: each is a request to every berth node), for the graphs; a cluster
+        away meanwhile gives empty lists until it is back."""
+        import asyncio
+        from ..errors import BerthError
+        from ..models import StatsSample
+        while True:
+            try:
+                usage = await asyncio.to_thread(self.pod_usage)
+            except BerthError:
+                usage = {}
+            yield [StatsSample(id=u["uid"], name=k, time=u["time"], cpu_total_ns=u["cpu_ns"],
+                               cpu_percent=(u["cpu"] or 0.0) * 100, memory_usage=u["memory"])
+                   for k, u in usage.items() if ids is None or k in ids or u["uid"] in ids]
+            await asyncio.sleep(max(interval, 2.0))
+
+    def engine_info(self):
+        """What the graphs' header asks of an engine: where it is."""
+        from types import SimpleNamespace
+        return SimpleNamespace(address=self.label(), host=self.name,
+                               label=lambda: f"Kubernetes {self._version}".strip())
+
+    def host_totals(self) -> dict:
+        from ..errors import NotSupported
+        raise NotSupported("a cluster has no host totals: its nodes' are on each node")
 
     # --- verbs ----------------------------------------------------------------------------------
 

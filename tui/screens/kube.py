@@ -24,6 +24,7 @@ from ..widgets.resource_table import ResourceTable
 
 PANES = ("pods", "deployments", "events")
 AGES_EVERY = 5.0    # seconds between redraws for the ages alone
+USAGE_EVERY = 3.0   # seconds between readings of the berth nodes' /stats/summary
 
 
 class KubeScreen(Screen):
@@ -47,6 +48,10 @@ class KubeScreen(Screen):
         Binding("K", "kill", "Kill", id="kube.kill", show=False),
         Binding("s", "scale", "Scale", id="kube.scale"),
         Binding("e,c", "console", "Shell", id="kube.console"),
+        Binding("g", "graphs", "Graphs", id="kube.graphs", show=False,
+                tooltip="CPU and memory over time of the pods on berth nodes"),
+        Binding("tab", "next_pane(1)", "Next pane", id="kube.next", show=False),
+        Binding("shift+tab", "next_pane(-1)", "Previous pane", id="kube.prev", show=False),
         Binding("j,down", "cursor_down", "Down", show=False),
         Binding("k,up", "cursor_up", "Up", show=False),
     ]
@@ -65,6 +70,8 @@ class KubeScreen(Screen):
         self.namespace = ""              # "" shows every namespace
         self.loaded = False
         self._scheduled = False
+        self.usage: dict[str, dict] = {}
+        """CPU and memory of the pods on berth nodes, by NAMESPACE/POD (the last reading)."""
 
     def compose(self) -> ComposeResult:
         yield Static(id="kube-header")
@@ -80,6 +87,9 @@ class KubeScreen(Screen):
         self._draw()
         self._version()
         self.set_interval(AGES_EVERY, self._draw)
+        if getattr(self.app, "live", True):
+            self.sample_usage()
+            self.set_interval(USAGE_EVERY, self._want_usage)
 
     def on_unmount(self) -> None:
         self.cache.unlisten(self._heard)
@@ -91,6 +101,24 @@ class KubeScreen(Screen):
         except Exception:   # unreachable now: the header says so, the watches retry
             return
         self.app.call_from_thread(self._draw_header)
+
+    def _want_usage(self) -> None:
+        if self.pane_kind == "pods" and self.is_current:   # read only while it is shown
+            self.sample_usage()
+
+    @work(thread=True, group="kube-usage", exclusive=True, exit_on_error=False)
+    def sample_usage(self) -> None:
+        from engine.errors import BerthError
+        try:
+            usage = self.cluster.pod_usage()
+        except BerthError:   # away: the header says so; the figures stay as they were
+            return
+        self.app.call_from_thread(self._got_usage, usage)
+
+    def _got_usage(self, usage: dict) -> None:
+        self.usage = usage
+        if self.pane_kind == "pods":
+            self._draw()
 
     # --- drawing --------------------------------------------------------------------------------
 
@@ -120,7 +148,9 @@ class KubeScreen(Screen):
         now = self.app.clock() if hasattr(self.app, "clock") else __import__("time").time()
         objects = self._in_namespace(self.cache.items(kind))
         if kind == "pods":
-            return [K.pod_row(p, now, self._style) for p in objects]
+            return [K.pod_row(p, now, self._style, self.usage.get(
+                f"{p['metadata'].get('namespace')}/{p['metadata'].get('name')}"))
+                for p in objects]
         if kind == "deployments":
             return [K.deployment_row(d, now, self._style) for d in objects]
         return [K.event_row(e, now, self._style) for e in objects]
@@ -162,6 +192,16 @@ class KubeScreen(Screen):
         self.pane_kind = kind
         self._show_pane()
         self._draw()
+
+    def action_next_pane(self, step: int) -> None:
+        self.action_pane(PANES[(PANES.index(self.pane_kind) + step) % len(PANES)])
+
+    async def action_graphs(self) -> None:
+        """The graphs screen over the pods on berth nodes (their kubelets' stats)."""
+        from .graphs import open_graphs
+        pushed = open_graphs(self.app, self.cluster)
+        if pushed is not None:
+            await pushed
 
     def action_cursor_down(self) -> None:
         self.table().action_cursor_down()

@@ -54,8 +54,11 @@ def pod_row(pod: dict, now: float, style, usage: dict | None = None) -> Row:
     cpu_v = mem_v = -1.0
     if usage:
         from .rows import binary_size
-        cpu_v, mem_v = usage.get("cpu", 0.0), usage.get("memory", 0)
-        cpu, mem = Text(f"{cpu_v * 1000:.0f}m"), Text(binary_size(mem_v))
+        mem_v = usage.get("memory", 0)
+        mem = Text(binary_size(mem_v))
+        if usage.get("cpu") is not None:   # known from the second sample on
+            cpu_v = usage["cpu"]
+            cpu = Text(f"{cpu_v * 1000:.0f}m")
     created = (pod.get("metadata") or {}).get("creationTimestamp", "")
     cells = (Text(c["namespace"], style="dim"), Text(c["name"], style="bold"), Text(c["ready"]),
              Text(c["status"], style=_status_style(c["status"], style)),
