@@ -4,6 +4,7 @@ runs on this host don't clash) and berth node agents on roots of their own."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -125,6 +126,16 @@ class Cluster:
     def down(self) -> None:
         subprocess.run(["bash", str(KUBE / "down.sh"), self.workdir], capture_output=True)
         release_root(self.workdir)   # and whatever down.sh's SIGTERM left running
+
+
+@contextlib.contextmanager
+def cluster_up(controllers: bool = True):
+    """A Cluster for a module's tests, brought down after them whatever happened."""
+    c = Cluster(controllers)
+    try:
+        yield c
+    finally:
+        c.down()
 
 
 class Node:

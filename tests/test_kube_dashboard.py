@@ -5,6 +5,7 @@ console act through the API server; a cluster that drops shows so and comes back
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -13,7 +14,7 @@ import pytest
 
 from dashboard_support import running
 from helpers import REPO
-from kube_cluster import Cluster, Node, until
+from kube_cluster import Node, cluster_up, until
 
 pytestmark = [pytest.mark.xdist_group("kube-dash"), pytest.mark.timeout(1500)]
 
@@ -39,11 +40,8 @@ spec:
 
 @pytest.fixture(scope="module")
 def cluster():
-    c = Cluster()
-    try:
+    with cluster_up() as c:
         yield c
-    finally:
-        c.down()
 
 
 @pytest.fixture(scope="module")
@@ -125,11 +123,18 @@ def test_connection_and_the_cli_over_a_cluster(cluster, node, home, tmp_path):
     assert p.returncode == 125 and "kube://" in p.stderr, p.stderr
 
 
-def _app(home):
+@contextlib.asynccontextmanager
+async def dashboard_on(cluster):
+    """The dashboard on the connection k8s, once its pods table shows web's pods: (app,
+    pilot, the pods' names)."""
     from engine import connections
     from tui.config import Config
     from tui.hosts import HostsApp
-    return HostsApp(connections.find("k8s").connect(), "k8s", config=Config())
+    pods = web_pods(cluster, 2)
+    app = HostsApp(connections.find("k8s").connect(), "k8s", config=Config())
+    async with running(app) as pilot:
+        assert await wait(pilot, lambda: names_in(app) == pods), names_in(app)
+        yield app, pilot, pods
 
 
 def names_in(app, kind: str = "pods") -> list[str]:
@@ -154,12 +159,9 @@ async def test_the_dashboard_follows_the_cluster_and_acts_on_it(cluster, node, h
     from tui.screens.kube_dialogs import ScaleDialog
     from tui.screens.logs import LogsScreen
     from tui.widgets.log_view import LogView
-    pods = web_pods(cluster, 2)
-    app = _app(home)
-    async with running(app) as pilot:
+    async with dashboard_on(cluster) as (app, pilot, pods):
         screen = app.screen
         assert isinstance(screen, KubeScreen)
-        assert await wait(pilot, lambda: names_in(app) == pods), names_in(app)
         row = screen.table().rows_by_key[f"default/{pods[0]}"]
         cells = [c.plain for c in row.cells]
         assert cells[2:4] == ["1/1", "Running"] and cells[7] == "berth-d", cells
@@ -215,11 +217,8 @@ async def test_the_dashboard_follows_the_cluster_and_acts_on_it(cluster, node, h
 
 async def test_a_console_in_a_pod(cluster, node, home):
     from tui.screens.console import ConsoleScreen
-    pods = web_pods(cluster, 2)
-    app = _app(home)
-    async with running(app) as pilot:
+    async with dashboard_on(cluster) as (app, pilot, pods):
         screen = app.screen
-        assert await wait(pilot, lambda: names_in(app) == pods), names_in(app)
         screen.table().move_cursor(row=screen.table().get_row_index(f"default/{pods[1]}"))
         await pilot.press("e")
         assert await wait(pilot, lambda: isinstance(app.screen, ConsoleScreen), 20)
@@ -233,9 +232,7 @@ async def test_a_console_in_a_pod(cluster, node, home):
 
 
 async def test_a_cluster_that_drops_shows_so_and_comes_back(cluster, node, home):
-    web_pods(cluster, 2)
-    app = _app(home)
-    async with running(app) as pilot:
+    async with dashboard_on(cluster) as (app, pilot, pods):
         screen = app.screen
         header = screen.query_one("#kube-header")
         assert "connected" in str(header.render())
@@ -255,11 +252,8 @@ async def test_a_cluster_that_drops_shows_so_and_comes_back(cluster, node, home)
 
 async def test_cpu_and_memory_of_pods_on_berth_nodes_and_their_graphs(cluster, node, home):
     from tui.screens.graphs import GraphsScreen
-    pods = web_pods(cluster, 2)
-    app = _app(home)
-    async with running(app) as pilot:
+    async with dashboard_on(cluster) as (app, pilot, pods):
         screen = app.screen
-        assert await wait(pilot, lambda: names_in(app) == pods), names_in(app)
 
         def cells():
             row = screen.table().rows_by_key.get(f"default/{pods[0]}")
