@@ -169,12 +169,26 @@ async def test_the_dashboard_follows_the_cluster_and_acts_on_it(cluster, node, h
         cluster.kubectl("scale", "deployment/web", "--replicas=3")
         assert await wait(pilot, lambda: len(names_in(app)) == 3), names_in(app)
         cluster.kubectl("scale", "deployment/web", "--replicas=2")
-        assert await wait(pilot, lambda: len([n for n in names_in(app)]) == 2 and all(
+        assert await wait(pilot, lambda: len(names_in(app)) == 2 and all(
             screen.table().rows_by_key[f"default/{n}"].cells[3].plain == "Running"
             for n in names_in(app))), names_in(app)
 
+        pods = names_in(app)   # (the scale down may have kept either)
+        # n picks a namespace (0: all again); ? lists the cluster's keys
+        await pilot.press("n", "down", "enter")
+        assert screen.namespace == "default" and "namespace: default" in str(
+            screen.query_one("#kube-tabs").render())
+        await pilot.press("0")
+        assert screen.namespace == ""
+        await pilot.press("slash", *pods[1][-5:], "enter")
+        assert names_in(app) == [pods[1]]
+        await pilot.press("slash", "escape")
+        assert names_in(app) == pods
+        from tui.screens.help import sections
+        listed = {desc for _, rows in sections(app) for _, desc, _ in rows}
+        assert {"Scale", "Describe", "Namespace"} <= listed
+
         # l: the pod's logs through the API server
-        pods = names_in(app)
         screen.table().move_cursor(row=screen.table().get_row_index(f"default/{pods[0]}"))
         await pilot.press("l")
         assert isinstance(app.screen, LogsScreen)

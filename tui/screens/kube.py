@@ -16,7 +16,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Static
+from textual.widgets import Input, Static
 
 from ..widgets import kube_rows as K
 from ..widgets.footer import ScreenFooter
@@ -50,6 +50,8 @@ class KubeScreen(Screen):
         Binding("e,c", "console", "Shell", id="kube.console"),
         Binding("g", "graphs", "Graphs", id="kube.graphs", show=False,
                 tooltip="CPU and memory over time of the pods on berth nodes"),
+        Binding("slash", "filter", "Filter", id="kube.filter",
+                tooltip="Keep the rows that contain a text (~ for a regular expression)"),
         Binding("tab", "next_pane(1)", "Next pane", id="kube.next", show=False),
         Binding("shift+tab", "next_pane(-1)", "Previous pane", id="kube.prev", show=False),
         Binding("j,down", "cursor_down", "Down", show=False),
@@ -68,6 +70,7 @@ class KubeScreen(Screen):
         self.engine = cluster            # what the app's console and logs code call it
         self.pane_kind = "pods"
         self.namespace = ""              # "" shows every namespace
+        self.filter_text = ""
         self.loaded = False
         self._scheduled = False
         self.usage: dict[str, dict] = {}
@@ -78,9 +81,12 @@ class KubeScreen(Screen):
         yield Static(id="kube-tabs")
         for kind in PANES:
             yield ResourceTable(kind, K.COLUMNS[kind], id=f"kube-{kind}")
+        yield Input(placeholder="filter: text, or ~regex (enter keeps it, esc clears it)",
+                    id="kube-filter")
         yield ScreenFooter()
 
     def on_mount(self) -> None:
+        self.query_one("#kube-filter").display = False
         self.cache = self.cluster.watch()
         self.cache.listen(self._heard)
         self._show_pane()
@@ -147,6 +153,18 @@ class KubeScreen(Screen):
     def rows(self, kind: str) -> list:
         now = self.app.clock() if hasattr(self.app, "clock") else __import__("time").time()
         objects = self._in_namespace(self.cache.items(kind))
+        rows = self._rows(kind, objects, now)
+        if not self.filter_text:
+            return rows
+        import re
+        text = self.filter_text
+        try:
+            rx = re.compile(text[1:] if text.startswith("~") else re.escape(text), re.IGNORECASE)
+        except re.error:
+            return rows
+        return [r for r in rows if rx.search(r.text)]
+
+    def _rows(self, kind: str, objects: list[dict], now: float) -> list:
         if kind == "pods":
             return [K.pod_row(p, now, self._style, self.usage.get(
                 f"{p['metadata'].get('namespace')}/{p['metadata'].get('name')}"))
@@ -192,6 +210,27 @@ class KubeScreen(Screen):
         self.pane_kind = kind
         self._show_pane()
         self._draw()
+
+    def action_filter(self) -> None:
+        box = self.query_one("#kube-filter", Input)
+        box.display = True
+        box.focus()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        self.filter_text = event.value.strip()
+        self._draw()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.input.display = bool(event.value.strip())
+        self.table().focus()
+
+    def on_key(self, event) -> None:
+        box = self.query_one("#kube-filter", Input)
+        if event.key == "escape" and box.has_focus:
+            event.stop()
+            box.value = ""
+            box.display = False
+            self.table().focus()
 
     def action_next_pane(self, step: int) -> None:
         self.action_pane(PANES[(PANES.index(self.pane_kind) + step) % len(PANES)])
