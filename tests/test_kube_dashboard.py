@@ -118,6 +118,18 @@ def test_connection_and_the_cli_over_a_cluster(cluster, node, home, tmp_path):
     assert p.returncode == 3 and p.stdout == "got-it\n", (p.returncode, p.stdout, p.stderr)
     p = berth(home, "-c", "k8s", "kube", "logs", pods[0])
     assert p.returncode == 0 and f"hello from {pods[0]}" in p.stdout, p.stdout + p.stderr
+    p = berth(home, "-H", "kube://local", "kube", "events", "-n", "default",
+              env={"KUBECONFIG": cluster.kubeconfig})
+    assert any("Scheduled" in r and f"pod/{pods[0]}" in r for r in p.stdout.splitlines()), p
+    # scale and delete a deployment of no pods
+    cluster.kubectl("create", "deployment", "idle", f"--image={IMAGE}", "--replicas=0")
+    p = berth(home, "-c", "k8s", "kube", "scale", "idle", "--replicas", "0")
+    assert p.returncode == 0 and "scaled" in p.stdout, p.stderr
+    assert berth(home, "-c", "k8s", "kube", "delete", "deployment/idle").returncode == 0
+    until(lambda: not cluster.kubectl("get", "deployment", "idle", check=False).stdout, 30,
+          "the deployment idle gone")
+    p = berth(home, "-c", "k8s", "kube", "scale", "idle", "--replicas", "1")
+    assert p.returncode == 125 and "no deployment default/idle" in p.stderr, p.stderr
     # a container engine's verbs refuse a cluster, and a cluster's verbs a container engine
     p = berth(home, "kube", "pods")
     assert p.returncode == 125 and "kube://" in p.stderr, p.stderr

@@ -200,7 +200,7 @@ def resolve(host: str = "", connection: str = ""):
     """The engine for -H URL, --connection NAME, or else the default connection."""
     if host and is_kube(host):
         from ..kube.cluster import Cluster, context_of
-        return Cluster(host, context_of(host))
+        return Cluster(host, context_of(host), named=False)
     if host:
         from . import connect
         from .transport import TLS

@@ -57,9 +57,10 @@ class Cluster:
     kube = True
     remote = False
 
-    def __init__(self, name: str, context: str = "", kubeconfig: str = ""):
+    def __init__(self, name: str, context: str = "", kubeconfig: str = "", named: bool = True):
         from .kubeconfig import load
         self.name = name
+        self.named = named   # a connection of that name, not a -H kube://CONTEXT
         self.context = context
         self.kubeconfig = find_kubeconfig(context, kubeconfig)
         self.config = load(self.kubeconfig, context or None)
@@ -92,7 +93,8 @@ class Cluster:
 
     def client_environment(self) -> dict[str, str]:
         """What a berth process started for this cluster (a console's exec) needs to reach it."""
-        env = {"BERTH_HOST": "", "BERTH_CONNECTION": self.name}
+        env = ({"BERTH_HOST": "", "BERTH_CONNECTION": self.name} if self.named else
+               {"BERTH_HOST": SCHEME + urllib.parse.quote(self.context), "BERTH_CONNECTION": ""})
         for var in ("HOME", "USER", "XDG_CONFIG_HOME", "KUBECONFIG"):
             if os.environ.get(var):
                 env[var] = os.environ[var]

@@ -80,7 +80,9 @@ class KubeScreen(Screen):
         yield Static(id="kube-header")
         yield Static(id="kube-tabs")
         for kind in PANES:
-            yield ResourceTable(kind, K.COLUMNS[kind], id=f"kube-{kind}")
+            table = ResourceTable(kind, K.COLUMNS[kind], id=f"kube-{kind}")
+            table.sort_reverse = kind == "events"   # the newest first
+            yield table
         yield Input(placeholder="filter: text, or ~regex (enter keeps it, esc clears it)",
                     id="kube-filter")
         yield ScreenFooter()
