@@ -116,6 +116,9 @@ def test_connection_and_the_cli_over_a_cluster(cluster, node, home, tmp_path):
     p = berth(home, "-c", "k8s", "kube", "exec", "-i", pods[0], "--", "sh", "-c",
               "read x; echo got-$x; exit 3", input="it\n")
     assert p.returncode == 3 and p.stdout == "got-it\n", (p.returncode, p.stdout, p.stderr)
+    # the end of the input reaches the command (v5.channel.k8s.io, which berth's kubelet speaks)
+    p = berth(home, "-c", "k8s", "kube", "exec", "-i", pods[0], "--", "wc", "-c", input="abcd")
+    assert p.returncode == 0 and p.stdout.strip() == "4", (p.stdout, p.stderr)
     p = berth(home, "-c", "k8s", "kube", "logs", pods[0])
     assert p.returncode == 0 and f"hello from {pods[0]}" in p.stdout, p.stdout + p.stderr
     p = berth(home, "-H", "kube://local", "kube", "events", "-n", "default",

@@ -1,7 +1,8 @@
 """``exec`` in a pod through the API server, as kubectl ≥ 1.30 does it: a WebSocket upgrade of
-``pods/exec`` speaking the ``v4.channel.k8s.io`` channel protocol (the 1.20 API server passes the
-upgrade through to the pod's kubelet, berth's own one included). No SPDY: kubectl before 1.30
-spoke that, and Python has no client for it."""
+``pods/exec`` speaking the ``v5.channel.k8s.io`` channel protocol, or ``v4`` where the kubelet
+knows no other (the 1.20 API server passes the upgrade through to the pod's kubelet, berth's own
+one included; only v5 can tell the command its input ended). No SPDY: kubectl before 1.30 spoke
+that, and Python has no client for it."""
 
 from __future__ import annotations
 
@@ -98,7 +99,7 @@ def open_exec(cluster, namespace: str, pod: str, command: list[str], container: 
     key = base64.b64encode(os.urandom(16)).decode()
     headers = {"Host": f"{api.host}:{api.port}", "Connection": "Upgrade", "Upgrade": "websocket",
                "Sec-WebSocket-Version": "13", "Sec-WebSocket-Key": key,
-               "Sec-WebSocket-Protocol": "v4.channel.k8s.io", "User-Agent": api.user_agent}
+               "Sec-WebSocket-Protocol": ", ".join(ws.PROTOCOLS), "User-Agent": api.user_agent}
     if api.config.token:
         headers["Authorization"] = f"Bearer {api.config.token}"
     try:

@@ -197,4 +197,5 @@ def relay(session, tty: bool, stdin: bool, console_size) -> int:
             wake.close()
         pty.restore_mode(0, old)
         session.close()
+        os.close(done_r)   # (the reader's end stays for a reader still writing)
     return session.exit_code or 0
