@@ -119,8 +119,11 @@ def test_connection_and_the_cli_over_a_cluster(cluster, node, home, tmp_path):
     # the end of the input reaches the command (v5.channel.k8s.io, which berth's kubelet speaks)
     p = berth(home, "-c", "k8s", "kube", "exec", "-i", pods[0], "--", "wc", "-c", input="abcd")
     assert p.returncode == 0 and p.stdout.strip() == "4", (p.stdout, p.stderr)
-    p = berth(home, "-c", "k8s", "kube", "logs", pods[0])
+    p = berth(home, "-c", "k8s", "logs", pods[0])   # as kubectl logs: the context's namespace
     assert p.returncode == 0 and f"hello from {pods[0]}" in p.stdout, p.stdout + p.stderr
+    p = berth(home, "-c", "k8s", "images")
+    assert p.returncode == 125 and p.stderr.count("\n") == 1 and "berth kube" in p.stderr, \
+        p.stderr
     p = berth(home, "-H", "kube://local", "kube", "events", "-n", "default",
               env={"KUBECONFIG": cluster.kubeconfig})
     assert any("Scheduled" in r and f"pod/{pods[0]}" in r for r in p.stdout.splitlines()), p
@@ -279,10 +282,38 @@ async def test_a_cluster_that_drops_shows_so_and_comes_back(cluster, node, home)
     cluster.kubectl("scale", "deployment/web", "--replicas=2")
 
 
+TWO = f"""
+apiVersion: v1
+kind: Pod
+metadata: {{name: two, namespace: kube-system}}
+spec:
+  nodeName: berth-d
+  terminationGracePeriodSeconds: 1
+  containers:
+  - {{name: a, image: {IMAGE}, command: [sh, -c, 'echo from-a; exec sleep 600']}}
+  - {{name: b, image: {IMAGE}, command: [sh, -c, 'echo from-b; exec sleep 600']}}
+"""
+
+
 async def test_cpu_and_memory_of_pods_on_berth_nodes_and_their_graphs(cluster, node, home):
     from tui.screens.graphs import GraphsScreen
+    from tui.screens.logs import LogsScreen
+    from tui.widgets.log_view import LogView
+    cluster.apply(TWO)
     async with dashboard_on(cluster) as (app, pilot, pods):
         screen = app.screen
+        # a pod of two containers: l merges their logs, each line labelled with its container
+        two = "kube-system/two"
+        assert await wait(pilot, lambda: two in screen.table().rows_by_key and screen.table(
+            ).rows_by_key[two].cells[3].plain == "Running", 30)
+        screen.table().move_cursor(row=screen.table().get_row_index(two))
+        await pilot.press("l")
+        assert isinstance(app.screen, LogsScreen)
+        view = app.screen.query_one(LogView)
+        assert await wait(pilot, lambda: {(e.label, e.text.strip()) for e in view.entries} == {
+            ("two/a", "from-a"), ("two/b", "from-b")}, 20), list(view.entries)
+        await pilot.press("escape")
+        cluster.kubectl("delete", "--wait=false", "-n", "kube-system", "pod/two")
 
         def cells():
             row = screen.table().rows_by_key.get(f"default/{pods[0]}")

@@ -8,7 +8,7 @@ import os
 import threading
 import urllib.parse
 
-from ..errors import Conflict, InvalidArgument, NotFound, Unreachable
+from ..errors import Conflict, InvalidArgument, NotFound, NotSupported, Unreachable
 from .client import KubeClient, KubeError
 
 SCHEME = "kube://"
@@ -50,6 +50,11 @@ def find_kubeconfig(context: str, kubeconfig: str = "") -> str:
                           "give --kubeconfig FILE")
 
 
+class NotOnCluster(NotSupported, AttributeError):
+    """A container engine's verb asked of a cluster: one line saying where its verbs are (an
+    AttributeError too, so ``getattr(engine, "verb", None)`` still finds nothing)."""
+
+
 class Cluster:
     """One kubeconfig context: the API client, the watch cache (started by ``watch()``) and
     the verbs. ``kube`` tells callers this is a cluster, not a container engine."""
@@ -70,6 +75,13 @@ class Cluster:
         self._usage = None
         self._lock = threading.Lock()
         self._version = ""
+
+    def __getattr__(self, name: str):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        raise NotOnCluster(f"{self.name} is a Kubernetes cluster, not a container engine: its "
+                           "verbs are berth kube pods|deployments|events|logs|exec|scale|"
+                           "delete (and ps, logs), or the dashboard")
 
     @property
     def address(self) -> str:
@@ -206,10 +218,15 @@ class Cluster:
 
     def logs(self, ref: str, follow: bool = False, tail: int | None = None,
              since: float | None = None, stop: threading.Event | None = None,
-             container: str = ""):
-        """A pod's log lines (``ref`` is NAMESPACE/POD[/CONTAINER]) from the API server, as
-        Engine.logs yields a container's: LogLine(time, stream, text)."""
+             container: str = "", until: float | None = None):
+        """A pod's log lines (``ref`` is NAMESPACE/POD[/CONTAINER], or POD in the context's
+        namespace, as kubectl logs takes it) from the API server, as Engine.logs yields a
+        container's: LogLine(time, stream, text). ``until`` is not something the API offers."""
         from .podlogs import follow_log
+        if until is not None:
+            raise InvalidArgument("--until: the Kubernetes API has no end time for logs")
+        if "/" not in ref:
+            ref = f"{self.config.namespace}/{ref}"
         namespace, _, rest = ref.partition("/")
         pod, _, c = rest.partition("/")
         yield from follow_log(self, namespace, pod, c or container, follow, tail, since, stop)

@@ -277,9 +277,12 @@ class KubeScreen(Screen):
     def action_logs(self) -> None:
         from .logs import LogsScreen
         picked = self._selected("pods")
-        if picked:
-            ns, name, _ = picked
-            self.app.push_screen(LogsScreen(self.cluster, [(f"{ns}/{name}", name)]))
+        if picked:   # a pod of several containers: their logs merged, each line labelled
+            ns, name, pod = picked
+            names = [c.get("name", "") for c in (pod.get("spec") or {}).get("containers") or []]
+            targets = ([(f"{ns}/{name}/{c}", f"{name}/{c}") for c in names] if len(names) > 1
+                       else [(f"{ns}/{name}", name)])
+            self.app.push_screen(LogsScreen(self.cluster, targets))
 
     def action_describe(self) -> None:
         from .inspect import InspectScreen
@@ -343,7 +346,9 @@ class KubeScreen(Screen):
         if (pod.get("status") or {}).get("phase") != "Running":
             self.notify("select a running pod for a console", severity="warning", timeout=3)
             return
-        await open_console(self.app, self.cluster, f"kube:{ns}/{name}", name)
+        # the first container, as kubectl exec picks it (the API server asks for one)
+        first = ((pod.get("spec") or {}).get("containers") or [{}])[0].get("name", "")
+        await open_console(self.app, self.cluster, f"kube:{ns}/{name}/{first}", name)
 
     def on_worker_state_changed(self, event) -> None:
         self.app.on_worker_state_changed(event)

@@ -26,11 +26,14 @@ def exec_argv(container_id: str, command: str = "sh") -> list[str]:
 
 
 def kube_exec_argv(ref: str, command: str = "sh") -> list[str]:
-    """``berth kube exec -it`` in the pod ``kube:NAMESPACE/POD``, as exec_argv does it."""
+    """``berth kube exec -it`` in ``kube:NAMESPACE/POD[/CONTAINER]``, as exec_argv does it."""
     from engine.public import sealed_python as python_command
     namespace, _, pod = ref[len("kube:"):].partition("/")
-    return ["setsid", "-w", "-c", *python_command("tui.cli", "kube", "exec", "-it", "-n",
-                                                  namespace, pod, "--", command, site=True)]
+    pod, _, container = pod.partition("/")
+    return ["setsid", "-w", "-c", *python_command(
+        "tui.cli", "kube", "exec", "-it", "-n", namespace, *(["-c", container] if container
+                                                              else []),
+        pod, "--", command, site=True)]
 
 
 def _set_winsize(fd: int, rows: int, cols: int) -> None:
