@@ -232,6 +232,14 @@ async def test_the_dashboard_follows_the_cluster_and_acts_on_it(cluster, node, h
         await pilot.press("y")
         assert await wait(pilot, lambda: pods[0] not in names_in(app)), names_in(app)
         assert await wait(pilot, lambda: len(names_in(app)) == 2), names_in(app)
+        # K: killed, with no grace period; n at the question keeps it
+        victim = pods[1]
+        screen.table().move_cursor(row=screen.table().get_row_index(f"default/{victim}"))
+        await pilot.press("K", "n")
+        await pilot.pause(0.3)
+        assert victim in names_in(app)
+        await pilot.press("K", "y")
+        assert await wait(pilot, lambda: victim not in names_in(app), 20), names_in(app)
 
         # s on a deployment: the dialog asks for the replicas and scales it
         await pilot.press("2")
