@@ -335,3 +335,54 @@ async def test_cpu_and_memory_of_pods_on_berth_nodes_and_their_graphs(cluster, n
         assert await wait(pilot, lambda: {f"default/{p}" for p in pods} <= {
             h.name for h in book.values()}, 20), [h.name for h in book.values()]
         assert all(h["mem"].last > 0 for h in book.values() if h.name.startswith("default/"))
+
+
+VIEWER = """
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: viewer, namespace: default}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: viewer, namespace: default}
+rules:
+- {apiGroups: ["", apps], resources: [pods, deployments, events], verbs: [get, list, watch]}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: viewer, namespace: default}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: viewer}
+subjects: [{kind: ServiceAccount, name: viewer, namespace: default}]
+"""
+
+
+def test_a_user_of_one_namespace_sees_that_namespace(cluster, node, tmp_path):
+    """As k9s: where listing every namespace is forbidden, the context's namespace is followed,
+    and what can't be listed at all is said, not shown as a cluster that is down."""
+    import base64
+    from engine.kube.cluster import Cluster as KubeCluster
+    pods = web_pods(cluster, 2)
+    cluster.apply(VIEWER)
+
+    def token():
+        sa = cluster.get("serviceaccount", "viewer")
+        return sa.get("secrets") and cluster.get("secret", sa["secrets"][0]["name"])
+    secret = until(token, 30, "the viewer's token")
+    config = tmp_path / "viewer.yaml"
+    config.write_text(f"""
+apiVersion: v1
+kind: Config
+clusters: [{{name: c, cluster: {{server: "https://127.0.0.1:{cluster.api_port}",
+                                certificate-authority: "{cluster.workdir}/pki/ca.crt"}}}}]
+users: [{{name: viewer, user: {{token: {base64.b64decode(secret["data"]["token"]).decode()}}}}}]
+contexts: [{{name: v, context: {{cluster: c, user: viewer, namespace: default}}}}]
+current-context: v
+""")
+    c = KubeCluster("viewer", "v", str(config))
+    cache = c.watch()
+    try:
+        assert cache.wait_loaded(timeout=20), cache.loaded
+        assert sorted(p["metadata"]["name"] for p in cache.items("pods")) == pods
+        assert cache.connected and list(cache.refused) == ["namespaces"], cache.refused
+    finally:
+        c.close()

@@ -20,6 +20,7 @@ KINDS = {
 }
 MAX_EVENTS = 1000   # the newest kept; a busy cluster's events would grow without end
 BACKOFF_MAX = 5.0
+REFUSED_AGAIN = 30.0   # seconds before a kind the server refused us is asked for again
 
 
 def key_of(obj: dict) -> str:
@@ -33,8 +34,10 @@ class WatchCache:
     """Every object of KINDS in memory, by kind then key; ``listen(fn)`` calls ``fn(kind)``
     (in a watch thread) after each change."""
 
-    def __init__(self, api: KubeClient):
+    def __init__(self, api: KubeClient, namespace: str = ""):
         self.api = api
+        self.namespace = namespace      # followed alone when every namespace is refused
+        self.refused: dict[str, str] = {}   # kind -> why the server won't list it for us
         self.objects: dict[str, dict[str, dict]] = {kind: {} for kind in KINDS}
         self.loaded: set[str] = set()
         self.error = ""                 # why the cluster can't be reached, "" while it can
@@ -92,16 +95,33 @@ class WatchCache:
     def _follow(self, kind: str) -> None:
         path = KINDS[kind]
         backoff = 0.2
+        listed_once = False
         while not self._stop.is_set():
             try:
                 listed = self.api.get(path)
             except KubeError as e:
-                if e.status != 0:   # refused (RBAC, a kind the server lacks): say so, retry slowly
-                    self.error = f"{kind}: {e}"
+                # an API server that was away refuses everything until its RBAC has synced:
+                # only a first refusal is the user's rights
+                if e.status == 403 and not listed_once and path == KINDS[kind] \
+                        and kind != "namespaces" and self.namespace:
+                    # a user of one namespace (as k9s does): follow that one
+                    group, _, plural = path.rpartition("/")
+                    path = f"{group}/namespaces/{self.namespace}/{plural}"
+                    continue
+                if e.status in (401, 403, 404) and not listed_once:
+                    # refused, not away: shown as such, and asked again now and then
+                    self.refused[kind] = str(e)
+                    self._replace(kind, [])
+                    self._reached(kind, None)
+                    self._stop.wait(backoff)
+                    backoff = min(backoff * 2, REFUSED_AGAIN)
+                    continue
                 self._reached(kind, e)
                 self._stop.wait(backoff)
                 backoff = min(backoff * 2, BACKOFF_MAX)
                 continue
+            listed_once = True
+            self.refused.pop(kind, None)
             backoff = 0.2
             self._replace(kind, listed.get("items") or [])
             self._reached(kind, None)

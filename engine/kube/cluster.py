@@ -119,7 +119,7 @@ class Cluster:
         with self._lock:
             if self._cache is None:
                 from .cache import WatchCache
-                self._cache = WatchCache(self.api)
+                self._cache = WatchCache(self.api, self.config.namespace)
                 self._cache.start()
             return self._cache
 

@@ -191,6 +191,9 @@ class KubeScreen(Screen):
         else:
             t.append(" DISCONNECTED, trying again ", style=self._style("bold reverse $error"))
             t.append(f" {c.error[:80]}", style="dim")
+        if c.refused:
+            t.append(f"  not allowed to list: {', '.join(sorted(c.refused))}",
+                     style=self._style("$warning"))
         self.query_one("#kube-header", Static).update(t)
         tabs = Text()
         for i, kind in enumerate(PANES, 1):
