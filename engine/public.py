@@ -61,6 +61,10 @@ _NAMES: dict[str, tuple[str, str | None]] = {
     "trace": ("engine.runtime.trace", None),
     # beside a local root only: `berth node run`, this host as a Kubernetes node (engine/kube/)
     "run_node": ("engine.kube.agent", "run_node"),
+    # a Kubernetes connection (kube://CONTEXT, engine/kube/cluster.py): kubectl's columns of
+    # its objects, and exec through its API server
+    "kube_views": ("engine.kube.views", None),
+    "kube_exec": ("engine.kube.exec_client", None),
 }
 
 __all__ = sorted(_NAMES)

@@ -4,6 +4,7 @@ runs on this host don't clash) and berth node agents on roots of their own."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -101,9 +102,40 @@ class Cluster:
     def apply(self, manifest: str) -> None:
         self.kubectl("apply", "-f", "-", input=manifest)
 
+    def stop_apiserver(self) -> list[str]:
+        """Kill the API server (by the pid up.sh wrote) and wait for it to go; what it ran
+        with, for start_apiserver (etcd, the scheduler and the controllers stay)."""
+        pid_file = os.path.join(self.workdir, "apiserver.pid")
+        pid = int(Path(pid_file).read_text())
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[:-1]
+        os.kill(pid, signal.SIGKILL)
+        until(lambda: not Path(f"/proc/{pid}").exists() or
+              Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z", 10, "the apiserver gone")
+        return [a.decode() for a in argv]
+
+    def start_apiserver(self, argv: list[str]) -> None:
+        """The API server again, as it ran before, on the same etcd and port."""
+        env = {**os.environ, "BERTH_ROOT": self.workdir}
+        with open(os.path.join(self.workdir, "apiserver.log"), "ab") as log:
+            proc = subprocess.Popen(argv, cwd=self.workdir, stdout=log, stderr=subprocess.STDOUT,
+                                    start_new_session=True, env=env)
+        Path(self.workdir, "apiserver.pid").write_text(str(proc.pid))
+        until(lambda: self.kubectl("get", "--raw", "/readyz", check=False).returncode == 0,
+              60, "the apiserver ready again")
+
     def down(self) -> None:
         subprocess.run(["bash", str(KUBE / "down.sh"), self.workdir], capture_output=True)
         release_root(self.workdir)   # and whatever down.sh's SIGTERM left running
+
+
+@contextlib.contextmanager
+def cluster_up(controllers: bool = True):
+    """A Cluster for a module's tests, brought down after them whatever happened."""
+    c = Cluster(controllers)
+    try:
+        yield c
+    finally:
+        c.down()
 
 
 class Node:

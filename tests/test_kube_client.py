@@ -12,18 +12,15 @@ from engine.errors import InvalidArgument
 from engine.kube import client as kube_client
 from engine.kube.client import KubeClient, KubeError
 from engine.kube.kubeconfig import load
-from kube_cluster import Cluster
+from kube_cluster import cluster_up
 
 pytestmark = [pytest.mark.xdist_group("kube-client"), pytest.mark.timeout(1500)]
 
 
 @pytest.fixture(scope="module")
 def cluster():
-    c = Cluster(controllers=False)
-    try:
+    with cluster_up(controllers=False) as c:
         yield c
-    finally:
-        c.down()
 
 
 def test_kubeconfig_with_inline_data_and_a_named_context(cluster, tmp_path):

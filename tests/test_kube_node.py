@@ -17,7 +17,7 @@ import urllib.request
 import pytest
 
 from helpers import berth
-from kube_cluster import Cluster, Node, until
+from kube_cluster import Cluster, Node, cluster_up, until
 
 pytestmark = [pytest.mark.xdist_group("kube"), pytest.mark.timeout(1500)]
 
@@ -26,11 +26,8 @@ IMAGE = "busybox:1.38.0-musl"
 
 @pytest.fixture(scope="module")
 def cluster():
-    c = Cluster()
-    try:
+    with cluster_up() as c:
         yield c
-    finally:
-        c.down()
 
 
 @pytest.fixture(scope="module")

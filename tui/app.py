@@ -83,14 +83,20 @@ class BerthApp(App):
         self.exit()
 
     def on_mount(self) -> None:
-        from .screens.dashboard import DashboardScreen
         if self.user_keymap:
             self.set_keymap(self.user_keymap)
-        self.push_screen(DashboardScreen(self.engine, hide_stopped=self.config.hide_stopped,
-                                         live=self.live))
+        self.push_screen(self.dashboard_for(self.engine))
         for problem in self._problems:
             self.notify(problem, severity="warning", timeout=10)
         self.theme_changed_signal.subscribe(self, self._theme_chosen)
+
+    def dashboard_for(self, engine):
+        """The dashboard screen of an engine: the containers' panes, or a cluster's pods."""
+        if getattr(engine, "kube", False):
+            from .screens.kube import KubeScreen
+            return KubeScreen(engine)
+        from .screens.dashboard import DashboardScreen
+        return DashboardScreen(engine, hide_stopped=self.config.hide_stopped, live=self.live)
 
     def _theme_chosen(self, theme) -> None:
         """A theme picked in the dashboard is kept in the config file for the next start."""

@@ -39,7 +39,7 @@ COMMANDS: dict[str, str] = {
     # networks, volumes, stats and events, system
     "network": "networks", "volume": "volumes", "stats": "stats", "events": "stats",
     "system": "system", "connection": "connection", "tui": "dashboard", "build": "build", "builder": "build",
-    "node": "node",
+    "node": "node", "kube": "kube",
 }
 
 

@@ -133,18 +133,20 @@ class HostsApp(BerthApp):
         engine = self.engines.get(name)
         if engine is None:
             engine = connections.find(name).connect()
-        engine.engine_info()
+        if getattr(engine, "kube", False):
+            engine.version()   # a cluster that can't be reached is said here, as a host is
+        else:
+            engine.engine_info()
         if getattr(engine, "remote", False):
             engine.ping()
         self.engines[name] = engine
         self.call_from_thread(self._show, name, engine)
 
     def _show(self, name: str, engine) -> None:
-        from .screens.dashboard import DashboardScreen
         self.engine, self.host = engine, name
         dash = self.dashboard
         while len(self.screen_stack) > 1 and self.screen is not dash:
             self.pop_screen()
-        self.switch_screen(DashboardScreen(engine, hide_stopped=self.config.hide_stopped,
-                                           live=self.live))
-        self.notify(f"now on {where(engine)}", timeout=4)
+        self.switch_screen(self.dashboard_for(engine))
+        kube = getattr(engine, "kube", False)
+        self.notify(f"now on {engine.label() if kube else where(engine)}", timeout=4)

@@ -26,12 +26,17 @@ class Connection:
     source: str = "berth"   # berth | docker context | env
     tls_dir: str = ""       # a docker context's TLS material
     skip_tls_verify: bool = False
+    kubeconfig: str = ""    # kube://CONTEXT: the kubeconfig that holds it ("" = kubectl's)
 
     def connect(self):
-        """The engine this connection names (a local Engine for ``local``)."""
+        """The engine this connection names (a local Engine for ``local``; a Kubernetes
+        cluster for ``kube://CONTEXT``)."""
         if not self.url:
             from ..engine import Engine
             return Engine()
+        if is_kube(self.url):
+            from ..kube.cluster import Cluster, context_of
+            return Cluster(self.name, context_of(self.url), self.kubeconfig)
         from . import connect
         from .transport import TLS
         tls = None
@@ -41,6 +46,11 @@ class Connection:
             tls = TLS.from_env()
         return connect(self.url, self.identity, self.name, tls,
                        connection=self.name if self.source == "berth" else "")
+
+
+def is_kube(url: str) -> bool:
+    """A Kubernetes cluster (a kubeconfig context), not a container engine."""
+    return url.startswith("kube://")
 
 
 def config_dir() -> str:
@@ -102,7 +112,8 @@ def all_connections() -> list[Connection]:
     data = _read()
     out = [Connection(LOCAL, "", source="this machine")]
     for name, c in sorted(data["connections"].items()):
-        out.append(Connection(name, c.get("url", ""), c.get("identity", "")))
+        out.append(Connection(name, c.get("url", ""), c.get("identity", ""),
+                              kubeconfig=c.get("kubeconfig", "")))
     for var in ("CONTAINER_HOST", "DOCKER_HOST"):
         if os.environ.get(var):
             out.append(Connection(var, os.environ[var], source="env"))
@@ -130,19 +141,39 @@ def _check_name(name: str) -> None:
                               f"'-', not starting with a punctuation mark, and not {LOCAL!r}")
 
 
-def add(name: str, url: str, identity: str = "", default: bool = False) -> Connection:
-    from .transport import parse_address
+def add(name: str, url: str, identity: str = "", default: bool = False,
+        kubeconfig: str = "") -> Connection:
+    """Name an engine (or, ``kube://CONTEXT``, a cluster: its context is read now from
+    ``kubeconfig`` or kubectl's files, so a typo is refused before anything is written)."""
     _check_name(name)
-    parse_address(url)   # refuses what isn't an address before anything is written
-    if identity and not os.path.isfile(identity):
-        raise InvalidArgument(f"--identity {identity}: no such file")
+    entry: dict = {"url": url}
+    if is_kube(url):
+        from ..kube.cluster import find_kubeconfig, context_of
+        from ..kube.kubeconfig import load
+        if identity:
+            raise InvalidArgument("--identity is for ssh:// connections; a cluster's "
+                                  "credentials are in its kubeconfig")
+        if kubeconfig and not os.path.isfile(kubeconfig):
+            raise InvalidArgument(f"--kubeconfig {kubeconfig}: no such file")
+        context = context_of(url)
+        load(find_kubeconfig(context, kubeconfig), context or None)
+        if kubeconfig:
+            entry["kubeconfig"] = kubeconfig = os.path.abspath(kubeconfig)
+    else:
+        from .transport import parse_address
+        if kubeconfig:
+            raise InvalidArgument("--kubeconfig is for kube://CONTEXT connections")
+        parse_address(url)   # refuses what isn't an address before anything is written
+        if identity and not os.path.isfile(identity):
+            raise InvalidArgument(f"--identity {identity}: no such file")
+        if identity:
+            entry["identity"] = os.path.abspath(identity)
     data = _read()
-    data["connections"][name] = {"url": url, **({"identity": os.path.abspath(identity)}
-                                               if identity else {})}
+    data["connections"][name] = entry
     if default:
         data["default"] = name
     _write(data)
-    return Connection(name, url, identity)
+    return Connection(name, url, identity, kubeconfig=kubeconfig)
 
 
 def remove(name: str) -> None:
@@ -167,6 +198,9 @@ def use(name: str) -> None:
 
 def resolve(host: str = "", connection: str = ""):
     """The engine for -H URL, --connection NAME, or else the default connection."""
+    if host and is_kube(host):
+        from ..kube.cluster import Cluster, context_of
+        return Cluster(host, context_of(host), named=False)
     if host:
         from . import connect
         from .transport import TLS

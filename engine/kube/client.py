@@ -34,6 +34,8 @@ class Expired(KubeError):
 class KubeClient:
     """Requests against one API server with one identity (a kubeconfig context)."""
 
+    user_agent = "berth-node"
+
     def __init__(self, config: KubeConfig, timeout: float = 30.0):
         self.config = config
         self.timeout = timeout
@@ -54,7 +56,7 @@ class KubeClient:
         return http.client.HTTPConnection(self.host, self.port, timeout=timeout)
 
     def _headers(self, body: bytes | None, content_type: str) -> dict:
-        h = {"Accept": "application/json", "User-Agent": "berth-node"}
+        h = {"Accept": "application/json", "User-Agent": self.user_agent}
         if self.config.token:
             h["Authorization"] = f"Bearer {self.config.token}"
         if body is not None:
@@ -109,10 +111,12 @@ class KubeClient:
     # --- watches -------------------------------------------------------------------------------
 
     def watch(self, path: str, resource_version: str, stop: threading.Event | None = None,
-              **query):
+              reached=None, **query):
         """(type, object) for each change after ``resource_version`` until ``stop`` is set; the
         stream is reopened from the last version seen whenever it ends or drops (with a backoff
-        while the server is unreachable). Raises Expired when that version is gone."""
+        while the server is unreachable). Raises Expired when that version is gone.
+        ``reached(error)`` is told each stream that opens (None) or fails (the OSError), so a
+        dashboard can say the cluster dropped while the watch keeps trying."""
         stop = stop or threading.Event()
         rv = resource_version
         backoff = 0.2
@@ -126,6 +130,8 @@ class KubeClient:
                 if resp.status >= 400:
                     raise _error(resp.status, resp.reason, resp.read())
                 backoff = 0.2
+                if reached:
+                    reached(None)
                 while not stop.is_set():
                     line = resp.readline()
                     if not line:
@@ -140,7 +146,9 @@ class KubeClient:
                     rv = obj.get("metadata", {}).get("resourceVersion") or rv
                     if kind != "BOOKMARK":
                         yield kind, obj
-            except (OSError, http.client.HTTPException, ValueError):
+            except (OSError, http.client.HTTPException, ValueError) as e:
+                if reached:
+                    reached(e)
                 stop.wait(backoff)
                 backoff = min(backoff * 2, 5.0)
             finally:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
 import struct
 import threading
 
@@ -20,6 +21,15 @@ def accept_key(key: str) -> str:
     return base64.b64encode(hashlib.sha1((key + GUID).encode()).digest()).decode()
 
 
+def _mask(data: bytes, key: bytes) -> bytes:
+    """``data`` XORed with the 4-byte ``key`` repeated (one big-integer XOR, not a byte loop)."""
+    n = len(data)
+    if not n:
+        return data
+    pad = (key * (n // 4 + 1))[:n]
+    return (int.from_bytes(data, "big") ^ int.from_bytes(pad, "big")).to_bytes(n, "big")
+
+
 def choose_protocol(offered: str) -> str | None:
     """The channel protocol to speak among the client's offers, or None."""
     names = [p.strip() for p in offered.split(",")]
@@ -27,21 +37,28 @@ def choose_protocol(offered: str) -> str | None:
 
 
 class WebSocket:
-    """Frames over a connection's buffered reader and writer; sends may come from any thread."""
+    """Frames over a connection's buffered reader and writer; sends may come from any thread.
+    A ``client``'s frames are masked, as RFC 6455 asks of the side that opened the socket."""
 
-    def __init__(self, rfile, wfile):
+    def __init__(self, rfile, wfile, client: bool = False):
         self.rfile, self.wfile = rfile, wfile
+        self.client = client
         self._lock = threading.Lock()
         self.closed = False
 
     def send(self, payload: bytes, opcode: int = BINARY) -> None:
         n = len(payload)
+        masked = 0x80 if self.client else 0
         if n < 126:
-            head = struct.pack("!BB", 0x80 | opcode, n)
+            head = struct.pack("!BB", 0x80 | opcode, masked | n)
         elif n < 1 << 16:
-            head = struct.pack("!BBH", 0x80 | opcode, 126, n)
+            head = struct.pack("!BBH", 0x80 | opcode, masked | 126, n)
         else:
-            head = struct.pack("!BBQ", 0x80 | opcode, 127, n)
+            head = struct.pack("!BBQ", 0x80 | opcode, masked | 127, n)
+        if masked:
+            key = os.urandom(4)
+            head += key
+            payload = _mask(payload, key)
         with self._lock:
             if self.closed:
                 return
@@ -69,7 +86,7 @@ class WebSocket:
             if len(data) < n:
                 return None
             if mask:
-                data = bytes(b ^ mask[i % 4] for i, b in enumerate(data))
+                data = _mask(data, mask)
             if opcode == CLOSING:
                 self.close()
                 return None

@@ -13,10 +13,12 @@ def register(sub) -> None:
     p = sub.add_parser("connection", help="engines on other hosts: add, ls, rm, use")
     csub = p.add_subparsers(dest="connection_command", metavar="COMMAND")
     a = csub.add_parser("add", help="name an engine: unix:///PATH, tcp://HOST:PORT, "
-                        "ssh://USER@HOST[:PORT]")
+                        "ssh://USER@HOST[:PORT], or a Kubernetes cluster: kube://CONTEXT")
     a.add_argument("name")
     a.add_argument("url")
     a.add_argument("--identity", default="", help="ssh private key")
+    a.add_argument("--kubeconfig", default="", help="kube://: the kubeconfig holding the "
+                   "context (default: $KUBECONFIG, else ~/.kube/config, as kubectl)")
     a.add_argument("-d", "--default", action="store_true", help="make it the default")
     a.set_defaults(func=cmd_add)
     for alias in ("ls", "list"):
@@ -35,15 +37,16 @@ def register(sub) -> None:
 
 def cmd_add(args) -> int:
     from engine import connections
-    connections.add(args.name, args.url, args.identity, args.default)
+    connections.add(args.name, args.url, args.identity, args.default, args.kubeconfig)
     return 0
 
 
 def cmd_ls(args) -> int:
     from engine import connections
     default = connections.default_name()
-    rows = [{"Name": c.name, "URI": c.url or "(this machine)", "Identity": c.identity,
-             "Source": c.source, "Default": c.name == default}
+    rows = [{"Name": c.name, "URI": c.url or "(this machine)",
+             "Identity": c.identity or c.kubeconfig, "Source": c.source,
+             "Default": c.name == default}
             for c in connections.all_connections()]
     if args.format == "json":
         from .common import print_json

@@ -311,6 +311,9 @@ def cmd_ps(args) -> int:
     from engine.public import parse_filters
     from .containers_view import ps_rows, render_ps
     engine = get_engine()
+    if getattr(engine, "kube", False):   # a cluster: what runs there are its pods
+        from .kube import print_pods
+        return print_pods(engine)
     filters = parse_filters(args.filter)
     if args.last is not None:
         from engine.options import parse_int

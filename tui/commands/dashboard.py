@@ -27,7 +27,8 @@ def cmd_tui(args) -> int:
     os.environ.setdefault("ESCDELAY", ESCDELAY_MS)   # read when textual is imported
     from .common import get_engine
     engine = get_engine()
-    engine.engine_info()   # a host that can't be reached is one line here, not a blank screen
+    # a host that can't be reached is one line here, not a blank screen
+    engine.version() if getattr(engine, "kube", False) else engine.engine_info()
 
     from ..config import load
     from ..hosts import HostsApp

@@ -19,7 +19,8 @@ from textual.screen import Screen
 from textual.widgets import Static, TabbedContent, TabPane
 
 from ..widgets.footer import ScreenFooter
-from ..widgets.terminal import AttachSession, PtySession, TerminalWidget, exec_argv
+from ..widgets.terminal import (AttachSession, PtySession, TerminalWidget, exec_argv,
+                                kube_exec_argv)
 from .screen_size import LaidOutOnce
 
 NAME = "berth-console"
@@ -101,13 +102,20 @@ class ConsoleScreen(LaidOutOnce, Screen):
                     severity="warning")
         return True
 
-    async def open(self, container_id: str, name: str, command: str = "sh") -> TerminalWidget | None:
-        """Add an exec console running ``command`` in the container and show it."""
+    async def open(self, container_id: str, name: str, command: str = "sh",
+                   engine=None) -> TerminalWidget | None:
+        """Add an exec console running ``command`` in the container (of ``engine``, else the
+        engine the screen was opened for) and show it; a ``kube:NAMESPACE/POD`` id is a pod
+        of a cluster (``berth kube exec``)."""
         if self.full():
             return None
-        env = self.engine.client_environment()
-        return await self._add(PtySession(exec_argv(container_id, command), env), name,
-                               container_id)
+        engine = engine or self.engine
+        env = engine.client_environment()
+        argv = kube_exec_argv(container_id, command) if container_id.startswith("kube:") \
+            else exec_argv(container_id, command)
+        term = await self._add(PtySession(argv, env), name, container_id)
+        term.engine = engine
+        return term
 
     def existing(self, container_id: str) -> TerminalWidget | None:
         """The container's exec console still running, when it has one."""
@@ -130,7 +138,7 @@ class ConsoleScreen(LaidOutOnce, Screen):
         if term is None or not term.container_id:
             self.app.bell()
             return
-        await self.open(term.container_id, term.title)
+        await self.open(term.container_id, term.title, engine=getattr(term, "engine", None))
 
     async def attach(self, sock: int, name: str,
                      detach_keys: bytes = b"\x10\x11",
@@ -308,7 +316,7 @@ async def open_console(app, engine, container_id: str, name: str,
     if term is not None:
         screen.show(term)
         return term
-    return await screen.open(container_id, name)
+    return await screen.open(container_id, name, engine=engine)
 
 
 def consoles(app) -> list[TerminalWidget]:

@@ -168,7 +168,8 @@ class FleetScreen(DashboardVerbs, Screen):
         found.setdefault(getattr(app, "host", "local"), app.engine)
         try:
             for c in connections.all_connections():
-                if c.name not in found:
+                # a cluster's pods are its own screen's (h), not containers of a host
+                if c.name not in found and not connections.is_kube(c.url):
                     found[c.name] = c.connect()
         except Exception as e:   # a damaged connections file: the hosts known so far
             self.app.call_from_thread(self.notify, str(e), severity="error")

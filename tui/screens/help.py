@@ -28,7 +28,11 @@ def sections(app) -> list[tuple[str, list[tuple[str, str, str]]]]:
     from .logs import LogsScreen
     keymap = dict(getattr(app, "user_keymap", {}) or {})
     out = []
-    for title, bindings in (("Everywhere", app.BINDINGS), ("Panes", DashboardScreen.BINDINGS),
+    panes = ("Panes", DashboardScreen.BINDINGS)
+    if getattr(app.engine, "kube", False):   # a cluster's panes are pods, deployments, events
+        from .kube import KubeScreen
+        panes = ("Kubernetes panes", KubeScreen.BINDINGS)
+    for title, bindings in (("Everywhere", app.BINDINGS), panes,
                             ("Logs console", LogsScreen.BINDINGS),
                             ("Inspect and details", InspectScreen.BINDINGS),
                             ("Exec console", ConsoleScreen.BINDINGS),

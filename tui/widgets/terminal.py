@@ -33,14 +33,14 @@ from textual.strip import Strip
 from textual.widget import Widget
 
 from .terminal_select import MouseAndSelection
-from .terminal_sessions import READ_SIZE, AttachSession, PtySession, exec_argv
+from .terminal_sessions import READ_SIZE, AttachSession, PtySession, exec_argv, kube_exec_argv
 from .vt import BRACKETED_PASTE, DECCKM, VtScreen, key_bytes, mouse_bytes, rich_color
 
 PAGE_KEYS = {"shift+pageup": 1, "shift+pagedown": -1}
 """Keys that scroll the scrollback a page (a terminal's own, never the program's)."""
 
-__all__ = ["AttachSession", "PtySession", "TerminalWidget", "exec_argv", "key_bytes",
-           "mouse_bytes"]
+__all__ = ["AttachSession", "PtySession", "TerminalWidget", "exec_argv", "kube_exec_argv",
+           "key_bytes", "mouse_bytes"]
 
 class TerminalWidget(MouseAndSelection, Widget, can_focus=True):
     """A terminal for one session: colours, cursor, keys, mouse, selection, resize with the

@@ -12,7 +12,7 @@ import signal
 import struct
 import termios
 
-__all__ = ["AttachSession", "PtySession", "exec_argv", "READ_SIZE"]
+__all__ = ["AttachSession", "PtySession", "exec_argv", "kube_exec_argv", "READ_SIZE"]
 
 READ_SIZE = 65536
 
@@ -23,6 +23,17 @@ def exec_argv(container_id: str, command: str = "sh") -> list[str]:
     from engine.public import sealed_python as python_command
     return ["setsid", "-w", "-c",
             *python_command("tui.cli", "exec", "-it", container_id, command, site=True)]
+
+
+def kube_exec_argv(ref: str, command: str = "sh") -> list[str]:
+    """``berth kube exec -it`` in ``kube:NAMESPACE/POD[/CONTAINER]``, as exec_argv does it."""
+    from engine.public import sealed_python as python_command
+    namespace, _, pod = ref[len("kube:"):].partition("/")
+    pod, _, container = pod.partition("/")
+    return ["setsid", "-w", "-c", *python_command(
+        "tui.cli", "kube", "exec", "-it", "-n", namespace, *(["-c", container] if container
+                                                              else []),
+        pod, "--", command, site=True)]
 
 
 def _set_winsize(fd: int, rows: int, cols: int) -> None:
