@@ -109,7 +109,7 @@ async def _off_loop(fn, *args, progress=None, **kw):
     """``fn(*args, **kw)``, a blocking registry verb, in a worker thread: its ``progress``
     messages are called back on this event loop, in order and before the result; cancelling
     the caller stops the transfer (the aborts ``fn`` put in the list given as ``cancel``) and
-    waits for it."""
+    waits for it a moment."""
     import asyncio
     loop = asyncio.get_running_loop()
     cancel = kw.get("cancel", [])
@@ -121,5 +121,8 @@ async def _off_loop(fn, *args, progress=None, **kw):
     except asyncio.CancelledError:
         for abort in cancel:
             abort()
-        await asyncio.gather(job, return_exceptions=True)
+        # what abort reaches ends at once; a connect still under way, or a lock another berth
+        # holds, ends on its own (within the connect timeout) and fails then
+        await asyncio.wait([job], timeout=5)
+        job.add_done_callback(lambda f: f.cancelled() or f.exception())   # retrieved: not logged
         raise

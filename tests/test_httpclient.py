@@ -112,14 +112,15 @@ async def test_a_connection_the_server_closed_is_replaced(server):
 
 
 def test_a_tls_server_is_told_from_a_plain_one_without_ssl(tmp_path):
-    """speaks_tls sends a ClientHello by hand: true for a TLS registry, false for a plain-http
+    """Session.speaks_tls sends a ClientHello by hand: true for a TLS registry, false for a plain-http
     one (which must not hang waiting for a request line), and ssl is not imported."""
     import sys
 
     from registry_server import registry
-    code = ("import sys\nfrom engine.images.httpclient import speaks_tls\n"
+    code = ("import sys\nfrom engine.images.httpclient import Session\n"
             "host, port = sys.argv[1].rsplit(':', 1)\n"
-            "print(speaks_tls(host, int(port), 10), 'ssl' in sys.modules)\n")
+            "print(Session(connect_timeout=10).speaks_tls(host, int(port)), "
+            "'ssl' in sys.modules)\n")
     for tls in (True, False):
         with registry(tls=tls) as r:
             out = subprocess.run([sys.executable, "-c", code, r.host], capture_output=True,

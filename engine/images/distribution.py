@@ -167,6 +167,7 @@ class DistributionClient:
         self.insecure = insecure
         self.base = f"https://{self.host}"
         self._session = None
+        self._aborted = False
         self._challenge: tuple[str, dict[str, str]] | None = None
         self._tokens: dict[tuple[str, ...], tuple[str, float]] = {}
         self._token_locks: dict[tuple[str, ...], threading.Lock] = {}
@@ -186,7 +187,9 @@ class DistributionClient:
         self.close()
 
     def abort(self) -> None:
-        """End every request in flight (from any thread): httpclient.Aborted in each."""
+        """End every request in flight (from any thread): httpclient.Aborted in each, and in
+        any made after."""
+        self._aborted = True
         if self._session is not None:
             self._session.abort()
 
@@ -195,6 +198,8 @@ class DistributionClient:
         if ssl_ctx is None:
             ssl_ctx = ssl_context(self.host, verify=not self.insecure)
         self._session = httpclient.Session(ssl=ssl_ctx, headers={"User-Agent": "berth/0.1"})
+        if self._aborted:
+            self._session.abort()
 
     def close(self) -> None:
         if self._session is not None:
@@ -211,7 +216,7 @@ class DistributionClient:
             # then costs no reading of the CA bundle
             from urllib.parse import urlsplit
             where = urlsplit(f"https://{self.host}")
-            if not http.speaks_tls(where.hostname or self.host, where.port or 443):
+            if not self._session.speaks_tls(where.hostname or self.host, where.port or 443):
                 self.base = f"http://{self.host}"
         try:
             # Where http is a fallback, a failed https probe is not worth retrying.

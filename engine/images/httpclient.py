@@ -116,22 +116,6 @@ def _client_hello() -> bytes:
     return b"\x16\x03\x01" + len(hello).to_bytes(2, "big") + hello
 
 
-def speaks_tls(host: str, port: int, timeout: float = CONNECT_TIMEOUT) -> bool:
-    """Whether ``host:port`` speaks TLS: a ClientHello is sent (then our side closed, so that a
-    plain-http server waiting for a request line answers or hangs up) and a TLS server's first
-    byte is a handshake (0x16) or alert (0x15) record's. Nothing else is sent, no certificate
-    is read: this only tells a loopback registry that speaks TLS (then asked over a verified
-    connection) from one that speaks plain http, without loading ssl for the latter (4-8 ms)."""
-    try:
-        with socket.create_connection((_name(host), port), timeout) as sock:
-            sock.sendall(_client_hello())
-            sock.shutdown(socket.SHUT_WR)
-            first = sock.recv(1)
-    except OSError:
-        return False
-    return first in (b"\x15", b"\x16")
-
-
 class _Conn:
     def __init__(self, sock: socket.socket):
         self.sock = sock
@@ -199,6 +183,35 @@ class Session:
         self.close()
 
     # --- connections --------------------------------------------------------------------
+    def speaks_tls(self, host: str, port: int) -> bool:
+        """Whether ``host:port`` speaks TLS: a ClientHello is sent (then our side closed, so
+        that a plain-http server waiting for a request line answers or hangs up) and a TLS
+        server's first byte is a handshake (0x16) or alert (0x15) record's. Nothing else is
+        sent, no certificate is read: this only tells a loopback registry that speaks TLS (then
+        asked over a verified connection) from one that speaks plain http, without loading ssl
+        for the latter (4-8 ms). ``abort`` ends the wait for the answer."""
+        try:
+            sock = socket.create_connection((_name(host), port), self.connect_timeout)
+        except OSError:
+            return False
+        probe = _Conn(sock)
+        with self._lock:
+            self._busy.add(probe)
+            aborted = self.aborted
+        try:
+            if aborted:
+                raise Aborted("aborted")
+            sock.sendall(_client_hello())
+            sock.shutdown(socket.SHUT_WR)
+            first = sock.recv(1)
+        except OSError:
+            first = b""
+        finally:
+            self._done(probe, None)
+        if self.aborted:
+            raise Aborted("aborted")
+        return first in (b"\x15", b"\x16")
+
     def _connect(self, scheme: str, host: str, port: int) -> _Conn:
         while True:
             with self._lock:
