@@ -244,6 +244,9 @@ def test_fuse_overlayfs_fallback_and_its_cleanup(loaded_user, tmp_path):
         p = berth("run", "-d", "--name", "fused2", "--network", "none", IMAGE, "sleep", "300")
         assert p.returncode == 0, p.stderr
         assert any(line.startswith("process") for line in _fuse_left(u))
+        # but none of the container's: it sees only its own processes
+        seen = u.berth("exec", "fused2", "sh", "-c", "ps -o comm; cat /proc/[0-9]*/comm").stdout
+        assert "fuse" not in seen and "sleep" in seen, seen
         u.berth("rm", "-f", "fused", "fused2")
         end = time.monotonic() + 10
         while _fuse_left(u):
