@@ -133,7 +133,8 @@ def test_the_pull_path_keeps_to_its_import_budget(root):
     as the manifest request) loads none of what it doesn't use. Each costs a rootless busybox
     pull, about 60 % imports, several ms to 100 ms (issue 21): aiohttp, asyncio (and through it
     concurrent.futures, logging, inspect), argparse (tui/commands/fastparse.py reads pull),
-    dataclasses, tempfile (shutil, bz2, lzma, random), ssl (speaks_tls probes by hand), idna."""
+    dataclasses, tempfile (shutil, bz2, lzma, random), ssl (speaks_tls probes by hand), idna,
+    typing, platform."""
     code = ("import sys, io, contextlib\nfrom tui import cli\n"
             "with contextlib.redirect_stderr(io.StringIO()) as err:\n"
             f"    code = cli.main(['pull', '-q', '127.0.0.1:{free_port()}/no/such:1'])\n"
@@ -147,5 +148,5 @@ def test_the_pull_path_keeps_to_its_import_budget(root):
     loaded = set(lines[1].split())
     banned = {"aiohttp", "asyncio", "concurrent.futures", "logging", "inspect", "argparse",
               "dataclasses", "tempfile", "shutil", "bz2", "lzma", "random", "ssl",
-              "encodings.idna", "typing"}
+              "encodings.idna", "typing", "platform"}
     assert loaded & banned == set()

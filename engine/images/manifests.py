@@ -4,7 +4,7 @@ platform an image is for, with the choice of one entry from an index or manifest
 from __future__ import annotations
 
 import hashlib
-import platform as _platform
+import os
 import re
 from collections import namedtuple
 
@@ -51,7 +51,8 @@ _MACHINE = {"x86_64": ("amd64", ""), "amd64": ("amd64", ""), "aarch64": ("arm64"
 
 
 def host_platform() -> Platform:
-    arch, variant = _MACHINE.get(_platform.machine(), (_platform.machine(), ""))
+    machine = os.uname().machine    # platform.machine(), without platform's import (2-5 ms)
+    arch, variant = _MACHINE.get(machine, (machine, ""))
     return Platform("linux", arch, variant)
 
 
