@@ -364,7 +364,7 @@ async def test_wrong_diff_id_is_refused(root, engine):
                 Path(path).write_bytes(data)
                 c.upload_blob("test/lying", digest, path, len(data))
             c.put_manifest("test/lying", "1", json.dumps(manifest).encode(),
-                                 manifest["mediaType"])
+                           manifest["mediaType"])
         with pytest.raises(IntegrityError, match="diff_id"):
             await engine.pull(f"{r.host}/test/lying:1")
         assert engine.images() == []
@@ -468,7 +468,7 @@ async def test_pull_uncompressed_layers(root, engine):
                 Path(path).write_bytes(data)
                 c.upload_blob("test/plain", d, path, len(data))
             c.put_manifest("test/plain", "1", json.dumps(manifest).encode(),
-                                 manifest["mediaType"])
+                           manifest["mediaType"])
         image = await engine.pull(f"{r.host}/test/plain:1")
         assert image.layer_media_types == ["application/vnd.oci.image.layer.v1.tar"]
         assert image.id == config_digest(BUSYBOX_MUSL)

@@ -54,7 +54,7 @@ def fetch_all(client, repo, ref, want="linux/amd64", tmpdir="/var/tmp"):
     got = []
     for d in [m["config"], *m["layers"]]:
         path = client.fetch_blob(repo, d["digest"], d["size"],
-                                       os.path.join(tmpdir, d["digest"][7:]))
+                                 os.path.join(tmpdir, d["digest"][7:]))
         with open(path, "rb") as f:
             assert "sha256:" + hashlib.sha256(f.read()).hexdigest() == d["digest"]
         got.append(d["digest"])
@@ -101,7 +101,7 @@ def test_range_resume_continues_a_partial_blob(anon, tmp):
     with FaultProxy(anon) as proxy:
         with RegistryClient(proxy.host) as c:
             c.fetch_blob("library/busybox", layer["digest"], layer["size"], partial,
-                               lambda cur, tot: seen.append(cur))
+                         lambda cur, tot: seen.append(cur))
     assert [r for r in proxy.requests if "/blobs/" in r[1]] == \
         [("GET", f"/v2/library/busybox/blobs/{layer['digest']}", f"bytes={half}-")]
     assert seen[0] > half
@@ -127,7 +127,7 @@ def test_cut_connection_is_resumed_with_range(anon, tmp):
     with FaultProxy(anon, cut_after=100_000) as proxy:
         with RegistryClient(proxy.host) as c:
             c.fetch_blob("library/busybox", layer["digest"], layer["size"],
-                               os.path.join(tmp, "p"))
+                         os.path.join(tmp, "p"))
     ranges = [r[2] for r in proxy.requests if "/blobs/" in r[1]]
     assert ranges[0] == "" and ranges[-1].startswith("bytes=") and \
         int(ranges[-1][6:-1]) >= 100_000 - 65536, ranges

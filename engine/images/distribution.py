@@ -323,7 +323,7 @@ class DistributionClient:
 
     # --- requests -------------------------------------------------------------------
     def _send(self, method: str, url, *, data_factory=None, retry: bool = True,
-                    **kw):
+              **kw):
         """One request, tried again on 429, 5xx and connection failures with backoff.
         ``data_factory`` makes a fresh body for each attempt."""
         from . import httpclient as http
@@ -354,7 +354,7 @@ class DistributionClient:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def request(self, method: str, url, scopes: tuple[str, ...], *, headers=None,
-                      **kw):
+                **kw):
         """An authorised request: the token for ``scopes`` is added, and fetched anew once if
         the registry refuses it. The caller reads and releases the response."""
         from . import httpclient as http
@@ -427,7 +427,7 @@ def at_the_edge(fn):
 
 @at_the_edge
 def check_login(registry: str, username: str, password: str,
-                      insecure: bool = False) -> None:
+                insecure: bool = False) -> None:
     """Prove ``username``/``password`` against ``registry`` (AuthError when refused)."""
     with DistributionClient(registry, (username, password), insecure) as client:
         if not client._challenge:

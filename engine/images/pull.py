@@ -99,15 +99,15 @@ def _pull(r: RepoRef, images, store, want: Platform, platform: str | None,
         result = None
         for tag in tags:
             image = _pull_one(client, images, store,
-                                    RepoRef(r.registry, r.repository, tag), want,
-                                    bool(platform), report)
+                              RepoRef(r.registry, r.repository, tag), want,
+                              bool(platform), report)
             if tag == "latest" or result is None or result[0] != "latest":
                 result = (tag, image)
         return result[1]  # type: ignore[index]
 
 
 def _pull_one(client: RegistryClient, images, store, r: RepoRef, want: Platform,
-                    explicit_platform: bool, report: Reporter):
+              explicit_platform: bool, report: Reporter):
     body, media_type, top_digest = client.get_manifest(r.repository, r.reference)
     # After the manifest, as Docker does: a name that does not resolve prints only the error.
     report(f"Pulling from {r.repository}", r.tag or r.digest)

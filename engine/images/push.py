@@ -53,9 +53,9 @@ def _mount_sources(image, r: RepoRef) -> list[str]:
 
 @at_the_edge
 def push_image(store, ref: str, progress: Progress | None = None, insecure: bool = False,
-                     chunk_size: int | None = None,
-                     credentials: tuple[str, str] | None = None,
-                     destination: str | None = None, cancel: list | None = None) -> str:
+               chunk_size: int | None = None,
+               credentials: tuple[str, str] | None = None,
+               destination: str | None = None, cancel: list | None = None) -> str:
     """Push the local image ``ref`` to its registry, or to ``destination`` (podman's
     ``push IMAGE DESTINATION``, without tagging it first); returns the manifest digest.
     ``credentials`` (user, password) stand in for the ones ``berth login`` saved. Blocking;

@@ -38,19 +38,19 @@ class RegistryClient(DistributionClient):
 
     # --- manifests ------------------------------------------------------------------
     def get_manifest(self, repo: str, reference: str,
-                           expect_digest: str | None = None) -> tuple[bytes, str, str]:
+                     expect_digest: str | None = None) -> tuple[bytes, str, str]:
         """(bytes, media type, digest) of a manifest, its bytes verified against its digest:
         the one asked for, or the one the registry names in Docker-Content-Digest."""
         what = f"{self.registry}/{repo}{'@' if reference.startswith('sha256:') else ':'}" \
                f"{reference}"
         resp = self.request("GET", f"/v2/{repo}/manifests/{reference}",
-                                  (f"repository:{repo}:pull",), headers={"Accept": ACCEPT})
+                            (f"repository:{repo}:pull",), headers={"Accept": ACCEPT})
         if resp.status == 404:
             resp.release()
             # Registries answer MANIFEST_UNKNOWN for a missing repository too; the tag list
             # tells the two apart.
             probe = self.request("GET", f"/v2/{repo}/tags/list?n=1",
-                                       (f"repository:{repo}:pull",))
+                                 (f"repository:{repo}:pull",))
             probe.release()
             if probe.status == 200:
                 kind = "digest" if reference.startswith("sha256:") else "tag"
@@ -92,11 +92,11 @@ class RegistryClient(DistributionClient):
         return body, media_type, digest
 
     def put_manifest(self, repo: str, reference: str, body: bytes,
-                           media_type: str) -> str:
+                     media_type: str) -> str:
         what = f"manifest {self.registry}/{repo}:{reference}"
         resp = self.request("PUT", f"/v2/{repo}/manifests/{reference}",
-                                  (f"repository:{repo}:pull,push",),
-                                  headers={"Content-Type": media_type}, data=body)
+                            (f"repository:{repo}:pull,push",),
+                            headers={"Content-Type": media_type}, data=body)
         if resp.status not in (200, 201, 202):
             self._fail(resp, what, repo)
         resp.release()
@@ -142,8 +142,8 @@ class RegistryClient(DistributionClient):
 
     # --- blobs ----------------------------------------------------------------------
     def fetch_blob(self, repo: str, digest: str, size: int, partial: str,
-                         progress: Callable[[int, int], None] | None = None,
-                         tee: Callable[[bytes | None], bool] | None = None) -> str:
+                   progress: Callable[[int, int], None] | None = None,
+                   tee: Callable[[bytes | None], bool] | None = None) -> str:
         """Download blob ``digest`` into the file ``partial``, resuming what an earlier,
         interrupted download left there with a Range request; returns the path once the
         bytes match the digest. A mismatch removes the file and raises IntegrityError.
@@ -166,8 +166,8 @@ class RegistryClient(DistributionClient):
             return self._fetch_blob(repo, digest, size, partial, progress, None)
 
     def _fetch_blob(self, repo: str, digest: str, size: int, partial: str,
-                          progress: Callable[[int, int], None] | None,
-                          tee: Callable[[bytes | None], bool] | None = None) -> str:
+                    progress: Callable[[int, int], None] | None,
+                    tee: Callable[[bytes | None], bool] | None = None) -> str:
         from . import httpclient as http
         hexpart = check_digest(digest).partition(":")[2]
         h = hashlib.sha256()
@@ -184,7 +184,7 @@ class RegistryClient(DistributionClient):
         while not (size and offset == size):
             headers = {"Range": f"bytes={offset}-"} if offset else {}
             resp = self.request("GET", f"/v2/{repo}/blobs/{digest}",
-                                      (f"repository:{repo}:pull",), headers=headers)
+                                (f"repository:{repo}:pull",), headers=headers)
             if resp.status == 416 and offset:
                 # The server has no bytes past ours: what we hold is the whole blob or junk.
                 resp.release()
@@ -247,7 +247,7 @@ class RegistryClient(DistributionClient):
 
     def blob_exists(self, repo: str, digest: str) -> bool:
         resp = self.request("HEAD", f"/v2/{repo}/blobs/{digest}",
-                                  (f"repository:{repo}:pull,push",))
+                            (f"repository:{repo}:pull,push",))
         resp.release()
         if resp.status in (200, 307):
             return True
@@ -278,13 +278,13 @@ class RegistryClient(DistributionClient):
             loc = resp.headers.get("Location")
             if loc:
                 r = self.request("DELETE", self._join(loc),
-                                       (f"repository:{repo}:pull,push",))
+                                 (f"repository:{repo}:pull,push",))
                 r.release()
         return False
 
     def upload_blob(self, repo: str, digest: str, path: str, size: int,
-                          chunk_size: int = PUSH_CHUNK_SIZE,
-                          progress: Callable[[int, int], None] | None = None) -> None:
+                    chunk_size: int = PUSH_CHUNK_SIZE,
+                    progress: Callable[[int, int], None] | None = None) -> None:
         """Upload the file ``path`` as blob ``digest``: in one PUT when it fits in
         ``chunk_size``, otherwise in PATCHed chunks closed by a PUT."""
         scopes = (f"repository:{repo}:pull,push",)
@@ -334,12 +334,12 @@ class RegistryClient(DistributionClient):
                     data_factory=reader(sent, n), retry=False)
                 if resp.status != 202:
                     self._fail(resp, f"a chunk of {digest} to {self.registry}/{repo}",
-                                     repo)
+                               repo)
                 resp.release()
                 location = self._join(resp.headers["Location"])
                 sent += n
             resp = self.request("PUT", _with_digest(location, digest),
-                                      scopes, headers={"Content-Length": "0"}, data=b"")
+                                scopes, headers={"Content-Length": "0"}, data=b"")
         if resp.status not in (201, 204):
             self._fail(resp, f"the upload of {digest} to {self.registry}/{repo}", repo)
         resp.release()

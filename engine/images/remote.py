@@ -16,13 +16,13 @@ _PLATFORM_KEYS = ("architecture", "os", "os.version", "os.features", "variant")
 
 @at_the_edge
 def distribution_inspect(ref: str, insecure: bool = False,
-                               credentials: tuple[str, str] | None = None) -> dict:
+                         credentials: tuple[str, str] | None = None) -> dict:
     """{"Descriptor": {mediaType, digest, size}, "Platforms": [...]} of ``ref`` in its
     registry: an index's platforms, or the one a single manifest's config names."""
     from .auth import get_credentials
     r = parse_repo_ref(ref)
     with RegistryClient(r.registry, credentials or get_credentials(r.registry),
-                              insecure) as client:
+                        insecure) as client:
         body, media_type, digest = client.get_manifest(r.repository, r.reference)
         doc = json.loads(body)
         platforms = []
@@ -44,7 +44,7 @@ def _blob(client: RegistryClient, repo: str, digest: str | None) -> dict:
     if not digest:
         return {}
     resp = client.request("GET", f"/v2/{repo}/blobs/{digest}",
-                                (f"repository:{repo}:pull",))
+                          (f"repository:{repo}:pull",))
     try:
         if resp.status != 200:
             client._fail(resp, f"{client.registry}/{repo}@{digest}", repo)
