@@ -370,8 +370,9 @@ class FaultProxy:
     """An HTTP proxy in front of a registry that misbehaves on request, for the faults a real
     registry will not produce on cue: ``fail[n]`` 503s before answering properly, redirects of
     blob downloads to the registry itself (as registries that store blobs elsewhere do), and a
-    connection cut after ``cut_after`` bytes of the first blob download. Runs in the test's
-    event loop: ``async with FaultProxy(server) as proxy: proxy.host``."""
+    connection cut after ``cut_after`` bytes of the first blob download. Runs in an event loop
+    of its own, in a thread (the registry client is synchronous):
+    ``with FaultProxy(server) as proxy: proxy.host``."""
 
     def __init__(self, upstream: RegistryServer, fail_first: int = 0, redirect_blobs: bool = False,
                  cut_after: int = 0, fail_status: int = 503):
@@ -381,22 +382,37 @@ class FaultProxy:
         self.requests: list[tuple[str, str, str]] = []   # method, path, Range header
         self.port = free_port()
         self._runner = None
+        self._loop = None
+        self._thread = None
 
     @property
     def host(self) -> str:
         return f"127.0.0.1:{self.port}"
 
-    async def __aenter__(self) -> "FaultProxy":
+    def __enter__(self) -> "FaultProxy":
+        import asyncio
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._thread.start()
+        asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(30)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        import asyncio
+        try:
+            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(30)
+        finally:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(30)
+            self._loop.close()
+
+    async def _start(self) -> None:
         from aiohttp import web
         app = web.Application()
         app.router.add_route("*", "/{tail:.*}", self._handle)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
-        return self
-
-    async def __aexit__(self, *exc) -> None:
-        await self._runner.cleanup()
 
     async def _handle(self, request):
         import aiohttp

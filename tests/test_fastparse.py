@@ -60,6 +60,11 @@ READ = [
     "exec --privileged --env-file f c1 ls -la",
     "exec c1 -it sh",
     "exec --detach-keys ctrl-a c1 sh -c 'x -- y'",
+    "pull busybox",
+    "pull -q 127.0.0.1:5000/library/busybox:bench",
+    "pull -qa --platform linux/arm64 busybox",
+    "pull --tls-verify=false --quiet localhost:5000/x@sha256:" + "a" * 64,
+    "--root /tmp/r pull --all-tags busybox",
 ]
 
 # lines it must hand to argparse (help, errors, abbreviations, dash-led values, '--', …)
@@ -73,6 +78,9 @@ HANDED = [
     "stop --time c1", "rm -x c1", "rm c1 -f", "rm", "exec", "exec -h c1 true",
     "exec --help", "exec -e c1", "exec -- c1 true",
     "ps", "logs c1", "kill c1", "container run busybox", "run1 busybox",
+    "pull", "pull --help", "pull busybox -q", "pull a b", "pull --tls-verify busybox",
+    "pull --tls-verify false busybox", "pull --tls-verify=maybe busybox", "pull -x busybox",
+    "pull --platform", "push busybox",
 ]
 
 

@@ -1,6 +1,8 @@
 """engine/images/httpclient.py, the registry client's own HTTP/1.1 client, on what the registry
 tests don't reach: chunked bodies, credentials across redirects, a kept-alive connection the
-server closed meanwhile; and that a pull no longer loads aiohttp (150-250 ms of import)."""
+server closed meanwhile, a TLS server told from a plain one without ssl; and the pull path's
+import budget (no aiohttp: 150-250 ms; no asyncio: 45-100 ms; no argparse, dataclasses,
+tempfile, ssl for a plain-http registry)."""
 
 from __future__ import annotations
 
@@ -58,30 +60,38 @@ async def server():
         await runner.cleanup()
 
 
+# the client is synchronous and the server answers on the test's event loop: each test's
+# requests run in a thread
+
+
 async def test_chunked_body_and_keep_alive(server):
     from engine.images.httpclient import Session
     base, _, _ = server
-    async with Session() as s:
-        resp = await s.request("GET", base + "/chunked")
-        body = await resp.read()
-        resp.release()
-        assert resp.status == 200
-        assert body == b"".join(f"part{i};".encode() * 1000 for i in range(5))
-        # the same connection serves the next request
-        resp = await s.request("GET", base + "/x")
-        async with resp:
-            assert await resp.read() == b"ok /x"
-        assert sum(len(v) for v in s._idle.values()) == 1
+
+    def go():
+        with Session() as s:
+            resp = s.request("GET", base + "/chunked")
+            body = resp.read()
+            resp.release()
+            assert resp.status == 200
+            assert body == b"".join(f"part{i};".encode() * 1000 for i in range(5))
+            # the same connection serves the next request
+            with s.request("GET", base + "/x") as resp:
+                assert resp.read() == b"ok /x"
+            assert sum(len(v) for v in s._idle.values()) == 1
+    await asyncio.to_thread(go)
 
 
 async def test_authorization_goes_only_to_the_origin_that_asked(server):
     from engine.images.httpclient import Session
     base, other, seen = server
-    async with Session() as s:
-        for path in ("/same", "/other"):
-            resp = await s.request("GET", base + path, headers={"Authorization": "Bearer t"})
-            async with resp:
-                assert await resp.read() == b"ok /final"
+
+    def go():
+        with Session() as s:
+            for path in ("/same", "/other"):
+                with s.request("GET", base + path, headers={"Authorization": "Bearer t"}) as r:
+                    assert r.read() == b"ok /final"
+    await asyncio.to_thread(go)
     assert seen == [("/same", "Bearer t"), ("/final", "Bearer t"),
                     ("/other", "Bearer t"), ("/final", None)]
 
@@ -89,27 +99,54 @@ async def test_authorization_goes_only_to_the_origin_that_asked(server):
 async def test_a_connection_the_server_closed_is_replaced(server):
     from engine.images.httpclient import Session
     base, _, _ = server
-    async with Session() as s:
-        resp = await s.request("GET", base + "/close")
-        async with resp:
-            assert await resp.read() == b"bye"
-        await asyncio.sleep(0.05)   # the close reaches this side
-        resp = await s.request("GET", base + "/after")
-        async with resp:
-            assert await resp.read() == b"ok /after"
+
+    def go():
+        import time
+        with Session() as s:
+            with s.request("GET", base + "/close") as resp:
+                assert resp.read() == b"bye"
+            time.sleep(0.05)   # the close reaches this side
+            with s.request("GET", base + "/after") as resp:
+                assert resp.read() == b"ok /after"
+    await asyncio.to_thread(go)
 
 
-def test_a_pull_does_not_load_aiohttp(root):
-    """The registry client speaks HTTP itself: a pull (here: its manifest request against a
-    registry that isn't there) imports no aiohttp."""
-    code = ("import asyncio, sys\n"
-            "from engine import Engine\n"
-            "try:\n"
-            f"    asyncio.run(Engine().pull('127.0.0.1:{free_port()}/no/such:1'))\n"
-            "except Exception as e:\n"
-            "    print(type(e).__name__)\n"
-            "print('aiohttp' in sys.modules)\n")
+def test_a_tls_server_is_told_from_a_plain_one_without_ssl(tmp_path):
+    """Session.speaks_tls sends a ClientHello by hand: true for a TLS registry, false for a plain-http
+    one (which must not hang waiting for a request line), and ssl is not imported."""
+    import sys
+
+    from registry_server import registry
+    code = ("import sys\nfrom engine.images.httpclient import Session\n"
+            "host, port = sys.argv[1].rsplit(':', 1)\n"
+            "print(Session(connect_timeout=10).speaks_tls(host, int(port)), "
+            "'ssl' in sys.modules)\n")
+    for tls in (True, False):
+        with registry(tls=tls) as r:
+            out = subprocess.run([sys.executable, "-c", code, r.host], capture_output=True,
+                                 text=True, cwd=REPO, timeout=30)
+            assert out.stdout.split() == [str(tls), "False"], out.stderr
+
+
+def test_the_pull_path_keeps_to_its_import_budget(root):
+    """`berth pull` of a plain-http registry (here one that isn't there: the command gets as far
+    as the manifest request) loads none of what it doesn't use. Each costs a rootless busybox
+    pull, about 60 % imports, several ms to 100 ms (issue 21): aiohttp, asyncio (and through it
+    concurrent.futures, logging, inspect), argparse (tui/commands/fastparse.py reads pull),
+    dataclasses, tempfile (shutil, bz2, lzma, random), ssl (speaks_tls probes by hand), idna,
+    typing, platform."""
+    code = ("import sys, io, contextlib\nfrom tui import cli\n"
+            "with contextlib.redirect_stderr(io.StringIO()) as err:\n"
+            f"    code = cli.main(['pull', '-q', '127.0.0.1:{free_port()}/no/such:1'])\n"
+            "print(code, 'cannot reach registry' in err.getvalue())\n"
+            "print(' '.join(sorted(sys.modules)))\n")
     env = {**os.environ, "BERTH_ROOT": root}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          cwd=REPO, env=env, timeout=60)
-    assert out.stdout.split() == ["RegistryError", "False"], out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0] == "125 True", out.stderr
+    loaded = set(lines[1].split())
+    banned = {"aiohttp", "asyncio", "concurrent.futures", "logging", "inspect", "argparse",
+              "dataclasses", "tempfile", "shutil", "bz2", "lzma", "random", "ssl",
+              "encodings.idna", "typing", "platform"}
+    assert loaded & banned == set()

@@ -73,13 +73,18 @@ def test_containers_on_an_ipv6_network_talk_and_publish_on_ipv6_loopback(run, ro
     run("run", "-d", "--name", "web2", "--network", "six", "-p", f"{both}:80",
         "-v", f"{www}:/www", "busybox", "httpd", "-f", "-p", "80", "-h", "/www")
     assert _get(f"http://[::1]:{both}/") == _get(f"http://127.0.0.1:{both}/") == "over six\n"
+    # the same port on each family's every address, as Docker allows: [::] takes IPv6's side
+    pair = _free_port()
+    run("run", "-d", "--name", "web3", "--network", "six", "-p", f"[::]:{pair}:80",
+        "-p", f"{pair}:80", "-v", f"{www}:/www", "busybox", "httpd", "-f", "-p", "80", "-h", "/www")
+    assert _get(f"http://[::1]:{pair}/") == _get(f"http://127.0.0.1:{pair}/") == "over six\n"
     # the default network has no IPv6: publishing there on ::1 is refused, as nftables can't
     # take IPv6 to an IPv4 address
     bad = run("run", "--rm", "-p", f"[::1]:{port}:80", "busybox", "true", check=False)
     assert bad.returncode == 125 and "has no IPv6" in bad.stderr
     bad = run("network", "create", "--ipv6", "--subnet", "2001:db8::/64", "public", check=False)
     assert bad.returncode == 125 and "unique local range (fd00::/8)" in bad.stderr
-    run("rm", "-f", "peer", "web", "web2")
+    run("rm", "-f", "peer", "web", "web2", "web3")
     run("network", "rm", "six")
     from engine.paths import Paths
     table = Paths.from_env(root).nft_table

@@ -69,6 +69,25 @@ def test_host_ports_are_chosen_free_and_explicit_clashes_refused():
         s.close()
 
 
+def test_one_port_on_both_families_is_allowed_a_real_clash_is_not():
+    """-p P:80 -p '[::]:P:80' publishes P on IPv4's and IPv6's every address, as Docker allows;
+    the same family, address, port and protocol twice is still refused."""
+    from registry_server import free_port
+    port = free_port()
+    bound = assign_host_ports(parse_publish(f"[::]:{port}:80") + parse_publish(f"{port}:80"),
+                              set())
+    assert [(p.host_ip, p.host_port) for p in bound] == [("::", port), ("", port)]
+    for pair in ((f"{port}:80", f"0.0.0.0:{port}:81"), (f"{port}:80", f"127.0.0.1:{port}:80"),
+                 (f"[::]:{port}:80", f"[::1]:{port}:80"), (f"[::]:{port}:80", f"[::]:{port}:81")):
+        with pytest.raises(Conflict, match="port is already allocated"):
+            assign_host_ports(parse_publish(pair[0]) + parse_publish(pair[1]), set())
+    # udp beside tcp was never a clash; another container's every-address port still is
+    taken = {("", port, "tcp")}
+    assign_host_ports(parse_publish(f"{port}:80/udp"), taken)
+    with pytest.raises(Conflict, match="port is already allocated"):
+        assign_host_ports(parse_publish(f"[::]:{port}:80"), taken)
+
+
 # --- addresses -----------------------------------------------------------------------------
 
 def _rec(subnet="10.200.0.0/24", ip_range=None):

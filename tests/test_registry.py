@@ -357,14 +357,14 @@ async def test_wrong_diff_id_is_refused(root, engine):
     manifest["config"] = {**manifest["config"], "digest": config_digest,
                           "size": len(config_bytes)}
     with registry() as r:
-        async with RegistryClient(r.host) as c:
+        with RegistryClient(r.host) as c:
             for digest, data in ((config_digest, config_bytes),
                                  (manifest["layers"][0]["digest"], layer)):
                 path = os.path.join(root, "tmp", "upload")
                 Path(path).write_bytes(data)
-                await c.upload_blob("test/lying", digest, path, len(data))
-            await c.put_manifest("test/lying", "1", json.dumps(manifest).encode(),
-                                 manifest["mediaType"])
+                c.upload_blob("test/lying", digest, path, len(data))
+            c.put_manifest("test/lying", "1", json.dumps(manifest).encode(),
+                           manifest["mediaType"])
         with pytest.raises(IntegrityError, match="diff_id"):
             await engine.pull(f"{r.host}/test/lying:1")
         assert engine.images() == []
@@ -412,15 +412,15 @@ async def test_pull_docker_schema2_and_a_docker_manifest_list(root, engine):
         r.skopeo_copy_in(f"oci-archive:{BUSYBOX_MUSL}", "test/docker:musl", "--format", "v2s2")
         r.skopeo_copy_in(f"oci-archive:{BUSYBOX_GLIBC}", "test/docker:glibc", "--format", "v2s2")
         entries = []
-        async with RegistryClient(r.host) as c:
+        with RegistryClient(r.host) as c:
             for tag, arch in (("musl", "amd64"), ("glibc", "arm64")):
-                body, media_type, digest = await c.get_manifest("test/docker", tag)
+                body, media_type, digest = c.get_manifest("test/docker", tag)
                 assert media_type == DOCKER_MANIFEST
                 entries.append({"mediaType": media_type, "digest": digest, "size": len(body),
                                 "platform": {"architecture": arch, "os": "linux"}})
             listing = json.dumps({"schemaVersion": 2, "mediaType": DOCKER_LIST,
                                   "manifests": entries}).encode()
-            list_digest = await c.put_manifest("test/docker", "list", listing, DOCKER_LIST)
+            list_digest = c.put_manifest("test/docker", "list", listing, DOCKER_LIST)
         ref = f"{r.host}/test/docker:list"
         image = await engine.pull(ref)
         assert image.id == config_digest(BUSYBOX_MUSL)
@@ -462,13 +462,13 @@ async def test_pull_uncompressed_layers(root, engine):
     manifest["layers"] = [{"mediaType": "application/vnd.oci.image.layer.v1.tar",
                            "digest": digest, "size": len(plain)}]
     with registry() as r:
-        async with RegistryClient(r.host) as c:
+        with RegistryClient(r.host) as c:
             for d, data in ((manifest["config"]["digest"], config), (digest, plain)):
                 path = os.path.join(root, "tmp", "upload")
                 Path(path).write_bytes(data)
-                await c.upload_blob("test/plain", d, path, len(data))
-            await c.put_manifest("test/plain", "1", json.dumps(manifest).encode(),
-                                 manifest["mediaType"])
+                c.upload_blob("test/plain", d, path, len(data))
+            c.put_manifest("test/plain", "1", json.dumps(manifest).encode(),
+                           manifest["mediaType"])
         image = await engine.pull(f"{r.host}/test/plain:1")
         assert image.layer_media_types == ["application/vnd.oci.image.layer.v1.tar"]
         assert image.id == config_digest(BUSYBOX_MUSL)

@@ -44,52 +44,52 @@ def archive_blob(archive, digest) -> bytes:
         return tf.extractfile(f"blobs/sha256/{digest.partition(':')[2]}").read()
 
 
-async def fetch_all(client, repo, ref, want="linux/amd64", tmpdir="/var/tmp"):
+def fetch_all(client, repo, ref, want="linux/amd64", tmpdir="/var/tmp"):
     """Manifest (through the index when there is one) and every blob; returns digests."""
-    body, mt, digest = await client.get_manifest(repo, ref)
+    body, mt, digest = client.get_manifest(repo, ref)
     if mt == OCI_INDEX:
         desc = choose_manifest(json.loads(body), parse_platform(want))
-        body, mt, digest = await client.get_manifest(repo, desc["digest"])
+        body, mt, digest = client.get_manifest(repo, desc["digest"])
     m = json.loads(body)
     got = []
     for d in [m["config"], *m["layers"]]:
-        path = await client.fetch_blob(repo, d["digest"], d["size"],
-                                       os.path.join(tmpdir, d["digest"][7:]))
+        path = client.fetch_blob(repo, d["digest"], d["size"],
+                                 os.path.join(tmpdir, d["digest"][7:]))
         with open(path, "rb") as f:
             assert "sha256:" + hashlib.sha256(f.read()).hexdigest() == d["digest"]
         got.append(d["digest"])
     return digest, got
 
 
-async def test_index_platform_choice(anon, tmp):
+def test_index_platform_choice(anon, tmp):
     musl, _ = oci_archive_manifest(BUSYBOX_MUSL)
     glibc, _ = oci_archive_manifest(BUSYBOX_GLIBC)
-    async with RegistryClient(anon.host) as c:
+    with RegistryClient(anon.host) as c:
         assert c.base.startswith("http://")          # loopback without TLS falls back to http
-        assert (await fetch_all(c, "library/multi", "latest", "linux/amd64", tmp))[0] == musl
-        assert (await fetch_all(c, "library/multi", "latest", "linux/arm64", tmp))[0] == glibc
-        assert (await fetch_all(c, "library/multi", "latest", "linux/arm64/v8", tmp))[0] == glibc
-        body, _, _ = await c.get_manifest("library/multi", "latest")
+        assert (fetch_all(c, "library/multi", "latest", "linux/amd64", tmp))[0] == musl
+        assert (fetch_all(c, "library/multi", "latest", "linux/arm64", tmp))[0] == glibc
+        assert (fetch_all(c, "library/multi", "latest", "linux/arm64/v8", tmp))[0] == glibc
+        body, _, _ = c.get_manifest("library/multi", "latest")
     with pytest.raises(NotFound, match=r"linux/s390x.*linux/amd64, linux/arm64/v8"):
         choose_manifest(json.loads(body), parse_platform("linux/s390x"))
 
 
-async def test_unknown_repository_and_tag(anon):
-    async with RegistryClient(anon.host) as c:
+def test_unknown_repository_and_tag(anon):
+    with RegistryClient(anon.host) as c:
         with pytest.raises(NotFound, match="repository library/nope not found"):
-            await c.get_manifest("library/nope", "latest")
+            c.get_manifest("library/nope", "latest")
         with pytest.raises(NotFound, match="tag nope not found in 127.0.0.1:[0-9]+/library/busybox"):
-            await c.get_manifest("library/busybox", "nope")
+            c.get_manifest("library/busybox", "nope")
 
 
-async def test_unreachable_registry():
+def test_unreachable_registry():
     from registry_server import free_port
     with pytest.raises(RegistryError, match="cannot reach registry 127.0.0.1"):
-        async with RegistryClient(f"127.0.0.1:{free_port()}"):
+        with RegistryClient(f"127.0.0.1:{free_port()}"):
             pass
 
 
-async def test_range_resume_continues_a_partial_blob(anon, tmp):
+def test_range_resume_continues_a_partial_blob(anon, tmp):
     musl, body = oci_archive_manifest(BUSYBOX_MUSL)
     layer = json.loads(body)["layers"][0]
     data = archive_blob(BUSYBOX_MUSL, layer["digest"])
@@ -98,10 +98,10 @@ async def test_range_resume_continues_a_partial_blob(anon, tmp):
     with open(partial, "wb") as f:
         f.write(data[:half])
     seen = []
-    async with FaultProxy(anon) as proxy:
-        async with RegistryClient(proxy.host) as c:
-            await c.fetch_blob("library/busybox", layer["digest"], layer["size"], partial,
-                               lambda cur, tot: seen.append(cur))
+    with FaultProxy(anon) as proxy:
+        with RegistryClient(proxy.host) as c:
+            c.fetch_blob("library/busybox", layer["digest"], layer["size"], partial,
+                         lambda cur, tot: seen.append(cur))
     assert [r for r in proxy.requests if "/blobs/" in r[1]] == \
         [("GET", f"/v2/library/busybox/blobs/{layer['digest']}", f"bytes={half}-")]
     assert seen[0] > half
@@ -109,53 +109,53 @@ async def test_range_resume_continues_a_partial_blob(anon, tmp):
         assert f.read() == data
 
 
-async def test_junk_partial_is_thrown_away(anon, tmp):
+def test_junk_partial_is_thrown_away(anon, tmp):
     _, body = oci_archive_manifest(BUSYBOX_MUSL)
     layer = json.loads(body)["layers"][0]
     partial = os.path.join(tmp, "partial")
     with open(partial, "wb") as f:
         f.write(b"\0" * 1000)
-    async with RegistryClient(anon.host) as c:
-        await c.fetch_blob("library/busybox", layer["digest"], layer["size"], partial)
+    with RegistryClient(anon.host) as c:
+        c.fetch_blob("library/busybox", layer["digest"], layer["size"], partial)
     with open(partial, "rb") as f:
         assert f.read() == archive_blob(BUSYBOX_MUSL, layer["digest"])
 
 
-async def test_cut_connection_is_resumed_with_range(anon, tmp):
+def test_cut_connection_is_resumed_with_range(anon, tmp):
     _, body = oci_archive_manifest(BUSYBOX_MUSL)
     layer = json.loads(body)["layers"][0]
-    async with FaultProxy(anon, cut_after=100_000) as proxy:
-        async with RegistryClient(proxy.host) as c:
-            await c.fetch_blob("library/busybox", layer["digest"], layer["size"],
-                               os.path.join(tmp, "p"))
+    with FaultProxy(anon, cut_after=100_000) as proxy:
+        with RegistryClient(proxy.host) as c:
+            c.fetch_blob("library/busybox", layer["digest"], layer["size"],
+                         os.path.join(tmp, "p"))
     ranges = [r[2] for r in proxy.requests if "/blobs/" in r[1]]
     assert ranges[0] == "" and ranges[-1].startswith("bytes=") and \
         int(ranges[-1][6:-1]) >= 100_000 - 65536, ranges
 
 
-async def test_5xx_and_429_are_retried(anon, tmp):
+def test_5xx_and_429_are_retried(anon, tmp):
     for status in (503, 429):
-        async with FaultProxy(anon, fail_first=2, fail_status=status) as proxy:
-            async with RegistryClient(proxy.host) as c:
-                await fetch_all(c, "library/busybox", "musl", tmpdir=tmp)
+        with FaultProxy(anon, fail_first=2, fail_status=status) as proxy:
+            with RegistryClient(proxy.host) as c:
+                fetch_all(c, "library/busybox", "musl", tmpdir=tmp)
         assert proxy.fail_first == 0
 
 
-async def test_persistent_5xx_is_an_error(anon):
-    async with FaultProxy(anon, fail_first=100) as proxy:
-        async with RegistryClient(proxy.host) as c:
+def test_persistent_5xx_is_an_error(anon):
+    with FaultProxy(anon, fail_first=100) as proxy:
+        with RegistryClient(proxy.host) as c:
             with pytest.raises(RegistryError, match="HTTP 503"):
-                await c.get_manifest("library/busybox", "musl")
+                c.get_manifest("library/busybox", "musl")
 
 
-async def test_blob_redirects_are_followed(anon, tmp):
-    async with FaultProxy(anon, redirect_blobs=True) as proxy:
-        async with RegistryClient(proxy.host) as c:
-            await fetch_all(c, "library/busybox", "musl", tmpdir=tmp)
+def test_blob_redirects_are_followed(anon, tmp):
+    with FaultProxy(anon, redirect_blobs=True) as proxy:
+        with RegistryClient(proxy.host) as c:
+            fetch_all(c, "library/busybox", "musl", tmpdir=tmp)
     assert any("/blobs/" in r[1] for r in proxy.requests)
 
 
-async def test_tampered_blob_and_manifest_are_refused(tmp):
+def test_tampered_blob_and_manifest_are_refused(tmp):
     with registry() as r:
         r.skopeo_copy_in(f"oci-archive:{BUSYBOX_MUSL}", "library/busybox:musl")
         digest, body = oci_archive_manifest(BUSYBOX_MUSL)
@@ -165,62 +165,62 @@ async def test_tampered_blob_and_manifest_are_refused(tmp):
         data[len(data) // 2] ^= 0xFF
         path.write_bytes(bytes(data))
         partial = os.path.join(tmp, "p")
-        async with RegistryClient(r.host) as c:
+        with RegistryClient(r.host) as c:
             with pytest.raises(IntegrityError, match="does not match its digest"):
-                await c.fetch_blob("library/busybox", layer["digest"], layer["size"], partial)
+                c.fetch_blob("library/busybox", layer["digest"], layer["size"], partial)
             assert not os.path.exists(partial)
             m = r.blob_data(digest)
             m.write_bytes(m.read_bytes().replace(b'"schemaVersion"', b'"schemaVersion" '))
             with pytest.raises(IntegrityError, match="manifest"):
-                await c.get_manifest("library/busybox", "musl")
+                c.get_manifest("library/busybox", "musl")
             with pytest.raises(IntegrityError, match="manifest"):
-                await c.get_manifest("library/busybox", digest)
+                c.get_manifest("library/busybox", digest)
 
 
-async def test_basic_auth():
+def test_basic_auth():
     with registry(auth="htpasswd") as r:
         r.skopeo_copy_in(f"oci-archive:{BUSYBOX_MUSL}", "library/busybox:musl")
-        async with RegistryClient(r.host) as c:
+        with RegistryClient(r.host) as c:
             assert c._challenge[0] == "basic"
             with pytest.raises(AuthError, match="requires a login"):
-                await c.get_manifest("library/busybox", "musl")
-        async with RegistryClient(r.host, (USER, "wrong")) as c:
+                c.get_manifest("library/busybox", "musl")
+        with RegistryClient(r.host, (USER, "wrong")) as c:
             with pytest.raises(AuthError, match="wrong username or password"):
-                await c.get_manifest("library/busybox", "musl")
-        async with RegistryClient(r.host, (USER, PASSWORD)) as c:
-            await c.get_manifest("library/busybox", "musl")
+                c.get_manifest("library/busybox", "musl")
+        with RegistryClient(r.host, (USER, PASSWORD)) as c:
+            c.get_manifest("library/busybox", "musl")
 
 
-async def test_tls_with_certs_d(tmp, monkeypatch):
+def test_tls_with_certs_d(tmp, monkeypatch):
     with registry(tls=True) as r:
         r.skopeo_copy_in(f"oci-archive:{BUSYBOX_MUSL}", "library/busybox:musl")
         monkeypatch.setenv("BERTH_CERTS_DIR", tmp)
         with pytest.raises(RegistryError, match=f"not trusted.*{r.host}/ca.crt"):
-            async with RegistryClient(r.host):
+            with RegistryClient(r.host):
                 pass
-        async with RegistryClient(r.host, insecure=True) as c:
+        with RegistryClient(r.host, insecure=True) as c:
             assert c.base.startswith("https://")
-            await c.get_manifest("library/busybox", "musl")
+            c.get_manifest("library/busybox", "musl")
         os.makedirs(os.path.join(tmp, r.host))
         shutil.copy(r.cert, os.path.join(tmp, r.host, "ca.crt"))
-        async with RegistryClient(r.host) as c:
+        with RegistryClient(r.host) as c:
             assert c.base.startswith("https://")
-            await fetch_all(c, "library/busybox", "musl", tmpdir=tmp)
+            fetch_all(c, "library/busybox", "musl", tmpdir=tmp)
 
 
-async def test_token_auth_flow(tmp):
+def test_token_auth_flow(tmp):
     with registry(auth="token", anonymous_pull=False) as r:
         r.skopeo_copy_in(f"oci-archive:{BUSYBOX_MUSL}", "library/busybox:musl")
-        async with RegistryClient(r.host) as c:
+        with RegistryClient(r.host) as c:
             assert c._challenge[0] == "bearer"
             with pytest.raises(AuthError, match="requires a login"):
-                await c.get_manifest("library/busybox", "musl")
-        async with RegistryClient(r.host, (USER, "wrong")) as c:
+                c.get_manifest("library/busybox", "musl")
+        with RegistryClient(r.host, (USER, "wrong")) as c:
             with pytest.raises(AuthError, match="wrong username or password"):
-                await c.get_manifest("library/busybox", "musl")
+                c.get_manifest("library/busybox", "musl")
         issued = len(r.token.issued)
-        async with RegistryClient(r.host, (USER, PASSWORD)) as c:
-            await fetch_all(c, "library/busybox", "musl", tmpdir=tmp)
+        with RegistryClient(r.host, (USER, PASSWORD)) as c:
+            fetch_all(c, "library/busybox", "musl", tmpdir=tmp)
             # one token for the repository's pull scope, reused for manifest and blobs
             assert c.tokens_fetched == 1
             assert r.token.issued[issued:] == [
@@ -228,38 +228,38 @@ async def test_token_auth_flow(tmp):
             # an expired token is not reused
             for k, (tok, _) in list(c._tokens.items()):
                 c._tokens[k] = (tok, 0.0)
-            await c.get_manifest("library/busybox", "musl")
+            c.get_manifest("library/busybox", "musl")
             assert c.tokens_fetched == 2
 
 
-async def test_anonymous_token_flow(tmp):
+def test_anonymous_token_flow(tmp):
     with registry(auth="token", anonymous_pull=True) as r:
         r.skopeo_copy_in(f"oci-archive:{BUSYBOX_MUSL}", "library/busybox:musl")
-        async with RegistryClient(r.host) as c:
-            await fetch_all(c, "library/busybox", "musl", tmpdir=tmp)
+        with RegistryClient(r.host) as c:
+            fetch_all(c, "library/busybox", "musl", tmpdir=tmp)
         assert r.token.issued[-1]["user"] is None
 
 
 @pytest.mark.parametrize("chunk", [1 << 30, 300_000])
-async def test_upload_monolithic_chunked_and_mount(anon, chunk, tmp):
+def test_upload_monolithic_chunked_and_mount(anon, chunk, tmp):
     from registry_server import run_skopeo
     digest, body = oci_archive_manifest(BUSYBOX_GLIBC)
     m = json.loads(body)
     repo = f"pushed/chunk{chunk}"
-    async with RegistryClient(anon.host) as c:
+    with RegistryClient(anon.host) as c:
         for d in [m["config"], *m["layers"]]:
             path = os.path.join(tmp, d["digest"][7:])
             with open(path, "wb") as f:
                 f.write(archive_blob(BUSYBOX_GLIBC, d["digest"]))
-            assert not await c.blob_exists(repo, d["digest"])
-            await c.upload_blob(repo, d["digest"], path, d["size"], chunk_size=chunk)
-            assert await c.blob_exists(repo, d["digest"])
-        got = await c.put_manifest(repo, "v1", body, m["mediaType"])
+            assert not c.blob_exists(repo, d["digest"])
+            c.upload_blob(repo, d["digest"], path, d["size"], chunk_size=chunk)
+            assert c.blob_exists(repo, d["digest"])
+        got = c.put_manifest(repo, "v1", body, m["mediaType"])
         assert got == digest
         # the same blobs linked into another repository without uploading them again
         for d in [m["config"], *m["layers"]]:
-            assert await c.mount_blob(f"{repo}-mounted", d["digest"], repo)
-        await c.put_manifest(f"{repo}-mounted", "v1", body, m["mediaType"])
+            assert c.mount_blob(f"{repo}-mounted", d["digest"], repo)
+        c.put_manifest(f"{repo}-mounted", "v1", body, m["mediaType"])
     for name in (repo, f"{repo}-mounted"):
         out = json.loads(run_skopeo(["inspect", "--tls-verify=false",
                                      f"docker://{anon.host}/{name}:v1"]))

@@ -55,6 +55,32 @@ def test_state_run_dirs_namespace_and_layer_owners(rootless_user):
     assert st.st_uid == u.uid and stat.S_IMODE(st.st_mode) == 0o700
 
 
+def test_first_commands_at_once_make_one_namespace_holder():
+    """Several first commands of a new user at once, half of them without XDG_RUNTIME_DIR (so
+    with another run directory): one berth-pause, which both run directories name. Each run
+    directory used to make its own, and its own lock did not keep the other out."""
+    from rootless_support import _user
+    for u in _user(subids=True):
+        procs = [subprocess.Popen(u.command("berth", "ps", "-q"), cwd=u.home,
+                                  env=u.env(XDG_RUNTIME_DIR=None if i % 2 else u.xdg),
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                 for i in range(8)]
+        errors = [p.communicate(timeout=60)[1] for p in procs]
+        assert [p.returncode for p in procs] == [0] * 8, errors
+        pauses = []
+        for pid in u.live_pids():
+            try:
+                with open(f"/proc/{pid}/cmdline", "rb") as f:
+                    if f.read().startswith(b"berth-pause\0"):
+                        pauses.append(pid)
+            except OSError:
+                pass
+        assert len(pauses) == 1, pauses
+        for run in (u.run_dir, f"/tmp/berth-run-{u.uid}"):
+            with open(os.path.join(run, "pause.pid")) as f:
+                assert int(f.read().split()[0]) == pauses[0]
+
+
 def test_run_exec_logs_follow_volume_and_bind(loaded_user):
     u = loaded_user
     out = u.berth("run", "--rm", "--network", "none", IMAGE, "id", "-u").stdout
@@ -244,6 +270,9 @@ def test_fuse_overlayfs_fallback_and_its_cleanup(loaded_user, tmp_path):
         p = berth("run", "-d", "--name", "fused2", "--network", "none", IMAGE, "sleep", "300")
         assert p.returncode == 0, p.stderr
         assert any(line.startswith("process") for line in _fuse_left(u))
+        # but none of the container's: it sees only its own processes
+        seen = u.berth("exec", "fused2", "sh", "-c", "ps -o comm; cat /proc/[0-9]*/comm").stdout
+        assert "fuse" not in seen and "sleep" in seen, seen
         u.berth("rm", "-f", "fused", "fused2")
         end = time.monotonic() + 10
         while _fuse_left(u):

@@ -103,7 +103,16 @@ def test_udp_and_ipv6_published_ports_reachable_from_the_host(user):
         socket.create_connection(("127.0.0.1", tcp6), timeout=2).close()
     assert sorted(user.berth("port", "echo6").stdout.splitlines()) == [
         f"5353/udp -> [::1]:{udp6}", f"80/tcp -> [::]:{tcp6}"]
-    user.berth("rm", "-f", "echo4", "echo6")
+    # the same port on both families' every address, as Docker allows
+    both = free_port()
+    user.berth("run", "-d", "--name", "both", "-p", f"[::]:{both}:80", "-p", f"{both}:80",
+               IMAGE, "httpd", "-f", "-p", "80", "-h", "/etc")
+    assert _get(f"http://[::1]:{both}/hostname") == _get(f"http://127.0.0.1:{both}/hostname")
+    x = free_port()
+    clash = user.berth("run", "-d", "-p", f"{x}:80", "-p", f"0.0.0.0:{x}:81", IMAGE,
+                       "true", check=False)
+    assert clash.returncode == 125 and "port is already allocated" in clash.stderr
+    user.berth("rm", "-f", "echo4", "echo6", "both")
     for family, address, port in ((socket.AF_INET, "127.0.0.1", udp4),
                                   (socket.AF_INET6, "::1", udp6)):
         with socket.socket(family, socket.SOCK_DGRAM) as s:   # the forwarder let go of it

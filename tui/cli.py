@@ -187,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
         _launch_monitor_early(argv)
         trace.mark("monitor launched (posix_spawn)")
     args = None
-    if COMMANDS.get(command or "") in ("containers", "interactive"):
+    if COMMANDS.get(command or "") in ("containers", "interactive") or command == "pull":
         # the hot verbs' plain lines without argparse (its import and parser: ~15 ms)
         from tui.commands.fastparse import parse
         args = parse(argv, global_args)

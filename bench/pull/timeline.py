@@ -25,8 +25,6 @@ def main() -> None:
     import pstats
     prof = cProfile.Profile()
     prof.enable()
-    import asyncio
-    mark("asyncio imported")
     from engine.images import httpclient  # noqa: F401 - the registry client's HTTP
     mark("HTTP client imported")
     from engine.engine import Engine
@@ -42,20 +40,12 @@ def main() -> None:
             v = a[arg] if len(a) > arg else ""
             v = v.get("digest", "") if isinstance(v, dict) else str(v)
             return short.setdefault(v, v.partition(":")[2][:12] or v[:12])
-        if asyncio.iscoroutinefunction(f):
-            async def w(*a, **k):
-                mark(f"{label} {what(a)} starts")
-                try:
-                    return await f(*a, **k)
-                finally:
-                    mark(f"{label} {what(a)} ends")
-        else:
-            def w(*a, **k):
-                mark(f"{label} {what(a)} starts")
-                try:
-                    return f(*a, **k)
-                finally:
-                    mark(f"{label} {what(a)} ends")
+        def w(*a, **k):
+            mark(f"{label} {what(a)} starts")
+            try:
+                return f(*a, **k)
+            finally:
+                mark(f"{label} {what(a)} ends")
         setattr(owner, name, w)
 
     wrap(registry_client.RegistryClient, "get_manifest", "manifest", 2)
@@ -65,7 +55,7 @@ def main() -> None:
     wrap(store.ImageStore, "add_image", "image record", 99)
     del pull
     engine = Engine()
-    asyncio.run(engine.pull(sys.argv[1], tls_verify=False))
+    engine.pull_sync(sys.argv[1], tls_verify=False)
     mark("pull done")
     prof.disable()
     cpu = os.times()

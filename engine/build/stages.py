@@ -169,8 +169,7 @@ class Builder:
             except NotFound:
                 pass
         try:
-            import asyncio
-            asyncio.run(self.engine.pull(ref))
+            self.engine.pull_sync(ref)
         except NotFound:
             raise
         except Exception as e:  # noqa: BLE001 - any failure to pull says why

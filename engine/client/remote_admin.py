@@ -99,14 +99,18 @@ class RemoteAdmin:
                      tls_verify: bool = True) -> list[dict]:
         """The engine's search of a registry (``GET /images/search``)."""
         import asyncio
+        return await asyncio.to_thread(self.search_sync, term, registry, limit, tls_verify)
+
+    def search_sync(self, term: str, registry: str | None = None, limit: int = 25,
+                    tls_verify: bool = True) -> list[dict]:
         full = f"{registry}/{term}" if registry else term
         if registry is None and "/" in term and any(c in term.split("/", 1)[0] for c in ".:"):
             registry = term.split("/", 1)[0]
         try:
             where = f"{registry}/x" if registry else ""
             credentials = _saved_credentials(where)
-            body = await asyncio.to_thread(
-                self.session.call, "GET", "/images/search",
+            body = self.session.call(
+                "GET", "/images/search",
                 {"term": full, "limit": str(limit), **_tls_query(full, tls_verify)}, None, 60.0,
                 registry_auth(credentials, where) if credentials else None)
         except BerthError as e:

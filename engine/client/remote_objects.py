@@ -58,7 +58,7 @@ class RemoteObjects:
                                        credentials)
 
     def pull_sync(self, ref: str, platform=None, progress=None, all_tags=False,
-                  credentials=None) -> Image:
+                  credentials=None, tls_verify: bool = True) -> Image:
         from .remote_admin import _saved_credentials, registry_auth
         name, tag = _split_ref(ref)
         credentials = credentials or _saved_credentials(ref)

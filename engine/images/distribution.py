@@ -15,12 +15,12 @@ checks.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import re
+import threading
 import time
-from dataclasses import dataclass
+from collections import namedtuple
 
 from ..errors import AuthError, NotFound, RegistryError
 from .manifests import check_digest
@@ -65,14 +65,11 @@ def parse_challenge(header: str) -> tuple[str, dict[str, str]]:
 
 # --- references -------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class RepoRef:
-    """A reference split as the distribution API needs it."""
+class RepoRef(namedtuple("RepoRef", "registry repository tag digest", defaults=("", ""))):
+    """A reference split as the distribution API needs it: registry (docker.io,
+    127.0.0.1:5000), repository (library/alpine), tag, digest. A named tuple, as Platform."""
 
-    registry: str        # docker.io, 127.0.0.1:5000
-    repository: str      # library/alpine
-    tag: str = ""
-    digest: str = ""
+    __slots__ = ()
 
     @property
     def name(self) -> str:
@@ -158,7 +155,7 @@ class DistributionClient:
     requests.
 
     ``RegistryClient`` (registry_client.py) is this plus the endpoints; use it as
-    ``async with RegistryClient(registry, ...) as c``. ``credentials`` is (user, password) or
+    ``with RegistryClient(registry, ...) as c``. ``credentials`` is (user, password) or
     None for anonymous access; ``insecure`` allows plain http and skips certificate checks.
     """
 
@@ -170,36 +167,47 @@ class DistributionClient:
         self.insecure = insecure
         self.base = f"https://{self.host}"
         self._session = None
+        self._aborted = False
         self._challenge: tuple[str, dict[str, str]] | None = None
         self._tokens: dict[tuple[str, ...], tuple[str, float]] = {}
-        self._token_locks: dict[tuple[str, ...], asyncio.Lock] = {}
+        self._token_locks: dict[tuple[str, ...], threading.Lock] = {}
+        self._locks_lock = threading.Lock()
         self.tokens_fetched = 0
 
-    async def __aenter__(self) -> "DistributionClient":
-        await self._open()
+    def __enter__(self) -> "DistributionClient":
+        self._open()
         try:
-            await self.ping()
+            self.ping()
         except BaseException:
-            await self.close()
+            self.close()
             raise
         return self
 
-    async def __aexit__(self, *exc) -> None:
-        await self.close()
+    def __exit__(self, *exc) -> None:
+        self.close()
 
-    async def _open(self, ssl_ctx=None) -> None:
+    def abort(self) -> None:
+        """End every request in flight (from any thread): httpclient.Aborted in each, and in
+        any made after."""
+        self._aborted = True
+        if self._session is not None:
+            self._session.abort()
+
+    def _open(self, ssl_ctx=None) -> None:
         from . import httpclient
         if ssl_ctx is None:
             ssl_ctx = ssl_context(self.host, verify=not self.insecure)
         self._session = httpclient.Session(ssl=ssl_ctx, headers={"User-Agent": "berth/0.1"})
+        if self._aborted:
+            self._session.abort()
 
-    async def close(self) -> None:
+    def close(self) -> None:
         if self._session is not None:
-            await self._session.close()
+            self._session.close()
             self._session = None
 
     # --- connection and auth --------------------------------------------------------
-    async def ping(self) -> None:
+    def ping(self) -> None:
         """GET /v2/: choose https or http and learn how the registry wants to be asked."""
         from . import httpclient as http
         plain_ok = self.insecure or is_loopback(self.host)
@@ -208,11 +216,11 @@ class DistributionClient:
             # then costs no reading of the CA bundle
             from urllib.parse import urlsplit
             where = urlsplit(f"https://{self.host}")
-            if not await http.speaks_tls(where.hostname or self.host, where.port or 443):
+            if not self._session.speaks_tls(where.hostname or self.host, where.port or 443):
                 self.base = f"http://{self.host}"
         try:
             # Where http is a fallback, a failed https probe is not worth retrying.
-            resp = await self._send("GET", f"{self.base}/v2/", retry=not plain_ok)
+            resp = self._send("GET", f"{self.base}/v2/", retry=not plain_ok)
         except http.ClientConnectorCertificateError as e:
             raise RegistryError(
                 f"the certificate of {self.host} is not trusted ({e.certificate_error}): put its "
@@ -225,13 +233,13 @@ class DistributionClient:
             # A loopback or insecure registry that does not speak TLS: use plain http.
             self.base = f"http://{self.host}"
             try:
-                resp = await self._send("GET", f"{self.base}/v2/")
-            except (http.ClientError, asyncio.TimeoutError, OSError) as e2:
+                resp = self._send("GET", f"{self.base}/v2/")
+            except (http.ClientError, TimeoutError, OSError) as e2:
                 raise self._unreachable(e2) from e2
-        except (http.ClientError, asyncio.TimeoutError, OSError) as e:
+        except (http.ClientError, TimeoutError, OSError) as e:
             raise self._unreachable(e) from e
-        async with resp:
-            await resp.read()
+        with resp:
+            resp.read()
             if resp.status == 401:
                 header = resp.headers.get("WWW-Authenticate", "")
                 self._challenge = parse_challenge(header) if header else ("basic", {})
@@ -246,10 +254,11 @@ class DistributionClient:
             getattr(reason, "strerror", None) or str(reason) or type(e).__name__
         return RegistryError(f"cannot reach registry {self.host}: {text}")
 
-    async def _token(self, scopes: tuple[str, ...], refresh: bool = False) -> str:
+    def _token(self, scopes: tuple[str, ...], refresh: bool = False) -> str:
         """A bearer token for ``scopes``, fetched once and reused until it expires."""
-        lock = self._token_locks.setdefault(scopes, asyncio.Lock())
-        async with lock:
+        with self._locks_lock:
+            lock = self._token_locks.setdefault(scopes, threading.Lock())
+        with lock:
             cached = self._tokens.get(scopes)
             if cached and not refresh and cached[1] > time.monotonic():
                 return cached[0]
@@ -267,10 +276,10 @@ class DistributionClient:
                 query.append(("account", self.credentials[0]))
                 headers["Authorization"] = self._basic()
             try:
-                resp = await self._send("GET", realm, params=query, headers=headers)
-                async with resp:
-                    body = await resp.read()
-            except (http.ClientError, asyncio.TimeoutError, OSError) as e:
+                resp = self._send("GET", realm, params=query, headers=headers)
+                with resp:
+                    body = resp.read()
+            except (http.ClientError, TimeoutError, OSError) as e:
                 raise RegistryError(f"cannot reach the token server of {self.host} "
                                     f"({realm}): {e}") from e
             if resp.status in (401, 403):
@@ -302,19 +311,19 @@ class DistributionClient:
         user, password = self.credentials  # type: ignore[misc]
         return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
 
-    async def _auth_header(self, scopes: tuple[str, ...], refresh: bool = False) -> dict:
+    def _auth_header(self, scopes: tuple[str, ...], refresh: bool = False) -> dict:
         if not self._challenge:
             return {}
         scheme, _ = self._challenge
         if scheme == "bearer":
-            return {"Authorization": f"Bearer {await self._token(scopes, refresh)}"}
+            return {"Authorization": f"Bearer {self._token(scopes, refresh)}"}
         if scheme == "basic" and self.credentials:
             return {"Authorization": self._basic()}
         return {}
 
     # --- requests -------------------------------------------------------------------
-    async def _send(self, method: str, url, *, data_factory=None, retry: bool = True,
-                    **kw):
+    def _send(self, method: str, url, *, data_factory=None, retry: bool = True,
+              **kw):
         """One request, tried again on 429, 5xx and connection failures with backoff.
         ``data_factory`` makes a fresh body for each attempt."""
         from . import httpclient as http
@@ -323,13 +332,13 @@ class DistributionClient:
             if data_factory is not None:
                 kw["data"] = data_factory()
             try:
-                resp = await self._session.request(method, url, **kw)  # type: ignore[union-attr]
+                resp = self._session.request(method, url, **kw)  # type: ignore[union-attr]
             except (http.ClientConnectorCertificateError, http.ClientSSLError):
                 raise
-            except (http.ClientConnectionError, asyncio.TimeoutError):
+            except (http.ClientConnectionError, TimeoutError):
                 if attempt == attempts - 1:
                     raise
-                await asyncio.sleep(RETRY_BASE * 2 ** attempt)
+                time.sleep(RETRY_BASE * 2 ** attempt)
                 continue
             if (resp.status == 429 or resp.status >= 500) and attempt < attempts - 1:
                 wait = RETRY_BASE * 2 ** attempt
@@ -339,23 +348,23 @@ class DistributionClient:
                 except ValueError:
                     pass
                 resp.release()
-                await asyncio.sleep(wait)
+                time.sleep(wait)
                 continue
             return resp
         raise AssertionError("unreachable")  # pragma: no cover
 
-    async def request(self, method: str, url, scopes: tuple[str, ...], *, headers=None,
-                      **kw):
+    def request(self, method: str, url, scopes: tuple[str, ...], *, headers=None,
+                **kw):
         """An authorised request: the token for ``scopes`` is added, and fetched anew once if
         the registry refuses it. The caller reads and releases the response."""
         from . import httpclient as http
         if isinstance(url, str) and url.startswith("/"):
             url = self.base + url
         for refresh in (False, True):
-            h = {**(headers or {}), **await self._auth_header(scopes, refresh)}
+            h = {**(headers or {}), **self._auth_header(scopes, refresh)}
             try:
-                resp = await self._send(method, url, headers=h, **kw)
-            except (http.ClientError, asyncio.TimeoutError, OSError) as e:
+                resp = self._send(method, url, headers=h, **kw)
+            except (http.ClientError, TimeoutError, OSError) as e:
                 raise self._unreachable(e) from e
             if resp.status == 401 and not refresh and self._challenge and \
                     self._challenge[0] == "bearer":
@@ -364,9 +373,9 @@ class DistributionClient:
             return resp
         return resp
 
-    async def _fail(self, resp, what: str, repo: str = ""):
+    def _fail(self, resp, what: str, repo: str = ""):
         """Turn an error response into a berth error naming ``what`` was asked for."""
-        body = await resp.read()
+        body = resp.read()
         resp.release()
         code, message = _error_detail(body)
         if resp.status == 401 and self._challenge and self._challenge[0] == "basic":
@@ -395,16 +404,16 @@ class DistributionClient:
 # --- the edge: lower libraries' errors become berth's ------------------------------------
 
 def at_the_edge(fn):
-    """Wrap a coroutine function so the HTTP client's, ssl's and the OS's errors that slipped
+    """Wrap a function so the HTTP client's, ssl's and the OS's errors that slipped
     past the client's own handling still reach the user as one RegistryError line."""
     import functools
 
     @functools.wraps(fn)
-    async def wrapper(*args, **kw):
+    def wrapper(*args, **kw):
         from . import httpclient as http
         try:
-            return await fn(*args, **kw)
-        except (http.ClientError, asyncio.TimeoutError) as e:
+            return fn(*args, **kw)
+        except (http.ClientError, TimeoutError) as e:
             raise RegistryError(f"registry connection failed: {e or type(e).__name__}") from e
         except OSError as e:
             from ..errors import DISK_ERRNOS, host_error
@@ -417,18 +426,18 @@ def at_the_edge(fn):
 
 
 @at_the_edge
-async def check_login(registry: str, username: str, password: str,
-                      insecure: bool = False) -> None:
+def check_login(registry: str, username: str, password: str,
+                insecure: bool = False) -> None:
     """Prove ``username``/``password`` against ``registry`` (AuthError when refused)."""
-    async with DistributionClient(registry, (username, password), insecure) as client:
+    with DistributionClient(registry, (username, password), insecure) as client:
         if not client._challenge:
             return
         scheme, _ = client._challenge
         if scheme == "bearer":
             # Docker Hub's flow: any token request with Basic credentials checks them.
-            await client._token(())
+            client._token(())
             return
-        resp = await client.request("GET", "/v2/", ())
+        resp = client.request("GET", "/v2/", ())
         resp.release()
         if resp.status == 401:
             raise client._auth_failed()

@@ -5,17 +5,18 @@ behind); the store checks the diff_ids as it adds the image."""
 
 from __future__ import annotations
 
-import asyncio
 import fcntl
 import json
 import os
-from typing import Callable
+TYPE_CHECKING = False
+if TYPE_CHECKING:   # typing costs every pull 3 ms of import
+    from typing import Callable
 
 from ..errors import IntegrityError, InvalidArgument, NotFound, RegistryError
 from .distribution import RepoRef, at_the_edge, parse_repo_ref
 from .manifests import INDEX_TYPES, Platform, check_digest, choose_manifest, parse_platform
 from .registry_client import RegistryClient
-from .transfer import PARALLEL_BLOBS, Progress, Reporter, gather_or_cancel, short_id
+from .transfer import PARALLEL_BLOBS, Progress, Reporter, run_all, short_id
 
 # How far a download may run ahead of the layer unpacking it.
 STREAM_BUFFER = int(os.environ.get("BERTH_PULL_STREAM_BUFFER", 64 << 20))
@@ -27,21 +28,21 @@ def _blob_lock(path: str) -> int:
     return fd
 
 
-async def _download(client: RegistryClient, images, repo: str, desc: dict, tmp: str,
-                    report: Reporter, sem: asyncio.Semaphore, show: bool,
-                    tee: Callable[[bytes | None], bool] | None = None) -> None:
+def _download(client: RegistryClient, images, repo: str, desc: dict, tmp: str,
+              report: Reporter, sem, show: bool,
+              tee: Callable[[bytes | None], bool] | None = None) -> None:
     """Fetch one blob into the content store, unless it is there already."""
     digest = check_digest(desc["digest"])
     size = int(desc.get("size") or 0)
     sid = short_id(digest)
-    async with sem:
+    with sem:
         partial = os.path.join(tmp, f"pull-{digest.partition(':')[2]}")
         # Another berth pulling the same blob holds this lock; wait, then reuse its work.
-        lock_fd = await asyncio.to_thread(_blob_lock, partial + ".lock")
+        lock_fd = _blob_lock(partial + ".lock")
         try:
             if images.has_blob(digest):
                 return
-            path = await client.fetch_blob(
+            path = client.fetch_blob(
                 repo, digest, size, partial + ".partial",
                 (lambda cur, tot: report.bytes("Downloading", sid, cur, tot)) if show else None,
                 tee)
@@ -49,8 +50,7 @@ async def _download(client: RegistryClient, images, repo: str, desc: dict, tmp: 
                 report("Verifying Checksum", sid)
             # fetch_blob hashed every byte as it wrote it and refused a mismatch: the blob
             # is not read back
-            await asyncio.to_thread(images.ingest_blob, path, digest, desc.get("mediaType"),
-                                    True)
+            images.ingest_blob(path, digest, desc.get("mediaType"), True)
             if show:
                 report("Download complete", sid)
         finally:
@@ -62,12 +62,15 @@ async def _download(client: RegistryClient, images, repo: str, desc: dict, tmp: 
 
 
 @at_the_edge
-async def pull_image(store, ref: str, platform: str | None = None,
-                     progress: Progress | None = None, all_tags: bool = False,
-                     insecure: bool = False, credentials: tuple[str, str] | None = None):
+def pull_image(store, ref: str, platform: str | None = None,
+               progress: Progress | None = None, all_tags: bool = False,
+               insecure: bool = False, credentials: tuple[str, str] | None = None,
+               cancel: list | None = None):
     """Pull ``ref`` into ``store`` and return the Image (for --all-tags, the one tagged
     'latest' if there is one, else the last pulled). ``credentials`` (user, password) stand
-    in for the ones ``berth login`` saved for the registry."""
+    in for the ones ``berth login`` saved for the registry. Blocking, with a thread per blob;
+    ``cancel``, when given, gets the registry client's ``abort`` (which another thread calls to
+    stop the pull) appended."""
     from .store import ImageStore
 
     r = parse_repo_ref(ref, default_tag=not all_tags)
@@ -75,42 +78,44 @@ async def pull_image(store, ref: str, platform: str | None = None,
     images = ImageStore(store)
     report = Reporter(progress)
     with images.busy():   # its blobs and layers are orphans until the image is recorded
-        return await _pull(r, images, store, want, platform, report, all_tags, credentials,
-                           insecure)
+        return _pull(r, images, store, want, platform, report, all_tags, credentials,
+                     insecure, cancel)
 
 
-async def _pull(r: RepoRef, images, store, want: Platform, platform: str | None,
-                report: Reporter, all_tags: bool, credentials, insecure: bool):
+def _pull(r: RepoRef, images, store, want: Platform, platform: str | None,
+          report: Reporter, all_tags: bool, credentials, insecure: bool, cancel):
     from .auth import get_credentials
-    async with RegistryClient(r.registry, credentials or get_credentials(r.registry),
-                              insecure) as client:
+    client = RegistryClient(r.registry, credentials or get_credentials(r.registry), insecure)
+    if cancel is not None:
+        cancel.append(client.abort)
+    with client:
         if not all_tags:
-            return await _pull_one(client, images, store, r, want, bool(platform), report)
+            return _pull_one(client, images, store, r, want, bool(platform), report)
         if r.tag or r.digest:
             raise InvalidArgument("--all-tags takes a repository name without a tag or digest")
-        tags = await client.tags(r.repository)
+        tags = client.tags(r.repository)
         if not tags:
             raise NotFound(f"repository {r.name} has no tags")
         result = None
         for tag in tags:
-            image = await _pull_one(client, images, store,
-                                    RepoRef(r.registry, r.repository, tag), want,
-                                    bool(platform), report)
+            image = _pull_one(client, images, store,
+                              RepoRef(r.registry, r.repository, tag), want,
+                              bool(platform), report)
             if tag == "latest" or result is None or result[0] != "latest":
                 result = (tag, image)
         return result[1]  # type: ignore[index]
 
 
-async def _pull_one(client: RegistryClient, images, store, r: RepoRef, want: Platform,
-                    explicit_platform: bool, report: Reporter):
-    body, media_type, top_digest = await client.get_manifest(r.repository, r.reference)
+def _pull_one(client: RegistryClient, images, store, r: RepoRef, want: Platform,
+              explicit_platform: bool, report: Reporter):
+    body, media_type, top_digest = client.get_manifest(r.repository, r.reference)
     # After the manifest, as Docker does: a name that does not resolve prints only the error.
     report(f"Pulling from {r.repository}", r.tag or r.digest)
     digest = top_digest
     from_index = media_type in INDEX_TYPES
     if from_index:
         desc = choose_manifest(json.loads(body), want)
-        body, media_type, digest = await client.get_manifest(
+        body, media_type, digest = client.get_manifest(
             r.repository, check_digest(desc["digest"]), expect_digest=desc["digest"])
         if media_type in INDEX_TYPES:
             raise RegistryError(f"{r} is an index of indexes, which berth does not pull")
@@ -129,10 +134,11 @@ async def _pull_one(client: RegistryClient, images, store, r: RepoRef, want: Pla
         report("Already exists" if images.has_blob(layer["digest"]) else "Pulling fs layer", sid)
 
     tmp = store.path("tmp")
-    sem = asyncio.Semaphore(PARALLEL_BLOBS)
+    import threading
+    sem = threading.BoundedSemaphore(PARALLEL_BLOBS)
     # The config first (it is small): its diff_ids let each layer be unpacked the moment its
     # blob is verified, while the others still download.
-    await _download(client, images, r.repository, config, tmp, report, sem, False)
+    _download(client, images, r.repository, config, tmp, report, sem, False)
     with open(images.blob_path(config["digest"]), "rb") as f:
         config_bytes = f.read()
     try:
@@ -153,34 +159,31 @@ async def _pull_one(client: RegistryClient, images, store, r: RepoRef, want: Pla
     fetched = {layer["digest"] for layer in layers if not images.has_blob(layer["digest"])}
     completed: set[str] = set()
 
-    async def layer_task(i: int, layer: dict) -> None:
+    def layer_task(i: int, layer: dict) -> None:
         digest = layer["digest"]
         streamed = False
         if not images.has_blob(digest):
-            feed = None
+            feed = unpacking = None
             if plan and STREAM_BUFFER and not images.has_layer(plan[i][0]):
                 feed = _Feed(int(layer.get("size") or 0))
-                # A thread of its own: an unpacker waiting for bytes must not hold one of the
-                # default executor's, which the downloads need for their locks and ingests.
-                unpacking = asyncio.get_running_loop().run_in_executor(
-                    _unpack_pool(), _unpack_layer, images, *plan[i], digest, made, feed)
+                # A thread of its own: it unpacks while this one downloads
+                unpacking = _Thread(_unpack_layer, images, *plan[i], digest, made, feed)
             try:
-                await _download(client, images, r.repository, layer, tmp, report, sem, True,
-                                feed.push if feed else None)
+                _download(client, images, r.repository, layer, tmp, report, sem, True,
+                          feed.push if feed else None)
             except BaseException:
                 if feed:
                     feed.abort()
-                    await asyncio.gather(unpacking, return_exceptions=True)
+                    unpacking.wait(quiet=True)
                 raise
             if feed:
                 feed.finish()
-                streamed = await unpacking
+                streamed = unpacking.wait()
         if plan and not streamed:
             chain, diff_id, parent = plan[i]
             if not images.has_layer(chain):
                 report("Extracting", short_id(digest))
-                await asyncio.to_thread(_unpack_layer, images, chain, diff_id, parent,
-                                        digest, made)
+                _unpack_layer(images, chain, diff_id, parent, digest, made)
             if layer["digest"] in fetched:
                 completed.add(layer["digest"])
                 report("Pull complete", short_id(layer["digest"]))
@@ -188,10 +191,10 @@ async def _pull_one(client: RegistryClient, images, store, r: RepoRef, want: Pla
     name = r.name
     tags = [f"{name}:{r.tag}"] if r.tag and not r.digest else []
     try:
-        await gather_or_cancel(layer_task(i, layer) for i, layer in enumerate(layers))
+        run_all([lambda i=i, layer=layer: layer_task(i, layer)
+                 for i, layer in enumerate(layers)], client.abort)
         existing = _existing_image(images, config["digest"])
-        image = await asyncio.to_thread(images.add_image, body, config_bytes, tags,
-                                        f"{name}@{top_digest}")
+        image = images.add_image(body, config_bytes, tags, f"{name}@{top_digest}")
     except BaseException:
         # Verified blobs stay for the next pull; layers unpacked for no image go.
         if made:
@@ -244,16 +247,27 @@ def _unpack_layer(images, chain: str, diff_id: str, parent: str, digest: str,
     return True
 
 
-def _unpack_pool():
-    """Threads for unpacking layers as they stream in (one per layer at most)."""
-    global _POOL
-    if _POOL is None:
-        from concurrent.futures import ThreadPoolExecutor
-        _POOL = ThreadPoolExecutor(max_workers=PARALLEL_BLOBS, thread_name_prefix="unpack")
-    return _POOL
+class _Thread:
+    """``fn(*args)`` in a thread of its own; ``wait()`` returns its result or raises its
+    error (the pool of concurrent.futures costs every pull 8 ms of import)."""
 
+    def __init__(self, fn, *args):
+        import threading
+        self.result = self.error = None
+        self.thread = threading.Thread(target=self._run, args=(fn, args), daemon=True)
+        self.thread.start()
 
-_POOL = None
+    def _run(self, fn, args) -> None:
+        try:
+            self.result = fn(*args)
+        except BaseException as e:  # noqa: BLE001 - raised by wait()
+            self.error = e
+
+    def wait(self, quiet: bool = False):
+        self.thread.join()
+        if self.error is not None and not quiet:
+            raise self.error
+        return self.result
 
 
 class _FeedAborted(BaseException):
@@ -263,7 +277,7 @@ class _FeedAborted(BaseException):
 
 
 class _Feed:
-    """The bytes of a downloading layer, handed from the event loop to an unpacking thread.
+    """The bytes of a downloading layer, handed from its download to an unpacking thread.
     The download never waits for the unpacker: when the unpacker falls more than
     STREAM_BUFFER bytes behind, the feed gives up and the layer is unpacked from the stored
     blob instead, so memory stays bounded."""
@@ -278,7 +292,7 @@ class _Feed:
         self.eof = False
         self.buf = b""
 
-    # the event loop's side
+    # the download's side
     def push(self, chunk: bytes | None) -> bool:
         if self.dead:
             return False

@@ -4,7 +4,6 @@ chunks past the chunk size); then the manifest."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 
@@ -12,7 +11,7 @@ from ..errors import InvalidArgument, NotFound
 from .distribution import RepoRef, at_the_edge, parse_repo_ref
 from .manifests import OCI_MANIFEST, sha256_digest
 from .registry_client import PUSH_CHUNK_SIZE, RegistryClient
-from .transfer import PARALLEL_BLOBS, Progress, Reporter, gather_or_cancel, short_id
+from .transfer import PARALLEL_BLOBS, Progress, Reporter, run_all, short_id
 
 def _image_manifest(images, image) -> tuple[bytes, str]:
     """The manifest to push for a local image: the one it came with when the store has it,
@@ -53,13 +52,14 @@ def _mount_sources(image, r: RepoRef) -> list[str]:
 
 
 @at_the_edge
-async def push_image(store, ref: str, progress: Progress | None = None, insecure: bool = False,
-                     chunk_size: int | None = None,
-                     credentials: tuple[str, str] | None = None,
-                     destination: str | None = None) -> str:
+def push_image(store, ref: str, progress: Progress | None = None, insecure: bool = False,
+               chunk_size: int | None = None,
+               credentials: tuple[str, str] | None = None,
+               destination: str | None = None, cancel: list | None = None) -> str:
     """Push the local image ``ref`` to its registry, or to ``destination`` (podman's
     ``push IMAGE DESTINATION``, without tagging it first); returns the manifest digest.
-    ``credentials`` (user, password) stand in for the ones ``berth login`` saved."""
+    ``credentials`` (user, password) stand in for the ones ``berth login`` saved. Blocking;
+    ``cancel`` as pull_image's."""
     from .auth import get_credentials
     from .store import ImageStore
 
@@ -76,11 +76,14 @@ async def push_image(store, ref: str, progress: Progress | None = None, insecure
     report = Reporter(progress)
     sources = _mount_sources(image, r)
     report(f"The push refers to repository [{r.name}]")
-    async with RegistryClient(r.registry, credentials or get_credentials(r.registry),
-                              insecure) as client:
-        sem = asyncio.Semaphore(PARALLEL_BLOBS)
+    client = RegistryClient(r.registry, credentials or get_credentials(r.registry), insecure)
+    if cancel is not None:
+        cancel.append(client.abort)
+    with client:
+        import threading
+        sem = threading.BoundedSemaphore(PARALLEL_BLOBS)
 
-        async def one(desc: dict) -> None:
+        def one(desc: dict) -> None:
             digest = desc["digest"]
             sid = short_id(digest)
             is_layer = desc is not manifest["config"]
@@ -88,32 +91,32 @@ async def push_image(store, ref: str, progress: Progress | None = None, insecure
             if not os.path.exists(path):
                 raise NotFound(f"blob {digest} of {ref} is missing from the store")
             size = os.path.getsize(path)
-            async with sem:
+            with sem:
                 if is_layer:
                     report("Preparing", sid)
-                if await client.blob_exists(r.repository, digest):
+                if client.blob_exists(r.repository, digest):
                     if is_layer:
                         report("Layer already exists", sid)
                     return
                 for source in sources:
-                    if await client.mount_blob(r.repository, digest, source):
+                    if client.mount_blob(r.repository, digest, source):
                         if is_layer:
                             report(f"Mounted from {source}", sid)
                         return
-                await client.upload_blob(
+                client.upload_blob(
                     r.repository, digest, path, size, chunk_size,
                     (lambda cur, tot: report.bytes("Pushing", sid, cur, tot)) if is_layer
                     else None)
                 if is_layer:
                     report("Pushed", sid)
 
-        await gather_or_cancel(one(d) for d in blobs)
-        digest = await client.put_manifest(r.repository, r.tag or "latest", body, media_type)
+        run_all([lambda d=d: one(d) for d in blobs], client.abort)
+        digest = client.put_manifest(r.repository, r.tag or "latest", body, media_type)
     if digest == sha256_digest(body):
         # Record where the image now lives, as Docker adds a RepoDigest after a push.
         with open(images.blob_path(image.id), "rb") as f:
             config_bytes = f.read()
-        await asyncio.to_thread(images.add_image, body, config_bytes, [], f"{r.name}@{digest}")
+        images.add_image(body, config_bytes, [], f"{r.name}@{digest}")
     report(f"{r.tag or 'latest'}: digest: {digest} size: {len(body)}")
     return digest
 

@@ -15,15 +15,15 @@ _PLATFORM_KEYS = ("architecture", "os", "os.version", "os.features", "variant")
 
 
 @at_the_edge
-async def distribution_inspect(ref: str, insecure: bool = False,
-                               credentials: tuple[str, str] | None = None) -> dict:
+def distribution_inspect(ref: str, insecure: bool = False,
+                         credentials: tuple[str, str] | None = None) -> dict:
     """{"Descriptor": {mediaType, digest, size}, "Platforms": [...]} of ``ref`` in its
     registry: an index's platforms, or the one a single manifest's config names."""
     from .auth import get_credentials
     r = parse_repo_ref(ref)
-    async with RegistryClient(r.registry, credentials or get_credentials(r.registry),
-                              insecure) as client:
-        body, media_type, digest = await client.get_manifest(r.repository, r.reference)
+    with RegistryClient(r.registry, credentials or get_credentials(r.registry),
+                        insecure) as client:
+        body, media_type, digest = client.get_manifest(r.repository, r.reference)
         doc = json.loads(body)
         platforms = []
         if media_type in INDEX_TYPES:
@@ -31,7 +31,7 @@ async def distribution_inspect(ref: str, insecure: bool = False,
                 p = m.get("platform") or {}
                 platforms.append({k: p[k] for k in _PLATFORM_KEYS if p.get(k)})
         else:
-            config = await _blob(client, r.repository, (doc.get("config") or {}).get("digest"))
+            config = _blob(client, r.repository, (doc.get("config") or {}).get("digest"))
             p = {k: config[k] for k in _PLATFORM_KEYS if config.get(k)}
             if p.get("os") or p.get("architecture"):
                 platforms.append(p)
@@ -39,16 +39,16 @@ async def distribution_inspect(ref: str, insecure: bool = False,
             "Platforms": platforms}
 
 
-async def _blob(client: RegistryClient, repo: str, digest: str | None) -> dict:
+def _blob(client: RegistryClient, repo: str, digest: str | None) -> dict:
     """A small JSON blob (an image config), checked against its digest."""
     if not digest:
         return {}
-    resp = await client.request("GET", f"/v2/{repo}/blobs/{digest}",
-                                (f"repository:{repo}:pull",))
+    resp = client.request("GET", f"/v2/{repo}/blobs/{digest}",
+                          (f"repository:{repo}:pull",))
     try:
         if resp.status != 200:
-            await client._fail(resp, f"{client.registry}/{repo}@{digest}", repo)
-        data = await resp.read()
+            client._fail(resp, f"{client.registry}/{repo}@{digest}", repo)
+        data = resp.read()
     finally:
         resp.release()
     if sha256_digest(data) != digest:

@@ -325,13 +325,16 @@ def _check_ipv6_publish(p, network, name: str) -> None:
 def _rules(ep: dict[str, Any]) -> list[tuple[str, str, int, str, int]]:
     """The nftables elements of ``ep``'s published ports: on its IPv4 address, and on its IPv6
     one for ports published on every address or an IPv6 one (::1 excepted: proxy6.py)."""
+    from .ports import v6_overridden
     out = []
-    for p in ep.get("ports") or []:
+    ports = ep.get("ports") or []
+    for p in ports:
         host = p["host_ip"]
         v6 = ":" in host
         if not v6:
             out.append((p["proto"], host, p["host_port"], ep["ip"], p["container_port"]))
-        if ep.get("ip6") and (v6 or not host) and host != "::1":
+        if ep.get("ip6") and (v6 or not host) and host != "::1" and \
+                not v6_overridden(ports, p):
             out.append((p["proto"], host or "::", p["host_port"], ep["ip6"], p["container_port"]))
     return out
 

@@ -164,35 +164,58 @@ def assign_host_ports(ports: list[Port], taken: set[tuple[str, int, str]]) -> li
     """Concrete bindings for ``ports``: explicit host ports checked, 0 and ranges filled in.
 
     ``taken`` holds (host_ip, port, proto) already published by this root; it grows with every
-    port assigned here. Conflict with Docker's message when an explicit port is in use.
+    port assigned here. Conflict with Docker's message when an explicit port is in use. One
+    container may publish the same port on IPv4's and IPv6's every address (``-p P:80 -p
+    '[::]:P:80'``, as Docker allows): its explicit IPv6 binding then takes the IPv6 side.
     """
     out: list[Port] = []
+    mine: set[tuple[str, int, str]] = set()
     for p in ports:
         ip = p.host_ip
         if p.host_port and not p.host_port_end:
-            if _clash(taken, ip, p.host_port, p.proto) or not port_free(ip, p.host_port, p.proto):
+            if _clash(taken, ip, p.host_port, p.proto) or \
+                    _clash(mine, ip, p.host_port, p.proto, by_family=True) or \
+                    not port_free(ip, p.host_port, p.proto):
                 raise Conflict(f"Bind for {ip or '0.0.0.0'}:{p.host_port} failed: "
                                "port is already allocated")
             chosen = p.host_port
         else:
             lo, hi = (p.host_port, p.host_port_end) if p.host_port_end else ephemeral_range()
-            chosen = _pick(ip, p.proto, lo, hi, taken)
+            chosen = _pick(ip, p.proto, lo, hi, taken | mine)
             if chosen is None:
                 where = f"{lo}-{hi}"
                 raise Conflict(f"no free host port in {where} for {port_key(p)}; "
                                "publish it on an explicit port with -p HOST:CONTAINER")
-        taken.add((ip, chosen, p.proto))
+        mine.add((ip, chosen, p.proto))
         out.append(type(p)(container_port=p.container_port, proto=p.proto, host_ip=ip,
                            host_port=chosen))
+    taken |= mine
     return out
 
 
-def _clash(taken: set[tuple[str, int, str]], ip: str, port: int, proto: str) -> bool:
-    # A port published on every address clashes with the same port on any one of them.
+def _clash(taken: set[tuple[str, int, str]], ip: str, port: int, proto: str,
+           by_family: bool = False) -> bool:
+    # A port published on every address clashes with the same port on any one of them; with
+    # ``by_family`` only on those of its own family ("" is IPv4's 0.0.0.0, "::" IPv6's).
     for tip, tport, tproto in taken:
-        if tport == port and tproto == proto and (not ip or not tip or ip == tip):
+        if tport != port or tproto != proto:
+            continue
+        if by_family and (":" in ip) != (":" in tip):
+            continue
+        if not ip or not tip or ip == tip or (by_family and (ip in WILDCARDS or
+                                                              tip in WILDCARDS)):
             return True
     return False
+
+
+WILDCARDS = ("0.0.0.0", "::")
+
+
+def v6_overridden(ports: list[dict], p: dict) -> bool:
+    """Whether ``p``, published on every address (host_ip ""), leaves the IPv6 side to an
+    explicit IPv6 binding of the same port among ``ports`` (the records' dicts)."""
+    return not p["host_ip"] and any(":" in q["host_ip"] and q["host_port"] == p["host_port"]
+                                    and q["proto"] == p["proto"] for q in ports)
 
 
 def _pick(ip: str, proto: str, lo: int, hi: int, taken) -> int | None:

@@ -26,8 +26,11 @@ def start_proxies(ep: dict[str, Any], pid: int) -> list[dict[str, int]]:
     from ..errors import HostError
     out: list[dict[str, int]] = []
     try:
-        for p in ep.get("ports") or []:
-            if p["proto"] == "tcp" and p["host_ip"] in ("", "::", "::1"):
+        from .ports import v6_overridden
+        ports = ep.get("ports") or []
+        for p in ports:
+            if p["proto"] == "tcp" and p["host_ip"] in ("", "::", "::1") and \
+                    not v6_overridden(ports, p):
                 out.append(_spawn(p["host_port"], ep["ip6"], p["container_port"], pid))
     except HostError:
         stop_proxies(out)

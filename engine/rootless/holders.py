@@ -20,6 +20,34 @@ def alive(pidfile: str) -> int:
     return pid if pid > 0 and start_time(pid) == start else 0
 
 
+def adopt(name: str, pidfile: str) -> int:
+    """A holder named ``name`` of this user's that another run directory recorded (a command
+    run with another XDG_RUNTIME_DIR, or none, keeps its pid files elsewhere): recorded in
+    ``pidfile`` too and its pid returned, else 0. Looked for only when ``pidfile`` names no
+    live holder, so once per run directory; without it each run directory made its own
+    namespace, and the user's containers were split between them."""
+    want = f"{name}\0infinity\0".encode()
+    uid = os.getuid()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            if os.stat(f"/proc/{entry}").st_uid != uid:
+                continue
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                if f.read() != want:
+                    continue
+            with open(f"/proc/{entry}/uid_map", "rb") as f:
+                if not f.read().strip():
+                    continue   # still being made: its maker records it once mapped
+        except OSError:
+            continue
+        record(pidfile, int(entry))
+        if alive(pidfile):
+            return int(entry)
+    return 0
+
+
 def record(pidfile: str, pid: int) -> None:
     from ..runtime.process import start_time
     tmp = f"{pidfile}.{os.getpid()}.tmp"

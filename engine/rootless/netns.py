@@ -166,15 +166,18 @@ def attach(store, container, pid: int):
         return {}
     if mode in NO_NETNS_MODES or mode.startswith("container:"):
         return attach_inside(store, container, pid)      # nothing of the namespace's
-    asked = [p.host_ip for p in container.config.ports]
-    for p in container.config.ports:
-        p.host_ip = ""
+    asked = container.config.ports
+    inside, twins = _one_per_host_port(asked)
+    container.config.ports = [_on(p, "") for p in inside]
     try:
         endpoints = call(attach_inside, store, container, pid)
     finally:
-        for p, host_ip in zip(container.config.ports, asked):
-            p.host_ip = host_ip
-    _host_addresses(container.config.ports, container.state.ports)
+        container.config.ports = asked
+    _host_addresses(inside, container.state.ports)
+    for twin in twins:   # the same host port on the other family: one forward inside serves both
+        same = next(b for b in container.state.ports
+                    if (b.host_port, b.proto) == (twin.host_port, twin.proto))
+        container.state.ports.append(_on(same, twin.host_ip))
     try:
         # a restart by the monitor attaches again without a detach: the last start's
         # forwarder still holds the ports (attach_inside drops its endpoints likewise)
@@ -186,6 +189,43 @@ def attach(store, container, pid: int):
         detach(store, container)
         raise
     return endpoints
+
+
+def _on(port, host_ip: str):
+    """A copy of ``port`` published on ``host_ip``."""
+    return type(port).from_dict({**port.to_dict(), "host_ip": host_ip})
+
+
+def _one_per_host_port(ports) -> tuple[list, list]:
+    """(ports to publish inside, their twins): inside the namespace a host port is one DNAT
+    rule whatever host address it was asked on (the forwarder joins each host socket to
+    127.0.0.1:<host port> there), so ``-p P:80 -p '[::]:P:80'`` (one port on both families, as
+    Docker allows) is published once inside and forwarded from both host sockets. Conflict for
+    a real clash (the same family's address and port twice); InvalidArgument when the two
+    families would take one host port to two container ports, which one rule can't do."""
+    from ..errors import Conflict, InvalidArgument
+    from ..network.ports import _clash
+    inside, twins, seen = [], [], set()
+    for p in ports:
+        if not p.host_port or p.host_port_end:
+            inside.append(p)
+            continue
+        if _clash(seen, p.host_ip, p.host_port, p.proto, by_family=True):
+            raise Conflict(f"Bind for {p.host_ip or '0.0.0.0'}:{p.host_port} failed: "
+                           "port is already allocated")
+        seen.add((p.host_ip, p.host_port, p.proto))
+        first = next((q for q in inside if (q.host_port, q.proto) == (p.host_port, p.proto)),
+                     None)
+        if first is None:
+            inside.append(p)
+        elif first.container_port == p.container_port:
+            twins.append(p)
+        else:
+            raise InvalidArgument(
+                f"without root, host port {p.host_port}/{p.proto} on both IPv4 and IPv6 must "
+                f"go to one container port (not {first.container_port} and "
+                f"{p.container_port}): publish them on two host ports")
+    return inside, twins
 
 
 def _host_addresses(asked, bound) -> None:

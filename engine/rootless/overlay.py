@@ -11,9 +11,11 @@ A kernel older than 5.11 refuses overlay in a user namespace: ``mount`` then fal
 fuse-overlayfs (Debian's ``fuse-overlayfs``), as rootless podman does. The probe is the mount
 itself, each time (one refused syscall); BERTH_FUSE_OVERLAYFS=1 forces the fallback (so it can
 be tried on any kernel), =0 forbids it. fuse-overlayfs reads the same layers (0/0 whiteouts,
-``user.overlay.opaque``). Its daemon lives in the mount namespace it mounted in: a container's
-is a process of the container's pid namespace and ends with it; a short-lived mount (cp,
-build) is ``release``d, which ends its daemon.
+``user.overlay.opaque``). Its daemon runs in a copy of the mount namespace it mounted in,
+without that mount, and ends when the mount goes: for a container, when the container's mount
+namespace ends with its last process (the intermediate mounts it before the container's pid
+namespace exists, so the daemon is none of the container's processes: monitor_start.py); a
+short-lived mount (cp, build) is ``release``d.
 """
 
 from __future__ import annotations
@@ -94,25 +96,23 @@ def _fuse_mount(target: str, opts: str, flags: int) -> None:
         dev = os.open("/dev/fuse", os.O_RDWR | os.O_CLOEXEC)
     except OSError as e:
         raise OSError(e.errno, f"/dev/fuse: {e.strerror}") from None
-    # the daemon's root is a bind of / beside the target, not / itself: a container's
-    # pivot_root moves every process whose root is the old one onto the new root, which for
-    # the daemon is its own mount (each lookup it made would wait on itself)
-    root = os.path.join(os.path.dirname(target), ".fuse-root")
     try:
         linux.mount(FUSE_PROGRAM, target, "fuse." + FUSE_PROGRAM, flags | linux.MS_NODEV,
                     f"fd={dev},rootmode=40000,user_id=0,group_id=0,allow_other,"
                     "default_permissions")
-        os.makedirs(root, 0o700, exist_ok=True)
-        linux.mount("/", root, None, linux.MS_BIND | linux.MS_REC)
     except BaseException:
         os.close(dev)
-        _unmount(target)
         raise
     r, w = os.pipe()
     pid = os.fork()
     if pid == 0:   # pragma: no cover - replaced by the program
         try:
-            os.chroot(root)
+            # the daemon's own copy of this mount namespace, without the mount it serves: it
+            # holds neither the namespace where the mount lives nor the mount (which would keep
+            # each other alive), so it ends when they go; and a container's pivot_root, which
+            # moves every process whose root is the old one, does not move it
+            linux.unshare(linux.CLONE_NEWNS)
+            linux.umount2(target, linux.MNT_DETACH)
             os.chdir("/")
             null = os.open("/dev/null", os.O_RDWR)
             os.dup2(null, 0)
@@ -127,7 +127,6 @@ def _fuse_mount(target: str, opts: str, flags: int) -> None:
     os.close(w)
     os.close(dev)
     _, status = os.waitpid(pid, 0)     # libfuse's daemonize: it returns once serving
-    _unmount(root)                     # the daemon keeps its own reference
     os.set_blocking(r, False)          # the daemon may keep the pipe: take only what is said
     try:
         said = os.read(r, 65536)

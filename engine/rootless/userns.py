@@ -45,16 +45,35 @@ def enter() -> str:
     run = user_run()
     os.environ["BERTH_USER_RUN"] = run     # for the monitors, forwarders and reapers it starts
     os.makedirs(run, 0o700, exist_ok=True)
-    import fcntl
-    lock = os.open(os.path.join(run, "pause.lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-    try:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        pid = holders.alive(pidfile()) or _make_holder(maps)
-        _join(pid)
-    finally:
-        os.close(lock)
+    pid = holders.alive(pidfile())    # the pid file is replaced whole: no lock to read it
+    if not pid:
+        import fcntl
+        lock = os.open(_lock_path(run), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            pid = holders.alive(pidfile()) or holders.adopt(PAUSE_NAME, pidfile()) or \
+                _make_holder(maps)
+        finally:
+            os.close(lock)
+    _join(pid)
     _joined.append(warning)
     return warning
+
+
+def _lock_path(run: str) -> str:
+    """The lock held while the holder is looked for and made: one per user, whatever run
+    directory a command uses (two first commands, one with XDG_RUNTIME_DIR and one without,
+    made two namespaces), in the user's own ~/.config/berth; the run directory's where the
+    home can't take it."""
+    import pwd
+    try:
+        d = os.path.join(pwd.getpwuid(os.getuid()).pw_dir, ".config", "berth")
+        os.makedirs(d, 0o700, exist_ok=True)
+        if os.access(d, os.W_OK):
+            return os.path.join(d, "pause.lock")
+    except (KeyError, OSError):
+        pass
+    return os.path.join(run, "pause.lock")
 
 
 def _join(pid: int) -> None:

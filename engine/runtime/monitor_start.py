@@ -164,12 +164,13 @@ class MonitorStart:
             linux.prctl(linux.PR_SET_DUMPABLE, 0)
             self.cg.join_self(self.cid)
             trace.mark("joined the cgroup")
+            early_mount = _mount_root_early(self.spec)
             if _userns_auto(self.spec):
                 # [containment] --userns auto: overlay on idmapped layers, then join the user
                 # namespace, so the namespaces unshared below belong to it (engine/runtime/userns.py)
                 from . import userns
                 userns.enter(self.spec)
-            flags = _join_shared(NAMESPACES, self.spec.get("namespaces"))
+            flags = _join_shared(NAMESPACES & ~early_mount, self.spec.get("namespaces"))
             if self.spec.get("netns_pid"):
                 # --network container:NAME: join that container's network namespace
                 fd = os.open(f"/proc/{self.spec['netns_pid']}/ns/net", os.O_RDONLY | os.O_CLOEXEC)
@@ -226,6 +227,24 @@ class MonitorStart:
         except Exception as e:  # noqa: BLE001 - reported to start as berth's failure
             return f"network: {e}"
         return None
+
+def _mount_root_early(spec: dict) -> int:
+    """[rootless] In the intermediate, before any other namespace: the container's mount
+    namespace, and its root filesystem mounted there, by this process, which is in none of the
+    container's other namespaces yet. Where that is fuse-overlayfs (rootless/overlay.py), its
+    daemon is then no process of the container's pid namespace (pid 1 would see it in ps) and
+    ends when the container's mount namespace does. Returns the flag it unshared (0 with root,
+    whose pid 1 mounts the overlay itself)."""
+    from ..paths import rootless
+    if not rootless() or _userns_auto(spec):
+        return 0
+    from . import init   # loaded before the fork (_containment)
+    linux.unshare(linux.CLONE_NEWNS)
+    init.make_mounts_private()
+    init.mount_overlay(spec)
+    spec["rootfs_mounted"] = True    # this process's copy, which pid 1 inherits
+    return linux.CLONE_NEWNS
+
 
 # --pid, --ipc, --uts (engine/runtime/namespaces.py): kind -> its clone flag
 SHARABLE = (("pid", linux.CLONE_NEWPID), ("ipc", linux.CLONE_NEWIPC), ("uts", linux.CLONE_NEWUTS))

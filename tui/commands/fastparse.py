@@ -1,11 +1,13 @@
-"""The argv of the hot verbs (run, start, stop, rm, exec) read without argparse, whose import
-(re, enum, functools, collections, gettext) and parser building cost every `berth run` ~15 ms.
+"""The argv of the hot verbs (run, start, stop, rm, exec, pull) read without argparse, whose
+import (re, enum, functools, collections, gettext) and parser building cost every `berth run`
+~15 ms.
 
 The flags are the ones argparse is given: the verbs' own ``add_argument`` functions
-(run_flags.run_args, containers.ARGS, interactive_args.ARGS, cli.global_args) are run against a
+(run_flags.run_args, containers.ARGS, interactive_args.ARGS, registry.pull_args,
+cli.global_args) are run against a
 recorder here, so there is one list of flags. Only the plain shapes are read (exact option
 names, ``--opt=value``, ``-it``, a value that doesn't start with a dash, positionals after the
-options); anything else (``--help``, abbreviations, ``--``, a dash-led value, a missing
+options, an optional value (``nargs="?"``) given with ``=``, one of its choices); anything else (``--help``, abbreviations, ``--``, a dash-led value, a missing
 argument, an unknown flag) returns None and argparse parses the line, with its messages.
 tests/test_fastparse.py compares the two on many command lines.
 """
@@ -17,7 +19,7 @@ from __future__ import annotations
 SUPPRESS = "==SUPPRESS=="
 REMAINDER = "..."
 
-VERBS = ("run", "start", "stop", "rm", "exec")
+VERBS = ("run", "start", "stop", "rm", "exec", "pull")
 
 
 class Args:
@@ -37,11 +39,12 @@ class _Flags:
     def __init__(self, record) -> None:
         self.options: dict[str, tuple[str, str]] = {}
         self.defaults: dict[str, object] = {}
+        self.choices: dict[str, tuple] = {}
         self.positionals: list[tuple[str, object]] = []
         record(self)
 
     def add_argument(self, *words: str, action: str | None = None, default=None,
-                     nargs=None, dest: str | None = None, **_ignored) -> None:
+                     nargs=None, dest: str | None = None, choices=None, **_ignored) -> None:
         if not words[0].startswith("-"):
             self.positionals.append((words[0], nargs))
             return
@@ -50,6 +53,12 @@ class _Flags:
             dest = (longs or list(words))[0].lstrip("-").replace("-", "_")
         kind = {"store_true": "flag", "append": "append", "help": "help",
                 None: "value"}.get(action, "unknown")
+        if nargs == "?" and kind == "value":
+            kind = "optional"    # read only as --opt=value
+        elif nargs is not None:
+            kind = "unknown"
+        if choices is not None:
+            self.choices[dest] = tuple(choices)
         if kind == "flag" and default is None:
             default = False
         if kind not in ("help", "unknown"):
@@ -76,13 +85,15 @@ def _read_options(flags: _Flags, argv: list[str], i: int, values: dict) -> int |
             values.update((dest, True) for dest, _kind in each)
         elif found[1] == "flag" and not eq:
             values[found[0]] = True
-        elif found[1] in ("value", "append"):
+        elif found[1] in ("value", "append") or (found[1] == "optional" and eq):
             if not eq:
                 i += 1
                 if i >= len(argv) or argv[i].startswith("-"):
                     return None
                 value = argv[i]
             dest = found[0]
+            if dest in flags.choices and value not in flags.choices[dest]:
+                return None
             values[dest] = [*values[dest], value] if found[1] == "append" else value
         else:
             return None   # --help, a flag given a value, an action not read here
@@ -91,9 +102,14 @@ def _read_options(flags: _Flags, argv: list[str], i: int, values: dict) -> int |
 
 
 def _read_positionals(flags: _Flags, rest: list[str], values: dict) -> bool:
-    """The positionals of the verbs read here: NAME REST... (run, exec) or NAME... (start, stop,
-    rm). False when argparse must decide."""
+    """The positionals of the verbs read here: NAME REST... (run, exec), NAME... (start, stop,
+    rm) or NAME (pull). False when argparse must decide."""
     shape = [nargs for _, nargs in flags.positionals]
+    if shape == [None]:
+        if len(rest) != 1 or rest[0].startswith("-"):
+            return False
+        values[flags.positionals[0][0]] = rest[0]
+        return True
     if shape == [None, REMAINDER]:
         if not rest:
             return False
@@ -111,6 +127,9 @@ def _read_positionals(flags: _Flags, rest: list[str], values: dict) -> bool:
 
 def _verb_flags(verb: str):
     """(add_argument function, handler) of a hot verb, from the module that owns it."""
+    if verb == "pull":
+        from . import registry
+        return registry.pull_args, registry.cmd_pull
     if verb == "exec":
         from . import interactive
         from .interactive_args import ARGS

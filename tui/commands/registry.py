@@ -10,11 +10,7 @@ from .common import get_engine, print_table
 
 def register(sub) -> None:
     p = sub.add_parser("pull", help="download an image from a registry")
-    p.add_argument("ref", metavar="NAME[:TAG|@DIGEST]")
-    p.add_argument("-q", "--quiet", action="store_true", help="print only the image name")
-    p.add_argument("-a", "--all-tags", action="store_true", help="pull every tag of the repository")
-    p.add_argument("--platform", help="os/arch[/variant] to pull from a multi-platform image")
-    _tls(p)
+    pull_args(p)
     p.set_defaults(func=cmd_pull)
 
     p = sub.add_parser("push", help="upload an image to a registry")
@@ -45,6 +41,15 @@ def register(sub) -> None:
     p.add_argument("--no-trunc", action="store_true")
     _tls(p)
     p.set_defaults(func=cmd_search)
+
+
+def pull_args(p) -> None:
+    """pull's arguments (argparse's, and tui/commands/fastparse.py's)."""
+    p.add_argument("ref", metavar="NAME[:TAG|@DIGEST]")
+    p.add_argument("-q", "--quiet", action="store_true", help="print only the image name")
+    p.add_argument("-a", "--all-tags", action="store_true", help="pull every tag of the repository")
+    p.add_argument("--platform", help="os/arch[/variant] to pull from a multi-platform image")
+    _tls(p)
 
 
 def _tls(p) -> None:
@@ -122,11 +127,6 @@ class ProgressView:
         self.out.flush()
 
 
-def _run(coro):
-    import asyncio
-    return asyncio.run(coro)
-
-
 # --- commands ---------------------------------------------------------------------------
 
 def cmd_pull(args) -> int:
@@ -136,8 +136,8 @@ def cmd_pull(args) -> int:
         print("Using default tag: latest", flush=True)
     engine = get_engine()
     view = None if args.quiet else ProgressView()
-    _run(engine.pull(args.ref, platform=args.platform, progress=view, all_tags=args.all_tags,
-                     tls_verify=_verify(args)))
+    engine.pull_sync(args.ref, platform=args.platform, progress=view, all_tags=args.all_tags,
+                     tls_verify=_verify(args))
     r = parse_repo_ref(args.ref, default_tag=not args.all_tags)
     print(r.name if args.all_tags else str(r))
     return 0
@@ -146,8 +146,8 @@ def cmd_pull(args) -> int:
 def cmd_push(args) -> int:
     engine = get_engine()
     view = None if args.quiet else ProgressView()
-    digest = _run(engine.push(args.ref, progress=view, tls_verify=_verify(args),
-                              destination=args.destination))
+    digest = engine.push_sync(args.ref, progress=view, tls_verify=_verify(args),
+                              destination=args.destination)
     if args.quiet:
         print(digest)
     return 0
@@ -195,8 +195,8 @@ def cmd_logout(args) -> int:
 def cmd_search(args) -> int:
     from engine.options import parse_int
     limit = parse_int(args.limit, "--limit", 1, 100)
-    results = _run(get_engine().search(args.term, registry=args.registry, limit=limit,
-                                       tls_verify=_verify(args)))
+    results = get_engine().search_sync(args.term, registry=args.registry, limit=limit,
+                                       tls_verify=_verify(args))
     rows = []
     for r in results:
         desc = r.get("description") or ""
