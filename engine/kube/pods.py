@@ -9,7 +9,6 @@ containers by their labels and carries on."""
 
 from __future__ import annotations
 
-import asyncio
 import time
 
 from ..clock import now_rfc3339
@@ -204,7 +203,7 @@ class PodRunner:
                              f"image {image} is not present with pull policy Never")
         if policy == "Always" or (policy == "IfNotPresent" and not present):
             try:
-                asyncio.run(self.engine.pull(image))
+                self.engine.pull_sync(image)
             except BerthError as e:
                 if not present or policy != "Always":
                     raise _PullError("ErrImagePull", str(e)) from None
