@@ -60,6 +60,8 @@ READ = [
     "exec --privileged --env-file f c1 ls -la",
     "exec c1 -it sh",
     "exec --detach-keys ctrl-a c1 sh -c 'x -- y'",
+    "system dial-stdio",
+    "--root /tmp/r system dial-stdio",
 ]
 
 # lines it must hand to argparse (help, errors, abbreviations, dash-led values, '--', …)
@@ -73,6 +75,7 @@ HANDED = [
     "stop --time c1", "rm -x c1", "rm c1 -f", "rm", "exec", "exec -h c1 true",
     "exec --help", "exec -e c1", "exec -- c1 true",
     "ps", "logs c1", "kill c1", "container run busybox", "run1 busybox",
+    "system", "system df", "system dial-stdio x", "system dial-stdio --help", "system --help",
 ]
 
 
