@@ -5,6 +5,7 @@ the command with one line."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -106,6 +107,86 @@ def test_dial_stdio_serves_one_client_on_its_stdio_and_ends_with_it(root, busybo
         if p.poll() is None:
             p.kill()
             p.wait()
+
+
+class StdioClient:
+    """HTTP/1.1 over a `berth system dial-stdio` process's stdin and stdout, one request at a
+    time, as a client on the far end of ssh speaks it."""
+
+    def __init__(self, root: str):
+        env = {**{k: v for k, v in os.environ.items() if not k.startswith("BERTH_")},
+               "BERTH_ROOT": root}
+        self.proc = subprocess.Popen([sys.executable, "-m", "tui.cli", "system", "dial-stdio"],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=REPO,
+                                     env=env)
+        self.buf = b""
+
+    def send(self, method: str, path: str, body: bytes = b"", headers: str = "") -> None:
+        length = f"Content-Length: {len(body)}\r\nContent-Type: application/json\r\n" \
+            if body else ""
+        self.proc.stdin.write(f"{method} {path} HTTP/1.1\r\nHost: x\r\n{length}{headers}"
+                              "\r\n".encode() + body)
+        self.proc.stdin.flush()
+
+    def read_until(self, marker: bytes) -> bytes:
+        while marker not in self.buf:
+            data = self.proc.stdout.read1(65536)
+            assert data, f"the service ended before {marker!r}: {self.buf!r}"
+            self.buf += data
+        out, _, self.buf = self.buf.partition(marker)
+        return out
+
+    def request(self, method: str, path: str, body: bytes = b"") -> tuple[int, bytes]:
+        self.send(method, path, body)
+        head = self.read_until(b"\r\n\r\n").decode()
+        length = int(head.lower().split("content-length: ")[1].split("\r\n")[0])
+        while len(self.buf) < length:
+            self.buf += self.proc.stdout.read1(65536)
+        data, self.buf = self.buf[:length], self.buf[length:]
+        return int(head.split(" ")[1]), data
+
+    def close(self) -> int:
+        self.proc.stdin.close()
+        try:
+            return self.proc.wait(timeout=20)
+        finally:
+            if self.proc.poll() is None:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def test_dial_stdio_hands_its_connection_over_after_the_first_answers(root, busybox):
+    """The front answers a connection's first look (ping, version, list, inspect, their
+    errors) without aiohttp; the first request it leaves (a body) and everything after it,
+    a hijacked exec included, reach the aiohttp service on the same connection."""
+    from helpers import berth as run_berth
+    run_berth(root, "run", "-d", "--name", "box", "--network", "none", "busybox:1.38.0-musl",
+              "sleep", "300")
+    client = StdioClient(root)
+    try:
+        assert client.request("GET", "/_ping") == (200, b"OK")
+        status, body = client.request("GET", "/v1.45/version")
+        assert status == 200 and json.loads(body)["Platform"] == {"Name": "berth"}
+        status, body = client.request("GET", "/v1.41/containers/json?all=1")
+        assert status == 200 and [c["Names"] for c in json.loads(body)] == [["/box"]]
+        status, body = client.request("GET", "/v1.41/containers/box/json")
+        assert status == 200 and json.loads(body)["Name"] == "/box"
+        assert client.request("GET", "/v1.41/containers/nope/json") == (
+            404, b'{"message": "No such container: nope"}')
+        status, body = client.request("GET", "/v1.99/containers/json")
+        assert status == 400 and b"client version 1.99 is too new" in body
+        # a body: aiohttp's from here on
+        status, body = client.request("POST", "/v1.41/containers/box/exec", json.dumps(
+            {"Cmd": ["echo", "handed over"], "AttachStdout": True}).encode())
+        assert status == 201, body
+        exec_id = json.loads(body)["Id"]
+        assert client.request("GET", "/_ping") == (200, b"OK")
+        client.send("POST", f"/v1.41/exec/{exec_id}/start", b'{"Detach": false}',
+                    "Connection: Upgrade\r\nUpgrade: tcp\r\n")
+        assert client.read_until(b"\r\n\r\n").startswith(b"HTTP/1.1 101 ")
+        client.read_until(b"handed over\n")
+    finally:
+        assert client.close() == 0
 
 
 def test_every_other_verb_through_ssh_to_berth(remote, tmp_path):
