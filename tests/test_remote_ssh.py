@@ -52,6 +52,53 @@ def test_cli_through_ssh_to_a_daemonless_berth(remote, tmp_path):
                 and b"dial-stdio" in open(f"/proc/{pid}/cmdline", "rb").read()]
 
 
+# records, in the CLI's own process, each module imported and each process started, in order
+ORDER_PROBE = """
+import subprocess, sys
+seen = []
+class Probe:
+    @staticmethod
+    def find_spec(name, path=None, target=None):
+        seen.append(name)
+sys.meta_path.insert(0, Probe)
+real = subprocess.Popen.__init__
+def popen(self, argv, *a, **kw):
+    seen.append("spawn " + " ".join(argv))
+    real(self, argv, *a, **kw)
+subprocess.Popen.__init__ = popen
+from tui import cli
+try:
+    code = cli.main(sys.argv[1:])
+finally:
+    print("ORDER", "|".join(seen), file=sys.stderr)
+sys.exit(code)
+"""
+
+
+@pytest.mark.parametrize("how", ["-H", "--connection", "default"])
+def test_the_ssh_handshake_starts_before_the_cli_loads_the_rest(remote, tmp_path, how):
+    """`berth -H ssh://… ps` (or a connection, or the default one, over ssh) starts ssh at
+    its first instruction, so the handshake runs while the command loads the client and
+    parses; the command's first connection is that ssh, and no other is started."""
+    url, env, _ = remote
+    home = {**env, "HOME": str(tmp_path)}
+    if how != "-H":
+        assert berth("connection", "add", "web", url, env=home).returncode == 0
+    if how == "default":
+        assert berth("connection", "use", "web", env=home).returncode == 0
+    target = {"-H": ["-H", url], "--connection": ["--connection", "web"], "default": []}[how]
+    full = {k: v for k, v in os.environ.items() if not k.startswith(("BERTH_", "DOCKER_"))}
+    p = subprocess.run([sys.executable, "-c", ORDER_PROBE, *target, "ps"], capture_output=True,
+                       text=True, cwd=REPO, env={**full, **home}, timeout=60)
+    assert p.returncode == 0 and p.stdout.startswith("CONTAINER ID"), p
+    order = p.stderr.split("ORDER ", 1)[1].strip().split("|")
+    spawns = [i for i, what in enumerate(order) if what.startswith("spawn ")]
+    assert len(spawns) == 1 and "system dial-stdio" in order[spawns[0]], order
+    # before the HTTP client, the engine's client and the ps command's own module
+    for later in ("http.client", "engine.client.remote", "tui.commands.containers"):
+        assert spawns[0] < order.index(later), (later, order)
+
+
 def test_a_host_that_drops_mid_session(remote):
     url, env, proc = remote
     p = berth("-H", url, "run", "-d", "--name", "talker", "--network", "none",

@@ -181,6 +181,24 @@ class SSHSocket:
             self.errors.close()
 
 
+# ssh processes started ahead of their first dial (dial_early), by their command line
+_early: dict[tuple, SSHSocket] = {}
+
+
+def dial_early(addr: Address) -> None:
+    """Start the ssh process of ``addr``'s first connection now, so that its handshake (the
+    longest part of a first answer over ssh) runs while the caller loads the rest of itself;
+    the first ``dial`` of the same address takes it. A failure here is said by that dial."""
+    if addr.scheme != "ssh":
+        return
+    key = tuple(ssh_argv(addr))
+    if key not in _early:
+        try:
+            _early[key] = SSHSocket(addr)
+        except (HostError, OSError):
+            pass
+
+
 def dial(addr: Address, timeout: float | None = CONNECT_TIMEOUT):
     """A connected socket to ``addr`` (and, for ssh, the SSHSocket that owns its process).
     HostError names the address and why it can't be reached."""
@@ -205,7 +223,8 @@ def dial(addr: Address, timeout: float | None = CONNECT_TIMEOUT):
                     raise
             s.settimeout(None)
             return s, None
-        owner = SSHSocket(addr)
+        owner = _early.pop(tuple(ssh_argv(addr)), None) if _early else None
+        owner = owner or SSHSocket(addr)
         return owner.sock, owner
     except OSError as e:
         raise Unreachable(f"cannot reach {addr.display}: {e.strerror or e}") from None
