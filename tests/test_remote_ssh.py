@@ -99,6 +99,56 @@ def test_the_ssh_handshake_starts_before_the_cli_loads_the_rest(remote, tmp_path
         assert spawns[0] < order.index(later), (later, order)
 
 
+class CountingSocket:
+    """A dialled socket that counts the client's writes (each a turn of the conversation)."""
+
+    def __init__(self, sock, writes: list):
+        self._sock, self._writes = sock, writes
+
+    def sendall(self, data) -> None:
+        self._writes.append(bytes(data))
+        self._sock.sendall(data)
+
+    def __getattr__(self, name: str):
+        return getattr(self._sock, name)
+
+
+def test_a_list_asks_for_its_containers_in_one_turn(remote, root, monkeypatch):
+    """The looks a list needs go out together on the one connection (pipelined): over ssh a
+    round trip passes four processes, and 30 containers took 30 of them. The answers are the
+    ones asked one by one, a container that is gone is NotFound in its place."""
+    from helpers import berth as run_berth
+    import engine
+    from engine.client import http, transport
+    from engine.errors import NotFound
+    url, env, _ = remote
+    for i in range(4):
+        run_berth(root, "create", "--name", f"c{i}", "--network", "none", "busybox:1.38.0-musl")
+    writes: list[bytes] = []
+    real_dial = transport.dial
+
+    def dial(addr, timeout=transport.CONNECT_TIMEOUT):
+        sock, owner = real_dial(addr, timeout)
+        return CountingSocket(sock, writes), owner
+    monkeypatch.setattr(http, "dial", dial)
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    e = engine.connect(url)
+    try:
+        found = e.containers(all=True)
+        assert sorted(c.name for c in found) == ["c0", "c1", "c2", "c3"]
+        assert len(writes) == 2, writes   # the list, then the four looks at once
+        assert writes[1].count(b"GET ") == 4
+        one_by_one = [e.container_inspect(c.id) for c in found]
+        paths = [f"/containers/{c.id}/json" for c in found]
+        answers = e.session.call_many([*paths[:2], "/containers/gone/json", *paths[2:]])
+        assert isinstance(answers[2], NotFound) and "gone" in str(answers[2])
+        assert [a["Id"] for a in answers[:2] + answers[3:]] == [d["Id"] for d in one_by_one]
+        assert [a["State"]["Status"] for a in answers[:2] + answers[3:]] == ["created"] * 4
+    finally:
+        e.close()
+
+
 def test_a_host_that_drops_mid_session(remote):
     url, env, proc = remote
     p = berth("-H", url, "run", "-d", "--name", "talker", "--network", "none",
