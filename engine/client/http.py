@@ -34,8 +34,9 @@ class _Connection(http.client.HTTPConnection):
 
     def close(self) -> None:
         super().close()
-        owner, self.owner = self.owner, None
-        if owner is not None:
+        # a channel of a shared ssh forward stays, to say why its connection broke
+        if self.owner is not None and not self.owner.shared:
+            owner, self.owner = self.owner, None
             owner.close()
 
     def why_lost(self) -> str:

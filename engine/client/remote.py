@@ -63,7 +63,11 @@ class RemoteEngine(RemoteFiles, RemoteAdmin, RemoteObjects):
                           f"({self.engine_info().label()}): run it on that host")
 
     def close(self) -> None:
+        """Its connections, and the ssh forward to the socket of an ssh://HOST/SOCKET."""
         self.session.close()
+        if self.addr.scheme == "ssh" and self.addr.path:
+            from .forward import hang_up
+            hang_up(self.addr)
 
     # --- the engine itself --------------------------------------------------------------------
 
@@ -198,8 +202,10 @@ class RemoteEngine(RemoteFiles, RemoteAdmin, RemoteObjects):
         return self._start_attached(c, attach_fd, console_size)
 
     def _stateless(self) -> bool:
-        """A berth over ssh: every connection is a process of its own (ssh_verbs.py)."""
-        return self.addr.scheme == "ssh" and self.engine_info().kind == "berth"
+        """A berth over ssh: every connection is a process of its own (ssh_verbs.py); not
+        one reached at its service's socket there."""
+        return (self.addr.scheme == "ssh" and not self.addr.path
+                and self.engine_info().kind == "berth")
 
     def _start_attached(self, c: Container, attach_fd: int, console_size) -> Container:
         import os
