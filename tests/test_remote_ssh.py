@@ -149,6 +149,39 @@ def test_a_list_asks_for_its_containers_in_one_turn(remote, root, monkeypatch):
         e.close()
 
 
+def test_many_connections_at_once_wait_for_their_logins(root, busybox):
+    """A dashboard opens a stats stream (a connection: an ssh login) per running container at
+    once; sshd refuses logins beyond MaxStartups that are not through yet (10 by default,
+    here every one beyond it), so no more than SSH_LOGINS are on their way at a time."""
+    import threading
+    import engine
+    with sshd({**berth_env(), "BERTH_ROOT": root}, "MaxStartups 10:100:10\n") as (port, env,
+                                                                                 _):
+        for k, v in env.items():
+            os.environ[k] = v
+        e = engine.connect(f"ssh://root@127.0.0.1:{port}")
+        results: list = []
+        go = threading.Barrier(16)
+
+        def ping() -> None:
+            go.wait()
+            try:
+                results.append(e.session.call("GET", "/_ping", timeout=30))
+            except Exception as x:   # noqa: BLE001 - what a refused login raised, to show
+                results.append(x)
+        try:
+            threads = [threading.Thread(target=ping) for _ in range(16)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+        finally:
+            e.close()
+            for k in env:
+                os.environ.pop(k)
+    assert results == ["OK"] * 16, [r for r in results if r != "OK"]
+
+
 def test_a_host_that_drops_mid_session(remote):
     url, env, proc = remote
     p = berth("-H", url, "run", "-d", "--name", "talker", "--network", "none",

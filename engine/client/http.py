@@ -17,6 +17,10 @@ from ..errors import BerthError, Conflict, InvalidArgument, NotFound, NotSupport
 from .transport import Address, dial
 
 API = "/v1.41"   # the oldest version berth, dockerd 20.10+ and podman 4's compat API all speak
+# new ssh connections (each an ssh login) that may be on their way at once: sshd's MaxStartups
+# (10:30:100 by default) drops logins beyond 10 that are not through yet, and a dashboard
+# opens a stats stream per running container at once
+SSH_LOGINS = 8
 
 
 class _Connection(http.client.HTTPConnection):
@@ -143,6 +147,10 @@ class Session:
         self.ok = True        # the last call reached the engine
         self.error = ""       # why the last one didn't
         self.host_words = None   # a callable naming the engine in errors
+        # over ssh (dial-stdio: a login per connection) a connection holds a place until its
+        # first answer's head, when its login is long through
+        self._logins = threading.BoundedSemaphore(SSH_LOGINS) \
+            if addr.scheme == "ssh" and not addr.path else None
 
     def _take(self, timeout, reuse: bool = True) -> _Connection:
         """An idle kept-alive connection (over ssh each new one is a handshake), with
@@ -200,6 +208,9 @@ class Session:
         for attempt in (0, 1):
             conn = self._take(timeout, reuse=start is not None)
             reused = conn.sock is not None
+            login = self._logins if not reused else None
+            if login is not None:
+                login.acquire()
             try:
                 conn.request(method, url, body=body, headers=hdrs)
                 resp = conn.getresponse()
@@ -219,6 +230,9 @@ class Session:
                 raise self.lost(conn, e) from None
             except Unreachable as e:   # it could not be dialled at all
                 raise self.down(e) from None
+            finally:
+                if login is not None:
+                    login.release()
         self.ok = True
         r = Response(self, conn, resp)
         if resp.status >= 400:
