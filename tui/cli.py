@@ -134,8 +134,11 @@ def _root_of(argv: list[str]) -> str | None:
 def _dial_early(argv: list[str], command: str | None) -> None:
     """A command for an engine over ssh: its handshake starts now and runs while this
     process imports and parses (engine/client/transport.py dial_early)."""
-    if command == "connection" or any(a in ("-h", "--help") for a in argv):
+    if command in ("connection", "node") or any(a in ("-h", "--help") for a in argv):
         return
+    if command == "system" and _words_after(argv, "system")[:1] in (["dial-stdio"],
+                                                                  ["service"]):
+        return   # they serve this machine's berth, whatever the default connection is
     host = _option_of(argv, "-H", "--host")
     name = _option_of(argv, "-c", "--connection", "--context")
     if host is None and name is None:
@@ -148,6 +151,15 @@ def _dial_early(argv: list[str], command: str | None) -> None:
             return   # the local engine, unless a default connection says otherwise
     from engine.public import dial_early
     dial_early(host or "", name or "")
+
+
+def _words_after(argv: list[str], command: str) -> list[str]:
+    """argv's words after the subcommand ``command`` (after the global options)."""
+    for i, word in enumerate(argv):
+        if word == command and _command_of(argv[i:]) == command \
+                and _command_of(argv[:i] + ["x"]) == "x":
+            return argv[i + 1:]
+    return []
 
 
 def _launch_monitor_early(argv: list[str]) -> None:
