@@ -59,6 +59,8 @@ _NAMES: dict[str, tuple[str, str | None]] = {
     "early_monitor_socket": ("engine.runtime.process", "early_socket"),
     "drop_early_monitor": ("engine.runtime.process", "drop_early"),
     "trace": ("engine.runtime.trace", None),
+    # an ssh connection's handshake started at the CLI's first instruction (engine/client)
+    "dial_early": ("engine.client", "dial_early"),
     # beside a local root only: `berth node run`, this host as a Kubernetes node (engine/kube/)
     "run_node": ("engine.kube.agent", "run_node"),
     # a Kubernetes connection (kube://CONTEXT, engine/kube/cluster.py): kubectl's columns of

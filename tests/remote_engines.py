@@ -213,9 +213,10 @@ def podman_service():
 
 
 @contextlib.contextmanager
-def sshd(remote_env: dict[str, str]):
+def sshd(remote_env: dict[str, str], config: str = ""):
     """A private sshd on a free 127.0.0.1 port accepting root with a key made here, whose
-    sessions get ``remote_env`` (berth on PATH, the test's BERTH_ROOT). Yields (port, env):
+    sessions get ``remote_env`` (berth on PATH, the test's BERTH_ROOT); ``config``: more
+    sshd_config lines. Yields (port, env):
     env has BERTH_SSH_COMMAND for the client (the key's known host file and this port's
     host key), so nothing of root's ~/.ssh is read or written."""
     tmp = tempfile.mkdtemp(prefix="berth-sshd-", dir="/var/tmp")
@@ -242,7 +243,7 @@ UsePAM yes
 StrictModes no
 PermitUserEnvironment yes
 LogLevel ERROR
-""")
+{config}""")
     with open(f"{tmp}/known_hosts", "w") as f:
         f.write(f"[127.0.0.1]:{port} {open(f'{tmp}/host_key.pub').read()}")
     log = open(f"{tmp}/log", "wb")

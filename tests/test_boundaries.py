@@ -76,3 +76,38 @@ def test_public_names_all_resolve():
                           "import engine.public as p\nfor n in p.__all__: getattr(p, n)"],
                          capture_output=True, text=True, cwd=REPO)
     assert out.returncode == 0, out.stderr
+
+
+# what a dial-stdio process must not load before its first answers: aiohttp and what comes with
+# it (asyncio, its parsers, the SSL context aiohttp.connector makes at import), and the parsers
+# argparse and time.strptime bring. Each is tens of ms of every first list over ssh.
+DIAL_STDIO_HEAVY = {"aiohttp", "asyncio", "multidict", "yarl", "attr", "ssl", "http", "email",
+                    "concurrent", "argparse", "_strptime", "datetime", "textual", "rich",
+                    "pyroute2"}
+
+
+def test_dial_stdio_answers_the_first_look_without_aiohttp(root, busybox):
+    """`berth system dial-stdio` (what every ssh connection to this host starts) answers ping,
+    version, the container list and an inspect, as `berth -H ssh://… ps` and the dashboard's
+    first table ask them, having loaded none of DIAL_STDIO_HEAVY."""
+    import os
+    from helpers import berth
+    berth(root, "create", "--name", "box", "--network", "none", "busybox:1.38.0-musl")
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("BERTH_")},
+           "BERTH_ROOT": root}
+    requests = "".join(f"{m} {p} HTTP/1.1\r\nHost: x\r\n\r\n" for m, p in (
+        ("HEAD", "/_ping"), ("GET", "/v1.41/version"), ("GET", "/v1.41/containers/json?all=1"),
+        ("GET", "/v1.41/containers/box/json"), ("GET", "/v1.41/containers/nope/json")))
+    # its modules as it ends (dial_stdio leaves by os._exit, after the client's end of stdin)
+    code = ("import os, sys\nreal = os._exit\n"
+            "def leave(code):\n"
+            "    sys.stderr.write('MODULES ' + ' '.join(sorted(sys.modules)) + '\\n')\n"
+            "    sys.stderr.flush()\n    real(code)\n"
+            "os._exit = leave\nfrom tui import cli\ncli.main(['system', 'dial-stdio'])\n")
+    p = subprocess.run([sys.executable, "-c", code], input=requests.encode(),
+                       capture_output=True, cwd=REPO, env=env, timeout=60)
+    import re
+    statuses = re.findall(rb"HTTP/1\.1 (\d+) [A-Za-z ]+\r\n", p.stdout)
+    assert statuses == [b"200", b"200", b"200", b"200", b"404"], p
+    loaded = p.stderr.decode().split("MODULES ", 1)[1].split()
+    assert not _top(set(loaded)) & DIAL_STDIO_HEAVY, _top(set(loaded)) & DIAL_STDIO_HEAVY

@@ -106,3 +106,27 @@ def test_the_dashboard_on_a_host_that_cant_be_reached_is_one_line(home, tmp_path
                        env={**{k: v for k, v in os.environ.items() if not k.startswith("BERTH_")},
                             "HOME": home})
     assert f"berth: cannot reach unix://{tmp_path}/x.sock" in p.stdout, p
+
+
+def test_only_commands_for_an_engine_start_its_ssh_early(home, tmp_path, root):
+    """With an ssh connection as the default, a command for an engine starts its ssh at once
+    (tui/cli.py _dial_early), but what serves this machine's berth (`system dial-stdio`, which
+    every ssh connection to this host runs) or works on no engine (`connection ls`) starts
+    none."""
+    log = tmp_path / "ssh.log"
+    fake = tmp_path / "ssh"
+    # an "ssh" that says it was started and then fails as an unreachable host does
+    fake.write_text(f"#!/bin/sh\necho \"$*\" >> {log}\nexit 255\n")
+    fake.chmod(0o755)
+    env = {"BERTH_SSH_COMMAND": str(fake), "BERTH_ROOT": root}
+    assert berth(home, "connection", "add", "far", "ssh://core@far.invalid", "--default",
+                 env=env).returncode == 0
+    assert berth(home, "connection", "ls", env=env).returncode == 0
+    p = subprocess.run([sys.executable, "-m", "tui.cli", "system", "dial-stdio"],
+                       input=b"GET /_ping HTTP/1.1\r\nHost: x\r\n\r\n", capture_output=True,
+                       cwd=REPO, timeout=60, env={**os.environ, "HOME": home, **env})
+    assert p.returncode == 0 and p.stdout.endswith(b"OK"), p
+    assert not log.exists(), log.read_text()
+    p = berth(home, "ps", env=env)
+    assert p.returncode == 125 and p.stderr.startswith("berth: "), p
+    assert log.read_text().count("far.invalid") >= 1

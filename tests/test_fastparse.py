@@ -65,6 +65,8 @@ READ = [
     "pull -qa --platform linux/arm64 busybox",
     "pull --tls-verify=false --quiet localhost:5000/x@sha256:" + "a" * 64,
     "--root /tmp/r pull --all-tags busybox",
+    "system dial-stdio",
+    "--root /tmp/r system dial-stdio",
 ]
 
 # lines it must hand to argparse (help, errors, abbreviations, dash-led values, '--', …)
@@ -81,6 +83,7 @@ HANDED = [
     "pull", "pull --help", "pull busybox -q", "pull a b", "pull --tls-verify busybox",
     "pull --tls-verify false busybox", "pull --tls-verify=maybe busybox", "pull -x busybox",
     "pull --platform", "push busybox",
+    "system", "system df", "system dial-stdio x", "system dial-stdio --help", "system --help",
 ]
 
 

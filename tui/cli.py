@@ -110,17 +110,56 @@ _VALUED = ("--root", "-H", "--host", "-c", "--connection", "--context", "--tlsca
            "--tlscert", "--tlskey")
 
 
-def _root_of(argv: list[str]) -> str | None:
-    """The --root option's value in argv (before the subcommand), if given."""
+def _option_of(argv: list[str], *names: str) -> str | None:
+    """The value of a global option (one of ``names``, before the subcommand) in argv."""
     it = iter(argv)
     for word in it:
-        if word == "--root":
+        name, eq, value = word.partition("=")
+        if eq and name in names and name.startswith("--"):
+            return value
+        if word in names:
             return next(it, None)
-        if word.startswith("--root="):
-            return word.partition("=")[2]
-        if not word.startswith("-"):
+        if word in _VALUED:
+            next(it, None)
+        elif not word.startswith("-"):
             return None
     return None
+
+
+def _root_of(argv: list[str]) -> str | None:
+    """The --root option's value in argv (before the subcommand), if given."""
+    return _option_of(argv, "--root")
+
+
+def _dial_early(argv: list[str], command: str | None) -> None:
+    """A command for an engine over ssh: its handshake starts now and runs while this
+    process imports and parses (engine/client/transport.py dial_early)."""
+    if command in ("connection", "node") or any(a in ("-h", "--help") for a in argv):
+        return
+    if command == "system" and _words_after(argv, "system")[:1] in (["dial-stdio"],
+                                                                  ["service"]):
+        return   # they serve this machine's berth, whatever the default connection is
+    host = _option_of(argv, "-H", "--host")
+    name = _option_of(argv, "-c", "--connection", "--context")
+    if host is None and name is None:
+        host, name = os.environ.get("BERTH_HOST", ""), os.environ.get("BERTH_CONNECTION", "")
+    if host and not host.startswith("ssh://"):
+        return
+    if not (host or name):
+        from tui.commands.common import connections_file
+        if not os.path.exists(connections_file()):
+            return   # the local engine, unless a default connection says otherwise
+    from engine.public import dial_early
+    dial_early(host or "", name or "")
+
+
+def _words_after(argv: list[str], command: str) -> list[str]:
+    """argv's words after the subcommand ``command`` (after the global options)."""
+    for i, word in enumerate(argv):
+        if word == command and _command_of(argv[i:]) == command \
+                and _command_of(argv[:i] + ["x"]) == "x":
+            return argv[i + 1:]
+    return []
 
 
 def _launch_monitor_early(argv: list[str]) -> None:
@@ -186,8 +225,10 @@ def main(argv: list[str] | None = None) -> int:
     if command == "run":
         _launch_monitor_early(argv)
         trace.mark("monitor launched (posix_spawn)")
+    if command != "run" or not _runs_here(argv):
+        _dial_early(argv, command)
     args = None
-    if COMMANDS.get(command or "") in ("containers", "interactive") or command == "pull":
+    if COMMANDS.get(command or "") in ("containers", "interactive") or command in ("pull", "system"):
         # the hot verbs' plain lines without argparse (its import and parser: ~15 ms)
         from tui.commands.fastparse import parse
         args = parse(argv, global_args)

@@ -14,3 +14,23 @@ def connect(url: str, identity: str = "", name: str = "", tls=None, connection: 
     from .remote import RemoteEngine
     from .transport import parse_address
     return RemoteEngine(parse_address(url, identity, tls), name, connection)
+
+
+def dial_early(host: str = "", connection: str = "") -> None:
+    """Start the ssh process of the engine that ``connections.resolve(host, connection)``
+    gives, when it is reached over ssh, before the caller loads the rest of itself (its
+    handshake runs meanwhile; transport.dial_early). Anything wrong is left for resolve to
+    say."""
+    from ..errors import BerthError
+    try:
+        if host:
+            url, identity = host, ""
+        else:
+            from .connections import default_name, find
+            found = find(connection or default_name())
+            url, identity = found.url, found.identity
+        if url.startswith("ssh://"):
+            from .transport import dial_early as start, parse_address
+            start(parse_address(url, identity))
+    except BerthError:
+        pass

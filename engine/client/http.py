@@ -17,6 +17,10 @@ from ..errors import BerthError, Conflict, InvalidArgument, NotFound, NotSupport
 from .transport import Address, dial
 
 API = "/v1.41"   # the oldest version berth, dockerd 20.10+ and podman 4's compat API all speak
+# new ssh connections (each an ssh login) that may be on their way at once: sshd's MaxStartups
+# (10:30:100 by default) drops logins beyond 10 that are not through yet, and a dashboard
+# opens a stats stream per running container at once
+SSH_LOGINS = 8
 
 
 class _Connection(http.client.HTTPConnection):
@@ -34,8 +38,9 @@ class _Connection(http.client.HTTPConnection):
 
     def close(self) -> None:
         super().close()
-        owner, self.owner = self.owner, None
-        if owner is not None:
+        # a channel of a shared ssh forward stays, to say why its connection broke
+        if self.owner is not None and not self.owner.shared:
+            owner, self.owner = self.owner, None
             owner.close()
 
     def why_lost(self) -> str:
@@ -142,6 +147,10 @@ class Session:
         self.ok = True        # the last call reached the engine
         self.error = ""       # why the last one didn't
         self.host_words = None   # a callable naming the engine in errors
+        # over ssh (dial-stdio: a login per connection) a connection holds a place until its
+        # first answer's head, when its login is long through
+        self._logins = threading.BoundedSemaphore(SSH_LOGINS) \
+            if addr.scheme == "ssh" and not addr.path else None
 
     def _take(self, timeout, reuse: bool = True) -> _Connection:
         """An idle kept-alive connection (over ssh each new one is a handshake), with
@@ -199,6 +208,9 @@ class Session:
         for attempt in (0, 1):
             conn = self._take(timeout, reuse=start is not None)
             reused = conn.sock is not None
+            login = self._logins if not reused else None
+            if login is not None:
+                login.acquire()
             try:
                 conn.request(method, url, body=body, headers=hdrs)
                 resp = conn.getresponse()
@@ -218,6 +230,9 @@ class Session:
                 raise self.lost(conn, e) from None
             except Unreachable as e:   # it could not be dialled at all
                 raise self.down(e) from None
+            finally:
+                if login is not None:
+                    login.release()
         self.ok = True
         r = Response(self, conn, resp)
         if resp.status >= 400:
@@ -242,6 +257,65 @@ class Session:
             return json.loads(data)
         except ValueError:
             return data.decode(errors="replace")
+
+    def call_many(self, paths: list[str], timeout: float | None | str = "default") -> list:
+        """GET each of ``paths`` (a query already in each) as ``call`` does, the requests sent
+        at once on one kept-alive connection and the answers read in turn (HTTP/1.1
+        pipelining, which Go's server, aiohttp and dial-stdio's front all serve): one round
+        trip for all instead of one each, and over ssh each passes four processes. Each item
+        is the answer's JSON or the BerthError it was. Where the connection can't carry them
+        (it broke, or the engine closes it after an answer) the rest are asked one by one."""
+        timeout = self.timeout if timeout == "default" else timeout
+        out: list = []
+        if len(paths) > 1:
+            conn = self._take(timeout)
+            try:
+                if conn.sock is None:
+                    conn.connect()
+                conn.sock.sendall(b"".join(f"GET {API}{path} HTTP/1.1\r\nHost: docker\r\n"
+                                           "\r\n".encode() for path in paths))
+                out = self._answers(conn, paths)
+            except Unreachable as e:
+                raise self.down(e) from None
+            except (OSError, http.client.HTTPException):
+                pass
+            if len(out) == len(paths):
+                self.ok = True
+                self.give_back(conn)
+                return out
+            conn.close()
+        for path in paths[len(out):]:
+            try:
+                out.append(self.call("GET", path, timeout=timeout))
+            except Unreachable:
+                raise
+            except BerthError as e:
+                out.append(e)
+        return out
+
+    def _answers(self, conn: _Connection, paths: list[str]) -> list:
+        """The answers to ``paths`` pipelined on ``conn``, read from one buffered reader (each
+        HTTPResponse would make its own, and lose what it buffered of the next answer); as
+        many as came whole before the connection would close."""
+        reader = conn.sock.makefile("rb")
+        out: list = []
+        try:
+            for path in paths:
+                resp = http.client.HTTPResponse(_Shared(reader), method="GET")
+                resp.begin()
+                data = resp.read()
+                if resp.status >= 400:
+                    out.append(error_for(resp.status, data, f"GET {path.split('?')[0]}",
+                                         self.host_words))
+                else:
+                    out.append(json.loads(data) if data else None)
+                if resp.will_close:
+                    break
+        except (OSError, http.client.HTTPException, ValueError):
+            pass
+        finally:
+            reader.close()
+        return out
 
     def hijack(self, method: str, path: str, query: dict | None = None, body=None) -> "Stream":
         """A connection that after the answer's head carries the raw stream both ways (attach,
@@ -308,6 +382,28 @@ class Stream:
         self.sock.close()
         if self.owner is not None:
             self.owner.close()
+
+
+class _Shared:
+    """A socket as HTTPResponse sees it, whose "makefile" is the one reader that pipelined
+    answers share, and which their close leaves open."""
+
+    def __init__(self, reader):
+        self.reader = reader
+
+    def makefile(self, mode: str):
+        return _Unclosed(self.reader)
+
+
+class _Unclosed:
+    def __init__(self, reader):
+        self.reader = reader
+
+    def __getattr__(self, name: str):
+        return getattr(self.reader, name)
+
+    def close(self) -> None:
+        pass
 
 
 def _position(f) -> int | None:

@@ -63,7 +63,11 @@ class RemoteEngine(RemoteFiles, RemoteAdmin, RemoteObjects):
                           f"({self.engine_info().label()}): run it on that host")
 
     def close(self) -> None:
+        """Its connections, and the ssh forward to the socket of an ssh://HOST/SOCKET."""
         self.session.close()
+        if self.addr.scheme == "ssh" and self.addr.path:
+            from .forward import hang_up
+            hang_up(self.addr)
 
     # --- the engine itself --------------------------------------------------------------------
 
@@ -109,18 +113,22 @@ class RemoteEngine(RemoteFiles, RemoteAdmin, RemoteObjects):
                  "filters": json.dumps(filters) if filters else None}
         out = []
         listed = self.session.call("GET", "/containers/json", query) or []
+        with self._lock:
+            known = {s["Id"]: self._inspected.get(s["Id"]) for s in listed}
+        stale = [s["Id"] for s in listed
+                 if known[s["Id"]] is None or known[s["Id"]][0] != (s.get("State") or "")]
+        # the looks that changed, asked at once (one round trip, not one each)
+        generation = self._generation
+        looks = dict(zip(stale, self.session.call_many(
+            [f"/containers/{q(cid)}/json" for cid in stale])))
         for summary in listed:
-            cid, state = summary["Id"], summary.get("State") or ""
-            with self._lock:
-                known = self._inspected.get(cid)
-            if known is None or known[0] != state:
-                try:
-                    c = self._look(cid)
-                except NotFound:
-                    continue   # removed between the list and the look
-            else:
-                c = known[1]
-            out.append(c)
+            cid = summary["Id"]
+            if cid not in looks:
+                out.append(known[cid][1])
+            elif not isinstance(looks[cid], NotFound):   # else removed since the list
+                if isinstance(looks[cid], BaseException):
+                    raise looks[cid]
+                out.append(self._keep(looks[cid], generation))
         with self._lock:
             live = {s["Id"] for s in listed}
             for gone in [k for k in self._inspected if k not in live] if all else []:
@@ -138,7 +146,12 @@ class RemoteEngine(RemoteFiles, RemoteAdmin, RemoteObjects):
     def _look(self, ref: str) -> Container:
         """The container as the engine has it now (kept for container() and containers())."""
         generation = self._generation
-        c = convert.container(self.container_inspect(ref))
+        return self._keep(self.container_inspect(ref), generation)
+
+    def _keep(self, inspected: dict, generation: int) -> Container:
+        """The model of an inspect's answer, kept unless something changed since it was asked
+        (``generation`` then)."""
+        c = convert.container(inspected)
         with self._lock:
             # an event that came while we asked may say more than the answer: not kept then
             if generation == self._generation:
@@ -189,8 +202,10 @@ class RemoteEngine(RemoteFiles, RemoteAdmin, RemoteObjects):
         return self._start_attached(c, attach_fd, console_size)
 
     def _stateless(self) -> bool:
-        """A berth over ssh: every connection is a process of its own (ssh_verbs.py)."""
-        return self.addr.scheme == "ssh" and self.engine_info().kind == "berth"
+        """A berth over ssh: every connection is a process of its own (ssh_verbs.py); not
+        one reached at its service's socket there."""
+        return (self.addr.scheme == "ssh" and not self.addr.path
+                and self.engine_info().kind == "berth")
 
     def _start_attached(self, c: Container, attach_fd: int, console_size) -> Container:
         import os

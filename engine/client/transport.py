@@ -2,6 +2,8 @@
 ``--tlsverify``/``DOCKER_CERT_PATH``), and ``ssh://user@host[:port]``, which runs
 ``berth system dial-stdio`` (or docker's own ``docker system dial-stdio``) on the far end
 through the ssh binary, as docker's ssh helper does, and speaks HTTP over its stdin/stdout.
+``ssh://user@host[:port]/path/to.sock`` (podman's connections) reaches the engine's socket
+there through ``ssh -L`` instead (forward.py).
 
 ``dial(address)`` gives a connected stream socket for one HTTP connection; an ssh one is one
 end of a socketpair whose other end is the ssh process's stdin and stdout.
@@ -73,7 +75,7 @@ class Address:
 
     url: str
     scheme: str
-    path: str = ""          # unix: the socket
+    path: str = ""          # unix: the socket; ssh: the engine's socket there, if given
     host: str = ""
     port: int = 0
     user: str = ""
@@ -111,22 +113,26 @@ def parse_address(url: str, identity: str = "", tls: TLS | None = None) -> Addre
     if scheme == "ssh":
         if not parts.hostname:
             raise InvalidArgument(f"{url}: an ssh address needs a host (ssh://USER@HOST[:PORT])")
-        if parts.path not in ("", "/"):
-            raise InvalidArgument(f"{url}: an ssh address takes no path: the far end runs "
-                                  "`berth system dial-stdio` (or docker's)")
+        # a path is an engine's socket there (podman's connections, whose ?secure=True
+        # berth has no use for: ssh checks the host key anyway): forwarded by ssh -L
+        path = unquote(parts.path) if parts.path not in ("", "/") else ""
         return Address(url, "ssh", host=parts.hostname, port=parts.port or 0,
-                       user=unquote(parts.username or ""), identity=identity)
+                       user=unquote(parts.username or ""), identity=identity, path=path)
     raise InvalidArgument(f"{url}: not an engine address: give unix:///PATH, tcp://HOST:PORT "
-                          "or ssh://USER@HOST[:PORT]")
+                          "or ssh://USER@HOST[:PORT][/SOCKET]")
 
 
-def ssh_argv(addr: Address, command: str = "", tty: bool = False) -> list[str]:
+def ssh_argv(addr: Address, command: str = "", tty: bool = False,
+             forward: tuple[str, str] | None = None) -> list[str]:
     """The ssh command line that runs the dial-stdio helper (or ``command``) on ``addr``'s
-    host. BERTH_SSH_COMMAND replaces ``ssh`` (with its own options), as GIT_SSH_COMMAND does
-    git's."""
+    host; ``forward`` (LOCAL, REMOTE) adds a forward of socket LOCAL here to REMOTE there.
+    BERTH_SSH_COMMAND replaces ``ssh`` (with its own options), as GIT_SSH_COMMAND does git's."""
     argv = shlex.split(os.environ.get("BERTH_SSH_COMMAND") or "ssh")
     argv.append("-tt" if tty else "-T")
     argv += ["-o", "BatchMode=yes", "-o", f"ConnectTimeout={int(CONNECT_TIMEOUT)}"]
+    if forward:
+        argv += ["-o", "ExitOnForwardFailure=yes", "-o", "StreamLocalBindUnlink=yes",
+                 "-L", f"{forward[0]}:{forward[1]}"]
     if addr.port:
         argv += ["-p", str(addr.port)]
     if addr.identity:
@@ -139,6 +145,8 @@ def ssh_argv(addr: Address, command: str = "", tty: bool = False) -> list[str]:
 class SSHSocket:
     """One end of a socketpair whose other end is an ssh process's stdio: a socket to the
     far end's dial-stdio. ``close`` ends the ssh process too."""
+
+    shared = False   # the process is this connection's alone
 
     def __init__(self, addr: Address):
         import tempfile
@@ -181,6 +189,27 @@ class SSHSocket:
             self.errors.close()
 
 
+# ssh processes started ahead of their first dial (dial_early), by their command line
+_early: dict[tuple, SSHSocket] = {}
+
+
+def dial_early(addr: Address) -> None:
+    """Start the ssh process of ``addr``'s first connection now, so that its handshake (the
+    longest part of a first answer over ssh) runs while the caller loads the rest of itself;
+    the first ``dial`` of the same address takes it. A failure here is said by that dial."""
+    if addr.scheme != "ssh":
+        return
+    key = tuple(ssh_argv(addr))
+    try:
+        if addr.path:
+            from . import forward
+            forward.forwarder(addr)
+        elif key not in _early:
+            _early[key] = SSHSocket(addr)
+    except (HostError, OSError):
+        pass
+
+
 def dial(addr: Address, timeout: float | None = CONNECT_TIMEOUT):
     """A connected socket to ``addr`` (and, for ssh, the SSHSocket that owns its process).
     HostError names the address and why it can't be reached."""
@@ -205,7 +234,11 @@ def dial(addr: Address, timeout: float | None = CONNECT_TIMEOUT):
                     raise
             s.settimeout(None)
             return s, None
-        owner = SSHSocket(addr)
+        if addr.path:   # an engine's socket there, through the process's ssh -L
+            from . import forward
+            return forward.dial(addr, timeout)
+        owner = _early.pop(tuple(ssh_argv(addr)), None) if _early else None
+        owner = owner or SSHSocket(addr)
         return owner.sock, owner
     except OSError as e:
         raise Unreachable(f"cannot reach {addr.display}: {e.strerror or e}") from None

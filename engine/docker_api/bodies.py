@@ -11,7 +11,6 @@ means is checked later, by the same code as the command line's (translate.py, en
 
 from __future__ import annotations
 
-import asyncio
 import json
 
 from ..errors import InvalidArgument
@@ -201,6 +200,7 @@ async def read_json(request, shape=None) -> dict:
     """The request's JSON body, checked against ``shape`` (a Struct): at most the service's
     ``max_body`` bytes (BodyTooLarge, 413, before reading when Content-Length says so), in at
     most BODY_TIMEOUT seconds (BodyTooSlow, 408)."""
+    import asyncio   # not at the top: dial-stdio's front parses filters without asyncio
     from aiohttp import web
     from .server import limits_of
     limit = limits_of(request).max_body

@@ -12,9 +12,9 @@ import time
 from aiohttp import web
 
 from ..errors import Conflict, InvalidArgument, NotFound, NotSupported
-from . import runtime_verbs, stats, streams, translate
+from . import reads, runtime_verbs, stats, streams, translate
 from .bodies import CONTAINER_CREATE, read_json
-from .server import MAX_VERSION, call, engine_of, request_version
+from .server import call, engine_of, request_version
 
 PENDING = web.AppKey("pending_attach", dict)   # container id -> sockets waiting for its start
 
@@ -49,71 +49,18 @@ def register(routes) -> None:
     routes.app[PENDING] = {}
 
 
-# --- listing and inspecting ---------------------------------------------------------------------
+# --- listing and inspecting (reads.py, which dial-stdio's front answers with too) -------------
 
 async def list_containers(request: web.Request) -> web.Response:
-    engine = engine_of(request)
-    q = request.query
-    filters = translate.parse_filters(q.get("filters"))
-    from ..runtime.filters import check_health
-    check_health(filters.get("health", ()))
-    everything = translate.boolean(q.get("all"))
-    limit = translate.query_int(q, "limit", -1)
-    found = await call(engine.containers, everything, filters or None)
-    if limit > 0:
-        found = found[:limit]
-    sized = translate.boolean(q.get("size"))
-    out = await call(lambda: [{**translate.container_summary(c),
-                               **(_sizes(engine, c) if sized else {})} for c in found])
-    return web.json_response(out)
+    return web.json_response(await call(reads.container_list, engine_of(request), request.query))
 
 
 async def inspect(request: web.Request) -> web.Response:
-    engine = engine_of(request)
-    try:
-        data = await call(engine.container_inspect, request.match_info["id"])
-        c = await call(engine.container, data["Id"])
-    except NotFound:
-        raise NotFound(f"No such container: {request.match_info['id']}") from None
-    from ..network.endpoints import wanted_networks
-    wanted = await call(wanted_networks, engine.store, c)
-    _network_entries(data, c, wanted, request_version(request))
-    if translate.boolean(request.query.get("size")):
-        data.update(await call(_sizes, engine, c))
+    data = await call(reads.container_json, engine_of(request), request.match_info["id"],
+                      request.query, request_version(request))
     from .exec import running_execs
-    data["ExecIDs"] = running_execs(request, c.id) or None
+    data["ExecIDs"] = running_execs(request, data["Id"]) or None
     return web.json_response(data)
-
-
-def _sizes(engine, c) -> dict:
-    """SizeRw and SizeRootFs, which dockerd adds to an inspect or a listing asked for with
-    size=1."""
-    rw, rootfs = engine.container_size(c.id)
-    return {"SizeRw": rw, "SizeRootFs": rootfs}
-
-
-def _network_entries(data: dict, c, wanted, version: tuple[int, int] = MAX_VERSION) -> None:
-    """Docker lists a container's networks from its creation on (``wanted``: what
-    endpoints.wanted_networks says it joins, with each network's aliases). On a user-defined
-    network, DNSNames holds the names it answers to, and before API 1.45 the aliases also
-    carry its short id and hostname (moby's router/container/inspect.go)."""
-    nets = data.setdefault("NetworkSettings", {}).setdefault("Networks", {}) or {}
-    data["NetworkSettings"]["Networks"] = nets
-    for name, aliases, _ in wanted:
-        if name not in nets:
-            nets[name] = {"IPAMConfig": None, "Links": None, "Aliases": None, "NetworkID": "",
-                          "EndpointID": "", "Gateway": "", "IPAddress": "", "IPPrefixLen": 0,
-                          "IPv6Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0,
-                          "MacAddress": "", "DriverOpts": None, "DNSNames": None}
-        if name != "bridge":
-            shown = list(nets[name].get("Aliases") or [])
-            legacy = (c.id[:12], data["Config"]["Hostname"]) if version < (1, 45) else ()
-            for alias in (*aliases, *legacy):
-                if alias not in shown:
-                    shown.append(alias)
-            nets[name]["Aliases"] = shown or None
-            nets[name]["DNSNames"] = list(dict.fromkeys(
-                [c.name, *aliases, c.id[:12], data["Config"]["Hostname"]]))
 
 
 # --- create and the lifecycle -------------------------------------------------------------------

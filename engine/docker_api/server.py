@@ -1,10 +1,10 @@
 """The aiohttp application that speaks the Docker Engine API over a unix socket.
 
 Routes are registered with and without the ``/vX.Y`` prefix (1.41 to 1.45). Engine errors become
-Docker's status codes and ``{"message": …}`` bodies in one place (``STATUS``): a client's mistake
-is a 4xx, only a bug is a 500. The engine's local verbs are synchronous: handlers run them in
-worker threads (``call``), never on the event loop. The service exits after ``timeout`` seconds
-without a request in flight (0 = never).
+Docker's status codes and ``{"message": …}`` bodies in one place (protocol.py's ``STATUS``): a
+client's mistake is a 4xx, only a bug is a 500. The engine's local verbs are synchronous:
+handlers run them in worker threads (``call``), never on the event loop. The service exits
+after ``timeout`` seconds without a request in flight (0 = never).
 
 Bounds (``Limits``): JSON bodies are read whole, so they have a size limit (``--max-body``);
 streamed bodies (image load, archive PUT) are not JSON and are not limited. A connection must
@@ -19,32 +19,19 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import grp
-import json
 import os
 import time
 
 from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
 
-from ..errors import (AuthError, BerthError, Conflict, ExecError, HostError, IntegrityError,
-                      InvalidArgument, NotFound, NotSupported, RegistryError)
-from .bodies import BodyTooLarge, BodyTooSlow
+from ..errors import BerthError
+from .protocol import (API_VERSION, MAX_VERSION, MIN_VERSION, error_body, parse_version,  # noqa: F401
+                       status_of, version_refusal)
 
-MIN_VERSION, MAX_VERSION = (1, 41), (1, 45)
-API_VERSION = "1.45"
 ENGINE_KEY = web.AppKey("engine", object)
 STATE_KEY = web.AppKey("state", object)
 LIMITS_KEY = web.AppKey("limits", object)
-
-# engine.errors -> Docker's status codes: the one place they are mapped (order matters:
-# subclasses first)
-STATUS: tuple[tuple[type, int], ...] = (
-    (BodyTooLarge, 413), (BodyTooSlow, 408),
-    (NotFound, 404), (Conflict, 409), (InvalidArgument, 400), (AuthError, 401),
-    (ExecError, 400), (IntegrityError, 400), (RegistryError, 500), (HostError, 500),
-    (NotSupported, 501),
-    (BerthError, 500), (NotImplementedError, 501),
-)
 
 
 class Limits:
@@ -70,17 +57,8 @@ def limits_of(request: web.Request) -> Limits:
     return request.app[LIMITS_KEY]
 
 
-def status_of(error: BaseException) -> int:
-    for kind, status in STATUS:
-        if isinstance(error, kind):
-            return status
-    return 500
-
-
 def error_response(status: int, message: str) -> web.Response:
-    # exactly "application/json" (no charset): the docker CLI reads the message only then
-    return web.Response(body=json.dumps({"message": message}).encode(), status=status,
-                        content_type="application/json")
+    return web.Response(body=error_body(message), status=status, content_type="application/json")
 
 
 class ServiceState:
@@ -89,14 +67,6 @@ class ServiceState:
     def __init__(self):
         self.active = 0
         self.last = time.monotonic()
-
-
-def _parse_version(text: str) -> tuple[int, int] | None:
-    major, _, minor = text.partition(".")
-    try:
-        return int(major), int(minor)
-    except ValueError:
-        return None
 
 
 @web.middleware
@@ -108,16 +78,9 @@ async def _middleware(request: web.Request, handler):
     if guard is not None:
         guard.request_started()
     try:
-        version = request.match_info.get("version")
-        if version is not None:
-            v = _parse_version(version)
-            if v is None or v < MIN_VERSION:
-                return error_response(400, f"client version {version} is too old. Minimum "
-                                      f"supported API version is {'%d.%d' % MIN_VERSION}, "
-                                      "please upgrade your client to a newer version")
-            if v > MAX_VERSION:
-                return error_response(400, f"client version {version} is too new. Maximum "
-                                      f"supported API version is {API_VERSION}")
+        refusal = version_refusal(request.match_info.get("version"))
+        if refusal:
+            return error_response(400, refusal)
         try:
             response = await handler(request)
         except web.HTTPException as e:
@@ -235,7 +198,7 @@ def make_app(engine, limits: Limits | None = None) -> web.Application:
 
 def request_version(request: web.Request) -> tuple[int, int]:
     """The API version a request speaks: its ``/vX.Y`` prefix, or the newest without one."""
-    return _parse_version(request.match_info.get("version") or "") or MAX_VERSION
+    return parse_version(request.match_info.get("version") or "") or MAX_VERSION
 
 
 def engine_of(request: web.Request):

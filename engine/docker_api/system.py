@@ -9,10 +9,10 @@ import time
 
 from aiohttp import web
 
-from . import translate
+from . import reads, translate
 from .. import __version__ as VERSION
-from ..shapes import INFO, SYSTEM_DF, VERSION as VERSION_SHAPE, complete
-from .server import API_VERSION, MIN_VERSION, call, engine_of, request_version
+from ..shapes import INFO, SYSTEM_DF, complete
+from .server import call, engine_of, request_version
 
 
 def register(routes) -> None:
@@ -25,37 +25,15 @@ def register(routes) -> None:
     routes.add("POST", "/auth", auth)
 
 
-def _headers() -> dict:
-    return {"Api-Version": API_VERSION, "Builder-Version": "1", "Docker-Experimental": "false",
-            "Ostype": "linux", "Cache-Control": "no-cache, no-store, must-revalidate",
-            "Pragma": "no-cache"}
-
-
 async def ping(request: web.Request) -> web.Response:
     if request.method == "HEAD":
-        return web.Response(headers={**_headers(), "Content-Type": "text/plain; charset=utf-8"})
-    return web.Response(text="OK", headers=_headers())
-
-
-def _kernel() -> str:
-    return platform.release()
+        return web.Response(headers={**reads.ping_headers(),
+                                     "Content-Type": "text/plain; charset=utf-8"})
+    return web.Response(text="OK", headers=reads.ping_headers())
 
 
 async def version(request: web.Request) -> web.Response:
-    min_api = "%d.%d" % MIN_VERSION
-    body = {"Platform": {"Name": "berth"},
-            "Components": [{"Name": "Engine", "Version": VERSION,
-                            "Details": {"ApiVersion": API_VERSION, "MinAPIVersion": min_api,
-                                        "Os": "linux", "Arch": "amd64",
-                                        "KernelVersion": _kernel()}}],
-            "Version": VERSION, "ApiVersion": API_VERSION, "MinAPIVersion": min_api,
-            "GitCommit": "", "GoVersion": f"python{platform.python_version()}", "Os": "linux",
-            "Arch": _arch(), "KernelVersion": _kernel(), "BuildTime": ""}
-    return web.json_response(complete(body, VERSION_SHAPE))
-
-
-def _arch() -> str:
-    return {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), platform.machine())
+    return web.json_response(reads.version())
 
 
 def _info(engine) -> dict:
@@ -83,7 +61,7 @@ def _info(engine) -> dict:
         "Debug": False, "NFd": len(os.listdir("/proc/self/fd")), "OomKillDisable": True,
         "NGoroutines": 0, "SystemTime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "LoggingDriver": "json-file", "CgroupDriver": "cgroupfs", "CgroupVersion": version,
-        "NEventsListener": 0, "KernelVersion": _kernel(), "OperatingSystem": "berth",
+        "NEventsListener": 0, "KernelVersion": reads.kernel(), "OperatingSystem": "berth",
         "OSVersion": "", "OSType": "linux", "Architecture": platform.machine(),
         "NCPU": os.cpu_count() or 1, "MemTotal": mem, "IndexServerAddress":
         "https://index.docker.io/v1/", "RegistryConfig": {"IndexConfigs": {},

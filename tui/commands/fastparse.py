@@ -1,6 +1,6 @@
-"""The argv of the hot verbs (run, start, stop, rm, exec, pull) read without argparse, whose
-import (re, enum, functools, collections, gettext) and parser building cost every `berth run`
-~15 ms.
+"""The argv of the hot verbs (run, start, stop, rm, exec, pull, and ``system dial-stdio``, which
+every ssh connection to this host starts with) read without argparse, whose import
+(re, enum, functools, collections, gettext) and parser building cost every `berth run` ~15 ms.
 
 The flags are the ones argparse is given: the verbs' own ``add_argument`` functions
 (run_flags.run_args, containers.ARGS, interactive_args.ARGS, registry.pull_args,
@@ -20,6 +20,8 @@ SUPPRESS = "==SUPPRESS=="
 REMAINDER = "..."
 
 VERBS = ("run", "start", "stop", "rm", "exec", "pull")
+# two-word commands without options, read whole: (command, subcommand) -> the subcommand's dest
+PLAIN = {("system", "dial-stdio"): "system_command"}
 
 
 class Args:
@@ -140,6 +142,13 @@ def _verb_flags(verb: str):
     return containers.ARGS[verb], getattr(containers, f"cmd_{verb}")
 
 
+def _plain(command: str, sub: str, values: dict) -> Args:
+    import importlib
+    module = importlib.import_module(f"tui.commands.{command}")
+    return Args(**values, command=command, **{PLAIN[command, sub]: sub},
+                func=getattr(module, f"cmd_{sub.replace('-', '_')}"))
+
+
 def parse(argv: list[str], global_args) -> Args | None:
     """The Args of ``berth [GLOBAL OPTIONS] VERB ...`` for a hot verb, as argparse would give
     them (func set to the verb's handler); None when argparse must read this line.
@@ -147,6 +156,8 @@ def parse(argv: list[str], global_args) -> Args | None:
     top = _Flags(global_args)
     values = {dest: default for dest, default in top.defaults.items()}
     i = _read_options(top, argv, 0, values)
+    if i is not None and tuple(argv[i:]) in PLAIN:
+        return _plain(argv[i], argv[i + 1], values)
     if i is None or i >= len(argv) or argv[i] not in VERBS:
         return None
     verb = argv[i]
