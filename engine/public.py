@@ -57,7 +57,6 @@ _NAMES: dict[str, tuple[str, str | None]] = {
     # (engine/runtime/process.py launch_early), and the start path's time marks (BERTH_TRACE)
     "launch_monitor_early": ("engine.runtime.process", "launch_early_here"),
     "early_monitor_socket": ("engine.runtime.process", "early_socket"),
-    "drop_early_monitor": ("engine.runtime.process", "drop_early"),
     "trace": ("engine.runtime.trace", None),
     # beside a local root only: `berth node run`, this host as a Kubernetes node (engine/kube/)
     "run_node": ("engine.kube.agent", "run_node"),
