@@ -259,12 +259,12 @@ def install(prog: bytes) -> None:
     ctypes is loaded by then (linux.py: every caller has made a syscall through it before it
     entered the container)."""
     import ctypes
-
-    class SockFprog(ctypes.Structure):
-        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+    import struct   # (init.py's: loaded before pivot_root)
 
     buf = ctypes.create_string_buffer(prog, len(prog))
-    fprog = SockFprog(len(prog) // 8, ctypes.addressof(buf))
+    # struct sock_fprog {unsigned short len; struct sock_filter *filter;}, packed as the C
+    # compiler lays it out: no ctypes.Structure subclass made at every start (~30 us)
+    fprog = ctypes.create_string_buffer(struct.pack("@HP", len(prog) // 8, ctypes.addressof(buf)))
     try:
         linux.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.addressof(fprog))
     except OSError as e:
