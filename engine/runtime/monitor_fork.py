@@ -156,10 +156,14 @@ def _fresh_interpreter(env: dict[str, str]) -> None:
     sys.meta_path[:] = [f for f in sys.meta_path
                       if getattr(f, "__module__", "") != "tui.nosite"]
     for name in [n for n in sys.modules if n in LAUNCHER or n.startswith("tui.")]:
-        del sys.modules[name]
+        module = sys.modules.pop(name)
         parent, _, attr = name.rpartition(".")
         if parent in sys.modules:
             sys.modules[parent].__dict__.pop(attr, None)
+        if name != "importlib":
+            # the CLI's frames below this one (never resumed here) keep their modules'
+            # globals alive: let those go too
+            module.__dict__.clear()
     sys.argv[:] = ["monitor"]
     import gc
     gc.collect()   # what the launcher's modules held, freed before the monitor's fill the holes
