@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 import os
 
+import pytest
+
 from crash_support import monitors, root_processes
 from helpers import berth
 
@@ -100,3 +102,31 @@ def test_run_rm_with_a_forked_monitor_reports_its_exit(root, busybox):
     p = berth(root, "run", "--rm", "--network", "none", busybox, "sh", "-c", "echo out; exit 7",
               check=False)
     assert (p.returncode, p.stdout) == (7, "out\n"), p.stderr
+
+
+def test_a_start_whose_monitor_died_before_its_id_came_says_so(root, busybox, engine):
+    """The monitor launched ahead of the record (process.MonitorLaunch) is killed before the
+    start hands it the container: the start fails with one clear error (not a BrokenPipeError,
+    which the CLI would take for its own stdout closing and exit 0 in silence), and leaves the
+    container as it was."""
+    import signal
+    import time
+
+    from crash_support import has_cgroup
+    from engine.errors import BerthError
+    from engine.models import ContainerConfig
+    from engine.runtime.process import MonitorLaunch
+    c = engine.create(ContainerConfig(image=busybox, cmd=["true"], network_mode="none"))
+    launch = MonitorLaunch(engine.paths.root, engine.paths.run, engine.paths.cgroup_parent)
+    deadline = time.monotonic() + 20
+    while not (waiting := monitors(root)) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    (pid,) = waiting
+    os.kill(pid, signal.SIGKILL)
+    while pid in monitors(root) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    with pytest.raises(BerthError, match="the monitor exited before the container started"):
+        engine.start(c.id, _launch=launch)
+    assert engine.container(c.id).state.status == "created"
+    assert not has_cgroup(root, c.id)
+    assert not monitors(root)
