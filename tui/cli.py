@@ -185,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
         command = "tui"
     if command == "run":
         _launch_monitor_early(argv)
-        trace.mark("monitor launched (forked, or posix_spawn)")
+        trace.mark("monitor launched (posix_spawn)")
     args = None
     if COMMANDS.get(command or "") in ("containers", "interactive"):
         # the hot verbs' plain lines without argparse (its import and parser: ~15 ms)
