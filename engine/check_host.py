@@ -189,12 +189,18 @@ def known_monitors(store) -> set[int]:
 
 
 def root_processes(root: str) -> dict[int, str]:
-    """pid -> module of every monitor and network reaper started for ``root`` (their
-    environment names it)."""
+    """pid -> module of every monitor and network reaper started for ``root``: a monitor by its
+    marks (runtime/monitor_fork.py is_monitor: one forked from the CLI has the CLI's command
+    line and environment), a reaper, or a monitor whose interpreter is still starting, by its
+    environment and command line."""
+    from .runtime.monitor_fork import is_monitor
     out = {}
     want = f"BERTH_ROOT={root}".encode()
     for p in os.listdir("/proc"):
         if not p.isdigit() or int(p) == os.getpid():
+            continue
+        if is_monitor(int(p), root):
+            out[int(p)] = "engine.runtime.monitor"
             continue
         try:
             with open(f"/proc/{p}/environ", "rb") as f:

@@ -57,7 +57,6 @@ _NAMES: dict[str, tuple[str, str | None]] = {
     # (engine/runtime/process.py launch_early), and the start path's time marks (BERTH_TRACE)
     "launch_monitor_early": ("engine.runtime.process", "launch_early_here"),
     "early_monitor_socket": ("engine.runtime.process", "early_socket"),
-    "drop_early_monitor": ("engine.runtime.process", "drop_early"),
     "trace": ("engine.runtime.trace", None),
     # an ssh connection's handshake started at the CLI's first instruction (engine/client)
     "dial_early": ("engine.client", "dial_early"),

@@ -78,10 +78,15 @@ def age(pid: int) -> float:
 
 def root_processes(root: str) -> dict[int, str]:
     """pid -> "monitor" or "reaper" of the processes berth started for ``root`` (found by
-    their environment and command line, as tests.helpers.cleanup_root finds them)."""
+    their marks, or environment and command line, as engine/check_host.py root_processes
+    finds them)."""
+    from engine.runtime.monitor_fork import is_monitor
     out = {}
     for p in os.listdir("/proc"):
         if not p.isdigit() or int(p) == os.getpid():
+            continue
+        if is_monitor(int(p), root) and alive(int(p)):
+            out[int(p)] = "monitor"
             continue
         try:
             with open(f"/proc/{p}/environ", "rb") as f:

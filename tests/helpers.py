@@ -72,9 +72,15 @@ def _cgroup_dirs(parent: str) -> list[str]:
 
 
 def _monitor_pids(root: str) -> set[int]:
+    """Processes started for ``root``: by their environment, or a monitor by its marks (one
+    forked from the CLI keeps the CLI's environment: engine/runtime/monitor_fork.py)."""
+    from engine.runtime.monitor_fork import is_monitor
     pids = set()
     for p in os.listdir("/proc"):
         if not p.isdigit():
+            continue
+        if int(p) != os.getpid() and is_monitor(int(p), root):
+            pids.add(int(p))
             continue
         try:
             with open(f"/proc/{p}/environ", "rb") as f:

@@ -35,6 +35,7 @@ from ..paths import RECORD_MODE
 from . import cgroups, fastjson, linux, process, slim, trace
 from .logs import RETRY, JsonFileWriter
 from .monitor_end import MonitorEnd
+from .monitor_fork import mark_self
 from .monitor_io import MonitorIO
 from .monitor_start import CGROUP_FD, MonitorStart, _userns_auto
 from .streams import Attacher, Poller, StdinWriter, emit
@@ -388,7 +389,7 @@ def main(argv: list[str]) -> int:
     # the container's id comes, while `berth run` is still busy: off the start's path)
     if os.fork() > 0:
         os._exit(0)
-    os.chdir("/")
+    mark_self(os.environ.get("BERTH_ROOT", "/"))   # comm and directory: how finders know it
     trace.mark("detached (fork)")
     cid = argv[1]
     if cid == "-":
@@ -396,10 +397,12 @@ def main(argv: list[str]) -> int:
         # nearly every start needs is loaded while we wait, not after
         _preload(network="--network" in argv[2:])
         trace.mark("preloaded security, seccomp, store, events (and network)")
-        cid = _read_id(CGROUP_FD)
+        cid, _, how = _read_id(CGROUP_FD).partition(" ")
         if not cid:
             os._exit(0)   # the caller gave up (create failed, or nothing to start)
-    # detach from whoever started us: that process reaps this first one at once
+        if how == "detached" and "--attach" in argv:   # run -d: no one reads fd 4
+            os.close(ATTACH_FD)
+            argv = [a for a in argv if a != "--attach"]
     trace.mark("container id received")
     return Monitor(cid, attached="--attach" in argv[2:],
                    cgroup_fd="--cgroup-fd" in argv[2:]).run()

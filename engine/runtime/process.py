@@ -125,28 +125,37 @@ class MonitorLaunch:
     (its ~15 ms boot overlaps writing the record, the spec and the cgroup)."""
 
     def __init__(self, root: str, run: str, cgroup_parent: str, attach_fd: int | None = None,
-                 network: bool = False):
+                 network: bool = False, fork: bool = False):
         """``network``: the container will likely join a network; the monitor loads the
-        network's modules while it waits (a hint: wrong, it costs time or memory, no more)."""
+        network's modules while it waits (a hint: wrong, it costs time or memory, no more).
+        ``fork``: fork it from this process (monitor_fork.py: only the CLI at its start)."""
         ready_w, ctl_r = -1, -1
+        self.detached = False
         try:
             self.ready, ready_w = os.pipe()
             ctl_r, self.ctl = os.pipe()
             self.pid = spawn_monitor("-", root, run, cgroup_parent, ready_w, attach_fd, ctl_r,
-                                     network=network)
+                                     network=network, fork=fork)
         finally:
             for fd in (ready_w, ctl_r):
                 if fd >= 0:
                     os.close(fd)
 
     def assign(self, cid: str) -> None:
-        """Tell the monitor which container it runs (its spec.json must exist by now)."""
-        os.write(self.ctl, f"{cid}\n".encode())
+        """Tell the monitor which container it runs (its spec.json must exist by now), and
+        whether no one reads the foreground socket it was given (``detached``: run -d)."""
+        self._tell(f"{cid}{' detached' if self.detached else ''}\n".encode())
 
     def cgroup_made(self, made: bool) -> None:
         if made:
-            os.write(self.ctl, b"1")
+            self._tell(b"1")
         self._close_ctl()
+
+    def _tell(self, data: bytes) -> None:
+        try:
+            os.write(self.ctl, data)
+        except BrokenPipeError:
+            pass   # the monitor died: ``result`` says so (not this command's stdout closing)
 
     def _close_ctl(self) -> None:
         if self.ctl >= 0:
@@ -184,16 +193,18 @@ _early: MonitorLaunch | None = None
 
 
 def launch_early(root: str, run: str, cgroup_parent: str, network: bool = False) -> None:
-    """``berth run``: start a monitor's interpreter before the CLI has even parsed its flags, so
-    its boot (25 ms) overlaps the CLI's own (argparse, the engine's imports, create) instead of
-    following it. It gets a foreground socket pair (``early_socket``); ``take_early`` hands it
+    """``berth run``: start a monitor before the CLI has even parsed its flags, forked from the
+    CLI when it can (monitor_fork.py), so its boot overlaps the CLI's own (argparse, the
+    engine's imports, create) instead of following it. It gets a foreground socket pair (``early_socket``); ``take_early`` hands it
     to the start that asks with the same root and that socket. Unused (``run -d``, a flag
     error), it reads EOF on its control pipe when we close it or exit, and exits."""
     global _early
     import _socket
+    from .monitor_fork import can_fork
     mine, theirs = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_STREAM)
     try:
-        launch = MonitorLaunch(root, run, cgroup_parent, theirs.fileno(), network=network)
+        launch = MonitorLaunch(root, run, cgroup_parent, theirs.fileno(), network=network,
+                               fork=can_fork())
     except BaseException:
         mine.close()
         theirs.close()
@@ -217,26 +228,19 @@ def early_socket():
 
 def take_early(root: str, run: str, cgroup_parent: str, attach_fd: int | None):
     """The early monitor, when it was launched for this root with ``attach_fd`` as its
-    foreground socket (it is then the caller's); None otherwise."""
+    foreground socket, or ``attach_fd`` is None (``run -d``: it is told so with the id, and its
+    socket is closed); it is then the caller's. None otherwise."""
     global _early
     launch = _early
     if launch is None or launch.key != (root, run, cgroup_parent) \
-            or attach_fd is None or attach_fd != launch.socks[1].fileno():
+            or attach_fd not in (None, launch.socks[1].fileno()):
         return None
     _early = None
-    return launch
-
-
-def drop_early() -> None:
-    """Let an unused early monitor go: it exits on EOF; its first process, once reaped by
-    whoever inherits it, is all that remains (we don't wait for its boot)."""
-    global _early
-    launch, _early = _early, None
-    if launch is not None:
-        launch.pid = 0
-        launch.close()
+    if attach_fd is None:
+        launch.detached = True
         for s in launch.socks:
             s.close()
+    return launch
 
 
 def start_time(pid: int) -> int:
@@ -391,9 +395,9 @@ def needs_release(cdir: str, state: dict) -> bool:
 
 def spawn_monitor(cid: str, root: str, run: str, cgroup_parent: str,
                   ready_fd: int, attach_fd: int | None = None,
-                  cgroup_fd: int | None = None, network: bool = False) -> int:
+                  cgroup_fd: int | None = None, network: bool = False, fork: bool = False) -> int:
     """Launch ``python -m engine.runtime.monitor <id>`` (sealed: see sealed.python_command) in
-    its own session.
+    its own session, or with ``fork`` fork it from this process (monitor_fork.py).
 
     The monitor forks once and its first process exits at once; the caller reaps it with
     ``os.waitpid(returned pid, 0)`` (after doing its own work meanwhile), so a long-lived caller
@@ -406,6 +410,12 @@ def spawn_monitor(cid: str, root: str, run: str, cgroup_parent: str,
     """
     from .sealed import environment, python_command
     env = environment(BERTH_ROOT=root, BERTH_RUN=run, BERTH_CGROUP_PARENT=cgroup_parent)
+    args = [cid, *(["--attach"] if attach_fd is not None else []),
+            *(["--cgroup-fd"] if cgroup_fd is not None else []),
+            *(["--network"] if network else [])]
+    if fork:
+        from .monitor_fork import fork_monitor
+        return fork_monitor(env, args, ready_fd, attach_fd, cgroup_fd)
     # moved above the targets, so no dup2 is a no-op that would keep FD_CLOEXEC
     ready_fd = fcntl.fcntl(ready_fd, fcntl.F_DUPFD_CLOEXEC, 10)
     actions = [(os.POSIX_SPAWN_DUP2, ready_fd, 3)]
@@ -420,10 +430,7 @@ def spawn_monitor(cid: str, root: str, run: str, cgroup_parent: str,
         for target in (0, 1, 2):
             actions.append((os.POSIX_SPAWN_DUP2, null, target))
         # sealed: nothing from the caller's directory or PYTHON* variables, no site-packages
-        argv = python_command("engine.runtime.monitor", cid,
-                              *(["--attach"] if attach_fd is not None else []),
-                              *(["--cgroup-fd"] if cgroup_fd is not None else []),
-                              *(["--network"] if network else []))
+        argv = python_command("engine.runtime.monitor", *args)
         pid = os.posix_spawn(argv[0], argv, env, file_actions=actions, setsid=True)
     finally:
         os.close(null)

@@ -18,7 +18,9 @@ from engine.runtime import linux
 
 DEFAULT_PROFILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "seccomp_default.json")
 # Bump when the compiler below changes what it emits for the same profile.
-_COMPILER_VERSION = "3"
+_COMPILER_VERSION = "4"
+X32_SYSCALL_BIT = 0x40000000
+BOOT_ID = "/proc/sys/kernel/random/boot_id"
 
 PR_SET_SECCOMP = 22
 PR_GET_SECCOMP = 21
@@ -141,6 +143,14 @@ def compile_bpf(resolved: dict) -> bytes:
     except (OSError, ValueError, RuntimeError):
         pass
     for arch in resolved["arches"]:
+        if arch == "SCMP_ARCH_X32" and not x32_runs():
+            # a kernel without the x32 ABI answers its syscalls ENOSYS: their third of the
+            # program (372 of 1,227 instructions) would only cost every start (the kernel checks
+            # and JITs the whole program: ~0.3 of its ~1 ms). The filter answers them ENOSYS
+            # itself, as its action for an architecture it doesn't cover (libseccomp's: kill)
+            import errno
+            f.set_attr(ps.Attr.ACT_BADARCH, ps.ERRNO(errno.ENOSYS))
+            continue
         a = getattr(ps.Arch, arch.removeprefix("SCMP_ARCH_"), None)
         if a is not None and not f.exist_arch(a):
             f.add_arch(a)
@@ -167,6 +177,36 @@ def compile_bpf(resolved: dict) -> bytes:
         return out.read()
 
 
+def x32_runs() -> bool:
+    """Whether x32 syscalls run here (CONFIG_X86_X32_ABI, not syscall.x32=n, and no seccomp
+    filter of ours kills them): an x32 getpid answers, or fails with ENOSYS. Asked in a child,
+    which a filter's bad-architecture action may kill (berth inside a berth container). Fixed
+    for a boot (the cache key has the boot's id)."""
+    if os.uname().machine != "x86_64":
+        return False
+    linux.load_ctypes()
+    call, nr = linux._libc.syscall, linux.ctypes.c_long(X32_SYSCALL_BIT | 39)
+    pid = os.fork()
+    if pid == 0:
+        code = 2
+        try:
+            code = 0 if call(nr) != -1 or linux.ctypes.get_errno() != 38 else 1   # ENOSYS
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    # unsure (exit 2): keep the x32 part, as before
+    return not (os.WIFSIGNALED(status) or os.waitstatus_to_exitcode(status) == 1)
+
+
+def _boot() -> str:
+    """This boot's id: what the kernel decides once per boot (x32_runs) is part of the key."""
+    try:
+        with open(BOOT_ID) as f:
+            return f.read().strip()
+    except OSError:
+        return ""
+
+
 def profile_bytes(path: str | None) -> bytes:
     """The raw profile text (the default one when ``path`` is None)."""
     try:
@@ -186,7 +226,7 @@ def cached_bpf(profile: bytes | None, caps: list[str], cache_dir: str) -> bytes:
         from .caps import mask
         st = os.stat(DEFAULT_PROFILE)
         key = (f"default-{_COMPILER_VERSION}-{st.st_ino}-{st.st_size}-{st.st_mtime_ns}-"
-               f"{mask(caps):x}-{uname.machine}-{uname.release}")
+               f"{mask(caps):x}-{uname.machine}-{uname.release}-{_boot()}")
     else:
         try:
             from _sha256 import sha256   # hashlib loads OpenSSL: 4 ms of a start
@@ -194,7 +234,7 @@ def cached_bpf(profile: bytes | None, caps: list[str], cache_dir: str) -> bytes:
             from hashlib import sha256
         key = sha256(b"\0".join([
             _COMPILER_VERSION.encode(), profile, ",".join(sorted(caps)).encode(),
-            uname.machine.encode(), uname.release.encode()])).hexdigest()
+            uname.machine.encode(), uname.release.encode(), _boot().encode()])).hexdigest()
     path = os.path.join(cache_dir, key + ".bpf")
     try:
         with open(path, "rb") as f:
@@ -219,12 +259,12 @@ def install(prog: bytes) -> None:
     ctypes is loaded by then (linux.py: every caller has made a syscall through it before it
     entered the container)."""
     import ctypes
-
-    class SockFprog(ctypes.Structure):
-        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+    import struct   # (init.py's: loaded before pivot_root)
 
     buf = ctypes.create_string_buffer(prog, len(prog))
-    fprog = SockFprog(len(prog) // 8, ctypes.addressof(buf))
+    # struct sock_fprog {unsigned short len; struct sock_filter *filter;}, packed as the C
+    # compiler lays it out: no ctypes.Structure subclass made at every start (~30 us)
+    fprog = ctypes.create_string_buffer(struct.pack("@HP", len(prog) // 8, ctypes.addressof(buf)))
     try:
         linux.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.addressof(fprog))
     except OSError as e:

@@ -39,11 +39,15 @@ def unload_start_modules() -> None:
 def shed() -> None:
     """Give back what the monitor no longer uses (see the module doc); never raises."""
     import gc
+    try:
+        # read first: its garbage (a /proc/self/smaps worth of bytes) is collected and trimmed
+        ranges = _clean_code_mappings()
+    except (OSError, ValueError):
+        ranges = []
     gc.collect()
     try:
         from . import linux
         linux.malloc_trim()
-        ranges = _clean_code_mappings()
         # as little Python as possible runs between these calls and the loop's next wait:
         # what runs maps its code again (in 64 KiB steps: the kernel's fault-around)
         madvise = linux.madvise

@@ -91,9 +91,7 @@ def cmd_run(args) -> int:
     config, ep = build_config(args)
     _warn_resources(engine, config.resources)
     trace.mark("engine loaded, config built from flags")
-    if args.detach:
-        from engine.public import drop_early_monitor as drop_early
-        drop_early()
+    if args.detach:   # the early monitor, if any, is told no one attaches (take_early)
         print(engine.run(config, args.name, entrypoint_set=ep).id)
         return 0
     if args.tty or args.interactive:

@@ -1,0 +1,132 @@
+"""A container's monitor forked from `berth run`'s CLI (engine/runtime/monitor_fork.py) is what
+an exec'd one is (its own session, nothing of the CLI's open, a fresh process's signal state)
+and is found as one by everything that looks for the monitors of a root; the exec'd path stays
+where forking is unsafe (a threaded caller, PYTHON* variables that shaped the interpreter)."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from crash_support import monitors, root_processes
+from helpers import berth
+
+
+def _monitor(root: str, cid: str) -> int:
+    with open(os.path.join(root, "containers", cid, "state.json")) as f:
+        return json.load(f)["monitor_pid"]
+
+
+def _status(pid: int) -> dict[str, str]:
+    with open(f"/proc/{pid}/status") as f:
+        return dict(line.rstrip("\n").split(":\t", 1) for line in f if ":\t" in line)
+
+
+def _cmdline(pid: int) -> bytes:
+    with open(f"/proc/{pid}/cmdline", "rb") as f:
+        return f.read()
+
+
+def _fds(pid: int) -> dict[int, str]:
+    out = {}
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            out[int(fd)] = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            pass
+    return out
+
+
+def test_a_forked_monitor_is_an_exec_d_one_and_is_found_as_one(root, busybox, tmp_path):
+    from engine.check_host import root_processes as engine_root_processes
+    from engine.runtime.monitor_fork import MONITOR_MARK, is_monitor
+    stray = os.open(tmp_path / "stray", os.O_RDWR | os.O_CREAT)   # the CLI's: not the monitor's
+    try:
+        import subprocess
+        from helpers import BERTH, REPO
+        env = {**os.environ, "BERTH_ROOT": root, "PYTHONUNBUFFERED": "1"}
+        env.pop("BERTH_RUN", None)
+        forked = subprocess.run([*BERTH, "run", "-d", "--network", "none", busybox, "sleep", "60"],
+                                env=env, cwd=REPO, capture_output=True, text=True, timeout=60,
+                                pass_fds=(stray,), check=True).stdout.strip()
+    finally:
+        os.close(stray)
+    exec_d = berth(root, "run", "-d", "--network", "none", busybox, "sleep", "60",
+                   env={"BERTH_MONITOR_FORK": "0"}).stdout.strip()
+    pf, pe = _monitor(root, forked), _monitor(root, exec_d)
+    assert b"tui.cli" in _cmdline(pf) and b"engine.runtime.monitor" not in _cmdline(pf)
+    assert b"engine.runtime.monitor" in _cmdline(pe)
+    for pid in (pf, pe):
+        assert _status(pid)["Name"] == MONITOR_MARK
+        assert os.readlink(f"/proc/{pid}/cwd") == os.path.realpath(root)
+        # a session of its own (led by its first process, which exited at once)
+        assert os.getsid(pid) == os.getpgid(pid) != os.getsid(0)
+        assert is_monitor(pid, root) and not is_monitor(pid, str(tmp_path))
+    # signals ignored, caught, blocked: as a fresh interpreter's monitor has them (but for
+    # glibc's own 32 and 33, which its posix_spawn leaves ignored in what it starts)
+    internal = ~(3 << 31)
+    assert [int(_status(pf)[k], 16) & internal for k in ("SigIgn", "SigCgt", "SigBlk")] \
+        == [int(_status(pe)[k], 16) & internal for k in ("SigIgn", "SigCgt", "SigBlk")]
+    fds = _fds(pf)
+    assert not any(t.endswith("/stray") for t in fds.values()), fds
+    assert {fds[n] for n in (0, 1, 2)} == {"/dev/null"}
+    assert sorted(_fds(pe)) == sorted(fds)   # the same descriptors, none more
+    # found by every finder of a root's monitors
+    assert {pf, pe} <= monitors(root)
+    assert root_processes(root)[pf] == "monitor"
+    assert engine_root_processes(root)[pf] == "engine.runtime.monitor"
+    assert berth(root, "system", "check").returncode == 0
+    # and it serves its container as the exec'd one does
+    out = berth(root, "exec", forked, "echo", "hi").stdout
+    assert out == "hi\n"
+    berth(root, "rm", "-f", forked, exec_d)
+    assert not {pf, pe} & monitors(root)
+
+
+def test_the_monitor_is_exec_d_when_forking_is_unsafe(root, busybox, engine):
+    from engine.models import ContainerConfig
+    # a PYTHON* variable that may have shaped the CLI's interpreter
+    shaped = berth(root, "run", "-d", "--network", "none", busybox, "sleep", "60",
+                   env={"PYTHONWARNINGS": "ignore"}).stdout.strip()
+    assert b"engine.runtime.monitor" in _cmdline(_monitor(root, shaped))
+    # in-process (the API service, the dashboard: threaded callers)
+    c = engine.run(ContainerConfig(image=busybox, cmd=["sleep", "60"], network_mode="none"))
+    assert b"engine.runtime.monitor" in _cmdline(_monitor(root, c.id))
+    assert {_monitor(root, shaped), _monitor(root, c.id)} <= monitors(root)
+    berth(root, "rm", "-f", shaped, c.id)
+
+
+def test_run_rm_with_a_forked_monitor_reports_its_exit(root, busybox):
+    p = berth(root, "run", "--rm", "--network", "none", busybox, "sh", "-c", "echo out; exit 7",
+              check=False)
+    assert (p.returncode, p.stdout) == (7, "out\n"), p.stderr
+
+
+def test_a_start_whose_monitor_died_before_its_id_came_says_so(root, busybox, engine):
+    """The monitor launched ahead of the record (process.MonitorLaunch) is killed before the
+    start hands it the container: the start fails with one clear error (not a BrokenPipeError,
+    which the CLI would take for its own stdout closing and exit 0 in silence), and leaves the
+    container as it was."""
+    import signal
+    import time
+
+    from crash_support import has_cgroup
+    from engine.errors import BerthError
+    from engine.models import ContainerConfig
+    from engine.runtime.process import MonitorLaunch
+    c = engine.create(ContainerConfig(image=busybox, cmd=["true"], network_mode="none"))
+    launch = MonitorLaunch(engine.paths.root, engine.paths.run, engine.paths.cgroup_parent)
+    deadline = time.monotonic() + 20
+    while not (waiting := monitors(root)) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    (pid,) = waiting
+    os.kill(pid, signal.SIGKILL)
+    while pid in monitors(root) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    with pytest.raises(BerthError, match="the monitor exited before the container started"):
+        engine.start(c.id, _launch=launch)
+    assert engine.container(c.id).state.status == "created"
+    assert not has_cgroup(root, c.id)
+    assert not monitors(root)
