@@ -182,6 +182,12 @@ def make_certs(d: str) -> str:
     return d
 
 
+def _var_tmp_files() -> set[str]:
+    """The files in /var/tmp named as podman's API handlers name their temporary files (other
+    workers' tests make roots and claims there meanwhile)."""
+    return {n for n in os.listdir("/var/tmp") if n.startswith(("api_load.tar", "digest.txt"))}
+
+
 @contextlib.contextmanager
 def podman_service():
     """``podman system service`` on a private socket, with private storage: (URL, tmp, proc)."""
@@ -190,7 +196,10 @@ def podman_service():
     conf = os.path.join(tmp, "containers.conf")
     with open(conf, "w") as f:
         f.write("[containers]\ndefault_ulimits = [%s]\n" % ", ".join(f'"{u}"' for u in ULIMITS))
-    env = {**os.environ, "CONTAINERS_CONF": conf}
+    # the service's API handlers write their temporary files (api_load.tar*, digest.txt* of
+    # a load or push) to $TMPDIR, /var/tmp by default, and leave some there
+    os.mkdir(os.path.join(tmp, "api-tmp"))
+    env = {**os.environ, "CONTAINERS_CONF": conf, "TMPDIR": os.path.join(tmp, "api-tmp")}
     base = ["podman", "--root", f"{tmp}/root", "--runroot", f"{tmp}/run", "--tmpdir",
             f"{tmp}/tmp"]
     log = open(os.path.join(tmp, "log"), "wb")
@@ -201,7 +210,10 @@ def podman_service():
         assert proc.poll() is None, open(os.path.join(tmp, "log")).read()[-3000:]
         subprocess.run([*base, "load", "-q", "-i", docker_archive(tmp)], check=True,
                        capture_output=True, env=env)
+        before = _var_tmp_files()
         yield f"unix://{sock}", tmp, proc
+        left = _var_tmp_files() - before
+        assert not left, f"the podman service left files in /var/tmp: {sorted(left)}"
     finally:
         subprocess.run([*base, "rm", "-af", "-t", "0"], capture_output=True, env=env)
         _stop(proc)
