@@ -24,6 +24,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Checkbox, Input, Label, Static
 
 from ..widgets.log_view import Entry, LogView
+from .dialog_fit import FitsTheTerminal, compact_css, focus_keys
 
 SELECT_TRIES = 100      # times the dashboard is looked at (every 0.1 s) for the new image's row
 
@@ -69,12 +70,13 @@ def parse_form(values: dict[str, str]):
         no_cache=values.get("no_cache") == "true")
 
 
-class BuildDialog(ModalScreen[str | None]):
+class BuildDialog(FitsTheTerminal, ModalScreen[str | None]):
     """Build an image; dismisses with the new image's id (None when closed without one)."""
 
     DEFAULT_CSS = """
     BuildDialog { align: center middle; }
-    #build { width: 120; height: 90%; padding: 0 2; border: round $primary; background: $surface; }
+    #build { width: 120; max-width: 100%; height: 90%; padding: 0 2; border: round $primary;
+             background: $surface; }
     #build-title { text-style: bold; color: $primary; margin-bottom: 1; }
     #build-form { height: auto; }
     #build-form Horizontal { height: 3; }
@@ -84,11 +86,16 @@ class BuildDialog(ModalScreen[str | None]):
     #build-log { height: 1fr; border: round $panel; }
     #build-error { color: $error; height: auto; }
     #build-keys { color: $text-muted; height: 1; }
-    """
+    BuildDialog.-compact #build { height: 100%; }
+    BuildDialog.-compact #build-title { margin-bottom: 0; }
+    BuildDialog.-compact #build-form Horizontal { height: 1; }
+    BuildDialog.-compact #build-form Label { padding: 0; }
+    """ + compact_css("BuildDialog")
 
     BINDINGS = [
         Binding("escape", "cancel", "Cancel / close", id="build.cancel"),
         Binding("ctrl+s", "start", "Build", id="build.start"),
+        *focus_keys(),
     ]
 
     FIELDS = (("context", "Context", "directory with the Dockerfile and the files it copies"),
