@@ -26,7 +26,6 @@ from textual.widgets import Checkbox, Input, Label, Static
 from ..widgets.log_view import Entry, LogView
 from .dialog_fit import FitsTheTerminal, compact_css, focus_keys
 
-SELECT_TRIES = 100      # times the dashboard is looked at (every 0.1 s) for the new image's row
 
 
 class BuildLog(LogView):
@@ -249,7 +248,7 @@ class BuildDialog(FitsTheTerminal, ModalScreen[str | None]):
             short = message.image_id.partition(":")[2][:12]
             title.update(f"Built {short}   (esc closes)")
             if self.dashboard is not None:
-                select_image(self.dashboard, message.image_id)
+                self.dashboard.select_when_listed("images", message.image_id + "|")
 
     def on_unmount(self) -> None:
         # the app is quitting under a running build: stop it, so its step goes too
@@ -267,29 +266,9 @@ class BuildDialog(FitsTheTerminal, ModalScreen[str | None]):
         self.dismiss(self.image_id)
 
 
-def select_image(dash, image_id: str) -> None:
-    """Show the images pane with the row of ``image_id`` selected, once the dashboard's list
-    has it (the build's events make it refresh)."""
-    if dash.pane_kind != "images":
-        dash.action_pane("images")
-    dash.post_message(dash.Changed())
-    tries = [0]
-
-    def look() -> None:
-        table = dash.table("images")
-        for index, row in enumerate(table.rows_in_order()):
-            if row.key.startswith(image_id + "|"):
-                table.move_cursor(row=index)
-                return
-        tries[0] += 1
-        if tries[0] < SELECT_TRIES:
-            dash.set_timer(0.1, look)
-    look()
-
-
 def open_build_dialog(dash, context: str = "") -> None:
     """``b`` in the images pane."""
     def done(image_id: str | None) -> None:
         if image_id:
-            select_image(dash, image_id)
+            dash.select_when_listed("images", image_id + "|")
     dash.app.push_screen(BuildDialog(dash.engine, context, dashboard=dash), done)
