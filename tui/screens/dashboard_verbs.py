@@ -251,7 +251,7 @@ class DashboardVerbs:
         if screen is None:     # one for the dashboard's life: kept, it opens without compose
             screen = self._inspect_screen = InspectScreen(kind, _name_of(kind, row), known,
                                                           focus=focus)
-            self.app.install_screen(screen, f"inspect-{id(self)}")
+            self.app.install_screen(screen, f"inspect-{id(screen)}")   # (alive: unique)
         ticket = screen.show(kind, _name_of(kind, row), known, focus=focus)
         self.app.push_screen(screen)
         # the read after the screen's first frame: its thread would take turns with drawing it
