@@ -98,3 +98,35 @@ async def test_dashboard_stops_marked_deaf_containers_at_once_showing_stopping(
         assert "stopping…" not in screen_text(app)
         # at once: one after the other would take 6 s (2 s each before the SIGKILL)
         assert took < 4.5, f"three deaf containers took {took:.1f}s to stop"
+
+
+async def test_a_failure_among_marked_rows_names_its_container_and_clears_its_row(
+        engine, busybox):
+    """`s` on two marked containers, one of which can't start: the other runs, the failure
+    is said naming the container that failed, and its row leaves `starting…`."""
+    from dashboard_support import dashboard, make_app, running, settle
+    from engine.models import ContainerConfig
+    engine.create(ContainerConfig(image=str(busybox), cmd=["sleep", "600"],
+                                  network_mode="none"), name="startsfine")
+    engine.create(ContainerConfig(image=str(busybox), cmd=["/nonexistent"],
+                                  network_mode="none"), name="cantstart")
+    app = make_app(engine)
+    said = []
+    real_notify = app.notify
+
+    def notify(message, *args, **kwargs):
+        said.append(str(message))
+        return real_notify(message, *args, **kwargs)
+    app.notify = notify
+    async with running(app, size=(200, 60)) as pilot:
+        table = dashboard(app).table("containers")
+        await settle(pilot, lambda: len(table.rows_by_key) == 2)
+        table.move_cursor(row=0)
+        await pilot.press("space", "space", "s")
+        await settle(pilot, lambda: engine.container("startsfine").state.status == "running"
+                     and any("cantstart" in s for s in said), rounds=500)
+        await settle(pilot, lambda: _cell(app, "cantstart", "state") == "created", rounds=200)
+        assert [s for s in said if "cantstart" in s and "/nonexistent" in s], said
+        assert not [s for s in said if "startsfine" in s], said
+        assert _cell(app, "cantstart", "state") == "created"
+        assert engine.container("startsfine").state.status == "running"

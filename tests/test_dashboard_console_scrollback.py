@@ -29,6 +29,8 @@ async def test_scrollback_and_resize_keep_the_output(engine, cli, busybox, size)
     async with running(app, size=size) as pilot:
         term = await open_console(app, engine, engine.container("scroll").id, "scroll")
         assert await _until(pilot, lambda: "#" in term.text()), term.text()
+        # how to scroll back is on screen, 80 columns too (it was past where they cut)
+        assert "shift+PgUp/PgDn scroll" in screen_text(app), screen_text(app)
         await pilot.press(*"seq 1 300", "enter")
         assert await _until(pilot, lambda: "\n300\n" in term.text()), term.text()
         rows = term.size.height

@@ -4,6 +4,8 @@ columns. Real containers on a test root."""
 
 from __future__ import annotations
 
+import pytest
+
 from dashboard_support import dashboard, make_app, running, screen_text, settle, table_names
 from test_dashboard_containers import select
 
@@ -26,10 +28,12 @@ def detail_text(app) -> str:
     return "\n".join(line[r.x:r.x + r.width] for line in lines)
 
 
-async def test_detail_pane_follows_the_cursor_through_its_tabs_and_the_other_panes(engine, busybox):
-    """200x60: the pane sits beside the list; moving the cursor shows the next container's
-    log tail; ] cycles logs, stats (limits, graphs), top, env, inspect; images, volumes and
-    networks have their own tabs."""
+@pytest.mark.parametrize("size", [(200, 60), (80, 24)], ids=lambda s: f"{s[0]}x{s[1]}")
+async def test_detail_pane_follows_the_cursor_through_its_tabs_and_the_other_panes(
+        engine, busybox, size):
+    """200x60: the pane sits beside the list, 80x24: under it; moving the cursor shows the
+    next container's log tail; ] cycles logs, stats (limits, graphs), top, env, inspect;
+    images, volumes and networks have their own tabs."""
     engine.create_volume("data")
     make(engine, busybox, "alpha", "echo alpha says hi; exec sleep 600", memory=64 << 20,
          env=["FOO=bar"], volume="data")
@@ -37,12 +41,16 @@ async def test_detail_pane_follows_the_cursor_through_its_tabs_and_the_other_pan
     engine.start("alpha")
     engine.start("beta")
     app = make_app(engine)
-    async with running(app, size=(200, 60)) as pilot:
+    async with running(app, size=size) as pilot:
         dash = dashboard(app)
-        assert dash.query_one("#body").has_class("-side")
+        side = size[0] >= 140
+        assert dash.query_one("#body").has_class("-side") == side
         table, pane = dash.table("containers"), dash.query_one("#detail")
-        assert pane.region.x > table.region.x and pane.region.y == table.region.y - 1 or \
-            pane.region.x > table.region.right - 2
+        if side:
+            assert pane.region.x > table.region.x and pane.region.y == table.region.y - 1 or \
+                pane.region.x > table.region.right - 2
+        else:
+            assert pane.region.y >= table.region.bottom and pane.region.width >= 78
         await select(pilot, app, "alpha")
         await settle(pilot, lambda: "alpha says hi" in detail_text(app), rounds=500)
         assert "logs" in detail_text(app) and "alpha" in detail_text(app).splitlines()[1]

@@ -23,9 +23,14 @@ async def _fill(pilot, dialog, values: dict[str, str]) -> None:
 
 
 async def test_run_a_container_from_the_dialog(engine, cli, busybox):
+    """...and the new container is selected, so the detail pane shows its logs and graphs
+    (the cursor stayed on the row it was on, the first)."""
+    from engine.models import ContainerConfig
     from tui.screens.run_dialog import RunDialog, open_run_dialog
+    engine.create(ContainerConfig(image=str(busybox), cmd=["true"]), name="earlier")
     app = make_app(engine, live=False)
     async with running(app) as pilot:
+        assert app.dashboard.table().selected().model.name == "earlier"
         open_run_dialog(app, engine, busybox)
         await pilot.pause()
         dialog = app.screen
@@ -44,6 +49,12 @@ async def test_run_a_container_from_the_dialog(engine, cli, busybox):
         assert c.config.resources.nano_cpus == 500_000_000
         assert c.config.network_mode == "none"
         assert "fromdialog" in cli("ps").stdout
+        assert await _until(pilot, lambda: getattr(app.dashboard.table().selected(), "model",
+                                                   None) and app.dashboard.table().selected()
+                            .model.name == "fromdialog")
+        pane = app.dashboard.query_one("#detail-tabs").render()
+        assert await _until(pilot, lambda: "fromdialog" in str(
+            app.dashboard.query_one("#detail-tabs").render())), pane
 
 
 async def test_bad_values_show_the_cli_message_and_run_nothing(engine, cli, busybox):

@@ -394,3 +394,74 @@ async def test_the_footer_draws_its_line_again_only_when_its_keys_change(engine,
         assert footer.render() is drawn
         footer.set_pane("images")
         assert footer.render().plain != drawn.plain
+
+
+async def test_inspect_again_reuses_its_screen_and_what_it_drew(engine, busybox, monkeypatch):
+    """`i` composed, mounted and styled a new InspectScreen each time, and Textual styled it
+    again on resume, so every line was drawn anew (most of `i`'s time). The dashboard keeps
+    one: the same object again lays nothing out and draws no tree line anew; another object
+    is laid out once; a read for the object shown before is not drawn over the new one; a
+    theme changed meanwhile styles it again."""
+    from textual.screen import Screen
+    from textual.widgets import Tree
+    from tui.screens.inspect import InspectScreen
+    _sleepers(engine, busybox, ["again1", "again2"])
+    counts = {"layouts": 0, "labels": 0, "restyles": 0}
+    real_layout, real_label = Screen._refresh_layout, Tree.render_label
+    real_styles = Screen.update_node_styles
+
+    def layout(self, *a, **kw):
+        counts["layouts"] += isinstance(self, InspectScreen)
+        return real_layout(self, *a, **kw)
+
+    def label(self, *a, **kw):
+        counts["labels"] += 1
+        return real_label(self, *a, **kw)
+
+    def styles(self, *a, **kw):
+        counts["restyles"] += isinstance(self, InspectScreen)
+        return real_styles(self, *a, **kw)
+    monkeypatch.setattr(Screen, "_refresh_layout", layout)
+    monkeypatch.setattr(Tree, "render_label", label)
+    monkeypatch.setattr(Screen, "update_node_styles", styles)
+    app = make_app(engine, live=False)
+    async with running(app, size=(160, 48)) as pilot:
+        dash = dashboard(app)
+
+        async def inspect(name):
+            await select(pilot, app, name)
+            row = dash.table().selected()      # the cursor rests: the pane reads its inspect
+            await settle(pilot, lambda: ("containers", row.ref, id(row.model)) in dash._inspects,
+                         rounds=500)
+            await settle(pilot)
+            for key in counts:
+                counts[key] = 0
+            await pilot.press("i")
+            await settle(pilot, lambda: isinstance(app.screen, InspectScreen)
+                         and app.screen.data is not None and f'"/{name}"' in _text(app),
+                         rounds=500)
+            await settle(pilot)
+            return app.screen
+
+        first = await inspect("again1")
+        tree = first.query_one(Tree)
+        assert counts["labels"] > 0
+        await pilot.press("escape")
+        await settle(pilot, lambda: app.screen is dash)
+        again = await inspect("again1")
+        assert again is first and again.query_one(Tree) is tree
+        assert counts == {"layouts": 0, "labels": 0, "restyles": 0}, counts
+        old_ticket, old_data = again.ticket, again.data
+        await pilot.press("escape")
+        await settle(pilot, lambda: app.screen is dash)
+        other = await inspect("again2")
+        assert other is first and counts["layouts"] <= 1, counts
+        other.set_data(old_data, "", old_ticket)     # again1's read, late
+        await settle(pilot)
+        assert other.data["Name"] == "/again2" and '"/again2"' in _text(app)
+        await pilot.press("escape")
+        await settle(pilot, lambda: app.screen is dash)
+        app.theme = "berth-light" if app.theme != "berth-light" else "berth-dark"
+        await settle(pilot)
+        await inspect("again2")
+        assert counts["restyles"] >= 1, counts

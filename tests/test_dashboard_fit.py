@@ -13,6 +13,7 @@ SIZES = [(80, 24), (200, 60)]
 
 def _dialogs(engine, busybox):
     """(name, a new dialog, the text of its keys hint) for every dialog with fields."""
+    from tui.screens.build_dialog import BuildDialog
     from tui.screens.pull_dialog import PullDialog
     from tui.screens.resource_dialogs import NetworkDialog, SaveDialog, TagDialog, VolumeDialog
     from tui.screens.run_dialog import RunDialog
@@ -30,6 +31,7 @@ def _dialogs(engine, busybox):
         ("network", lambda: NetworkDialog(engine, "New network"), "enter/ctrl+s ok"),
         ("save logs", lambda: SaveLogsDialog(engine, [], "~/berth-logs-x.log", False),
          "enter/ctrl+s ok"),
+        ("build", lambda: BuildDialog(engine, "/tmp"), "ctrl+s/enter build"),
     ]
 
 

@@ -120,3 +120,37 @@ async def test_one_stats_stream_feeds_the_graphs_and_the_dashboard(engine, cli, 
         late = cli("inspect", "-f", "{{.Id}}", "late").stdout.strip()
         assert await _until(pilot, lambda: late in dash.samples)
         assert not [w for w in app.workers if w.group == "stats" and not w.is_finished]
+
+
+async def test_the_pane_graphs_read_as_plots_at_any_height():
+    """Each graph says what its top stands for, with its unit (the two rates of a line share
+    one, at its right), the limits are named lines, the time axis is under them; and a height
+    too low for all four sections (the detail pane at 80x24) leaves out blk, then net, rather
+    than cutting cpu's and memory's rows and the time axis off the bottom."""
+    from textual.app import App
+
+    from test_dashboard_snapshots import _history
+    from tui.widgets.graphs import ContainerGraphs
+    from tui.widgets.history import ContainerHistory
+    history = ContainerHistory()
+    for sample in _history("c" * 64, "web", limit=64 << 20, cpus=0.5):
+        history.add(sample)
+
+    class Host(App):
+        CSS = "ContainerGraphs { height: 1fr; border: none; padding: 0; }"   # (as the pane's)
+
+        def compose(self):
+            yield ContainerGraphs("c" * 64, history, fill=True)
+
+    for height, sections in ((40, ("cpu", "mem", "net", "blk")), (6, ("cpu", "mem"))):
+        async with Host().run_test(size=(60, height)) as pilot:
+            await pilot.pause()
+            lines = pilot.app.query_one(ContainerGraphs).text().splitlines()
+        labels = [line for line in lines if line.split(" ", 1)[0] in ("cpu", "mem", "net", "blk")]
+        assert [line.split(" ", 1)[0] for line in labels] == list(sections), lines
+        assert all("▲" in line for line in labels), labels
+        assert len(lines) <= height and lines[-1].rstrip().endswith("now"), lines
+        assert lines[-1].startswith("-"), lines
+        if height == 40:
+            assert any("limit 50%" in line for line in lines), lines
+            assert any("limit 64.0MiB" in line for line in lines), lines

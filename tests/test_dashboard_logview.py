@@ -79,3 +79,23 @@ async def test_wrap_splits_long_lines():
         view.wrap = True
         await pilot.pause()
         assert len(view.rows) > 2
+
+
+async def test_an_empty_log_says_so_until_a_line_comes():
+    """A container that printed nothing showed an empty screen, which reads as broken: the
+    view says no line has come, until one does (and not when a filter hides them all)."""
+    class EmptyApp(App):
+        def compose(self) -> ComposeResult:
+            yield LogView(max_lines=100, empty_text="no log lines yet")
+
+    app = EmptyApp()
+    async with app.run_test(size=(80, 20)) as pilot:
+        view = app.query_one(LogView)
+        await pilot.pause()
+        assert view.render_line(0).text.startswith("no log lines yet")
+        view.add_entries(lines(1))
+        await pilot.pause()
+        assert view.render_line(0).text.startswith("line 0")
+        view.set_filter(re.compile("nothing matches this"))
+        await pilot.pause()
+        assert "no log lines yet" not in view.render_line(0).text

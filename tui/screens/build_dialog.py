@@ -24,8 +24,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Checkbox, Input, Label, Static
 
 from ..widgets.log_view import Entry, LogView
+from .dialog_fit import FitsTheTerminal, compact_css, focus_keys
 
-SELECT_TRIES = 100      # times the dashboard is looked at (every 0.1 s) for the new image's row
 
 
 class BuildLog(LogView):
@@ -69,12 +69,13 @@ def parse_form(values: dict[str, str]):
         no_cache=values.get("no_cache") == "true")
 
 
-class BuildDialog(ModalScreen[str | None]):
+class BuildDialog(FitsTheTerminal, ModalScreen[str | None]):
     """Build an image; dismisses with the new image's id (None when closed without one)."""
 
     DEFAULT_CSS = """
     BuildDialog { align: center middle; }
-    #build { width: 120; height: 90%; padding: 0 2; border: round $primary; background: $surface; }
+    #build { width: 120; max-width: 100%; height: 90%; padding: 0 2; border: round $primary;
+             background: $surface; }
     #build-title { text-style: bold; color: $primary; margin-bottom: 1; }
     #build-form { height: auto; }
     #build-form Horizontal { height: 3; }
@@ -84,11 +85,16 @@ class BuildDialog(ModalScreen[str | None]):
     #build-log { height: 1fr; border: round $panel; }
     #build-error { color: $error; height: auto; }
     #build-keys { color: $text-muted; height: 1; }
-    """
+    BuildDialog.-compact #build { height: 100%; }
+    BuildDialog.-compact #build-title { margin-bottom: 0; }
+    BuildDialog.-compact #build-form Horizontal { height: 1; }
+    BuildDialog.-compact #build-form Label { padding: 0; }
+    """ + compact_css("BuildDialog")
 
     BINDINGS = [
         Binding("escape", "cancel", "Cancel / close", id="build.cancel"),
         Binding("ctrl+s", "start", "Build", id="build.start"),
+        *focus_keys(),
     ]
 
     FIELDS = (("context", "Context", "directory with the Dockerfile and the files it copies"),
@@ -242,7 +248,7 @@ class BuildDialog(ModalScreen[str | None]):
             short = message.image_id.partition(":")[2][:12]
             title.update(f"Built {short}   (esc closes)")
             if self.dashboard is not None:
-                select_image(self.dashboard, message.image_id)
+                self.dashboard.select_when_listed("images", message.image_id + "|")
 
     def on_unmount(self) -> None:
         # the app is quitting under a running build: stop it, so its step goes too
@@ -260,29 +266,9 @@ class BuildDialog(ModalScreen[str | None]):
         self.dismiss(self.image_id)
 
 
-def select_image(dash, image_id: str) -> None:
-    """Show the images pane with the row of ``image_id`` selected, once the dashboard's list
-    has it (the build's events make it refresh)."""
-    if dash.pane_kind != "images":
-        dash.action_pane("images")
-    dash.post_message(dash.Changed())
-    tries = [0]
-
-    def look() -> None:
-        table = dash.table("images")
-        for index, row in enumerate(table.rows_in_order()):
-            if row.key.startswith(image_id + "|"):
-                table.move_cursor(row=index)
-                return
-        tries[0] += 1
-        if tries[0] < SELECT_TRIES:
-            dash.set_timer(0.1, look)
-    look()
-
-
 def open_build_dialog(dash, context: str = "") -> None:
     """``b`` in the images pane."""
     def done(image_id: str | None) -> None:
         if image_id:
-            select_image(dash, image_id)
+            dash.select_when_listed("images", image_id + "|")
     dash.app.push_screen(BuildDialog(dash.engine, context, dashboard=dash), done)

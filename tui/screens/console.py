@@ -186,10 +186,11 @@ class ConsoleScreen(LaidOutOnce, Screen):
         n = len(self.terminals())
         term = self.current()
         detach = "   ctrl-p ctrl-q: detach" if term is not None and term.verb == "attach" else ""
+        # what matters first, as 80 columns cut it: back, scrolling back, another console
         self.query_one("#console-title", Static).update(
-            f" consoles: {n}{detach}   F12/ctrl+] dashboard   F7/F8 tabs   F11 list   F2 another"
-            "   F9 close   F6 copy   shift+PgUp/PgDn scroll   mouse: select (shift+mouse if the"
-            " program takes it)")
+            f" consoles: {n}{detach}   F12 dashboard   shift+PgUp/PgDn scroll   F2 another"
+            "   F7/F8 tabs   F11 list   F9 close   F6 copy   ctrl+] dashboard   mouse: select"
+            " (shift+mouse if the program takes it)")
 
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
         term = self.current()

@@ -247,12 +247,20 @@ class DashboardVerbs:
             return
         kind = self.pane_kind
         known = self._inspects.get((kind, row.ref, id(row.model)))
-        screen = InspectScreen(kind, _name_of(kind, row), known, focus=focus)
+        screen = self._inspect_screen
+        if screen is None:     # one for the dashboard's life: kept, it opens without compose
+            screen = self._inspect_screen = InspectScreen(kind, _name_of(kind, row), known,
+                                                          focus=focus)
+            self.app.install_screen(screen, f"inspect-{id(screen)}")   # (alive: unique)
+        ticket = screen.show(kind, _name_of(kind, row), known, focus=focus)
         self.app.push_screen(screen)
-        self.fetch_inspect(kind, row.ref, screen)
+        # the read after the screen's first frame: its thread would take turns with drawing it
+        screen.call_after_refresh(self.fetch_inspect, kind, row.ref, screen, ticket)
+
+    _inspect_screen = None
 
     @work(thread=True, group="inspect", exclusive=True, exit_on_error=False)
-    def fetch_inspect(self, kind: str, ref: str, screen) -> None:
+    def fetch_inspect(self, kind: str, ref: str, screen, ticket: int) -> None:
         """Read the Docker-shaped inspect JSON (thread) into the inspect screen."""
         from engine.errors import BerthError
         name = {"containers": "container_inspect", "images": "image_inspect",
@@ -260,9 +268,9 @@ class DashboardVerbs:
         try:
             data = verb(self.engine, name, f"{kind[:-1]} inspect")(ref)
         except (BerthError, Unavailable) as e:     # said on the screen
-            self.app.call_from_thread(screen.set_data, None, str(e))
+            self.app.call_from_thread(screen.set_data, None, str(e), ticket)
             return
-        self.app.call_from_thread(screen.set_data, data)
+        self.app.call_from_thread(screen.set_data, data, "", ticket)
 
 
 class ActionFailed(Exception):

@@ -188,6 +188,26 @@ class DashboardView:
         self.refresh_bindings()
         self.detail_follow()
 
+    def select_when_listed(self, kind: str, key_prefix: str, tries: int = 100) -> None:
+        """Show the ``kind`` pane with the row whose key starts with ``key_prefix`` selected,
+        once the list has it (what was just built or run: the list refreshes on its event),
+        looking every 0.1 s, ``tries`` times at most."""
+        if self.pane_kind != kind:
+            self.action_pane(kind)
+        self.post_message(self.Changed())
+        left = [tries]
+
+        def look() -> None:
+            table = self.table(kind)
+            for index, row in enumerate(table.rows_in_order()):
+                if row.key.startswith(key_prefix):
+                    table.move_cursor(row=index)
+                    return
+            left[0] -= 1
+            if left[0] > 0:
+                self.set_timer(0.1, look)
+        look()
+
     def action_next_pane(self) -> None:
         self.action_pane(PANES[(PANES.index(self.pane_kind) + 1) % len(PANES)])
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
@@ -162,6 +163,25 @@ def summary(kind: str, data: dict, theme_variables: dict[str, str] | None = None
     return out
 
 
+class InspectTree(Tree):
+    """The inspect JSON's Tree, laid out once when it opens.
+
+    A Tree's lines don't depend on its size (it scrolls sideways), yet Textual's Tree threw
+    its drawn lines away and asked for a new layout of the whole screen on every Resize, the
+    first one included (its first layout sends it one); here a Resize only repaints. Its
+    vertical scrollbar is there from the start (overflow-y: scroll), so a tree longer than
+    the screen doesn't lay the screen out again to add it."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.set_reactive(Tree.show_vertical_scrollbar, True)
+
+    def _on_resize(self, event) -> None:
+        event.prevent_default()      # (Tree's own handler would run after this one)
+        self._line_cache.grow(event.size.height)
+        self.refresh()
+
+
 class InspectScreen(LaidOutOnce, Screen):
     """One object's inspect: summary on the left, the whole JSON as a tree on the right.
 
@@ -183,37 +203,80 @@ class InspectScreen(LaidOutOnce, Screen):
         self.data = _one(data)
         """The inspect shown, None while it is being read."""
         self.error = ""
-        self.initial_focus = focus
+        self.ticket = 0
+        """Counts the objects shown (``show``): a read for an earlier one is not drawn."""
+        self._palette = {}
+        self.AUTO_FOCUS = _focus_target(focus)
+        """Focused as the screen is composed, so its first layout is drawn with the focus
+        where it stays (focusing in on_mount restyled both boxes and laid the screen out
+        again)."""
 
     def compose(self) -> ComposeResult:
-        yield Static(Text.assemble((f" {self.kind[:-1]} ", "reverse bold"),
-                                   (f"  {self.title_text}", "bold")), id="inspect-title")
+        yield Static(self._title(), id="inspect-title")
         with Horizontal(id="inspect-body"):
-            yield VerticalScroll(*self._sections(), id="inspect-summary")
-            tree: Tree = Tree(Text(self.title_text, style="bold"), id="inspect-tree")
+            with VerticalScroll(id="inspect-summary"):
+                yield Static(self._summary(), id="inspect-sections")
+            tree: Tree = InspectTree(Text(self.title_text, style="bold"), id="inspect-tree")
             tree.root.expand()
             self._fill_tree(tree)
             yield tree
         yield ScreenFooter()
 
-    def _sections(self) -> list[Static]:
+    def show(self, kind: str, title: str, data: Any, focus: str = "json") -> int:
+        """Show an object in this screen again, before it is pushed: the dashboard keeps one
+        InspectScreen (installed, so closing it doesn't take it apart), and `i` then neither
+        composes, mounts nor styles its widgets anew; the same object again keeps even the
+        drawn lines. Returns the ticket ``set_data`` takes for this object's read."""
+        self.ticket += 1
+        data = _one(data)
+        same = (kind, title, data) == (self.kind, self.title_text, self.data) \
+            and self._palette == palette_for(self.app.theme_variables)
+        self.kind, self.title_text, self.data, self.error = kind, title, data, ""
+        self.AUTO_FOCUS = _focus_target(focus)
+        if not self.is_mounted:
+            return self.ticket       # (not composed yet: compose draws it)
+        if not same:
+            self._redraw()
+            self.query_one("#inspect-summary", VerticalScroll).scroll_home(animate=False)
+        self.set_focus(self.query_one(self.AUTO_FOCUS))
+        return self.ticket
+
+    def _on_screen_resume(self, event) -> None:
+        # Textual styles every widget of a resumed screen again, which also throws away what
+        # they drew: for this screen shown again in the theme it was styled in, with its
+        # focus moved by show() (which restyles what the focus touches), that is all undone
+        # work. (Textual's own handler runs after this one and reads the flag.)
+        styled_for = (self.app.theme, self.app.size)
+        if styled_for == self._styled_for:
+            event.refresh_styles = False
+        self._styled_for = styled_for
+
+    _styled_for: tuple = ()
+
+    def _title(self) -> Text:
+        return Text.assemble((f" {self.kind[:-1]} ", "reverse bold"),
+                             (f"  {self.title_text}", "bold"))
+
+    def _summary(self) -> Group | Text:
+        """The summary's sections as one renderable, a blank line after each: one widget to
+        lay out and draw rather than one a section."""
         if self.data is None:
-            return [Static(Text(self.error or "reading…", style="dim"),
-                           classes="summary-section")]
-        return [Static(section, classes="summary-section")
-                for section in summary(self.kind, self.data if isinstance(self.data, dict)
-                                       else {}, self.app.theme_variables)]
+            return Text(self.error or "reading…", style="dim")
+        sections = summary(self.kind, self.data if isinstance(self.data, dict) else {},
+                           self.app.theme_variables)
+        return Group(*(part for section in sections for part in (section, Text())))
 
     def _fill_tree(self, tree: Tree) -> None:
+        self._palette = palette_for(self.app.theme_variables)
         if self.data is not None:
             fill(tree.root, self.data if isinstance(self.data, (dict, list))
-                 else {"value": self.data}, palette=palette_for(self.app.theme_variables),
-                 lazy=True)
+                 else {"value": self.data}, palette=self._palette, lazy=True)
 
-    def set_data(self, data: Any = None, error: str = "") -> None:
-        """What the read found (or why it failed): drawn again unless it is what is shown."""
-        if not self.is_attached:
-            return      # closed before the read ended
+    def set_data(self, data: Any = None, error: str = "", ticket: int | None = None) -> None:
+        """What the read found (or why it failed): drawn again unless it is what is shown.
+        A read for an object shown before (``ticket`` from ``show``) is dropped."""
+        if not self.is_attached or (ticket is not None and ticket != self.ticket):
+            return      # closed before the read ended, or showing another object now
         data = _one(data)
         if error:
             if self.data is None:
@@ -228,17 +291,14 @@ class InspectScreen(LaidOutOnce, Screen):
         self._redraw()
 
     def _redraw(self) -> None:
-        box = self.query_one("#inspect-summary", VerticalScroll)
-        box.remove_children()
-        box.mount_all(self._sections())
+        self.query_one("#inspect-title", Static).update(self._title())
+        self.query_one("#inspect-sections", Static).update(self._summary())
         tree = self.query_one("#inspect-tree", Tree)
         tree.clear()
+        tree.root.set_label(Text(self.title_text, style="bold"))
         tree.root.expand()
         self._fill_tree(tree)
-
-    def on_mount(self) -> None:
-        target = "#inspect-summary" if self.initial_focus == "summary" else "#inspect-tree"
-        self.query_one(target).focus()
+        tree.scroll_home(animate=False)
 
     def action_close(self) -> None:
         self.app.pop_screen()
@@ -264,6 +324,10 @@ class InspectScreen(LaidOutOnce, Screen):
         root = self.query_one(Tree).root
         for child in root.children:
             child.collapse_all()
+
+
+def _focus_target(focus: str) -> str:
+    return "#inspect-summary" if focus == "summary" else "#inspect-tree"
 
 
 def _one(data: Any) -> Any:

@@ -91,7 +91,8 @@ class LogsScreen(LaidOutOnce, Screen):
 
     def compose(self) -> ComposeResult:
         yield Static(id="logs-title")
-        yield LogView(max_lines=self.max_lines, id="log")
+        yield LogView(max_lines=self.max_lines, id="log",
+                      empty_text="no log lines yet: they show here as they are printed")
         yield Static(id="logs-status")
         yield Input(id="logs-input")
         yield ScreenFooter()

@@ -234,8 +234,8 @@ def open_run_dialog(app, engine, image: str = "") -> None:
             return
         app.notify(f"started {cid[:12]}", title="run", timeout=3)
         dash = app.dashboard
-        if dash is not None:
-            dash.post_message(dash.Changed())
+        if dash is not None:    # the new container selected: the pane shows its logs, graphs
+            dash.select_when_listed("containers", cid)
         if dialog.attach_sock is not None:
             from .console import open_attach
             sock, dialog.attach_sock = dialog.attach_sock, None

@@ -62,8 +62,8 @@ class TopScreen(LaidOutOnce, Screen):
         if error:
             title.update(f" top  {self.container_name}   {error}")
             return
-        title.update(f" top  {self.container_name}   {len(rows)} processes, every "
-                     f"{INTERVAL:g} s")
+        title.update(f" top  {self.container_name}   {len(rows)} "
+                     f"process{'' if len(rows) == 1 else 'es'}, every {INTERVAL:g} s")
         if [str(c.label) for c in table.columns.values()] != headers:
             table.clear(columns=True)
             table.add_columns(*headers)

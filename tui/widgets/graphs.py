@@ -95,9 +95,21 @@ class ContainerGraphs(Widget, can_focus=True):
     def graph_rows(self) -> int:
         """Rows of each graph: GRAPH_ROWS on a card, as many as the height allows when filling
         (less the time axis's line)."""
+        return self._shape()[1]
+
+    def _shape(self) -> tuple[int, int]:
+        """(sections shown, rows of each graph). Filling a height too low for all four
+        sections (the detail pane at 80x24), the last ones (blk, then net) are left out, so
+        that cpu and memory keep a row each, their labels, scales and the time axis, rather
+        than the bottom being cut off the screen, time axis first."""
         if not self.fill:
-            return GRAPH_ROWS
-        return max(GRAPH_ROWS, (self.size.height - 1) // SECTIONS - 1)
+            return SECTIONS, GRAPH_ROWS
+        room = self.size.height - 1           # (the time axis's line)
+        for sections in range(SECTIONS, 1, -1):
+            if room // sections - 1 >= GRAPH_ROWS:
+                break
+        rows = room // sections - 1
+        return sections, max(rows, GRAPH_ROWS if sections == SECTIONS else 1)
 
     def update_graphs(self, visible: bool = True) -> None:
         """New samples arrived (or the theme changed): draw again, if anything on the card
@@ -205,8 +217,8 @@ class ContainerGraphs(Widget, can_focus=True):
         width = max(2, self.size.width)
         half = max(1, (width - 1) // 2)
         base = self.rich_style
-        height = self.graph_rows
-        layout = self._layout(width)
+        sections, height = self._shape()
+        layout = self._layout(width)[:sections]
         key = (width, height, self.fill, base, self.app.theme, layout)
         if self._drawn is not None and self._drawn[0] == key:
             return self._drawn[1]
@@ -215,10 +227,11 @@ class ContainerGraphs(Widget, can_focus=True):
         for section, graphs in layout:
             w = width if len(graphs) == 1 else half
             labels, rowsets = [], []
-            for label, var, values, top, limit in graphs:
+            for i, (label, var, values, top, limit) in enumerate(graphs):
                 style = base + self._color(var)
                 # the scale: what a full column stands for, at the right of the label line
-                scale = f"▲{self.scale(section, top)}" if len(graphs) == 1 else ""
+                # (of the right-hand one where two graphs share a top)
+                scale = f"▲{self.scale(section, top)}" if i == len(graphs) - 1 else ""
                 text = label[:w]
                 if scale and len(text) + len(scale) + 1 <= w:
                     text = text.ljust(w - len(scale)) + scale

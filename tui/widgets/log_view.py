@@ -13,6 +13,7 @@ import re
 from collections import deque
 from dataclasses import dataclass
 
+from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual.geometry import Size
@@ -61,9 +62,12 @@ class LogView(ScrollView, can_focus=True):
         def can_replace(self, message: Message) -> bool:
             return isinstance(message, LogView.FollowChanged)
 
-    def __init__(self, max_lines: int = 10_000, **kwargs):
+    def __init__(self, max_lines: int = 10_000, empty_text: str = "", **kwargs):
         super().__init__(**kwargs)
         self.max_lines = max_lines
+        self.empty_text = empty_text
+        """Shown dimmed on the first line while no line has come (an empty screen read as
+        broken)."""
         self.entries: deque[Entry] = deque(maxlen=max_lines)
         """Every kept entry, oldest first (bounded)."""
         self.rows: deque[tuple[Entry, int, int]] = deque()
@@ -282,6 +286,9 @@ class LogView(ScrollView, can_focus=True):
         width = self.scrollable_content_region.width
         base = self.rich_style
         if index >= len(self.rows):
+            if index == 0 and self.empty_text and not self.entries:
+                return Strip([Segment(self.empty_text[:width], base + Style(dim=True))]
+                             ).extend_cell_length(width, base)
             return Strip.blank(width, base)
         entry, start, end = self.rows[index]
         text = self._line_text(entry)
