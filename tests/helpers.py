@@ -33,6 +33,17 @@ def berth(root: str, *args: str, input: bytes | str | None = None, check: bool =
     return p
 
 
+def made_since(path: str, before: set[str]) -> set[str]:
+    """Names in host directory ``path`` (/etc, /tmp) that ``before`` lacked, less what other
+    tests of the same run make there meanwhile: shadow-utils' lock and backup files of a
+    useradd (``group.lock``, ``passwd+``), temporary files and directories (tmp*, berth-*,
+    pytest's). A test that a container can't write into the host's directory asserts this is
+    empty: a bare before/after comparison failed when another worker added a user."""
+    def others(name: str) -> bool:
+        return name.endswith((".lock", "+", "-")) or name.startswith(("tmp", "berth-", "pytest-"))
+    return {n for n in set(os.listdir(path)) - before if not others(n)}
+
+
 def add_static_busybox(tar, dirs: tuple[str, ...], applets: tuple[str, ...]) -> None:
     """A minimal image's root into the open tarfile ``tar``: the directories ``dirs``, the
     host's static busybox as /bin/busybox and ``applets`` as symlinks to it."""
