@@ -28,21 +28,14 @@ def serve(handler, verb: str, ns: str, pod: str, container: str, q: dict) -> Non
         return handler._send(404 if c is None else 409,
                              f'container "{container}" in pod "{pod}" is not running'.encode(),
                              "text/plain")
-    proto = ws.choose_protocol(handler.headers.get("Sec-WebSocket-Protocol", ""))
-    key = handler.headers.get("Sec-WebSocket-Key")
-    if handler.headers.get("Upgrade", "").lower() != "websocket" or not key or not proto:
-        return handler._send(400, b"berth's kubelet speaks exec and attach over WebSocket "
-                             b"(v4.channel.k8s.io, v5.channel.k8s.io), not SPDY", "text/plain")
-    handler.send_response(101)
-    handler.send_header("Upgrade", "websocket")
-    handler.send_header("Connection", "Upgrade")
-    handler.send_header("Sec-WebSocket-Accept", ws.accept_key(key))
-    handler.send_header("Sec-WebSocket-Protocol", proto)
-    handler.end_headers()
-    handler.close_connection = True
-    sock = ws.WebSocket(handler.rfile, handler.wfile)
     tty = _flag(q, "tty")
     stdin = _flag(q, "stdin", "input")
+    if handler.headers.get("Upgrade", "").lower() == "spdy/3.1":
+        sock = _spdy(handler, q, tty, stdin)
+    else:
+        sock = _websocket(handler)
+    if sock is None:
+        return
     if verb == "attach":
         code = _attach(api, sock, c, stdin)
     else:
@@ -57,6 +50,50 @@ def serve(handler, verb: str, ns: str, pod: str, container: str, q: dict) -> Non
         sock.close()
     except OSError:
         pass
+
+
+def _websocket(handler) -> ws.WebSocket | None:
+    """The WebSocket upgrade of kubectl >= 1.30 (v4/v5.channel.k8s.io), or None if refused."""
+    proto = ws.choose_protocol(handler.headers.get("Sec-WebSocket-Protocol", ""))
+    key = handler.headers.get("Sec-WebSocket-Key")
+    if handler.headers.get("Upgrade", "").lower() != "websocket" or not key or not proto:
+        handler._send(400, b"berth's kubelet speaks exec and attach over WebSocket "
+                      b"(v4.channel.k8s.io, v5.channel.k8s.io) or SPDY/3.1 "
+                      b"(v4.channel.k8s.io)", "text/plain")
+        return None
+    handler.send_response(101)
+    handler.send_header("Upgrade", "websocket")
+    handler.send_header("Connection", "Upgrade")
+    handler.send_header("Sec-WebSocket-Accept", ws.accept_key(key))
+    handler.send_header("Sec-WebSocket-Protocol", proto)
+    handler.end_headers()
+    handler.close_connection = True
+    return ws.WebSocket(handler.rfile, handler.wfile)
+
+
+def _spdy(handler, q: dict, tty: bool, stdin: bool):
+    """The SPDY/3.1 upgrade of kubectl before 1.30, and the streams it opens after it (error,
+    stdin, stdout, stderr, resize as the request asks), or None if refused."""
+    from . import spdy
+    offered = [p.strip() for h in handler.headers.get_all("X-Stream-Protocol-Version") or []
+               for p in h.split(",")]
+    if "v4.channel.k8s.io" not in offered:
+        handler._send(403, f"berth's kubelet speaks v4.channel.k8s.io over SPDY, not "
+                      f"{', '.join(offered) or 'the unversioned protocol'}".encode(),
+                      "text/plain")
+        return None
+    handler.send_response(101)
+    handler.send_header("Connection", "Upgrade")
+    handler.send_header("Upgrade", "SPDY/3.1")
+    handler.send_header("X-Stream-Protocol-Version", "v4.channel.k8s.io")
+    handler.end_headers()
+    handler.close_connection = True
+    session = spdy.Session(handler.rfile, handler.wfile)
+    wanted = {"error"} | {name for name, on in (
+        ("stdin", stdin), ("stdout", _flag(q, "stdout", "output")),
+        ("stderr", _flag(q, "stderr", "error") and not tty), ("resize", tty)) if on}
+    session.wait_streams(wanted, 10)
+    return session
 
 
 def _exec(api, sock: ws.WebSocket, c, cmd: list[str], tty: bool, stdin: bool) -> int:
