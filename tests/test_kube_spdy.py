@@ -13,7 +13,7 @@ import tempfile
 
 import pytest
 
-from kube_cluster import BUILD, Node, cluster_up, until
+from kube_cluster import BUILD, busybox_node, cluster_up, until
 
 pytestmark = [pytest.mark.xdist_group("kube"), pytest.mark.timeout(600)]
 
@@ -47,12 +47,8 @@ def cluster():
 
 @pytest.fixture(scope="module")
 def node(cluster, _image_templates):
-    from conftest import _seed_image
-    n = Node(cluster, "berth-s", lambda root: _seed_image(root, "busybox", IMAGE))
-    try:
+    with busybox_node(cluster, "berth-s", IMAGE) as n:
         yield n
-    finally:
-        n.close()
 
 
 @pytest.fixture(scope="module")
