@@ -63,7 +63,8 @@ spec:
   containers:
   - name: app
     image: {IMAGE}
-    command: [sleep, "3600"]
+    command: [sh, -c, 'mkdir -p /www && echo hello web > /www/index.html &&
+              exec httpd -f -p 8080 -h /www']
   - name: echo
     image: {IMAGE}
     stdin: true
@@ -137,6 +138,24 @@ def test_attach_over_spdy(cluster, kubectl120, talker):
     finally:
         attach.kill()
         attach.wait()
+
+
+def test_port_forward_over_spdy(cluster, kubectl120, talker):
+    import re
+    import urllib.request
+    fwd = subprocess.Popen([kubectl120, f"--kubeconfig={cluster.kubeconfig}", "port-forward",
+                            talker, ":8080"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           text=True)
+    try:
+        line = fwd.stdout.readline()
+        port = re.search(r"127\.0\.0\.1:(\d+) -> 8080", line)
+        assert port, (line, fwd.stderr.read() if fwd.poll() is not None else "")
+        for _ in range(3):   # connections one after another, over the one SPDY connection
+            with urllib.request.urlopen(f"http://127.0.0.1:{port[1]}/", timeout=10) as r:
+                assert r.read() == b"hello web\n"
+    finally:
+        fwd.terminate()
+        fwd.wait()
 
 
 def test_spdy_framing_against_a_client_of_its_own(kubectl120):

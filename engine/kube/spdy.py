@@ -7,7 +7,9 @@ half-closes (FLAG_FIN), PING, GOAWAY and flow control (WINDOW_UPDATE, initial wi
 ``Session`` gives the streaming code (streaming.py) the same calls as the WebSocket channels of
 websocket.py: ``channel(n, data)`` sends on the stream whose ``streamtype`` is channel n's,
 ``recv()`` returns ``bytes([n]) + data`` for what the client sent; a client's FIN on its stdin
-stream comes back as v5's close message (``bytes([CLOSE, STDIN])``)."""
+stream comes back as v5's close message (``bytes([CLOSE, STDIN])``). A ``raw`` session (port
+forwarding, whose streams come in pairs per connection) returns events instead: ("open", id),
+("data", id, bytes), ("fin", id), ("reset", id), the stream's headers in ``headers``."""
 
 from __future__ import annotations
 
@@ -50,6 +52,26 @@ _TAIL = (
     "gzip,deflate,sdchcharset=utf-8charset=iso-8859-1,utf-,*,enq=0.")
 DICTIONARY = b"".join(struct.pack("!I", len(w)) + w.encode()
                       for w in (x.replace("_", " ") for x in _WORDS.split())) + _TAIL.encode()
+
+
+def upgrade(handler, protocol: str, raw: bool = False) -> Session | None:
+    """Switch ``handler``'s connection (an http.server handler) to SPDY/3.1 speaking
+    ``protocol`` if the client offered it (X-Stream-Protocol-Version); else answer why not and
+    return None."""
+    offered = [p.strip() for h in handler.headers.get_all("X-Stream-Protocol-Version") or []
+               for p in h.split(",")]
+    if protocol not in offered:
+        handler._send(403, f"berth's kubelet speaks {protocol} over SPDY, not "
+                      f"{', '.join(offered) or 'the unversioned protocol'}".encode(),
+                      "text/plain")
+        return None
+    handler.send_response(101)
+    handler.send_header("Connection", "Upgrade")
+    handler.send_header("Upgrade", "SPDY/3.1")
+    handler.send_header("X-Stream-Protocol-Version", protocol)
+    handler.end_headers()
+    handler.close_connection = True
+    return Session(handler.rfile, handler.wfile, raw)
 
 
 def pack_headers(headers: dict[str, list[str]]) -> bytes:
@@ -106,8 +128,8 @@ class Session:
     """One upgraded connection: frames are read by one thread at a time (``wait_streams``, then
     ``recv``), sent from any."""
 
-    def __init__(self, rfile, wfile):
-        self.rfile, self.wfile = rfile, wfile
+    def __init__(self, rfile, wfile, raw: bool = False):
+        self.rfile, self.wfile, self.raw = rfile, wfile, raw
         self._deflate = zlib.compressobj(zdict=DICTIONARY)
         self._inflate = zlib.decompressobj(zdict=DICTIONARY)
         self._lock = threading.Lock()             # frames and the compressor, in order
@@ -117,6 +139,7 @@ class Session:
         self._flow = False                        # the client has sent a WINDOW_UPDATE
         self._consumed = collections.Counter()    # received but not yet given back
         self.streams: dict[int, str] = {}         # client stream id -> streamtype
+        self.headers: dict[int, dict[str, list[str]]] = {}
         self.ids: dict[int, int] = {}             # channel -> stream id
         self._pending: collections.deque[bytes] = collections.deque()
         self._resize = b""
@@ -142,7 +165,12 @@ class Session:
     def channel(self, channel: int, payload: bytes, fin: bool = False) -> None:
         """``payload`` on the client's stream for ``channel`` (dropped if it opened none)."""
         sid = self.ids.get(channel)
-        if sid is None or sid in self._finished or self.closed:
+        if sid is not None:
+            self.send(sid, payload, fin)
+
+    def send(self, sid: int, payload: bytes, fin: bool = False) -> None:
+        """``payload`` on stream ``sid``, in frames the windows allow; ``fin`` half-closes it."""
+        if sid in self._finished or self.closed:
             return
         view = memoryview(payload)
         while True:
@@ -179,7 +207,7 @@ class Session:
         if self.closed:
             return
         try:
-            for channel in (STDOUT, STDERR, ERROR):
+            for channel in () if self.raw else (STDOUT, STDERR, ERROR):
                 self.channel(channel, b"", fin=True)
             self._write(control(GOAWAY, 0, struct.pack("!II", max(self.streams, default=0), 0)))
         except OSError:
@@ -199,8 +227,9 @@ class Session:
                 return False
         return True
 
-    def recv(self) -> bytes | None:
-        """The next message from the client, channel byte first, or None once it went away."""
+    def recv(self):
+        """The next message from the client, channel byte first (an event tuple if ``raw``), or
+        None once it went away."""
         while not self._pending:
             if not self._step():
                 self.eof.set()
@@ -224,10 +253,12 @@ class Session:
             sid = struct.unpack_from("!I", payload)[0] & 0x7FFFFFFF
             headers = unpack_headers(self._inflate.decompress(payload[10:]))
             kind_name = (headers.get("streamtype") or [""])[0]
-            self.streams[sid] = kind_name
-            if kind_name in CHANNELS:
+            self.streams[sid], self.headers[sid] = kind_name, headers
+            if kind_name in CHANNELS and not self.raw:
                 self.ids[CHANNELS[kind_name]] = sid
             self._headers_frame(SYN_REPLY, 0, struct.pack("!I", sid), {})
+            if self.raw:
+                self._pending.append(("open", sid))
             if flags & FLAG_FIN:
                 self._data(sid, FLAG_FIN, b"")
         elif kind == HEADERS:
@@ -237,7 +268,9 @@ class Session:
         elif kind == RST_STREAM:
             sid = struct.unpack_from("!I", payload)[0] & 0x7FFFFFFF
             self._finished.add(sid)
-            if self.streams.get(sid) == "stdin":
+            if self.raw:
+                self._pending.append(("reset", sid))
+            elif self.streams.get(sid) == "stdin":
                 self._pending.append(bytes([CLOSE, STDIN]))
         elif kind == GOAWAY:
             return False
@@ -249,6 +282,13 @@ class Session:
         kind = self.streams.get(sid)
         if payload:
             self._give_back(sid, len(payload))
+        if self.raw:
+            if payload:
+                self._pending.append(("data", sid, payload))
+            if flags & FLAG_FIN:
+                self._pending.append(("fin", sid))
+            return
+        if payload:
             if kind == "resize":
                 # JSON objects, one a line, which data frames may split or join
                 self._resize += payload

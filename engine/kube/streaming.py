@@ -75,20 +75,9 @@ def _spdy(handler, q: dict, tty: bool, stdin: bool):
     """The SPDY/3.1 upgrade of kubectl before 1.30, and the streams it opens after it (error,
     stdin, stdout, stderr, resize as the request asks), or None if refused."""
     from . import spdy
-    offered = [p.strip() for h in handler.headers.get_all("X-Stream-Protocol-Version") or []
-               for p in h.split(",")]
-    if "v4.channel.k8s.io" not in offered:
-        handler._send(403, f"berth's kubelet speaks v4.channel.k8s.io over SPDY, not "
-                      f"{', '.join(offered) or 'the unversioned protocol'}".encode(),
-                      "text/plain")
+    session = spdy.upgrade(handler, "v4.channel.k8s.io")
+    if session is None:
         return None
-    handler.send_response(101)
-    handler.send_header("Connection", "Upgrade")
-    handler.send_header("Upgrade", "SPDY/3.1")
-    handler.send_header("X-Stream-Protocol-Version", "v4.channel.k8s.io")
-    handler.end_headers()
-    handler.close_connection = True
-    session = spdy.Session(handler.rfile, handler.wfile)
     wanted = {"error"} | {name for name, on in (
         ("stdin", stdin), ("stdout", _flag(q, "stdout", "output")),
         ("stderr", _flag(q, "stderr", "error") and not tty), ("resize", tty)) if on}
