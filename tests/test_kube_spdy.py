@@ -168,7 +168,8 @@ def test_spdy_framing_against_a_client_of_its_own(kubectl120):
     import threading
     import zlib
 
-    from engine.kube import spdy
+    from engine.kube import spdy, websocket as ws
+    from engine.kube.streaming import _SpdyChannels
     with open(kubectl120, "rb") as f:
         assert spdy.DICTIONARY in f.read() and len(spdy.DICTIONARY) == 1423
     a, b = socket.socketpair()
@@ -200,14 +201,15 @@ def test_spdy_framing_against_a_client_of_its_own(kubectl120):
             (True, spdy.SYN_REPLY, sid)
         assert spdy.unpack_headers(inflate.decompress(payload[4:])) == {}
     opened.join(5)
-    assert server.ids == {spdy.ERROR: 1, spdy.STDIN: 3, spdy.STDOUT: 5, spdy.RESIZE: 7}
+    assert server.streams == {1: "error", 3: "stdin", 5: "stdout", 7: "resize"}
+    channels = _SpdyChannels(server)
     send(spdy.data(3, 0, b"input") + spdy.data(3, spdy.FLAG_FIN, b""))
     send(spdy.data(7, 0, b'{"Width":80,') + spdy.data(7, 0, b'"Height":24}\n{"Wid'))
     send(spdy.control(spdy.PING, 0, struct.pack("!I", 7)))
-    assert [server.recv() for _ in range(3)] == [
-        b"\0input", bytes([spdy.CLOSE, spdy.STDIN]), b'\x04{"Width":80,"Height":24}']
+    assert [channels.recv() for _ in range(3)] == [
+        b"\0input", bytes([ws.CLOSE, ws.STDIN]), b'\x04{"Width":80,"Height":24}']
     got = []
-    pump = threading.Thread(target=lambda: got.append(server.recv()))
+    pump = threading.Thread(target=lambda: got.append(channels.recv()))
     pump.start()
     assert frame() == (True, spdy.PING, 0, struct.pack("!I", 7))
     # a client that flow-controls: a 10-byte window, then 5 more; the server stops at 15
@@ -215,7 +217,7 @@ def test_spdy_framing_against_a_client_of_its_own(kubectl120):
                                                     10)))
     send(spdy.control(spdy.WINDOW_UPDATE, 0, struct.pack("!II", 5, 5)))
     until(lambda: server._flow and server._initial == 10, 5, "the windows read")
-    writer = threading.Thread(target=server.channel, args=(spdy.STDOUT, b"x" * 20))
+    writer = threading.Thread(target=channels.channel, args=(ws.STDOUT, b"x" * 20))
     writer.start()
     assert frame() == (False, 5, 0, b"x" * 15)
     writer.join(0.3)
@@ -228,5 +230,5 @@ def test_spdy_framing_against_a_client_of_its_own(kubectl120):
     assert got == [b'\x04{"Width":1,"Height":2}']
     reader.close()   # the socket closes with its last file
     b.close()
-    assert server.recv() is None
+    assert channels.recv() is None
     a.close()

@@ -27,7 +27,7 @@ def serve(handler, ns: str, pod: str) -> None:
     if handler.headers.get("Upgrade", "").lower() != "spdy/3.1":
         return handler._send(400, b"berth's kubelet forwards ports over SPDY/3.1 "
                              b"(portforward.k8s.io)", "text/plain")
-    session = spdy.upgrade(handler, PROTOCOL, raw=True)
+    session = spdy.upgrade(handler, PROTOCOL)
     if session is None:
         return
     errors: dict[str, int] = {}        # requestID -> its error stream

@@ -4,12 +4,10 @@ header blocks compressed with zlib and SPDY/3's fixed dictionary (one context pe
 the whole connection), the streams the client opens (SYN_STREAM, answered with SYN_REPLY), their
 half-closes (FLAG_FIN), PING, GOAWAY and flow control (WINDOW_UPDATE, initial window 64 KiB).
 
-``Session`` gives the streaming code (streaming.py) the same calls as the WebSocket channels of
-websocket.py: ``channel(n, data)`` sends on the stream whose ``streamtype`` is channel n's,
-``recv()`` returns ``bytes([n]) + data`` for what the client sent; a client's FIN on its stdin
-stream comes back as v5's close message (``bytes([CLOSE, STDIN])``). A ``raw`` session (port
-forwarding, whose streams come in pairs per connection) returns events instead: ("open", id),
-("data", id, bytes), ("fin", id), ("reset", id), the stream's headers in ``headers``."""
+A ``Session`` hands what the client does to its streams as events, ("open", id), ("data", id,
+bytes), ("fin", id), ("reset", id), with each stream's ``streamtype`` in ``streams`` and its
+headers in ``headers``; exec and attach see them as channels (streaming.py), port-forward as
+connections (portforward.py)."""
 
 from __future__ import annotations
 
@@ -18,18 +16,14 @@ import struct
 import threading
 import zlib
 
-from .websocket import CLOSE, ERROR, RESIZE, STDERR, STDIN, STDOUT
-
 VERSION = 3
 SYN_STREAM, SYN_REPLY, RST_STREAM, SETTINGS, PING, GOAWAY, HEADERS, WINDOW_UPDATE = \
     1, 2, 3, 4, 6, 7, 8, 9
 FLAG_FIN = 0x01
 SETTINGS_INITIAL_WINDOW_SIZE = 7
 INITIAL_WINDOW = 65536
-PROTOCOL_ERROR, CANCEL = 1, 5
+CANCEL = 5
 MAX_DATA = 0xFFFFFF
-CHANNELS = {"stdin": STDIN, "stdout": STDOUT, "stderr": STDERR, "error": ERROR,
-            "resize": RESIZE}
 
 # SPDY/3's header compression dictionary (draft 3, section 2.6.10.1): length-prefixed header
 # names and values, then a run of status codes, reasons, dates and content types; 1423 bytes.
@@ -54,7 +48,7 @@ DICTIONARY = b"".join(struct.pack("!I", len(w)) + w.encode()
                       for w in (x.replace("_", " ") for x in _WORDS.split())) + _TAIL.encode()
 
 
-def upgrade(handler, protocol: str, raw: bool = False) -> Session | None:
+def upgrade(handler, protocol: str) -> Session | None:
     """Switch ``handler``'s connection (an http.server handler) to SPDY/3.1 speaking
     ``protocol`` if the client offered it (X-Stream-Protocol-Version); else answer why not and
     return None."""
@@ -71,7 +65,7 @@ def upgrade(handler, protocol: str, raw: bool = False) -> Session | None:
     handler.send_header("X-Stream-Protocol-Version", protocol)
     handler.end_headers()
     handler.close_connection = True
-    return Session(handler.rfile, handler.wfile, raw)
+    return Session(handler.rfile, handler.wfile)
 
 
 def pack_headers(headers: dict[str, list[str]]) -> bytes:
@@ -128,8 +122,8 @@ class Session:
     """One upgraded connection: frames are read by one thread at a time (``wait_streams``, then
     ``recv``), sent from any."""
 
-    def __init__(self, rfile, wfile, raw: bool = False):
-        self.rfile, self.wfile, self.raw = rfile, wfile, raw
+    def __init__(self, rfile, wfile):
+        self.rfile, self.wfile = rfile, wfile
         self._deflate = zlib.compressobj(zdict=DICTIONARY)
         self._inflate = zlib.decompressobj(zdict=DICTIONARY)
         self._lock = threading.Lock()             # frames and the compressor, in order
@@ -140,9 +134,7 @@ class Session:
         self._consumed = collections.Counter()    # received but not yet given back
         self.streams: dict[int, str] = {}         # client stream id -> streamtype
         self.headers: dict[int, dict[str, list[str]]] = {}
-        self.ids: dict[int, int] = {}             # channel -> stream id
-        self._pending: collections.deque[bytes] = collections.deque()
-        self._resize = b""
+        self._pending: collections.deque[tuple] = collections.deque()
         self._finished: set[int] = set()
         self.eof = threading.Event()
         self.closed = False
@@ -161,12 +153,6 @@ class Session:
             block += self._deflate.flush(zlib.Z_SYNC_FLUSH)
             self.wfile.write(control(kind, flags, prefix + block))
             self.wfile.flush()
-
-    def channel(self, channel: int, payload: bytes, fin: bool = False) -> None:
-        """``payload`` on the client's stream for ``channel`` (dropped if it opened none)."""
-        sid = self.ids.get(channel)
-        if sid is not None:
-            self.send(sid, payload, fin)
 
     def send(self, sid: int, payload: bytes, fin: bool = False) -> None:
         """``payload`` on stream ``sid``, in frames the windows allow; ``fin`` half-closes it."""
@@ -202,13 +188,11 @@ class Session:
         self._write(control(RST_STREAM, 0, struct.pack("!II", sid, status)))
 
     def close(self) -> None:
-        """Half-close every stream the server writes, then GOAWAY; waits a moment for the
-        client's end so that its last frames are read, not answered with a TCP reset."""
+        """GOAWAY, then a moment for the client's end, so that its last frames are read, not
+        answered with a TCP reset."""
         if self.closed:
             return
         try:
-            for channel in () if self.raw else (STDOUT, STDERR, ERROR):
-                self.channel(channel, b"", fin=True)
             self._write(control(GOAWAY, 0, struct.pack("!II", max(self.streams, default=0), 0)))
         except OSError:
             pass
@@ -227,9 +211,8 @@ class Session:
                 return False
         return True
 
-    def recv(self):
-        """The next message from the client, channel byte first (an event tuple if ``raw``), or
-        None once it went away."""
+    def recv(self) -> tuple | None:
+        """The next event, or None once the client went away."""
         while not self._pending:
             if not self._step():
                 self.eof.set()
@@ -254,11 +237,8 @@ class Session:
             headers = unpack_headers(self._inflate.decompress(payload[10:]))
             kind_name = (headers.get("streamtype") or [""])[0]
             self.streams[sid], self.headers[sid] = kind_name, headers
-            if kind_name in CHANNELS and not self.raw:
-                self.ids[CHANNELS[kind_name]] = sid
             self._headers_frame(SYN_REPLY, 0, struct.pack("!I", sid), {})
-            if self.raw:
-                self._pending.append(("open", sid))
+            self._pending.append(("open", sid))
             if flags & FLAG_FIN:
                 self._data(sid, FLAG_FIN, b"")
         elif kind == HEADERS:
@@ -268,10 +248,7 @@ class Session:
         elif kind == RST_STREAM:
             sid = struct.unpack_from("!I", payload)[0] & 0x7FFFFFFF
             self._finished.add(sid)
-            if self.raw:
-                self._pending.append(("reset", sid))
-            elif self.streams.get(sid) == "stdin":
-                self._pending.append(bytes([CLOSE, STDIN]))
+            self._pending.append(("reset", sid))
         elif kind == GOAWAY:
             return False
         elif kind in (WINDOW_UPDATE, SETTINGS):
@@ -279,25 +256,11 @@ class Session:
         return True
 
     def _data(self, sid: int, flags: int, payload: bytes) -> None:
-        kind = self.streams.get(sid)
         if payload:
             self._give_back(sid, len(payload))
-        if self.raw:
-            if payload:
-                self._pending.append(("data", sid, payload))
-            if flags & FLAG_FIN:
-                self._pending.append(("fin", sid))
-            return
-        if payload:
-            if kind == "resize":
-                # JSON objects, one a line, which data frames may split or join
-                self._resize += payload
-                *lines, self._resize = self._resize.split(b"\n")
-                self._pending.extend(bytes([RESIZE]) + line for line in lines if line.strip())
-            elif kind in CHANNELS:
-                self._pending.append(bytes([CHANNELS[kind]]) + payload)
-        if flags & FLAG_FIN and kind == "stdin":
-            self._pending.append(bytes([CLOSE, STDIN]))
+            self._pending.append(("data", sid, payload))
+        if flags & FLAG_FIN:
+            self._pending.append(("fin", sid))
 
     def _give_back(self, sid: int, n: int) -> None:
         """WINDOW_UPDATEs for what was read, once half a window's worth has come in."""

@@ -1,7 +1,9 @@
-"""``kubectl exec`` and ``kubectl attach`` through the kubelet API: the WebSocket upgrade, then
-the channels between the client and a berth exec (execstream.py, its own process) or the
+"""``kubectl exec`` and ``kubectl attach`` through the kubelet API: the WebSocket upgrade
+(kubectl >= 1.30; websocket.py) or the SPDY/3.1 one (older kubectls; spdy.py), then the
+channels between the client and a berth exec (execstream.py, its own process) or the
 container's attach socket (engine/runtime/frames), and the exit status on the error channel
-as the kubelet reports it."""
+as the kubelet reports it. Both upgrades give the same calls: ``channel(n, data)``,
+``recv()``, ``close()``."""
 
 from __future__ import annotations
 
@@ -82,7 +84,46 @@ def _spdy(handler, q: dict, tty: bool, stdin: bool):
         ("stdin", stdin), ("stdout", _flag(q, "stdout", "output")),
         ("stderr", _flag(q, "stderr", "error") and not tty), ("resize", tty)) if on}
     session.wait_streams(wanted, 10)
-    return session
+    return _SpdyChannels(session)
+
+
+class _SpdyChannels:
+    """A SPDY session as the channels of a WebSocket (``channel``, ``recv``, ``close``): each
+    stream is a channel by its ``streamtype``; the client's end of its stdin stream comes back
+    as v5's close message, and of the resize stream's JSON lines the latest that came in."""
+
+    NAMES = {"stdin": ws.STDIN, "stdout": ws.STDOUT, "stderr": ws.STDERR, "error": ws.ERROR,
+             "resize": ws.RESIZE}
+
+    def __init__(self, session):
+        self.session = session
+        self._resize = b""
+
+    def channel(self, channel: int, data: bytes, fin: bool = False) -> None:
+        """``data`` on the client's stream for ``channel`` (dropped if it opened none)."""
+        for sid, name in list(self.session.streams.items()):
+            if self.NAMES.get(name) == channel:
+                self.session.send(sid, data, fin)
+
+    def recv(self) -> bytes | None:
+        while (event := self.session.recv()) is not None:
+            name = self.session.streams.get(event[1])
+            if name == "stdin" and event[0] in ("fin", "reset"):
+                return bytes([ws.CLOSE, ws.STDIN])
+            if event[0] != "data" or name not in self.NAMES:
+                continue
+            if name != "resize":
+                return bytes([self.NAMES[name]]) + event[2]
+            # JSON objects, one a line, which data frames may split or join
+            *lines, self._resize = (self._resize + event[2]).split(b"\n")
+            if any(line.strip() for line in lines):
+                return bytes([ws.RESIZE]) + [line for line in lines if line.strip()][-1]
+        return None
+
+    def close(self) -> None:
+        for channel in (ws.STDOUT, ws.STDERR, ws.ERROR):
+            self.channel(channel, b"", fin=True)
+        self.session.close()
 
 
 def _exec(api, sock: ws.WebSocket, c, cmd: list[str], tty: bool, stdin: bool) -> int:
