@@ -102,6 +102,10 @@ def test_exec_with_stdin_over_spdy(cluster, kubectl120, talker):
     p = old(cluster, kubectl120, "exec", "-i", talker, "-c", "app", "--", "sh", "-c",
             "tr a-z A-Z; echo done", input="hello\nworld\n")
     assert (p.returncode, p.stdout) == (0, "HELLO\nWORLD\ndone\n"), p.stderr
+    # more input than a window: the node gives the window back as it reads (WINDOW_UPDATE)
+    p = old(cluster, kubectl120, "exec", "-i", talker, "-c", "app", "--", "wc", "-c",
+            input="x" * 300000)
+    assert (p.returncode, p.stdout.strip()) == (0, "300000"), p.stderr
 
 
 def test_exec_terminal_and_resize_over_spdy(cluster, kubectl120, talker):
@@ -142,20 +146,28 @@ def test_attach_over_spdy(cluster, kubectl120, talker):
 
 def test_port_forward_over_spdy(cluster, kubectl120, talker):
     import re
+    import socket
     import urllib.request
     fwd = subprocess.Popen([kubectl120, f"--kubeconfig={cluster.kubeconfig}", "port-forward",
-                            talker, ":8080"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                           text=True)
+                            talker, ":8080", ":9"], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True)
     try:
-        line = fwd.stdout.readline()
-        port = re.search(r"127\.0\.0\.1:(\d+) -> 8080", line)
-        assert port, (line, fwd.stderr.read() if fwd.poll() is not None else "")
+        ports = {}
+        while len(ports) < 2:
+            line = fwd.stdout.readline()
+            assert line, "kubectl port-forward printed no ports"
+            if m := re.search(r"127\.0\.0\.1:(\d+) -> (\d+)", line):
+                ports[m[2]] = int(m[1])
         for _ in range(3):   # connections one after another, over the one SPDY connection
-            with urllib.request.urlopen(f"http://127.0.0.1:{port[1]}/", timeout=10) as r:
+            with urllib.request.urlopen(f"http://127.0.0.1:{ports['8080']}/", timeout=10) as r:
                 assert r.read() == b"hello web\n"
+        # nothing listens on 9 in the pod: the connection ends, the reason goes to kubectl
+        with socket.create_connection(("127.0.0.1", ports["9"]), timeout=10) as s:
+            assert s.recv(1) == b""
     finally:
         fwd.terminate()
-        fwd.wait()
+        _, err = fwd.communicate(timeout=10)
+    assert "error forwarding port 9 to pod talker" in err, err
 
 
 def test_spdy_framing_against_a_client_of_its_own(kubectl120):

@@ -31,7 +31,7 @@ def serve(handler, ns: str, pod: str) -> None:
     if session is None:
         return
     errors: dict[str, int] = {}        # requestID -> its error stream
-    conns: dict[int, socket.socket] = {}   # data stream -> the pod's end
+    conns: dict[int, _Conn] = {}       # data stream -> the pod's end
     try:
         while (event := session.recv()) is not None:
             kind, sid = event[0], event[1]
@@ -41,8 +41,32 @@ def serve(handler, ns: str, pod: str) -> None:
                 _to_pod(conns, sid, kind, event[2] if kind == "data" else b"")
     finally:
         for conn in conns.values():
-            _shut(conn)
+            conn.shut()
         session.close()
+
+
+class _Conn:
+    """A forwarded connection to the pod, closed once both sides have ended (kubectl 1.20
+    doesn't reset the streams of a connection it is done with)."""
+
+    def __init__(self, sock: socket.socket):
+        self.sock = sock
+        self._ended = 0
+        self._lock = threading.Lock()
+
+    def end(self) -> None:
+        with self._lock:
+            self._ended += 1
+            if self._ended == 2:
+                self.sock.close()
+
+    def shut(self) -> None:
+        """Close it now, waking its reader in _from_pod (a bare close() doesn't)."""
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.sock.close()
 
 
 def _header(session: spdy.Session, sid: int, name: str) -> str:
@@ -68,8 +92,9 @@ def _open(session, sid: int, ip: str, pod: str, errors: dict, conns: dict) -> No
                          fin=True)
         session.send(sid, b"", fin=True)
         return
-    conns[sid] = conn
-    threading.Thread(target=_from_pod, args=(session, conn, sid, error), daemon=True).start()
+    conns[sid] = _Conn(conn)
+    threading.Thread(target=_from_pod, args=(session, conns[sid], sid, error),
+                     daemon=True).start()
 
 
 def _to_pod(conns: dict, sid: int, kind: str, payload: bytes) -> None:
@@ -77,31 +102,26 @@ def _to_pod(conns: dict, sid: int, kind: str, payload: bytes) -> None:
     conn = conns[sid]
     try:
         if kind == "data":
-            conn.sendall(payload)
+            conn.sock.sendall(payload)
         elif kind == "fin":
-            conn.shutdown(socket.SHUT_WR)
+            try:
+                conn.sock.shutdown(socket.SHUT_WR)
+            finally:
+                conn.end()
         else:
-            _shut(conns.pop(sid))
+            conns.pop(sid).shut()
     except OSError:
         pass
 
 
-def _shut(conn: socket.socket) -> None:
-    """Close ``conn``, waking its reader in _from_pod (a bare close() doesn't)."""
-    try:
-        conn.shutdown(socket.SHUT_RDWR)
-    except OSError:
-        pass
-    conn.close()
-
-
-def _from_pod(session, conn: socket.socket, sid: int, error: int | None) -> None:
+def _from_pod(session, conn: _Conn, sid: int, error: int | None) -> None:
     """The pod's bytes to the client, then the half-close of both streams of the pair."""
     try:
-        while data := conn.recv(65536):
+        while data := conn.sock.recv(65536):
             session.send(sid, data)
     except OSError:
         pass
+    conn.end()
     try:
         session.send(sid, b"", fin=True)
         if error is not None:
