@@ -194,3 +194,14 @@ class Node:
             os.unlink(self.log)
         except FileNotFoundError:
             pass
+
+
+@contextlib.contextmanager
+def busybox_node(cluster: Cluster, name: str, image: str):
+    """A Node named ``name`` with busybox ``image`` seeded, closed afterwards."""
+    from conftest import _seed_image
+    n = Node(cluster, name, lambda root: _seed_image(root, "busybox", image))
+    try:
+        yield n
+    finally:
+        n.close()

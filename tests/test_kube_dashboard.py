@@ -14,7 +14,7 @@ import pytest
 
 from dashboard_support import running
 from helpers import REPO
-from kube_cluster import Node, cluster_up, until
+from kube_cluster import busybox_node, cluster_up, until
 
 pytestmark = [pytest.mark.xdist_group("kube-dash"), pytest.mark.timeout(1500)]
 
@@ -46,14 +46,12 @@ def cluster():
 
 @pytest.fixture(scope="module")
 def node(cluster, _image_templates):
-    from conftest import _seed_image
-    n = Node(cluster, "berth-d", lambda root: _seed_image(root, "busybox", IMAGE))
-    try:
-        cluster.apply(WEB)
-        yield n
-    finally:
-        cluster.kubectl("delete", "--wait=false", "--ignore-not-found", "deployment/web")
-        n.close()
+    with busybox_node(cluster, "berth-d", IMAGE) as n:
+        try:
+            cluster.apply(WEB)
+            yield n
+        finally:
+            cluster.kubectl("delete", "--wait=false", "--ignore-not-found", "deployment/web")
 
 
 @pytest.fixture(scope="module")

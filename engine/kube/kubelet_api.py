@@ -1,11 +1,12 @@
 """The node's kubelet API on its port (10250 by default, TLS): what the API server proxies
 ``kubectl logs`` to (``/containerLogs/NS/POD/CONTAINER`` with follow, tailLines, previous,
 timestamps, sinceSeconds, limitBytes), ``kubectl exec`` and ``attach`` (``/exec/…`` and
-``/attach/…`` over a WebSocket speaking v4/v5.channel.k8s.io: kubectl since 1.30 asks for it,
-and the API server passes the upgrade through; streaming.py), ``/stats/summary`` (summary.py),
-``/healthz`` and ``/pods``. Its certificate comes from serving_cert.py (the API server's kubelet
-client verifies it only when given --kubelet-certificate-authority). It listens on the node's
-address only."""
+``/attach/…`` over a WebSocket speaking v4/v5.channel.k8s.io as kubectl since 1.30 asks, or
+over SPDY/3.1 (spdy.py) as older ones do; the API server passes the upgrade through;
+streaming.py), ``kubectl port-forward`` (``/portForward/…``, SPDY; portforward.py),
+``/stats/summary`` (summary.py), ``/healthz`` and ``/pods``. Its certificate comes from
+serving_cert.py (the API server's kubelet client verifies it only when given
+--kubelet-certificate-authority). It listens on the node's address only."""
 
 from __future__ import annotations
 
@@ -94,11 +95,14 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 from .streaming import serve
                 return serve(self, parts[0], *parts[1:],
                              urllib.parse.parse_qs(url.query))
+            if len(parts) == 3 and parts[0] == "portForward":
+                from .portforward import serve as forward
+                return forward(self, *parts[1:])
             self._send(404, b"404 page not found", "text/plain")
         except (BrokenPipeError, ConnectionResetError, ssl.SSLError):
             pass
 
-    do_POST = do_GET   # noqa: N815 - SPDY's exec is a POST: refused by serve(), which says so
+    do_POST = do_GET   # noqa: N815 - kubectl's SPDY exec and attach are POSTs
 
     def _logs(self, ns: str, pod: str, container: str, q: dict) -> None:
         previous = q.get("previous") == "true"

@@ -1,7 +1,9 @@
-"""``kubectl exec`` and ``kubectl attach`` through the kubelet API: the WebSocket upgrade, then
-the channels between the client and a berth exec (execstream.py, its own process) or the
+"""``kubectl exec`` and ``kubectl attach`` through the kubelet API: the WebSocket upgrade
+(kubectl >= 1.30; websocket.py) or the SPDY/3.1 one (older kubectls; spdy.py), then the
+channels between the client and a berth exec (execstream.py, its own process) or the
 container's attach socket (engine/runtime/frames), and the exit status on the error channel
-as the kubelet reports it."""
+as the kubelet reports it. Both upgrades give the same calls: ``channel(n, data)``,
+``recv()``, ``close()``."""
 
 from __future__ import annotations
 
@@ -28,21 +30,14 @@ def serve(handler, verb: str, ns: str, pod: str, container: str, q: dict) -> Non
         return handler._send(404 if c is None else 409,
                              f'container "{container}" in pod "{pod}" is not running'.encode(),
                              "text/plain")
-    proto = ws.choose_protocol(handler.headers.get("Sec-WebSocket-Protocol", ""))
-    key = handler.headers.get("Sec-WebSocket-Key")
-    if handler.headers.get("Upgrade", "").lower() != "websocket" or not key or not proto:
-        return handler._send(400, b"berth's kubelet speaks exec and attach over WebSocket "
-                             b"(v4.channel.k8s.io, v5.channel.k8s.io), not SPDY", "text/plain")
-    handler.send_response(101)
-    handler.send_header("Upgrade", "websocket")
-    handler.send_header("Connection", "Upgrade")
-    handler.send_header("Sec-WebSocket-Accept", ws.accept_key(key))
-    handler.send_header("Sec-WebSocket-Protocol", proto)
-    handler.end_headers()
-    handler.close_connection = True
-    sock = ws.WebSocket(handler.rfile, handler.wfile)
     tty = _flag(q, "tty")
     stdin = _flag(q, "stdin", "input")
+    if handler.headers.get("Upgrade", "").lower() == "spdy/3.1":
+        sock = _spdy(handler, q, tty, stdin)
+    else:
+        sock = _websocket(handler)
+    if sock is None:
+        return
     if verb == "attach":
         code = _attach(api, sock, c, stdin)
     else:
@@ -57,6 +52,78 @@ def serve(handler, verb: str, ns: str, pod: str, container: str, q: dict) -> Non
         sock.close()
     except OSError:
         pass
+
+
+def _websocket(handler) -> ws.WebSocket | None:
+    """The WebSocket upgrade of kubectl >= 1.30 (v4/v5.channel.k8s.io), or None if refused."""
+    proto = ws.choose_protocol(handler.headers.get("Sec-WebSocket-Protocol", ""))
+    key = handler.headers.get("Sec-WebSocket-Key")
+    if handler.headers.get("Upgrade", "").lower() != "websocket" or not key or not proto:
+        handler._send(400, b"berth's kubelet speaks exec and attach over WebSocket "
+                      b"(v4.channel.k8s.io, v5.channel.k8s.io) or SPDY/3.1 "
+                      b"(v4.channel.k8s.io)", "text/plain")
+        return None
+    handler.send_response(101)
+    handler.send_header("Upgrade", "websocket")
+    handler.send_header("Connection", "Upgrade")
+    handler.send_header("Sec-WebSocket-Accept", ws.accept_key(key))
+    handler.send_header("Sec-WebSocket-Protocol", proto)
+    handler.end_headers()
+    handler.close_connection = True
+    return ws.WebSocket(handler.rfile, handler.wfile)
+
+
+def _spdy(handler, q: dict, tty: bool, stdin: bool):
+    """The SPDY/3.1 upgrade of kubectl before 1.30, and the streams it opens after it (error,
+    stdin, stdout, stderr, resize as the request asks), or None if refused."""
+    from . import spdy
+    session = spdy.upgrade(handler, "v4.channel.k8s.io")
+    if session is None:
+        return None
+    wanted = {"error"} | {name for name, on in (
+        ("stdin", stdin), ("stdout", _flag(q, "stdout", "output")),
+        ("stderr", _flag(q, "stderr", "error") and not tty), ("resize", tty)) if on}
+    session.wait_streams(wanted, 10)
+    return _SpdyChannels(session)
+
+
+class _SpdyChannels:
+    """A SPDY session as the channels of a WebSocket (``channel``, ``recv``, ``close``): each
+    stream is a channel by its ``streamtype``; the client's end of its stdin stream comes back
+    as v5's close message, and of the resize stream's JSON lines the latest that came in."""
+
+    NAMES = {"stdin": ws.STDIN, "stdout": ws.STDOUT, "stderr": ws.STDERR, "error": ws.ERROR,
+             "resize": ws.RESIZE}
+
+    def __init__(self, session):
+        self.session = session
+        self._resize = b""
+
+    def channel(self, channel: int, data: bytes, fin: bool = False) -> None:
+        """``data`` on the client's stream for ``channel`` (dropped if it opened none)."""
+        for sid, name in list(self.session.streams.items()):
+            if self.NAMES.get(name) == channel:
+                self.session.send(sid, data, fin)
+
+    def recv(self) -> bytes | None:
+        while (event := self.session.recv()) is not None:
+            name = self.session.streams.get(event[1])
+            if name == "stdin" and event[0] in ("fin", "reset"):
+                return bytes([ws.CLOSE, ws.STDIN])
+            if event[0] != "data" or name not in self.NAMES:
+                continue
+            if name != "resize":
+                return bytes([self.NAMES[name]]) + event[2]
+            # JSON objects, one a line, which data frames may split or join
+            *lines, self._resize = (self._resize + event[2]).split(b"\n")
+            if any(line.strip() for line in lines):
+                return bytes([ws.RESIZE]) + [line for line in lines if line.strip()][-1]
+        return None
+
+    def close(self) -> None:
+        for channel in (ws.STDOUT, ws.STDERR, ws.ERROR):
+            self.channel(channel, b"", fin=True)
+        self.session.close()
 
 
 def _exec(api, sock: ws.WebSocket, c, cmd: list[str], tty: bool, stdin: bool) -> int:
