@@ -17,7 +17,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from helpers import ALPINE_ROOTFS, BUSYBOX_GLIBC, BUSYBOX_MUSL, berth, cleanup_root
+from helpers import ALPINE_ROOTFS, BUSYBOX_GLIBC, BUSYBOX_MUSL, berth, cleanup_root, remove_root
 
 BB = "busybox:1.38.0-musl"
 NO_SPACE = "no space left on device while"
@@ -49,6 +49,7 @@ def small_root(loop_device, tmp_path):
             cleanup_root(root)
         finally:
             _unmount(root)
+            remove_root(root)   # the run directory a late opener made again, too
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from helpers import REPO
+from helpers import REPO, remove_root
 
 
 def _python(*code: str, args: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
@@ -26,7 +26,11 @@ def test_the_launcher_runs_ps_without_site(tmp_path):
     launcher = (REPO / "tui" / "berth.in").read_text()
     assert launcher.startswith("#!@PYTHON@ -S\n")
     body = launcher.replace("@TREE@", str(REPO))
-    p = _python("-X", "importtime", "-c", body, args=("--root", str(tmp_path), "ps", "-a"))
+    root = str(tmp_path / "root")
+    try:
+        p = _python("-X", "importtime", "-c", body, args=("--root", root, "ps", "-a"))
+    finally:
+        remove_root(root)   # with the run directory its store made under /run
     assert p.returncode == 0, p.stderr[-2000:]
     assert p.stdout.startswith("CONTAINER ID")
     mods = [line.rsplit("|", 1)[1].strip() for line in p.stderr.splitlines()
