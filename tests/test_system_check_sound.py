@@ -27,6 +27,21 @@ def _findings(root: str) -> list[str]:
     return [f"{f.kind} {f.id}: {f.problem}" for f in Engine(root).system_check(repair=False)]
 
 
+_given: set[int] = set()
+_given_lock = threading.Lock()
+
+
+def _unused_port() -> int:
+    """A host port free now that no container of this test was given before: a stopped
+    container's port is free on the host (free_port may hand it out again), and its restart by
+    the other worker takes it back, which fails the later run as Docker's would."""
+    with _given_lock:
+        while (port := free_port()) in _given:
+            pass
+        _given.add(port)
+        return port
+
+
 class _Worker(threading.Thread):
     """Runs seeded container, network, volume and image verbs on containers of its own;
     ``failed`` holds every verb that did not work."""
@@ -54,7 +69,7 @@ class _Worker(threading.Thread):
             if op == "run":
                 self.mine.append(self.b("run", "-d", "--name", name, "busybox", "sleep", "60"))
             elif op == "ports":
-                self.mine.append(self.b("run", "-d", "-p", f"{free_port()}:80", "busybox",
+                self.mine.append(self.b("run", "-d", "-p", f"{_unused_port()}:80", "busybox",
                                         "sleep", "60"))
             elif op == "net":
                 self.mine.append(self.b("run", "-d", "--network", "app", "--init", "busybox",
@@ -88,7 +103,7 @@ class _Worker(threading.Thread):
 def test_a_busy_sound_root_has_no_findings(run, root):
     seed = int(os.environ.get("BERTH_CRASH_SEED") or random.randrange(1 << 30))
     run("network", "create", "app")
-    run("run", "-d", "--name", "steady", "-p", f"{free_port()}:80", "-v", "data:/data",
+    run("run", "-d", "--name", "steady", "-p", f"{_unused_port()}:80", "-v", "data:/data",
         "busybox", "sleep", "600")
     run("create", "--name", "made", "busybox", "true")
     run("run", "--name", "ran", "alpine", "true")
