@@ -14,6 +14,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from helpers import REPO, claim_root, release_root
 from remote_engines import wait_for as until
 
@@ -205,3 +207,11 @@ def busybox_node(cluster: Cluster, name: str, image: str):
         yield n
     finally:
         n.close()
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """The control plane with its scheduler and controller manager, one per test module that
+    imports this fixture."""
+    with cluster_up() as c:
+        yield c

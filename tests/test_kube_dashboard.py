@@ -14,7 +14,7 @@ import pytest
 
 from dashboard_support import running
 from helpers import REPO
-from kube_cluster import busybox_node, cluster_up, until
+from kube_cluster import busybox_node, cluster, until  # noqa: F401 (cluster: a fixture)
 
 pytestmark = [pytest.mark.xdist_group("kube-dash"), pytest.mark.timeout(1500)]
 
@@ -36,12 +36,6 @@ spec:
         imagePullPolicy: IfNotPresent
         command: [sh, -c, 'echo "hello from $(hostname)"; mkdir -p /www; exec httpd -f -p 80 -h /www']
 """
-
-
-@pytest.fixture(scope="module")
-def cluster():
-    with cluster_up() as c:
-        yield c
 
 
 @pytest.fixture(scope="module")

@@ -17,17 +17,11 @@ import urllib.request
 import pytest
 
 from helpers import berth
-from kube_cluster import Cluster, Node, cluster_up, until
+from kube_cluster import Cluster, Node, cluster, until  # noqa: F401 (cluster: a fixture)
 
 pytestmark = [pytest.mark.xdist_group("kube"), pytest.mark.timeout(1500)]
 
 IMAGE = "busybox:1.38.0-musl"
-
-
-@pytest.fixture(scope="module")
-def cluster():
-    with cluster_up() as c:
-        yield c
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ import tempfile
 
 import pytest
 
-from kube_cluster import BUILD, busybox_node, cluster_up, until
+from kube_cluster import BUILD, busybox_node, cluster, until  # noqa: F401 (cluster: a fixture)
 
 pytestmark = [pytest.mark.xdist_group("kube"), pytest.mark.timeout(600)]
 
@@ -37,12 +37,6 @@ def kubectl120() -> str:
                              capture_output=True, text=True, check=True).stdout
     assert "v1.20." in version, version
     return str(KUBECTL)
-
-
-@pytest.fixture(scope="module")
-def cluster():
-    with cluster_up() as c:
-        yield c
 
 
 @pytest.fixture(scope="module")
