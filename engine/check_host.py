@@ -286,9 +286,12 @@ def cgroup_children(store) -> list[str]:
 def _orphan_cgroups(store, repair: bool) -> list[Finding]:
     from .runtime import cgroups, process
     cg = cgroups.detect(store.paths)
+    children = cgroup_children(store)   # first, as _orphan_run_dirs lists its directories
     have = _containers(store)
     out = []
-    for cid in cgroup_children(store):
+    for cid in children:
+        if not os.path.isdir(cg.path(cid)):
+            continue   # removed since the listing, with or before its container
         d = store.paths.container_dir(cid)
         if cid in have:
             state = process.read_state(d)
@@ -311,37 +314,43 @@ def _orphan_mounts(store, repair: bool) -> list[Finding]:
     a container's directory or the run directory (containers mount in their own namespace),
     device volumes no running container uses."""
     from .volumes import store as vstore
-    out = []
+    # the mounts first, then who uses them, then the mounts again: a volume a start mounts
+    # or a stop unmounts meanwhile is no leftover
+    def points() -> list[str]:
+        return list(dict.fromkeys(p for base in (store.root, store.paths.run)
+                                  for p in vstore.mounts_under(base)))
+    before = points()
     running_users = {name for name, users in vstore.volume_users(store).items()
                      if any(r or _attended(store, cid) for cid, r in users)}
-    seen = set()
-    for base in (store.root, store.paths.run):
-        for point in vstore.mounts_under(base):
-            if point in seen:
-                continue
-            seen.add(point)
-            rel = os.path.relpath(point, store.paths.volume_dir("."))
-            name = rel.split("/")[0] if not rel.startswith("..") else ""
-            if name and rel == f"{name}/_data" and name in running_users:
-                continue
-            out.append(finding("mount", point, "a mount of this root that nothing running "
-                                "uses", "unmount it", repair,
-                                lambda p=point: vstore.unmount_all(p)))
+    still = set(points())
+    out = []
+    for point in before:
+        rel = os.path.relpath(point, store.paths.volume_dir("."))
+        name = rel.split("/")[0] if not rel.startswith("..") else ""
+        if point not in still or (name and rel == f"{name}/_data" and name in running_users):
+            continue
+        out.append(finding("mount", point, "a mount of this root that nothing running uses",
+                            "unmount it", repair, lambda p=point: vstore.unmount_all(p)))
     return out
 
 
 def _orphan_run_dirs(store, repair: bool) -> list[Finding]:
+    """Run directories whose container is gone. A container's directory is made before its
+    run directory and removed after it (runtime/release.py, monitor_end.py), so the run
+    directories are listed first and the containers then, and a directory is judged only if
+    it is still there: a container a berth creates or removes meanwhile is no leftover."""
     import shutil
-    have = _containers(store)
     base = os.path.join(store.paths.run, "c")
-    out = []
     try:
         names = sorted(os.listdir(base))
     except FileNotFoundError:
-        return out
+        return []
+    have = _containers(store)
+    out = []
     for cid in names:
-        if cid not in have:
-            path = os.path.join(base, cid)
+        path = os.path.join(base, cid)
+        # removed since the listing: its container went after it
+        if cid not in have and os.path.isdir(path):
             out.append(finding("record", path, "a run directory whose container is gone",
                                 "delete it", repair,
                                 lambda p=path: shutil.rmtree(p, ignore_errors=True)))

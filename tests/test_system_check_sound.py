@@ -206,3 +206,43 @@ def test_a_veth_on_its_way_out_is_no_finding_and_one_that_stays_is_repaired(engi
     finally:
         for name in (passing, staying):
             subprocess.run(["ip", "link", "del", name], capture_output=True)
+
+
+
+@pytest.mark.parametrize("meanwhile", ["run", "rm"])
+@pytest.mark.parametrize("look, reads", [("_orphan_run_dirs", "check_host._containers"),
+                                         ("_orphan_cgroups", "check_host._containers"),
+                                         ("_orphan_mounts", "vstore.volume_users")])
+def test_what_a_berth_starts_or_removes_while_check_reads_is_no_finding(
+        run, root, monkeypatch, meanwhile, look, reads):
+    """Run directories, cgroups and mounts are read before the containers (or volume users)
+    that account for them, and judged only while they are still there: a container a berth
+    starts or removes between the two reads leaves no finding. Before, the containers were
+    read first, and a `run -d` in between gave 'a run directory whose container is gone' (the
+    busy-root soak, seed 244717967)."""
+    from engine import Engine, check_host
+    from engine.volumes import store as vstore
+    def args(volume: str) -> tuple[str, ...]:
+        run("volume", "create", "--opt", "type=tmpfs", "--opt", "device=tmpfs", volume)
+        return ("run", "-d", "-v", f"{volume}:/dev-volume", "busybox", "sleep", "60")
+
+    made = [run(*args("first")).stdout.strip()]   # a run directory, cgroup and mount to list
+    module, name = {"check_host": check_host, "vstore": vstore}[reads.split(".")[0]], \
+        reads.split(".")[1]
+    real = getattr(module, name)
+
+    def read_then_act(store):
+        out = real(store)
+        if meanwhile == "run":
+            made.append(run(*args("second")).stdout.strip())
+            return out
+        run("rm", "-f", made[0])
+        return real(store)   # the container went between the two reads
+
+    monkeypatch.setattr(module, name, read_then_act)
+    try:
+        assert getattr(check_host, look)(Engine(root).store, False) == []
+    finally:
+        monkeypatch.undo()
+        run("rm", "-f", *made, check=False)
+    assert _findings(root) == []
