@@ -91,3 +91,26 @@ async def test_home_end_and_pages_move_over_the_rows_not_sideways(size):
         assert table.cursor_row == min(2 * page, 99) - page
         await pilot.press("pageup", "pageup")
         assert table.cursor_row == 0
+
+
+
+async def test_a_paint_before_the_widths_settle_leaves_no_row_at_the_old_widths():
+    """DataTable measures a changed cell's column on idle, without a new update count, and
+    keys what it drew on that count alone: a paint in between (a busy machine) left the header
+    and rows at the old widths beside rows at the new ones, for good (a worker row shifted
+    two cells left in the 80x24 snapshot, once in a full run). KeptDrawing takes new widths
+    as a new count."""
+    from textual.geometry import Region
+    app = _TableApp()
+    async with app.run_test(size=(60, 12)) as pilot:
+        table = app.query_one(ResourceTable)
+        table.apply([_row(f"c{i:02d}", float(i)) for i in range(3)])
+        await pilot.pause()
+        table.update_rows([Row(key="c01", ref="c01", cells=("c01-now-a-much-longer-name", "1.0"),
+                               sort=("c01", 1.0), text="c01", model=None)])
+        table.render_lines(Region(0, 0, *table.size))   # a paint before the idle
+        await pilot.pause()
+        drawn = [strip.text.rstrip() for strip in app.screen._compositor.render_strips()]
+        ends = {line.split()[0]: len(line) for line in drawn if line.strip()}
+        assert ends == {"NAME": 38, "c00": 35, "c01-now-a-much-longer-name": 35, "c02": 35}, \
+            drawn

@@ -29,6 +29,8 @@ class KeptDrawing(DataTable):
         self._look_checked = False
         self._base_style = None
         self._shape_now: tuple | None = None
+        self._painted: tuple | None = None
+        """The shape and header labels of the last paint (render_lines)."""
         self._rows_drawn: dict[tuple, tuple] = {}
         """Rendered row lines by row, place and look, each with the cells it was drawn from."""
         self._strips: dict[tuple, tuple] = {}
@@ -94,12 +96,16 @@ class KeptDrawing(DataTable):
         return pair
 
     def _shape(self) -> tuple:
-        """What every row's rendering depends on besides its cells: the columns' widths."""
-        if self._shape_now is None:
-            self._shape_now = (tuple(c.get_render_width(self) for c in self.ordered_columns),
-                               self.size.width, self.fixed_columns, self._labelled_row_exists,
-                               self.show_row_labels, self._row_label_column_width)
-        return self._shape_now
+        """What every row's rendering depends on besides its cells: the columns' widths (kept
+        for the paint under way only: outside one they may change at any time)."""
+        shape = self._shape_now
+        if shape is None:
+            shape = (tuple(c.get_render_width(self) for c in self.ordered_columns),
+                     self.size.width, self.fixed_columns, self._labelled_row_exists,
+                     self.show_row_labels, self._row_label_column_width)
+            if self._base_style is not None:   # painting
+                self._shape_now = shape
+        return shape
 
     def _render_line(self, y: int, x1: int, x2: int, base_style):
         """DataTable's, with the finished line kept while its row's rendering is the same
@@ -160,6 +166,14 @@ class KeptDrawing(DataTable):
         # DataTable asks for rich_style (a walk up every ancestor's styles) once per line
         self._base_style = self._rich_style()
         self._shape_now = None
+        # DataTable measures changed cells on idle and keys what it drew on its update count
+        # alone, which the measuring leaves as it was: a paint between a change and the idle
+        # (a busy machine) kept its rows, and the header, at the old widths, beside rows
+        # drawn at the new ones. A new shape or header is a new count here.
+        painted = (self._shape(), tuple(str(c.label) for c in self.ordered_columns))
+        if painted != self._painted:
+            self._painted = painted
+            self._update_count += 1
         try:
             return super().render_lines(crop)
         finally:
