@@ -115,8 +115,7 @@ class DashboardDetail:
         if tab != "top":
             self._stop_top()
         self._draw_detail(row, tab, fetched=False)
-        if tab != "inspect":
-            self._prefetch_inspect(kind, row)
+        self._prefetch_inspect(kind, row, read=tab != "inspect")
         if kind == "containers" and tab == "logs":
             self._start_logs(row.model.id)
         elif tab == "inspect":
@@ -132,7 +131,7 @@ class DashboardDetail:
     def _draw_detail(self, row, tab: str, fetched: bool) -> None:
         pane = self._detail()
         width, height = pane.body_size()
-        kind, m = self.pane_kind, row.model
+        m = row.model
         data = self._detail_data
         if tab == "stats":
             pane.show(None, graphs=True, facts=D.container_facts(m, self.samples.get(m.id)),
@@ -197,6 +196,10 @@ class DashboardDetail:
             self._inspects[cache_key] = data
             while len(self._inspects) > INSPECT_CACHE:
                 self._inspects.popitem(last=False)
+            row = self.table().selected()
+            if row is not None and cache_key == self._rested_on \
+                    and cache_key == (self.pane_kind, row.ref, id(row.model)):
+                self.prepare_inspect(cache_key[0], row, data)
         if key is None or key != self._detail_key:
             return    # a read for `i` only (_prefetch_inspect), or the cursor moved on
         self._detail_data[what] = data
@@ -207,17 +210,28 @@ class DashboardDetail:
             self._stop_top()
             self._top_timer = self.set_timer(TOP_INTERVAL, lambda: self._top_again(key))
 
-    def _prefetch_inspect(self, kind: str, row) -> None:
-        """Read the row's inspect once the cursor rests on it (not on every row it passes),
-        so that `i` opens the inspect screen with it at once."""
+    def _prefetch_inspect(self, kind: str, row, read: bool = True) -> None:
+        """Once the cursor rests on the row (not on every row it passes), have its inspect
+        read (unless ``read`` is False: the inspect tab reads it) and the inspect screen draw
+        it ahead, so that `i` opens with it at once."""
         if self._prefetch_timer is not None:
             self._prefetch_timer.stop()
             self._prefetch_timer = None
-        if (kind, row.ref, id(row.model)) in self._inspects:
-            return
-        self._prefetch_timer = self.set_timer(
-            PREFETCH_DELAY, lambda: self.detail_fetch(None, kind, row.ref, "inspect",
-                                                      id(row.model)))
+        key = (kind, row.ref, id(row.model))
+        self._rested_on = None
+
+        def rested() -> None:
+            self._prefetch_timer = None
+            self._rested_on = key
+            known = self._inspects.get(key)
+            if known is not None:
+                self.prepare_inspect(kind, row, known)
+            elif read:
+                self.detail_fetch(None, kind, row.ref, "inspect", id(row.model))
+        self._prefetch_timer = self.set_timer(PREFETCH_DELAY, rested)
+
+    _rested_on: tuple | None = None
+    """The (kind, ref, model) the cursor rested on: its inspect, once read, is drawn ahead."""
 
     def _top_again(self, key: tuple) -> None:
         self._top_timer = None

@@ -259,6 +259,12 @@ class DashboardVerbs:
 
     _inspect_screen = None
 
+    def prepare_inspect(self, kind: str, row, data) -> None:
+        """The inspect of the row the cursor rests on was read: the inspect screen (once `i`
+        made it) draws it ahead, so `i` there shows it at once (InspectScreen.prepare)."""
+        if self._inspect_screen is not None and kind == self.pane_kind:
+            self._inspect_screen.prepare(kind, _name_of(kind, row), data)
+
     @work(thread=True, group="inspect", exclusive=True, exit_on_error=False)
     def fetch_inspect(self, kind: str, ref: str, screen, ticket: int) -> None:
         """Read the Docker-shaped inspect JSON (thread) into the inspect screen."""
