@@ -322,12 +322,17 @@ def _orphan_mounts(store, repair: bool) -> list[Finding]:
     before = points()
     running_users = {name for name, users in vstore.volume_users(store).items()
                      if any(r or _attended(store, cid) for cid, r in users)}
+    # what a container binds from the host (a Kubernetes pod's tmpfs volumes, which its node
+    # agent unmounts as it removes the pod) is its own for as long as the container is there
+    bound = {os.path.realpath(m.source) for cid in vstore.container_ids(store)
+             for m in vstore.container_mounts(store, cid) if m.type == "bind" and m.source}
     still = set(points())
     out = []
     for point in before:
         rel = os.path.relpath(point, store.paths.volume_dir("."))
         name = rel.split("/")[0] if not rel.startswith("..") else ""
-        if point not in still or (name and rel == f"{name}/_data" and name in running_users):
+        if point not in still or point in bound \
+                or (name and rel == f"{name}/_data" and name in running_users):
             continue
         out.append(finding("mount", point, "a mount of this root that nothing running uses",
                             "unmount it", repair, lambda p=point: vstore.unmount_all(p)))

@@ -368,6 +368,9 @@ def test_two_berth_nodes_share_a_deployment(cluster, node, seed):
 
 
 def test_security_context_secrets_downward_api_and_host_paths(cluster, node, tmp_path):
+    """Also: a secret volume and an emptyDir of medium Memory are tmpfs mounts, as the
+    kubelet's (a secret never on disk, the emptyDir's sizeLimit its size), which system check
+    counts as the pod's while it runs and which the pod's removal unmounts."""
     shared = tmp_path / "shared"
     shared.mkdir()
     shared.chmod(0o777)
@@ -383,12 +386,15 @@ stringData: {password: s3cret}
   - {{name: me, downwardAPI: {{items: [{{path: name, fieldRef: {{fieldPath: metadata.name}}}},
                                       {{path: ns, fieldRef: {{fieldPath: metadata.namespace}}}}]}}}}
   - {{name: host, hostPath: {{path: {shared}, type: Directory}}}}
+  - {{name: scratch, emptyDir: {{medium: Memory, sizeLimit: 1Mi}}}}
   containers:
   - name: app
     image: {IMAGE}
     command: [sh, -c, 'id -u; id -g; cat /creds/password; echo; cat /me/name; echo; cat /me/ns;
               echo; cat /host/from-host; echo "$PASSWORD $(MEMORY)";
               touch /tmp/x 2>/dev/null || echo read-only; echo hi > /host/from-pod;
+              grep -E " /(creds|scratch) " /proc/mounts | cut -d" " -f1-3 | sort;
+              dd if=/dev/zero of=/scratch/big bs=1k count=2048 2>/dev/null || echo full;
               exec sleep 3600']
     env:
     - {{name: PASSWORD, valueFrom: {{secretKeyRef: {{name: creds, key: password}}}}}}
@@ -399,13 +405,18 @@ stringData: {password: s3cret}
     - {{name: creds, mountPath: /creds}}
     - {{name: me, mountPath: /me}}
     - {{name: host, mountPath: /host}}
+    - {{name: scratch, mountPath: /scratch}}
 """, "pod/locked", "secret/creds"):
         running_pods(cluster, "!app", 1)
-        log = until(lambda: (out := cluster.kubectl("logs", "locked").stdout).count("\n") >= 8
+        log = until(lambda: (out := cluster.kubectl("logs", "locked").stdout).count("\n") >= 11
                     and out, 30, "the pod's report")
         assert log.splitlines() == ["1000", "1001", "s3cret", "locked", "default", "host file",
-                                    "s3cret 32", "read-only"], log
+                                    "s3cret 32", "read-only", "tmpfs /creds tmpfs",
+                                    "tmpfs /scratch tmpfs", "full"], log
         assert (shared / "from-pod").read_text() == "hi\n"
+        found = berth(node.root, "system", "check", check=False).stdout
+        assert not [line for line in found.splitlines() if line.startswith("mount")], found
+    until(lambda: host_leftovers(node.root) == [], 30, "the pod's tmpfs volumes unmounted")
 
 
 def test_the_kubelet_api_serves_a_certificate_of_the_cluster_once_approved(cluster, node):

@@ -1,11 +1,16 @@
 """A pod's volumes as host directories the containers bind: emptyDir (one directory the pod's
 containers share), hostPath, and configMap, secret, downwardAPI and projected volumes written as
 files. The written ones are swapped atomically as the kubelet does (each key a symlink through
-``..data`` to a timestamped directory), so a refresh after the ConfigMap changes is seen whole."""
+``..data`` to a timestamped directory), so a refresh after the ConfigMap changes is seen whole.
+
+As the kubelet's, an emptyDir of ``medium: Memory`` is a tmpfs (its ``sizeLimit`` the tmpfs's
+size) and a secret volume is one too, so a secret's bytes never reach the disk; the pod's
+removal unmounts them. (Where berth may not mount, rootless, they are plain directories.)"""
 
 from __future__ import annotations
 
 import base64
+import errno
 import os
 import shutil
 import time
@@ -13,6 +18,7 @@ import time
 from ..errors import InvalidArgument
 from .client import KubeClient, KubeError
 from .fields import field_value, resource_value
+from .quantity import memory_bytes
 
 
 class VolumeNotReady(Exception):
@@ -40,13 +46,19 @@ def materialize(client: KubeClient, pod: dict, root: str, node: str, pod_ip: str
             out[name] = _host_path(vol["hostPath"])
             continue
         if "emptyDir" in vol:
+            src = vol["emptyDir"] or {}
             os.makedirs(path, mode=0o777, exist_ok=True)
+            if src.get("medium") == "Memory":
+                limit = src.get("sizeLimit")
+                _tmpfs(path, memory_bytes(limit) if limit else None)
             os.chmod(path, 0o777)   # as the kubelet's: any user of the pod may write
         elif "configMap" in vol:
             _write(path, _configmap_files(client, ns, vol["configMap"]),
                    vol["configMap"].get("defaultMode", 0o644))
         elif "secret" in vol:
             src = vol["secret"]
+            os.makedirs(path, mode=0o755, exist_ok=True)
+            _tmpfs(path, None)
             _write(path, _secret_files(client, ns, {**src, "name": src.get("secretName")}),
                    src.get("defaultMode", 0o644))
         elif "downwardAPI" in vol:
@@ -70,8 +82,31 @@ def materialize(client: KubeClient, pod: dict, root: str, node: str, pod_ip: str
 
 
 def remove(root: str, uid: str) -> None:
-    """The pod's directory and everything in it (its containers are gone: nothing is mounted)."""
-    shutil.rmtree(pod_dir(root, uid), ignore_errors=True)
+    """The pod's directory and everything in it, its tmpfs volumes unmounted first (its
+    containers are gone: nothing else has them)."""
+    from ..runtime import linux
+    from ..volumes.store import mounts_under
+    directory = pod_dir(root, uid)
+    for point in sorted(mounts_under(directory), reverse=True):
+        try:
+            linux.umount2(point, linux.MNT_DETACH)
+        except OSError:
+            pass
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+def _tmpfs(path: str, size: int | None) -> None:
+    """A tmpfs on the directory ``path``, unless one is there already (the agent restarted
+    and adopts its pods); without the right to mount (rootless) the directory stays."""
+    if os.path.ismount(path):
+        return
+    from ..runtime import linux
+    try:
+        linux.mount("tmpfs", path, "tmpfs", linux.MS_NOSUID | linux.MS_NODEV,
+                    "mode=0777" + (f",size={size}" if size else ""))
+    except OSError as e:
+        if e.errno != errno.EPERM:
+            raise
 
 
 def _host_path(src: dict) -> str:
