@@ -186,6 +186,33 @@ def test_failing_liveness_probe_restarts_the_container(cluster, node):
         assert cluster.kubectl("logs", "sick", "--previous").stdout == "run\n"
 
 
+def test_startup_probe_holds_liveness_back_and_restarts_what_never_starts(cluster, node):
+    """A tcpSocket startup probe: liveness (which would fail at once) waits until it passed,
+    so a slow starter is not killed; one whose port never opens is restarted once its
+    startup probe failed failureThreshold times."""
+    with applied(cluster, node, pod("slow") + f"""
+  containers:
+  - name: slow
+    image: {IMAGE}
+    command: [sh, -c, 'sleep 3; exec httpd -f -p 80 -h /']
+    startupProbe: {{tcpSocket: {{port: 80}}, periodSeconds: 1, failureThreshold: 15}}
+    livenessProbe: {{tcpSocket: {{port: 80}}, periodSeconds: 1, failureThreshold: 1}}
+  - name: never
+    image: {IMAGE}
+    command: [sh, -c, 'echo up; exec sleep 3600']
+    startupProbe: {{tcpSocket: {{port: 81}}, periodSeconds: 1, failureThreshold: 2}}
+""", "pod/slow"):
+        def statuses():
+            got = {s["name"]: s for s in
+                   cluster.get("pod", "slow")["status"].get("containerStatuses") or []}
+            return got if got.get("slow", {}).get("started") \
+                and got.get("never", {}).get("restartCount", 0) >= 1 else None
+        got = until(statuses, 60, "slow started and never restarted")
+        assert got["slow"]["restartCount"] == 0 and got["slow"]["ready"], got["slow"]
+        assert not got["never"]["started"] and not got["never"]["ready"], got["never"]
+        assert got["never"]["lastState"]["terminated"]["exitCode"] == 137, got["never"]
+
+
 def test_configmap_volume_shows_its_keys_as_files(cluster, node):
     with applied(cluster, node, """
 apiVersion: v1
