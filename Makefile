@@ -24,13 +24,24 @@ run: system $(STAMP) bytecode
 # last, by when it is done (their fixture waits on the same lock if it is not).
 KUBE_BUILD ?= $(HOME)/.cache/berth-kube
 KUBE_SHARED := ../shared/kube
+# Debian's kubectl 1.20 (exec, attach and port-forward over SPDY only), which
+# tests/test_kube_spdy.py drives: kept apart from whatever kubectl the PATH has
+KUBECTL_120 := $(KUBE_BUILD)/kubectl-1.20
 
-test: system $(STAMP) bytecode kube-build-bg
+test: system $(STAMP) bytecode kube-build-bg $(KUBECTL_120)
 	@$(BIN)/python -m pytest -n 2 --dist loadgroup -q -p no:cacheprovider \
 		--ignore-glob='tests/test_kube*.py'; rest=$$?; \
 	tail -1 $(KUBE_BUILD)/build.log 2>/dev/null; \
 	KUBE_BUILD=$(KUBE_BUILD) $(BIN)/python -m pytest -n 2 --dist loadgroup -q \
 		-p no:cacheprovider tests/test_kube*.py || exit 1; exit $$rest
+
+$(KUBECTL_120):
+	@mkdir -p $(KUBE_BUILD); tmp=$$(mktemp -d $(KUBE_BUILD)/kubectl.XXXXXX); \
+	( cd $$tmp && { apt-get download -qq kubernetes-client 2>/dev/null || \
+	  { apt-get update -qq && apt-get download -qq kubernetes-client; }; } && \
+	  dpkg -x kubernetes-client_*.deb x && ./x/usr/bin/kubectl version --client --short \
+	  | grep -q 'v1\.20\.' && mv x/usr/bin/kubectl $(abspath $@) ); rc=$$?; rm -rf $$tmp; \
+	[ $$rc -eq 0 ] || { echo "could not fetch Debian's kubectl 1.20 (kubernetes-client)"; exit 1; }
 
 kube-build-bg:
 	@mkdir -p $(KUBE_BUILD); \
