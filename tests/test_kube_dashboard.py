@@ -247,6 +247,41 @@ async def test_the_dashboard_follows_the_cluster_and_acts_on_it(cluster, node, h
         cluster.kubectl("scale", "deployment/web", "--replicas=2")
 
 
+async def test_deleting_a_deployment_takes_its_pods_and_their_containers(cluster, node, home):
+    """d on a deployment, after asking: it leaves the list, its pods leave theirs, and the
+    berth node removes the pods' containers (the delete propagates in the background)."""
+    from engine import connections
+    from tui.config import Config
+    from tui.hosts import HostsApp
+    from tui.screens.confirm import ConfirmScreen
+    cluster.apply(WEB.replace("web", "gone").replace("replicas: 2", "replicas: 1"))
+
+    def gone_containers() -> list:
+        return [c for c in node.pod_containers()
+                if c.config.labels.get("io.kubernetes.pod.name", "").startswith("gone-")]
+    try:
+        until(lambda: any(c.running for c in gone_containers()), 60, "gone's pod running")
+        app = HostsApp(connections.find("k8s").connect(), "k8s", config=Config())
+        async with running(app) as pilot:
+            screen = app.screen
+            assert await wait(pilot, lambda: [n for n in names_in(app) if n.startswith("gone-")])
+            await pilot.press("2")
+            assert await wait(pilot, lambda: "gone" in names_in(app, "deployments"))
+            table = screen.table()
+            table.move_cursor(row=table.get_row_index("default/gone"))
+            await pilot.press("d")
+            assert isinstance(app.screen, ConfirmScreen)
+            await pilot.press("y")
+            assert await wait(pilot, lambda: "gone" not in names_in(app, "deployments"), 20)
+            await pilot.press("1")
+            assert await wait(pilot, lambda: not [n for n in names_in(app)
+                                                  if n.startswith("gone-")]), names_in(app)
+        until(lambda: not gone_containers(), 60, "gone's containers removed")
+        assert "web" in [d["metadata"]["name"] for d in cluster.get("deployments")["items"]]
+    finally:
+        cluster.kubectl("delete", "--wait=false", "--ignore-not-found", "deployment/gone")
+
+
 async def test_a_console_in_a_pod(cluster, node, home):
     from tui.screens.console import ConsoleScreen
     async with dashboard_on(cluster) as (app, pilot, pods):
