@@ -7,6 +7,7 @@ screen never shows a traceback.
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Callable
 
@@ -38,6 +39,16 @@ class BerthApp(App):
                 tooltip="The open consoles, to go back to one"),
     ]
     """Keys that work on every screen."""
+
+    def get_driver_class(self):
+        """Textual's terminal driver, with an input thread that sleeps until there is input
+        (tui/driver.py) where Textual would pick its Linux driver."""
+        from textual.drivers.linux_driver import LinuxDriver
+        chosen = super().get_driver_class()
+        if chosen is LinuxDriver and not os.environ.get("TEXTUAL_DRIVER"):
+            from .driver import QuietDriver
+            return QuietDriver
+        return chosen
 
     def __init__(self, engine, theme: str | None = None, config: Config | None = None,
                  clock: Callable[[], float] = time.time, live: bool = True):
