@@ -48,3 +48,42 @@ def test_a_line_written_as_the_container_ends_reaches_the_follower(engine, monke
     monkeypatch.setattr(logs, "read_lines_from", read_then_the_container_ends)
     assert [line.text for line in engine.logs("quick", follow=True)] == \
         ["PEER_NAME=/linker/peer\n"]
+
+
+def test_a_follower_sleeps_until_the_log_changes(tmp_path):
+    """A follower with nothing to read sleeps until something in the directory changes
+    (inotify), looking at the container at most every QUIET_LOOK seconds instead of every
+    50 ms; a line written wakes it at once, and so does the state the exit is recorded in."""
+    import queue
+    import threading
+    import time
+    d = str(tmp_path)
+    with open(os.path.join(d, logs.LOG), "wb") as f:
+        f.write(_line("old\n"))
+    _, mark = logs.read_lines_from(d)
+    looks, running = [], [True]
+
+    def still_running() -> bool:
+        looks.append(time.monotonic())
+        return running[0]
+    got: queue.Queue = queue.Queue()
+
+    def reader():
+        for _, _, text in logs.follow(d, still_running, since_mark=mark):
+            got.put((time.monotonic(), text))
+        got.put((time.monotonic(), None))
+    threading.Thread(target=reader, daemon=True).start()
+    time.sleep(1.5)
+    assert len(looks) <= 3, len(looks)     # polling looked 30 times in 1.5 s
+    t = time.monotonic()
+    with open(os.path.join(d, logs.LOG), "ab") as f:
+        f.write(_line("new\n"))
+    when, text = got.get(timeout=5)
+    assert text == "new\n" and when - t < 0.5
+    running[0] = False
+    t = time.monotonic()
+    with open(os.path.join(d, "state.json.tmp"), "w") as f:   # as the monitor writes it
+        f.write("{}")
+    os.rename(os.path.join(d, "state.json.tmp"), os.path.join(d, "state.json"))
+    when, text = got.get(timeout=5)
+    assert text is None and when - t < 0.5
