@@ -397,7 +397,8 @@ def test_two_berth_nodes_share_a_deployment(cluster, node, seed):
 def test_security_context_secrets_downward_api_and_host_paths(cluster, node, tmp_path):
     """Also: a secret volume and an emptyDir of medium Memory are tmpfs mounts, as the
     kubelet's (a secret never on disk, the emptyDir's sizeLimit its size), which system check
-    counts as the pod's while it runs and which the pod's removal unmounts."""
+    counts as the pod's while it runs and which the pod's removal unmounts; and the pod's
+    fsGroup owns its volumes (not a hostPath), what the pod makes in them included."""
     shared = tmp_path / "shared"
     shared.mkdir()
     shared.chmod(0o777)
@@ -414,6 +415,7 @@ stringData: {password: s3cret}
                                       {{path: ns, fieldRef: {{fieldPath: metadata.namespace}}}}]}}}}
   - {{name: host, hostPath: {{path: {shared}, type: Directory}}}}
   - {{name: scratch, emptyDir: {{medium: Memory, sizeLimit: 1Mi}}}}
+  securityContext: {{fsGroup: 2000}}
   containers:
   - name: app
     image: {IMAGE}
@@ -422,6 +424,8 @@ stringData: {password: s3cret}
               touch /tmp/x 2>/dev/null || echo read-only; echo hi > /host/from-pod;
               grep -E " /(creds|scratch) " /proc/mounts | cut -d" " -f1-3 | sort;
               dd if=/dev/zero of=/scratch/big bs=1k count=2048 2>/dev/null || echo full;
+              rm -f /scratch/big; touch /scratch/made;
+              stat -L -c "%g %a" /creds/password /scratch /scratch/made /host/from-host;
               exec sleep 3600']
     env:
     - {{name: PASSWORD, valueFrom: {{secretKeyRef: {{name: creds, key: password}}}}}}
@@ -435,11 +439,13 @@ stringData: {password: s3cret}
     - {{name: scratch, mountPath: /scratch}}
 """, "pod/locked", "secret/creds"):
         running_pods(cluster, "!app", 1)
-        log = until(lambda: (out := cluster.kubectl("logs", "locked").stdout).count("\n") >= 11
+        log = until(lambda: (out := cluster.kubectl("logs", "locked").stdout).count("\n") >= 15
                     and out, 30, "the pod's report")
+        host_group = f"{(shared / 'from-host').stat().st_gid} 644"
         assert log.splitlines() == ["1000", "1001", "s3cret", "locked", "default", "host file",
                                     "s3cret 32", "read-only", "tmpfs /creds tmpfs",
-                                    "tmpfs /scratch tmpfs", "full"], log
+                                    "tmpfs /scratch tmpfs", "full", "2000 444", "2000 2777",
+                                    "2000 644", host_group], log
         assert (shared / "from-pod").read_text() == "hi\n"
         found = berth(node.root, "system", "check", check=False).stdout
         assert not [line for line in found.splitlines() if line.startswith("mount")], found

@@ -38,6 +38,7 @@ def materialize(client: KubeClient, pod: dict, root: str, node: str, pod_ip: str
     """Every volume of the pod made (or refreshed) on the host: name -> host path."""
     ns = pod["metadata"]["namespace"]
     base = os.path.join(pod_dir(root, pod["metadata"]["uid"]), "volumes")
+    fs_group = (pod.get("spec", {}).get("securityContext") or {}).get("fsGroup")
     out = {}
     for vol in pod.get("spec", {}).get("volumes") or []:
         name = vol["name"]
@@ -77,8 +78,28 @@ def materialize(client: KubeClient, pod: dict, root: str, node: str, pod_ip: str
         else:
             kind = next((k for k in vol if k != "name"), "?")
             raise InvalidArgument(f"volume {name!r}: {kind} volumes are not supported by berth")
+        if fs_group is not None:
+            _give_to_group(path, int(fs_group))
         out[name] = path
     return out
+
+
+def _give_to_group(path: str, gid: int) -> None:
+    """As the kubelet applies a pod's ``fsGroup`` to its volumes (not to a hostPath): each
+    entry's group is ``gid`` and readable by it (a directory searchable, and set-group-id so
+    that what the containers make in it belongs to ``gid`` too); an emptyDir stays writable
+    by all."""
+    import stat
+    for dirpath, dirs, files in os.walk(path):
+        for entry in [dirpath] + [os.path.join(dirpath, n) for n in dirs + files]:
+            st = os.lstat(entry)
+            if st.st_gid != gid:
+                os.lchown(entry, -1, gid)
+            if stat.S_ISLNK(st.st_mode):
+                continue
+            want = st.st_mode | (0o2050 if stat.S_ISDIR(st.st_mode) else 0o040)
+            if stat.S_IMODE(st.st_mode) != stat.S_IMODE(want):
+                os.chmod(entry, stat.S_IMODE(want))
 
 
 def remove(root: str, uid: str) -> None:
