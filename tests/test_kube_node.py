@@ -466,6 +466,13 @@ def test_the_kubelet_api_serves_a_certificate_of_the_cluster_once_approved(clust
         return subprocess.run(["openssl", "x509", "-noout", "-issuer"], input=pem,
                               capture_output=True, text=True).stdout
     assert "test-ca" not in issuer()   # the node's own until then
+    # an agent restarted before the approval waits for the same request, not a new one
+    node.kill(signal.SIGKILL)
+    node.start()
+    until(lambda: "waits for approval" in node.agent_log().rsplit("registered at", 1)[-1], 30,
+          "the restarted agent's CSR")
+    assert [c["metadata"]["name"] for c in csrs()][-1] == newest["metadata"]["name"]
+    port = cluster.get("node", "berth-a")["status"]["daemonEndpoints"]["kubeletEndpoint"]["Port"]
     cluster.kubectl("certificate", "approve", newest["metadata"]["name"])
     until(lambda: "test-ca" in issuer(), 30, "a certificate the cluster's CA signed")
     assert cluster.kubectl("get", "--raw", "/api/v1/nodes/berth-a/proxy/healthz").stdout == "ok"
