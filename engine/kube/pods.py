@@ -34,7 +34,7 @@ class PodRunner:
         self.client: KubeClient = agent.client
         self.probers: dict[str, Prober] = {}      # container id -> its probes
         self.killing: dict[str, float] = {}       # container id -> when SIGKILL is due
-        self.backoff: dict[str, float] = {}       # container name -> no restart before
+        self.backoff: dict[str, float] = {}       # container id -> no restart before (time())
         self.waiting: dict[str, str] = {}         # container name -> waiting reason
         self.volumes: dict[str, str] | None = None
         self.volumes_at = 0.0
@@ -159,8 +159,10 @@ class PodRunner:
         latest = mine[-1]
         n = attempt(latest)
         delay = 0.0 if n == 0 else min(10.0 * 2 ** (n - 1), BACKOFF_MAX)
-        due = self.backoff.setdefault(latest.id, time.monotonic() + delay)
-        if time.monotonic() < due:
+        # from when the run ended (its record says, so an agent started again keeps the
+        # backoff rather than counting it anew from its own start), on the wall clock
+        due = self.backoff.setdefault(latest.id, _ended(latest) + delay)
+        if time.time() < due:
             self.waiting[spec["name"]] = "CrashLoopBackOff"
             return
         for old in mine[:-1]:   # the last run stays, for lastState and logs --previous
@@ -338,3 +340,14 @@ def _by_name(containers: list[Container]) -> dict[str, list[Container]]:
 
 def _key(pod: dict) -> str:
     return f"{pod['metadata']['namespace']}/{pod['metadata']['name']}"
+
+
+def _ended(c: Container) -> float:
+    """When the run ``c`` ended (time()), or now if its record doesn't say."""
+    from ..runtime.filters import rfc3339_seconds
+    ended = c.state.finished_at
+    try:
+        return rfc3339_seconds(ended) if ended and not ended.startswith("0001-") \
+            else time.time()
+    except ValueError:
+        return time.time()
