@@ -476,3 +476,17 @@ def test_the_kubelet_api_serves_a_certificate_of_the_cluster_once_approved(clust
     cluster.kubectl("certificate", "approve", newest["metadata"]["name"])
     until(lambda: "test-ca" in issuer(), 30, "a certificate the cluster's CA signed")
     assert cluster.kubectl("get", "--raw", "/api/v1/nodes/berth-a/proxy/healthz").stdout == "ok"
+
+
+def test_a_deleted_node_registers_again(cluster, node):
+    """Deleting the Node (and with it its Lease) does not lose the node: at its next lease
+    renewal the agent finds both gone and registers the Node again, Ready, as a kubelet does.
+    (Last in the module: the node's pods, if it had any, would go with the Node.)"""
+    old = cluster.get("node", "berth-a")["metadata"]["uid"]
+    cluster.kubectl("delete", "node", "berth-a")
+    cluster.kubectl("delete", "--ignore-not-found", "-n", "kube-node-lease", "lease/berth-a")
+    until(lambda: cluster.kubectl("get", "node", "berth-a", "-o", "jsonpath={.metadata.uid}",
+                                  check=False).stdout not in ("", old), 40, "berth-a again")
+    until(node.ready, 30, "berth-a Ready again")
+    labels = cluster.get("node", "berth-a")["metadata"]["labels"]
+    assert labels["node.berth.io/engine"] == "berth"

@@ -141,8 +141,15 @@ class NodeRegistration:
         return node
 
     def update_status(self) -> None:
-        self.client.patch(f"/api/v1/nodes/{self.name}/status",
-                          {"status": node_status(self.address, self.name, self.port)})
+        """Report the node's status; a Node deleted meanwhile is registered again, as a
+        kubelet does."""
+        try:
+            self.client.patch(f"/api/v1/nodes/{self.name}/status",
+                              {"status": node_status(self.address, self.name, self.port)})
+        except KubeError as e:
+            if e.status != 404:
+                raise
+            self.register()
 
     def renew_lease(self) -> None:
         path = f"/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/{self.name}"
@@ -153,6 +160,13 @@ class NodeRegistration:
         except KubeError as e:
             if e.status != 404:
                 raise
+            # the Lease goes with its Node (owner reference): is the Node gone too?
+            try:
+                self.client.get(f"/api/v1/nodes/{self.name}")
+            except KubeError as gone:
+                if gone.status != 404:
+                    raise
+                self.register()
             self.client.post(
                 "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases",
                 {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
