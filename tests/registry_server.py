@@ -325,6 +325,12 @@ def oci_archive_manifest(archive: Path) -> tuple[str, bytes]:
     return digest, body
 
 
+
+def config_digest(archive: Path) -> str:
+    """The config digest (the image id) of an OCI archive's image."""
+    _, body = oci_archive_manifest(archive)
+    return json.loads(body)["config"]["digest"]
+
 def push_multiplatform(server: RegistryServer, repo: str, tag: str, amd64: Path,
                        arm64: Path) -> dict:
     """A two-platform OCI index under ``repo:tag``: linux/amd64 -> ``amd64``'s manifest and a

@@ -478,6 +478,46 @@ def test_the_kubelet_api_serves_a_certificate_of_the_cluster_once_approved(clust
     assert cluster.kubectl("get", "--raw", "/api/v1/nodes/berth-a/proxy/healthz").stdout == "ok"
 
 
+def test_image_pull_policies_against_a_registry(cluster, node):
+    """Always pulls the tag again for each new container (the registry's tag moved: the new
+    pod runs the new image), IfNotPresent uses what the node has, Never refuses an absent
+    image with the kubelet's reason."""
+    from helpers import BUSYBOX_GLIBC, BUSYBOX_MUSL
+    from registry_server import config_digest, registry
+    with registry() as r:
+        ref = f"{r.host}/test/shell:1"
+        r.skopeo_copy_in(f"oci-archive:{BUSYBOX_MUSL}", "test/shell:1")
+
+        def image_of(pod_name: str) -> str:
+            app = until(lambda: [c for c in node.pod_containers()
+                                 if c.config.labels.get("io.kubernetes.pod.name") == pod_name
+                                 and c.config.labels.get("berth.kube.kind") == "app"],
+                        60, f"{pod_name}'s container")
+            return app[0].config.image_id
+
+        def runner(name: str, policy: str, image: str = ref) -> str:
+            return pod(name) + f"""
+  containers:
+  - name: app
+    image: {image}
+    imagePullPolicy: {policy}
+    command: [sleep, '3600']
+"""
+        with applied(cluster, node, runner("first", "Always"), "pod/first"):
+            assert image_of("first") == config_digest(BUSYBOX_MUSL)
+        r.skopeo_copy_in(f"oci-archive:{BUSYBOX_GLIBC}", "test/shell:1")   # the tag moves
+        with applied(cluster, node, runner("keeps", "IfNotPresent"), "pod/keeps"):
+            assert image_of("keeps") == config_digest(BUSYBOX_MUSL)
+        with applied(cluster, node, runner("second", "Always"), "pod/second"):
+            assert image_of("second") == config_digest(BUSYBOX_GLIBC)
+        with applied(cluster, node, runner("never", "Never", f"{r.host}/test/absent:1"),
+                     "pod/never"):
+            def reason():
+                st = (cluster.get("pod", "never")["status"].get("containerStatuses") or [{}])[0]
+                return (st.get("state", {}).get("waiting") or {}).get("reason")
+            assert until(reason, 30, "a waiting reason") == "ErrImageNeverPull"
+
+
 def test_a_deleted_node_registers_again(cluster, node):
     """Deleting the Node (and with it its Lease) does not lose the node: at its next lease
     renewal the agent finds both gone and registers the Node again, Ready, as a kubelet does.

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from helpers import ALPINE_ROOTFS, BERTH, BUSYBOX_GLIBC, BUSYBOX_MUSL, REPO, berth
-from registry_server import (build_oci_image, oci_archive_manifest, push_multiplatform,
-                             registry, run_skopeo)
+from registry_server import (build_oci_image, config_digest, oci_archive_manifest,
+                             push_multiplatform, registry, run_skopeo)
 
 USER, PASSWORD = "alice", "wonderland"
 
@@ -60,11 +60,6 @@ def assert_one_line_error(p, *words):
     assert len(lines) == 1, p.stderr
     for w in words:
         assert w in lines[0], lines[0]
-
-
-def config_digest(archive) -> str:
-    _, body = oci_archive_manifest(archive)
-    return json.loads(body)["config"]["digest"]
 
 
 # --- pull ----------------------------------------------------------------------------------
