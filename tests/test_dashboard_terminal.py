@@ -11,6 +11,7 @@ import time
 import pytest
 
 from helpers import REPO
+from tui.driver import INPUT_THREAD
 
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux (SYSTEM_PACKAGES)")
 
@@ -28,14 +29,17 @@ def _until(session: str, text: str, seconds: float = 30) -> str:
     return pane
 
 
-def _wakeups(pid: int) -> dict[int, int]:
-    """Voluntary context switches (each a wait that ended) of every thread of ``pid``."""
+def _wakeups(pid: int) -> dict[tuple[int, str], int]:
+    """Voluntary context switches (each a wait that ended) of every thread of ``pid``, by
+    (thread id, name)."""
     out = {}
     for tid in os.listdir(f"/proc/{pid}/task"):
         try:
+            with open(f"/proc/{pid}/task/{tid}/comm") as f:
+                name = f.read().strip()
             with open(f"/proc/{pid}/task/{tid}/status") as f:
-                out[int(tid)] = next(int(line.split()[1]) for line in f
-                                     if line.startswith("voluntary_ctxt_switches"))
+                out[(int(tid), name)] = next(int(line.split()[1]) for line in f
+                                             if line.startswith("voluntary_ctxt_switches"))
         except (OSError, StopIteration):
             pass
     return out
@@ -59,11 +63,14 @@ def test_an_idle_dashboard_has_no_thread_polling_and_keys_and_quit_still_work(ro
         before = _wakeups(pid)
         time.sleep(3.0)
         after = _wakeups(pid)
-        busiest = max(after[t] - before.get(t, 0) for t in after)
+        woke = {t: after[t] - before.get(t, 0) for t in after}
         if driver == "Textual's":
-            assert busiest >= 25, (before, after)   # its input thread: select(0.1) in a loop
+            # its input thread: select(0.1) in a loop, ~30 times in 3 s (fewer on a busy
+            # machine); no other thread of the dashboard wakes that often
+            assert max(woke.values()) >= 20, woke
         else:
-            assert busiest < 20, (before, after)
+            (inputs,) = [n for (_, name), n in woke.items() if name == INPUT_THREAD]
+            assert inputs <= 2, woke
             subprocess.run(["tmux", "send-keys", "-t", session, "3"], check=True)
             _until(session, "volumes(")
             subprocess.run(["tmux", "send-keys", "-t", session, "1"], check=True)

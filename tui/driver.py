@@ -20,6 +20,7 @@ from codecs import getincrementaldecoder
 from textual.drivers.linux_driver import LinuxDriver
 
 TEXTUAL_WAKE = 0.1   # Textual's own poll: used if its parser's deadline can't be read
+INPUT_THREAD = "textual-input"
 
 
 class _WakingEvent(threading.Event):
@@ -47,6 +48,11 @@ class QuietDriver(LinuxDriver):
 
     def run_input_thread(self) -> None:
         from textual._xterm_parser import XTermParser
+        try:   # its name for top -H and ps -L (and the tests), as Python names the thread
+            with open("/proc/thread-self/comm", "w") as f:
+                f.write(INPUT_THREAD)
+        except OSError:
+            pass
         wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         self.exit_event.wake_fd = wake_w
         selector = selectors.DefaultSelector()
