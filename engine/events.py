@@ -263,7 +263,7 @@ def read_events(path: str, since: float | None = None, until: float | None = Non
     return out
 
 
-IN_MODIFY, IN_MOVED_FROM, IN_MOVED_TO, IN_CREATE = 0x2, 0x40, 0x80, 0x100
+IN_MODIFY, IN_CLOSE_WRITE, IN_MOVED_FROM, IN_MOVED_TO, IN_CREATE = 0x2, 0x8, 0x40, 0x80, 0x100
 _IN_NONBLOCK_CLOEXEC = 0o4000 | 0o2000000
 
 

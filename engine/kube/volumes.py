@@ -105,14 +105,9 @@ def _give_to_group(path: str, gid: int) -> None:
 def remove(root: str, uid: str) -> None:
     """The pod's directory and everything in it, its tmpfs volumes unmounted first (its
     containers are gone: nothing else has them)."""
-    from ..runtime import linux
-    from ..volumes.store import mounts_under
+    from ..volumes.store import unmount_all
     directory = pod_dir(root, uid)
-    for point in sorted(mounts_under(directory), reverse=True):
-        try:
-            linux.umount2(point, linux.MNT_DETACH)
-        except OSError:
-            pass
+    unmount_all(directory)
     shutil.rmtree(directory, ignore_errors=True)
 
 

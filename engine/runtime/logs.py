@@ -256,10 +256,10 @@ class _Wake:
     """Sleeps until ``directory`` changes (inotify) or a while has passed."""
 
     def __init__(self, directory: str):
-        from ..events import IN_CREATE, IN_MODIFY, IN_MOVED_TO, inotify_watch
+        from ..events import IN_CLOSE_WRITE, IN_CREATE, IN_MODIFY, IN_MOVED_TO, inotify_watch
         try:
             self.fd = inotify_watch([(directory, IN_MODIFY | IN_MOVED_TO | IN_CREATE
-                                      | _IN_CLOSE_WRITE)])
+                                      | IN_CLOSE_WRITE)])
         except OSError:
             self.fd = -1
 
@@ -285,9 +285,6 @@ class _Wake:
         if self.fd >= 0:
             os.close(self.fd)
             self.fd = -1
-
-
-_IN_CLOSE_WRITE = 0x8
 
 
 def _follow(directory: str, still_running, wake: _Wake, poll: float, stop, since_mark):

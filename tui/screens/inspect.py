@@ -252,15 +252,10 @@ class InspectScreen(LaidOutOnce, Screen):
         screen shown, so this does it in steps a moment apart (_ahead), each after the
         widgets took what the last one sent them; what it needs of Textual's screen
         internals is looked up, and without them `i` simply does the work itself."""
-        if not self.is_mounted or self.is_current or data is None \
-                or self._size != self.app.size:
-            return     # (laid out for another terminal size: its resume lays it out anyway)
-        redraws = self.redraws
-        self.show(kind, title, data, focus="summary" if self.AUTO_FOCUS ==
-                  "#inspect-summary" else "json")
-        if self.redraws != redraws:
-            self._ahead_steps = 0
-            self.set_timer(PREPARE_STEP, self._ahead)
+        if self.is_mounted and not self.is_current and data is not None:
+            # a new object is filled in by _redraw, which then lays out and draws ahead
+            self.show(kind, title, data, focus="summary" if self.AUTO_FOCUS ==
+                      "#inspect-summary" else "json")
 
     _ahead_steps = 0
 
@@ -330,11 +325,12 @@ class InspectScreen(LaidOutOnce, Screen):
         self.data = data
         self._redraw()
 
-    redraws = 0
-    """How many times the screen was filled with an object (``_redraw``)."""
-
     def _redraw(self) -> None:
-        self.redraws += 1
+        if not self.is_current and self._size == self.app.size:
+            # filled while hidden (prepare): laid out and drawn ahead, in steps. (Laid out for
+            # another terminal size, its resume lays it out anyway.)
+            self._ahead_steps = 0
+            self.set_timer(PREPARE_STEP, self._ahead)
         self.query_one("#inspect-title", Static).update(self._title())
         self.query_one("#inspect-sections", Static).update(self._summary())
         tree = self.query_one("#inspect-tree", Tree)
