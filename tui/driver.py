@@ -66,11 +66,12 @@ class QuietDriver(LinuxDriver):
                 if key.fd == wake_r:
                     os.read(wake_r, 4096)
                     continue
-                text = decode(os.read(self.fileno, 4096), final=final)
-                if not text:   # end of input (a pipe): no more to wait for from it
+                raw = os.read(self.fileno, 4096)
+                if not raw:   # end of input (a pipe): no more to wait for from it
                     selector.unregister(self.fileno)
                     continue
-                for message in parser.feed(text):
+                # (no text yet when the read ends inside a character: the decoder keeps it)
+                for message in parser.feed(decode(raw, final=final)):
                     self.process_message(message)
             for message in parser.tick():
                 self.process_message(message)
