@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from engine import stats
+from engine.runtime import oomwatch
 from engine.runtime.cgroups import V2
 
 FIXTURE = Path(__file__).parent / "fixtures" / "cgroup2"
@@ -162,7 +163,7 @@ def test_missing_cgroup_is_not_running(v2tree):
 def test_v2_oom_watch_wakes_on_memory_events(v2tree):
     mount, backend = v2tree
     events = mount / "berth" / CID / "memory.events"
-    watch = stats.oom_watch(backend, CID)
+    watch = oomwatch.oom_watch(backend, CID)
     try:
         assert watch.kills == 1        # the count when the watch began is not news
         assert select.select([watch], [], [], 0)[0] == []
@@ -185,8 +186,21 @@ def test_block_device_of_is_a_whole_disk_or_none():
         assert not os.path.exists(f"/sys/dev/block/{disk}/partition")
 
 
+def test_the_monitors_oom_watch_loads_nothing_but_itself(tmp_path):
+    """Every monitor loads engine.runtime.oomwatch for its whole life: it must not pull in
+    engine.stats (the dashboard's readings), models, typing or json."""
+    import subprocess
+    import sys
+    code = ("import sys; import engine.runtime.cgroup_common; before = set(sys.modules); "
+            "import engine.runtime.oomwatch; "
+            "print(' '.join(sorted(set(sys.modules) - before)))")
+    out = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True,
+                         cwd=Path(__file__).parents[1], check=True).stdout
+    assert out.split() == ["engine.runtime.oomwatch"]
+
+
 def test_stats_module_imports_only_os(tmp_path):
-    """The monitor imports engine.stats for oom_watch: it must not pull in models or typing."""
+    """engine.stats (what `stats` and the dashboard read) keeps its imports light too."""
     import subprocess
     import sys
     code = ("import sys; before = set(sys.modules); import engine.stats; "
@@ -224,4 +238,4 @@ def test_oom_watch_of_a_missing_cgroup_says_so(v2tree):
     from engine.errors import HostError
     _, backend = v2tree
     with pytest.raises(HostError, match="watching nosuch for OOM"):
-        stats.oom_watch(backend, "nosuch")
+        oomwatch.oom_watch(backend, "nosuch")

@@ -15,6 +15,7 @@ import time
 import pytest
 
 from engine import stats
+from engine.runtime import oomwatch
 
 V1_ROOT = "/sys/fs/cgroup"
 CONTROLLERS = ("cpu", "cpuacct", "memory", "blkio", "pids")
@@ -303,7 +304,7 @@ def test_oom_kill_wakes_the_watch(cg, child):
     backend.write(cid, "memory", "memory.limit_in_bytes", 32 * 1024 * 1024)
     if os.path.exists(f"{backend.path(cid, 'memory')}/memory.memsw.limit_in_bytes"):
         backend.write(cid, "memory", "memory.memsw.limit_in_bytes", 32 * 1024 * 1024)
-    watch = stats.oom_watch(backend, cid)
+    watch = oomwatch.oom_watch(backend, cid)
     try:
         assert watch.check() == 0
         c = child("b = bytearray(128 * 1024 * 1024)\nfor i in range(0, len(b), 4096): b[i] = 1")

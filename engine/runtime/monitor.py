@@ -71,7 +71,7 @@ class Monitor(MonitorStart, MonitorIO, MonitorEnd):
         self.held: list[Attacher] = []        # not read until the container takes its stdin
         self.listener = None
         self.listen_path = ""
-        self.oom = None                       # stats.OOMWatch on the container's cgroup
+        self.oom = None                       # oomwatch.OOMWatch on the container's cgroup
         self.oom_live = False                 # an oom event was emitted while it ran
         self.unsaved: dict = {}               # state changes the disk refused (see _set_state)
         self.unreleased = False               # the network or volumes' records were refused
@@ -365,8 +365,8 @@ def _why(e: BaseException) -> str:
 
 
 def _preload(network: bool = False) -> None:
-    from .. import events, stats, store  # noqa: F401 - state record, event log, oom watch
-    from . import seccomp, security  # noqa: F401 - the default containment (_load_seams)
+    from .. import events, store  # noqa: F401 - state record, event log
+    from . import oomwatch, seccomp, security  # noqa: F401 - the oom watch, containment
     linux.load_ctypes()   # the first prctl's (run): ctypes and libc, 3 ms once the id came
     if network:   # `berth run` without --network none|host|container: (cli.py's hint)
         from .. import models, paths, network as net  # noqa: F401 - _attach_network's

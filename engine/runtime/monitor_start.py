@@ -45,17 +45,20 @@ class MonitorStart:
             self._ensure_cgroup()
         trace.mark("cgroup ready (made by start, or here)")
         self._containment()
-        self.oom_before = self.cg.oom_kill_count(self.cid)
-        if self.oom is None:
-            self._watch_oom()
-        trace.mark("oom watch")
         inter = os.fork()
         if inter == 0:
             self._intermediate((stdin, out_w, err_w), fail_w, go_r, pid_w, console_child)
+        trace.mark("intermediate forked")
         for fd in (out_w, err_w, fail_w, go_r, pid_w, stdin, console_child):
             if fd >= 0:
                 os.close(fd)
         try:
+            # while the intermediate unshares: pid 1 runs nothing of its command before our
+            # go below, so no kill can come before the count and the watch
+            self.oom_before = self.cg.oom_kill_count(self.cid)
+            if self.oom is None:
+                self._watch_oom()
+            trace.mark("oom watch")
             os.waitpid(inter, 0)
             raw = os.read(pid_r, 32)
             trace.mark("intermediate forked, reaped, pid 1 known")
@@ -119,9 +122,9 @@ class MonitorStart:
 
     def _watch_oom(self) -> None:
         """Emit ``oom`` as the kernel kills, even when pid 1 survives (a child was the victim)."""
-        from .. import stats
+        from .oomwatch import oom_watch
         try:
-            self.oom = stats.oom_watch(self.cg, self.cid)
+            self.oom = oom_watch(self.cg, self.cid)
         except Exception:  # noqa: BLE001 - no memory controller: the exit-time count still works
             return
         self.sel.register(self.oom.fileno(), "oom")
