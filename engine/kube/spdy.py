@@ -48,10 +48,10 @@ DICTIONARY = b"".join(struct.pack("!I", len(w)) + w.encode()
                       for w in (x.replace("_", " ") for x in _WORDS.split())) + _TAIL.encode()
 
 
-def upgrade(handler, protocol: str) -> Session | None:
+def upgrade(handler, protocol: str, acks_on_delivery: bool = False) -> Session | None:
     """Switch ``handler``'s connection (an http.server handler) to SPDY/3.1 speaking
     ``protocol`` if the client offered it (X-Stream-Protocol-Version); else answer why not and
-    return None."""
+    return None. ``acks_on_delivery``: see Session."""
     offered = [p.strip() for h in handler.headers.get_all("X-Stream-Protocol-Version") or []
                for p in h.split(",")]
     if protocol not in offered:
@@ -65,7 +65,7 @@ def upgrade(handler, protocol: str) -> Session | None:
     handler.send_header("X-Stream-Protocol-Version", protocol)
     handler.end_headers()
     handler.close_connection = True
-    return Session(handler.rfile, handler.wfile)
+    return Session(handler.rfile, handler.wfile, acks_on_delivery)
 
 
 def pack_headers(headers: dict[str, list[str]]) -> bytes:
@@ -120,9 +120,15 @@ def read_frame(rfile) -> tuple[bool, int, int, bytes] | None:
 
 class Session:
     """One upgraded connection: frames are read by one thread at a time (``wait_streams``, then
-    ``recv``), sent from any."""
+    ``recv``), sent from any.
 
-    def __init__(self, rfile, wfile):
+    What the client sends is acknowledged (WINDOW_UPDATE) as it is read, for the connection
+    always; for each stream too, unless ``acks_on_delivery``: then a stream's window is given
+    back as its consumer calls ``delivered`` (port-forward: once the bytes reached the pod), so
+    a client that does flow control stops sending to a pod that stopped reading, and to it
+    alone."""
+
+    def __init__(self, rfile, wfile, acks_on_delivery: bool = False):
         self.rfile, self.wfile = rfile, wfile
         self._deflate = zlib.compressobj(zdict=DICTIONARY)
         self._inflate = zlib.decompressobj(zdict=DICTIONARY)
@@ -132,6 +138,8 @@ class Session:
         self._initial = INITIAL_WINDOW
         self._flow = False                        # the client has sent a WINDOW_UPDATE
         self._consumed = collections.Counter()    # received but not yet given back
+        self._acks = threading.Lock()             # _consumed, from the consumers' threads too
+        self._on_delivery = acks_on_delivery
         self.streams: dict[int, str] = {}         # client stream id -> streamtype
         self.headers: dict[int, dict[str, list[str]]] = {}
         self._pending: collections.deque[tuple] = collections.deque()
@@ -185,6 +193,8 @@ class Session:
             return n
 
     def reset(self, sid: int, status: int = CANCEL) -> None:
+        """End stream ``sid`` for both sides: nothing more is sent on it."""
+        self._finished.add(sid)
         self._write(control(RST_STREAM, 0, struct.pack("!II", sid, status)))
 
     def close(self) -> None:
@@ -257,20 +267,30 @@ class Session:
 
     def _data(self, sid: int, flags: int, payload: bytes) -> None:
         if payload:
-            self._give_back(sid, len(payload))
+            self._give_back((0,) if self._on_delivery else (sid, 0), len(payload))
             self._pending.append(("data", sid, payload))
         if flags & FLAG_FIN:
             self._pending.append(("fin", sid))
 
-    def _give_back(self, sid: int, n: int) -> None:
-        """WINDOW_UPDATEs for what was read, once half a window's worth has come in."""
-        self._consumed[sid] += n
-        self._consumed[0] += n
-        for key in (sid, 0):
-            if self._consumed[key] >= INITIAL_WINDOW // 2:
-                self._write(control(WINDOW_UPDATE, 0, struct.pack("!II", key,
-                                                                  self._consumed[key])))
-                self._consumed[key] = 0
+    def delivered(self, sid: int, n: int) -> None:
+        """``n`` bytes of stream ``sid`` reached where they go (``acks_on_delivery``)."""
+        if sid not in self._finished and not self.closed:
+            try:
+                self._give_back((sid,), n)
+            except OSError:
+                pass   # the client is gone: the reader sees it too
+
+    def _give_back(self, keys: tuple[int, ...], n: int) -> None:
+        """WINDOW_UPDATEs for what was taken, once half a window's worth has come in."""
+        updates = []
+        with self._acks:
+            for key in keys:
+                self._consumed[key] += n
+                if self._consumed[key] >= INITIAL_WINDOW // 2:
+                    updates.append(control(WINDOW_UPDATE, 0, struct.pack(
+                        "!II", key, self._consumed.pop(key))))
+        for frame in updates:
+            self._write(frame)
 
     def _flow_frame(self, kind: int, payload: bytes) -> None:
         with self._windows:
