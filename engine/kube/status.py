@@ -114,7 +114,8 @@ def qos_class(pod: dict) -> str:
     if not any(r.get("requests") or r.get("limits") for r in res):
         return "BestEffort"
     for r in res:
-        limits, requests = r.get("limits") or {}, r.get("requests") or limits
+        limits = r.get("limits") or {}
+        requests = r.get("requests") or limits   # the API server's default: requests = limits
         if not all(k in limits and str(requests.get(k)) == str(limits[k])
                    for k in ("cpu", "memory")):
             return "Burstable"
