@@ -15,6 +15,7 @@ from .containers_api import ContainersAPI
 from .containers_files import ContainerFilesAPI
 from .containers_io import ContainerIOAPI
 from .images.api import ImagesAPI
+from .models import EngineInfo
 from .network.api import NetworksAPI
 from .paths import Paths
 from .registry_api import RegistryAPI
@@ -39,10 +40,9 @@ class Engine(ImagesAPI, RegistryAPI, ContainersAPI, ContainerIOAPI, ContainerFil
         if warning:
             self.store.warn(warning)
 
-    def engine_info(self) -> "EngineInfo":
+    def engine_info(self) -> EngineInfo:
         """This engine as the dashboard's header names it: berth, on this machine, at its root."""
         from . import __version__
-        from .models import EngineInfo
         return EngineInfo("berth", __version__, "local", self.paths.root)
 
     def client_environment(self) -> dict[str, str]:

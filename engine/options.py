@@ -154,8 +154,8 @@ def parse_restart(spec: str) -> RestartPolicy:
     retries = 0
     if count:
         if name != "on-failure":
-            raise InvalidArgument(f"invalid restart policy: maximum retry count can only be "
-                                  f"used with 'on-failure'")
+            raise InvalidArgument("invalid restart policy: maximum retry count can only be "
+                                  "used with 'on-failure'")
         try:
             retries = int(count)
         except ValueError:

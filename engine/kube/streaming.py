@@ -15,7 +15,6 @@ import threading
 
 from ..errors import BerthError
 from . import websocket as ws
-from .podspec import L_CONTAINER
 
 
 def _flag(q: dict, *names: str) -> bool:

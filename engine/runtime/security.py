@@ -204,7 +204,7 @@ def validate(config) -> None:
             if n != "ALL" and n not in _caps.CAP_NUMBER:
                 raise InvalidArgument(f"unknown capability: \"CAP_{n}\" (in {flag})")
     _withheld_by_name(config)
-    opts = parse_security_opts(config.security_opt)
+    parse_security_opts(config.security_opt)   # refuses what it can't read
     for i, opt in enumerate(config.security_opt):
         key, sep, value = opt.partition("=")
         if not sep:

@@ -14,6 +14,7 @@ import time
 from collections import deque
 
 from textual import work
+from textual.message import Message   # the handlers' own are DashboardScreen's nested ones
 from textual.screen import ModalScreen
 
 from ..widgets import rows as R
@@ -68,7 +69,7 @@ class DashboardFeed:
             self.request_refresh()
         self.set_timer(WATCH_INTERVAL, self._watch_tick)
 
-    def on_dashboard_screen_changed(self, _message: Changed) -> None:
+    def on_dashboard_screen_changed(self, _message: Message) -> None:
         self.request_refresh()
 
     def request_refresh(self, delay: float = 0.03) -> None:
@@ -110,7 +111,7 @@ class DashboardFeed:
                 snap.listings.update(snapshot(self.engine, ("containers",)).listings)
         self.post_message(self.Loaded(snap, changed))
 
-    def on_dashboard_screen_loaded(self, message: Loaded) -> None:
+    def on_dashboard_screen_loaded(self, message: Message) -> None:
         self._now = self.app.clock()
         snap = message.snap
         if message.changed is None:
@@ -185,7 +186,7 @@ class DashboardFeed:
         except NotFound:  # one of them was removed meanwhile; the next refresh restarts us
             self._stats_ids = None
 
-    def on_dashboard_screen_stats(self, message: Stats) -> None:
+    def on_dashboard_screen_stats(self, message: Message) -> None:
         if not self.fed_by_graphs:   # (the graphs screen adds its samples to the book itself)
             # one sample every 2 s makes two 1 s points: the graphs screen, once open, goes
             # on with its own 1 s samples in the same book, and the time axis stays true
@@ -238,7 +239,7 @@ class DashboardFeed:
         except Unavailable as e:
             self.post_message(self.HostTotals(None, str(e)))
 
-    def on_dashboard_screen_host_totals(self, message: HostTotals) -> None:
+    def on_dashboard_screen_host_totals(self, message: Message) -> None:
         header = self.query_one(HostHeader)
         header.unavailable = message.error
         header.totals = message.totals
