@@ -69,17 +69,13 @@ class OOMWatch:
         return new
 
     def close(self) -> None:
-        _close_all([self.fd, self._counter_fd])
+        for fd in (self.fd, self._counter_fd):
+            if fd >= 0:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
         self.fd = self._counter_fd = -1
-
-
-def _close_all(fds) -> None:
-    for fd in fds:
-        if fd >= 0:
-            try:
-                os.close(fd)
-            except OSError:
-                pass
 
 
 def oom_watch(backend, cid: str) -> OOMWatch:
@@ -116,7 +112,8 @@ def oom_watch(backend, cid: str) -> OOMWatch:
             with open(f"{d}/cgroup.event_control", "w") as f:
                 f.write(f"{efd} {counter}")
         except OSError as e:
-            _close_all([efd, counter])
+            os.close(efd)
+            os.close(counter)
             from ..errors import host_error
             raise host_error(f"watching {cid[:12]} for OOM", e) from None
         watch = OOMWatch(efd, counter, 0)
