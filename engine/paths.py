@@ -209,6 +209,11 @@ class Paths:
         return "berth" + (f"_{self.suffix}" if self.suffix else "")
 
     @property
+    def nft_services_table(self) -> str:
+        """The Kubernetes Services a node agent of this root programs (engine/kube/services.py)."""
+        return f"{self.nft_table}_svc"
+
+    @property
     def default_bridge(self) -> str:
         return f"berth{self.suffix}0" if self.suffix else "berth0"
 

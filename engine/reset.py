@@ -188,8 +188,9 @@ def _links(store, done: list[str]) -> None:
 @in_netns
 def _nft(store, done: list[str]) -> None:
     import subprocess
-    table = store.paths.nft_table
-    for family in ("ip", "ip6"):   # ip6: while a network with IPv6 was up
+    # ip6: while a network with IPv6 was up; the services table: a node agent's (kube)
+    for family, table in (("ip", store.paths.nft_table), ("ip6", store.paths.nft_table),
+                          ("ip", store.paths.nft_services_table)):
         try:
             p = subprocess.run(["nft", "delete", "table", family, table], capture_output=True)
         except FileNotFoundError:

@@ -154,11 +154,12 @@ def cleanup_root(root: str) -> list[str]:
                 found.append(f"link {name}")
                 subprocess.run(["ip", "link", "del", name], capture_output=True)
         if shutil.which("nft"):
-            for family in ("inet", "ip", "ip6"):
-                r = subprocess.run(["nft", "delete", "table", family, paths.nft_table],
+            for family, table in (("inet", paths.nft_table), ("ip", paths.nft_table),
+                                  ("ip6", paths.nft_table), ("ip", paths.nft_services_table)):
+                r = subprocess.run(["nft", "delete", "table", family, table],
                                    capture_output=True)
                 if r.returncode == 0:
-                    found.append(f"nft table {family} {paths.nft_table}")
+                    found.append(f"nft table {family} {table}")
     shutil.rmtree(paths.run, ignore_errors=True)
     return found
 

@@ -167,6 +167,69 @@ def test_deployment_runs_as_berth_containers_scales_and_leaves_nothing(cluster, 
     assert node.engine().system_check() == []   # nothing berth's own check finds amiss
 
 
+def _services_table(node: Node) -> str:
+    from engine.paths import Paths
+    p = subprocess.run(["nft", "list", "table", "ip", Paths.from_env(node.root).nft_services_table],
+                       capture_output=True, text=True)
+    return p.stdout if p.returncode == 0 else ""
+
+
+def test_a_service_cluster_ip_reaches_the_pods_from_the_host_and_from_a_pod(cluster, node):
+    import ipaddress
+    import socket
+    service = """
+---
+apiVersion: v1
+kind: Service
+metadata: {name: svcweb}
+spec:
+  selector: {app: svcweb}
+  ports: [{name: http, port: 8000, targetPort: 80}]
+"""
+    # the guard is up before any Service: nothing for the range leaves this host, matched or not
+    guard = _services_table(node)
+    assert "ip daddr 10.0.0.0/24 reject with tcp reset" in guard, guard
+    assert "ip daddr 10.0.0.0/24 reject" in guard, guard
+    cluster.apply(deployment("svcweb", 2) + service)
+    try:
+        pods = running_pods(cluster, "app=svcweb", 2)
+        ip = cluster.get("service", "svcweb")["spec"]["clusterIP"]
+        assert ipaddress.ip_address(ip) in ipaddress.ip_network("10.0.0.0/24")
+        until(lambda: _services_table(node).count("dnat to") == 2, 30, "the service's DNATs")
+        assert f"ip daddr {ip} tcp dport 8000" in _services_table(node)
+        # from the host: each pod answers, picked at random per connection
+        seen = set()
+
+        def both() -> bool:
+            with urllib.request.urlopen(f"http://{ip}:8000/", timeout=5) as r:
+                seen.add(r.read().decode().split(" on ")[0])
+            return len(seen) == 2
+        until(both, 30, "both pods behind the cluster IP")
+        assert seen == {p["metadata"]["name"] for p in pods}
+        # from a pod, through the node's bridge (its reply comes back through the host)
+        for p in pods:
+            out = cluster.kubectl("exec", p["metadata"]["name"], "--", "wget", "-qO-", "-T", "5",
+                                  f"http://{ip}:8000/").stdout
+            assert " on berth-a at " in out, out
+        # a port the Service doesn't have is refused here at once, not sent anywhere
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection((ip, 8001), timeout=5)
+        # no endpoint left: refused too
+        cluster.kubectl("scale", "deployment/svcweb", "--replicas=0")
+        until(lambda: "dnat to" not in _services_table(node), 60, "the DNATs gone")
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection((ip, 8000), timeout=5)
+    finally:
+        cluster.kubectl("delete", "--ignore-not-found", "deployment/svcweb", "service/svcweb")
+    until(lambda: not node.pod_containers(), 60, "the containers removed")
+    until(lambda: f"ip daddr {ip} " not in _services_table(node), 30, "the service's rules gone")
+    # a stopped agent takes its table with it; started again, it writes it again
+    node.kill(signal.SIGTERM)
+    assert _services_table(node) == ""
+    node.start()
+    until(lambda: "reject" in _services_table(node), 30, "the guard written again")
+
+
 def test_failing_liveness_probe_restarts_the_container(cluster, node):
     with applied(cluster, node, pod("sick") + f"""
   containers:

@@ -10,6 +10,7 @@ calling the engine's verbs that change anything (one pass a second, or at once o
 from __future__ import annotations
 
 import io
+import ipaddress
 import os
 import subprocess
 import sys
@@ -25,6 +26,7 @@ from .node import NodeRegistration
 from .podspec import L_NODE, L_UID, PAUSE_BINARY, PAUSE_IMAGE
 from .pods import PodRunner
 from .serving_cert import request, signed
+from .services import DEFAULT_CIDR, ServiceProxy
 
 LEASE_EVERY = 10.0
 STATUS_EVERY = 60.0
@@ -35,7 +37,7 @@ NETWORK = "kube"
 def run_node(kubeconfig: str, name: str, context: str | None = None,
              address: str = "127.0.0.1", port: int = 10250, labels: list[str] = (),
              taints: list[str] = (), stop: threading.Event | None = None,
-             tls: tuple[str, str] = ("", "")) -> None:
+             tls: tuple[str, str] = ("", ""), service_cidr: str = "") -> None:
     """``berth node run``: the agent for this root (BERTH_ROOT), from the command line's words,
     until ``stop`` is set."""
     from .. import Engine
@@ -52,6 +54,12 @@ def run_node(kubeconfig: str, name: str, context: str | None = None,
     client = KubeClient(load(kubeconfig, context))
     agent = Agent(Engine(), client, name, address, label_map, taint_list, port)
     agent.tls = tls
+    if service_cidr:
+        try:
+            agent.service_cidr = str(ipaddress.ip_network(service_cidr))
+        except ValueError:
+            raise InvalidArgument(f"invalid --service-cidr {service_cidr!r}: give the "
+                                  "cluster's service range as ADDRESS/BITS") from None
     try:
         agent.run(stop or threading.Event())
     except KubeError as e:
@@ -70,6 +78,8 @@ class Agent:
         self.network = NETWORK
         self.port = port
         self.tls = ("", "")    # the kubelet API's certificate and key ("": its own)
+        self.service_cidr = DEFAULT_CIDR   # the cluster's Services (services.py)
+        self.services: ServiceProxy | None = None
         self.node = NodeRegistration(client, name, address, labels or {}, taints or [], port)
         self.out = out or sys.stderr
         self.pods: dict[str, dict] = {}
@@ -86,16 +96,23 @@ class Agent:
     def run(self, stop: threading.Event) -> None:
         from .kubelet_api import KubeletAPI
         lock = self._lock()
-        self.ensure_network()
-        self.ensure_pause_image()
-        api = KubeletAPI(self, self.address, self.port)
-        self.node.port = api.port
-        api.start()
-        self.api = api
         try:
-            self._run(stop)
+            self.ensure_network()
+            self.ensure_pause_image()
+            self.services = ServiceProxy(self, self.service_cidr)
+            self.services.start(stop)   # the service range is refused before any pod runs
+            api = KubeletAPI(self, self.address, self.port)
+            self.node.port = api.port
+            api.start()
+            self.api = api
+            try:
+                self._run(stop)
+            finally:
+                api.close()
         finally:
-            api.close()
+            if self.services is not None:
+                stop.set()
+                self.services.close()
             os.close(lock)
 
     def _lock(self) -> int:

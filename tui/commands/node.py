@@ -27,6 +27,9 @@ def register(sub) -> None:
                    help="a label of the Node (repeatable)")
     p.add_argument("--taint", action="append", default=[], metavar="KEY[=VALUE]:EFFECT",
                    help="a taint of the Node (repeatable)")
+    p.add_argument("--service-cidr", default="",
+                   help="the cluster's Service range, its API server's "
+                        "--service-cluster-ip-range (default 10.0.0.0/24, that flag's default)")
     p.set_defaults(func=cmd_run)
 
 
@@ -41,5 +44,5 @@ def cmd_run(args) -> int:
         signal.signal(sig, lambda *_: stop.set())
     run_node(args.kubeconfig, (args.name or socket.gethostname()).lower(), args.context,
              args.address, args.port, args.label, args.taint, stop,
-             (args.tls_cert_file, args.tls_private_key_file))
+             (args.tls_cert_file, args.tls_private_key_file), args.service_cidr)
     return 0
