@@ -241,17 +241,12 @@ class DashboardVerbs:
     def _open_inspect(self, focus: str) -> None:
         """Open the inspect screen at once, with the detail pane's inspect of the row if it
         read one, and read it afresh in a worker that fills the screen in."""
-        from .inspect import InspectScreen
         row = self.table().selected()
         if row is None:
             return
         kind = self.pane_kind
         known = self._inspects.get((kind, row.ref, id(row.model)))
-        screen = self._inspect_screen
-        if screen is None:     # one for the dashboard's life: kept, it opens without compose
-            screen = self._inspect_screen = InspectScreen(kind, _name_of(kind, row), known,
-                                                          focus=focus)
-            self.app.install_screen(screen, f"inspect-{id(screen)}")   # (alive: unique)
+        screen = self._inspect_screen_for(kind, row, known, focus)
         ticket = screen.show(kind, _name_of(kind, row), known, focus=focus)
         self.app.push_screen(screen)
         # the read after the screen's first frame: its thread would take turns with drawing it
@@ -259,10 +254,27 @@ class DashboardVerbs:
 
     _inspect_screen = None
 
+    def _inspect_screen_for(self, kind: str, row, data, focus: str):
+        """The dashboard's one InspectScreen, made on first use: kept (installed), it opens
+        again without a compose."""
+        from .inspect import InspectScreen
+        screen = self._inspect_screen
+        if screen is None:
+            screen = self._inspect_screen = InspectScreen(kind, _name_of(kind, row), data,
+                                                          focus=focus)
+            self.app.install_screen(screen, f"inspect-{id(screen)}")   # (alive: unique)
+        return screen
+
     def prepare_inspect(self, kind: str, row, data) -> None:
-        """The inspect of the row the cursor rests on was read: the inspect screen (once `i`
-        made it) draws it ahead, so `i` there shows it at once (InspectScreen.prepare)."""
-        if self._inspect_screen is not None and kind == self.pane_kind:
+        """The inspect of the row the cursor rests on was read: the inspect screen draws it
+        ahead, so `i` there shows it at once (InspectScreen.prepare); the first time, the
+        screen is made and composed off-screen with it, so that not even the session's first
+        `i` composes (InspectScreen.compose_ahead)."""
+        if kind != self.pane_kind:
+            return
+        if self._inspect_screen is None:
+            self._inspect_screen_for(kind, row, data, "json").compose_ahead()
+        else:
             self._inspect_screen.prepare(kind, _name_of(kind, row), data)
 
     @work(thread=True, group="inspect", exclusive=True, exit_on_error=False)

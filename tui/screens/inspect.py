@@ -257,6 +257,19 @@ class InspectScreen(LaidOutOnce, Screen):
             self.show(kind, title, data, focus="summary" if self.AUTO_FOCUS ==
                       "#inspect-summary" else "json")
 
+    def compose_ahead(self) -> None:
+        """Compose and mount this screen while it is not shown, as pushing it first would (the
+        session's first `i` paid that: 190-280 ms at 100 containers), so that the first `i`
+        only lays it out and draws it. Textual's own steps for a screen about to be pushed,
+        looked up: without them, `i` composes it as before."""
+        if self.is_running:
+            return
+        try:
+            self.app._get_screen(self)
+            self.app._load_screen_css(self)
+        except AttributeError:
+            pass
+
     _ahead_steps = 0
 
     def _ahead(self) -> None:
