@@ -46,7 +46,7 @@ def traced(cmd: list[str], env: dict, check: bool = True) -> list[tuple[int, int
 
 # a process's first row counts from this mark of its parent (the last one before it started)
 ANCHOR = {"monitor": ("cli", "interpreter up (site too, unless started with -S)"),
-          "intermediate": ("monitor", "cgroup ready (made by start, or here)"),
+          "intermediate": ("monitor", "container id received"),
           "init": ("intermediate", "unshared the namespaces"),
           "joiner": ("cli", "exec: berth-init sealed copy made")}
 

@@ -2,7 +2,7 @@
 
 It outlives every berth command. It creates the cgroup, forks the container (through an
 intermediate process that unshares the namespaces, because a process can enter a new pid
-namespace only once and a restart needs a fresh one), owns the container's stdio (json-file log,
+namespace only once and a restart needs a fresh one: prestart.py), owns the container's stdio (json-file log,
 attached streams), waits for it, records the exit, applies the restart policy, and tears down
 (cgroup, network, ``--rm``). Single-threaded, one epoll loop, and importing only what the start
 path needs (no json, signal.py or selectors: see fastjson), so it stays small (bench/start).
@@ -45,8 +45,10 @@ EXIT_ROOM = 128   # bytes after the state record: the exit record grows it by ~4
 
 
 class Monitor(MonitorStart, MonitorIO, MonitorEnd):
-    def __init__(self, cid: str, attached: bool = False, cgroup_fd: bool = False):
+    def __init__(self, cid: str, attached: bool = False, cgroup_fd: bool = False,
+                 prestart=None):
         self.cid = cid
+        self.prestart = prestart              # prestart.Prestart, forked while the id came
         self.cgroup_fd = cgroup_fd
         self.attached = attached
         self.root = os.environ["BERTH_ROOT"]
@@ -143,10 +145,6 @@ class Monitor(MonitorStart, MonitorIO, MonitorEnd):
             from .. import volumes
             from ..volumes import copyup, inroot  # noqa: F401 - mount_all imports them lazily
             self.volumes = volumes
-        if self.spec.get("init") and self.init_fd is None:
-            # --init's pid 1 runs berth-init from a sealed copy made while the host is in view
-            from . import sealed
-            self.init_fd = sealed.init_program()
         if self.spec.get("healthcheck") and self.health is None:
             from .health import Checker
             self.health = Checker(self, self.spec["healthcheck"])
@@ -366,7 +364,7 @@ def _why(e: BaseException) -> str:
 
 def _preload(network: bool = False) -> None:
     from .. import events, store  # noqa: F401 - state record, event log
-    from . import oomwatch, seccomp, security  # noqa: F401 - the oom watch, containment
+    from . import oomwatch  # noqa: F401 - the oom watch
     linux.load_ctypes()   # the first prctl's (run): ctypes and libc, 3 ms once the id came
     if network:   # `berth run` without --network none|host|container: (cli.py's hint)
         from .. import models, paths, network as net  # noqa: F401 - _attach_network's
@@ -392,20 +390,25 @@ def main(argv: list[str]) -> int:
     mark_self(os.environ.get("BERTH_ROOT", "/"))   # comm and directory: how finders know it
     trace.mark("detached (fork)")
     cid = argv[1]
+    prestart = None
     if cid == "-":
         # started before the container was ready (MonitorLaunch): its id comes on fd 5. What
-        # nearly every start needs is loaded while we wait, not after
+        # nearly every start needs is loaded while we wait, not after: here what the monitor
+        # keeps, in the prestart what only pid 1 needs (prestart.py)
         _preload(network="--network" in argv[2:])
-        trace.mark("preloaded security, seccomp, store, events (and network)")
+        from .prestart import Prestart
+        prestart = Prestart()
+        trace.mark("preloaded store, events (and network); prestart forked")
         cid, _, how = _read_id(CGROUP_FD).partition(" ")
         if not cid:
             os._exit(0)   # the caller gave up (create failed, or nothing to start)
+        prestart.prepare(os.path.join(os.environ["BERTH_ROOT"], "containers", cid))
         if how == "detached" and "--attach" in argv:   # run -d: no one reads fd 4
             os.close(ATTACH_FD)
             argv = [a for a in argv if a != "--attach"]
     trace.mark("container id received")
     return Monitor(cid, attached="--attach" in argv[2:],
-                   cgroup_fd="--cgroup-fd" in argv[2:]).run()
+                   cgroup_fd="--cgroup-fd" in argv[2:], prestart=prestart).run()
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
-"""Starting a container from its monitor: the cgroup, the intermediate process that unshares the
-namespaces, the container's pid 1 (engine/runtime/init.py runs in it), its network, and the pipes
-that tell the monitor it runs or why it failed. A mixin of Monitor (engine/runtime/monitor.py)."""
+"""Starting a container from its monitor: the cgroup, the go to the prestart (the intermediate
+process that unshares the namespaces and forks the container's pid 1, which runs
+engine/runtime/init.py: engine/runtime/prestart.py), the container's network, and the pipes that
+tell the monitor it runs or why it failed. A mixin of Monitor (engine/runtime/monitor.py)."""
 
 from __future__ import annotations
 
@@ -12,8 +13,6 @@ from . import fastjson, linux, process, trace
 from .streams import StdinWriter
 
 CGROUP_FD = 5
-NAMESPACES = (linux.CLONE_NEWPID | linux.CLONE_NEWNS | linux.CLONE_NEWUTS | linux.CLONE_NEWIPC
-              | linux.CLONE_NEWCGROUP)
 
 
 def _userns_auto(spec: dict) -> bool:
@@ -26,40 +25,40 @@ class MonitorStart:
 
     def start_container(self, restarts: int):
         """Fork the container and let it exec; None when it runs, else (code, message)."""
+        from .prestart import Prestart
         self.pid = 0
-        out_r, out_w = os.pipe()
-        err_r, err_w = os.pipe()
-        fail_r, fail_w = os.pipe()
-        go_r, go_w = os.pipe()
-        pid_r, pid_w = os.pipe()
-        stdin_w = console = console_child = -1
-        if self.open_stdin and not self.tty:
-            stdin, stdin_w = os.pipe()
-        else:
-            stdin = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
-        if self.tty:
-            import _socket
-            a, b = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_STREAM)
-            console, console_child = a.detach(), b.detach()
-        if not self.cg_ready:
-            self._ensure_cgroup()
-        trace.mark("cgroup ready (made by start, or here)")
-        self._containment()
-        inter = os.fork()
-        if inter == 0:
-            self._intermediate((stdin, out_w, err_w), fail_w, go_r, pid_w, console_child)
-        trace.mark("intermediate forked")
-        for fd in (out_w, err_w, fail_w, go_r, pid_w, stdin, console_child):
-            if fd >= 0:
-                os.close(fd)
+        pre, self.prestart = self.prestart, None
+        if pre is None:   # a restart: its prestart loads what it needs on this start's path
+            pre = Prestart()
+            pre.prepare(self.cdir)
+        out_r, err_r, fail_r, pid_r, go_w, console = \
+            pre.out_r, pre.err_r, pre.fail_r, pre.pid_r, pre.go_w, pre.console
+        stdin_w = pre.stdin_w if self.open_stdin and not self.tty else -1
+        for name in ("out_r", "err_r", "fail_r", "pid_r", "go_w", "console"):
+            setattr(pre, name, -1)
+        if stdin_w >= 0:
+            pre.stdin_w = -1
+        pre.close()   # what this container doesn't use (-i's pipe)
         try:
-            # while the intermediate unshares: pid 1 runs nothing of its command before our
-            # go below, so no kill can come before the count and the watch
+            if not self.cg_ready:
+                self._ensure_cgroup()
+            trace.mark("cgroup ready (made by start, or here)")
+            self._containment()
+        except BaseException:
+            _close(out_r, err_r, fail_r, pid_r, go_w, console, stdin_w, pre.ctl)
+            pre.ctl = -1   # the prestart reads EOF and exits
+            pre.reap()
+            raise
+        pre.go()   # (a prestart whose control pipe closed exits: its pid pipe stays empty)
+        trace.mark("prestart told to go")
+        try:
+            # while it unshares: pid 1 runs nothing of its command before our go below, so no
+            # kill can come before the count and the watch
             self.oom_before = self.cg.oom_kill_count(self.cid)
             if self.oom is None:
                 self._watch_oom()
             trace.mark("oom watch")
-            os.waitpid(inter, 0)
+            pre.reap()
             raw = os.read(pid_r, 32)
             trace.mark("intermediate forked, reaped, pid 1 known")
             if not raw:
@@ -135,14 +134,14 @@ class MonitorStart:
             self.oom_live = True
 
     def _containment(self) -> None:
-        """What the container's pid 1 runs (init.py) and, unless unconfined, the security spec's
-        enforcement, loaded in the monitor before the fork: after pivot_root the child can
-        import nothing. At every start: slim.unload_start_modules lets them go once the
-        container has settled."""
-        from . import init  # noqa: F401
-        if self.spec.get("security") is not None:
+        """The security spec's enforcement, in the monitor itself only where the monitor uses it
+        (a healthcheck's exec enters the container as exec does; --userns auto's release):
+        pid 1's own is loaded by its prestart (prestart.py), never here. At every start:
+        slim.unload_start_modules lets them go once the container has settled."""
+        if self.spec.get("security") is not None and self.security is None \
+                and (self.health is not None or _userns_auto(self.spec)):
+            from . import init, seccomp  # noqa: F401 - userns release, finalize
             from . import security
-            from . import seccomp  # noqa: F401 - finalize imports it inside the container
             self.security = security
 
     def _ensure_cgroup(self) -> None:
@@ -157,47 +156,6 @@ class MonitorStart:
         if not made:
             self.cg.create(self.cid, self.spec["resources"], self.spec.get("device_rules"))
         self.cg_ready = True
-
-    def _intermediate(self, stdio, fail_w: int, go_r: int, pid_w: int, console: int) -> None:
-        """In the forked intermediate: join the cgroup (so pid 1 is born in it), unshare, fork
-        pid 1, report its pid, exit."""
-        try:
-            trace.role("intermediate")
-            trace.mark("forked")
-            linux.prctl(linux.PR_SET_DUMPABLE, 0)
-            self.cg.join_self(self.cid)
-            trace.mark("joined the cgroup")
-            early_mount = _mount_root_early(self.spec)
-            if _userns_auto(self.spec):
-                # [containment] --userns auto: overlay on idmapped layers, then join the user
-                # namespace, so the namespaces unshared below belong to it (engine/runtime/userns.py)
-                from . import userns
-                userns.enter(self.spec)
-            flags = _join_shared(NAMESPACES & ~early_mount, self.spec.get("namespaces"))
-            if self.spec.get("netns_pid"):
-                # --network container:NAME: join that container's network namespace
-                fd = os.open(f"/proc/{self.spec['netns_pid']}/ns/net", os.O_RDONLY | os.O_CLOEXEC)
-                linux.setns(fd, linux.CLONE_NEWNET)
-                os.close(fd)
-            elif self.spec["network_mode"] != "host":
-                flags |= linux.CLONE_NEWNET
-            linux.unshare(flags)
-            trace.mark("unshared the namespaces")
-            child = os.fork()
-            if child == 0:
-                trace.role("init")
-                _reset_signals()
-                from . import init   # loaded before the fork (_containment): a lookup
-                init.container_main(self.spec, stdio, fail_w, go_r, self.security, self.volumes,
-                                    console if console >= 0 else None, self.init_fd)
-            os.write(pid_w, str(child).encode())
-            trace.mark("forked pid 1, reported it")
-            os._exit(0)
-        except BaseException as e:  # noqa: BLE001
-            try:
-                os.write(fail_w, fastjson.dumps({"code": 125, "error": f"{e}"}).encode())
-            finally:
-                os._exit(1)
 
     @staticmethod
     def _failure(fail_r: int, default: str | None):
@@ -241,7 +199,7 @@ def _mount_root_early(spec: dict) -> int:
     from ..paths import rootless
     if not rootless() or _userns_auto(spec):
         return 0
-    from . import init   # loaded before the fork (_containment)
+    from . import init   # loaded by the prestart (prestart.preload)
     linux.unshare(linux.CLONE_NEWNS)
     init.make_mounts_private()
     init.mount_overlay(spec)

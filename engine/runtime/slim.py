@@ -17,7 +17,9 @@ from __future__ import annotations
 SHED_AFTER = 0.5
 MADV_DONTNEED = 4
 # what only a start runs (pid 1's setup, the security spec's enforcement), ~0.25 MiB of code
-# objects and functions: a restart's start loads them again (monitor_start._containment)
+# objects and functions. Loaded by the prestart (prestart.py), never by the monitor but for a
+# healthcheck's exec or --userns auto (monitor_start._containment): unloading what was loaded
+# gives back little (pymalloc keeps the freed pools), never loading it does
 START_MODULES = ("engine.runtime.init", "engine.runtime.security", "engine.runtime.seccomp",
                  "engine.runtime.caps", "engine.runtime.users", "engine.rootless.idmap",
                  "engine.rootless.overlay")
