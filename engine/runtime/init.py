@@ -158,7 +158,7 @@ def prepare_root(spec: dict, security, volumes) -> str:
     if in_userns:
         from . import userns
         userns.own_root()
-    # [rootless] the intermediate mounted it already (monitor_start._mount_root_early)
+    # [rootless] the intermediate mounted it already (prestart._mount_root_early)
     rootfs = "." if in_userns else spec["rootfs"] if spec.get("rootfs_mounted") else \
         mount_overlay(spec)
     user_mounts = spec.get("mounts") if volumes is not None and not in_userns else None

@@ -31,23 +31,16 @@ class MonitorStart:
         if pre is None:   # a restart: its prestart loads what it needs on this start's path
             pre = Prestart()
             pre.prepare(self.cdir)
-        out_r, err_r, fail_r, pid_r, go_w, console = \
-            pre.out_r, pre.err_r, pre.fail_r, pre.pid_r, pre.go_w, pre.console
-        stdin_w = pre.stdin_w if self.open_stdin and not self.tty else -1
-        for name in ("out_r", "err_r", "fail_r", "pid_r", "go_w", "console"):
-            setattr(pre, name, -1)
-        if stdin_w >= 0:
-            pre.stdin_w = -1
-        pre.close()   # what this container doesn't use (-i's pipe)
+        out_r, err_r, fail_r, pid_r, go_w, console, stdin_w = \
+            pre.take(stdin=self.open_stdin and not self.tty)
         try:
             if not self.cg_ready:
                 self._ensure_cgroup()
             trace.mark("cgroup ready (made by start, or here)")
             self._containment()
         except BaseException:
-            _close(out_r, err_r, fail_r, pid_r, go_w, console, stdin_w, pre.ctl)
-            pre.ctl = -1   # the prestart reads EOF and exits
-            pre.reap()
+            _close(out_r, err_r, fail_r, pid_r, go_w, console, stdin_w)
+            pre.cancel()
             raise
         pre.go()   # (a prestart whose control pipe closed exits: its pid pipe stays empty)
         trace.mark("prestart told to go")
@@ -189,45 +182,6 @@ class MonitorStart:
             return f"network: {e}"
         return None
 
-def _mount_root_early(spec: dict) -> int:
-    """[rootless] In the intermediate, before any other namespace: the container's mount
-    namespace, and its root filesystem mounted there, by this process, which is in none of the
-    container's other namespaces yet. Where that is fuse-overlayfs (rootless/overlay.py), its
-    daemon is then no process of the container's pid namespace (pid 1 would see it in ps) and
-    ends when the container's mount namespace does. Returns the flag it unshared (0 with root,
-    whose pid 1 mounts the overlay itself)."""
-    from ..paths import rootless
-    if not rootless() or _userns_auto(spec):
-        return 0
-    from . import init   # loaded by the prestart (prestart.preload)
-    linux.unshare(linux.CLONE_NEWNS)
-    init.make_mounts_private()
-    init.mount_overlay(spec)
-    spec["rootfs_mounted"] = True    # this process's copy, which pid 1 inherits
-    return linux.CLONE_NEWNS
-
-
-# --pid, --ipc, --uts (engine/runtime/namespaces.py): kind -> its clone flag
-SHARABLE = (("pid", linux.CLONE_NEWPID), ("ipc", linux.CLONE_NEWIPC), ("uts", linux.CLONE_NEWUTS))
-
-
-def _join_shared(flags: int, namespaces: dict | None) -> int:
-    """In the intermediate, before it unshares: enter the namespaces the container shares with
-    another container (a pid namespace holds for the children forked after), and return the
-    unshare flags without those and the host's it keeps."""
-    for kind, flag in SHARABLE:
-        how = (namespaces or {}).get(kind) or {}
-        if how.get("mode") in ("host", "container"):
-            flags &= ~flag
-        if how.get("mode") == "container":
-            fd = os.open(f"/proc/{how['pid']}/ns/{kind}", os.O_RDONLY | os.O_CLOEXEC)
-            try:
-                linux.setns(fd, flag)
-            finally:
-                os.close(fd)
-    return flags
-
-
 def _close(*fds: int) -> None:
     for fd in fds:
         if fd >= 0:
@@ -239,15 +193,3 @@ def _container_record(cdir: str) -> dict:
     return {"id": config.get("id", os.path.basename(cdir)), "name": config.get("name", ""),
             "created": config.get("created", ""), "config": config,
             "state": process.read_state(cdir)}
-
-
-def _reset_signals() -> None:
-    """Give the container the signal dispositions of a fresh process (ignored signals would
-    survive execve)."""
-    signal.set_wakeup_fd(-1)
-    for sig in (signal.SIGCHLD, signal.SIGUSR1, signal.SIGTERM, signal.SIGINT, signal.SIGHUP,
-                signal.SIGPIPE, signal.SIGXFSZ):
-        signal.signal(sig, signal.SIG_DFL)
-    signal.pthread_sigmask(signal.SIG_SETMASK, [])
-
-

@@ -24,9 +24,11 @@ on EOF.
 
 from __future__ import annotations
 
+import _signal as signal  # not signal.py: it imports enum
 import os
 
 from . import linux, process, trace
+from .monitor_start import _userns_auto
 
 COMM = "berth-prestart"   # its /proc/<pid>/comm: it is no monitor (monitor_fork.is_monitor)
 NAMESPACES = (linux.CLONE_NEWPID | linux.CLONE_NEWNS | linux.CLONE_NEWUTS | linux.CLONE_NEWIPC
@@ -80,14 +82,23 @@ class Prestart:
             os.waitpid(self.pid, 0)
             self.pid = 0
 
-    def close(self) -> None:
-        """Let go of the pipes the caller didn't take (it sets those to -1 first); the control
-        pipe too, unless ``go`` is still to come."""
-        for name in ("out_r", "err_r", "fail_r", "go_w", "pid_r", "stdin_w", "console"):
-            fd = getattr(self, name)
-            if fd >= 0:
-                os.close(fd)
-                setattr(self, name, -1)
+    def take(self, stdin: bool) -> tuple[int, ...]:
+        """The monitor's ends for this start: out_r, err_r, fail_r, pid_r, go_w, console and
+        stdin_w (-1 unless ``stdin``: -i without -t, whose pipe is closed otherwise). This
+        handle keeps only the control pipe."""
+        if not stdin:
+            os.close(self.stdin_w)
+        fds = (self.out_r, self.err_r, self.fail_r, self.pid_r, self.go_w, self.console,
+               self.stdin_w if stdin else -1)
+        del self.out_r, self.err_r, self.fail_r, self.pid_r, self.go_w, self.console, \
+            self.stdin_w
+        return fds
+
+    def cancel(self) -> None:
+        """No start after all: the prestart reads EOF on its control pipe, exits, is reaped."""
+        os.close(self.ctl)
+        self.ctl = -1
+        self.reap()
 
 
 def preload() -> None:
@@ -122,8 +133,9 @@ def _serve(ctl: int, stdio, fail_w: int, go_r: int, pid_w: int, console: int) ->
             os._exit(0)
         os.close(ctl)
         trace.mark("told to go")
-        code = intermediate(spec, seams, stdio, fail_w, go_r, pid_w,
-                            console if spec.get("tty") else -1)
+        intermediate(spec, seams, stdio, fail_w, go_r, pid_w,
+                     console if spec.get("tty") else -1)
+        code = 0
     except BaseException as e:  # noqa: BLE001
         from . import fastjson
         try:
@@ -164,10 +176,8 @@ def _seams(spec: dict) -> dict:
 
 
 def intermediate(spec: dict, seams: dict, stdio, fail_w: int, go_r: int, pid_w: int,
-                 console: int) -> int:
-    """Join the cgroup (so pid 1 is born in it), unshare, fork pid 1, report its pid; the exit
-    code for this process."""
-    from .monitor_start import _join_shared, _mount_root_early, _reset_signals, _userns_auto
+                 console: int) -> None:
+    """Join the cgroup (so pid 1 is born in it), unshare, fork pid 1, report its pid."""
     stdin = stdio[0]
     if not (spec.get("open_stdin") and not spec.get("tty")):
         os.close(stdin)
@@ -201,4 +211,52 @@ def intermediate(spec: dict, seams: dict, stdio, fail_w: int, go_r: int, pid_w: 
                             seams["init_fd"])
     os.write(pid_w, str(child).encode())
     trace.mark("forked pid 1, reported it")
-    return 0
+
+
+def _mount_root_early(spec: dict) -> int:
+    """[rootless] In the intermediate, before any other namespace: the container's mount
+    namespace, and its root filesystem mounted there, by this process, which is in none of the
+    container's other namespaces yet. Where that is fuse-overlayfs (rootless/overlay.py), its
+    daemon is then no process of the container's pid namespace (pid 1 would see it in ps) and
+    ends when the container's mount namespace does. Returns the flag it unshared (0 with root,
+    whose pid 1 mounts the overlay itself)."""
+    from ..paths import rootless
+    if not rootless() or _userns_auto(spec):
+        return 0
+    from . import init   # loaded by preload
+    linux.unshare(linux.CLONE_NEWNS)
+    init.make_mounts_private()
+    init.mount_overlay(spec)
+    spec["rootfs_mounted"] = True    # this process's copy, which pid 1 inherits
+    return linux.CLONE_NEWNS
+
+
+# --pid, --ipc, --uts (engine/runtime/namespaces.py): kind -> its clone flag
+SHARABLE = (("pid", linux.CLONE_NEWPID), ("ipc", linux.CLONE_NEWIPC), ("uts", linux.CLONE_NEWUTS))
+
+
+def _join_shared(flags: int, namespaces: dict | None) -> int:
+    """In the intermediate, before it unshares: enter the namespaces the container shares with
+    another container (a pid namespace holds for the children forked after), and return the
+    unshare flags without those and the host's it keeps."""
+    for kind, flag in SHARABLE:
+        how = (namespaces or {}).get(kind) or {}
+        if how.get("mode") in ("host", "container"):
+            flags &= ~flag
+        if how.get("mode") == "container":
+            fd = os.open(f"/proc/{how['pid']}/ns/{kind}", os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                linux.setns(fd, flag)
+            finally:
+                os.close(fd)
+    return flags
+
+
+def _reset_signals() -> None:
+    """Give the container the signal dispositions of a fresh process (ignored signals would
+    survive execve)."""
+    signal.set_wakeup_fd(-1)
+    for sig in (signal.SIGCHLD, signal.SIGUSR1, signal.SIGTERM, signal.SIGINT, signal.SIGHUP,
+                signal.SIGPIPE, signal.SIGXFSZ):
+        signal.signal(sig, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_SETMASK, [])
