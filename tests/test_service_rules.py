@@ -12,22 +12,22 @@ from engine.errors import InvalidArgument
 from engine.kube.services import check_range, render
 
 SERVICES = {
-    ("default", "web"): {"spec": {"clusterIP": "10.0.0.57", "ports": [
+    "default/web": {"spec": {"clusterIP": "10.0.0.57", "ports": [
         {"name": "http", "port": 80, "protocol": "TCP"},
         {"name": "dns", "port": 53, "protocol": "UDP"},
         {"name": "sctp", "port": 9, "protocol": "SCTP"}]}},
-    ("default", "one"): {"spec": {"clusterIP": "10.0.0.58", "ports": [{"port": 81}]}},
-    ("default", "idle"): {"spec": {"clusterIP": "10.0.0.59", "ports": [{"port": 82}]}},
-    ("default", "headless"): {"spec": {"clusterIP": "None", "ports": [{"port": 81}]}},
-    ("default", "far"): {"spec": {"clusterIP": "10.9.0.5", "ports": [{"port": 81}]}},
+    "default/one": {"spec": {"clusterIP": "10.0.0.58", "ports": [{"port": 81}]}},
+    "default/idle": {"spec": {"clusterIP": "10.0.0.59", "ports": [{"port": 82}]}},
+    "default/headless": {"spec": {"clusterIP": "None", "ports": [{"port": 81}]}},
+    "default/far": {"spec": {"clusterIP": "10.9.0.5", "ports": [{"port": 81}]}},
 }
 ENDPOINTS = {
-    ("default", "web"): {"subsets": [{
+    "default/web": {"subsets": [{
         "addresses": [{"ip": "10.88.0.5"}, {"ip": "10.88.0.6"}, {"ip": "192.168.1.1"}],
         "notReadyAddresses": [{"ip": "10.88.0.7"}],
         "ports": [{"name": "http", "port": 8080}, {"name": "dns", "port": 5353,
                                                   "protocol": "UDP"}]}]},
-    ("default", "one"): {"subsets": [{"addresses": [{"ip": "10.88.0.9"}],
+    "default/one": {"subsets": [{"addresses": [{"ip": "10.88.0.9"}],
                                       "ports": [{"port": 8081}]}]},
 }
 

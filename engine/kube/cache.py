@@ -1,6 +1,7 @@
 """What the dashboard shows of a cluster, kept current by watches: each kind (namespaces, pods,
-deployments, events) is listed once, then followed with a watch from the list's
-resourceVersion, in a thread of its own. A cluster that drops is listed again when it answers
+deployments, events; or the kinds a caller names, as a node's Services and Endpoints,
+services.py) is listed once, then followed with a watch from the list's resourceVersion, in a
+thread of its own. A cluster that drops is listed again when it answers
 (with a backoff meanwhile) and ``connected`` says which it is; listeners hear of every change.
 """
 
@@ -31,14 +32,15 @@ def key_of(obj: dict) -> str:
 
 
 class WatchCache:
-    """Every object of KINDS in memory, by kind then key; ``listen(fn)`` calls ``fn(kind)``
-    (in a watch thread) after each change."""
+    """Every object of ``kinds`` (name -> API path; KINDS unless given) in memory, by kind then
+    key; ``listen(fn)`` calls ``fn(kind)`` (in a watch thread) after each change."""
 
-    def __init__(self, api: KubeClient, namespace: str = ""):
+    def __init__(self, api: KubeClient, namespace: str = "", kinds: dict[str, str] = KINDS):
         self.api = api
+        self.kinds = kinds
         self.namespace = namespace      # followed alone when every namespace is refused
         self.refused: dict[str, str] = {}   # kind -> why the server won't list it for us
-        self.objects: dict[str, dict[str, dict]] = {kind: {} for kind in KINDS}
+        self.objects: dict[str, dict[str, dict]] = {kind: {} for kind in kinds}
         self.loaded: set[str] = set()
         self.error = ""                 # why the cluster can't be reached, "" while it can
         self._down: set[str] = set()    # the kinds whose watch can't reach the server now
@@ -61,7 +63,7 @@ class WatchCache:
     def start(self) -> None:
         if self._threads:
             return
-        for kind in KINDS:
+        for kind in self.kinds:
             t = threading.Thread(target=self._follow, args=(kind,), daemon=True,
                                  name=f"berth-kube-{kind}")
             self._threads.append(t)
@@ -93,7 +95,7 @@ class WatchCache:
             self._tell(kind)
 
     def _follow(self, kind: str) -> None:
-        path = KINDS[kind]
+        path = self.kinds[kind]
         backoff = 0.2
         listed_once = False
         while not self._stop.is_set():
@@ -102,7 +104,7 @@ class WatchCache:
             except KubeError as e:
                 # an API server that was away refuses everything until its RBAC has synced:
                 # only a first refusal is the user's rights
-                if e.status == 403 and not listed_once and path == KINDS[kind] \
+                if e.status == 403 and not listed_once and path == self.kinds[kind] \
                         and kind != "namespaces" and self.namespace:
                     # a user of one namespace (as k9s does): follow that one
                     group, _, plural = path.rpartition("/")
@@ -166,10 +168,11 @@ class WatchCache:
             except Exception:   # a listener's failure must not end the watch
                 pass
 
-    def wait_loaded(self, kinds=tuple(KINDS), timeout: float = 10.0) -> bool:
-        """Every kind of ``kinds`` listed once (False after ``timeout``)."""
+    def wait_loaded(self, kinds=None, timeout: float = 10.0) -> bool:
+        """Every kind of ``kinds`` (all this cache follows) listed once (False after
+        ``timeout``)."""
         deadline = time.monotonic() + timeout
-        while not set(kinds) <= self.loaded:
+        while not set(kinds or self.kinds) <= self.loaded:
             if time.monotonic() > deadline or self._stop.wait(0.02):
                 return False
         return True

@@ -25,15 +25,16 @@ from __future__ import annotations
 import ipaddress
 import threading
 
-from .client import Expired, KubeError
 
 DEFAULT_CIDR = "10.0.0.0/24"
+WATCHED = {"services": "/api/v1/services", "endpoints": "/api/v1/endpoints"}
 
 
 def render(table: str, services: dict, endpoints: dict, subnet: str, cidr: str,
            log=None) -> str:
     """The nft script that makes ``table`` hold the rules for ``services`` and ``endpoints``
-    ((namespace, name) -> the API's object), DNATing to endpoints within ``subnet`` only."""
+    ("namespace/name" -> the API's object, as cache.WatchCache keeps them), DNATing to
+    endpoints within ``subnet`` only."""
     net, span = ipaddress.ip_network(subnet), ipaddress.ip_network(cidr)
     rules: list[str] = []
     chains: list[str] = []
@@ -46,7 +47,7 @@ def render(table: str, services: dict, endpoints: dict, subnet: str, cidr: str,
         try:
             if ipaddress.ip_address(ip) not in span:
                 if log:
-                    log(f"service {key[0]}/{key[1]}: cluster IP {ip} is outside the service "
+                    log(f"service {key}: cluster IP {ip} is outside the service "
                         f"range {cidr} (--service-cidr): not programmed")
                 continue
         except ValueError:
@@ -114,82 +115,63 @@ def _targets(ep: dict | None, name: str, proto: str, net) -> list[str]:
 
 
 class ServiceProxy:
-    """The agent's Services: watches Services and Endpoints and keeps the table in step."""
+    """The agent's Services: a WatchCache of Services and Endpoints, and the table kept in step
+    with it."""
 
     def __init__(self, agent, cidr: str = DEFAULT_CIDR):
+        from .cache import WatchCache
         self.agent = agent
         self.cidr = str(ipaddress.ip_network(cidr))
         self.table = agent.engine.paths.nft_services_table
-        self.objects: dict[str, dict] = {"services": {}, "endpoints": {}}
-        self.listed = {"services": threading.Event(), "endpoints": threading.Event()}
-        self.lock = threading.Lock()
+        self.cache = WatchCache(agent.client, kinds=WATCHED)
         self.changed = threading.Event()
         self.written = ""
+        self.refused: dict[str, str] = {}
 
-    def start(self, stop: threading.Event) -> list[threading.Thread]:
+    def start(self, stop: threading.Event) -> None:
         """The guard first (the range refused before any pod runs), then the watches."""
         check_range(self.cidr)
         self.apply()
-        threads = [threading.Thread(target=self._watch, args=(kind, stop), daemon=True,
-                                    name=f"watch-{kind}") for kind in self.objects]
-        threads.append(threading.Thread(target=self._keep, args=(stop,), daemon=True,
-                                        name="services"))
-        for t in threads:
-            t.start()
-        return threads
+        self.cache.listen(lambda _kind: self.changed.set())
+        self.cache.start()
+        threading.Thread(target=self._keep, args=(stop,), daemon=True, name="services").start()
 
     def apply(self) -> None:
         """Write the table if what it should hold changed (always, the first time)."""
-        from ..network.nat import _run
+        from ..network.nat import run_script
+        if self.cache.refused != self.refused:
+            self.refused = dict(self.cache.refused)
+            for kind, why in self.refused.items():
+                self.agent.log(f"watch {kind}: {why}")
         net = self.agent.engine.network(self.agent.network)
-        with self.lock:
-            services, endpoints = dict(self.objects["services"]), dict(self.objects["endpoints"])
+        from .cache import key_of
+        services, endpoints = ({key_of(o): o for o in self.cache.items(kind)}
+                               for kind in WATCHED)
         script = render(self.table, services, endpoints, net.subnet, self.cidr, self.agent.log)
         if script != self.written:
-            _run(script, "programming the node's Services")
+            run_script(script, "programming the node's Services")
             self.written = script
 
     def close(self) -> None:
-        from ..network.nat import _run
-        _run(f"add table ip {self.table}\ndelete table ip {self.table}\n",
-             "removing the node's Services")
+        from ..network.nat import run_script
+        self.cache.stop()
+        run_script(f"add table ip {self.table}\ndelete table ip {self.table}\n",
+                   "removing the node's Services")
 
     def _keep(self, stop: threading.Event) -> None:
+        """Write the table after each change, once both kinds were listed (a Service seen
+        before its Endpoints would lose its rules for a moment)."""
         while not stop.is_set():
             self.changed.wait(1.0)
             if stop.is_set():
                 return
-            if not self.changed.is_set() or not all(e.is_set() for e in self.listed.values()):
+            if not self.changed.is_set() or not set(WATCHED) <= self.cache.loaded:
                 continue
             self.changed.clear()
             try:
                 self.apply()
             except Exception as e:   # noqa: BLE001 - the next change tries again
                 self.agent.log(f"services: {e}")
-
-    def _watch(self, kind: str, stop: threading.Event) -> None:
-        """List, then watch, the cluster's ``kind`` (services or endpoints)."""
-        path = f"/api/v1/{kind}"
-        while not stop.is_set():
-            try:
-                listing = self.agent.client.get(path)
-                with self.lock:
-                    self.objects[kind] = {_key(o): o for o in listing.get("items") or []}
-                self.listed[kind].set()
-                self.changed.set()
-                for event, obj in self.agent.client.watch(
-                        path, listing["metadata"]["resourceVersion"], stop):
-                    with self.lock:
-                        if event == "DELETED":
-                            self.objects[kind].pop(_key(obj), None)
-                        else:
-                            self.objects[kind][_key(obj)] = obj
-                    self.changed.set()
-            except Expired:
-                continue
-            except (KubeError, OSError) as e:
-                self.agent.log(f"watch {kind}: {e}")
-                stop.wait(2)
 
 
 def check_range(cidr: str, routes: str = "/proc/net/route") -> None:
@@ -211,8 +193,3 @@ def check_range(cidr: str, routes: str = "/proc/net/route") -> None:
                     f"the service range {cidr} overlaps {routed}, routed to {fields[0]} on this "
                     "host: give the cluster's --service-cidr (its API server's "
                     "--service-cluster-ip-range)")
-
-
-def _key(obj: dict) -> tuple[str, str]:
-    meta = obj.get("metadata") or {}
-    return meta.get("namespace", ""), meta.get("name", "")

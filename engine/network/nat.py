@@ -29,7 +29,8 @@ from ..errors import HostError
 
 
 
-def _run(script: str, what: str) -> None:
+def run_script(script: str, what: str) -> None:
+    """Apply an nft script in one transaction (``nft -f -``); HostError saying ``what`` failed."""
     import subprocess
     from ..runtime.sealed import environment
     try:
@@ -68,15 +69,15 @@ def sync(paths, networks: list) -> None:
     t = paths.nft_table
     six = [n for n in networks if getattr(n, "ipv6", False) and n.subnet6]
     if not networks:
-        _run(f"add table ip {t}\ndelete table ip {t}\nadd table ip6 {t}\ndelete table ip6 {t}\n",
-             "removing berth's nftables table")
+        run_script(f"add table ip {t}\ndelete table ip {t}\nadd table ip6 {t}\n"
+                   f"delete table ip6 {t}\n", "removing berth's nftables table")
         return
     lines = _chains(t, "ip", [(n.bridge, n.subnet, n.internal) for n in networks], paths)
     if six:
         lines += _chains(t, "ip6", [(n.bridge, n.subnet6, n.internal) for n in six], paths)
     else:
         lines += [f"add table ip6 {t}", f"delete table ip6 {t}"]
-    _run("\n".join(lines) + "\n", "setting up berth's nftables rules")
+    run_script("\n".join(lines) + "\n", "setting up berth's nftables rules")
 
 
 def _chains(t: str, family: str, networks: list[tuple[str, str, bool]], paths) -> list[str]:
@@ -138,7 +139,7 @@ def publish(paths, rules: list[tuple[str, str, int, str, int]]) -> None:
         lines += _declarations(t, family)
     for (family, m), elems in elements.items():
         lines.append(f"add element {family} {t} {m} {{ {', '.join(elems)} }}")
-    _run("\n".join(lines) + "\n", "publishing ports")
+    run_script("\n".join(lines) + "\n", "publishing ports")
 
 
 def unpublish(paths, rules: list[tuple[str, str, int, str, int]]) -> None:
@@ -154,4 +155,4 @@ def unpublish(paths, rules: list[tuple[str, str, int, str, int]]) -> None:
         body = ", ".join(elems)
         lines.append(f"add element {family} {t} {m} {{ {body} }}")
         lines.append(f"delete element {family} {t} {m} {{ {body} }}")
-    _run("\n".join(lines) + "\n", "removing published ports")
+    run_script("\n".join(lines) + "\n", "removing published ports")
