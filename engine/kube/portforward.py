@@ -148,8 +148,7 @@ def _open(session, sid: int, ip: str, pod: str, errors: dict, conns: dict) -> No
         session.send(sid, b"", fin=True)
         return
     conns[sid] = _Conn(session, sid, conn, port, error)
-    threading.Thread(target=_from_pod, args=(session, conns[sid], sid, error),
-                     daemon=True).start()
+    threading.Thread(target=_from_pod, args=(conns[sid],), daemon=True).start()
 
 
 def _to_pod(session, conns: dict, sid: int, kind: str, payload: bytes, pod: str) -> None:
@@ -169,17 +168,18 @@ def _to_pod(session, conns: dict, sid: int, kind: str, payload: bytes, pod: str)
         conns.pop(sid).shut()
 
 
-def _from_pod(session, conn: _Conn, sid: int, error: int | None) -> None:
+def _from_pod(conn: _Conn) -> None:
     """The pod's bytes to the client, then the half-close of both streams of the pair."""
+    session = conn.session
     try:
         while data := conn.sock.recv(65536):
-            session.send(sid, data)
+            session.send(conn.sid, data)
     except OSError:
         pass
     conn.end()
     try:
-        session.send(sid, b"", fin=True)
-        if error is not None:
-            session.send(error, b"", fin=True)
+        session.send(conn.sid, b"", fin=True)
+        if conn.error is not None:
+            session.send(conn.error, b"", fin=True)
     except OSError:
         pass
