@@ -48,23 +48,25 @@ def materialize(client: KubeClient, pod: dict, root: str, node: str, pod_ip: str
             continue
         if "emptyDir" in vol:
             src = vol["emptyDir"] or {}
+            made = not os.path.isdir(path)
             os.makedirs(path, mode=0o777, exist_ok=True)
             if src.get("medium") == "Memory":
                 limit = src.get("sizeLimit")
                 _tmpfs(path, memory_bytes(limit) if limit else None)
-            os.chmod(path, 0o777)   # as the kubelet's: any user of the pod may write
+            if made:
+                os.chmod(path, 0o777)   # as the kubelet's: any user of the pod may write
         elif "configMap" in vol:
-            _write(path, _configmap_files(client, ns, vol["configMap"]),
-                   vol["configMap"].get("defaultMode", 0o644))
+            made = _write(path, _configmap_files(client, ns, vol["configMap"]),
+                          vol["configMap"].get("defaultMode", 0o644))
         elif "secret" in vol:
             src = vol["secret"]
             os.makedirs(path, mode=0o755, exist_ok=True)
             _tmpfs(path, None)
-            _write(path, _secret_files(client, ns, {**src, "name": src.get("secretName")}),
-                   src.get("defaultMode", 0o644))
+            made = _write(path, _secret_files(client, ns, {**src, "name": src.get("secretName")}),
+                          src.get("defaultMode", 0o644))
         elif "downwardAPI" in vol:
-            _write(path, _downward_files(pod, vol["downwardAPI"], node, pod_ip, host_ip),
-                   vol["downwardAPI"].get("defaultMode", 0o644))
+            made = _write(path, _downward_files(pod, vol["downwardAPI"], node, pod_ip, host_ip),
+                          vol["downwardAPI"].get("defaultMode", 0o644))
         elif "projected" in vol:
             files: dict[str, tuple[bytes, int | None]] = {}
             for src in vol["projected"].get("sources") or []:
@@ -74,11 +76,13 @@ def materialize(client: KubeClient, pod: dict, root: str, node: str, pod_ip: str
                     files.update(_secret_files(client, ns, src["secret"]))
                 elif "downwardAPI" in src:
                     files.update(_downward_files(pod, src["downwardAPI"], node, pod_ip, host_ip))
-            _write(path, files, vol["projected"].get("defaultMode", 0o644))
+            made = _write(path, files, vol["projected"].get("defaultMode", 0o644))
         else:
             kind = next((k for k in vol if k != "name"), "?")
             raise InvalidArgument(f"volume {name!r}: {kind} volumes are not supported by berth")
-        if fs_group is not None:
+        if fs_group is not None and made:
+            # when made or rewritten, as the kubelet at mount time: not a walk of what the
+            # pod keeps in an emptyDir at every refresh (REFRESH, pods.py)
             _give_to_group(path, int(fs_group))
         out[name] = path
     return out
@@ -188,13 +192,13 @@ def _downward_files(pod: dict, src: dict, node: str, pod_ip: str, host_ip: str):
     return out
 
 
-def _write(path: str, files: dict[str, tuple[bytes, int | None]], default_mode: int) -> None:
+def _write(path: str, files: dict[str, tuple[bytes, int | None]], default_mode: int) -> bool:
     """The files under ``path`` through the ``..data`` symlink, swapped in one rename when they
-    changed; unchanged files are left alone."""
+    changed; unchanged files are left alone. Whether they were (re)written."""
     os.makedirs(path, mode=0o755, exist_ok=True)
     data_link = os.path.join(path, "..data")
     if os.path.islink(data_link) and _same(os.path.join(path, os.readlink(data_link)), files):
-        return
+        return False
     for rel in files:
         if rel.startswith("/") or ".." in rel.split("/"):
             raise InvalidArgument(f"volume file path {rel!r} leaves its volume")
@@ -223,6 +227,7 @@ def _write(path: str, files: dict[str, tuple[bytes, int | None]], default_mode: 
                             {rel.split("/")[0] for rel in files}):
             shutil.rmtree(full) if os.path.isdir(full) and not os.path.islink(full) \
                 else os.unlink(full)
+    return True
 
 
 def _same(directory: str, files: dict[str, tuple[bytes, int | None]]) -> bool:
