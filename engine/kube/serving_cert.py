@@ -64,9 +64,8 @@ def request(client: KubeClient, root: str, name: str, address: str, stop: thread
                      "signerName": "kubernetes.io/kubelet-serving",
                      "usages": ["digital signature", "key encipherment", "server auth"]}})
         csr_name = obj["metadata"]["name"]
-        with open(pending + ".new", "w") as f:
-            f.write(csr_name)
-        os.rename(pending + ".new", pending)
+        from ..store import write_atomic
+        write_atomic(pending, csr_name.encode(), 0o600, fsync=False)
     log(f"serving certificate: CSR {csr_name} waits for approval "
         f"(kubectl certificate approve {csr_name}); serving a certificate of the node's own")
     while not stop.wait(POLL):
