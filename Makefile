@@ -71,8 +71,11 @@ venv: $(STAMP)
 # (some CI images set it) every berth command and container monitor compiled engine/ and tui/
 # again, ~60 ms of each `berth ps`. Only changed files are compiled again.
 # (berth-init too: compiled from the tree like the bytecode, and needed by every exec)
+# Then the same modules in one file (engine/codebundle.py), which the berth command and its
+# monitors read instead of searching for each: rewritten only when a source changed.
 bytecode: $(INIT) $(BIN)/berth.fast
 	@$(BIN)/python -m compileall -q -j 0 engine tui >/dev/null
+	@$(BIN)/python -m engine.codebundle >/dev/null
 
 # the berth command without site's start-up scan (tui/nosite.py), over the one pip writes
 $(BIN)/berth.fast: tui/berth.in $(STAMP)

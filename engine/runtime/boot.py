@@ -6,6 +6,9 @@ import sys
 
 sys.path.insert(0, __file__.rsplit("/", 3)[0])
 
+import engine.codebundle  # noqa: E402
+
+engine.codebundle.install()   # berth's modules from their bundle while it is current
 from engine.runtime import trace  # noqa: E402
 
 MODULE = sys.argv.pop(1)

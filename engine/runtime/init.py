@@ -17,6 +17,7 @@ import resource
 import select  # imported here: nothing can be imported after pivot_root
 import stat
 import struct
+import sys
 
 from ..paths import rootless
 from ..rootless import idmap, overlay
@@ -321,6 +322,17 @@ def pivot_into(rootfs: str) -> None:
     linux.pivot_root(".", ".")
     linux.umount2(".", linux.MNT_DETACH)
     os.chdir("/")
+    seal_imports()
+
+
+def seal_imports() -> None:
+    """From here on an import that finds no loaded module fails instead of reading the image's
+    files: berth's tree path (sys.path, engine/codebundle.py) now names whatever the image put
+    there. Built-in and frozen modules, which read no file, still load."""
+    sys.meta_path[:] = [f for f in sys.meta_path
+                        if getattr(f, "__name__", "") in ("BuiltinImporter", "FrozenImporter")]
+    sys.path[:] = []
+    sys.path_importer_cache.clear()
 
 
 # --- the process (inside the new root) -------------------------------------------------------
