@@ -130,3 +130,33 @@ def test_a_start_whose_monitor_died_before_its_id_came_says_so(root, busybox, en
     assert engine.container(c.id).state.status == "created"
     assert not has_cgroup(root, c.id)
     assert not monitors(root)
+
+
+def test_a_forked_monitor_has_the_cycle_collector_on_though_the_cli_had_it_off(tmp_path):
+    """`berth run`'s launcher turns the collector off while it starts (tui/berth.in); the
+    monitor it forks lives as long as its container and gets it back, as a fresh interpreter
+    has it."""
+    import subprocess
+    import sys
+    import textwrap
+    from helpers import REPO
+    out = tmp_path / "gc"
+    code = textwrap.dedent(f"""
+        import gc, os, sys
+        sys.path.insert(0, {str(REPO)!r})
+        gc.disable()
+        from engine.runtime import monitor, monitor_fork
+        def main(argv):
+            with open({str(out)!r}, "w") as f:
+                f.write(str(gc.isenabled()))
+            return 0
+        monitor.main = main
+        r, w = os.pipe()
+        pid = monitor_fork.fork_monitor({{"BERTH_ROOT": {str(tmp_path)!r}}}, ["-"], w, None, None)
+        os.waitpid(pid, 0)
+        print(gc.isenabled())
+    """)
+    p = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True,
+                       timeout=60, cwd="/")
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.strip() == "False" and out.read_text() == "True"

@@ -36,3 +36,31 @@ def test_the_launcher_runs_ps_without_site(tmp_path):
     mods = [line.rsplit("|", 1)[1].strip() for line in p.stderr.splitlines()
             if line.startswith("import time:")]
     assert "tui.cli" in mods and "site" not in mods
+
+
+def test_the_collector_is_off_only_while_berth_run_starts(tmp_path):
+    """The launcher turns the cycle collector off (tui/berth.in): every command but `run` has
+    it back as soon as its word is known; `run` once its container runs, for the output's
+    relay (which may last as long as an interactive shell)."""
+    root = str(tmp_path / "root")
+    code = f"""
+import gc, sys
+sys.path.insert(0, {str(REPO)!r})
+gc.disable()
+from tui import cli
+from tui.commands import containers
+cli.main(["--root", {root!r}, "ps"])
+print("ps", gc.isenabled())
+gc.disable()
+class Engine:
+    def run(self, *args, **kwargs):
+        print("starting", gc.isenabled())
+containers._stream = lambda fd: print("relaying", gc.isenabled()) or 0
+containers._start_attached(Engine(), None, sig_proxy=False, create=(None, None, False))
+"""
+    try:
+        p = _python("-c", code)
+    finally:
+        remove_root(root)
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert p.stdout.split("\n")[-4:-1] == ["ps True", "starting False", "relaying True"], p.stdout

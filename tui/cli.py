@@ -225,6 +225,12 @@ def main(argv: list[str] | None = None) -> int:
     if command == "run":
         _launch_monitor_early(argv)
         trace.mark("monitor launched (posix_spawn)")
+    else:
+        # the launcher turned the cycle collector off (tui/berth.in): its passes over what the
+        # imports made cost `berth run` ~2.5 ms before its container runs (it is back on once
+        # the container runs: containers.py _start_attached); every other command has it here
+        import gc
+        gc.enable()
     if command != "run" or not _runs_here(argv):
         _dial_early(argv, command)
     args = None

@@ -115,6 +115,8 @@ def _child(env: dict[str, str], args: list[str], moved: list[tuple[int, int]], n
         trace.role("monitor")
         trace.mark("forked from the CLI")
         from .monitor import main
+        import gc
+        gc.enable()   # a fresh interpreter's; `berth run` starts with it off (tui/berth.in)
         code = main(["monitor", *args])
     except BaseException:  # noqa: BLE001 - the CLI's code below us must never run here
         pass

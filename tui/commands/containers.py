@@ -153,6 +153,8 @@ def _start_attached(engine, cid: str | None, sig_proxy: bool = True, create=None
         _drain(mine.fileno())  # with --rm the monitor removes the container before it closes
         raise
     theirs.close()
+    import gc
+    gc.enable()   # off while `berth run` started (cli.py main): on for the output's relay
     if tty or stdin:
         from .interactive import stream
         return stream(mine.fileno(), tty, stdin, detach_keys, sig_proxy=sig_proxy)
