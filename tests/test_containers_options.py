@@ -117,6 +117,9 @@ def test_frames_round_trip():
     assert dec.feed(data[:5]) == []
     assert dec.feed(data[5:]) == [(frames.STDOUT, b"hello"), (frames.EXIT, b"3")]
     assert data[:8] == b"\x01\x00\x00\x00\x00\x00\x00\x05"   # Docker's stream header
+    big = frames.encode(frames.STDERR, b"x" * 70000)   # a length of three bytes, big-endian
+    assert big[:8] == b"\x02\x00\x00\x00\x00\x01\x11\x70"
+    assert dec.feed(big[:9]) == [] and dec.feed(big[9:]) == [(frames.STDERR, b"x" * 70000)]
 
 
 def test_json_file_log_lines_and_rotation(tmp_path):

@@ -78,3 +78,19 @@ def test_readers_never_see_half_a_record(root):
     assert bad == []
     assert not [n for n in os.listdir(root) if ".tmp." in n]
     assert json.loads(open(path).read()) in ({"x": ""}, big)
+
+
+def test_a_roots_host_names_are_what_they_were_with_zlib():
+    """What a root names on the host (run directory, cgroup parent, bridge, nftables table)
+    carries zlib.crc32 of its path: computed without zlib now, the same names, so a root made
+    before finds what it made."""
+    import zlib
+
+    from engine.paths import DEFAULT_ROOT, _suffix, crc32
+    for n in range(64):
+        data = os.urandom(n)
+        assert crc32(data) == zlib.crc32(data)
+    for root in ("/var/tmp/berth-test-x", "/tmp/a", "/srv/berth/ü"):
+        assert _suffix(root) == f"{zlib.crc32(root.encode()) & 0xFFFF:04x}"
+    assert _suffix(DEFAULT_ROOT) == ""
+    assert Paths.from_env("/tmp/a").cgroup_parent.endswith(_suffix("/tmp/a"))
