@@ -78,6 +78,8 @@ class Bundle:
         self.index = index
 
     def find_spec(self, name, path=None, target=None):
+        if not name.startswith(PACKAGES):   # textual's hundreds, for one: not searched
+            return None
         index = self.index
         at = index.find(b"\n" + name.encode() + b" ")
         if at < 0:
