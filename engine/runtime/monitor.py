@@ -366,7 +366,10 @@ def _preload(network: bool = False) -> None:
     from .. import events, store  # noqa: F401 - state record, event log
     from . import oomwatch  # noqa: F401 - the oom watch
     linux.load_ctypes()   # the first prctl's (run): ctypes and libc, 3 ms once the id came
-    cgroups.detect(os.environ["BERTH_CGROUP_PARENT"])   # the host's hierarchy, read once
+    try:
+        cgroups.detect(os.environ["BERTH_CGROUP_PARENT"])   # the host's hierarchy, read once
+    except Exception:  # noqa: BLE001 - Monitor() asks again once the id came, and says why
+        pass
     if network:   # `berth run` without --network none|host|container: (cli.py's hint)
         from .. import models, paths, network as net  # noqa: F401 - _attach_network's
         from ..network import endpoints, repair  # noqa: F401
