@@ -388,8 +388,9 @@ def _read_id(fd: int) -> str:
 def main(argv: list[str]) -> int:
     trace.mark("monitor modules imported")
     # detach from whoever started us: that process reaps this first one at once (done before
-    # the container's id comes, while `berth run` is still busy: off the start's path)
-    if os.fork() > 0:
+    # the container's id comes, while `berth run` is still busy: off the start's path); one
+    # forked from the CLI was detached before its imports (monitor_fork._child)
+    if "--detached" not in argv[2:] and os.fork() > 0:
         os._exit(0)
     mark_self(os.environ.get("BERTH_ROOT", "/"))   # comm and directory: how finders know it
     trace.mark("detached (fork)")

@@ -102,6 +102,10 @@ def _child(env: dict[str, str], args: list[str], moved: list[tuple[int, int]], n
     code = 125
     try:
         os.setsid()
+        # detached here, the CLI's first child exiting at once, rather than by monitor.main's
+        # fork once the monitor's modules are in: this copy of the process is the small one
+        if os.fork() > 0:
+            os._exit(0)
         mark_self(env["BERTH_ROOT"])
         for target in (0, 1, 2):
             os.dup2(null, target)
@@ -117,7 +121,7 @@ def _child(env: dict[str, str], args: list[str], moved: list[tuple[int, int]], n
         from .monitor import main
         import gc
         gc.enable()   # a fresh interpreter's; `berth run` starts with it off (tui/berth.in)
-        code = main(["monitor", *args])
+        code = main(["monitor", *args, "--detached"])
     except BaseException:  # noqa: BLE001 - the CLI's code below us must never run here
         pass
     finally:
