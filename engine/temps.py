@@ -97,7 +97,10 @@ def _gone(pid: int, entry: os.DirEntry, boot: float) -> bool:
     from .runtime.process import start_time
     ticks = start_time(pid)
     if not ticks:
-        return True   # no such process (or a zombie: its work is over)
+        # no such process (or a zombie: its work is over). Listed before it renamed the file
+        # into place and exited, the file is gone now: a dead writer renames nothing more, so
+        # what is still there is what it left
+        return os.path.lexists(entry.path)
     try:
         mtime = entry.stat(follow_symlinks=False).st_mtime
     except FileNotFoundError:

@@ -108,3 +108,26 @@ def test_the_image_stores_temps_are_kept_while_a_berth_adds_images(root, cli, bu
     assert os.path.relpath(blob, root) in found
     cli("system", "prune", "-f")
     assert not os.path.exists(blob)
+
+
+def test_a_temp_renamed_into_place_before_its_writer_exited_is_not_stray(tmp_path, dead_pid):
+    """A check that listed a temporary file, then found its writer gone, may have listed it
+    just before the writer renamed it into place and exited: what is no longer there was not
+    left by a kill (system check once reported such a bridge.json.tmp under load)."""
+    from engine import temps
+    from engine.paths import Paths
+    from engine.store import Store
+    store = Store(Paths.from_env(str(tmp_path / "root"), str(tmp_path / "run")))
+    networks = store.path("networks")
+    os.makedirs(networks, exist_ok=True)
+    left = os.path.join(networks, f"left.json.tmp.{dead_pid}.1")
+    renamed = os.path.join(networks, f"bridge.json.tmp.{dead_pid}.2")
+    for path in (left, renamed):
+        with open(path, "w") as f:
+            f.write("{}")
+    listed = list(os.scandir(networks))
+    os.rename(renamed, os.path.join(networks, "bridge.json"))   # then the writer exits
+    boot = temps._boot_time()
+    gone = [e.name for e in listed if temps._writer_pid(e.name) and temps._gone(
+        temps._writer_pid(e.name), e, boot)]
+    assert gone == [os.path.basename(left)]
