@@ -159,4 +159,7 @@ def test_a_forked_monitor_has_the_cycle_collector_on_though_the_cli_had_it_off(t
     p = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True,
                        timeout=60, cwd="/")
     assert p.returncode == 0, p.stderr
+    from runtime_support import wait_for
+    # the pid reaped is the first process, which detached the monitor and exited
+    wait_for(lambda: out.exists() and out.read_text(), what="the monitor's answer")
     assert p.stdout.strip() == "False" and out.read_text() == "True"
