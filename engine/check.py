@@ -96,12 +96,16 @@ def check_containers(store, repair: bool) -> list[Finding]:
         short = cid[:12]
         config, problem = records.read_config(store, cid)
         if config is None:
+            if not os.path.isdir(d):
+                continue   # renamed away whole by an rm while we read it: no container
             out.append(finding(
                 "container", short, problem,
                 "stop it and remove it, releasing everything it holds (its configuration is "
                 "lost)", repair, lambda c=cid: release.remove(store, c, None)))
             continue
         state_problem = process.state_problem(d)
+        if state_problem and not os.path.isdir(d):
+            continue   # as above: its files went with its directory, not one by one
         if state_problem:
             out.append(finding("container", short, state_problem,
                                 "write its state again from what its monitor tells", repair,

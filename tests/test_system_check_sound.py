@@ -246,3 +246,29 @@ def test_what_a_berth_starts_or_removes_while_check_reads_is_no_finding(
         monkeypatch.undo()
         run("rm", "-f", *made, check=False)
     assert _findings(root) == []
+
+
+@pytest.mark.parametrize("file", ["config", "state"])
+def test_a_container_an_rm_renames_away_while_check_reads_it_is_no_finding(
+        run, root, monkeypatch, file):
+    """An rm renames a container's directory away whole: a check that listed it and then
+    found its config.json or state.json missing read a container that went, not a damaged
+    one (the busy-root soak, seed 742279062: 'state.json is missing')."""
+    from engine import Engine, check
+    from engine.runtime import process, records
+    cid = run("create", "busybox", "true").stdout.strip()
+    d = os.path.join(root, "containers", cid)
+    module, name = (records, "read_config") if file == "config" else (process, "state_problem")
+    real = getattr(module, name)
+
+    def renamed_away_first(*args):
+        if os.path.isdir(d):
+            process.discard(d)   # what rm does: renamed away, then deleted
+        return real(*args)
+
+    monkeypatch.setattr(module, name, renamed_away_first)
+    try:
+        assert check.check_containers(Engine(root).store, False) == []
+    finally:
+        monkeypatch.undo()
+    assert _findings(root) == []
