@@ -8,8 +8,8 @@ step. ``berth run``'s CLI loads ~70 of berth's modules and the container's monit
 after the other on the start path: ~10 ms of it was that search.
 
 ``make bytecode`` writes the bundle (``python -m engine.codebundle``) after compileall: an index
-(module -> source path, its mtime and size when compiled, where its code is in the file) and
-the marshalled code objects. ``install()`` puts a finder for it first on sys.meta_path. The
+(module -> whether a package, its source's mtime and size when compiled, where its code is in
+the file) and the marshalled code objects. ``install()`` puts a finder for it first on sys.meta_path. The
 finder serves a module only while its source is the one compiled (same mtime in ns and size,
 the check ``.pyc`` files get) and the file was written by this interpreter's bytecode version;
 anything else (an edited, added or removed module, another Python, no bundle) goes to the
