@@ -375,16 +375,6 @@ def _preload(network: bool = False) -> None:
         from ..network import endpoints, repair  # noqa: F401
 
 
-def _read_id(fd: int) -> str:
-    data = b""
-    while not data.endswith(b"\n"):
-        chunk = os.read(fd, 1)   # byte by byte: what follows the id is not ours to take
-        if not chunk:
-            return ""
-        data += chunk
-    return data.decode().strip()
-
-
 def main(argv: list[str]) -> int:
     trace.mark("monitor modules imported")
     # detach from whoever started us: that process reaps this first one at once (done before
@@ -404,7 +394,7 @@ def main(argv: list[str]) -> int:
         from .prestart import Prestart
         prestart = Prestart()
         trace.mark("preloaded store, events (and network); prestart forked")
-        cid, _, how = _read_id(CGROUP_FD).partition(" ")
+        cid, _, how = process.read_line(CGROUP_FD).partition(" ")
         if not cid:
             os._exit(0)   # the caller gave up (create failed, or nothing to start)
         prestart.prepare(os.path.join(os.environ["BERTH_ROOT"], "containers", cid))

@@ -123,7 +123,7 @@ def _serve(ctl: int, stdio, fail_w: int, go_r: int, pid_w: int, console: int) ->
         # their numbers may be this prestart's own pipes; pid 1 closes all it doesn't use)
         trace.role("intermediate")
         preload()
-        cdir = _line(ctl)
+        cdir = process.read_line(ctl)
         if not cdir:
             os._exit(0)   # the monitor went without a container
         spec = process.read_json(os.path.join(cdir, "spec.json"))
@@ -144,16 +144,6 @@ def _serve(ctl: int, stdio, fail_w: int, go_r: int, pid_w: int, console: int) ->
             pass
     finally:
         os._exit(code)
-
-
-def _line(fd: int) -> str:
-    data = b""
-    while not data.endswith(b"\n"):
-        chunk = os.read(fd, 1)   # byte by byte: the go that follows is read apart
-        if not chunk:
-            return ""
-        data += chunk
-    return data.decode().strip()
 
 
 def _seams(spec: dict) -> dict:

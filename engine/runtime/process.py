@@ -32,6 +32,19 @@ def write_json(path: str, obj, fsync: bool = False) -> None:
     write(path, obj, fsync=fsync)
 
 
+def read_line(fd: int) -> str:
+    """One line from a pipe, without its newline ("" at EOF): byte by byte, so that what follows
+    it (the cgroup's word after the monitor's id, the go after the prestart's directory) stays
+    in the pipe for its own reader."""
+    data = b""
+    while not data.endswith(b"\n"):
+        chunk = os.read(fd, 1)
+        if not chunk:
+            return ""
+        data += chunk
+    return data.decode().strip()
+
+
 def read_json(path: str):
     try:
         with open(path, "rb") as f:
