@@ -270,8 +270,8 @@ class ContainersAPI:
         for this otherwise); on failure the monitor tries itself and reports the error."""
         from .runtime import cgroups
         try:
-            cgroups.detect(cgroups.nested(self.paths.cgroup_parent, spec.get("cgroup_parent", ""))
-                           ).create(cid, spec["resources"], spec.get("device_rules"))
+            cgroups.of_spec(spec, self.paths.cgroup_parent).create(
+                cid, spec["resources"], spec.get("device_rules"))
             return True
         except OSError:
             return False

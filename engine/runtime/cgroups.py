@@ -52,6 +52,14 @@ def _v2_mount(mountinfo: str = "/proc/self/mountinfo") -> str | None:
 _backend = None
 
 
+def of_spec(spec: dict, parent: str | None = None) -> V1 | V2:
+    """The backend of a container's cgroup: under the root's parent (``parent``, or the
+    monitor's BERTH_CGROUP_PARENT), nested by the spec's --cgroup-parent. The CLI, the monitor
+    and the prestart each take it from the same spec."""
+    return detect(nested(os.environ["BERTH_CGROUP_PARENT"] if parent is None else parent,
+                         spec.get("cgroup_parent") or ""))
+
+
 def detect(paths_or_parent) -> V1 | V2:
     """The host's backend for this root: v1 when controllers are mounted as v1 hierarchies,
     otherwise the cgroup2 mount that has controllers."""

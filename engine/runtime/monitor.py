@@ -56,8 +56,7 @@ class Monitor(MonitorStart, MonitorIO, MonitorEnd):
         self.cdir = os.path.join(self.root, "containers", cid)
         self.spec = process.read_json(os.path.join(self.cdir, "spec.json"))
         self.events = os.path.join(self.root, "events.jsonl")
-        self.cg = cgroups.detect(cgroups.nested(os.environ["BERTH_CGROUP_PARENT"],
-                                                self.spec.get("cgroup_parent") or ""))
+        self.cg = cgroups.of_spec(self.spec)
         self.sel = Poller()
         self.attachers: list[Attacher] = []
         self.ready_sent = False

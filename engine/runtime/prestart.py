@@ -151,8 +151,7 @@ def _seams(spec: dict) -> dict:
     from . import cgroups, security
     out = {"security": security if spec.get("security") is not None else None,
            "volumes": None, "init_fd": None,
-           "cg": cgroups.detect(cgroups.nested(os.environ["BERTH_CGROUP_PARENT"],
-                                               spec.get("cgroup_parent") or ""))}
+           "cg": cgroups.of_spec(spec)}
     if spec.get("tty"):
         from . import pty  # noqa: F401 - init.take_terminal's
     if spec.get("mounts"):
