@@ -10,20 +10,21 @@ it when its stdin ends.
 from __future__ import annotations
 
 import asyncio
-import struct
 import threading
 
 from aiohttp import web
 
+from ..runtime import frames
+
 STDIN, STDOUT, STDERR = 0, 1, 2
-_HEADER = struct.Struct(">BxxxI")
 RAW = "application/vnd.docker.raw-stream"
 MULTIPLEXED = "application/vnd.docker.multiplexed-stream"
 
 
 def frame(stream: int, data: bytes) -> bytes:
-    """One chunk of Docker's multiplexed stream."""
-    return _HEADER.pack(stream, len(data)) + data
+    """One chunk of Docker's multiplexed stream: the frame berth's own attach stream extends
+    (engine/runtime/frames.py)."""
+    return frames.encode(stream, data)
 
 
 def stream_number(name: str) -> int:
