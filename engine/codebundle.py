@@ -9,12 +9,12 @@ after the other on the start path: ~10 ms of it was that search.
 
 ``make bytecode`` writes the bundle (``python -m engine.codebundle``) after compileall: an index
 (module -> whether a package, its source's mtime and size when compiled, where its code is in
-the file) and the marshalled code objects. ``install()`` puts a finder for it first on sys.meta_path. The
-finder serves a module only while its source is the one compiled (same mtime in ns and size,
-the check ``.pyc`` files get) and the file was written by this interpreter's bytecode version;
-anything else (an edited, added or removed module, another Python, no bundle) goes to the
-usual finders, which load the source or its ``.pyc`` as before. The loader is the usual
-SourceFileLoader but for where its code comes from, so ``__file__``, ``__cached__``,
+the file) and the marshalled code objects. ``install()`` puts a finder for it first on
+sys.meta_path. The finder serves a module only while its source is the one compiled (same mtime
+in ns and size, the check ``.pyc`` files get) and the file was written by this interpreter's
+bytecode version; anything else (an edited, added or removed module, another Python, no bundle)
+goes to the usual finders, which load the source or its ``.pyc`` as before. The loader is the
+usual SourceFileLoader but for where its code comes from, so ``__file__``, ``__cached__``,
 ``__spec__``, resources and tracebacks are what they always were.
 
 It reads the file again for each module (open, pread, close) rather than keeping it open or
@@ -84,8 +84,8 @@ class Bundle:
         at = index.find(b"\n" + name.encode() + b" ")
         if at < 0:
             return None
-        fields = index[at + 1:index.index(b"\n", at + 1)].split()
-        package, mtime_ns, size, offset, length = map(int, fields[1:])
+        line = index[at + 1:index.index(b"\n", at + 1)]
+        _, package, mtime_ns, size, offset, length = _entry(line)
         source = f"{self.tree}/{name.replace('.', '/')}{'/__init__' if package else ''}.py"
         try:
             st = os.stat(source)
@@ -146,14 +146,15 @@ def _modules(tree: str):
                     yield ".".join(parts), package, rel
 
 
+def _entry(line: bytes) -> tuple:
+    """(name, package, mtime_ns, size, offset, length) of one line of an index."""
+    name, *numbers = line.split()
+    return (name.decode(), *map(int, numbers))
+
+
 def _entries(index: bytes) -> dict[str, tuple[int, int]]:
     """name -> (mtime_ns, size) of each module in an index."""
-    out = {}
-    for line in index.split(b"\n"):
-        if line:
-            name, _, mtime_ns, size, _, _ = line.split()
-            out[name.decode()] = (int(mtime_ns), int(size))
-    return out
+    return {e[0]: (e[2], e[3]) for e in map(_entry, filter(None, index.split(b"\n")))}
 
 
 def write(tree: str = TREE, path: str = PATH) -> int:
