@@ -2,9 +2,9 @@
 cluster IP and port, from this host or from a pod of this node, is DNATed to one of the
 Service's ready endpoints (at random) that is a pod of this node.
 
-The rules live in a table of their own (``paths.nft_services_table``, family ``ip``), written whole in
-one ``nft -f`` transaction whenever a Service or an Endpoints object changes, and deleted when
-the agent stops. Besides the DNATs it holds:
+The rules live in a table of their own (``paths.nft_services_table``, family ``ip``), written
+whole in one ``nft -f`` transaction whenever a Service or an Endpoints object changes, and
+deleted when the agent stops. Besides the DNATs it holds:
 
 - a reject of anything else for the node's service range (``--service-cidr``, the API server's
   ``--service-cluster-ip-range``; 10.0.0.0/24 is its default): a cluster IP is no address of

@@ -2,10 +2,11 @@
 
 It outlives every berth command. It creates the cgroup, forks the container (through an
 intermediate process that unshares the namespaces, because a process can enter a new pid
-namespace only once and a restart needs a fresh one: prestart.py), owns the container's stdio (json-file log,
-attached streams), waits for it, records the exit, applies the restart policy, and tears down
-(cgroup, network, ``--rm``). Single-threaded, one epoll loop, and importing only what the start
-path needs (no json, signal.py or selectors: see fastjson), so it stays small (bench/start).
+namespace only once and a restart needs a fresh one: prestart.py), owns the container's stdio
+(json-file log, attached streams), waits for it, records the exit, applies the restart policy,
+and tears down (cgroup, network, ``--rm``). Single-threaded, one epoll loop, and importing only
+what the start path needs (no json, signal.py or selectors: see fastjson), so it stays small
+(bench/start).
 
 Inputs: ``containers/<id>/spec.json`` (written by ``start``: everything already decided, as
 plain JSON), fd 3 (``start`` waits on it for one JSON line: ``{"pid"}`` or ``{"code", "error"}``)
