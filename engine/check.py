@@ -95,17 +95,17 @@ def check_containers(store, repair: bool) -> list[Finding]:
             continue
         short = cid[:12]
         config, problem = records.read_config(store, cid)
+        state_problem = process.state_problem(d) if config is not None else ""
+        if (config is None or state_problem) and not os.path.isdir(d):
+            # renamed away whole by an rm while we read it: a container's files go with its
+            # directory, never one by one, so this is no container, not a damaged one
+            continue
         if config is None:
-            if not os.path.isdir(d):
-                continue   # renamed away whole by an rm while we read it: no container
             out.append(finding(
                 "container", short, problem,
                 "stop it and remove it, releasing everything it holds (its configuration is "
                 "lost)", repair, lambda c=cid: release.remove(store, c, None)))
             continue
-        state_problem = process.state_problem(d)
-        if state_problem and not os.path.isdir(d):
-            continue   # as above: its files went with its directory, not one by one
         if state_problem:
             out.append(finding("container", short, state_problem,
                                 "write its state again from what its monitor tells", repair,
