@@ -117,9 +117,13 @@ def test_a_start_whose_monitor_died_before_its_id_came_says_so(root, busybox, en
     from engine.models import ContainerConfig
     from engine.runtime.process import MonitorLaunch
     c = engine.create(ContainerConfig(image=busybox, cmd=["true"], network_mode="none"))
+    from engine.runtime.monitor_fork import is_monitor
     launch = MonitorLaunch(engine.paths.root, engine.paths.run, engine.paths.cgroup_parent)
     deadline = time.monotonic() + 20
-    while not (waiting := monitors(root)) and time.monotonic() < deadline:
+    # the monitor once it has detached and marked itself: not its first process, which is one
+    # by its command line until it forks and exits (killed, it may have forked already)
+    while not (waiting := {p for p in monitors(root) if is_monitor(p, root)}) \
+            and time.monotonic() < deadline:
         time.sleep(0.01)
     (pid,) = waiting
     os.kill(pid, signal.SIGKILL)
