@@ -139,7 +139,9 @@ def test_a_start_whose_monitor_died_before_its_id_came_says_so(root, busybox, en
 def test_a_forked_monitor_has_the_cycle_collector_on_though_the_cli_had_it_off(tmp_path):
     """`berth run`'s launcher turns the collector off while it starts (tui/berth.in); the
     monitor it forks lives as long as its container and gets it back, as a fresh interpreter
-    has it."""
+    has it: over what it makes itself. What it inherited from the CLI is frozen (a collection
+    would write to every object's header, copying the pages it shares with the CLI) until
+    slim.shed looks at it once."""
     import subprocess
     import sys
     import textwrap
@@ -152,7 +154,7 @@ def test_a_forked_monitor_has_the_cycle_collector_on_though_the_cli_had_it_off(t
         from engine.runtime import monitor, monitor_fork
         def main(argv):
             with open({str(out)!r}, "w") as f:
-                f.write(str(gc.isenabled()))
+                f.write(f"{{gc.isenabled()}} {{gc.get_freeze_count() > 1000}}")
             return 0
         monitor.main = main
         r, w = os.pipe()
@@ -166,4 +168,32 @@ def test_a_forked_monitor_has_the_cycle_collector_on_though_the_cli_had_it_off(t
     from runtime_support import wait_for
     # the pid reaped is the first process, which detached the monitor and exited
     wait_for(lambda: out.exists() and out.read_text(), what="the monitor's answer")
-    assert p.stdout.strip() == "False" and out.read_text() == "True"
+    assert p.stdout.strip() == "False" and out.read_text() == "True True"
+
+
+def test_shed_collects_what_a_forked_monitor_inherited(tmp_path):
+    """The frozen objects a forked monitor inherited (what the launcher's modules held among
+    them) are looked at once, when the container has settled: slim.shed unfreezes them and
+    frees the garbage among them."""
+    import subprocess
+    import sys
+    import textwrap
+    from helpers import REPO
+    code = textwrap.dedent(f"""
+        import gc, sys
+        sys.path.insert(0, {str(REPO)!r})
+        from engine.runtime import slim
+        class Cycle:
+            pass
+        a = Cycle()
+        a.me = a
+        del a
+        gc.freeze()
+        frozen = gc.get_freeze_count()
+        slim.shed()
+        print(frozen > 0, gc.get_freeze_count(), any(type(o) is Cycle for o in gc.get_objects()))
+    """)
+    p = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True,
+                       timeout=60, cwd="/")
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.split() == ["True", "0", "False"]

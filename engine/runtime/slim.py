@@ -5,7 +5,8 @@ Of a fresh monitor's ~9 MiB, 4 MiB are pages of libpython's and libc's code that
 interpreter and a container touched once (shared with every other Python, but counted in each
 process's resident set), and the rest is the interpreter's heap. ``shed`` runs once the loop
 has been idle for SHED_AFTER seconds (never on a short-lived container's path): a full
-collection, ``malloc_trim`` so glibc returns its free heap to the kernel, and
+collection (of what a forked monitor inherited from the CLI too, frozen until now),
+``malloc_trim`` so glibc returns its free heap to the kernel, and
 ``madvise(MADV_DONTNEED)`` on read-only file mappings that hold no private page (code and
 constants: the kernel drops its mapping of them, and maps again from the page cache what the
 monitor's loop still runs, as it does for any clean page under memory pressure). A mapping
@@ -46,6 +47,7 @@ def shed() -> None:
         ranges = _clean_code_mappings()
     except (OSError, ValueError):
         ranges = []
+    gc.unfreeze()   # what a monitor forked from the CLI inherited (monitor_fork): looked at once
     gc.collect()
     try:
         from . import linux
