@@ -3,7 +3,7 @@
 from .errors import BerthError, Conflict, HostError, InvalidArgument, NotFound
 
 __version__ = "0.1.0"
-__all__ = ["Engine", "connect", "connections", "BerthError", "Conflict", "HostError", "InvalidArgument", "NotFound"]
+__all__ = ["Engine", "ContainerEngine", "connect", "connections", "BerthError", "Conflict", "HostError", "InvalidArgument", "NotFound"]
 
 
 def __getattr__(name: str):
@@ -12,6 +12,9 @@ def __getattr__(name: str):
     if name == "Engine":
         from .engine import Engine
         return Engine
+    if name == "ContainerEngine":   # Engine's image and container verbs alone (run, create)
+        from .engine_base import ContainerEngine
+        return ContainerEngine
     if name == "connect":
         from .client import connect
         return connect

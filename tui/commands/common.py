@@ -18,14 +18,19 @@ from engine.clock import human_duration  # noqa: F401  (the CLI's and the API's 
 _engines: list = []
 
 
-def get_engine():
+def get_engine(containers_only: bool = False):
     """The engine a subcommand works on (the local berth, or the one -H, --connection or the
-    default connection names); ``print_warnings`` tells what it skipped afterwards."""
+    default connection names); ``print_warnings`` tells what it skipped afterwards.
+    ``containers_only``: the command calls only image and container verbs (run, create), so a
+    local engine is ContainerEngine (engine/engine_base.py), which loads no other area's modules."""
     import os
     host, name = os.environ.get("BERTH_HOST", ""), os.environ.get("BERTH_CONNECTION", "")
     if host or name or os.path.exists(connections_file()):
         from engine import connections
         engine = connections.resolve(host, name)
+    elif containers_only:
+        from engine import ContainerEngine
+        engine = ContainerEngine()
     else:
         from engine import Engine
         engine = Engine()

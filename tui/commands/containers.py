@@ -76,7 +76,7 @@ def _warn_resources(engine, res) -> None:
 
 
 def cmd_create(args) -> int:
-    engine = get_engine()
+    engine = get_engine(containers_only=True)
     config, ep = build_config(args)
     _warn_resources(engine, config.resources)
     c = engine.create(config, args.name, entrypoint_set=ep)
@@ -87,7 +87,7 @@ def cmd_create(args) -> int:
 def cmd_run(args) -> int:
     from engine.errors import BerthError
     from engine.public import trace
-    engine = get_engine()
+    engine = get_engine(containers_only=True)
     config, ep = build_config(args)
     _warn_resources(engine, config.resources)
     trace.mark("engine loaded, config built from flags")
