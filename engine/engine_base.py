@@ -14,7 +14,7 @@ import os
 
 from .containers_api import ContainersAPI
 from .images.api import ImagesAPI
-from .paths import Paths
+from .paths import Paths, connections_file
 from .store import Store
 
 
@@ -39,9 +39,7 @@ class EngineBase:
         its environment to reach it: this root, and no connection named elsewhere."""
         env = {"BERTH_ROOT": self.paths.root, "BERTH_RUN": self.paths.run}
         if os.environ.get("BERTH_HOST") or os.environ.get("BERTH_CONNECTION") or \
-                os.path.exists(os.path.join(os.environ.get("XDG_CONFIG_HOME") or
-                                            os.path.expanduser("~/.config"),
-                                            "berth", "connections.json")):
+                os.path.exists(connections_file()):
             env.update(BERTH_HOST="", BERTH_CONNECTION="local")
         return env
 

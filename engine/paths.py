@@ -82,6 +82,18 @@ def _home() -> str:
     return os.environ.get("HOME") or os.path.expanduser("~")
 
 
+def config_dir() -> str:
+    """berth's own user configuration: $XDG_CONFIG_HOME/berth, else ~/.config/berth."""
+    base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+    return os.path.join(base, "berth")
+
+
+def connections_file() -> str:
+    """Where `berth connection` keeps the connections (engine/client/connections.py); whether
+    it exists decides, on every command's path, if the engine may be a remote one."""
+    return os.path.join(config_dir(), "connections.json")
+
+
 def user_root() -> str:
     """The state directory of a user without root: $XDG_DATA_HOME/berth, else
     ~/.local/share/berth."""

@@ -46,6 +46,8 @@ _NAMES: dict[str, tuple[str, str | None]] = {
     "render_build_event": ("engine.build.events", "render"),
     "context_from_source": ("engine.build.context", "from_source"),
     "remove_tree": ("engine.fswalk", "remove_tree"),
+    # whether `berth connection` has named any engine (a stat: no client module loads for it)
+    "connections_file": ("engine.paths", "connections_file"),
     # beside a local root only: the Docker API service (on a socket, or on stdin/stdout for
     # `ssh host berth system dial-stdio`), and the environment of a berth process it starts
     "ApiLimits": ("engine.docker_api.server", "Limits"),

@@ -146,7 +146,7 @@ def _dial_early(argv: list[str], command: str | None) -> None:
     if host and not host.startswith("ssh://"):
         return
     if not (host or name):
-        from tui.commands.common import connections_file
+        from engine.public import connections_file
         if not os.path.exists(connections_file()):
             return   # the local engine, unless a default connection says otherwise
     from engine.public import dial_early
@@ -196,7 +196,7 @@ def _runs_here(argv: list[str]) -> bool:
             return False
         if not word.startswith("-"):
             break
-    from tui.commands.common import connections_file
+    from engine.public import connections_file
     return not os.path.exists(connections_file())
 
 

@@ -14,6 +14,7 @@ import os
 from dataclasses import dataclass
 
 from ..errors import InvalidArgument, NotFound
+from ..paths import connections_file
 
 LOCAL = "local"
 
@@ -53,31 +54,23 @@ def is_kube(url: str) -> bool:
     return url.startswith("kube://")
 
 
-def config_dir() -> str:
-    base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
-    return os.path.join(base, "berth")
-
-
-def _file() -> str:
-    return os.path.join(config_dir(), "connections.json")
-
-
 def _read() -> dict:
     try:
-        with open(_file(), encoding="utf-8") as f:
+        with open(connections_file(), encoding="utf-8") as f:
             data = json.load(f)
     except FileNotFoundError:
         return {"default": "", "connections": {}}
     except (OSError, ValueError) as e:
-        raise InvalidArgument(f"{_file()} can't be read ({e}): fix or remove it") from None
+        raise InvalidArgument(f"{connections_file()} can't be read ({e}): fix or remove "
+                              "it") from None
     if not isinstance(data, dict) or not isinstance(data.get("connections"), dict):
-        raise InvalidArgument(f"{_file()} is not a connections file: fix or remove it")
+        raise InvalidArgument(f"{connections_file()} is not a connections file: fix or remove it")
     return data
 
 
 def _write(data: dict) -> None:
     from ..store import write_atomic
-    path = _file()
+    path = connections_file()
     os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
     write_atomic(path, json.dumps(data, indent=2).encode(), mode=0o600)
 

@@ -24,6 +24,7 @@ def get_engine(containers_only: bool = False):
     ``containers_only``: the command calls only image and container verbs (run, create), so a
     local engine is ContainerEngine (engine/engine_base.py), which loads no other area's modules."""
     import os
+    from engine.public import connections_file   # a stat, not an import, on the hot path
     host, name = os.environ.get("BERTH_HOST", ""), os.environ.get("BERTH_CONNECTION", "")
     if host or name or os.path.exists(connections_file()):
         from engine import connections
@@ -36,13 +37,6 @@ def get_engine(containers_only: bool = False):
         engine = Engine()
     _engines.append(engine)
     return engine
-
-
-def connections_file() -> str:
-    """Where `berth connection` keeps them (a stat, not an import, on the local hot path)."""
-    import os
-    base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
-    return os.path.join(base, "berth", "connections.json")
 
 
 def print_warnings() -> None:
